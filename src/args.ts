@@ -1,0 +1,117 @@
+/** Validation of keys, lengths, values and options shared by every public entry point. */
+import { TraitsError } from "./errors.js";
+import type { Impl } from "./core.js";
+
+/** Store profile: "v1" sizes are 2/4/8 bytes (2024 proposal); "flags" sizes are 0 (a flag)/4/8 (2025 revision). */
+export type Profile = "v1" | "flags";
+
+/** A key: an integer as a number (0..2^53-1) or a bigint (0..2^64-1). Keys 0..63 hold values. */
+export type Key = number | bigint;
+
+/** Profile name → the core's profile number. */
+export const PROFILE_ID: Record<Profile, number> = { v1: 0, flags: 1 };
+
+/** Value sizes of each profile, in size-code order. */
+export const PROFILE_SIZES: Record<Profile, readonly number[]> = { v1: [2, 4, 8], flags: [0, 4, 8] };
+
+const U64_MAX = (1n << 64n) - 1n;
+
+/** Returns the key as 0..63, or -1 if it is not a valid key below 64. */
+export function keyIndex(key: unknown): number {
+  if (typeof key === "number") return key >>> 0 === key && key < 64 ? key : -1;
+  if (typeof key === "bigint") return key >= 0n && key < 64n ? Number(key) : -1;
+  return -1;
+}
+
+/** Returns the key as 0..63; throws EINVAL saying what is wrong with it. */
+export function toKey(key: unknown): number {
+  const index = keyIndex(key);
+  if (index >= 0) return index;
+  if (typeof key === "number") {
+    if (!Number.isInteger(key) || key < 0) throw new TraitsError("EINVAL", `key ${key} is not an integer in 0..2^64-1`);
+    if (!Number.isSafeInteger(key)) throw new TraitsError("EINVAL", `key ${key} is above 2^53-1 and not exact as a number; pass it as a bigint`);
+  } else if (typeof key === "bigint") {
+    if (key < 0n || key > U64_MAX) throw new TraitsError("EINVAL", `key ${key}n is not in 0..2^64-1`);
+  } else {
+    throw new TraitsError("EINVAL", `a key must be a number or a bigint, not ${describe(key)}`);
+  }
+  throw new TraitsError("EINVAL", `key ${key} is outside the key-value space 0..63`);
+}
+
+/** Checks that `len` is a value size of the profile; throws EINVAL otherwise. */
+export function checkLength(len: unknown, profile: Profile): number {
+  if (typeof len === "number" && PROFILE_SIZES[profile].includes(len)) return len;
+  throw new TraitsError("EINVAL", `length ${describe(len)} is not a size of profile ${profile} (${PROFILE_SIZES[profile].join(", ")})`);
+}
+
+/** True if (hi:lo) are u32 halves of a value that fits in `len` bytes. */
+export function fitsPair(len: number, lo: number, hi: number): boolean {
+  if (lo >>> 0 !== lo || hi >>> 0 !== hi) return false;
+  return len === 8 || (hi === 0 && (len === 4 || (len === 2 ? lo <= 0xffff : len === 0 && lo === 0)));
+}
+
+/**
+ * Splits a value of `len` bytes into u32 halves written to pair[0] (lo) and pair[1] (hi).
+ * Accepts a number, a bigint or a Uint8Array of exactly `len` bytes (little-endian);
+ * throws EINVAL if the value is of another kind or does not fit.
+ */
+export function toPair(value: unknown, len: number, pair: Uint32Array): void {
+  const range = len === 8 ? "0..2^64-1" : `0..${2 ** (8 * len) - 1}`;
+  if (typeof value === "number") {
+    if (Number.isSafeInteger(value) && value >= 0 && value < 2 ** (8 * len)) {
+      pair[0] = value % 0x100000000;
+      pair[1] = Math.floor(value / 0x100000000);
+      return;
+    }
+    const why = len === 8 && Number.isInteger(value) && value > 0 ? "; pass values above 2^53-1 as a bigint" : "";
+    throw new TraitsError("EINVAL", `value ${value} does not fit in ${len} bytes (an integer in ${range})${why}`);
+  }
+  if (typeof value === "bigint") {
+    if (value < 0n || value >= 1n << BigInt(8 * len)) throw new TraitsError("EINVAL", `value ${value}n does not fit in ${len} bytes (${range})`);
+    pair[0] = Number(value & 0xffffffffn);
+    pair[1] = Number(value >> 32n);
+    return;
+  }
+  if (value instanceof Uint8Array) {
+    if (value.length !== len) throw new TraitsError("EINVAL", `value has ${value.length} bytes but the length is ${len}`);
+    let lo = 0, hi = 0;
+    for (let i = 0; i < len; i++) {
+      if (i < 4) lo |= value[i]! << (8 * i);
+      else hi |= value[i]! << (8 * (i - 4));
+    }
+    pair[0] = lo;
+    pair[1] = hi;
+    return;
+  }
+  throw new TraitsError("EINVAL", `a value must be a number, a bigint or a Uint8Array, not ${describe(value)}`);
+}
+
+/** Checks that a number is an integer in [min, max]; throws EINVAL naming `what`. */
+export function checkInteger(value: unknown, what: string, min: number, max: number): number {
+  if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return value;
+  throw new TraitsError("EINVAL", `${what} must be an integer in ${min}..${max}, not ${describe(value)}`);
+}
+
+/** Resolves the `profile` option (default "v1"). */
+export function toProfile(profile: unknown): Profile {
+  if (profile === undefined) return "v1";
+  if (profile === "v1" || profile === "flags") return profile;
+  throw new TraitsError("EINVAL", `profile must be "v1" or "flags", not ${describe(profile)}`);
+}
+
+/** Resolves the `impl` option; unset, it is PACKET_TRAITS_IMPL if set, else "wasm". */
+export function toImpl(impl: unknown): Impl {
+  const chosen = impl ?? (globalThis.process?.env?.PACKET_TRAITS_IMPL || undefined) ?? "wasm";
+  if (chosen === "wasm" || chosen === "js") return chosen;
+  const from = impl === undefined ? "PACKET_TRAITS_IMPL" : "impl";
+  throw new TraitsError("EINVAL", `${from} must be "wasm" or "js", not ${describe(chosen)}`);
+}
+
+/** A short description of any argument for error messages. */
+export function describe(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
+  if (typeof value === "bigint") return `${value}n`;
+  if (typeof value === "function") return "a function";
+  if (value === null || typeof value !== "object") return String(value);
+  return value.constructor?.name ?? "an object";
+}

@@ -1,0 +1,9 @@
+/**
+ * packet-traits: per-packet metadata in the XDP "traits" key-value format,
+ * with an AssemblyScript/WebAssembly core and a pure-JS twin of the same semantics.
+ */
+export { Errno, TraitsError, errnoName, type ErrnoName } from "./errors.js";
+export type { Impl } from "./core.js";
+export type { Key, Profile } from "./args.js";
+export { TraitStore, createStore, type StoreOptions, type TraitValue } from "./store.js";
+export { defaultMemory } from "./memory.js";

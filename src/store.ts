@@ -1,0 +1,314 @@
+/** TraitStore: the public view of one traits store, over WebAssembly memory or a caller's bytes. */
+import { JsCore, type BufferSource, type Core, type Impl } from "./core.js";
+import { Errno, TraitsError, errnoName } from "./errors.js";
+import { PROFILE_ID, checkInteger, checkLength, describe, fitsPair, keyIndex, toImpl, toKey, toPair, toProfile, type Key, type Profile } from "./args.js";
+import { arenaOf, defaultMemory } from "./memory.js";
+import { wasmCoreOf } from "./wasm.js";
+
+/** Options of createStore, TraitStore.at and TraitStore.over. */
+export interface StoreOptions {
+  /** Size profile of the store; default "v1". */
+  profile?: Profile;
+  /** Implementation; default PACKET_TRAITS_IMPL if set, else "wasm" (where the bytes are in WebAssembly memory). */
+  impl?: Impl;
+}
+
+/** A value as `get` returns it: a number for 0-, 2- and 4-byte values, a bigint for 8-byte values. */
+export type TraitValue = number | bigint;
+
+const pair = new Uint32Array(2);
+const pairBytes = new Uint8Array(pair.buffer);
+const decoded = { keys: new Uint8Array(64), lens: new Uint8Array(64), values: new Uint32Array(128) };
+const jsCores = new WeakMap<object, JsCore>();
+
+/** The cached pure-JS core of a memory or buffer. */
+export function jsCoreOf(source: WebAssembly.Memory | ArrayBufferLike): JsCore {
+  let core = jsCores.get(source);
+  if (!core) {
+    core = new JsCore(source instanceof WebAssembly.Memory ? source : { buffer: source });
+    jsCores.set(source, core);
+  }
+  return core;
+}
+
+/** The core of the chosen implementation for a memory; throws EINVAL if WebAssembly was asked for and cannot run there. */
+export function coreOf(memory: WebAssembly.Memory, impl: Impl, requested: boolean): Core {
+  if (impl === "js") return jsCoreOf(memory);
+  const core = wasmCoreOf(memory);
+  if (core) return core;
+  if (requested) throw new TraitsError("EINVAL", "impl \"wasm\" is unavailable here (no WebAssembly, no build/traits.wasm, or a shared memory); use impl \"js\"");
+  return jsCoreOf(memory);
+}
+
+/** Combines u32 halves into a value: a number up to 4 bytes, a bigint for 8. */
+function toValue(len: number, lo: number, hi: number): TraitValue {
+  return len === 8 ? (BigInt(hi) << 32n) | BigInt(lo) : lo;
+}
+
+const releaser = new FinalizationRegistry<() => void>((release) => release());
+
+/**
+ * A view of one traits store: `capacity` bytes at byte `start` of a buffer.
+ * Map-like methods throw TraitsError; the `try*` methods return a negative errno instead, for hot loops.
+ */
+export class TraitStore {
+  /** @internal */
+  constructor(
+    /** @internal */ readonly core: Core,
+    private readonly source: BufferSource,
+    /** Byte offset of the store in its buffer (8-byte aligned). */
+    readonly start: number,
+    /** Bytes the store may use, header included: its hard end is start + capacity. */
+    public capacity: number,
+    /** Size profile. */
+    readonly profile: Profile,
+  ) {
+    this.p = PROFILE_ID[profile];
+  }
+
+  private readonly p: number;
+
+  /** Which implementation runs this store's operations. */
+  get impl(): Impl {
+    return this.core.impl;
+  }
+
+  /**
+   * A view of an existing store at `start` in a WebAssembly memory (its header is left as it is).
+   * Throws EINVAL for a misaligned start or a region outside the memory, ENOMEM for a capacity below 16.
+   */
+  static at(memory: WebAssembly.Memory, start: number, capacity: number, options: StoreOptions = {}): TraitStore {
+    if (!(memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(memory)}`);
+    const impl = toImpl(options.impl), profile = toProfile(options.profile);
+    checkRegion(start, capacity, memory.buffer.byteLength);
+    return new TraitStore(coreOf(memory, impl, options.impl === "wasm"), memory, start, capacity, profile);
+  }
+
+  /**
+   * A view of an existing store in a caller's bytes: the whole of `bytes` is its capacity (header left as it is).
+   * Runs on WebAssembly when the bytes lie in the library's own memory, else on the JS core.
+   * Throws EINVAL for a misaligned start or for impl "wasm" on bytes outside WebAssembly memory; ENOMEM below 16 bytes.
+   */
+  static over(bytes: Uint8Array, options: StoreOptions = {}): TraitStore {
+    if (!(bytes instanceof Uint8Array)) throw new TraitsError("EINVAL", `bytes must be a Uint8Array, not ${describe(bytes)}`);
+    const impl = toImpl(options.impl), profile = toProfile(options.profile);
+    checkRegion(bytes.byteOffset, bytes.byteLength, bytes.buffer.byteLength);
+    const memory = defaultMemory();
+    if (bytes.buffer === memory.buffer) return TraitStore.at(memory, bytes.byteOffset, bytes.byteLength, options);
+    if (options.impl === "wasm") throw new TraitsError("EINVAL", "impl \"wasm\" needs the store in WebAssembly memory: use createStore() or TraitStore.at(), or impl \"js\"");
+    return new TraitStore(jsCoreOf(bytes.buffer), { buffer: bytes.buffer }, bytes.byteOffset, bytes.byteLength, profile);
+  }
+
+  /** A view of the store's bytes [start, start + capacity); recreate it after memory grows. */
+  bytes(): Uint8Array {
+    return new Uint8Array(this.source.buffer, this.start, this.capacity);
+  }
+
+  /** A copy of the bytes in use (header and values), as the C original would send them. Throws EBADMSG/ENOMEM. */
+  toBytes(): Uint8Array {
+    return this.bytes().slice(0, this.size);
+  }
+
+  /** Bytes in use, header included. Throws EBADMSG if the header declares more than the capacity. */
+  get size(): number {
+    const size = this.core.size(this.start, this.capacity, this.p);
+    return size < 0 ? this.fail(size, "size") : size;
+  }
+
+  /** True if `key` is present. Throws EINVAL for a bad key, EBADMSG for a corrupt header. */
+  has(key: Key): boolean {
+    const rc = this.core.has(this.start, this.capacity, this.p, toKey(key));
+    return rc < 0 ? this.fail(rc, "has", key) : rc === 1;
+  }
+
+  /**
+   * The value of `key`: a number for 2- and 4-byte values (0 for a flag), a bigint for 8-byte ones;
+   * undefined if absent. Throws EINVAL for a bad key, EBADMSG for a corrupt header.
+   */
+  get(key: Key): TraitValue | undefined {
+    const len = this.core.get(this.start, this.capacity, this.p, toKey(key), 8, pair);
+    if (len >= 0) return toValue(len, pair[0]!, pair[1]!);
+    return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
+  }
+
+  /** The value of `key` as a number, undefined if absent. Throws ERANGE for an 8-byte value above 2^53-1, and as get(). */
+  getNumber(key: Key): number | undefined {
+    const len = this.core.get(this.start, this.capacity, this.p, toKey(key), 8, pair);
+    if (len < 0) return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
+    if (pair[1]! > 0x1fffff) throw new TraitsError("ERANGE", `key ${key} holds ${toValue(len, pair[0]!, pair[1]!)}, above 2^53-1; use getBigInt()`);
+    return pair[1]! * 0x100000000 + pair[0]!;
+  }
+
+  /** The value of `key` as a bigint, undefined if absent. Throws as get(). */
+  getBigInt(key: Key): bigint | undefined {
+    const len = this.core.get(this.start, this.capacity, this.p, toKey(key), 8, pair);
+    if (len >= 0) return (BigInt(pair[1]!) << 32n) | BigInt(pair[0]!);
+    return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
+  }
+
+  /** A copy of the value's bytes (empty for a flag), undefined if absent. Throws as get(). */
+  getBytes(key: Key): Uint8Array | undefined {
+    const len = this.core.get(this.start, this.capacity, this.p, toKey(key), 8, pair);
+    if (len < 0) return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
+    return pairBytes.slice(0, len);
+  }
+
+  /**
+   * Sets `key` to `value` of `len` bytes (little-endian). `len` defaults to the byte count of a
+   * Uint8Array and to 8 for a bigint; a number needs it. Returns the store.
+   * Throws EINVAL (bad key, length not in the profile, value that does not fit), EBUSY (present
+   * with another length), ENOSPC (no room), EBADMSG (corrupt header). On error nothing changes.
+   */
+  set(key: Key, value: TraitValue | Uint8Array, len?: number): this {
+    const k = toKey(key);
+    if (len === undefined) {
+      if (value instanceof Uint8Array) len = value.length;
+      else if (typeof value === "bigint") len = 8;
+      else throw new TraitsError("EINVAL", `set(${key}, ${describe(value)}): a number value needs its length`);
+    }
+    checkLength(len, this.profile);
+    toPair(value, len, pair);
+    const rc = this.core.set(this.start, this.capacity, this.p, k, len, pair[0]!, pair[1]!);
+    if (rc < 0) this.fail(rc, "set", key, len);
+    return this;
+  }
+
+  /** Sets a flag (a key with no value; profile "flags" only). Returns the store. Throws as set(). */
+  setFlag(key: Key): this {
+    return this.set(key, 0, 0);
+  }
+
+  /** Sets an 8-byte value from its u32 halves, with no bigint. Returns the store. Throws as set(). */
+  setPair(key: Key, lo: number, hi: number): this {
+    const k = toKey(key);
+    checkLength(8, this.profile);
+    if (!fitsPair(8, lo, hi)) throw new TraitsError("EINVAL", `halves ${describe(lo)}, ${describe(hi)} are not both u32 integers`);
+    const rc = this.core.set(this.start, this.capacity, this.p, k, 8, lo, hi);
+    if (rc < 0) this.fail(rc, "set", key, 8);
+    return this;
+  }
+
+  /** Removes `key`; returns false if it was absent. Throws EINVAL for a bad key, EBADMSG for a corrupt header. */
+  delete(key: Key): boolean {
+    const rc = this.core.del(this.start, this.capacity, this.p, toKey(key));
+    if (rc === Errno.ENOENT) return false;
+    return rc < 0 ? this.fail(rc, "delete", key) : true;
+  }
+
+  /** Removes every key (zeroes the header); also how a new store is initialised. */
+  clear(): void {
+    this.core.init(this.start, this.capacity);
+  }
+
+  /** The present keys in ascending order. Throws EBADMSG for a corrupt header. */
+  keys(): number[] {
+    return Array.from(decoded.keys.subarray(0, this.decode()));
+  }
+
+  /** [key, value] for every present key in ascending order, values as get() returns them. Throws EBADMSG. */
+  entries(): Array<[number, TraitValue]> {
+    const n = this.decode(), out: Array<[number, TraitValue]> = [];
+    for (let i = 0; i < n; i++) out.push([decoded.keys[i]!, toValue(decoded.lens[i]!, decoded.values[2 * i]!, decoded.values[2 * i + 1]!)]);
+    return out;
+  }
+
+  /** Throws EBADMSG (naming the declared size) if the header does not fit the capacity; else returns the size. */
+  validate(): number {
+    return this.size;
+  }
+
+  /** Non-throwing has: 1 or 0, or EINVAL, EBADMSG. */
+  tryHas(key: Key): number {
+    const k = keyIndex(key);
+    return k < 0 ? Errno.EINVAL : this.core.has(this.start, this.capacity, this.p, k);
+  }
+
+  /** Non-throwing get: the value goes to out[0] (low u32) and out[1] (high u32); returns its length, or EINVAL, ENOENT, EBADMSG. */
+  tryGet(key: Key, out: Uint32Array): number {
+    const k = keyIndex(key);
+    return k < 0 || !(out instanceof Uint32Array) || out.length < 2 ? Errno.EINVAL : this.core.get(this.start, this.capacity, this.p, k, 8, out);
+  }
+
+  /**
+   * Non-throwing get into a caller's buffer, as the C original: copies the value's bytes to `out`
+   * and returns the length, or EINVAL, ENOENT, EBADMSG, ENOSPC (out shorter than the value).
+   */
+  tryGetBytes(key: Key, out: Uint8Array): number {
+    const k = keyIndex(key);
+    if (k < 0 || !(out instanceof Uint8Array)) return Errno.EINVAL;
+    const len = this.core.get(this.start, this.capacity, this.p, k, out.length, pair);
+    if (len > 0) out.set(pairBytes.subarray(0, len));
+    return len;
+  }
+
+  /** Non-throwing set of the low `len` bytes of (hi:lo): 0, or EINVAL (also for halves that do not fit), EBUSY, ENOSPC, EBADMSG. */
+  trySet(key: Key, len: number, lo: number, hi = 0): number {
+    const k = keyIndex(key);
+    return k < 0 || !fitsPair(len, lo, hi) ? Errno.EINVAL : this.core.set(this.start, this.capacity, this.p, k, len, lo, hi);
+  }
+
+  /** Non-throwing delete: 0, or EINVAL, ENOENT, EBADMSG. */
+  tryDelete(key: Key): number {
+    const k = keyIndex(key);
+    return k < 0 ? Errno.EINVAL : this.core.del(this.start, this.capacity, this.p, k);
+  }
+
+  /** Non-throwing size: bytes in use, or EBADMSG, ENOMEM. */
+  trySize(): number {
+    return this.core.size(this.start, this.capacity, this.p);
+  }
+
+  /** Decodes into the module's scratch arrays; returns the count or throws. */
+  private decode(): number {
+    const n = this.core.decode(this.start, this.capacity, this.p, decoded.keys, decoded.lens, decoded.values);
+    return n < 0 ? this.fail(n, "decode") : n;
+  }
+
+  /** Throws the TraitsError for a failed operation, with a message that says what was wrong. */
+  private fail(rc: number, op: string, key?: Key, len?: number): never {
+    const js = jsCoreOf(this.source instanceof WebAssembly.Memory ? this.source : this.source.buffer);
+    const what = key === undefined ? op : `${op} key ${key}`;
+    switch (rc) {
+      case Errno.EBADMSG:
+        throw new TraitsError("EBADMSG", `${what}: corrupt header declares ${js.size(this.start, 0xffffffff, this.p)} bytes but the capacity is ${this.capacity}`);
+      case Errno.ENOMEM:
+        throw new TraitsError("ENOMEM", `${what}: capacity ${this.capacity} is below the 16-byte header`);
+      case Errno.EBUSY:
+        throw new TraitsError("EBUSY", `${what}: it holds a ${js.get(this.start, this.capacity, this.p, toKey(key), 8, pair)}-byte value, not ${len}; delete it first`);
+      case Errno.ENOSPC:
+        throw new TraitsError("ENOSPC", `${what}: no room for ${len} more bytes (${js.size(this.start, this.capacity, this.p)} of ${this.capacity} in use)`);
+      default:
+        throw new TraitsError(errnoName(rc) ?? "EINVAL", `${what} failed with ${rc}`);
+    }
+  }
+}
+
+/** Checks that [start, start + capacity) is an 8-aligned region inside a buffer of `limit` bytes; throws EINVAL or ENOMEM. */
+export function checkRegion(start: number, capacity: number, limit: number): void {
+  checkInteger(start, "store start", 0, limit);
+  if (start % 8 !== 0) throw new TraitsError("EINVAL", `store start ${start} is not 8-byte aligned`);
+  checkInteger(capacity, "store capacity", 0, limit - start);
+  if (capacity < 16) throw new TraitsError("ENOMEM", `store capacity ${capacity} is below the 16-byte header`);
+}
+
+/**
+ * Creates an empty store of `capacity` bytes (>= 16): in the library's WebAssembly memory (impl "wasm",
+ * released when the store is garbage-collected) or in a new ArrayBuffer (impl "js").
+ * Throws ENOMEM below 16 bytes, EINVAL for bad options.
+ */
+export function createStore(capacity: number, options: StoreOptions = {}): TraitStore {
+  const impl = toImpl(options.impl), profile = toProfile(options.profile);
+  checkInteger(capacity, "store capacity", 0, 0xffffffff);
+  if (capacity < 16) throw new TraitsError("ENOMEM", `store capacity ${capacity} is below the 16-byte header`);
+  let store: TraitStore;
+  if (impl === "wasm" && wasmCoreOf(defaultMemory())) {
+    const memory = defaultMemory(), arena = arenaOf(memory), start = arena.alloc(capacity, 8);
+    store = new TraitStore(coreOf(memory, impl, true), memory, start, capacity, profile);
+    releaser.register(store, () => arena.release(start, capacity));
+  } else {
+    if (options.impl === "wasm") coreOf(defaultMemory(), "wasm", true);
+    store = TraitStore.over(new Uint8Array(capacity), { profile, impl: "js" });
+  }
+  store.clear();
+  return store;
+}

@@ -1,0 +1,46 @@
+// Shared test fixtures: stores of both implementations placed between guard bytes.
+import { TraitStore, type Impl, type Profile } from "packet-traits";
+
+export const IMPLS: Impl[] = ["wasm", "js"];
+export const GUARD = 64;
+
+/** A store of `cap` bytes at an 8-aligned offset inside a larger buffer whose other bytes are a known pattern. */
+export interface Guarded {
+  store: TraitStore;
+  /** The whole buffer around the store. */
+  all(): Uint8Array;
+  /** Throws if any byte outside the store changed. */
+  checkGuards(): void;
+}
+
+/** Places a store of `cap` bytes (initial bytes `init`) between guard bytes, in WASM memory or an ArrayBuffer. */
+export function guardedStore(impl: Impl, profile: Profile, cap: number, init?: Uint8Array): Guarded {
+  const start = GUARD, total = start + cap + GUARD;
+  let store: TraitStore, all: () => Uint8Array;
+  if (impl === "wasm") {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    store = TraitStore.at(memory, start, cap, { profile, impl });
+    all = () => new Uint8Array(memory.buffer, 0, total);
+  } else {
+    const buffer = new ArrayBuffer(total);
+    store = TraitStore.over(new Uint8Array(buffer, start, cap), { profile, impl });
+    all = () => new Uint8Array(buffer);
+  }
+  const bytes = all();
+  for (let i = 0; i < total; i++) bytes[i] = (i * 37 + 11) & 0xff;
+  if (init) bytes.set(init, start);
+  const expected = bytes.slice();
+  return {
+    store,
+    all,
+    checkGuards() {
+      const now = all();
+      for (let i = 0; i < total; i++) {
+        if ((i < start || i >= start + cap) && now[i] !== expected[i]) throw new Error(`guard byte ${i - start} (relative to the store) changed`);
+      }
+    },
+  };
+}
+
+export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
+export const unhex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
