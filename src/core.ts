@@ -35,8 +35,19 @@ export interface Core {
   set(start: number, cap: number, profile: number, key: number, len: number, lo: number, hi: number): number;
   /** Removes a key. 0, or EINVAL, ENOMEM, EBADMSG, ENOENT. */
   del(start: number, cap: number, profile: number, key: number): number;
+  /** Sets keys[j] to lens[j] bytes of (values[2j+1]:values[2j]), all or nothing; 0 or the first error of the same sets one by one. Keys and lengths are checked by the caller. */
+  setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array): number;
   /** Every present key in order: keys[i], lens[i], value in values[2i] (lo), values[2i+1] (hi). Returns the count; ENOMEM, EBADMSG. */
   decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number;
+  /** The batch loops of assembly/batch.ts over a pool control block at `pool`; every address is in this core's memory. */
+  batchGet(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number;
+  batchSet(pool: number, desc: number, first: number, n: number, key: number, len: number, values: number, stride: number, status: number): number;
+  batchSetMany(pool: number, desc: number, first: number, n: number, keys: number, lens: number, m: number, values: number, stride: number, status: number): number;
+  batchDel(pool: number, desc: number, first: number, n: number, key: number, status: number): number;
+  batchHas(pool: number, desc: number, first: number, n: number, key: number, status: number): number;
+  batchInit(pool: number, desc: number, first: number, n: number, status: number): number;
+  batchGetWide(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number;
+  batchDecode(pool: number, desc: number, first: number, n: number, keys: number, lens: number, values: number, room: number, status: number): number;
 }
 
 /** Number of set bits in a 32-bit integer (SWAR). */
@@ -67,12 +78,32 @@ function codeOf(len: number, profile: number): number {
   return len === 8 ? 3 : len === 4 ? 2 : len === smallSize(profile) ? 1 : 0;
 }
 
-/** The pure-JS core over any ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory. */
+/** Bytes taken by the keys below `key` in a header given as 32-bit words (h0/l0: keys 0..31, h1/l1: keys 32..63). */
+function sizeBelow(h0: number, l0: number, h1: number, l1: number, key: number, small: number): number {
+  return key < 32
+    ? sizeOf(h0, l0, (1 << key) - 1, small)
+    : sizeOf(h0, l0, -1, small) + sizeOf(h1, l1, (1 << (key - 32)) - 1, small);
+}
+
+/** True if (hi:lo) are the halves of a value that fits in `len` bytes (hi, lo as u32 or i32). */
+function fits(len: number, lo: number, hi: number): boolean {
+  return len === 8 || (hi === 0 && (len === 4 || (len === 2 ? lo >>> 0 <= 0xffff : lo === 0)));
+}
+
+/** Frame index of the i-th selected frame (a descriptor, or first + i). */
+const NO_FRAME = -1;
+
+/**
+ * The pure-JS core over any ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory. Values are read
+ * and written as u16 halves (they are only 2-byte aligned), header words as i32; no BigInt anywhere.
+ */
 export class JsCore implements Core {
   readonly impl = "js" as const;
   private u8: Uint8Array;
   private u16: Uint16Array;
   private i32: Int32Array;
+  /** Capacity of the frame found by the last frameStart(). */
+  private cap = 0;
 
   constructor(private readonly source: BufferSource) {
     this.u8 = this.u16 = this.i32 = undefined as never;
@@ -87,10 +118,15 @@ export class JsCore implements Core {
     this.i32 = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
   }
 
-  /** Bytes in use (header included), ENOMEM or EBADMSG; refreshes stale views first. */
+  /** Refreshes the views if they do not reach `end`. */
+  private reach(end: number): void {
+    if (end > this.u8.length) this.refresh();
+  }
+
+  /** Bytes in use (header included), ENOMEM or EBADMSG. */
   private used(start: number, cap: number, profile: number): number {
     if (cap < HEADER) return ENOMEM;
-    if (start + cap > this.u8.length) this.refresh();
+    this.reach(start + cap);
     const w = start >>> 2, i32 = this.i32, small = smallSize(profile);
     const used = HEADER + sizeOf(i32[w]!, i32[w + 2]!, -1, small) + sizeOf(i32[w + 1]!, i32[w + 3]!, -1, small);
     return used > cap ? EBADMSG : used;
@@ -98,11 +134,8 @@ export class JsCore implements Core {
 
   /** Address of the value of `key` (its place if absent). */
   private at(start: number, profile: number, key: number): number {
-    const w = start >>> 2, i32 = this.i32, small = smallSize(profile);
-    const below = key < 32
-      ? sizeOf(i32[w]!, i32[w + 2]!, (1 << key) - 1, small)
-      : sizeOf(i32[w]!, i32[w + 2]!, -1, small) + sizeOf(i32[w + 1]!, i32[w + 3]!, (1 << (key - 32)) - 1, small);
-    return start + HEADER + below;
+    const w = start >>> 2, i32 = this.i32;
+    return start + HEADER + sizeBelow(i32[w]!, i32[w + 2]!, i32[w + 1]!, i32[w + 3]!, key, smallSize(profile));
   }
 
   /** Size code (0..3) of `key`. */
@@ -111,9 +144,24 @@ export class JsCore implements Core {
     return (((this.i32[w]! >>> bit) & 1) << 1) | ((this.i32[w + 2]! >>> bit) & 1);
   }
 
+  /** Reads the `len`-byte value at address `at` into out[i] (lo) and out[i + 1] (hi, if `wide`). */
+  private read(at: number, len: number, out: Uint32Array | Int32Array, i: number, wide: boolean): void {
+    const u16 = this.u16, h = at >>> 1;
+    out[i] = len === 0 ? 0 : len === 2 ? u16[h]! : u16[h]! | (u16[h + 1]! << 16);
+    if (wide) out[i + 1] = len === 8 ? u16[h + 2]! | (u16[h + 3]! << 16) : 0;
+  }
+
+  /** Writes the low `len` bytes of (hi:lo) at address `at`. */
+  private write(at: number, len: number, lo: number, hi: number): void {
+    const u16 = this.u16, h = at >>> 1;
+    if (len >= 2) u16[h] = lo;
+    if (len >= 4) u16[h + 1] = lo >>> 16;
+    if (len === 8) { u16[h + 2] = hi; u16[h + 3] = hi >>> 16; }
+  }
+
   init(start: number, cap: number): number {
     if (cap < HEADER) return ENOMEM;
-    if (start + cap > this.u8.length) this.refresh();
+    this.reach(start + cap);
     const w = start >>> 2;
     this.i32.fill(0, w, w + 4);
     return 0;
@@ -129,7 +177,7 @@ export class JsCore implements Core {
     return used < 0 ? used : this.code(start, key) === 0 ? 0 : 1;
   }
 
-  get(start: number, cap: number, profile: number, key: number, outLen: number, out: Uint32Array): number {
+  get(start: number, cap: number, profile: number, key: number, outLen: number, out: Uint32Array | Int32Array, i = 0): number {
     if (key >= 64) return EINVAL;
     const used = this.used(start, cap, profile);
     if (used < 0) return used;
@@ -137,9 +185,7 @@ export class JsCore implements Core {
     if (code === 0) return ENOENT;
     const len = lengthOf(code, profile);
     if (len > outLen) return ENOSPC;
-    const i = this.at(start, profile, key) >>> 1, u16 = this.u16;
-    out[0] = len === 0 ? 0 : len === 2 ? u16[i]! : u16[i]! | (u16[i + 1]! << 16);
-    out[1] = len === 8 ? u16[i + 2]! | (u16[i + 3]! << 16) : 0;
+    this.read(this.at(start, profile, key), len, out, i, outLen >= 8);
     return len;
   }
 
@@ -155,15 +201,11 @@ export class JsCore implements Core {
       if (used + len > cap) return ENOSPC;
       const u16 = this.u16, shift = len >>> 1;
       for (let i = (start + used) >>> 1, end = at >>> 1; i > end; ) { i--; u16[i + shift] = u16[i]!; }
-      const w = (start >>> 2) + (key >>> 5), bit = 1 << (key & 31);
-      const i32 = this.i32;
+      const w = (start >>> 2) + (key >>> 5), bit = 1 << (key & 31), i32 = this.i32;
       if (code & 2) i32[w] = i32[w]! | bit;
       if (code & 1) i32[w + 2] = i32[w + 2]! | bit;
     }
-    const i = at >>> 1, u16 = this.u16;
-    if (len >= 2) u16[i] = lo;
-    if (len >= 4) u16[i + 1] = lo >>> 16;
-    if (len === 8) { u16[i + 2] = hi; u16[i + 3] = hi >>> 16; }
+    this.write(at, len, lo, hi);
     return 0;
   }
 
@@ -175,29 +217,185 @@ export class JsCore implements Core {
     if (code === 0) return ENOENT;
     const shift = lengthOf(code, profile) >>> 1, u16 = this.u16;
     for (let i = this.at(start, profile, key) >>> 1, end = ((start + used) >>> 1) - shift; i < end; i++) u16[i] = u16[i + shift]!;
-    const w = (start >>> 2) + (key >>> 5), clear = ~(1 << (key & 31));
-    const i32 = this.i32;
+    const w = (start >>> 2) + (key >>> 5), clear = ~(1 << (key & 31)), i32 = this.i32;
     i32[w] = i32[w]! & clear;
     i32[w + 2] = i32[w + 2]! & clear;
     return 0;
   }
 
-  decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
+  setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array | Int32Array, k = 0, l = 0, v = 0): number {
+    if (m === 0) return 0;
+    if (!fits(lens[l]!, values[v]!, values[v + 1]!)) return EINVAL;
     const used = this.used(start, cap, profile);
     if (used < 0) return used;
-    const u16 = this.u16;
-    let i = (start + HEADER) >>> 1, n = 0;
-    for (let key = 0; key < 64; key++) {
-      const code = this.code(start, key);
-      if (code === 0) continue;
-      const len = lengthOf(code, profile);
-      keys[n] = key;
-      lens[n] = len;
-      values[2 * n] = len === 0 ? 0 : len === 2 ? u16[i]! : u16[i]! | (u16[i + 1]! << 16);
-      values[2 * n + 1] = len === 8 ? u16[i + 2]! | (u16[i + 3]! << 16) : 0;
-      i += len >>> 1;
-      n++;
+    const i32 = this.i32, w = start >>> 2, small = smallSize(profile);
+    const h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
+    let n0 = h0, n1 = h1, m0 = l0, m1 = l1, added = 0, lowest = 64;
+    for (let j = 0; j < m; j++) {
+      const key = keys[k + j]!, len = lens[l + j]!, code = codeOf(len, profile);
+      if (!fits(len, values[v + 2 * j]!, values[v + 2 * j + 1]!)) return EINVAL;
+      const bit = 1 << (key & 31), high = key < 32 ? n0 : n1, low = key < 32 ? m0 : m1;
+      const old = (high & bit ? 2 : 0) | (low & bit ? 1 : 0);
+      if (old !== 0) {
+        if (old !== code) return EBUSY;
+        continue;
+      }
+      added += len;
+      if (used + added > cap) return ENOSPC;
+      if (key < 32) { if (code & 2) n0 |= bit; if (code & 1) m0 |= bit; }
+      else { if (code & 2) n1 |= bit; if (code & 1) m1 |= bit; }
+      if (key < lowest) lowest = key;
+    }
+    if (added > 0) {
+      // Values above the lowest inserted key move up, highest first, each once.
+      for (let key = 63; key > lowest; key--) {
+        const code = this.code(start, key);
+        if (code === 0) continue;
+        const len = lengthOf(code, profile);
+        const from = start + HEADER + sizeBelow(h0, l0, h1, l1, key, small);
+        const to = start + HEADER + sizeBelow(n0, m0, n1, m1, key, small);
+        const u16 = this.u16;
+        for (let i = (len >>> 1) - 1; i >= 0; i--) u16[(to >>> 1) + i] = u16[(from >>> 1) + i]!;
+      }
+    }
+    for (let j = 0; j < m; j++) {
+      const key = keys[k + j]!;
+      this.write(start + HEADER + sizeBelow(n0, m0, n1, m1, key, small), lens[l + j]!, values[v + 2 * j]!, values[v + 2 * j + 1]!);
+    }
+    i32[w] = n0; i32[w + 1] = n1; i32[w + 2] = m0; i32[w + 3] = m1;
+    return 0;
+  }
+
+  decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array | Int32Array, k = 0, l = 0, v = 0, room = 64): number {
+    const used = this.used(start, cap, profile);
+    if (used < 0) return used;
+    const i32 = this.i32, w = start >>> 2;
+    const present = [i32[w]! | i32[w + 2]!, i32[w + 1]! | i32[w + 3]!];
+    if (popcount(present[0]!) + popcount(present[1]!) > room) return ENOSPC;
+    let at = start + HEADER, n = 0;
+    for (let half = 0; half < 2; half++) {
+      for (let rest = present[half]!; rest !== 0; rest &= rest - 1) {
+        const key = 32 * half + 31 - Math.clz32(rest & -rest), len = lengthOf(this.code(start, key), profile);
+        keys[k + n] = key;
+        lens[l + n] = len;
+        this.read(at, len, values, v + 2 * n, true);
+        at += len;
+        n++;
+      }
     }
     return n;
+  }
+
+  /** Store address of the i-th selected frame of a pool, or NO_FRAME; its capacity goes to this.cap. */
+  private frameStart(pool: number, desc: number, first: number, i: number): number {
+    const i32 = this.i32, p = pool >>> 2;
+    const frame = desc !== 0 ? i32[(desc >>> 2) + i]! >>> 0 : first + i;
+    if (frame >= i32[p + 2]! >>> 0) return NO_FRAME;
+    this.cap = i32[(i32[p + 3]! >>> 2) + frame]! >>> 0;
+    return (i32[p]! >>> 0) + frame * (i32[p + 1]! >>> 0);
+  }
+
+  batchGet(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number {
+    this.reach(values + n * stride);
+    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const start = this.frameStart(pool, desc, first, i);
+      const rc = start === NO_FRAME ? EINVAL : this.get(start, this.cap, profile, key, stride, i32, (values + i * stride) >>> 2);
+      i32[s + i] = rc;
+      if (rc >= 0) ok++;
+    }
+    return ok;
+  }
+
+  batchSet(pool: number, desc: number, first: number, n: number, key: number, len: number, values: number, stride: number, status: number): number {
+    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const start = this.frameStart(pool, desc, first, i);
+      const v = (values + i * stride) >>> 2, lo = i32[v]!, hi = i32[v + 1]!;
+      const rc = start === NO_FRAME || !fits(len, lo, hi) ? EINVAL : this.set(start, this.cap, profile, key, len, lo, hi);
+      i32[s + i] = rc;
+      if (rc === 0) ok++;
+    }
+    return ok;
+  }
+
+  batchSetMany(pool: number, desc: number, first: number, n: number, keys: number, lens: number, m: number, values: number, stride: number, status: number): number {
+    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const start = this.frameStart(pool, desc, first, i);
+      const rc = start === NO_FRAME ? EINVAL : this.setMany(start, this.cap, profile, this.u8, this.u8, m, i32, keys, lens, (values + i * stride) >>> 2);
+      i32[s + i] = rc;
+      if (rc === 0) ok++;
+    }
+    return ok;
+  }
+
+  batchDel(pool: number, desc: number, first: number, n: number, key: number, status: number): number {
+    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const start = this.frameStart(pool, desc, first, i);
+      const rc = start === NO_FRAME ? EINVAL : this.del(start, this.cap, profile, key);
+      i32[s + i] = rc;
+      if (rc === 0) ok++;
+    }
+    return ok;
+  }
+
+  batchHas(pool: number, desc: number, first: number, n: number, key: number, status: number): number {
+    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const start = this.frameStart(pool, desc, first, i);
+      const rc = start === NO_FRAME ? EINVAL : this.has(start, this.cap, profile, key);
+      i32[s + i] = rc;
+      if (rc === 1) ok++;
+    }
+    return ok;
+  }
+
+  batchInit(pool: number, desc: number, first: number, n: number, status: number): number {
+    const i32 = this.i32, s = status >>> 2;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const start = this.frameStart(pool, desc, first, i);
+      const rc = start === NO_FRAME ? EINVAL : this.init(start, this.cap);
+      i32[s + i] = rc;
+      if (rc === 0) ok++;
+    }
+    return ok;
+  }
+
+  batchGetWide(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number {
+    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const start = this.frameStart(pool, desc, first, i);
+      let rc: number = EINVAL;
+      if (start !== NO_FRAME) {
+        const v = (values + i * stride) >>> 2;
+        const a = this.get(start, this.cap, profile, key, 8, i32, v);
+        const b = this.get(start, this.cap, profile, key + 1, 8, i32, v + 2);
+        rc = a === 8 && b === 8 ? 16 : a === ENOENT && b === ENOENT ? ENOENT : a < 0 && a !== ENOENT ? a : EBADMSG;
+      }
+      i32[s + i] = rc;
+      if (rc === 16) ok++;
+    }
+    return ok;
+  }
+
+  batchDecode(pool: number, desc: number, first: number, n: number, keys: number, lens: number, values: number, room: number, status: number): number {
+    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      const start = this.frameStart(pool, desc, first, i);
+      const rc = start === NO_FRAME ? EINVAL : this.decode(start, this.cap, profile, this.u8, this.u8, i32, keys + total, lens + total, (values >>> 2) + 2 * total, room - total);
+      i32[s + i] = rc;
+      if (rc > 0) total += rc;
+    }
+    return total;
   }
 }

@@ -19,6 +19,7 @@ export type TraitValue = number | bigint;
 const pair = new Uint32Array(2);
 const pairBytes = new Uint8Array(pair.buffer);
 const decoded = { keys: new Uint8Array(64), lens: new Uint8Array(64), values: new Uint32Array(128) };
+const many = { keys: new Uint8Array(64), lens: new Uint8Array(64), values: new Uint32Array(128) };
 const jsCores = new WeakMap<object, JsCore>();
 
 /** The cached pure-JS core of a memory or buffer. */
@@ -38,6 +39,13 @@ export function coreOf(memory: WebAssembly.Memory, impl: Impl, requested: boolea
   if (core) return core;
   if (requested) throw new TraitsError("EINVAL", "impl \"wasm\" is unavailable here (no WebAssembly, no build/traits.wasm, or a shared memory); use impl \"js\"");
   return jsCoreOf(memory);
+}
+
+/** The first key of a 16-byte value (0..62); throws EINVAL. */
+function wideKey(key: Key): number {
+  const k = toKey(key);
+  if (k > 62) throw new TraitsError("EINVAL", `a 16-byte value needs keys ${k} and ${k + 1}; the last key is 63`);
+  return k;
 }
 
 /** Combines u32 halves into a value: a number up to 4 bytes, a bigint for 8. */
@@ -186,6 +194,50 @@ export class TraitStore {
     const rc = this.core.set(this.start, this.capacity, this.p, k, 8, lo, hi);
     if (rc < 0) this.fail(rc, "set", key, 8);
     return this;
+  }
+
+  /**
+   * Sets several keys at once, all or nothing: each entry is [key, value, len?] as set() takes them.
+   * One header write, each stored value moved at most once. Returns the store. Throws the first error
+   * the same set() calls one by one would throw; on error nothing changes.
+   */
+  setMany(entries: ReadonlyArray<readonly [Key, TraitValue | Uint8Array, number?]>): this {
+    if (!Array.isArray(entries) || entries.length > 64) throw new TraitsError("EINVAL", `entries must be an array of at most 64 [key, value, len] entries, not ${describe(entries)}`);
+    const m = entries.length;
+    entries.forEach((entry, j) => {
+      if (!Array.isArray(entry)) throw new TraitsError("EINVAL", `entries[${j}] must be [key, value, len], not ${describe(entry)}`);
+      const [key, value] = entry;
+      const len = entry[2] ?? (value instanceof Uint8Array ? value.length : typeof value === "bigint" ? 8 : undefined);
+      many.keys[j] = toKey(key);
+      many.lens[j] = checkLength(len, this.profile);
+      toPair(value, len!, many.values.subarray(2 * j, 2 * j + 2));
+    });
+    const rc = this.core.setMany(this.start, this.capacity, this.p, many.keys, many.lens, m, many.values);
+    if (rc < 0) {
+      // Replay on a copy to name the entry that fails, as set() one by one would.
+      const copy = TraitStore.over(this.bytes().slice(), { profile: this.profile, impl: "js" });
+      for (const [key, value, len] of entries) copy.set(key, value, len);
+      this.fail(rc, "setMany");
+    }
+    return this;
+  }
+
+  /** The 16-byte value kept in keys `key` and `key + 1` (8 bytes each), or undefined if neither is present. Throws EBADMSG if only one is, or either is not 8 bytes. */
+  getWide(key: Key): Uint8Array | undefined {
+    const k = wideKey(key), low = this.getBytes(k), high = this.getBytes(k + 1);
+    if (!low && !high) return undefined;
+    if (low?.length !== 8 || high?.length !== 8) throw new TraitsError("EBADMSG", `keys ${k} and ${k + 1} do not hold a 16-byte value (lengths ${low?.length ?? "absent"} and ${high?.length ?? "absent"})`);
+    const out = new Uint8Array(16);
+    out.set(low);
+    out.set(high, 8);
+    return out;
+  }
+
+  /** Sets keys `key` and `key + 1` to a 16-byte value (an IPv6 address, a UUID), both or neither. Returns the store. Throws as setMany(). */
+  setWide(key: Key, value: Uint8Array): this {
+    const k = wideKey(key);
+    if (!(value instanceof Uint8Array) || value.length !== 16) throw new TraitsError("EINVAL", `a 16-byte value must be a Uint8Array of 16 bytes, not ${describe(value)}`);
+    return this.setMany([[k, value.subarray(0, 8)], [k + 1, value.subarray(8)]]);
   }
 
   /** Removes `key`; returns false if it was absent. Throws EINVAL for a bad key, EBADMSG for a corrupt header. */

@@ -12,14 +12,23 @@ interface Exports {
   init(start: number, cap: number): number;
   size(start: number, cap: number, profile: number): number;
   has(start: number, cap: number, profile: number, key: number): number;
-  get(start: number, cap: number, profile: number, key: number, out: number, outLen: number): number;
+  get(start: number, cap: number, profile: number, key: number, value: number, outLen: number): number;
   set(start: number, cap: number, profile: number, key: number, len: number, lo: number, hi: number): number;
   del(start: number, cap: number, profile: number, key: number): number;
+  setMany(start: number, cap: number, profile: number, keys: number, lens: number, m: number, values: number): number;
   decode(start: number, cap: number, profile: number, keys: number, lens: number, values: number): number;
+  batchGet: Core["batchGet"];
+  batchSet: Core["batchSet"];
+  batchSetMany: Core["batchSetMany"];
+  batchDel: Core["batchDel"];
+  batchHas: Core["batchHas"];
+  batchInit: Core["batchInit"];
+  batchGetWide: Core["batchGetWide"];
+  batchDecode: Core["batchDecode"];
 }
 
-/** Bytes of scratch per instance: 64 keys, 64 lengths, 64 u64 values. */
-const SCRATCH = 64 + 64 + 64 * 8;
+/** Bytes of scratch per instance: 64 u64 values, 64 keys, 64 lengths. */
+const SCRATCH = 64 * 8 + 64 + 64;
 
 let compiled: WebAssembly.Module | null | undefined;
 
@@ -35,22 +44,32 @@ export function wasmModule(): WebAssembly.Module | null {
   return compiled;
 }
 
-/** The WASM core over one memory: the exports plus a scratch area for results. */
+/** The WASM core over one memory: the exports plus a scratch area for single-store results. */
 export class WasmCore implements Core {
   readonly impl = "wasm" as const;
   private readonly ex: Exports;
   private readonly scratch: number;
   private u8: Uint8Array;
   private u32: Uint32Array;
+  readonly batchGet: Core["batchGet"];
+  readonly batchSet: Core["batchSet"];
+  readonly batchSetMany: Core["batchSetMany"];
+  readonly batchDel: Core["batchDel"];
+  readonly batchHas: Core["batchHas"];
+  readonly batchInit: Core["batchInit"];
+  readonly batchGetWide: Core["batchGetWide"];
+  readonly batchDecode: Core["batchDecode"];
 
   constructor(module: WebAssembly.Module, private readonly memory: WebAssembly.Memory) {
-    this.ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports;
+    const ex = (this.ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports);
     this.scratch = arenaOf(memory).alloc(SCRATCH, 8);
     this.u8 = new Uint8Array(memory.buffer);
     this.u32 = new Uint32Array(memory.buffer, 0, memory.buffer.byteLength >>> 2);
+    ({ batchGet: this.batchGet, batchSet: this.batchSet, batchSetMany: this.batchSetMany, batchDel: this.batchDel } = ex);
+    ({ batchHas: this.batchHas, batchInit: this.batchInit, batchGetWide: this.batchGetWide, batchDecode: this.batchDecode } = ex);
   }
 
-  /** The scratch views, recreated if memory.grow detached them. */
+  /** The views, recreated if memory.grow detached them. */
   private views(): Uint32Array {
     if (this.u32.length === 0) {
       this.u8 = new Uint8Array(this.memory.buffer);
@@ -72,8 +91,8 @@ export class WasmCore implements Core {
     const len = this.ex.get(start, cap, profile, key, this.scratch, outLen);
     if (len >= 0) {
       const u32 = this.views(), w = this.scratch >>> 2;
-      out[0] = len === 0 ? 0 : len === 2 ? u32[w]! & 0xffff : u32[w]!;
-      out[1] = len === 8 ? u32[w + 1]! : 0;
+      out[0] = u32[w]!;
+      out[1] = outLen >= 8 ? u32[w + 1]! : 0;
     }
     return len;
   }
@@ -83,14 +102,21 @@ export class WasmCore implements Core {
   del(start: number, cap: number, profile: number, key: number): number {
     return this.ex.del(start, cap, profile, key);
   }
+  setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array): number {
+    const s = this.scratch, u32 = this.views();
+    u32.set(values.subarray(0, 2 * m), s >>> 2);
+    this.u8.set(keys.subarray(0, m), s + 512);
+    this.u8.set(lens.subarray(0, m), s + 576);
+    return this.ex.setMany(start, cap, profile, s + 512, s + 576, m, s);
+  }
   decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
     const s = this.scratch;
-    const n = this.ex.decode(start, cap, profile, s, s + 64, s + 128);
+    const n = this.ex.decode(start, cap, profile, s + 512, s + 576, s);
     if (n > 0) {
-      this.views();
-      keys.set(this.u8.subarray(s, s + n));
-      lens.set(this.u8.subarray(s + 64, s + 64 + n));
-      values.set(this.u32.subarray((s + 128) >>> 2, ((s + 128) >>> 2) + 2 * n));
+      const u32 = this.views();
+      keys.set(this.u8.subarray(s + 512, s + 512 + n));
+      lens.set(this.u8.subarray(s + 576, s + 576 + n));
+      values.set(u32.subarray(s >>> 2, (s >>> 2) + 2 * n));
     }
     return n;
   }

@@ -133,3 +133,37 @@ describe("hostile headers", () => {
     }
   });
 });
+
+describe("setMany: the same result as set() one by one, or nothing at all", () => {
+  const entry = fc.record({ key: fc.integer({ min: 0, max: 63 }), size: fc.integer({ min: 0, max: 2 }), seed: fc.integer({ min: 0, max: 0xffff }) });
+  it("on random stores, both impls", () => {
+    fc.assert(
+      fc.property(profile, fc.integer({ min: 16, max: 120 }), fc.array(entry, { maxLength: 12 }), fc.array(entry, { minLength: 1, maxLength: 5 }), (profile, cap, fill, batch) => {
+        const sizeOf = (e: { size: number }) => SIZES[profile][e.size]!;
+        const reference = guardedStore("js", profile, cap);
+        reference.store.clear();
+        for (const e of fill) reference.store.trySet(e.key, sizeOf(e), e.seed);
+        const before = hex(reference.store.bytes());
+        let expected = 0;
+        for (const e of batch) {
+          expected = reference.store.trySet(e.key, sizeOf(e), sizeOf(e) === 0 ? 0 : e.seed);
+          if (expected < 0) break;
+        }
+        for (const impl of ["wasm", "js"] as const) {
+          const g = guardedStore(impl, profile, cap);
+          g.store.bytes().set(new Uint8Array(Buffer.from(before, "hex")));
+          let rc = 0;
+          try {
+            g.store.setMany(batch.map((e) => [e.key, sizeOf(e) === 0 ? 0 : e.seed, sizeOf(e)] as const));
+          } catch (error) {
+            rc = (error as { errno: number }).errno;
+          }
+          expect(rc, impl).toBe(expected);
+          expect(hex(g.store.bytes()), impl).toBe(expected === 0 ? hex(reference.store.bytes()) : before);
+          g.checkGuards();
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
+});

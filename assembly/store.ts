@@ -1,0 +1,257 @@
+// The traits codec on one store: the offset math and get/set/del, inlined into
+// the exported single-store functions (index.ts) and the batch loops (batch.ts).
+//
+// A store is `cap` bytes at `start` (8-byte aligned): a 16-byte header of two
+// little-endian u64 words (`high` at +0, `low` at +8), then the values packed
+// in ascending key order. Key k owns bit k of both words; (high, low) is its
+// size code: 00 absent, 01 = S1 bytes (2 in profile v1, 0 = a flag in profile
+// flags), 10 = 4 bytes, 11 = 8 bytes. `profile` is 0 (v1) or 1 (flags).
+// 64-bit values travel as u32 halves (lo, hi) or as u64 slots in memory.
+//
+// Every function returns a negative Linux errno on failure and never touches a
+// byte outside [start, start + cap), whatever the header holds.
+
+export const EINVAL: i32 = -22;
+export const ENOENT: i32 = -2;
+export const EBUSY: i32 = -16;
+export const ENOSPC: i32 = -28;
+export const ENOMEM: i32 = -12;
+export const EBADMSG: i32 = -74;
+
+const HEADER: u32 = 16;
+const KEYS: u32 = 64;
+
+/** Bytes of a size code 01 value: 2 in v1, 0 (a flag) in flags. */
+// @ts-ignore: decorator
+@inline function smallSize(profile: u32): u32 {
+  return (profile ^ 1) << 1;
+}
+
+/** Bytes taken by the keys selected by `mask`: the one place of the offset math. */
+// @ts-ignore: decorator
+@inline export function sizeOf(high: u64, low: u64, mask: u64, profile: u32): u32 {
+  const small = <u32>popcnt<u64>(low & ~high & mask);
+  const wide = <u32>(popcnt<u64>(high & mask) + popcnt<u64>(high & low & mask));
+  return small * smallSize(profile) + (wide << 2);
+}
+
+/** Size code (0..3) of `key` in a header. */
+// @ts-ignore: decorator
+@inline export function codeAt(high: u64, low: u64, key: u32): u32 {
+  return <u32>(((high >> key) & 1) << 1 | ((low >> key) & 1));
+}
+
+/** Bytes of a value of size code `code` (1..3). */
+// @ts-ignore: decorator
+@inline export function lengthOf(code: u32, profile: u32): u32 {
+  return code == 3 ? 8 : code == 2 ? 4 : smallSize(profile);
+}
+
+/** Size code (1..3) of a value length, or 0 if the profile has no such size. */
+// @ts-ignore: decorator
+@inline export function codeOf(len: u32, profile: u32): u32 {
+  if (len == 8) return 3;
+  if (len == 4) return 2;
+  return len == smallSize(profile) ? 1 : 0;
+}
+
+/** True if (hi:lo) fits in `len` bytes. */
+// @ts-ignore: decorator
+@inline export function fits(len: u32, lo: u32, hi: u32): bool {
+  return len == 8 || (hi == 0 && (len == 4 || (len == 2 ? lo <= 0xffff : lo == 0)));
+}
+
+/** Total bytes the header declares (header included); EBADMSG if over `cap`, ENOMEM if cap < 16. */
+// @ts-ignore: decorator
+@inline export function usedBytes(start: usize, cap: u32, profile: u32): i32 {
+  if (cap < HEADER) return ENOMEM;
+  const used = HEADER + sizeOf(load<u64>(start), load<u64>(start, 8), <u64>-1, profile);
+  return used > cap ? EBADMSG : <i32>used;
+}
+
+/** Moves `n` bytes (even) from `src` up to `src + by`, highest first. */
+// @ts-ignore: decorator
+@inline function moveUp(src: usize, n: u32, by: u32): void {
+  let i = n;
+  while (i >= 8) { i -= 8; store<u64>(src + i + by, load<u64>(src + i)); }
+  while (i > 0) { i -= 2; store<u16>(src + i + by, load<u16>(src + i)); }
+}
+
+/** Moves `n` bytes (even) from `src` down to `src - by`, lowest first. */
+// @ts-ignore: decorator
+@inline function moveDown(src: usize, n: u32, by: u32): void {
+  let i: u32 = 0;
+  for (; i + 8 <= n; i += 8) store<u64>(src + i - by, load<u64>(src + i));
+  for (; i < n; i += 2) store<u16>(src + i - by, load<u16>(src + i));
+}
+
+/** Writes the low `len` (0, 2, 4 or 8) bytes of (hi:lo) at `at`, little-endian. */
+// @ts-ignore: decorator
+@inline export function writeValue(at: usize, len: u32, lo: u32, hi: u32): void {
+  if (len == 8) { store<u32>(at, lo); store<u32>(at, hi, 4); }
+  else if (len == 4) store<u32>(at, lo);
+  else if (len == 2) store<u16>(at, <u16>lo);
+}
+
+/** Reads a `len`-byte (0, 2, 4 or 8) value at `at`, zero-extended. */
+// @ts-ignore: decorator
+@inline export function readValue(at: usize, len: u32): u64 {
+  if (len == 8) return load<u64>(at);
+  if (len == 4) return <u64>load<u32>(at);
+  if (len == 2) return <u64>load<u16>(at);
+  return 0;
+}
+
+// @ts-ignore: decorator
+@inline export function storeInit(start: usize, cap: u32): i32 {
+  if (cap < HEADER) return ENOMEM;
+  store<u64>(start, 0);
+  store<u64>(start, 0, 8);
+  return 0;
+}
+
+// @ts-ignore: decorator
+@inline export function storeHas(start: usize, cap: u32, profile: u32, key: u32): i32 {
+  if (key >= KEYS) return EINVAL;
+  const used = usedBytes(start, cap, profile);
+  if (used < 0) return used;
+  return <i32>(((load<u64>(start) | load<u64>(start, 8)) >> key) & 1);
+}
+
+/** Reads the value of `key` into `value` (a u64 slot, zero-extended); returns its length or an errno. */
+// @ts-ignore: decorator
+@inline export function storeGet(start: usize, cap: u32, profile: u32, key: u32, value: usize, outLen: u32): i32 {
+  if (key >= KEYS) return EINVAL;
+  const used = usedBytes(start, cap, profile);
+  if (used < 0) return used;
+  const high = load<u64>(start), low = load<u64>(start, 8);
+  const code = codeAt(high, low, key);
+  if (code == 0) return ENOENT;
+  const len = lengthOf(code, profile);
+  if (len > outLen) return ENOSPC;
+  const v = readValue(start + HEADER + sizeOf(high, low, (<u64>1 << key) - 1, profile), len);
+  if (outLen >= 8) store<u64>(value, v);
+  else store<u32>(value, <u32>v);
+  return <i32>len;
+}
+
+// @ts-ignore: decorator
+@inline export function storeSet(start: usize, cap: u32, profile: u32, key: u32, len: u32, lo: u32, hi: u32): i32 {
+  const code = codeOf(len, profile);
+  if (key >= KEYS || code == 0) return EINVAL;
+  const used = usedBytes(start, cap, profile);
+  if (used < 0) return used;
+  const high = load<u64>(start), low = load<u64>(start, 8);
+  const bit = <u64>1 << key;
+  const at = start + HEADER + sizeOf(high, low, bit - 1, profile);
+  const old = codeAt(high, low, key);
+  if (old != 0) {
+    if (old != code) return EBUSY;
+    writeValue(at, len, lo, hi);
+    return 0;
+  }
+  if (<u32>used + len > cap) return ENOSPC;
+  moveUp(at, <u32>used - <u32>(at - start), len);
+  writeValue(at, len, lo, hi);
+  if (code & 2) store<u64>(start, high | bit);
+  if (code & 1) store<u64>(start, low | bit, 8);
+  return 0;
+}
+
+// @ts-ignore: decorator
+@inline export function storeDel(start: usize, cap: u32, profile: u32, key: u32): i32 {
+  if (key >= KEYS) return EINVAL;
+  const used = usedBytes(start, cap, profile);
+  if (used < 0) return used;
+  const high = load<u64>(start), low = load<u64>(start, 8);
+  const bit = <u64>1 << key;
+  const code = codeAt(high, low, key);
+  if (code == 0) return ENOENT;
+  const len = lengthOf(code, profile);
+  const at = start + HEADER + sizeOf(high, low, bit - 1, profile);
+  moveDown(at + len, <u32>used - <u32>(at - start) - len, len);
+  store<u64>(start, high & ~bit);
+  store<u64>(start, low & ~bit, 8);
+  return 0;
+}
+
+/**
+ * Sets `m` keys in one pass: keys[j] (u8) to the low lens[j] (u8) bytes of the
+ * u64 slot at values + 8j. The result is that of the same sets made one by one
+ * (the first error wins: EINVAL, EBADMSG, EBUSY, ENOSPC), except that on any
+ * error the store is left unchanged. One header write; each value already in
+ * the store moves at most once. Keys and lengths are checked by the caller.
+ */
+// @ts-ignore: decorator
+@inline export function storeSetMany(start: usize, cap: u32, profile: u32, keys: usize, lens: usize, m: u32, values: usize): i32 {
+  if (m == 0) return 0;
+  if (!fits(<u32>load<u8>(lens), load<u32>(values), load<u32>(values, 4))) return EINVAL;
+  const used = usedBytes(start, cap, profile);
+  if (used < 0) return used;
+  const high = load<u64>(start), low = load<u64>(start, 8);
+  let newHigh = high, newLow = low, added: u32 = 0, lowest: u64 = 0;
+  for (let j: u32 = 0; j < m; j++) {
+    const key = <u32>load<u8>(keys + j), len = <u32>load<u8>(lens + j), code = codeOf(len, profile);
+    if (!fits(len, load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4))) return EINVAL;
+    const old = codeAt(newHigh, newLow, key);
+    if (old != 0) {
+      if (old != code) return EBUSY;
+      continue;
+    }
+    added += len;
+    if (<u32>used + added > cap) return ENOSPC;
+    const bit = <u64>1 << key;
+    if (code & 2) newHigh |= bit;
+    if (code & 1) newLow |= bit;
+    if (lowest == 0 || bit < lowest) lowest = bit;
+  }
+  // Values above the lowest inserted key move up, highest first, each once.
+  let moving = (high | low) & ~((lowest << 1) - 1);
+  if (lowest == 0) moving = 0;
+  while (moving != 0) {
+    const key = 63 - <u32>clz<u64>(moving);
+    const below = (<u64>1 << key) - 1;
+    moving &= below;
+    const from = start + HEADER + sizeOf(high, low, below, profile);
+    const to = start + HEADER + sizeOf(newHigh, newLow, below, profile);
+    const len = lengthOf(codeAt(high, low, key), profile);
+    const v = readValue(from, len);
+    writeValue(to, len, <u32>v, <u32>(v >> 32));
+  }
+  for (let j: u32 = 0; j < m; j++) {
+    const key = <u32>load<u8>(keys + j), len = <u32>load<u8>(lens + j);
+    const at = start + HEADER + sizeOf(newHigh, newLow, (<u64>1 << key) - 1, profile);
+    writeValue(at, len, load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4));
+  }
+  store<u64>(start, newHigh);
+  store<u64>(start, newLow, 8);
+  return 0;
+}
+
+/**
+ * Appends every present key in ascending order at entry `first` of the output:
+ * key to the byte keys + i, length to lens + i, value zero-extended to the u64
+ * at values + 8i, for i from `first`. Returns the count; EBADMSG, ENOMEM, or
+ * ENOSPC (writing nothing) if more than `room` entries are present.
+ */
+// @ts-ignore: decorator
+@inline export function storeDecode(start: usize, cap: u32, profile: u32, keys: usize, lens: usize, values: usize, room: u32): i32 {
+  const used = usedBytes(start, cap, profile);
+  if (used < 0) return used;
+  const high = load<u64>(start), low = load<u64>(start, 8);
+  let rest = high | low;
+  if (<u32>popcnt<u64>(rest) > room) return ENOSPC;
+  let at = start + HEADER;
+  let n: u32 = 0;
+  while (rest != 0) {
+    const key = <u32>ctz<u64>(rest);
+    rest &= rest - 1;
+    const len = lengthOf(codeAt(high, low, key), profile);
+    store<u8>(keys + n, <u8>key);
+    store<u8>(lens + n, <u8>len);
+    store<u64>(values + (n << 3), readValue(at, len));
+    at += len;
+    n++;
+  }
+  return <i32>n;
+}

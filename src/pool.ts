@@ -1,0 +1,465 @@
+/**
+ * PacketPool: packet frames in one WebAssembly.Memory, laid out like XDP buffers, and
+ * Burst: the descriptor, status and value arrays of one batch call, in the same memory.
+ *
+ * Frame layout (frameSize bytes, default 2048 like an AF_XDP UMEM chunk):
+ *   [ trait store | free headroom | packet data (length bytes) | tailroom ]
+ *   ^ frame start (8-aligned)       ^ head: data start = the store's hard end
+ */
+import type { Core, Impl } from "./core.js";
+import { TraitsError } from "./errors.js";
+import { PROFILE_ID, checkInteger, checkLength, describe, toImpl, toKey, toPair, toProfile, type Key, type Profile } from "./args.js";
+import { arenaOf } from "./memory.js";
+import { TraitStore, coreOf } from "./store.js";
+
+/** Options of a PacketPool. */
+export interface PoolOptions {
+  /** Number of frames, at least 1. */
+  count: number;
+  /** Bytes per frame, a multiple of 8 from 64 to 65536; default 2048. */
+  frameSize?: number;
+  /** Initial data offset in each frame (the store's capacity), 16 to frameSize; default 256 (XDP_PACKET_HEADROOM). */
+  headroom?: number;
+  /** Memory to place the pool in (several pools may share one); default a new memory of its own. */
+  memory?: WebAssembly.Memory;
+  /** Store profile; default "v1". */
+  profile?: Profile;
+  /** Implementation of the store and batch operations; default as for stores. */
+  impl?: Impl;
+}
+
+/** A field of a multi-key set: its key and length. */
+export interface Field {
+  key: Key;
+  len: number;
+}
+
+/** Largest number of bytes a pool may take: WebAssembly memory (wasm32) ends at 4 GiB. */
+const MAX_POOL_BYTES = 2 ** 32 - 2 ** 20;
+/** Control block: base, frameSize, count, heads, profile (u32 each); then the scratch of broadcast values, keys and lengths. */
+const CONTROL = 32, SCRATCH = 64 * 8 + 64 + 64;
+
+/**
+ * A pool of packet frames in WebAssembly memory, each with a trait store at its start, and
+ * batch operations over many frames per call. Views it returns (`data`, `frameBytes`, a
+ * Burst's arrays) are recreated after memory grows: take them again rather than keeping them
+ * across anything that allocates (a new pool, burst or store in the same memory).
+ */
+export class PacketPool {
+  readonly memory: WebAssembly.Memory;
+  readonly count: number;
+  readonly frameSize: number;
+  readonly headroom: number;
+  readonly profile: Profile;
+  /** Address of frame 0 in memory. */
+  readonly base: number;
+  /** @internal */ readonly core: Core;
+  /** @internal Address of the control block, then the scratch area. */
+  readonly control: number;
+  private readonly heads: number;
+  private readonly lengths: number;
+  private u32: Uint32Array;
+  private readonly stores: Array<TraitStore | undefined> = [];
+
+  /** Creates a pool; throws EINVAL for bad options, ENOMEM if the memory cannot hold it. */
+  constructor(options: PoolOptions) {
+    if (typeof options !== "object" || options === null) throw new TraitsError("EINVAL", `pool options must be an object, not ${describe(options)}`);
+    this.count = checkInteger(options.count, "count", 1, 2 ** 24);
+    this.frameSize = checkInteger(options.frameSize ?? 2048, "frameSize", 64, 65536);
+    if (this.frameSize % 8 !== 0) throw new TraitsError("EINVAL", `frameSize ${this.frameSize} is not a multiple of 8`);
+    this.headroom = checkInteger(options.headroom ?? 256, "headroom", 16, this.frameSize);
+    if (this.count * this.frameSize > MAX_POOL_BYTES) throw new TraitsError("ENOMEM", `${this.count} frames of ${this.frameSize} bytes do not fit in a 4 GiB WebAssembly memory`);
+    this.profile = toProfile(options.profile);
+    const impl = toImpl(options.impl);
+    if (options.memory !== undefined && !(options.memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(options.memory)}`);
+    this.memory = options.memory ?? new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+    const arena = arenaOf(this.memory);
+    this.base = arena.alloc(this.count * this.frameSize, 64);
+    this.heads = arena.alloc(4 * this.count, 64);
+    this.lengths = arena.alloc(4 * this.count, 64);
+    this.control = arena.alloc(CONTROL + SCRATCH, 64);
+    this.core = coreOf(this.memory, impl, options.impl === "wasm");
+    this.u32 = new Uint32Array(this.memory.buffer);
+    this.words().set([this.base, this.frameSize, this.count, this.heads, PROFILE_ID[this.profile]], this.control >>> 2);
+    this.words().fill(this.headroom, this.heads >>> 2, (this.heads >>> 2) + this.count);
+    this.words().fill(0, this.lengths >>> 2, (this.lengths >>> 2) + this.count);
+    const all = new Burst(this, this.count, 1);
+    this.batchInit(all.selectRange(0, this.count));
+    all.release();
+  }
+
+  /** Which implementation runs this pool's operations. */
+  get impl(): Impl {
+    return this.core.impl;
+  }
+
+  /** @internal The memory as u32 words, recreated after growth. */
+  words(): Uint32Array {
+    if (this.u32.byteLength !== this.memory.buffer.byteLength) this.u32 = new Uint32Array(this.memory.buffer);
+    return this.u32;
+  }
+
+  /** Checks a frame index; throws EINVAL. */
+  private frameIndex(frame: number): number {
+    return checkInteger(frame, "frame", 0, this.count - 1);
+  }
+
+  /** Data offset (the store's capacity) of a frame. */
+  head(frame: number): number {
+    return this.words()[(this.heads >>> 2) + this.frameIndex(frame)]!;
+  }
+
+  /** Packet length of a frame. */
+  length(frame: number): number {
+    return this.words()[(this.lengths >>> 2) + this.frameIndex(frame)]!;
+  }
+
+  /** Address of a frame's start (its store) in memory. */
+  frameStart(frame: number): number {
+    return this.base + this.frameIndex(frame) * this.frameSize;
+  }
+
+  /** A view of the whole frame. */
+  frameBytes(frame: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, this.frameStart(frame), this.frameSize);
+  }
+
+  /** A view of the packet data [head, head + length) of a frame (zero-copy). */
+  data(frame: number): Uint8Array {
+    return new Uint8Array(this.memory.buffer, this.frameStart(frame) + this.head(frame), this.length(frame));
+  }
+
+  /** Sets the packet length; throws EINVAL if head + length would pass the frame's end. */
+  setLength(frame: number, length: number): void {
+    const head = this.head(frame);
+    checkInteger(length, "length", 0, this.frameSize - head);
+    this.words()[(this.lengths >>> 2) + frame] = length;
+  }
+
+  /** Copies `packet` into the frame's data area and sets its length; throws EINVAL if it does not fit. */
+  write(frame: number, packet: Uint8Array): void {
+    if (!(packet instanceof Uint8Array)) throw new TraitsError("EINVAL", `packet must be a Uint8Array, not ${describe(packet)}`);
+    this.setLength(frame, packet.length);
+    this.data(frame).set(packet);
+  }
+
+  /**
+   * Moves the data start by `delta` bytes, as bpf_xdp_adjust_head: negative pushes headers into the
+   * headroom, positive pulls them off. The store's hard end follows. Returns the new head.
+   * Throws ENOSPC if a push would overlap bytes the store uses, EBADMSG if its header is corrupt,
+   * EINVAL for a pull past the data's end or a bad delta. On error nothing changes.
+   */
+  adjustHead(frame: number, delta: number): number {
+    const head = this.head(frame), length = this.length(frame);
+    checkInteger(delta, "delta", -head, length);
+    const next = head + delta;
+    const used = this.traits(frame).trySize();
+    if (used < 0) this.traits(frame).validate();
+    if (next < used) throw new TraitsError("ENOSPC", `adjustHead(${frame}, ${delta}): the data would start at ${next}, over the ${used} bytes the trait store uses`);
+    const w = this.words();
+    w[(this.heads >>> 2) + frame] = next;
+    w[(this.lengths >>> 2) + frame] = length - delta;
+    const store = this.stores[frame];
+    if (store) store.capacity = next;
+    return next;
+  }
+
+  /** The trait store of a frame: its capacity is the frame's current head. */
+  traits(frame: number): TraitStore {
+    let store = this.stores[this.frameIndex(frame)];
+    if (!store) {
+      store = new TraitStore(this.core, this.memory, this.frameStart(frame), this.head(frame), this.profile);
+      this.stores[frame] = store;
+    }
+    return store;
+  }
+
+  /**
+   * Copies the traits of `frame` to `dstFrame` of `dst` (this pool by default), replacing its traits.
+   * Throws EBADMSG if the source is corrupt, ENOSPC if they do not fit before the destination's head,
+   * EINVAL if the pools' profiles differ.
+   */
+  copyTraits(frame: number, dstFrame: number, dst: PacketPool = this): void {
+    if (!(dst instanceof PacketPool)) throw new TraitsError("EINVAL", `dst must be a PacketPool, not ${describe(dst)}`);
+    if (dst.profile !== this.profile) throw new TraitsError("EINVAL", `cannot copy traits from a ${this.profile} pool to a ${dst.profile} pool`);
+    const size = this.traits(frame).size, room = dst.head(dstFrame);
+    if (size > room) throw new TraitsError("ENOSPC", `traits of frame ${frame} take ${size} bytes; frame ${dstFrame} has room for ${room}`);
+    dst.frameBytes(dstFrame).set(this.frameBytes(frame).subarray(0, size));
+  }
+
+  /**
+   * Redirects a packet: copies the data and traits of `frame` to `dstFrame` of `dst` (this pool by
+   * default), at the same head, as XDP_REDIRECT keeps metadata. With `move`, the source frame is
+   * then emptied (no traits, no data, default head). Throws as copyTraits, and ENOSPC if the
+   * packet does not fit the destination frame.
+   */
+  transfer(frame: number, dstFrame: number, dst: PacketPool = this, { move = false }: { move?: boolean } = {}): void {
+    if (!(dst instanceof PacketPool)) throw new TraitsError("EINVAL", `dst must be a PacketPool, not ${describe(dst)}`);
+    const head = this.head(frame), length = this.length(frame);
+    dst.frameIndex(dstFrame);
+    if (head + length > dst.frameSize) throw new TraitsError("ENOSPC", `packet of frame ${frame} (head ${head}, ${length} bytes) does not fit a ${dst.frameSize}-byte frame`);
+    if (dst.profile !== this.profile) throw new TraitsError("EINVAL", `cannot copy traits from a ${this.profile} pool to a ${dst.profile} pool`);
+    const size = this.traits(frame).size;
+    if (frame === dstFrame && dst === this) return;
+    dst.setHead(dstFrame, head, length);
+    dst.frameBytes(dstFrame).set(this.frameBytes(frame).subarray(0, size));
+    dst.data(dstFrame).set(this.data(frame));
+    if (move) this.reset(frame);
+  }
+
+  /** Empties a frame: no traits, no data, the default head. */
+  reset(frame: number): void {
+    this.setHead(frame, this.headroom, 0);
+    this.traits(frame).clear();
+  }
+
+  /** Sets head and length of a frame without checks (callers checked them). */
+  private setHead(frame: number, head: number, length: number): void {
+    const w = this.words();
+    w[(this.heads >>> 2) + frame] = head;
+    w[(this.lengths >>> 2) + frame] = length;
+    const store = this.stores[frame];
+    if (store) store.capacity = head;
+  }
+
+  /**
+   * A Burst for up to `capacity` frames of this pool, with `slots` u64 value slots per frame
+   * (default 2: room for a 16-byte value). Its arrays live in this pool's memory.
+   */
+  burst(capacity: number, { slots = 2 }: { slots?: number } = {}): Burst {
+    checkInteger(capacity, "burst capacity", 1, 2 ** 24);
+    checkInteger(slots, "slots", 1, 64);
+    return new Burst(this, capacity, slots);
+  }
+
+  /** Checks that a burst is this pool's and returns its descriptor address (0 for a range). */
+  private select(burst: Burst): number {
+    if (!(burst instanceof Burst) || burst.pool !== this) throw new TraitsError("EINVAL", "the burst belongs to another pool");
+    return burst.ranged ? 0 : burst.desc;
+  }
+
+  /** Gets `key` from every selected frame into value slot 0 of the burst; status = length or errno. Returns the count of successes. */
+  batchGet(burst: Burst, key: Key): number {
+    const k = toKey(key), desc = this.select(burst);
+    return this.core.batchGet(this.control, desc, burst.first, burst.length, k, burst.vals, burst.stride, burst.stat);
+  }
+
+  /**
+   * Sets `key` to `len` bytes on every selected frame: to `value` if given (validated once), else to
+   * each frame's value slot 0 (a value that does not fit gets EINVAL in its status). Returns the count of successes.
+   */
+  batchSet(burst: Burst, key: Key, len: number, value?: number | bigint): number {
+    const k = toKey(key), desc = this.select(burst);
+    checkLength(len, this.profile);
+    let values = burst.vals, stride = burst.stride;
+    if (value !== undefined) {
+      values = this.control + CONTROL;
+      stride = 0;
+      const w = this.words();
+      toPair(value, len, w.subarray(values >>> 2, (values >>> 2) + 2));
+    }
+    return this.core.batchSet(this.control, desc, burst.first, burst.length, k, len, values, stride, burst.stat);
+  }
+
+  /**
+   * Sets several keys on every selected frame in one pass, all or nothing per frame: field j takes
+   * `values[j]` if given (validated once), else each frame's value slot j. A frame's status is 0 or
+   * the first error the same sets one by one would meet. Returns the count of successes.
+   */
+  batchSetMany(burst: Burst, fields: readonly Field[], values?: ReadonlyArray<number | bigint>): number {
+    const desc = this.select(burst);
+    if (!Array.isArray(fields) || fields.length === 0 || fields.length > burst.slots) throw new TraitsError("EINVAL", `fields must be an array of 1 to ${burst.slots} (the burst's slots) {key, len}`);
+    if (values !== undefined && (!Array.isArray(values) || values.length !== fields.length)) throw new TraitsError("EINVAL", `values must be an array of ${fields.length} values, one per field`);
+    const scratch = this.control + CONTROL, keys = scratch + 512, lens = scratch + 576;
+    const w = this.words(), bytes = new Uint8Array(w.buffer);
+    fields.forEach((field, j) => {
+      if (typeof field !== "object" || field === null) throw new TraitsError("EINVAL", `fields[${j}] must be {key, len}, not ${describe(field)}`);
+      bytes[keys + j] = toKey(field.key);
+      bytes[lens + j] = checkLength(field.len, this.profile);
+      if (values) toPair(values[j], field.len, w.subarray((scratch >>> 2) + 2 * j, (scratch >>> 2) + 2 * j + 2));
+    });
+    const [from, stride] = values ? [scratch, 0] : [burst.vals, burst.stride];
+    return this.core.batchSetMany(this.control, desc, burst.first, burst.length, keys, lens, fields.length, from, stride, burst.stat);
+  }
+
+  /** Removes `key` from every selected frame; status 0 or errno. Returns the count of successes. */
+  batchDelete(burst: Burst, key: Key): number {
+    return this.core.batchDel(this.control, this.select(burst), burst.first, burst.length, toKey(key), burst.stat);
+  }
+
+  /** Tests `key` on every selected frame; status 1, 0 or errno. Returns how many frames hold it. */
+  batchHas(burst: Burst, key: Key): number {
+    return this.core.batchHas(this.control, this.select(burst), burst.first, burst.length, toKey(key), burst.stat);
+  }
+
+  /** Empties the store of every selected frame; status 0 or errno. Returns the count of successes. */
+  batchInit(burst: Burst): number {
+    return this.core.batchInit(this.control, this.select(burst), burst.first, burst.length, burst.stat);
+  }
+
+  /**
+   * Reads the 16-byte value kept in keys `key` and `key + 1` (8 bytes each) of every selected frame into
+   * value slots 0-1; status 16, ENOENT if neither key is present, EBADMSG if only one is or either is not
+   * 8 bytes. Returns the count of successes.
+   */
+  batchGetWide(burst: Burst, key: Key): number {
+    const k = toKey(key), desc = this.select(burst);
+    if (k > 62) throw new TraitsError("EINVAL", `a 16-byte value needs keys ${k} and ${k + 1}; the last key is 63`);
+    if (burst.slots < 2) throw new TraitsError("EINVAL", "a 16-byte value needs a burst with 2 slots");
+    return this.core.batchGetWide(this.control, desc, burst.first, burst.length, k, burst.vals, burst.stride, burst.stat);
+  }
+
+  /** Sets keys `key` and `key + 1` as one 16-byte value on every selected frame, from `value` or value slots 0-1; both or neither. Returns the count of successes. */
+  batchSetWide(burst: Burst, key: Key, value?: Uint8Array): number {
+    const k = toKey(key);
+    if (k > 62) throw new TraitsError("EINVAL", `a 16-byte value needs keys ${k} and ${k + 1}; the last key is 63`);
+    if (value !== undefined && (!(value instanceof Uint8Array) || value.length !== 16)) throw new TraitsError("EINVAL", `a 16-byte value must be a Uint8Array of 16 bytes, not ${describe(value)}`);
+    const fields = [{ key: k, len: 8 }, { key: k + 1, len: 8 }];
+    return this.batchSetMany(burst, fields, value && [value.subarray(0, 8), value.subarray(8)].map(toBigInt));
+  }
+
+  /**
+   * Decodes every selected frame's store into `out`: its entries appended in frame order, each frame's
+   * entry count (or an errno; ENOSPC when `out` is full) in the burst's status. Returns the number of entries.
+   */
+  batchDecode(burst: Burst, out: DecodeBuffer): number {
+    const desc = this.select(burst);
+    if (!(out instanceof DecodeBuffer) || out.memory !== this.memory) throw new TraitsError("EINVAL", "out must be a DecodeBuffer of this pool's memory");
+    out.count = this.core.batchDecode(this.control, desc, burst.first, burst.length, out.keysAt, out.lensAt, out.valuesAt, out.room, burst.stat);
+    return out.count;
+  }
+
+  /** A DecodeBuffer with room for `room` entries in this pool's memory. */
+  decodeBuffer(room: number): DecodeBuffer {
+    return new DecodeBuffer(this.memory, checkInteger(room, "room", 1, 2 ** 24));
+  }
+}
+
+/** Little-endian bytes (8) to a bigint. */
+function toBigInt(bytes: Uint8Array): bigint {
+  return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
+}
+
+/**
+ * The arrays of one batch call, in its pool's memory: frame descriptors, a status per frame, and
+ * `slots` u64 value slots per frame (as u32 lo/hi pairs in `values`, or as `values64`).
+ * Select frames with selectRange or selectFrames before a batch call.
+ */
+export class Burst {
+  /** Number of frames selected. */
+  length = 0;
+  /** @internal First frame of a range selection. */
+  first = 0;
+  /** @internal True when the selection is a range. */
+  ranged = true;
+  /** @internal Addresses of the descriptors, statuses and values; the value stride in bytes. */
+  readonly desc: number;
+  readonly stat: number;
+  readonly vals: number;
+  readonly stride: number;
+  private released = false;
+
+  /** @internal */
+  constructor(readonly pool: PacketPool, readonly capacity: number, readonly slots: number) {
+    const arena = arenaOf(pool.memory);
+    // Offsets by 64 + 128 bytes keep the arrays off the frames' 4 KiB page offsets (4K aliasing).
+    this.desc = arena.alloc(4 * capacity + 64, 64) + 64;
+    this.stat = arena.alloc(4 * capacity + 128, 64) + 128;
+    this.vals = arena.alloc(8 * slots * capacity + 192, 64) + 192;
+    this.stride = 8 * slots;
+  }
+
+  /** Selects frames first .. first + n - 1. Throws EINVAL if they are not all in the pool or n > capacity. Returns the burst. */
+  selectRange(first: number, n: number): this {
+    checkInteger(n, "n", 0, this.capacity);
+    checkInteger(first, "first", 0, this.pool.count - n);
+    this.first = first;
+    this.length = n;
+    this.ranged = true;
+    return this;
+  }
+
+  /**
+   * Selects the frames whose indices are in `frames` (copied into the descriptor array), or, without
+   * it, the first `n` descriptors already written to `frames()`. Out-of-range indices get EINVAL in
+   * their status at the batch call. Returns the burst.
+   */
+  selectFrames(frames?: ArrayLike<number>, n = frames?.length ?? 0): this {
+    checkInteger(n, "n", 0, this.capacity);
+    if (frames !== undefined) {
+      if (frames.length < n) throw new TraitsError("EINVAL", `frames has ${frames.length} entries, fewer than n = ${n}`);
+      const d = this.frames();
+      for (let i = 0; i < n; i++) d[i] = checkInteger(frames[i], `frames[${i}]`, 0, 0xffffffff);
+    }
+    this.length = n;
+    this.ranged = false;
+    return this;
+  }
+
+  /** The descriptor array (capacity u32 frame indices), a live view. */
+  frames(): Uint32Array {
+    return this.view(Uint32Array, this.desc, this.capacity);
+  }
+
+  /** The status of each selected frame (length, 0/1, count or a negative errno), a live view of `length` entries. */
+  status(): Int32Array {
+    return this.view(Int32Array, this.stat, this.length);
+  }
+
+  /** The value slots as u32 pairs: frame i, slot j at [2 * (i * slots + j)] (lo) and [+1] (hi). A live view. */
+  values(): Uint32Array {
+    return this.view(Uint32Array, this.vals, 2 * this.slots * this.capacity);
+  }
+
+  /** The value slots as u64: frame i, slot j at [i * slots + j]. A live view. */
+  values64(): BigUint64Array {
+    return this.view(BigUint64Array, this.vals, this.slots * this.capacity);
+  }
+
+  /** Gives the arrays back to the memory's arena; the burst must not be used afterwards. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const arena = arenaOf(this.pool.memory);
+    arena.release(this.desc - 64, 4 * this.capacity + 64);
+    arena.release(this.stat - 128, 4 * this.capacity + 128);
+    arena.release(this.vals - 192, 8 * this.slots * this.capacity + 192);
+  }
+
+  private view<T>(kind: new (buffer: ArrayBufferLike, offset: number, length: number) => T, at: number, length: number): T {
+    if (this.released) throw new TraitsError("EINVAL", "this burst was released");
+    return new kind(this.pool.memory.buffer, at, length);
+  }
+}
+
+/** Parallel arrays that batchDecode fills: entry i is keys[i], lens[i] and values (u32 pair 2i, 2i+1). */
+export class DecodeBuffer {
+  /** Entries written by the last batchDecode. */
+  count = 0;
+  /** @internal */ readonly keysAt: number;
+  /** @internal */ readonly lensAt: number;
+  /** @internal */ readonly valuesAt: number;
+
+  /** @internal */
+  constructor(readonly memory: WebAssembly.Memory, readonly room: number) {
+    const arena = arenaOf(memory);
+    this.valuesAt = arena.alloc(8 * room, 64);
+    this.keysAt = arena.alloc(room, 8);
+    this.lensAt = arena.alloc(room, 8);
+  }
+
+  /** Keys of the entries (live view of `count`). */
+  keys(): Uint8Array {
+    return new Uint8Array(this.memory.buffer, this.keysAt, this.count);
+  }
+
+  /** Lengths of the entries (live view of `count`). */
+  lens(): Uint8Array {
+    return new Uint8Array(this.memory.buffer, this.lensAt, this.count);
+  }
+
+  /** Values of the entries as u32 pairs (live view of 2 * count). */
+  values(): Uint32Array {
+    return new Uint32Array(this.memory.buffer, this.valuesAt, 2 * this.count);
+  }
+}
