@@ -305,6 +305,16 @@ export class TraitStore {
     return k < 0 ? Errno.EINVAL : this.core.del(this.start, this.capacity, this.p, k);
   }
 
+  /**
+   * Non-throwing decode of the whole store: key i to keys[i], its length to lens[i], its value to
+   * values[2i] (lo) and values[2i + 1] (hi); the arrays need room for 64 entries. Returns the count,
+   * or EINVAL (arrays too small), EBADMSG.
+   */
+  tryDecode(keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
+    if (!(keys instanceof Uint8Array && lens instanceof Uint8Array && values instanceof Uint32Array) || keys.length < 64 || lens.length < 64 || values.length < 128) return Errno.EINVAL;
+    return this.core.decode(this.start, this.capacity, this.p, keys, lens, values);
+  }
+
   /** Non-throwing size: bytes in use, or EBADMSG, ENOMEM. */
   trySize(): number {
     return this.core.size(this.start, this.capacity, this.p);

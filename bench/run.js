@@ -1,0 +1,119 @@
+// Line-rate benchmark: WASM vs pure JS, batch vs single-op, on rings of 64-byte packets' frames.
+// Usage: npm run bench [-- --packets N --rings 256,4096 --filter REGEX --samples N --burst N --json FILE --svg FILE]
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { Bench } from "tinybench";
+import { IMPLS, Ring, WORKLOADS } from "./workloads.js";
+import { chart } from "./chart.js";
+
+const LINE_RATES = [["10GbE", 14.88], ["25GbE", 37.2], ["40GbE", 59.5], ["100GbE", 148.8], ["400GbE", 595.2]];
+
+function parseArgs(argv) {
+  const options = { packets: 14_880_952, rings: [256, 4096], filter: /./, samples: 5, burst: 256, json: undefined, svg: "docs/bench.svg" };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i], value = argv[i + 1];
+    const need = () => { if (value === undefined) fail(`${flag} needs a value`); i++; return value; };
+    const int = (text, min) => { const n = Number(text); if (!Number.isInteger(n) || n < min) fail(`${flag} needs an integer >= ${min}, not ${text}`); return n; };
+    switch (flag) {
+      case "--packets": options.packets = int(need(), 1); break;
+      case "--rings": options.rings = need().split(",").map((r) => int(r, 1)); break;
+      case "--filter": try { options.filter = new RegExp(need(), "i"); } catch (e) { fail(`--filter: ${e.message}`); } break;
+      case "--samples": options.samples = int(need(), 1); break;
+      case "--burst": options.burst = int(need(), 1); break;
+      case "--json": options.json = need(); break;
+      case "--svg": options.svg = need(); break;
+      case "--help": console.log("npm run bench -- [--packets N] [--rings 256,4096] [--filter REGEX] [--samples N] [--burst N] [--json FILE] [--svg FILE]"); process.exit(0);
+      default: fail(`unknown option ${flag} (see --help)`);
+    }
+  }
+  return options;
+}
+
+function fail(message) {
+  console.error(`bench: ${message}`);
+  process.exit(2);
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b), m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const fmt = (x, digits = 1) => x.toFixed(digits);
+
+function machine() {
+  const cpus = os.cpus();
+  return { cpu: cpus[0]?.model.trim() ?? "unknown", cores: cpus.length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), platform: `${os.platform()} ${os.arch()}`, v8: process.versions.v8 };
+}
+
+const options = parseArgs(process.argv.slice(2));
+const workloads = Object.entries(WORKLOADS).filter(([name]) => options.filter.test(name));
+if (workloads.length === 0) fail(`--filter ${options.filter} matches no workload (${Object.keys(WORKLOADS).join(", ")})`);
+
+console.log(`packet-traits benchmark: ${options.packets.toLocaleString("en")} packets per sample, rings ${options.rings.join(", ")} x 2048 B, bursts of ${options.burst}, ${options.samples} samples`);
+console.log(`${machine().cpu}, ${machine().cores} cores, node ${process.version}\n`);
+
+const results = [];
+for (const size of options.rings) {
+  const passes = Math.ceil(options.packets / size), packets = passes * size;
+  const rings = new Map();
+  for (const impl of IMPLS) rings.set(impl, { main: new Ring(size, impl, options.burst), annotate: new Ring(size, impl, options.burst) });
+  const ringFor = (impl, name) => (name.startsWith("annotate") ? rings.get(impl).annotate : rings.get(impl).main);
+
+  // Every workload checks its result: the same checksum from every implementation, before timing.
+  for (const [name, w] of workloads) {
+    const sums = IMPLS.map((impl) => w.check(ringFor(impl, name)));
+    if (new Set(sums).size !== 1) fail(`${name} on ring ${size}: implementations disagree (${IMPLS.map((impl, i) => `${impl} ${sums[i]}`).join(", ")})`);
+    for (const impl of IMPLS) ringFor(impl, name).fill();
+  }
+
+  // Interleaved rounds: each round runs every (workload, impl) once, in a rotating order.
+  const tasks = workloads.flatMap(([name, w]) => IMPLS.map((impl) => ({ name, impl, w, samples: [] })));
+  for (let round = -1; round < options.samples; round++) {
+    const bench = new Bench({ iterations: 1, time: 0, warmup: false });
+    const order = tasks.map((_, i) => tasks[(i + Math.max(round, 0) * 3) % tasks.length]);
+    for (const t of order) {
+      bench.add(`${t.name}|${t.impl}`, () => {
+        const ok = t.w.run(ringFor(t.impl, t.name), round < 0 ? Math.min(passes, 64) : passes);
+        const expected = (round < 0 ? Math.min(passes, 64) * size : packets) * t.w.perPacket;
+        if (ok !== expected) throw new Error(`${t.name} ${t.impl}: ${ok} of ${expected} operations succeeded`);
+      });
+    }
+    bench.runSync();
+    for (const task of bench.tasks) {
+      if (task.result.state === "errored") fail(`${task.name}: ${task.result.error?.message}`);
+    }
+    if (round >= 0) order.forEach((t, i) => t.samples.push((bench.tasks[i].result.latency.mean * 1e6) / packets));
+    process.stderr.write(round < 0 ? `ring ${size}: warmed up\n` : `ring ${size}: sample ${round + 1}/${options.samples}\n`);
+  }
+  for (const t of tasks) {
+    const ns = median(t.samples);
+    results.push({ workload: t.name, ring: size, impl: t.impl, nsPerPacket: ns, mpps: 1e3 / ns, samples: t.samples, spread: [Math.min(...t.samples), Math.max(...t.samples)] });
+  }
+}
+
+// Terminal table.
+const lineRate = (mpps) => LINE_RATES.filter(([, rate]) => mpps >= rate).pop()?.[0] ?? "< 10GbE";
+const rows = [];
+for (const size of options.rings) {
+  for (const [name] of workloads) {
+    const of = (impl) => results.find((r) => r.ring === size && r.workload === name && r.impl === impl);
+    for (const impl of IMPLS) {
+      const r = of(impl), js = of(impl.replace("wasm", "js"));
+      rows.push([String(size), name, impl, `${fmt(r.nsPerPacket, 2)} (${fmt(r.spread[0], 2)}-${fmt(r.spread[1], 2)})`, fmt(r.mpps), impl.startsWith("wasm") ? `${fmt(js.nsPerPacket / r.nsPerPacket, 2)}x` : "", lineRate(r.mpps)]);
+    }
+  }
+}
+const header = ["ring", "workload", "impl", "ns/packet median (min-max)", "Mpps", "WASM/JS", "keeps up with"];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (cells) => cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ");
+console.log("\n" + line(header) + "\n" + widths.map((w) => "-".repeat(w)).join("  "));
+for (const r of rows) console.log(line(r));
+console.log("\nWASM/JS: JS ns/packet divided by WASM ns/packet, batch vs batch and single vs single, same run.");
+console.log(`Line rates at 64-byte packets: ${LINE_RATES.map(([n, r]) => `${n} ${r} Mpps`).join(", ")}.`);
+
+const report = { machine: machine(), node: process.version, packets: options.packets, burst: options.burst, results: results.map(({ spread, ...r }) => r) };
+if (options.json) {
+  writeFileSync(options.json, JSON.stringify(report, null, 2) + "\n");
+  console.log(`results written to ${options.json}`);
+}
+if (options.svg) {
+  writeFileSync(options.svg, chart(report, LINE_RATES));
+  console.log(`chart written to ${options.svg}`);
+}

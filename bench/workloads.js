@@ -1,0 +1,168 @@
+// The benchmark's workloads: each processes whole passes over a ring of frames in a PacketPool,
+// in four implementations: WASM batch, WASM single-op, JS batch, JS single-op.
+import { PacketPool } from "packet-traits";
+
+/** The stores every ring starts with: key, length (6 keys, 44 bytes in use). */
+export const STORE_KEYS = [[3, 2], [10, 4], [17, 8], [25, 2], [40, 4], [55, 8]];
+/** Annotate: packet id (u64), flow hash (u32), vlan (u16), rx timestamp (u64). */
+export const ANNOTATE = [{ key: 5, len: 8 }, { key: 6, len: 4 }, { key: 7, len: 2 }, { key: 8, len: 8 }];
+export const IMPLS = ["wasm-batch", "wasm-single", "js-batch", "js-single"];
+
+/** A ring of `size` frames with the six-key stores, for one implementation. */
+export class Ring {
+  constructor(size, impl, burstSize) {
+    this.size = size;
+    this.batch = impl.endsWith("batch");
+    this.pool = new PacketPool({ count: size, impl: impl.startsWith("wasm") ? "wasm" : "js" });
+    this.stores = Array.from({ length: size }, (_, f) => this.pool.traits(f));
+    this.bursts = [];
+    for (let first = 0; first < size; first += burstSize) {
+      this.bursts.push(this.pool.burst(Math.min(burstSize, size - first), { slots: 4 }).selectRange(first, Math.min(burstSize, size - first)));
+    }
+    this.decoded = this.pool.decodeBuffer(64 * burstSize);
+    this.out = new Uint32Array(2);
+    this.keys = new Uint8Array(64);
+    this.lens = new Uint8Array(64);
+    this.values = new Uint32Array(128);
+    this.fill();
+  }
+
+  /** Gives every frame the six-key store, values derived from the frame index. */
+  fill() {
+    this.stores.forEach((store, f) => {
+      store.clear();
+      for (const [key, len] of STORE_KEYS) store.trySet(key, len, len === 2 ? (f * 31 + key) & 0xffff : (f * 2654435761 + key) >>> 0, len === 8 ? f : 0);
+    });
+  }
+
+  /** FNV-1a over the used bytes of every store: the state a workload left. */
+  storesHash() {
+    let h = 0x811c9dc5;
+    for (const store of this.stores) for (const b of store.toBytes()) h = Math.imul(h ^ b, 0x01000193);
+    return (h >>> 0).toString(16);
+  }
+}
+
+/**
+ * Each workload: `run(ring, passes)` returns the number of successful operations (checked against the
+ * expected count), `check(ring)` runs one pass and returns a checksum of its outputs and final stores.
+ * Batch runs make one call per burst; single runs make one call (or more where noted) per packet.
+ */
+export const WORKLOADS = {
+  "get 4B": {
+    perPacket: 1,
+    run(r, passes) {
+      let ok = 0;
+      if (r.batch) for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += r.pool.batchGet(b, 10);
+      else for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.tryGet(10, r.out) >= 0 ? 1 : 0;
+      return ok;
+    },
+    check: (r) => sumReads(r, 10),
+  },
+  "get 8B": {
+    perPacket: 1,
+    run(r, passes) {
+      let ok = 0;
+      if (r.batch) for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += r.pool.batchGet(b, 17);
+      else for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.tryGet(17, r.out) >= 0 ? 1 : 0;
+      return ok;
+    },
+    check: (r) => sumReads(r, 17),
+  },
+  "set 8B (overwrite)": {
+    perPacket: 1,
+    run(r, passes) {
+      let ok = 0;
+      if (r.batch) for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += r.pool.batchSet(b, 17, 8, 0x1122334455667788n);
+      else for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.trySet(17, 8, 0x55667788, 0x11223344) === 0 ? 1 : 0;
+      return ok;
+    },
+    check: (r) => (WORKLOADS["set 8B (overwrite)"].run(r, 1), r.storesHash()),
+  },
+  "insert+delete": {
+    perPacket: 2,
+    run(r, passes) {
+      let ok = 0;
+      if (r.batch) {
+        for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += r.pool.batchSet(b, 30, 4, 0xcafe) + r.pool.batchDelete(b, 30);
+      } else {
+        for (let p = 0; p < passes; p++) for (const s of r.stores) ok += (s.trySet(30, 4, 0xcafe) === 0 ? 1 : 0) + (s.tryDelete(30) === 0 ? 1 : 0);
+      }
+      return ok;
+    },
+    check(r) {
+      const hash = [];
+      if (r.batch) for (const b of r.bursts) r.pool.batchSet(b, 30, 4, 0xcafe);
+      else for (const s of r.stores) s.trySet(30, 4, 0xcafe);
+      hash.push(r.storesHash());
+      WORKLOADS["insert+delete"].run(r, 1);
+      if (r.batch) for (const b of r.bursts) r.pool.batchDelete(b, 30);
+      else for (const s of r.stores) s.tryDelete(30);
+      return hash.join() + "/" + r.storesHash();
+    },
+  },
+  "decode store": {
+    perPacket: 1,
+    run(r, passes) {
+      let ok = 0;
+      if (r.batch) for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += r.pool.batchDecode(b, r.decoded) / 6;
+      else for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.tryDecode(r.keys, r.lens, r.values) === 6 ? 1 : 0;
+      return ok;
+    },
+    check(r) {
+      let h = 0;
+      const mix = (keys, lens, values, n) => { for (let i = 0; i < n; i++) h = Math.imul(h ^ (keys[i] * 16 + lens[i]) ^ values[2 * i] ^ values[2 * i + 1], 0x01000193); };
+      if (r.batch) for (const b of r.bursts) { const n = r.pool.batchDecode(b, r.decoded); mix(r.decoded.keys(), r.decoded.lens(), r.decoded.values(), n); }
+      else for (const s of r.stores) mix(r.keys, r.lens, r.values, s.tryDecode(r.keys, r.lens, r.values));
+      return (h >>> 0).toString(16);
+    },
+  },
+  "annotate 4 keys": {
+    perPacket: 1,
+    run(r, passes) {
+      let ok = 0, id = 0;
+      const timestamp = 1_700_000_000_123_456_789n, tsLo = Number(timestamp & 0xffffffffn), tsHi = Number(timestamp >> 32n);
+      for (let p = 0; p < passes; p++) {
+        if (r.batch) {
+          for (const b of r.bursts) {
+            const v = b.values();
+            for (let i = 0, n = b.length; i < n; i++, id++) {
+              const w = 8 * i;
+              v[w] = id; v[w + 1] = 0; v[w + 2] = Math.imul(id, 0x9e3779b1) >>> 0; v[w + 3] = 0;
+              v[w + 4] = id & 0xfff; v[w + 5] = 0; v[w + 6] = tsLo; v[w + 7] = tsHi;
+            }
+            r.pool.batchInit(b);
+            ok += r.pool.batchSetMany(b, ANNOTATE);
+          }
+        } else {
+          for (const s of r.stores) {
+            s.clear();
+            const rc = s.trySet(5, 8, id, 0) | s.trySet(6, 4, Math.imul(id, 0x9e3779b1) >>> 0) | s.trySet(7, 2, id & 0xfff) | s.trySet(8, 8, tsLo, tsHi);
+            ok += rc === 0 ? 1 : 0;
+            id++;
+          }
+        }
+      }
+      return ok;
+    },
+    check: (r) => (WORKLOADS["annotate 4 keys"].run(r, 1), r.storesHash()),
+  },
+};
+
+/** One pass of gets of `key`, summed into a checksum. */
+function sumReads(r, key) {
+  let h = 0;
+  if (r.batch) {
+    for (const b of r.bursts) {
+      r.pool.batchGet(b, key);
+      const v = b.values(), st = b.status();
+      for (let i = 0; i < b.length; i++) h = Math.imul(h ^ v[8 * i] ^ v[8 * i + 1] ^ st[i], 0x01000193);
+    }
+  } else {
+    for (const s of r.stores) {
+      const rc = s.tryGet(key, r.out);
+      h = Math.imul(h ^ r.out[0] ^ r.out[1] ^ rc, 0x01000193);
+    }
+  }
+  return (h >>> 0).toString(16);
+}
