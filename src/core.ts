@@ -7,10 +7,9 @@
  * wrappers) guarantee integer arguments, an 8-byte aligned `start` and a store
  * inside the buffer; everything else, the header above all, is checked here.
  */
-import { Errno } from "./errors.js";
-
-const { EINVAL, ENOENT, EBUSY, ENOSPC, ENOMEM, EBADMSG } = Errno;
-const HEADER = 16;
+// Inlined as literals by tsc: module-level consts cost a TDZ check on every use in V8's optimized code.
+const enum E { ENOENT = -2, ENOMEM = -12, EBUSY = -16, EINVAL = -22, ENOSPC = -28, EBADMSG = -74 }
+const enum Layout { HEADER = 16 }
 
 /** Which implementation runs the codec. */
 export type Impl = "wasm" | "js";
@@ -23,21 +22,21 @@ export interface BufferSource {
 /** The raw codec: every call returns a result >= 0 or a negative errno, and throws nothing. */
 export interface Core {
   readonly impl: Impl;
-  /** Zeroes the header. 0, or ENOMEM if cap < 16. */
+  /** Zeroes the header. 0, or E.ENOMEM if cap < 16. */
   init(start: number, cap: number): number;
-  /** Bytes in use, header included. ENOMEM, EBADMSG. */
+  /** Bytes in use, header included. E.ENOMEM, E.EBADMSG. */
   size(start: number, cap: number, profile: number): number;
-  /** 1 if present, 0 if not. EINVAL (key >= 64), ENOMEM, EBADMSG. */
+  /** 1 if present, 0 if not. E.EINVAL (key >= 64), E.ENOMEM, E.EBADMSG. */
   has(start: number, cap: number, profile: number, key: number): number;
-  /** Value to out[0] (lo) and out[1] (hi); returns its length. EINVAL, ENOMEM, EBADMSG, ENOENT, ENOSPC (len > outLen). */
+  /** Value to out[0] (lo) and out[1] (hi); returns its length. E.EINVAL, E.ENOMEM, E.EBADMSG, E.ENOENT, E.ENOSPC (len > outLen). */
   get(start: number, cap: number, profile: number, key: number, outLen: number, out: Uint32Array): number;
-  /** Sets the low `len` bytes of (hi:lo). 0, or EINVAL, ENOMEM, EBADMSG, EBUSY, ENOSPC. */
+  /** Sets the low `len` bytes of (hi:lo). 0, or E.EINVAL, E.ENOMEM, E.EBADMSG, E.EBUSY, E.ENOSPC. */
   set(start: number, cap: number, profile: number, key: number, len: number, lo: number, hi: number): number;
-  /** Removes a key. 0, or EINVAL, ENOMEM, EBADMSG, ENOENT. */
+  /** Removes a key. 0, or E.EINVAL, E.ENOMEM, E.EBADMSG, E.ENOENT. */
   del(start: number, cap: number, profile: number, key: number): number;
   /** Sets keys[j] to lens[j] bytes of (values[2j+1]:values[2j]), all or nothing; 0 or the first error of the same sets one by one. Keys and lengths are checked by the caller. */
   setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array): number;
-  /** Every present key in order: keys[i], lens[i], value in values[2i] (lo), values[2i+1] (hi). Returns the count; ENOMEM, EBADMSG. */
+  /** Every present key in order: keys[i], lens[i], value in values[2i] (lo), values[2i+1] (hi). Returns the count; E.ENOMEM, E.EBADMSG. */
   decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number;
   /** The batch loops of assembly/batch.ts over a pool control block at `pool`; every address is in this core's memory. */
   batchGet(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number;
@@ -50,6 +49,45 @@ export interface Core {
   batchDecode(pool: number, desc: number, first: number, n: number, keys: number, lens: number, values: number, room: number, status: number): number;
 }
 
+// The offset math, on 32-bit halves of the header: h0/l0 hold keys 0..31 of `high`/`low`, h1/l1 keys 32..63.
+// A table per profile gives the value bytes of 8 keys from their high and low bits (one byte of each
+// word): four lookups size a half, with no BigInt, no 64-bit arithmetic and no bit-by-bit popcount.
+
+const tables: Uint8Array[] = [];
+
+/**
+ * The size table of a profile: entry (highByte << 8 | lowByte) is the bytes the values of those
+ * 8 keys take. Entry 1 (key 0 alone, code 01) is the profile's small size.
+ */
+function sizeTable(profile: number): Uint8Array {
+  return tables[profile] ?? buildTable(profile);
+}
+
+function buildTable(profile: number): Uint8Array {
+  const sizes = [0, smallSize(profile), 4, 8], t = (tables[profile] = new Uint8Array(65536));
+  for (let x = 0; x < 65536; x++) {
+    let bytes = 0;
+    for (let b = 0; b < 8; b++) bytes += sizes[(((x >>> (8 + b)) & 1) << 1) | ((x >>> b) & 1)]!;
+    t[x] = bytes;
+  }
+  return t;
+}
+
+/** Bytes the values of one header half (32 keys) take: four lookups of (high byte, low byte) pairs. */
+function halfSize(t: Uint8Array, h: number, l: number): number {
+  const even = ((h & 0x00ff00ff) << 8) | (l & 0x00ff00ff), odd = (h & 0xff00ff00) | ((l >>> 8) & 0x00ff00ff);
+  return t[even & 0xffff]! + t[even >>> 16]! + t[odd & 0xffff]! + t[odd >>> 16]!;
+}
+
+/**
+ * Bytes taken by the values of keys below `key` (0..63), where `low` = halfSize(t, h0, l0): with it,
+ * the one place of the offset math (a store's size is Layout.HEADER + low + halfSize(t, h1, l1)).
+ */
+function sizeBelow(t: Uint8Array, h0: number, l0: number, h1: number, l1: number, low: number, key: number): number {
+  const m = ((1 << (key & 31)) - 1) | 0, upper = key >= 32;
+  return (upper ? low : 0) + halfSize(t, (upper ? h1 : h0) & m, (upper ? l1 : l0) & m);
+}
+
 /** Number of set bits in a 32-bit integer (SWAR). */
 function popcount(x: number): number {
   x -= (x >>> 1) & 0x55555555;
@@ -58,329 +96,217 @@ function popcount(x: number): number {
   return Math.imul(x, 0x01010101) >>> 24;
 }
 
-/** Bytes taken by the keys selected by `mask` in one 32-bit half of the header: the one place of the offset math. */
-function sizeOf(high: number, low: number, mask: number, small: number): number {
-  return small * popcount(low & ~high & mask) + 4 * (popcount(high & mask) + popcount(high & low & mask));
-}
-
 /** Bytes of a size code 01 value: 2 in v1, 0 (a flag) in flags. */
 function smallSize(profile: number): number {
   return (profile ^ 1) << 1;
 }
 
-/** Bytes of a value of size code `code` (1..3). */
-function lengthOf(code: number, profile: number): number {
-  return code === 3 ? 8 : code === 2 ? 4 : smallSize(profile);
+/** Bytes of a value of size code `code` (1..3) in the profile of size table `t`. */
+function lengthOf(code: number, t: Uint8Array): number {
+  return code === 3 ? 8 : code === 2 ? 4 : t[1]!;
 }
 
-/** Size code (1..3) of a value length, or 0 if the profile has no such size. */
-function codeOf(len: number, profile: number): number {
-  return len === 8 ? 3 : len === 4 ? 2 : len === smallSize(profile) ? 1 : 0;
+/** Size code (1..3) of a value length in the profile of size table `t`, or 0 if it has no such size. */
+function codeOf(len: number, t: Uint8Array): number {
+  return len === 8 ? 3 : len === 4 ? 2 : len === t[1]! ? 1 : 0;
 }
 
-/** Bytes taken by the keys below `key` in a header given as 32-bit words (h0/l0: keys 0..31, h1/l1: keys 32..63). */
-function sizeBelow(h0: number, l0: number, h1: number, l1: number, key: number, small: number): number {
-  return key < 32
-    ? sizeOf(h0, l0, (1 << key) - 1, small)
-    : sizeOf(h0, l0, -1, small) + sizeOf(h1, l1, (1 << (key - 32)) - 1, small);
-}
-
-/** True if (hi:lo) are the halves of a value that fits in `len` bytes (hi, lo as u32 or i32). */
+/** True if (hi:lo) are the halves of a value that fits in `len` bytes (as u32 or i32). */
 function fits(len: number, lo: number, hi: number): boolean {
   return len === 8 || (hi === 0 && (len === 4 || (len === 2 ? lo >>> 0 <= 0xffff : lo === 0)));
 }
 
-/** Frame index of the i-th selected frame (a descriptor, or first + i). */
-const NO_FRAME = -1;
+/** Reads the `len`-byte value at byte `at` into out[o] (lo) and, if `wide`, out[o + 1] (hi). */
+function readValue(u16: Uint16Array, at: number, len: number, out: Int32Array, o: number, wide: boolean): void {
+  const h = at >>> 1;
+  out[o] = len === 0 ? 0 : len === 2 ? u16[h]! : u16[h]! | (u16[h + 1]! << 16);
+  if (wide) out[o + 1] = len === 8 ? u16[h + 2]! | (u16[h + 3]! << 16) : 0;
+}
+
+/** Writes the low `len` bytes of (hi:lo) at byte `at`. */
+function writeValue(u16: Uint16Array, at: number, len: number, lo: number, hi: number): void {
+  const h = at >>> 1;
+  if (len >= 2) u16[h] = lo;
+  if (len >= 4) u16[h + 1] = lo >>> 16;
+  if (len === 8) { u16[h + 2] = hi; u16[h + 3] = hi >>> 16; }
+}
 
 /**
  * The pure-JS core over any ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory. Values are read
  * and written as u16 halves (they are only 2-byte aligned), header words as i32; no BigInt anywhere.
+ *
+ * Every operation is a loop over the frames of a selection (see select); a single store is a
+ * selection of one frame. Each loop holds its operation's whole per-frame body, calling only the
+ * small helpers above: V8 then compiles it on its own (it is too large to be inlined into callers)
+ * with every helper inlined, which a per-frame function call defeated (inlining budget).
  */
 export class JsCore implements Core {
   readonly impl = "js" as const;
-  private u8: Uint8Array;
-  private u16: Uint16Array;
-  private i32: Int32Array;
-  /** Capacity of the frame found by the last frameStart(). */
+  private u8!: Uint8Array;
+  private u16!: Uint16Array;
+  private i32!: Int32Array;
+  /** Single-store results (lo, hi, status) and setMany/decode operands, so that loops see one array type. */
+  private readonly scratch = new Int32Array(3);
+  private readonly manyKeys = new Uint8Array(128);
+  private readonly manyValues = new Int32Array(128);
+  /** The selection: frame i is i32[desc + i] (desc >= 0) or first + i; its store is at base + frame * frameSize, */
+  private base = 0;
+  private frameSize = 0;
+  private count = 0;
+  private desc = -1;
+  private first = 0;
+  /** with capacity i32[heads + frame] (heads >= 0) or cap; t is the profile's size table. */
+  private heads = -1;
   private cap = 0;
+  private t = sizeTable(0);
 
   constructor(private readonly source: BufferSource) {
-    this.u8 = this.u16 = this.i32 = undefined as never;
     this.refresh();
   }
 
-  /** Recreates the views (after the memory grew; a detached view has length 0). */
+  /** Recreates the views if the memory grew (a detached view has length 0). */
   private refresh(): void {
     const buffer = this.source.buffer;
+    if (this.u8?.length === buffer.byteLength) return;
     this.u8 = new Uint8Array(buffer);
     this.u16 = new Uint16Array(buffer, 0, buffer.byteLength >>> 1);
     this.i32 = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
   }
 
-  /** Refreshes the views if they do not reach `end`. */
-  private reach(end: number): void {
-    if (end > this.u8.length) this.refresh();
+  /** Selects one store. */
+  private one(start: number, cap: number, profile: number): void {
+    if (start + cap > this.u8.length) this.refresh();
+    this.base = start;
+    this.frameSize = 0;
+    this.count = 1;
+    this.desc = -1;
+    this.first = 0;
+    this.heads = -1;
+    this.cap = cap;
+    this.t = sizeTable(profile);
   }
 
-  /** Bytes in use (header included), ENOMEM or EBADMSG. */
-  private used(start: number, cap: number, profile: number): number {
-    if (cap < HEADER) return ENOMEM;
-    this.reach(start + cap);
-    const w = start >>> 2, i32 = this.i32, small = smallSize(profile);
-    const used = HEADER + sizeOf(i32[w]!, i32[w + 2]!, -1, small) + sizeOf(i32[w + 1]!, i32[w + 3]!, -1, small);
-    return used > cap ? EBADMSG : used;
-  }
-
-  /** Address of the value of `key` (its place if absent). */
-  private at(start: number, profile: number, key: number): number {
-    const w = start >>> 2, i32 = this.i32;
-    return start + HEADER + sizeBelow(i32[w]!, i32[w + 2]!, i32[w + 1]!, i32[w + 3]!, key, smallSize(profile));
-  }
-
-  /** Size code (0..3) of `key`. */
-  private code(start: number, key: number): number {
-    const w = (start >>> 2) + (key >>> 5), bit = key & 31;
-    return (((this.i32[w]! >>> bit) & 1) << 1) | ((this.i32[w + 2]! >>> bit) & 1);
-  }
-
-  /** Reads the `len`-byte value at address `at` into out[i] (lo) and out[i + 1] (hi, if `wide`). */
-  private read(at: number, len: number, out: Uint32Array | Int32Array, i: number, wide: boolean): void {
-    const u16 = this.u16, h = at >>> 1;
-    out[i] = len === 0 ? 0 : len === 2 ? u16[h]! : u16[h]! | (u16[h + 1]! << 16);
-    if (wide) out[i + 1] = len === 8 ? u16[h + 2]! | (u16[h + 3]! << 16) : 0;
-  }
-
-  /** Writes the low `len` bytes of (hi:lo) at address `at`. */
-  private write(at: number, len: number, lo: number, hi: number): void {
-    const u16 = this.u16, h = at >>> 1;
-    if (len >= 2) u16[h] = lo;
-    if (len >= 4) u16[h + 1] = lo >>> 16;
-    if (len === 8) { u16[h + 2] = hi; u16[h + 3] = hi >>> 16; }
+  /** Selects the frames of a batch call from a pool control block (see assembly/batch.ts). */
+  private frames(pool: number, desc: number, first: number): void {
+    this.refresh();
+    const i32 = this.i32, p = pool >>> 2;
+    this.base = i32[p]!;
+    this.frameSize = i32[p + 1]!;
+    this.count = i32[p + 2]!;
+    this.heads = i32[p + 3]! >>> 2;
+    this.t = sizeTable(i32[p + 4]!);
+    this.desc = desc === 0 ? -1 : desc >>> 2;
+    this.first = first;
   }
 
   init(start: number, cap: number): number {
-    if (cap < HEADER) return ENOMEM;
-    this.reach(start + cap);
-    const w = start >>> 2;
-    this.i32.fill(0, w, w + 4);
-    return 0;
+    this.one(start, cap, 0);
+    this.initLoop(1, this.scratch, 2);
+    return this.scratch[2]!;
   }
 
   size(start: number, cap: number, profile: number): number {
-    return this.used(start, cap, profile);
+    if (cap < Layout.HEADER) return E.ENOMEM;
+    this.one(start, cap, profile);
+    const i32 = this.i32, t = this.t, w = start >>> 2;
+    const used = Layout.HEADER + halfSize(t, i32[w]!, i32[w + 2]!) + halfSize(t, i32[w + 1]!, i32[w + 3]!);
+    return used > cap ? E.EBADMSG : used;
   }
 
   has(start: number, cap: number, profile: number, key: number): number {
-    if (key >= 64) return EINVAL;
-    const used = this.used(start, cap, profile);
-    return used < 0 ? used : this.code(start, key) === 0 ? 0 : 1;
+    this.one(start, cap, profile);
+    this.hasLoop(1, key, this.scratch, 2);
+    return this.scratch[2]!;
   }
 
-  get(start: number, cap: number, profile: number, key: number, outLen: number, out: Uint32Array | Int32Array, i = 0): number {
-    if (key >= 64) return EINVAL;
-    const used = this.used(start, cap, profile);
-    if (used < 0) return used;
-    const code = this.code(start, key);
-    if (code === 0) return ENOENT;
-    const len = lengthOf(code, profile);
-    if (len > outLen) return ENOSPC;
-    this.read(this.at(start, profile, key), len, out, i, outLen >= 8);
-    return len;
+  get(start: number, cap: number, profile: number, key: number, outLen: number, out: Uint32Array): number {
+    const scratch = this.scratch;
+    this.one(start, cap, profile);
+    this.getLoop(1, key, outLen, scratch, 0, 0, scratch, 2);
+    if (scratch[2]! >= 0) {
+      out[0] = scratch[0]!;
+      out[1] = outLen >= 8 ? scratch[1]! : 0;
+    }
+    return scratch[2]!;
   }
 
   set(start: number, cap: number, profile: number, key: number, len: number, lo: number, hi: number): number {
-    const code = codeOf(len, profile);
-    if (key >= 64 || code === 0) return EINVAL;
-    const used = this.used(start, cap, profile);
-    if (used < 0) return used;
-    const at = this.at(start, profile, key), old = this.code(start, key);
-    if (old !== 0) {
-      if (old !== code) return EBUSY;
-    } else {
-      if (used + len > cap) return ENOSPC;
-      const u16 = this.u16, shift = len >>> 1;
-      for (let i = (start + used) >>> 1, end = at >>> 1; i > end; ) { i--; u16[i + shift] = u16[i]!; }
-      const w = (start >>> 2) + (key >>> 5), bit = 1 << (key & 31), i32 = this.i32;
-      if (code & 2) i32[w] = i32[w]! | bit;
-      if (code & 1) i32[w + 2] = i32[w + 2]! | bit;
-    }
-    this.write(at, len, lo, hi);
-    return 0;
+    const scratch = this.scratch;
+    scratch[0] = lo;
+    scratch[1] = hi;
+    this.one(start, cap, profile);
+    this.setLoop(1, key, len, scratch, 0, 0, scratch, 2);
+    return scratch[2]!;
   }
 
   del(start: number, cap: number, profile: number, key: number): number {
-    if (key >= 64) return EINVAL;
-    const used = this.used(start, cap, profile);
-    if (used < 0) return used;
-    const code = this.code(start, key);
-    if (code === 0) return ENOENT;
-    const shift = lengthOf(code, profile) >>> 1, u16 = this.u16;
-    for (let i = this.at(start, profile, key) >>> 1, end = ((start + used) >>> 1) - shift; i < end; i++) u16[i] = u16[i + shift]!;
-    const w = (start >>> 2) + (key >>> 5), clear = ~(1 << (key & 31)), i32 = this.i32;
-    i32[w] = i32[w]! & clear;
-    i32[w + 2] = i32[w + 2]! & clear;
-    return 0;
+    this.one(start, cap, profile);
+    this.delLoop(1, key, this.scratch, 2);
+    return this.scratch[2]!;
   }
 
-  setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array | Int32Array, k = 0, l = 0, v = 0): number {
-    if (m === 0) return 0;
-    if (!fits(lens[l]!, values[v]!, values[v + 1]!)) return EINVAL;
-    const used = this.used(start, cap, profile);
-    if (used < 0) return used;
-    const i32 = this.i32, w = start >>> 2, small = smallSize(profile);
-    const h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
-    let n0 = h0, n1 = h1, m0 = l0, m1 = l1, added = 0, lowest = 64;
+  setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array): number {
+    const { manyKeys, manyValues } = this;
     for (let j = 0; j < m; j++) {
-      const key = keys[k + j]!, len = lens[l + j]!, code = codeOf(len, profile);
-      if (!fits(len, values[v + 2 * j]!, values[v + 2 * j + 1]!)) return EINVAL;
-      const bit = 1 << (key & 31), high = key < 32 ? n0 : n1, low = key < 32 ? m0 : m1;
-      const old = (high & bit ? 2 : 0) | (low & bit ? 1 : 0);
-      if (old !== 0) {
-        if (old !== code) return EBUSY;
-        continue;
-      }
-      added += len;
-      if (used + added > cap) return ENOSPC;
-      if (key < 32) { if (code & 2) n0 |= bit; if (code & 1) m0 |= bit; }
-      else { if (code & 2) n1 |= bit; if (code & 1) m1 |= bit; }
-      if (key < lowest) lowest = key;
+      manyKeys[j] = keys[j]!;
+      manyKeys[64 + j] = lens[j]!;
+      manyValues[2 * j] = values[2 * j]!;
+      manyValues[2 * j + 1] = values[2 * j + 1]!;
     }
-    if (added > 0) {
-      // Values above the lowest inserted key move up, highest first, each once.
-      for (let key = 63; key > lowest; key--) {
-        const code = this.code(start, key);
-        if (code === 0) continue;
-        const len = lengthOf(code, profile);
-        const from = start + HEADER + sizeBelow(h0, l0, h1, l1, key, small);
-        const to = start + HEADER + sizeBelow(n0, m0, n1, m1, key, small);
-        const u16 = this.u16;
-        for (let i = (len >>> 1) - 1; i >= 0; i--) u16[(to >>> 1) + i] = u16[(from >>> 1) + i]!;
-      }
-    }
-    for (let j = 0; j < m; j++) {
-      const key = keys[k + j]!;
-      this.write(start + HEADER + sizeBelow(n0, m0, n1, m1, key, small), lens[l + j]!, values[v + 2 * j]!, values[v + 2 * j + 1]!);
-    }
-    i32[w] = n0; i32[w + 1] = n1; i32[w + 2] = m0; i32[w + 3] = m1;
-    return 0;
+    this.one(start, cap, profile);
+    this.setManyLoop(1, manyKeys, 0, 64, m, manyValues, 0, 0, this.scratch, 2);
+    return this.scratch[2]!;
   }
 
-  decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array | Int32Array, k = 0, l = 0, v = 0, room = 64): number {
-    const used = this.used(start, cap, profile);
-    if (used < 0) return used;
-    const i32 = this.i32, w = start >>> 2;
-    const present = [i32[w]! | i32[w + 2]!, i32[w + 1]! | i32[w + 3]!];
-    if (popcount(present[0]!) + popcount(present[1]!) > room) return ENOSPC;
-    let at = start + HEADER, n = 0;
-    for (let half = 0; half < 2; half++) {
-      for (let rest = present[half]!; rest !== 0; rest &= rest - 1) {
-        const key = 32 * half + 31 - Math.clz32(rest & -rest), len = lengthOf(this.code(start, key), profile);
-        keys[k + n] = key;
-        lens[l + n] = len;
-        this.read(at, len, values, v + 2 * n, true);
-        at += len;
-        n++;
-      }
-    }
+  decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
+    const manyValues = this.manyValues;
+    this.one(start, cap, profile);
+    this.decodeLoop(1, keys, 0, lens, 0, manyValues, 0, 64, this.scratch, 2);
+    const n = this.scratch[2]!;
+    for (let i = 0; i < 2 * n; i++) values[i] = manyValues[i]!;
     return n;
   }
 
-  /** Store address of the i-th selected frame of a pool, or NO_FRAME; its capacity goes to this.cap. */
-  private frameStart(pool: number, desc: number, first: number, i: number): number {
-    const i32 = this.i32, p = pool >>> 2;
-    const frame = desc !== 0 ? i32[(desc >>> 2) + i]! >>> 0 : first + i;
-    if (frame >= i32[p + 2]! >>> 0) return NO_FRAME;
-    this.cap = i32[(i32[p + 3]! >>> 2) + frame]! >>> 0;
-    return (i32[p]! >>> 0) + frame * (i32[p + 1]! >>> 0);
-  }
-
   batchGet(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number {
-    this.reach(values + n * stride);
-    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
-    let ok = 0;
-    for (let i = 0; i < n; i++) {
-      const start = this.frameStart(pool, desc, first, i);
-      const rc = start === NO_FRAME ? EINVAL : this.get(start, this.cap, profile, key, stride, i32, (values + i * stride) >>> 2);
-      i32[s + i] = rc;
-      if (rc >= 0) ok++;
-    }
-    return ok;
+    this.frames(pool, desc, first);
+    return this.getLoop(n, key, stride, this.i32, values >>> 2, stride >>> 2, this.i32, status >>> 2);
   }
 
   batchSet(pool: number, desc: number, first: number, n: number, key: number, len: number, values: number, stride: number, status: number): number {
-    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
-    let ok = 0;
-    for (let i = 0; i < n; i++) {
-      const start = this.frameStart(pool, desc, first, i);
-      const v = (values + i * stride) >>> 2, lo = i32[v]!, hi = i32[v + 1]!;
-      const rc = start === NO_FRAME || !fits(len, lo, hi) ? EINVAL : this.set(start, this.cap, profile, key, len, lo, hi);
-      i32[s + i] = rc;
-      if (rc === 0) ok++;
-    }
-    return ok;
+    this.frames(pool, desc, first);
+    return this.setLoop(n, key, len, this.i32, values >>> 2, stride >>> 2, this.i32, status >>> 2);
   }
 
   batchSetMany(pool: number, desc: number, first: number, n: number, keys: number, lens: number, m: number, values: number, stride: number, status: number): number {
-    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
-    let ok = 0;
-    for (let i = 0; i < n; i++) {
-      const start = this.frameStart(pool, desc, first, i);
-      const rc = start === NO_FRAME ? EINVAL : this.setMany(start, this.cap, profile, this.u8, this.u8, m, i32, keys, lens, (values + i * stride) >>> 2);
-      i32[s + i] = rc;
-      if (rc === 0) ok++;
-    }
-    return ok;
+    this.frames(pool, desc, first);
+    return this.setManyLoop(n, this.u8, keys, lens, m, this.i32, values >>> 2, stride >>> 2, this.i32, status >>> 2);
   }
 
   batchDel(pool: number, desc: number, first: number, n: number, key: number, status: number): number {
-    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
-    let ok = 0;
-    for (let i = 0; i < n; i++) {
-      const start = this.frameStart(pool, desc, first, i);
-      const rc = start === NO_FRAME ? EINVAL : this.del(start, this.cap, profile, key);
-      i32[s + i] = rc;
-      if (rc === 0) ok++;
-    }
-    return ok;
+    this.frames(pool, desc, first);
+    return this.delLoop(n, key, this.i32, status >>> 2);
   }
 
   batchHas(pool: number, desc: number, first: number, n: number, key: number, status: number): number {
-    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
-    let ok = 0;
-    for (let i = 0; i < n; i++) {
-      const start = this.frameStart(pool, desc, first, i);
-      const rc = start === NO_FRAME ? EINVAL : this.has(start, this.cap, profile, key);
-      i32[s + i] = rc;
-      if (rc === 1) ok++;
-    }
-    return ok;
+    this.frames(pool, desc, first);
+    return this.hasLoop(n, key, this.i32, status >>> 2);
   }
 
   batchInit(pool: number, desc: number, first: number, n: number, status: number): number {
-    const i32 = this.i32, s = status >>> 2;
-    let ok = 0;
-    for (let i = 0; i < n; i++) {
-      const start = this.frameStart(pool, desc, first, i);
-      const rc = start === NO_FRAME ? EINVAL : this.init(start, this.cap);
-      i32[s + i] = rc;
-      if (rc === 0) ok++;
-    }
-    return ok;
+    this.frames(pool, desc, first);
+    return this.initLoop(n, this.i32, status >>> 2);
   }
 
   batchGetWide(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number {
-    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
+    this.frames(pool, desc, first);
+    const i32 = this.i32, s = status >>> 2, v = values >>> 2, step = stride >>> 2, both = new Int32Array(2 * n);
+    // The two halves as two gets (their statuses side by side), then combined frame by frame.
+    this.getLoop(n, key, 8, i32, v, step, both, 0);
+    this.getLoop(n, key + 1, 8, i32, v + 2, step, both, n);
     let ok = 0;
     for (let i = 0; i < n; i++) {
-      const start = this.frameStart(pool, desc, first, i);
-      let rc: number = EINVAL;
-      if (start !== NO_FRAME) {
-        const v = (values + i * stride) >>> 2;
-        const a = this.get(start, this.cap, profile, key, 8, i32, v);
-        const b = this.get(start, this.cap, profile, key + 1, 8, i32, v + 2);
-        rc = a === 8 && b === 8 ? 16 : a === ENOENT && b === ENOENT ? ENOENT : a < 0 && a !== ENOENT ? a : EBADMSG;
-      }
+      const a = both[i]!, b = both[n + i]!;
+      const rc = a === 8 && b === 8 ? 16 : a === E.ENOENT && b === E.ENOENT ? E.ENOENT : a < 0 && a !== E.ENOENT ? a : E.EBADMSG;
       i32[s + i] = rc;
       if (rc === 16) ok++;
     }
@@ -388,13 +314,236 @@ export class JsCore implements Core {
   }
 
   batchDecode(pool: number, desc: number, first: number, n: number, keys: number, lens: number, values: number, room: number, status: number): number {
-    const i32 = this.i32, profile = i32[(pool >>> 2) + 4]!, s = status >>> 2;
+    this.frames(pool, desc, first);
+    return this.decodeLoop(n, this.u8, keys, this.u8, lens, this.i32, values >>> 2, room, this.i32, status >>> 2);
+  }
+
+  // The loops. Each frame's result goes to status[s + i]; each returns its count of successes.
+
+  /** Gets `key`: value i to out[o + i * step] (lo) and, if outLen >= 8, the next element (hi). */
+  private getLoop(n: number, key: number, outLen: number, out: Int32Array, o: number, step: number, status: Int32Array, s: number): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap, wide = outLen >= 8;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = desc >= 0 ? i32[desc + i]! : first + i;
+      let rc: number = E.EINVAL;
+      if (frame >= 0 && frame < count && key < 64) {
+        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!, low = halfSize(t, h0, l0);
+        if (cap < Layout.HEADER) rc = E.ENOMEM;
+        else if (Layout.HEADER + low + halfSize(t, h1, l1) > cap) rc = E.EBADMSG;
+        else {
+          const bit = key & 31, code = key < 32 ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1) : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
+          const len = lengthOf(code, t);
+          if (code === 0) rc = E.ENOENT;
+          else if (len > outLen) rc = E.ENOSPC;
+          else {
+            readValue(u16, start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key), len, out, o + i * step, wide);
+            rc = len;
+          }
+        }
+      }
+      status[s + i] = rc;
+      if (rc >= 0) ok++;
+    }
+    return ok;
+  }
+
+  /** Sets `key` to `len` bytes of the pair at vals[v + i * step] (step 0: one value for all). */
+  private setLoop(n: number, key: number, len: number, vals: Int32Array, v: number, step: number, status: Int32Array, s: number): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap, code = codeOf(len, t);
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = desc >= 0 ? i32[desc + i]! : first + i, lo = vals[v + i * step]!, hi = vals[v + i * step + 1]!;
+      let rc: number = E.EINVAL;
+      if (frame >= 0 && frame < count && key < 64 && code !== 0 && fits(len, lo, hi)) {
+        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!, low = halfSize(t, h0, l0);
+        const used = Layout.HEADER + low + halfSize(t, h1, l1);
+        if (cap < Layout.HEADER) rc = E.ENOMEM;
+        else if (used > cap) rc = E.EBADMSG;
+        else {
+          const at = start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
+          const half = w + (key >>> 5), bit = 1 << (key & 31);
+          const old = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
+          if (old !== 0 && old !== code) rc = E.EBUSY;
+          else if (old === 0 && used + len > cap) rc = E.ENOSPC;
+          else {
+            if (old === 0) {
+              const shift = len >>> 1;
+              for (let j = (start + used) >>> 1, end = at >>> 1; j > end; ) { j--; u16[j + shift] = u16[j]!; }
+              if (code & 2) i32[half] = i32[half]! | bit;
+              if (code & 1) i32[half + 2] = i32[half + 2]! | bit;
+            }
+            writeValue(u16, at, len, lo, hi);
+            rc = 0;
+          }
+        }
+      }
+      status[s + i] = rc;
+      if (rc === 0) ok++;
+    }
+    return ok;
+  }
+
+  /** Removes `key`. */
+  private delLoop(n: number, key: number, status: Int32Array, s: number): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = desc >= 0 ? i32[desc + i]! : first + i;
+      let rc: number = E.EINVAL;
+      if (frame >= 0 && frame < count && key < 64) {
+        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!, low = halfSize(t, h0, l0);
+        const used = Layout.HEADER + low + halfSize(t, h1, l1);
+        const half = w + (key >>> 5), bit = 1 << (key & 31);
+        const code = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
+        if (cap < Layout.HEADER) rc = E.ENOMEM;
+        else if (used > cap) rc = E.EBADMSG;
+        else if (code === 0) rc = E.ENOENT;
+        else {
+          const shift = lengthOf(code, t) >>> 1;
+          for (let j = (start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key)) >>> 1, end = ((start + used) >>> 1) - shift; j < end; j++) u16[j] = u16[j + shift]!;
+          i32[half] = i32[half]! & ~bit;
+          i32[half + 2] = i32[half + 2]! & ~bit;
+          rc = 0;
+        }
+      }
+      status[s + i] = rc;
+      if (rc === 0) ok++;
+    }
+    return ok;
+  }
+
+  /** Tests `key`: 1 or 0; returns how many frames hold it. */
+  private hasLoop(n: number, key: number, status: Int32Array, s: number): number {
+    const { i32, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = desc >= 0 ? i32[desc + i]! : first + i;
+      let rc: number = E.EINVAL;
+      if (frame >= 0 && frame < count && key < 64) {
+        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
+        if (cap < Layout.HEADER) rc = E.ENOMEM;
+        else if (Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) > cap) rc = E.EBADMSG;
+        else rc = ((key < 32 ? h0 | l0 : h1 | l1) >>> (key & 31)) & 1;
+      }
+      status[s + i] = rc;
+      if (rc === 1) ok++;
+    }
+    return ok;
+  }
+
+  /** Empties each store (zeroes its header). */
+  private initLoop(n: number, status: Int32Array, s: number): number {
+    const { i32, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = desc >= 0 ? i32[desc + i]! : first + i;
+      let rc: number = E.EINVAL;
+      if (frame >= 0 && frame < count) {
+        const w = (base + frame * frameSize) >>> 2, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        if (cap < Layout.HEADER) rc = E.ENOMEM;
+        else { i32[w] = 0; i32[w + 1] = 0; i32[w + 2] = 0; i32[w + 3] = 0; rc = 0; }
+      }
+      status[s + i] = rc;
+      if (rc === 0) ok++;
+    }
+    return ok;
+  }
+
+  /**
+   * Sets m keys at once per frame, all or nothing (see assembly/store.ts storeSetMany): keys at
+   * bytes[k..], lengths at bytes[l..], frame i's value pairs at vals[v + i * step ..].
+   */
+  private setManyLoop(n: number, bytes: Uint8Array, k: number, l: number, m: number, vals: Int32Array, v0: number, step: number, status: Int32Array, s: number): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = desc >= 0 ? i32[desc + i]! : first + i, v = v0 + i * step;
+      let rc: number = E.EINVAL;
+      if (frame >= 0 && frame < count && (m === 0 || fits(bytes[l]!, vals[v]!, vals[v + 1]!))) {
+        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!, low = halfSize(t, h0, l0);
+        const used = Layout.HEADER + low + halfSize(t, h1, l1);
+        rc = m === 0 ? 0 : cap < Layout.HEADER ? E.ENOMEM : used > cap ? E.EBADMSG : 0;
+        let n0 = h0, n1 = h1, m0 = l0, m1 = l1, added = 0, lowest = 64;
+        for (let j = 0; j < m && rc === 0; j++) {
+          const key = bytes[k + j]!, len = bytes[l + j]!, code = codeOf(len, t), bit = 1 << (key & 31);
+          const old = ((key < 32 ? n0 : n1) & bit ? 2 : 0) | ((key < 32 ? m0 : m1) & bit ? 1 : 0);
+          if (!fits(len, vals[v + 2 * j]!, vals[v + 2 * j + 1]!)) rc = E.EINVAL;
+          else if (old !== 0) rc = old === code ? 0 : E.EBUSY;
+          else if (used + (added += len) > cap) rc = E.ENOSPC;
+          else {
+            if (key < 32) { if (code & 2) n0 |= bit; if (code & 1) m0 |= bit; }
+            else { if (code & 2) n1 |= bit; if (code & 1) m1 |= bit; }
+            if (key < lowest) lowest = key;
+          }
+        }
+        if (rc === 0 && m > 0) {
+          const newLow = halfSize(t, n0, m0);
+          // Values above the lowest inserted key move up, highest first, each once.
+          for (let half = 1; half >= 0 && added > 0; half--) {
+            let rest = half === 1 ? h1 | l1 : h0 | l0;
+            if (lowest >= 32 * half) rest &= ~(((2 << (lowest - 32 * half)) - 1) | 0);
+            while (rest !== 0) {
+              const bit = 31 - Math.clz32(rest), key = 32 * half + bit;
+              rest ^= 1 << bit;
+              const code = ((((half === 1 ? h1 : h0) >>> bit) & 1) << 1) | (((half === 1 ? l1 : l0) >>> bit) & 1);
+              const from = (start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key)) >>> 1;
+              const to = (start + Layout.HEADER + sizeBelow(t, n0, m0, n1, m1, newLow, key)) >>> 1;
+              for (let x = (lengthOf(code, t) >>> 1) - 1; x >= 0; x--) u16[to + x] = u16[from + x]!;
+            }
+          }
+          for (let j = 0; j < m; j++) {
+            writeValue(u16, start + Layout.HEADER + sizeBelow(t, n0, m0, n1, m1, newLow, bytes[k + j]!), bytes[l + j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
+          }
+          i32[w] = n0; i32[w + 1] = n1; i32[w + 2] = m0; i32[w + 3] = m1;
+        }
+      }
+      status[s + i] = rc;
+      if (rc === 0) ok++;
+    }
+    return ok;
+  }
+
+  /**
+   * Appends each store's entries: keys to keys[k + e], lengths to lens[l + e], value pairs to
+   * vals[v + 2e], for entries e < room; a store that does not fit gets ENOSPC and writes nothing.
+   * Status = the store's entry count. Returns the number of entries written.
+   */
+  private decodeLoop(n: number, keys: Uint8Array, k: number, lens: Uint8Array, l: number, vals: Int32Array, v: number, room: number, status: Int32Array, s: number): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
     let total = 0;
     for (let i = 0; i < n; i++) {
-      const start = this.frameStart(pool, desc, first, i);
-      const rc = start === NO_FRAME ? EINVAL : this.decode(start, this.cap, profile, this.u8, this.u8, i32, keys + total, lens + total, (values >>> 2) + 2 * total, room - total);
-      i32[s + i] = rc;
-      if (rc > 0) total += rc;
+      const frame = desc >= 0 ? i32[desc + i]! : first + i;
+      let rc: number = E.EINVAL;
+      if (frame >= 0 && frame < count) {
+        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
+        if (cap < Layout.HEADER) rc = E.ENOMEM;
+        else if (Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) > cap) rc = E.EBADMSG;
+        else if (popcount(h0 | l0) + popcount(h1 | l1) > room - total) rc = E.ENOSPC;
+        else {
+          let at = start + Layout.HEADER, e = total;
+          for (let half = 0; half < 2; half++) {
+            const high = half === 0 ? h0 : h1, low = half === 0 ? l0 : l1;
+            for (let rest = high | low; rest !== 0; rest &= rest - 1) {
+              const bit = 31 - Math.clz32(rest & -rest), len = lengthOf((((high >>> bit) & 1) << 1) | ((low >>> bit) & 1), t);
+              keys[k + e] = 32 * half + bit;
+              lens[l + e] = len;
+              readValue(u16, at, len, vals, v + 2 * e, true);
+              at += len;
+              e++;
+            }
+          }
+          rc = e - total;
+          total = e;
+        }
+      }
+      status[s + i] = rc;
     }
     return total;
   }
