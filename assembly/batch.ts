@@ -9,7 +9,7 @@
 // Each frame's result (a length, 0/1, 0 or a negative errno) goes to the i32 at
 // status + 4i; values of frame i are at values + i * stride. Each function
 // returns how many frames succeeded.
-import { EBADMSG, ENOENT, EINVAL, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany } from "./store";
+import { EBADMSG, ENOENT, EINVAL, prepareFields, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany } from "./store";
 
 const NO_FRAME: usize = <usize>-1;
 
@@ -59,13 +59,18 @@ export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
   return ok;
 }
 
-/** Sets m keys on every frame, all or nothing per frame (see setMany); frame i's m u64 slots start at values + i * stride. */
-export function batchSetMany(pool: usize, desc: usize, first: u32, n: u32, keys: usize, lens: usize, m: u32, values: usize, stride: u32, status: usize): i32 {
+/**
+ * Sets the m keys of a field list on every frame, all or nothing per frame (see
+ * setMany); frame i's m u64 slots start at values + i * stride (stride 0: the
+ * same values for all); with `replace` (1), each store is emptied first.
+ */
+export function batchSetMany(pool: usize, desc: usize, first: u32, n: u32, fields: usize, values: usize, stride: u32, replace: u32, status: usize): i32 {
   const profile = profileOf(pool);
+  prepareFields(fields, profile);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const start = frameStart(pool, desc, first, i);
-    const rc = start == NO_FRAME ? EINVAL : storeSetMany(start, cap, profile, keys, lens, m, values + i * stride);
+    const rc = start == NO_FRAME ? EINVAL : storeSetMany(start, cap, profile, fields, values + i * stride, replace != 0);
     store<i32>(status + (i << 2), rc);
     ok += i32(rc == 0);
   }

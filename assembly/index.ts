@@ -1,7 +1,7 @@
 // The exports of the traits codec: single-store operations on stores anywhere
 // in linear memory, and (batch.ts) loops over many frames of a packet pool.
 // See store.ts for the format and the error model. `profile` is 0 (v1) or 1 (flags).
-import { storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany, usedBytes } from "./store";
+import { prepareFields, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany, usedBytes } from "./store";
 
 export * from "./batch";
 
@@ -44,12 +44,16 @@ export function del(start: usize, cap: u32, profile: u32, key: u32): i32 {
 }
 
 /**
- * Sets m keys at once, all or nothing: keys[j] (u8) to lens[j] (u8) bytes of
- * the u64 slot at values + 8j. Returns 0 or the first error the same sets made
- * one by one would return (EINVAL, ENOMEM, EBADMSG, EBUSY, ENOSPC).
+ * Sets the m keys of a field list at once, all or nothing (see store.ts for the
+ * list's layout: the caller writes m at fields + 16, keys at fields + 32 and
+ * lengths at fields + 96), field j from the u64 slot at values + 8j; with
+ * `replace` (1), on an emptied store. Returns 0 or the first error that init (if
+ * replace) and the same sets one by one would return (EINVAL, ENOMEM, EBADMSG,
+ * EBUSY, ENOSPC).
  */
-export function setMany(start: usize, cap: u32, profile: u32, keys: usize, lens: usize, m: u32, values: usize): i32 {
-  return storeSetMany(start, cap, profile, keys, lens, m, values);
+export function setMany(start: usize, cap: u32, profile: u32, fields: usize, values: usize, replace: u32): i32 {
+  prepareFields(fields, profile);
+  return storeSetMany(start, cap, profile, fields, values, replace != 0);
 }
 
 /**

@@ -175,51 +175,114 @@ const KEYS: u32 = 64;
   return 0;
 }
 
+// A field list, prepared once per call (prepareFields) for setMany: at `fields`,
+//   +0 u64 high and +8 u64 low: the fields' size codes, as a header holding only them
+//   +16 u32 m (count)   +20 u32 1 if the keys are distinct   +24 u32 their total bytes
+//   +32 u8 keys[64]   +96 u8 lengths[64]   +160 u16 offsets[64]: each value's offset
+//   from the store start in a store holding only the fields.
+// The caller writes m, keys and lengths (keys < 64, lengths of the profile).
+export const FIELD_KEYS: usize = 32;
+export const FIELD_LENS: usize = 96;
+const FIELD_OFFSETS: usize = 160;
+
+/** Computes the masks, distinctness, total bytes and offsets of a field list from its m, keys and lengths. */
+// @ts-ignore: decorator
+@inline export function prepareFields(fields: usize, profile: u32): void {
+  const m = load<u32>(fields, 16);
+  let high: u64 = 0, low: u64 = 0, bytes: u32 = 0, distinct: u32 = 1;
+  for (let j: u32 = 0; j < m; j++) {
+    const key = <u32>load<u8>(fields + FIELD_KEYS + j), len = <u32>load<u8>(fields + FIELD_LENS + j);
+    const bit = <u64>1 << key, code = codeOf(len, profile);
+    if ((high | low) & bit) distinct = 0;
+    if (code & 2) high |= bit;
+    if (code & 1) low |= bit;
+    bytes += len;
+  }
+  for (let j: u32 = 0; j < m; j++) {
+    const key = <u32>load<u8>(fields + FIELD_KEYS + j);
+    store<u16>(fields + FIELD_OFFSETS + (j << 1), <u16>(HEADER + sizeOf(high, low, (<u64>1 << key) - 1, profile)));
+  }
+  store<u64>(fields, high);
+  store<u64>(fields, low, 8);
+  store<u32>(fields, distinct, 20);
+  store<u32>(fields, bytes, 24);
+}
+
 /**
- * Sets `m` keys in one pass: keys[j] (u8) to the low lens[j] (u8) bytes of the
- * u64 slot at values + 8j. The result is that of the same sets made one by one
- * (the first error wins: EINVAL, EBADMSG, EBUSY, ENOSPC), except that on any
- * error the store is left unchanged. One header write; each value already in
- * the store moves at most once. Keys and lengths are checked by the caller.
+ * Sets the m keys of a prepared field list in one pass, field j to the low
+ * lens[j] bytes of the u64 slot at values + 8j; with `replace`, on an emptied
+ * store. The result is that of init (if replace) and the same sets made one by
+ * one (the first error wins: EINVAL, ENOMEM, EBADMSG, EBUSY, ENOSPC), except
+ * that on any error the store is left unchanged. One header write; each value
+ * already in the store moves at most once.
  */
 // @ts-ignore: decorator
-@inline export function storeSetMany(start: usize, cap: u32, profile: u32, keys: usize, lens: usize, m: u32, values: usize): i32 {
-  if (m == 0) return 0;
-  if (!fits(<u32>load<u8>(lens), load<u32>(values), load<u32>(values, 4))) return EINVAL;
-  const used = usedBytes(start, cap, profile);
-  if (used < 0) return used;
-  const high = load<u64>(start), low = load<u64>(start, 8);
-  let newHigh = high, newLow = low, added: u32 = 0, lowest: u64 = 0;
+@inline export function storeSetMany(start: usize, cap: u32, profile: u32, fields: usize, values: usize, replace: bool): i32 {
+  const m = load<u32>(fields, 16);
+  if (replace && cap < HEADER) return ENOMEM;
+  if (m == 0) return replace ? storeInit(start, cap) : 0;
+  let allFit = true;
   for (let j: u32 = 0; j < m; j++) {
-    const key = <u32>load<u8>(keys + j), len = <u32>load<u8>(lens + j), code = codeOf(len, profile);
-    if (!fits(len, load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4))) return EINVAL;
-    const old = codeAt(newHigh, newLow, key);
-    if (old != 0) {
-      if (old != code) return EBUSY;
-      continue;
+    allFit &= fits(<u32>load<u8>(fields + FIELD_LENS + j), load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4));
+  }
+  if (!fits(<u32>load<u8>(fields + FIELD_LENS), load<u32>(values), load<u32>(values, 4))) return EINVAL;
+  if (cap < HEADER) return ENOMEM;
+  let high: u64 = 0, low: u64 = 0, used: i32 = <i32>HEADER;
+  if (!replace) {
+    used = usedBytes(start, cap, profile);
+    if (used < 0) return used;
+    high = load<u64>(start);
+    low = load<u64>(start, 8);
+  }
+  const fieldHigh = load<u64>(fields), fieldLow = load<u64>(fields, 8), fieldMask = fieldHigh | fieldLow;
+  let newHigh = high | fieldHigh, newLow = low | fieldLow, lowest = fieldMask & (~fieldMask + 1);
+  if (!(allFit && load<u32>(fields, 20) != 0 && ((high | low) & fieldMask) == 0 && <u32>used + load<u32>(fields, 24) <= cap)) {
+    // Not all distinct new keys that fit: replay the sets one by one to find the first error, or the new header.
+    newHigh = high; newLow = low; lowest = 0;
+    let added: u32 = 0;
+    for (let j: u32 = 0; j < m; j++) {
+      const key = <u32>load<u8>(fields + FIELD_KEYS + j), len = <u32>load<u8>(fields + FIELD_LENS + j), code = codeOf(len, profile);
+      if (!fits(len, load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4))) return EINVAL;
+      const old = codeAt(newHigh, newLow, key);
+      if (old != 0) {
+        if (old != code) return EBUSY;
+        continue;
+      }
+      added += len;
+      if (<u32>used + added > cap) return ENOSPC;
+      const bit = <u64>1 << key;
+      if (code & 2) newHigh |= bit;
+      if (code & 1) newLow |= bit;
+      if (lowest == 0 || bit < lowest) lowest = bit;
     }
-    added += len;
-    if (<u32>used + added > cap) return ENOSPC;
-    const bit = <u64>1 << key;
-    if (code & 2) newHigh |= bit;
-    if (code & 1) newLow |= bit;
-    if (lowest == 0 || bit < lowest) lowest = bit;
   }
-  // Values above the lowest inserted key move up, highest first, each once.
-  let moving = (high | low) & ~((lowest << 1) - 1);
-  if (lowest == 0) moving = 0;
-  while (moving != 0) {
-    const key = 63 - <u32>clz<u64>(moving);
-    const below = (<u64>1 << key) - 1;
-    moving &= below;
-    const from = start + HEADER + sizeOf(high, low, below, profile);
-    const to = start + HEADER + sizeOf(newHigh, newLow, below, profile);
-    const len = lengthOf(codeAt(high, low, key), profile);
-    const v = readValue(from, len);
-    writeValue(to, len, <u32>v, <u32>(v >> 32));
+  if ((high | low) == 0) {
+    // An empty store (or a replaced one) and distinct keys: the prepared offsets hold.
+    if (load<u32>(fields, 20) != 0) {
+      for (let j: u32 = 0; j < m; j++) {
+        const at = start + <usize>load<u16>(fields + FIELD_OFFSETS + (j << 1));
+        writeValue(at, <u32>load<u8>(fields + FIELD_LENS + j), load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4));
+      }
+      store<u64>(start, newHigh);
+      store<u64>(start, newLow, 8);
+      return 0;
+    }
+  } else if (lowest != 0) {
+    // Values above the lowest inserted key move up, highest first, each once.
+    let moving = (high | low) & ~((lowest << 1) - 1);
+    while (moving != 0) {
+      const key = 63 - <u32>clz<u64>(moving);
+      const below = (<u64>1 << key) - 1;
+      moving &= below;
+      const from = start + HEADER + sizeOf(high, low, below, profile);
+      const to = start + HEADER + sizeOf(newHigh, newLow, below, profile);
+      const len = lengthOf(codeAt(high, low, key), profile);
+      const v = readValue(from, len);
+      writeValue(to, len, <u32>v, <u32>(v >> 32));
+    }
   }
   for (let j: u32 = 0; j < m; j++) {
-    const key = <u32>load<u8>(keys + j), len = <u32>load<u8>(lens + j);
+    const key = <u32>load<u8>(fields + FIELD_KEYS + j), len = <u32>load<u8>(fields + FIELD_LENS + j);
     const at = start + HEADER + sizeOf(newHigh, newLow, (<u64>1 << key) - 1, profile);
     writeValue(at, len, load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4));
   }

@@ -6,6 +6,7 @@ import { PacketPool } from "packet-traits";
 export const STORE_KEYS = [[3, 2], [10, 4], [17, 8], [25, 2], [40, 4], [55, 8]];
 /** Annotate: packet id (u64), flow hash (u32), vlan (u16), rx timestamp (u64). */
 export const ANNOTATE = [{ key: 5, len: 8 }, { key: 6, len: 4 }, { key: 7, len: 2 }, { key: 8, len: 8 }];
+const REPLACE = { replace: true };
 export const IMPLS = ["wasm-batch", "wasm-single", "js-batch", "js-single"];
 
 /** A ring of `size` frames with the six-key stores, for one implementation. */
@@ -131,8 +132,7 @@ export const WORKLOADS = {
               v[w] = id; v[w + 1] = 0; v[w + 2] = Math.imul(id, 0x9e3779b1) >>> 0; v[w + 3] = 0;
               v[w + 4] = id & 0xfff; v[w + 5] = 0; v[w + 6] = tsLo; v[w + 7] = tsHi;
             }
-            r.pool.batchInit(b);
-            ok += r.pool.batchSetMany(b, ANNOTATE);
+            ok += r.pool.batchSetMany(b, ANNOTATE, undefined, REPLACE);
           }
         } else {
           for (const s of r.stores) {

@@ -41,7 +41,8 @@ export interface Core {
   /** The batch loops of assembly/batch.ts over a pool control block at `pool`; every address is in this core's memory. */
   batchGet(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number;
   batchSet(pool: number, desc: number, first: number, n: number, key: number, len: number, values: number, stride: number, status: number): number;
-  batchSetMany(pool: number, desc: number, first: number, n: number, keys: number, lens: number, m: number, values: number, stride: number, status: number): number;
+  /** `fields` is a field list in memory (assembly/store.ts: m at +16, keys at +32, lengths at +96); replace 1 empties each store first. */
+  batchSetMany(pool: number, desc: number, first: number, n: number, fields: number, values: number, stride: number, replace: number, status: number): number;
   batchDel(pool: number, desc: number, first: number, n: number, key: number, status: number): number;
   batchHas(pool: number, desc: number, first: number, n: number, key: number, status: number): number;
   batchInit(pool: number, desc: number, first: number, n: number, status: number): number;
@@ -131,6 +132,33 @@ function writeValue(u16: Uint16Array, at: number, len: number, lo: number, hi: n
   if (len === 8) { u16[h + 2] = hi; u16[h + 3] = hi >>> 16; }
 }
 
+/** Offsets of a field list in memory, as assembly/store.ts lays it out. */
+export const enum FieldList { M = 16, KEYS = 32, LENS = 96, BYTES = 288 }
+
+/** A field list of setMany, prepared once per call: keys, lengths, and (as prepareFields in assembly/store.ts) their masks and offsets. */
+class Fields {
+  m = 0;
+  readonly keys = new Uint8Array(64);
+  readonly lens = new Uint8Array(64);
+  readonly offsets = new Int32Array(64);
+  /** The fields' size codes as header halves (h0/l0 keys 0..31, h1/l1 keys 32..63), total bytes, distinct keys. */
+  h0 = 0; l0 = 0; h1 = 0; l1 = 0; bytes = 0; distinct = true;
+
+  prepare(t: Uint8Array): void {
+    let h0 = 0, l0 = 0, h1 = 0, l1 = 0, bytes = 0, distinct = true;
+    for (let j = 0; j < this.m; j++) {
+      const key = this.keys[j]!, len = this.lens[j]!, code = codeOf(len, t), bit = 1 << (key & 31);
+      if (((key < 32 ? h0 | l0 : h1 | l1) & bit) !== 0) distinct = false;
+      if (key < 32) { if (code & 2) h0 |= bit; if (code & 1) l0 |= bit; }
+      else { if (code & 2) h1 |= bit; if (code & 1) l1 |= bit; }
+      bytes += len;
+    }
+    const low = halfSize(t, h0, l0);
+    for (let j = 0; j < this.m; j++) this.offsets[j] = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, this.keys[j]!);
+    Object.assign(this, { h0, l0, h1, l1, bytes, distinct });
+  }
+}
+
 /**
  * The pure-JS core over any ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory. Values are read
  * and written as u16 halves (they are only 2-byte aligned), header words as i32; no BigInt anywhere.
@@ -147,8 +175,8 @@ export class JsCore implements Core {
   private i32!: Int32Array;
   /** Single-store results (lo, hi, status) and setMany/decode operands, so that loops see one array type. */
   private readonly scratch = new Int32Array(3);
-  private readonly manyKeys = new Uint8Array(128);
   private readonly manyValues = new Int32Array(128);
+  private readonly fields = new Fields();
   /** The selection: frame i is i32[desc + i] (desc >= 0) or first + i; its store is at base + frame * frameSize, */
   private base = 0;
   private frameSize = 0;
@@ -246,15 +274,14 @@ export class JsCore implements Core {
   }
 
   setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array): number {
-    const { manyKeys, manyValues } = this;
-    for (let j = 0; j < m; j++) {
-      manyKeys[j] = keys[j]!;
-      manyKeys[64 + j] = lens[j]!;
-      manyValues[2 * j] = values[2 * j]!;
-      manyValues[2 * j + 1] = values[2 * j + 1]!;
-    }
+    const { fields, manyValues } = this;
     this.one(start, cap, profile);
-    this.setManyLoop(1, manyKeys, 0, 64, m, manyValues, 0, 0, this.scratch, 2);
+    fields.m = m;
+    fields.keys.set(keys.subarray(0, m));
+    fields.lens.set(lens.subarray(0, m));
+    fields.prepare(this.t);
+    for (let j = 0; j < 2 * m; j++) manyValues[j] = values[j]!;
+    this.setManyLoop(1, manyValues, 0, 0, false, this.scratch, 2);
     return this.scratch[2]!;
   }
 
@@ -277,9 +304,13 @@ export class JsCore implements Core {
     return this.setLoop(n, key, len, this.i32, values >>> 2, stride >>> 2, this.i32, status >>> 2);
   }
 
-  batchSetMany(pool: number, desc: number, first: number, n: number, keys: number, lens: number, m: number, values: number, stride: number, status: number): number {
+  batchSetMany(pool: number, desc: number, first: number, n: number, fields: number, values: number, stride: number, replace: number, status: number): number {
     this.frames(pool, desc, first);
-    return this.setManyLoop(n, this.u8, keys, lens, m, this.i32, values >>> 2, stride >>> 2, this.i32, status >>> 2);
+    const f = this.fields, m = (f.m = this.i32[(fields + FieldList.M) >>> 2]!);
+    f.keys.set(this.u8.subarray(fields + FieldList.KEYS, fields + FieldList.KEYS + m));
+    f.lens.set(this.u8.subarray(fields + FieldList.LENS, fields + FieldList.LENS + m));
+    f.prepare(this.t);
+    return this.setManyLoop(n, this.i32, values >>> 2, stride >>> 2, replace !== 0, this.i32, status >>> 2);
   }
 
   batchDel(pool: number, desc: number, first: number, n: number, key: number, status: number): number {
@@ -455,52 +486,74 @@ export class JsCore implements Core {
   }
 
   /**
-   * Sets m keys at once per frame, all or nothing (see assembly/store.ts storeSetMany): keys at
-   * bytes[k..], lengths at bytes[l..], frame i's value pairs at vals[v + i * step ..].
+   * Sets the prepared field list (this.fields) per frame, all or nothing (see assembly/store.ts
+   * storeSetMany), frame i's value pairs at vals[v0 + i * step ..]; with `replace`, on an emptied store.
    */
-  private setManyLoop(n: number, bytes: Uint8Array, k: number, l: number, m: number, vals: Int32Array, v0: number, step: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
+  private setManyLoop(n: number, vals: Int32Array, v0: number, step: number, replace: boolean, status: Int32Array, s: number): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads, fields } = this, fixedCap = this.cap;
+    const { m, keys, lens, offsets } = fields, f0 = fields.h0 | fields.l0, f1 = fields.h1 | fields.l1;
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i, v = v0 + i * step;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && (m === 0 || fits(bytes[l]!, vals[v]!, vals[v + 1]!))) {
-        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
-        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!, low = halfSize(t, h0, l0);
-        const used = Layout.HEADER + low + halfSize(t, h1, l1);
-        rc = m === 0 ? 0 : cap < Layout.HEADER ? E.ENOMEM : used > cap ? E.EBADMSG : 0;
-        let n0 = h0, n1 = h1, m0 = l0, m1 = l1, added = 0, lowest = 64;
-        for (let j = 0; j < m && rc === 0; j++) {
-          const key = bytes[k + j]!, len = bytes[l + j]!, code = codeOf(len, t), bit = 1 << (key & 31);
-          const old = ((key < 32 ? n0 : n1) & bit ? 2 : 0) | ((key < 32 ? m0 : m1) & bit ? 1 : 0);
-          if (!fits(len, vals[v + 2 * j]!, vals[v + 2 * j + 1]!)) rc = E.EINVAL;
-          else if (old !== 0) rc = old === code ? 0 : E.EBUSY;
-          else if (used + (added += len) > cap) rc = E.ENOSPC;
-          else {
-            if (key < 32) { if (code & 2) n0 |= bit; if (code & 1) m0 |= bit; }
-            else { if (code & 2) n1 |= bit; if (code & 1) m1 |= bit; }
-            if (key < lowest) lowest = key;
+      if (frame >= 0 && frame < count) {
+        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap, w = start >>> 2;
+        let allFit = true;
+        for (let j = 0; j < m; j++) allFit &&= fits(lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
+        const h0 = replace ? 0 : i32[w]!, h1 = replace ? 0 : i32[w + 1]!, l0 = replace ? 0 : i32[w + 2]!, l1 = replace ? 0 : i32[w + 3]!;
+        const low = halfSize(t, h0, l0), used = Layout.HEADER + low + halfSize(t, h1, l1);
+        let n0 = h0 | fields.h0, n1 = h1 | fields.h1, m0 = l0 | fields.l0, m1 = l1 | fields.l1;
+        let lowest = f0 !== 0 ? 31 - Math.clz32(f0 & -f0) : 63 - Math.clz32(f1 & -f1);
+        if (replace && cap < Layout.HEADER) rc = E.ENOMEM;
+        else if (m === 0) rc = 0;
+        else if (!fits(lens[0]!, vals[v]!, vals[v + 1]!)) rc = E.EINVAL;
+        else if (cap < Layout.HEADER) rc = E.ENOMEM;
+        else if (used > cap) rc = E.EBADMSG;
+        else if (allFit && fields.distinct && ((h0 | l0) & f0) === 0 && ((h1 | l1) & f1) === 0 && used + fields.bytes <= cap) rc = 0;
+        else {
+          // Not all distinct new keys that fit: replay the sets one by one to find the first error, or the new header.
+          n0 = h0; n1 = h1; m0 = l0; m1 = l1; lowest = 64;
+          let added = 0;
+          rc = 0;
+          for (let j = 0; j < m && rc === 0; j++) {
+            const key = keys[j]!, len = lens[j]!, code = codeOf(len, t), bit = 1 << (key & 31);
+            const old = ((key < 32 ? n0 : n1) & bit ? 2 : 0) | ((key < 32 ? m0 : m1) & bit ? 1 : 0);
+            if (!fits(len, vals[v + 2 * j]!, vals[v + 2 * j + 1]!)) rc = E.EINVAL;
+            else if (old !== 0) rc = old === code ? 0 : E.EBUSY;
+            else if (used + (added += len) > cap) rc = E.ENOSPC;
+            else {
+              if (key < 32) { if (code & 2) n0 |= bit; if (code & 1) m0 |= bit; }
+              else { if (code & 2) n1 |= bit; if (code & 1) m1 |= bit; }
+              if (key < lowest) lowest = key;
+            }
           }
         }
         if (rc === 0 && m > 0) {
-          const newLow = halfSize(t, n0, m0);
-          // Values above the lowest inserted key move up, highest first, each once.
-          for (let half = 1; half >= 0 && added > 0; half--) {
-            let rest = half === 1 ? h1 | l1 : h0 | l0;
-            if (lowest >= 32 * half) rest &= ~(((2 << (lowest - 32 * half)) - 1) | 0);
-            while (rest !== 0) {
-              const bit = 31 - Math.clz32(rest), key = 32 * half + bit;
-              rest ^= 1 << bit;
-              const code = ((((half === 1 ? h1 : h0) >>> bit) & 1) << 1) | (((half === 1 ? l1 : l0) >>> bit) & 1);
-              const from = (start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key)) >>> 1;
-              const to = (start + Layout.HEADER + sizeBelow(t, n0, m0, n1, m1, newLow, key)) >>> 1;
-              for (let x = (lengthOf(code, t) >>> 1) - 1; x >= 0; x--) u16[to + x] = u16[from + x]!;
+          if ((h0 | l0 | h1 | l1) === 0 && fields.distinct) {
+            // An empty store (or a replaced one) and distinct keys: the prepared offsets hold.
+            for (let j = 0; j < m; j++) writeValue(u16, start + offsets[j]!, lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
+          } else {
+            const newLow = halfSize(t, n0, m0);
+            // Values above the lowest inserted key move up, highest first, each once.
+            for (let half = 1; half >= 0 && lowest < 64; half--) {
+              let rest = half === 1 ? h1 | l1 : h0 | l0;
+              if (lowest >= 32 * half) rest &= ~(((2 << (lowest - 32 * half)) - 1) | 0);
+              while (rest !== 0) {
+                const bit = 31 - Math.clz32(rest), key = 32 * half + bit;
+                rest ^= 1 << bit;
+                const code = ((((half === 1 ? h1 : h0) >>> bit) & 1) << 1) | (((half === 1 ? l1 : l0) >>> bit) & 1);
+                const from = (start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key)) >>> 1;
+                const to = (start + Layout.HEADER + sizeBelow(t, n0, m0, n1, m1, newLow, key)) >>> 1;
+                for (let x = (lengthOf(code, t) >>> 1) - 1; x >= 0; x--) u16[to + x] = u16[from + x]!;
+              }
+            }
+            for (let j = 0; j < m; j++) {
+              writeValue(u16, start + Layout.HEADER + sizeBelow(t, n0, m0, n1, m1, newLow, keys[j]!), lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
             }
           }
-          for (let j = 0; j < m; j++) {
-            writeValue(u16, start + Layout.HEADER + sizeBelow(t, n0, m0, n1, m1, newLow, bytes[k + j]!), bytes[l + j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
-          }
           i32[w] = n0; i32[w + 1] = n1; i32[w + 2] = m0; i32[w + 3] = m1;
+        } else if (rc === 0 && replace) {
+          i32[w] = 0; i32[w + 1] = 0; i32[w + 2] = 0; i32[w + 3] = 0;
         }
       }
       status[s + i] = rc;

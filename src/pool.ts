@@ -6,7 +6,7 @@
  *   [ trait store | free headroom | packet data (length bytes) | tailroom ]
  *   ^ frame start (8-aligned)       ^ head: data start = the store's hard end
  */
-import type { Core, Impl } from "./core.js";
+import { FieldList, type Core, type Impl } from "./core.js";
 import { TraitsError } from "./errors.js";
 import { PROFILE_ID, checkInteger, checkLength, describe, toImpl, toKey, toPair, toProfile, type Key, type Profile } from "./args.js";
 import { arenaOf } from "./memory.js";
@@ -36,8 +36,8 @@ export interface Field {
 
 /** Largest number of bytes a pool may take: WebAssembly memory (wasm32) ends at 4 GiB. */
 const MAX_POOL_BYTES = 2 ** 32 - 2 ** 20;
-/** Control block: base, frameSize, count, heads, profile (u32 each); then the scratch of broadcast values, keys and lengths. */
-const CONTROL = 32, SCRATCH = 64 * 8 + 64 + 64;
+/** Control block: base, frameSize, count, heads, profile (u32 each); then the scratch of broadcast values and a field list. */
+const CONTROL = 32, SCRATCH = 64 * 8 + FieldList.BYTES;
 
 /**
  * A pool of packet frames in WebAssembly memory, each with a trait store at its start, and
@@ -263,23 +263,25 @@ export class PacketPool {
 
   /**
    * Sets several keys on every selected frame in one pass, all or nothing per frame: field j takes
-   * `values[j]` if given (validated once), else each frame's value slot j. A frame's status is 0 or
-   * the first error the same sets one by one would meet. Returns the count of successes.
+   * `values[j]` if given (validated once), else each frame's value slot j. With `replace`, each store
+   * is emptied first (fresh rx metadata, one pass over the frames). A frame's status is 0 or the first
+   * error that the same sets one by one (after a clear, with replace) would meet. Returns the count of successes.
    */
-  batchSetMany(burst: Burst, fields: readonly Field[], values?: ReadonlyArray<number | bigint>): number {
+  batchSetMany(burst: Burst, fields: readonly Field[], values?: ReadonlyArray<number | bigint>, { replace = false }: { replace?: boolean } = {}): number {
     const desc = this.select(burst);
     if (!Array.isArray(fields) || fields.length === 0 || fields.length > burst.slots) throw new TraitsError("EINVAL", `fields must be an array of 1 to ${burst.slots} (the burst's slots) {key, len}`);
     if (values !== undefined && (!Array.isArray(values) || values.length !== fields.length)) throw new TraitsError("EINVAL", `values must be an array of ${fields.length} values, one per field`);
-    const scratch = this.control + CONTROL, keys = scratch + 512, lens = scratch + 576;
+    const scratch = this.control + CONTROL, list = scratch + 512;
     const w = this.words(), bytes = new Uint8Array(w.buffer);
     fields.forEach((field, j) => {
       if (typeof field !== "object" || field === null) throw new TraitsError("EINVAL", `fields[${j}] must be {key, len}, not ${describe(field)}`);
-      bytes[keys + j] = toKey(field.key);
-      bytes[lens + j] = checkLength(field.len, this.profile);
+      bytes[list + FieldList.KEYS + j] = toKey(field.key);
+      bytes[list + FieldList.LENS + j] = checkLength(field.len, this.profile);
       if (values) toPair(values[j], field.len, w.subarray((scratch >>> 2) + 2 * j, (scratch >>> 2) + 2 * j + 2));
     });
+    w[(list + FieldList.M) >>> 2] = fields.length;
     const [from, stride] = values ? [scratch, 0] : [burst.vals, burst.stride];
-    return this.core.batchSetMany(this.control, desc, burst.first, burst.length, keys, lens, fields.length, from, stride, burst.stat);
+    return this.core.batchSetMany(this.control, desc, burst.first, burst.length, list, from, stride, replace ? 1 : 0, burst.stat);
   }
 
   /** Removes `key` from every selected frame; status 0 or errno. Returns the count of successes. */

@@ -5,7 +5,7 @@
  * package works with both `import` and `require`.
  */
 import { readFileSync } from "node:fs";
-import type { Core } from "./core.js";
+import { FieldList, type Core } from "./core.js";
 import { arenaOf } from "./memory.js";
 
 interface Exports {
@@ -15,7 +15,7 @@ interface Exports {
   get(start: number, cap: number, profile: number, key: number, value: number, outLen: number): number;
   set(start: number, cap: number, profile: number, key: number, len: number, lo: number, hi: number): number;
   del(start: number, cap: number, profile: number, key: number): number;
-  setMany(start: number, cap: number, profile: number, keys: number, lens: number, m: number, values: number): number;
+  setMany(start: number, cap: number, profile: number, fields: number, values: number, replace: number): number;
   decode(start: number, cap: number, profile: number, keys: number, lens: number, values: number): number;
   batchGet: Core["batchGet"];
   batchSet: Core["batchSet"];
@@ -27,8 +27,8 @@ interface Exports {
   batchDecode: Core["batchDecode"];
 }
 
-/** Bytes of scratch per instance: 64 u64 values, 64 keys, 64 lengths. */
-const SCRATCH = 64 * 8 + 64 + 64;
+/** Bytes of scratch per instance: 64 u64 values, then a field list (or decode's 64 keys and 64 lengths). */
+const SCRATCH = 64 * 8 + FieldList.BYTES;
 
 let compiled: WebAssembly.Module | null | undefined;
 
@@ -103,11 +103,12 @@ export class WasmCore implements Core {
     return this.ex.del(start, cap, profile, key);
   }
   setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array): number {
-    const s = this.scratch, u32 = this.views();
+    const s = this.scratch, fields = s + 512, u32 = this.views();
     u32.set(values.subarray(0, 2 * m), s >>> 2);
-    this.u8.set(keys.subarray(0, m), s + 512);
-    this.u8.set(lens.subarray(0, m), s + 576);
-    return this.ex.setMany(start, cap, profile, s + 512, s + 576, m, s);
+    u32[(fields + FieldList.M) >>> 2] = m;
+    this.u8.set(keys.subarray(0, m), fields + FieldList.KEYS);
+    this.u8.set(lens.subarray(0, m), fields + FieldList.LENS);
+    return this.ex.setMany(start, cap, profile, fields, s, 0);
   }
   decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
     const s = this.scratch;

@@ -22,7 +22,7 @@ const scenario = fc.record({
     fc.record({ kind: fc.constant("range" as const), first: fc.nat(), n: fc.nat() }),
     fc.record({ kind: fc.constant("frames" as const), frames: fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 12 }) }),
   ),
-  op: fc.constantFrom("get", "set", "setEach", "setMany", "setManyEach", "del", "has", "init", "getWide", "setWide", "decode"),
+  op: fc.constantFrom("get", "set", "setEach", "setMany", "setManyEach", "setManyReplace", "del", "has", "init", "getWide", "setWide", "decode"),
   key: fc.integer({ min: 0, max: 62 }),
   size: fc.integer({ min: 0, max: 2 }),
   fields: fc.array(fc.record({ key: fc.integer({ min: 0, max: 63 }), size: fc.integer({ min: 0, max: 2 }) }), { minLength: 1, maxLength: 4 }),
@@ -78,6 +78,7 @@ function runBatch(s: Scenario, pool: PacketPool): unknown[] {
     case "setEach": fillSlots(s, burst, [len], n); ret = pool.batchSet(burst, s.key, len); break;
     case "setMany": ret = pool.batchSetMany(burst, fields, broadcast); break;
     case "setManyEach": fillSlots(s, burst, fieldLens, n); ret = pool.batchSetMany(burst, fields); break;
+    case "setManyReplace": fillSlots(s, burst, fieldLens, n); ret = pool.batchSetMany(burst, fields, undefined, { replace: true }); break;
     case "del": ret = pool.batchDelete(burst, s.key); break;
     case "has": ret = pool.batchHas(burst, s.key); break;
     case "init": ret = pool.batchInit(burst); break;
@@ -112,7 +113,7 @@ function runLoop(s: Scenario, pool: PacketPool): unknown[] {
       case "get": rc = store.tryGet(s.key, out); values.push(rc >= 0 ? [...out] : null); ret += +(rc >= 0); break;
       case "set": rc = store.trySet(s.key, len, ...pairFor(len, 0, false).map((_, h) => Number((BigInt.asUintN(8 * len, BigInt(s.seed)) >> BigInt(32 * h)) & 0xffffffffn)) as [number, number]); ret += +(rc === 0); break;
       case "setEach": rc = store.trySet(s.key, len, ...pairFor(len, s.seed + 31 * i, s.misfit % (n + 1) === i && len < 8)); ret += +(rc === 0); break;
-      case "setMany": case "setManyEach": case "setWide": {
+      case "setMany": case "setManyEach": case "setManyReplace": case "setWide": {
         const seq: Array<[number, number, number, number]> = s.op === "setWide"
           ? [0, 1].map((h) => { const b = new DataView(new Uint8Array(16).map((_, x) => s.seed + x).buffer); return [s.key + h, 8, b.getUint32(8 * h, true), b.getUint32(8 * h + 4, true)]; })
           : s.fields.map((f, j) => {
@@ -121,6 +122,7 @@ function runLoop(s: Scenario, pool: PacketPool): unknown[] {
             return [f.key, l, ...pairFor(l, s.seed + 31 * i + j, s.misfit % (n + 1) === i && l < 8)];
           });
         const before = pool.frameBytes(frame).slice();
+        if (s.op === "setManyReplace") store.clear();
         rc = 0;
         for (const [k, l, lo, hi] of seq) { rc = store.trySet(k, l, lo, hi); if (rc < 0) break; }
         if (rc < 0) pool.frameBytes(frame).set(before);
@@ -170,7 +172,7 @@ describe("batch operations agree with loops of single operations", () => {
           expect(framesHex(pool), `${impl} ${s.op} frames`).toEqual(framesHex(reference));
         }
       }),
-      { numRuns: 400 },
+      { numRuns: 1500 },
     );
   });
 });
