@@ -8,34 +8,22 @@
 // indices at desc[0 .. n-1] (an rx ring). A descriptor >= count gets EINVAL.
 // Each frame's result (a length, 0/1, 0 or a negative errno) goes to the i32 at
 // status + 4i; values of frame i are at values + i * stride. Each function
-// returns how many frames succeeded.
+// returns how many frames succeeded. Each reads the control block once, into
+// locals (stores to the outputs could otherwise alias it and force reloads).
 import { EBADMSG, ENOENT, EINVAL, prepareFields, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany } from "./store";
 
-const NO_FRAME: usize = <usize>-1;
-
-/** Address of the store of the i-th selected frame, or NO_FRAME; its capacity goes to the global `cap`. */
-let cap: u32 = 0;
-
 // @ts-ignore: decorator
-@inline function frameStart(pool: usize, desc: usize, first: u32, i: u32): usize {
-  const frame = desc != 0 ? load<u32>(desc + (<usize>i << 2)) : first + i;
-  if (frame >= load<u32>(pool, 8)) return NO_FRAME;
-  cap = load<u32>(<usize>load<u32>(pool, 12) + (<usize>frame << 2));
-  return <usize>load<u32>(pool) + <usize>frame * <usize>load<u32>(pool, 4);
-}
-
-// @ts-ignore: decorator
-@inline function profileOf(pool: usize): u32 {
-  return load<u32>(pool, 16);
+@inline function frameAt(desc: usize, first: u32, i: u32): u32 {
+  return desc != 0 ? load<u32>(desc + (<usize>i << 2)) : first + i;
 }
 
 /** Gets `key` of every frame into u32 (stride 4) or u64 (stride >= 8) slots; status = length or errno. */
 export function batchGet(pool: usize, desc: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
-  const profile = profileOf(pool);
+  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const start = frameStart(pool, desc, first, i);
-    const rc = start == NO_FRAME ? EINVAL : storeGet(start, cap, profile, key, values + i * stride, stride);
+    const frame = frameAt(desc, first, i);
+    const rc = frame >= count ? EINVAL : storeGet(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, key, values + i * stride, stride);
     store<i32>(status + (i << 2), rc);
     ok += i32(rc >= 0);
   }
@@ -44,14 +32,14 @@ export function batchGet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 
 /** Sets `key` on every frame to `len` bytes of the u64 slot at values + i * stride (stride 0: one value for all). */
 export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32, len: u32, values: usize, stride: u32, status: usize): i32 {
-  const profile = profileOf(pool);
+  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const start = frameStart(pool, desc, first, i);
+    const frame = frameAt(desc, first, i);
     const at = values + i * stride, lo = load<u32>(at), hi = load<u32>(at, 4);
     let rc = EINVAL;
-    if (start != NO_FRAME && (len == 8 || (hi == 0 && (len == 4 || (len == 2 ? lo <= 0xffff : lo == 0))))) {
-      rc = storeSet(start, cap, profile, key, len, lo, hi);
+    if (frame < count && (len == 8 || (hi == 0 && (len == 4 || (len == 2 ? lo <= 0xffff : lo == 0))))) {
+      rc = storeSet(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, key, len, lo, hi);
     }
     store<i32>(status + (i << 2), rc);
     ok += i32(rc == 0);
@@ -65,12 +53,12 @@ export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
  * same values for all); with `replace` (1), each store is emptied first.
  */
 export function batchSetMany(pool: usize, desc: usize, first: u32, n: u32, fields: usize, values: usize, stride: u32, replace: u32, status: usize): i32 {
-  const profile = profileOf(pool);
+  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
   prepareFields(fields, profile);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const start = frameStart(pool, desc, first, i);
-    const rc = start == NO_FRAME ? EINVAL : storeSetMany(start, cap, profile, fields, values + i * stride, replace != 0);
+    const frame = frameAt(desc, first, i);
+    const rc = frame >= count ? EINVAL : storeSetMany(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, fields, values + i * stride, replace != 0);
     store<i32>(status + (i << 2), rc);
     ok += i32(rc == 0);
   }
@@ -79,11 +67,11 @@ export function batchSetMany(pool: usize, desc: usize, first: u32, n: u32, field
 
 /** Removes `key` from every frame; status 0 or errno. */
 export function batchDel(pool: usize, desc: usize, first: u32, n: u32, key: u32, status: usize): i32 {
-  const profile = profileOf(pool);
+  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const start = frameStart(pool, desc, first, i);
-    const rc = start == NO_FRAME ? EINVAL : storeDel(start, cap, profile, key);
+    const frame = frameAt(desc, first, i);
+    const rc = frame >= count ? EINVAL : storeDel(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, key);
     store<i32>(status + (i << 2), rc);
     ok += i32(rc == 0);
   }
@@ -92,11 +80,11 @@ export function batchDel(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 
 /** Tests `key` on every frame; status 1, 0 or errno; returns how many frames hold it. */
 export function batchHas(pool: usize, desc: usize, first: u32, n: u32, key: u32, status: usize): i32 {
-  const profile = profileOf(pool);
+  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const start = frameStart(pool, desc, first, i);
-    const rc = start == NO_FRAME ? EINVAL : storeHas(start, cap, profile, key);
+    const frame = frameAt(desc, first, i);
+    const rc = frame >= count ? EINVAL : storeHas(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, key);
     store<i32>(status + (i << 2), rc);
     ok += i32(rc == 1);
   }
@@ -105,10 +93,11 @@ export function batchHas(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 
 /** Empties the store of every frame; status 0 or errno. */
 export function batchInit(pool: usize, desc: usize, first: u32, n: u32, status: usize): i32 {
+  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const start = frameStart(pool, desc, first, i);
-    const rc = start == NO_FRAME ? EINVAL : storeInit(start, cap);
+    const frame = frameAt(desc, first, i);
+    const rc = frame >= count ? EINVAL : storeInit(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)));
     store<i32>(status + (i << 2), rc);
     ok += i32(rc == 0);
   }
@@ -121,13 +110,13 @@ export function batchInit(pool: usize, desc: usize, first: u32, n: u32, status: 
  * EBADMSG if only one is, or either is not 8 bytes; or the error of the store.
  */
 export function batchGetWide(pool: usize, desc: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
-  const profile = profileOf(pool);
+  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const start = frameStart(pool, desc, first, i);
+    const frame = frameAt(desc, first, i);
     let rc = EINVAL;
-    if (start != NO_FRAME) {
-      const at = values + i * stride;
+    if (frame < count) {
+      const start = base + <usize>frame * size, cap = load<u32>(heads + (<usize>frame << 2)), at = values + i * stride;
       const a = storeGet(start, cap, profile, key, at, 8);
       const b = storeGet(start, cap, profile, key + 1, at + 8, 8);
       rc = a == 8 && b == 8 ? 16 : a == ENOENT && b == ENOENT ? ENOENT : a < 0 && a != ENOENT ? a : EBADMSG;
@@ -145,11 +134,12 @@ export function batchGetWide(pool: usize, desc: usize, first: u32, n: u32, key: 
  * Returns the number of entries written.
  */
 export function batchDecode(pool: usize, desc: usize, first: u32, n: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
-  const profile = profileOf(pool);
+  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
   let total: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
-    const start = frameStart(pool, desc, first, i);
-    const rc = start == NO_FRAME ? EINVAL : storeDecode(start, cap, profile, keys + total, lens + total, values + (total << 3), room - total);
+    const frame = frameAt(desc, first, i);
+    const rc = frame >= count ? EINVAL
+      : storeDecode(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, keys + total, lens + total, values + (total << 3), room - total);
     store<i32>(status + (i << 2), rc);
     if (rc > 0) total += <u32>rc;
   }

@@ -69,6 +69,12 @@ const KEYS: u32 = 64;
   return used > cap ? EBADMSG : <i32>used;
 }
 
+/** True if the header fits `cap` (>= 16): first a cheap bound (8 bytes a key), then the exact size. */
+// @ts-ignore: decorator
+@inline function headerFits(high: u64, low: u64, cap: u32, profile: u32): bool {
+  return HEADER + (<u32>popcnt<u64>(high | low) << 3) <= cap || HEADER + sizeOf(high, low, <u64>-1, profile) <= cap;
+}
+
 /** Moves `n` bytes (even) from `src` up to `src + by`, highest first. */
 // @ts-ignore: decorator
 @inline function moveUp(src: usize, n: u32, by: u32): void {
@@ -113,18 +119,19 @@ const KEYS: u32 = 64;
 // @ts-ignore: decorator
 @inline export function storeHas(start: usize, cap: u32, profile: u32, key: u32): i32 {
   if (key >= KEYS) return EINVAL;
-  const used = usedBytes(start, cap, profile);
-  if (used < 0) return used;
-  return <i32>(((load<u64>(start) | load<u64>(start, 8)) >> key) & 1);
+  if (cap < HEADER) return ENOMEM;
+  const high = load<u64>(start), low = load<u64>(start, 8);
+  if (!headerFits(high, low, cap, profile)) return EBADMSG;
+  return <i32>(((high | low) >> key) & 1);
 }
 
 /** Reads the value of `key` into `value` (a u64 slot, zero-extended); returns its length or an errno. */
 // @ts-ignore: decorator
 @inline export function storeGet(start: usize, cap: u32, profile: u32, key: u32, value: usize, outLen: u32): i32 {
   if (key >= KEYS) return EINVAL;
-  const used = usedBytes(start, cap, profile);
-  if (used < 0) return used;
+  if (cap < HEADER) return ENOMEM;
   const high = load<u64>(start), low = load<u64>(start, 8);
+  if (!headerFits(high, low, cap, profile)) return EBADMSG;
   const code = codeAt(high, low, key);
   if (code == 0) return ENOENT;
   const len = lengthOf(code, profile);

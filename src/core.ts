@@ -89,6 +89,11 @@ function sizeBelow(t: Uint8Array, h0: number, l0: number, h1: number, l1: number
   return (upper ? low : 0) + halfSize(t, (upper ? h1 : h0) & m, (upper ? l1 : l0) & m);
 }
 
+/** True if a header fits `cap` (>= 16): first a cheap bound (8 bytes a key), then the exact size. */
+function headerFits(t: Uint8Array, h0: number, l0: number, h1: number, l1: number, cap: number): boolean {
+  return Layout.HEADER + ((popcount(h0 | l0) + popcount(h1 | l1)) << 3) <= cap || Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) <= cap;
+}
+
 /** Number of set bits in a 32-bit integer (SWAR). */
 function popcount(x: number): number {
   x -= (x >>> 1) & 0x55555555;
@@ -360,16 +365,16 @@ export class JsCore implements Core {
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count && key < 64) {
         const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
-        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!, low = halfSize(t, h0, l0);
+        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
         if (cap < Layout.HEADER) rc = E.ENOMEM;
-        else if (Layout.HEADER + low + halfSize(t, h1, l1) > cap) rc = E.EBADMSG;
+        else if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
         else {
           const bit = key & 31, code = key < 32 ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1) : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
           const len = lengthOf(code, t);
           if (code === 0) rc = E.ENOENT;
           else if (len > outLen) rc = E.ENOSPC;
           else {
-            readValue(u16, start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key), len, out, o + i * step, wide);
+            readValue(u16, start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key), len, out, o + i * step, wide);
             rc = len;
           }
         }
@@ -458,7 +463,7 @@ export class JsCore implements Core {
         const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
         const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
         if (cap < Layout.HEADER) rc = E.ENOMEM;
-        else if (Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) > cap) rc = E.EBADMSG;
+        else if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
         else rc = ((key < 32 ? h0 | l0 : h1 | l1) >>> (key & 31)) & 1;
       }
       status[s + i] = rc;
