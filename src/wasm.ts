@@ -88,11 +88,11 @@ export class WasmCore implements Core {
     return this.ex.has(start, cap, profile, key);
   }
   get(start: number, cap: number, profile: number, key: number, outLen: number, out: Uint32Array): number {
-    const len = this.ex.get(start, cap, profile, key, this.scratch, outLen);
+    const s = this.scratch, len = this.ex.get(start, cap, profile, key, s, outLen);
     if (len >= 0) {
-      const u32 = this.views(), w = this.scratch >>> 2;
-      out[0] = u32[w]!;
-      out[1] = outLen >= 8 ? u32[w + 1]! : 0;
+      const u32 = this.u32.length === 0 ? this.views() : this.u32;
+      out[0] = u32[s >>> 2]!;
+      out[1] = outLen >= 8 ? u32[(s >>> 2) + 1]! : 0;
     }
     return len;
   }
@@ -113,11 +113,12 @@ export class WasmCore implements Core {
   decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
     const s = this.scratch;
     const n = this.ex.decode(start, cap, profile, s + 512, s + 576, s);
-    if (n > 0) {
-      const u32 = this.views();
-      keys.set(this.u8.subarray(s + 512, s + 512 + n));
-      lens.set(this.u8.subarray(s + 576, s + 576 + n));
-      values.set(u32.subarray(s >>> 2, (s >>> 2) + 2 * n));
+    const u32 = this.views(), u8 = this.u8, w = s >>> 2;
+    for (let i = 0; i < n; i++) {
+      keys[i] = u8[s + 512 + i]!;
+      lens[i] = u8[s + 576 + i]!;
+      values[2 * i] = u32[w + 2 * i]!;
+      values[2 * i + 1] = u32[w + 2 * i + 1]!;
     }
     return n;
   }
