@@ -73,12 +73,12 @@ export class PacketPool {
     const impl = toImpl(options.impl);
     if (options.memory !== undefined && !(options.memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(options.memory)}`);
     this.memory = options.memory ?? new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+    this.core = coreOf(this.memory, impl, options.impl === "wasm");
     const arena = arenaOf(this.memory);
     this.base = arena.alloc(this.count * this.frameSize, 64);
     this.heads = arena.alloc(4 * this.count, 64);
     this.lengths = arena.alloc(4 * this.count, 64);
     this.control = arena.alloc(CONTROL + SCRATCH, 64);
-    this.core = coreOf(this.memory, impl, options.impl === "wasm");
     this.u32 = new Uint32Array(this.memory.buffer);
     this.words().set([this.base, this.frameSize, this.count, this.heads, PROFILE_ID[this.profile]], this.control >>> 2);
     this.words().fill(this.headroom, this.heads >>> 2, (this.heads >>> 2) + this.count);
