@@ -146,9 +146,9 @@ const KEYS: u32 = 64;
 @inline export function storeSet(start: usize, cap: u32, profile: u32, key: u32, len: u32, lo: u32, hi: u32): i32 {
   const code = codeOf(len, profile);
   if (key >= KEYS || code == 0) return EINVAL;
-  const used = usedBytes(start, cap, profile);
-  if (used < 0) return used;
+  if (cap < HEADER) return ENOMEM;
   const high = load<u64>(start), low = load<u64>(start, 8);
+  if (!headerFits(high, low, cap, profile)) return EBADMSG;
   const bit = <u64>1 << key;
   const at = start + HEADER + sizeOf(high, low, bit - 1, profile);
   const old = codeAt(high, low, key);
@@ -157,8 +157,9 @@ const KEYS: u32 = 64;
     writeValue(at, len, lo, hi);
     return 0;
   }
-  if (<u32>used + len > cap) return ENOSPC;
-  moveUp(at, <u32>used - <u32>(at - start), len);
+  const used = HEADER + sizeOf(high, low, <u64>-1, profile);
+  if (used + len > cap) return ENOSPC;
+  moveUp(at, used - <u32>(at - start), len);
   writeValue(at, len, lo, hi);
   if (code & 2) store<u64>(start, high | bit);
   if (code & 1) store<u64>(start, low | bit, 8);

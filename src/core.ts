@@ -394,14 +394,14 @@ export class JsCore implements Core {
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count && key < 64 && code !== 0 && fits(len, lo, hi)) {
         const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
-        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!, low = halfSize(t, h0, l0);
-        const used = Layout.HEADER + low + halfSize(t, h1, l1);
+        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
         if (cap < Layout.HEADER) rc = E.ENOMEM;
-        else if (used > cap) rc = E.EBADMSG;
+        else if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
         else {
-          const at = start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
+          const low = halfSize(t, h0, l0), at = start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
           const half = w + (key >>> 5), bit = 1 << (key & 31);
           const old = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
+          const used = old === 0 ? Layout.HEADER + low + halfSize(t, h1, l1) : 0;
           if (old !== 0 && old !== code) rc = E.EBUSY;
           else if (old === 0 && used + len > cap) rc = E.ENOSPC;
           else {
