@@ -7,4 +7,5 @@ export type { Impl } from "./core.js";
 export type { Key, Profile } from "./args.js";
 export { TraitStore, createStore, type StoreOptions, type TraitValue } from "./store.js";
 export { defaultMemory } from "./memory.js";
-export { PacketPool, Burst, DecodeBuffer, type PoolOptions, type Field } from "./pool.js";
+export { PacketPool, type PoolOptions, type Field } from "./pool.js";
+export { Burst, DecodeBuffer } from "./burst.js";

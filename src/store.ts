@@ -1,5 +1,6 @@
 /** TraitStore: the public view of one traits store, over WebAssembly memory or a caller's bytes. */
-import { JsCore, type BufferSource, type Core, type Impl } from "./core.js";
+import type { BufferSource, Core, Impl } from "./core.js";
+import { JsCore } from "./js-core.js";
 import { Errno, TraitsError, errnoName } from "./errors.js";
 import { PROFILE_ID, checkInteger, checkLength, describe, fitsPair, keyIndex, toImpl, toKey, toPair, toProfile, type Key, type Profile } from "./args.js";
 import { arenaOf, defaultMemory } from "./memory.js";
@@ -99,7 +100,8 @@ export class TraitStore {
    */
   static over(bytes: Uint8Array, options: StoreOptions = {}): TraitStore {
     if (!(bytes instanceof Uint8Array)) throw new TraitsError("EINVAL", `bytes must be a Uint8Array, not ${describe(bytes)}`);
-    const impl = toImpl(options.impl), profile = toProfile(options.profile);
+    toImpl(options.impl);
+    const profile = toProfile(options.profile);
     checkRegion(bytes.byteOffset, bytes.byteLength, bytes.buffer.byteLength);
     const memory = defaultMemory();
     if (bytes.buffer === memory.buffer) return TraitStore.at(memory, bytes.byteOffset, bytes.byteLength, options);

@@ -1,0 +1,129 @@
+/** Burst and DecodeBuffer: the arrays of batch calls, in a pool's WebAssembly memory. */
+import { TraitsError } from "./errors.js";
+import { checkInteger } from "./args.js";
+import { arenaOf } from "./memory.js";
+import type { PacketPool } from "./pool.js";
+
+/**
+ * The arrays of one batch call, in its pool's memory: frame descriptors, a status per frame, and
+ * `slots` u64 value slots per frame (as u32 lo/hi pairs in `values`, or as `values64`).
+ * Select frames with selectRange or selectFrames before a batch call.
+ */
+export class Burst {
+  /** Number of frames selected. */
+  length = 0;
+  /** @internal First frame of a range selection. */
+  first = 0;
+  /** @internal True when the selection is a range. */
+  ranged = true;
+  /** @internal Addresses of the descriptors, statuses and values; the value stride in bytes. */
+  readonly desc: number;
+  readonly stat: number;
+  readonly vals: number;
+  readonly stride: number;
+  private released = false;
+
+  /** @internal */
+  constructor(readonly pool: PacketPool, readonly capacity: number, readonly slots: number) {
+    const arena = arenaOf(pool.memory);
+    // Offsets by 64 + 128 bytes keep the arrays off the frames' 4 KiB page offsets (4K aliasing).
+    this.desc = arena.alloc(4 * capacity + 64, 64) + 64;
+    this.stat = arena.alloc(4 * capacity + 128, 64) + 128;
+    this.vals = arena.alloc(8 * slots * capacity + 192, 64) + 192;
+    this.stride = 8 * slots;
+  }
+
+  /** Selects frames first .. first + n - 1. Throws EINVAL if they are not all in the pool or n > capacity. Returns the burst. */
+  selectRange(first: number, n: number): this {
+    checkInteger(n, "n", 0, this.capacity);
+    checkInteger(first, "first", 0, this.pool.count - n);
+    this.first = first;
+    this.length = n;
+    this.ranged = true;
+    return this;
+  }
+
+  /**
+   * Selects the frames whose indices are in `frames` (copied into the descriptor array), or, without
+   * it, the first `n` descriptors already written to `frames()`. Out-of-range indices get EINVAL in
+   * their status at the batch call. Returns the burst.
+   */
+  selectFrames(frames?: ArrayLike<number>, n = frames?.length ?? 0): this {
+    checkInteger(n, "n", 0, this.capacity);
+    if (frames !== undefined) {
+      if (frames.length < n) throw new TraitsError("EINVAL", `frames has ${frames.length} entries, fewer than n = ${n}`);
+      const d = this.frames();
+      for (let i = 0; i < n; i++) d[i] = checkInteger(frames[i], `frames[${i}]`, 0, 0xffffffff);
+    }
+    this.length = n;
+    this.ranged = false;
+    return this;
+  }
+
+  /** The descriptor array (capacity u32 frame indices), a live view. */
+  frames(): Uint32Array {
+    return this.view(Uint32Array, this.desc, this.capacity);
+  }
+
+  /** The status of each selected frame (length, 0/1, count or a negative errno), a live view of `length` entries. */
+  status(): Int32Array {
+    return this.view(Int32Array, this.stat, this.length);
+  }
+
+  /** The value slots as u32 pairs: frame i, slot j at [2 * (i * slots + j)] (lo) and [+1] (hi). A live view. */
+  values(): Uint32Array {
+    return this.view(Uint32Array, this.vals, 2 * this.slots * this.capacity);
+  }
+
+  /** The value slots as u64: frame i, slot j at [i * slots + j]. A live view. */
+  values64(): BigUint64Array {
+    return this.view(BigUint64Array, this.vals, this.slots * this.capacity);
+  }
+
+  /** Gives the arrays back to the memory's arena; the burst must not be used afterwards. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    const arena = arenaOf(this.pool.memory);
+    arena.release(this.desc - 64, 4 * this.capacity + 64);
+    arena.release(this.stat - 128, 4 * this.capacity + 128);
+    arena.release(this.vals - 192, 8 * this.slots * this.capacity + 192);
+  }
+
+  private view<T>(kind: new (buffer: ArrayBufferLike, offset: number, length: number) => T, at: number, length: number): T {
+    if (this.released) throw new TraitsError("EINVAL", "this burst was released");
+    return new kind(this.pool.memory.buffer, at, length);
+  }
+}
+
+/** Parallel arrays that batchDecode fills: entry i is keys[i], lens[i] and values (u32 pair 2i, 2i+1). */
+export class DecodeBuffer {
+  /** Entries written by the last batchDecode. */
+  count = 0;
+  /** @internal */ readonly keysAt: number;
+  /** @internal */ readonly lensAt: number;
+  /** @internal */ readonly valuesAt: number;
+
+  /** @internal */
+  constructor(readonly memory: WebAssembly.Memory, readonly room: number) {
+    const arena = arenaOf(memory);
+    this.valuesAt = arena.alloc(8 * room, 64);
+    this.keysAt = arena.alloc(room, 8);
+    this.lensAt = arena.alloc(room, 8);
+  }
+
+  /** Keys of the entries (live view of `count`). */
+  keys(): Uint8Array {
+    return new Uint8Array(this.memory.buffer, this.keysAt, this.count);
+  }
+
+  /** Lengths of the entries (live view of `count`). */
+  lens(): Uint8Array {
+    return new Uint8Array(this.memory.buffer, this.lensAt, this.count);
+  }
+
+  /** Values of the entries as u32 pairs (live view of 2 * count). */
+  values(): Uint32Array {
+    return new Uint32Array(this.memory.buffer, this.valuesAt, 2 * this.count);
+  }
+}
