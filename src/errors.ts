@@ -1,12 +1,16 @@
 /** Negative Linux errno values returned by every non-throwing call, as in the C original. */
 export const Errno = {
+  EPERM: -1,
   ENOENT: -2,
   ENOMEM: -12,
   EBUSY: -16,
+  EEXIST: -17,
   EINVAL: -22,
   ERANGE: -34,
   ENOSPC: -28,
+  ENAMETOOLONG: -36,
   EBADMSG: -74,
+  EOPNOTSUPP: -95,
 } as const;
 
 /** Name of an errno code, e.g. "ENOSPC". */

@@ -9,3 +9,6 @@ export { TraitStore, createStore, type StoreOptions, type TraitValue } from "./s
 export { defaultMemory } from "./memory.js";
 export { PacketPool, type PoolOptions, type Field } from "./pool.js";
 export { Burst, DecodeBuffer } from "./burst.js";
+export { KeyRegistry, type KeyEntry, type KeyLookup, type RegistryConfig } from "./registry.js";
+export { SharedKeyRegistry } from "./shared-registry.js";
+export { HardwareKey, type HardwarePlacement } from "./hardware.js";

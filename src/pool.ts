@@ -7,11 +7,15 @@
  *   ^ frame start (8-aligned)       ^ head: data start = the store's hard end
  */
 import { FieldList, type Core, type Impl } from "./core.js";
-import { TraitsError } from "./errors.js";
+import { Errno, TraitsError } from "./errors.js";
 import { PROFILE_ID, checkInteger, checkLength, describe, toImpl, toKey, toPair, toProfile, type Key, type Profile } from "./args.js";
 import { arenaOf } from "./memory.js";
 import { TraitStore, coreOf } from "./store.js";
 import { Burst, DecodeBuffer } from "./burst.js";
+import { HINTS_BYTES, HardwareKey, hardwareIndex, toPlacement, type HardwarePlacement } from "./hardware.js";
+import type { KeyLookup } from "./registry.js";
+
+const pair = new Uint32Array(2);
 
 /** Options of a PacketPool. */
 export interface PoolOptions {
@@ -27,6 +31,10 @@ export interface PoolOptions {
   profile?: Profile;
   /** Implementation of the store and batch operations; default as for stores. */
   impl?: Impl;
+  /** Strict pool: sets accept only keys registered here, with their registered size. */
+  registry?: KeyLookup;
+  /** Where hardware keys live: "struct" (default: a 32-byte hints area at the end of each frame), "keys" (application keys 59..63) or "off". */
+  hardwareKeys?: HardwarePlacement;
 }
 
 /** A field of a multi-key set: its key and length. */
@@ -52,6 +60,12 @@ export class PacketPool {
   readonly frameSize: number;
   readonly headroom: number;
   readonly profile: Profile;
+  /** The registry of a strict pool, if any. */
+  readonly registry: KeyLookup | undefined;
+  /** Where hardware keys live. */
+  readonly hardwareKeys: HardwarePlacement;
+  /** Bytes of a frame that packet data may use (frameSize, less the hints area with placement "struct"). */
+  readonly dataEnd: number;
   /** Address of frame 0 in memory. */
   readonly base: number;
   /** @internal */ readonly core: Core;
@@ -71,6 +85,10 @@ export class PacketPool {
     this.headroom = checkInteger(options.headroom ?? 256, "headroom", 16, this.frameSize);
     if (this.count * this.frameSize > MAX_POOL_BYTES) throw new TraitsError("ENOMEM", `${this.count} frames of ${this.frameSize} bytes do not fit in a 4 GiB WebAssembly memory`);
     this.profile = toProfile(options.profile);
+    this.hardwareKeys = toPlacement(options.hardwareKeys, "struct");
+    this.dataEnd = this.frameSize - (this.hardwareKeys === "struct" ? HINTS_BYTES : 0);
+    if (this.headroom > this.dataEnd) throw new TraitsError("EINVAL", `headroom ${this.headroom} leaves no room for data before the hints area at ${this.dataEnd}`);
+    this.registry = options.registry;
     const impl = toImpl(options.impl);
     if (options.memory !== undefined && !(options.memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(options.memory)}`);
     this.memory = options.memory ?? new WebAssembly.Memory({ initial: 1, maximum: 65536 });
@@ -133,7 +151,7 @@ export class PacketPool {
   /** Sets the packet length; throws EINVAL if head + length would pass the frame's end. */
   setLength(frame: number, length: number): void {
     const head = this.head(frame);
-    checkInteger(length, "length", 0, this.frameSize - head);
+    checkInteger(length, "length", 0, this.dataEnd - head);
     this.words()[(this.lengths >>> 2) + frame] = length;
   }
 
@@ -169,7 +187,8 @@ export class PacketPool {
   traits(frame: number): TraitStore {
     let store = this.stores[this.frameIndex(frame)];
     if (!store) {
-      store = new TraitStore(this.core, this.memory, this.frameStart(frame), this.head(frame), this.profile);
+      const start = this.frameStart(frame);
+      store = new TraitStore(this.core, this.memory, start, this.head(frame), this.profile, this.registry, this.hardwareKeys, start + this.frameSize - HINTS_BYTES);
       this.stores[frame] = store;
     }
     return store;
@@ -186,6 +205,18 @@ export class PacketPool {
     const size = this.traits(frame).size, room = dst.head(dstFrame);
     if (size > room) throw new TraitsError("ENOSPC", `traits of frame ${frame} take ${size} bytes; frame ${dstFrame} has room for ${room}`);
     dst.frameBytes(dstFrame).set(this.frameBytes(frame).subarray(0, size));
+    this.copyHardwareKeys(frame, dstFrame, dst);
+  }
+
+  /** Copies the hardware keys that live outside the store (placement "struct") to another frame, in its placement. */
+  private copyHardwareKeys(frame: number, dstFrame: number, dst: PacketPool): void {
+    if (this.hardwareKeys !== "struct" && dst.hardwareKeys !== "struct") return;
+    const from = this.traits(frame), to = dst.traits(dstFrame), value = new Uint32Array(2);
+    for (const key of Object.values(HardwareKey)) {
+      const len = from.tryGet(key, value);
+      if (len >= 0) to.trySet(key, len, value[0]!, value[1]!);
+      else to.tryDelete(key);
+    }
   }
 
   /**
@@ -198,20 +229,22 @@ export class PacketPool {
     if (!(dst instanceof PacketPool)) throw new TraitsError("EINVAL", `dst must be a PacketPool, not ${describe(dst)}`);
     const head = this.head(frame), length = this.length(frame);
     dst.frameIndex(dstFrame);
-    if (head + length > dst.frameSize) throw new TraitsError("ENOSPC", `packet of frame ${frame} (head ${head}, ${length} bytes) does not fit a ${dst.frameSize}-byte frame`);
+    if (head + length > dst.dataEnd) throw new TraitsError("ENOSPC", `packet of frame ${frame} (head ${head}, ${length} bytes) does not fit a ${dst.frameSize}-byte frame`);
     if (dst.profile !== this.profile) throw new TraitsError("EINVAL", `cannot copy traits from a ${this.profile} pool to a ${dst.profile} pool`);
     const size = this.traits(frame).size;
     if (frame === dstFrame && dst === this) return;
     dst.setHead(dstFrame, head, length);
     dst.frameBytes(dstFrame).set(this.frameBytes(frame).subarray(0, size));
     dst.data(dstFrame).set(this.data(frame));
+    this.copyHardwareKeys(frame, dstFrame, dst);
     if (move) this.reset(frame);
   }
 
-  /** Empties a frame: no traits, no data, the default head. */
+  /** Empties a frame: no traits, no hardware keys, no data, the default head. */
   reset(frame: number): void {
     this.setHead(frame, this.headroom, 0);
     this.traits(frame).clear();
+    if (this.hardwareKeys === "struct") this.frameBytes(frame).fill(0, this.frameSize - HINTS_BYTES);
   }
 
   /** Sets head and length of a frame without checks (callers checked them). */
@@ -241,8 +274,33 @@ export class PacketPool {
 
   /** Gets `key` from every selected frame into value slot 0 of the burst; status = length or errno. Returns the count of successes. */
   batchGet(burst: Burst, key: Key): number {
-    const k = toKey(key), desc = this.select(burst);
-    return this.core.batchGet(this.control, desc, burst.first, burst.length, k, burst.vals, burst.stride, burst.stat);
+    const desc = this.select(burst), h = hardwareIndex(key);
+    if (h >= 0) return this.eachFrame(burst, (store, i, values) => store.tryGet(key, values.subarray(2 * i * burst.slots)), (rc) => rc >= 0);
+    return this.core.batchGet(this.control, desc, burst.first, burst.length, toKey(key), burst.vals, burst.stride, burst.stat);
+  }
+
+  /**
+   * Runs a single-store call on every selected frame (the path of hardware keys in batches: they are
+   * fixed fields, not store entries); its result is the frame's status. Returns how many satisfy `ok`.
+   */
+  private eachFrame(burst: Burst, call: (store: TraitStore, i: number, values: Uint32Array) => number, ok: (rc: number) => boolean): number {
+    const frames = burst.ranged ? undefined : burst.frames(), status = burst.status(), values = burst.values();
+    let count = 0;
+    for (let i = 0; i < burst.length; i++) {
+      const frame = frames ? frames[i]! : burst.first + i;
+      const rc = frame < this.count ? call(this.traits(frame), i, values) : Errno.EINVAL;
+      status[i] = rc;
+      if (ok(rc)) count++;
+    }
+    return count;
+  }
+
+  /** Throws what a strict pool's registry says of setting key `k` (0..63) with `len` bytes: EPERM or EINVAL. */
+  private checkStrict(k: number, len: number): void {
+    const size = this.registry?.sizeOfKey(k);
+    if (size === undefined || size === len) return;
+    if (size < 0) throw new TraitsError("EPERM", `key ${k} is not registered, and this pool is strict`);
+    throw new TraitsError("EINVAL", `key ${k} (${this.registry!.lookupKey(k)?.name}) is registered with size ${size}, not ${len}`);
   }
 
   /**
@@ -250,8 +308,17 @@ export class PacketPool {
    * each frame's value slot 0 (a value that does not fit gets EINVAL in its status). Returns the count of successes.
    */
   batchSet(burst: Burst, key: Key, len: number, value?: number | bigint): number {
-    const k = toKey(key), desc = this.select(burst);
+    const desc = this.select(burst), h = hardwareIndex(key);
+    if (h >= 0) {
+      if (value !== undefined) toPair(value, len, pair);
+      return this.eachFrame(burst, (store, i, values) => {
+        const at = 2 * i * burst.slots;
+        return value === undefined ? store.trySet(key, len, values[at]!, values[at + 1]!) : store.trySet(key, len, pair[0]!, pair[1]!);
+      }, (rc) => rc === 0);
+    }
+    const k = toKey(key);
     checkLength(len, this.profile);
+    this.checkStrict(k, len);
     let values = burst.vals, stride = burst.stride;
     if (value !== undefined) {
       values = this.control + CONTROL;
@@ -276,8 +343,10 @@ export class PacketPool {
     const w = this.words(), bytes = new Uint8Array(w.buffer);
     fields.forEach((field, j) => {
       if (typeof field !== "object" || field === null) throw new TraitsError("EINVAL", `fields[${j}] must be {key, len}, not ${describe(field)}`);
+      if (hardwareIndex(field.key) >= 0) throw new TraitsError("EINVAL", `fields[${j}]: hardware keys are fixed fields, not store entries; set them with batchSet`);
       bytes[list + FieldList.KEYS + j] = toKey(field.key);
       bytes[list + FieldList.LENS + j] = checkLength(field.len, this.profile);
+      this.checkStrict(bytes[list + FieldList.KEYS + j]!, field.len);
       if (values) toPair(values[j], field.len, w.subarray((scratch >>> 2) + 2 * j, (scratch >>> 2) + 2 * j + 2));
     });
     w[(list + FieldList.M) >>> 2] = fields.length;
@@ -287,12 +356,16 @@ export class PacketPool {
 
   /** Removes `key` from every selected frame; status 0 or errno. Returns the count of successes. */
   batchDelete(burst: Burst, key: Key): number {
-    return this.core.batchDel(this.control, this.select(burst), burst.first, burst.length, toKey(key), burst.stat);
+    const desc = this.select(burst);
+    if (hardwareIndex(key) >= 0) return this.eachFrame(burst, (store) => store.tryDelete(key), (rc) => rc === 0);
+    return this.core.batchDel(this.control, desc, burst.first, burst.length, toKey(key), burst.stat);
   }
 
   /** Tests `key` on every selected frame; status 1, 0 or errno. Returns how many frames hold it. */
   batchHas(burst: Burst, key: Key): number {
-    return this.core.batchHas(this.control, this.select(burst), burst.first, burst.length, toKey(key), burst.stat);
+    const desc = this.select(burst);
+    if (hardwareIndex(key) >= 0) return this.eachFrame(burst, (store) => store.tryHas(key), (rc) => rc === 1);
+    return this.core.batchHas(this.control, desc, burst.first, burst.length, toKey(key), burst.stat);
   }
 
   /** Empties the store of every selected frame; status 0 or errno. Returns the count of successes. */

@@ -5,6 +5,9 @@ import { Errno, TraitsError, errnoName } from "./errors.js";
 import { PROFILE_ID, checkInteger, checkLength, describe, fitsPair, keyIndex, toImpl, toKey, toPair, toProfile, type Key, type Profile } from "./args.js";
 import { arenaOf, defaultMemory } from "./memory.js";
 import { wasmCoreOf } from "./wasm.js";
+import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, HINTS_BYTES, HINT_OFFSETS, HardwareKey, hardwareIndex, toPlacement, type HardwarePlacement } from "./hardware.js";
+import { KeyRegistry, type KeyLookup } from "./registry.js";
+import { SharedKeyRegistry } from "./shared-registry.js";
 
 /** Options of createStore, TraitStore.at and TraitStore.over. */
 export interface StoreOptions {
@@ -12,6 +15,10 @@ export interface StoreOptions {
   profile?: Profile;
   /** Implementation; default PACKET_TRAITS_IMPL if set, else "wasm" (where the bytes are in WebAssembly memory). */
   impl?: Impl;
+  /** Strict store: `set` accepts only keys registered here, with their registered size. */
+  registry?: KeyLookup;
+  /** Where hardware keys live: "keys" (application keys 59..63) or "off" (default; "struct" needs a pool frame). */
+  hardwareKeys?: "keys" | "off";
 }
 
 /** A value as `get` returns it: a number for 0-, 2- and 4-byte values, a bigint for 8-byte values. */
@@ -40,6 +47,33 @@ export function coreOf(memory: WebAssembly.Memory, impl: Impl, requested: boolea
   if (core) return core;
   if (requested) throw new TraitsError("EINVAL", "impl \"wasm\" is unavailable here (no WebAssembly, no build/traits.wasm, or a shared memory); use impl \"js\"");
   return jsCoreOf(memory);
+}
+
+const VLAN_PROTO = hardwareIndex(HardwareKey.VLAN_PROTO);
+
+/** 0..63 for an application key, 64 + i for hardware key i, -1 for anything else. */
+function keyId(key: unknown): number {
+  const k = keyIndex(key);
+  if (k >= 0) return k;
+  const h = hardwareIndex(key);
+  return h >= 0 ? 64 + h : -1;
+}
+
+/** The bytes of a value read into `pair`, as stored: little-endian, but VLAN_PROTO in network order. */
+function storedBytes(id: number, len: number): Uint8Array {
+  const bytes = pairBytes.slice(0, len);
+  return id === 64 + VLAN_PROTO ? bytes.reverse() : bytes;
+}
+
+function swap16(x: number): number {
+  return ((x & 0xff) << 8) | ((x >>> 8) & 0xff);
+}
+
+/** The hardware-key placement of a store outside a pool: "keys" or "off". */
+function standalonePlacement(value: unknown): HardwarePlacement {
+  const placement = toPlacement(value, "off");
+  if (placement === "struct") throw new TraitsError("EINVAL", `hardwareKeys "struct" needs a pool frame's hints area; use "keys" or "off"`);
+  return placement;
 }
 
 /** The first key of a 16-byte value (0..62); throws EINVAL. */
@@ -71,8 +105,16 @@ export class TraitStore {
     public capacity: number,
     /** Size profile. */
     readonly profile: Profile,
+    /** The registry a strict store checks sets against, if any. */
+    readonly registry: KeyLookup | undefined = undefined,
+    /** Where this store's hardware keys live. */
+    readonly hardwareKeys: HardwarePlacement = "off",
+    /** @internal Address of the hints area (placement "struct"). */
+    private readonly hints = -1,
   ) {
     this.p = PROFILE_ID[profile];
+    if (registry !== undefined && !(registry instanceof KeyRegistry || registry instanceof SharedKeyRegistry)) throw new TraitsError("EINVAL", `registry must be a KeyRegistry or a SharedKeyRegistry, not ${describe(registry)}`);
+    if (registry !== undefined && registry.profile !== profile) throw new TraitsError("EINVAL", `the registry is for profile ${registry.profile}, the store for ${profile}`);
   }
 
   private readonly p: number;
@@ -90,7 +132,7 @@ export class TraitStore {
     if (!(memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(memory)}`);
     const impl = toImpl(options.impl), profile = toProfile(options.profile);
     checkRegion(start, capacity, memory.buffer.byteLength);
-    return new TraitStore(coreOf(memory, impl, options.impl === "wasm"), memory, start, capacity, profile);
+    return new TraitStore(coreOf(memory, impl, options.impl === "wasm"), memory, start, capacity, profile, options.registry, standalonePlacement(options.hardwareKeys));
   }
 
   /**
@@ -106,7 +148,7 @@ export class TraitStore {
     const memory = defaultMemory();
     if (bytes.buffer === memory.buffer) return TraitStore.at(memory, bytes.byteOffset, bytes.byteLength, options);
     if (options.impl === "wasm") throw new TraitsError("EINVAL", "impl \"wasm\" needs the store in WebAssembly memory: use createStore() or TraitStore.at(), or impl \"js\"");
-    return new TraitStore(jsCoreOf(bytes.buffer), { buffer: bytes.buffer }, bytes.byteOffset, bytes.byteLength, profile);
+    return new TraitStore(jsCoreOf(bytes.buffer), { buffer: bytes.buffer }, bytes.byteOffset, bytes.byteLength, profile, options.registry, standalonePlacement(options.hardwareKeys));
   }
 
   /** A view of the store's bytes [start, start + capacity); recreate it after memory grows. */
@@ -127,7 +169,7 @@ export class TraitStore {
 
   /** True if `key` is present. Throws EINVAL for a bad key, EBADMSG for a corrupt header. */
   has(key: Key): boolean {
-    const rc = this.core.has(this.start, this.capacity, this.p, toKey(key));
+    const rc = this.rawHas(this.id(key));
     return rc < 0 ? this.fail(rc, "has", key) : rc === 1;
   }
 
@@ -136,14 +178,14 @@ export class TraitStore {
    * undefined if absent. Throws EINVAL for a bad key, EBADMSG for a corrupt header.
    */
   get(key: Key): TraitValue | undefined {
-    const len = this.core.get(this.start, this.capacity, this.p, toKey(key), 8, pair);
+    const len = this.rawGet(this.id(key), 8, pair);
     if (len >= 0) return toValue(len, pair[0]!, pair[1]!);
     return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
   }
 
   /** The value of `key` as a number, undefined if absent. Throws ERANGE for an 8-byte value above 2^53-1, and as get(). */
   getNumber(key: Key): number | undefined {
-    const len = this.core.get(this.start, this.capacity, this.p, toKey(key), 8, pair);
+    const len = this.rawGet(this.id(key), 8, pair);
     if (len < 0) return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
     if (pair[1]! > 0x1fffff) throw new TraitsError("ERANGE", `key ${key} holds ${toValue(len, pair[0]!, pair[1]!)}, above 2^53-1; use getBigInt()`);
     return pair[1]! * 0x100000000 + pair[0]!;
@@ -151,34 +193,38 @@ export class TraitStore {
 
   /** The value of `key` as a bigint, undefined if absent. Throws as get(). */
   getBigInt(key: Key): bigint | undefined {
-    const len = this.core.get(this.start, this.capacity, this.p, toKey(key), 8, pair);
+    const len = this.rawGet(this.id(key), 8, pair);
     if (len >= 0) return (BigInt(pair[1]!) << 32n) | BigInt(pair[0]!);
     return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
   }
 
-  /** A copy of the value's bytes (empty for a flag), undefined if absent. Throws as get(). */
+  /** A copy of the value's bytes as stored (empty for a flag; VLAN_PROTO in network order), undefined if absent. Throws as get(). */
   getBytes(key: Key): Uint8Array | undefined {
-    const len = this.core.get(this.start, this.capacity, this.p, toKey(key), 8, pair);
+    const id = this.id(key), len = this.rawGet(id, 8, pair);
     if (len < 0) return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
-    return pairBytes.slice(0, len);
+    return storedBytes(id, len);
   }
 
   /**
    * Sets `key` to `value` of `len` bytes (little-endian). `len` defaults to the byte count of a
    * Uint8Array and to 8 for a bigint; a number needs it. Returns the store.
    * Throws EINVAL (bad key, length not in the profile, value that does not fit), EBUSY (present
-   * with another length), ENOSPC (no room), EBADMSG (corrupt header). On error nothing changes.
+   * with another length), ENOSPC (no room), EBADMSG (corrupt header); in a strict store EPERM (key
+   * not registered) and EINVAL (another length than registered); EOPNOTSUPP for a hardware key
+   * where they are off. On error nothing changes.
    */
   set(key: Key, value: TraitValue | Uint8Array, len?: number): this {
-    const k = toKey(key);
+    const id = this.id(key);
     if (len === undefined) {
       if (value instanceof Uint8Array) len = value.length;
       else if (typeof value === "bigint") len = 8;
       else throw new TraitsError("EINVAL", `set(${key}, ${describe(value)}): a number value needs its length`);
     }
-    checkLength(len, this.profile);
+    if (id < 64) checkLength(len, this.profile);
+    else if (len !== HARDWARE_SIZES[id - 64]) throw new TraitsError("EINVAL", `hardware key ${HARDWARE_NAMES[id - 64]} holds ${HARDWARE_SIZES[id - 64]} bytes, not ${describe(len)}`);
+    if (id === 64 + VLAN_PROTO && value instanceof Uint8Array) value = value.slice().reverse(); // bytes come in network order
     toPair(value, len, pair);
-    const rc = this.core.set(this.start, this.capacity, this.p, k, len, pair[0]!, pair[1]!);
+    const rc = this.rawSet(id, len, pair[0]!, pair[1]!);
     if (rc < 0) this.fail(rc, "set", key, len);
     return this;
   }
@@ -190,10 +236,11 @@ export class TraitStore {
 
   /** Sets an 8-byte value from its u32 halves, with no bigint. Returns the store. Throws as set(). */
   setPair(key: Key, lo: number, hi: number): this {
-    const k = toKey(key);
-    checkLength(8, this.profile);
+    const id = this.id(key);
+    if (id < 64) checkLength(8, this.profile);
+    else if (HARDWARE_SIZES[id - 64] !== 8) throw new TraitsError("EINVAL", `hardware key ${HARDWARE_NAMES[id - 64]} holds ${HARDWARE_SIZES[id - 64]} bytes, not 8`);
     if (!fitsPair(8, lo, hi)) throw new TraitsError("EINVAL", `halves ${describe(lo)}, ${describe(hi)} are not both u32 integers`);
-    const rc = this.core.set(this.start, this.capacity, this.p, k, 8, lo, hi);
+    const rc = this.rawSet(id, 8, lo, hi);
     if (rc < 0) this.fail(rc, "set", key, 8);
     return this;
   }
@@ -213,6 +260,7 @@ export class TraitStore {
       many.keys[j] = toKey(key);
       many.lens[j] = checkLength(len, this.profile);
       toPair(value, len!, many.values.subarray(2 * j, 2 * j + 2));
+      this.checkStrict(many.keys[j]!, many.lens[j]!, "setMany");
     });
     const rc = this.core.setMany(this.start, this.capacity, this.p, many.keys, many.lens, m, many.values);
     if (rc < 0) {
@@ -244,7 +292,7 @@ export class TraitStore {
 
   /** Removes `key`; returns false if it was absent. Throws EINVAL for a bad key, EBADMSG for a corrupt header. */
   delete(key: Key): boolean {
-    const rc = this.core.del(this.start, this.capacity, this.p, toKey(key));
+    const rc = this.rawDel(this.id(key));
     if (rc === Errno.ENOENT) return false;
     return rc < 0 ? this.fail(rc, "delete", key) : true;
   }
@@ -273,14 +321,14 @@ export class TraitStore {
 
   /** Non-throwing has: 1 or 0, or EINVAL, EBADMSG. */
   tryHas(key: Key): number {
-    const k = keyIndex(key);
-    return k < 0 ? Errno.EINVAL : this.core.has(this.start, this.capacity, this.p, k);
+    const id = keyId(key);
+    return id < 0 ? Errno.EINVAL : this.rawHas(id);
   }
 
   /** Non-throwing get: the value goes to out[0] (low u32) and out[1] (high u32); returns its length, or EINVAL, ENOENT, EBADMSG. */
   tryGet(key: Key, out: Uint32Array): number {
-    const k = keyIndex(key);
-    return k < 0 || !(out instanceof Uint32Array) || out.length < 2 ? Errno.EINVAL : this.core.get(this.start, this.capacity, this.p, k, 8, out);
+    const id = keyId(key);
+    return id < 0 || !(out instanceof Uint32Array) || out.length < 2 ? Errno.EINVAL : this.rawGet(id, 8, out);
   }
 
   /**
@@ -288,23 +336,26 @@ export class TraitStore {
    * and returns the length, or EINVAL, ENOENT, EBADMSG, ENOSPC (out shorter than the value).
    */
   tryGetBytes(key: Key, out: Uint8Array): number {
-    const k = keyIndex(key);
-    if (k < 0 || !(out instanceof Uint8Array)) return Errno.EINVAL;
-    const len = this.core.get(this.start, this.capacity, this.p, k, out.length, pair);
-    if (len > 0) out.set(pairBytes.subarray(0, len));
+    const id = keyId(key);
+    if (id < 0 || !(out instanceof Uint8Array)) return Errno.EINVAL;
+    const len = this.rawGet(id, out.length, pair);
+    if (len > 0) out.set(storedBytes(id, len));
     return len;
   }
 
-  /** Non-throwing set of the low `len` bytes of (hi:lo): 0, or EINVAL (also for halves that do not fit), EBUSY, ENOSPC, EBADMSG. */
+  /**
+   * Non-throwing set of the low `len` bytes of (hi:lo): 0, or EINVAL (also for halves that do not
+   * fit), EBUSY, ENOSPC, EBADMSG; in a strict store EPERM, EINVAL; EOPNOTSUPP (hardware keys off).
+   */
   trySet(key: Key, len: number, lo: number, hi = 0): number {
-    const k = keyIndex(key);
-    return k < 0 || !fitsPair(len, lo, hi) ? Errno.EINVAL : this.core.set(this.start, this.capacity, this.p, k, len, lo, hi);
+    const id = keyId(key);
+    return id < 0 || !fitsPair(len, lo, hi) ? Errno.EINVAL : this.rawSet(id, len, lo, hi);
   }
 
   /** Non-throwing delete: 0, or EINVAL, ENOENT, EBADMSG. */
   tryDelete(key: Key): number {
-    const k = keyIndex(key);
-    return k < 0 ? Errno.EINVAL : this.core.del(this.start, this.capacity, this.p, k);
+    const id = keyId(key);
+    return id < 0 ? Errno.EINVAL : this.rawDel(id);
   }
 
   /**
@@ -322,6 +373,81 @@ export class TraitStore {
     return this.core.size(this.start, this.capacity, this.p);
   }
 
+  /** The id of a key: 0..63 for application keys, 64 + i for hardware key i; throws EINVAL for anything else. */
+  private id(key: Key): number {
+    const id = keyId(key);
+    return id >= 0 ? id : toKey(key);
+  }
+
+  private rawHas(id: number): number {
+    if (id < 64) return this.core.has(this.start, this.capacity, this.p, id);
+    const h = id - 64;
+    if (this.hardwareKeys === "keys") return this.core.has(this.start, this.capacity, this.p, HARDWARE_FIRST_APP_KEY + h);
+    return this.hardwareKeys === "struct" ? (this.hintsView().getUint32(0, true) >>> h) & 1 : 0;
+  }
+
+  private rawGet(id: number, outLen: number, out: Uint32Array): number {
+    if (id < 64) return this.core.get(this.start, this.capacity, this.p, id, outLen, out);
+    const h = id - 64, size = HARDWARE_SIZES[h]!;
+    if (this.hardwareKeys === "keys") {
+      const len = this.core.get(this.start, this.capacity, this.p, HARDWARE_FIRST_APP_KEY + h, 8, out);
+      if (len < 0) return len;
+      if (size > outLen) return Errno.ENOSPC;
+      if (h === VLAN_PROTO) out[0] = swap16(out[0]!);
+      return size;
+    }
+    if (this.hardwareKeys === "off" || !((this.hintsView().getUint32(0, true) >>> h) & 1)) return Errno.ENOENT;
+    if (size > outLen) return Errno.ENOSPC;
+    const view = this.hintsView(), at = HINT_OFFSETS[h]!;
+    out[0] = size === 2 ? view.getUint16(at, h !== VLAN_PROTO) : view.getUint32(at, true);
+    out[1] = size === 8 ? view.getUint32(at + 4, true) : 0;
+    return size;
+  }
+
+  private rawSet(id: number, len: number, lo: number, hi: number): number {
+    if (id < 64) {
+      const strict = this.registry?.sizeOfKey(id);
+      if (strict !== undefined && strict !== len) return strict < 0 ? Errno.EPERM : Errno.EINVAL;
+      return this.core.set(this.start, this.capacity, this.p, id, len, lo, hi);
+    }
+    const h = id - 64;
+    if (len !== HARDWARE_SIZES[h]) return Errno.EINVAL;
+    if (this.hardwareKeys === "off") return Errno.EOPNOTSUPP;
+    if (this.hardwareKeys === "keys") {
+      const appLen = len === 2 && this.profile === "flags" ? 4 : len;
+      return this.core.set(this.start, this.capacity, this.p, HARDWARE_FIRST_APP_KEY + h, appLen, h === VLAN_PROTO ? swap16(lo) : lo, hi);
+    }
+    const view = this.hintsView(), at = HINT_OFFSETS[h]!;
+    if (len === 2) view.setUint16(at, lo, h !== VLAN_PROTO);
+    else view.setUint32(at, lo, true);
+    if (len === 8) view.setUint32(at + 4, hi, true);
+    view.setUint32(0, view.getUint32(0, true) | (1 << h), true);
+    return 0;
+  }
+
+  private rawDel(id: number): number {
+    if (id < 64) return this.core.del(this.start, this.capacity, this.p, id);
+    const h = id - 64;
+    if (this.hardwareKeys === "keys") return this.core.del(this.start, this.capacity, this.p, HARDWARE_FIRST_APP_KEY + h);
+    if (this.hardwareKeys === "off" || !((this.hintsView().getUint32(0, true) >>> h) & 1)) return Errno.ENOENT;
+    const view = this.hintsView();
+    view.setUint32(0, view.getUint32(0, true) & ~(1 << h), true);
+    return 0;
+  }
+
+  /** The hints area (placement "struct"). */
+  private hintsView(): DataView {
+    return new DataView(this.source.buffer, this.hints, HINTS_BYTES);
+  }
+
+  /** Throws what a strict store's registry says of setting key `id` (0..63) with `len` bytes. */
+  private checkStrict(id: number, len: number, op: string): void {
+    const size = this.registry?.sizeOfKey(id);
+    if (size === undefined || size === len) return;
+    if (size < 0) throw new TraitsError("EPERM", `${op} key ${id}: not registered, and this store is strict`);
+    throw new TraitsError("EINVAL", `${op} key ${id} (${this.registry!.lookupKey(id)?.name}): registered with size ${size}, not ${len}`);
+  }
+
   /** Decodes into the module's scratch arrays; returns the count or throws. */
   private decode(): number {
     const n = this.core.decode(this.start, this.capacity, this.p, decoded.keys, decoded.lens, decoded.values);
@@ -332,13 +458,17 @@ export class TraitStore {
   private fail(rc: number, op: string, key?: Key, len?: number): never {
     const js = jsCoreOf(this.source instanceof WebAssembly.Memory ? this.source : this.source.buffer);
     const what = key === undefined ? op : `${op} key ${key}`;
+    const id = key === undefined ? -1 : keyId(key);
+    if (op === "set" && id >= 0 && id < 64 && (rc === Errno.EPERM || rc === Errno.EINVAL)) this.checkStrict(id, len!, op);
+    if (id >= 64 && rc === Errno.EOPNOTSUPP) throw new TraitsError("EOPNOTSUPP", `${what}: hardware keys are off in this store`);
+    if (id >= 64 && this.hardwareKeys === "keys") key = HARDWARE_FIRST_APP_KEY + id - 64;
     switch (rc) {
       case Errno.EBADMSG:
         throw new TraitsError("EBADMSG", `${what}: corrupt header declares ${js.size(this.start, 0xffffffff, this.p)} bytes but the capacity is ${this.capacity}`);
       case Errno.ENOMEM:
         throw new TraitsError("ENOMEM", `${what}: capacity ${this.capacity} is below the 16-byte header`);
       case Errno.EBUSY:
-        throw new TraitsError("EBUSY", `${what}: it holds a ${js.get(this.start, this.capacity, this.p, toKey(key), 8, pair)}-byte value, not ${len}; delete it first`);
+        throw new TraitsError("EBUSY", `${what}: it holds a ${js.get(this.start, this.capacity, this.p, keyId(key!), 8, pair)}-byte value, not ${len}; delete it first`);
       case Errno.ENOSPC:
         throw new TraitsError("ENOSPC", `${what}: no room for ${len} more bytes (${js.size(this.start, this.capacity, this.p)} of ${this.capacity} in use)`);
       default:
@@ -367,11 +497,11 @@ export function createStore(capacity: number, options: StoreOptions = {}): Trait
   let store: TraitStore;
   if (impl === "wasm" && wasmCoreOf(defaultMemory())) {
     const memory = defaultMemory(), arena = arenaOf(memory), start = arena.alloc(capacity, 8);
-    store = new TraitStore(coreOf(memory, impl, true), memory, start, capacity, profile);
+    store = new TraitStore(coreOf(memory, impl, true), memory, start, capacity, profile, options.registry, standalonePlacement(options.hardwareKeys));
     releaser.register(store, () => arena.release(start, capacity));
   } else {
     if (options.impl === "wasm") coreOf(defaultMemory(), "wasm", true);
-    store = TraitStore.over(new Uint8Array(capacity), { profile, impl: "js" });
+    store = TraitStore.over(new Uint8Array(capacity), { ...options, profile, impl: "js" });
   }
   store.clear();
   return store;

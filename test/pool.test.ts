@@ -34,7 +34,7 @@ type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
 /** A pool filled by single sets, with some headers made corrupt. */
 function build(s: Scenario, impl: Impl): PacketPool {
-  const pool = new PacketPool({ count: s.count, frameSize: s.frameSize, headroom: Math.min(s.headroom, s.frameSize), profile: s.profile, impl });
+  const pool = new PacketPool({ count: s.count, frameSize: s.frameSize, headroom: Math.min(s.headroom, s.frameSize - 32), profile: s.profile, impl });
   for (const f of s.fill) {
     const len = SIZES[s.profile][f.size]!;
     pool.traits(f.frame % s.count).trySet(f.key, len, ...pairFor(len, f.seed, false));
@@ -211,12 +211,15 @@ describe.each(IMPLS)("%s packet pool", (impl) => {
     expect(() => p.adjustHead(0, -300)).toThrow(/EBADMSG/);
   });
 
-  it("setLength and write are bounded by the frame", () => {
+  it("setLength and write are bounded by the frame (less the 32-byte hints area of placement struct)", () => {
     const p = pool();
-    p.setLength(2, 2048 - 256);
-    expect(() => p.setLength(2, 2048 - 255)).toThrow(/length must be an integer in 0..1792/);
-    expect(() => p.write(2, new Uint8Array(1793))).toThrow(/EINVAL/);
-    expect(p.length(2)).toBe(1792);
+    p.setLength(2, 2048 - 256 - 32);
+    expect(() => p.setLength(2, 2048 - 256 - 31)).toThrow(/length must be an integer in 0..1760/);
+    expect(() => p.write(2, new Uint8Array(1761))).toThrow(/EINVAL/);
+    expect(p.length(2)).toBe(1760);
+    const off = new PacketPool({ count: 1, impl, hardwareKeys: "off" });
+    off.setLength(0, 2048 - 256);
+    expect(off.length(0)).toBe(1792);
   });
 
   it("copyTraits and transfer carry traits to another frame or pool; move empties the source", () => {
