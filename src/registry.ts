@@ -216,9 +216,9 @@ export class KeyRegistry implements KeyLookup {
   }
 
   /** Registers a name in a registry file under its lock (see update); returns the key. Throws as register and update. */
-  static registerInFile(file: string, name: string, size: number, options: { key?: number; description?: string; profile?: Profile } = {}): number {
-    const { profile, ...rest } = options;
-    return KeyRegistry.update(file, (registry) => registry.register(name, size, rest), profile === undefined ? {} : { profile });
+  static registerInFile(file: string, name: string, size: number, options: { key?: number; description?: string; profile?: Profile; timeoutMs?: number } = {}): number {
+    const { profile, timeoutMs, ...rest } = options;
+    return KeyRegistry.update(file, (registry) => registry.register(name, size, rest), { ...(profile && { profile }), ...(timeoutMs && { timeoutMs }) });
   }
 }
 
