@@ -150,6 +150,32 @@ describe("packet-traits pcap", () => {
     expect(roundTrip(bigNg)[0]).toEqual(roundTrip(SAMPLE)[0]);
   });
 
+  it("passes other blocks and options through unchanged", () => {
+    const u32 = (x: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(x); return b; };
+    const u16 = (x: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(x); return b; };
+    const blockOf = (type: number, body: Buffer) => Buffer.concat([u32(type), u32(12 + body.length), body, u32(12 + body.length)]);
+    const packet = readFileSync(SAMPLE).subarray(40, 40 + 54);
+    const nrb = blockOf(4, Buffer.concat([u16(1), u16(8), Buffer.from([10, 0, 0, 1]), Buffer.from("h1\0\0"), u32(0)]));
+    const custom = blockOf(0x40000bad, Buffer.concat([u32(32473), Buffer.from("opaque!\0")]));
+    const options = Buffer.concat([u16(2), u16(4), u32(0x1), u16(1), u16(5), Buffer.from("hello\0\0\0"), u32(0)]);
+    const ng = Buffer.concat([
+      blockOf(0x0a0d0d0a, Buffer.concat([u32(0x1a2b3c4d), u16(1), u16(0), Buffer.alloc(8, 0xff)])),
+      blockOf(1, Buffer.concat([u16(1), u16(0), u32(65535)])),
+      nrb,
+      blockOf(6, Buffer.concat([u32(0), u32(0), u32(1), u32(54), u32(60), packet, Buffer.alloc(2), options])),
+      custom,
+    ]);
+    const input = join(dir, "passthrough.pcapng"), output = join(dir, "passthrough-out.pcapng");
+    writeFileSync(input, ng);
+    expect(cli(["pcap", "annotate", input, output]).code).toBe(0);
+    const out = readCapture(new Uint8Array(readFileSync(output)));
+    expect(out.blocks.map((b) => b.type)).toEqual([0x0a0d0d0a, 1, 4, 6, 0x40000bad]);
+    expect(Buffer.from(out.blocks[2]!.bytes).equals(nrb)).toBe(true);
+    expect(Buffer.from(out.blocks[4]!.bytes).equals(custom)).toBe(true);
+    expect(out.packets[0]!.options.map((o) => [o.code, Buffer.from(o.value).toString("latin1")])).toEqual([[2, "\x01\0\0\0"], [1, "hello"]]);
+    expect(out.packets[0]!.originalLength).toBe(60);
+  });
+
   it("refuses malformed captures at every block boundary with the byte offset, never a crash", () => {
     const good = join(dir, "good.pcapng");
     expect(cli(["pcap", "annotate", SAMPLE, good]).code).toBe(0);
