@@ -22,6 +22,8 @@ export class Burst {
   readonly vals: number;
   readonly stride: number;
   private released = false;
+  /** True for a view of another burst's arrays (attach): releasing it gives nothing back. */
+  private borrowed = false;
 
   /** @internal */
   constructor(readonly pool: PacketPool, readonly capacity: number, readonly slots: number) {
@@ -31,6 +33,20 @@ export class Burst {
     this.stat = arena.alloc(4 * capacity + 128, 64) + 128;
     this.vals = arena.alloc(8 * slots * capacity + 192, 64) + 192;
     this.stride = 8 * slots;
+  }
+
+  /** Where the burst's arrays are: to attach to them in a worker, or to a part of them (see part). */
+  layout(): BurstLayout {
+    return { capacity: this.capacity, slots: this.slots, desc: this.desc, stat: this.stat, vals: this.vals };
+  }
+
+  /** @internal A burst over arrays another burst (or thread) allocated: entries from `offset` on, `capacity` of them. */
+  static attach(pool: PacketPool, layout: BurstLayout, offset = 0, capacity = layout.capacity - offset): Burst {
+    const burst = Object.create(Burst.prototype) as Burst;
+    return Object.assign(burst, {
+      pool, capacity, slots: layout.slots, length: 0, first: 0, ranged: true, released: false, borrowed: true,
+      desc: layout.desc + 4 * offset, stat: layout.stat + 4 * offset, vals: layout.vals + 8 * layout.slots * offset, stride: 8 * layout.slots,
+    });
   }
 
   /** Selects frames first .. first + n - 1. Throws EINVAL if they are not all in the pool or n > capacity. Returns the burst. */
@@ -82,7 +98,7 @@ export class Burst {
 
   /** Gives the arrays back to the memory's arena; the burst must not be used afterwards. */
   release(): void {
-    if (this.released) return;
+    if (this.released || this.borrowed) return;
     this.released = true;
     const arena = arenaOf(this.pool.memory);
     arena.release(this.desc - 64, 4 * this.capacity + 64);
@@ -94,6 +110,15 @@ export class Burst {
     if (this.released) throw new TraitsError("EINVAL", "this burst was released");
     return new kind(this.pool.memory.buffer, at, length);
   }
+}
+
+/** Where a burst's arrays are in its pool's memory. */
+export interface BurstLayout {
+  capacity: number;
+  slots: number;
+  desc: number;
+  stat: number;
+  vals: number;
 }
 
 /** Parallel arrays that batchDecode fills: entry i is keys[i], lens[i] and values (u32 pair 2i, 2i+1). */

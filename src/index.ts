@@ -12,3 +12,5 @@ export { Burst, DecodeBuffer } from "./burst.js";
 export { KeyRegistry, type KeyEntry, type KeyLookup, type RegistryConfig } from "./registry.js";
 export { SharedKeyRegistry } from "./shared-registry.js";
 export { HardwareKey, type HardwarePlacement } from "./hardware.js";
+export { WorkerGroup, type WorkerGroupOptions, type WorkerTask } from "./workers.js";
+export type { PoolLayout } from "./pool.js";

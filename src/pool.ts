@@ -37,6 +37,21 @@ export interface PoolOptions {
   hardwareKeys?: HardwarePlacement;
 }
 
+/** Where a pool lives in its memory: what a worker needs to attach to it. */
+export interface PoolLayout {
+  memory: WebAssembly.Memory;
+  count: number;
+  frameSize: number;
+  headroom: number;
+  profile: Profile;
+  hardwareKeys: HardwarePlacement;
+  dataEnd: number;
+  base: number;
+  control: number;
+  heads: number;
+  lengths: number;
+}
+
 /** A field of a multi-key set: its key and length. */
 export interface Field {
   key: Key;
@@ -75,6 +90,8 @@ export class PacketPool {
   private readonly lengths: number;
   private u32: Uint32Array;
   private readonly stores: Array<TraitStore | undefined> = [];
+  /** True in a worker's view of a pool (see attach): it must not allocate in the shared memory. */
+  private readonly attached: boolean = false;
 
   /** Creates a pool; throws EINVAL for bad options, ENOMEM if the memory cannot hold it. */
   constructor(options: PoolOptions) {
@@ -107,6 +124,18 @@ export class PacketPool {
     all.release();
   }
 
+  /** The pool's layout in its memory, to attach to it in a worker (WorkerGroup does). */
+  layout(): PoolLayout {
+    const { memory, count, frameSize, headroom, profile, hardwareKeys, dataEnd, base, control, heads, lengths } = this;
+    return { memory, count, frameSize, headroom, profile, hardwareKeys, dataEnd, base, control, heads, lengths };
+  }
+
+  /** @internal A view of a pool laid out by another thread in a shared memory, on `core`: allocates and initialises nothing. */
+  static attach(layout: PoolLayout, core: Core, registry?: KeyLookup): PacketPool {
+    const pool = Object.create(PacketPool.prototype) as PacketPool;
+    return Object.assign(pool, { ...layout, core, registry, u32: new Uint32Array(layout.memory.buffer), stores: [], attached: true });
+  }
+
   /** Which implementation runs this pool's operations. */
   get impl(): Impl {
     return this.core.impl;
@@ -116,6 +145,11 @@ export class PacketPool {
   words(): Uint32Array {
     if (this.u32.byteLength !== this.memory.buffer.byteLength) this.u32 = new Uint32Array(this.memory.buffer);
     return this.u32;
+  }
+
+  /** Throws EINVAL in a worker's view of the pool, which must not allocate: its thread has no say over the shared memory's arena. */
+  private allocating(what: string): void {
+    if (this.attached) throw new TraitsError("EINVAL", `${what}(): a worker cannot allocate in the shared memory; use the burst its WorkerGroup gives it`);
   }
 
   /** Checks a frame index; throws EINVAL. */
@@ -261,6 +295,7 @@ export class PacketPool {
    * (default 2: room for a 16-byte value). Its arrays live in this pool's memory.
    */
   burst(capacity: number, { slots = 2 }: { slots?: number } = {}): Burst {
+    this.allocating("burst");
     checkInteger(capacity, "burst capacity", 1, 2 ** 24);
     checkInteger(slots, "slots", 1, 64);
     return new Burst(this, capacity, slots);
@@ -407,6 +442,7 @@ export class PacketPool {
 
   /** A DecodeBuffer with room for `room` entries in this pool's memory. */
   decodeBuffer(room: number): DecodeBuffer {
+    this.allocating("decodeBuffer");
     return new DecodeBuffer(this.memory, checkInteger(room, "room", 1, 2 ** 24));
   }
 }

@@ -30,18 +30,23 @@ interface Exports {
 /** Bytes of scratch per instance: 64 u64 values, then a field list (or decode's 64 keys and 64 lengths). */
 const SCRATCH = 64 * 8 + FieldList.BYTES;
 
-let compiled: WebAssembly.Module | null | undefined;
+const compiled: Array<WebAssembly.Module | null | undefined> = [];
 
-/** The compiled module, or null where WebAssembly or the .wasm file is unavailable. */
-export function wasmModule(): WebAssembly.Module | null {
-  if (compiled === undefined) {
+/**
+ * The compiled module for plain (build/traits.wasm) or shared memories (build/traits.shared.wasm,
+ * built with threads and a shared imported memory of at most 4 GiB), or null where WebAssembly or
+ * the file is unavailable.
+ */
+export function wasmModule(shared: boolean): WebAssembly.Module | null {
+  const i = shared ? 1 : 0;
+  if (compiled[i] === undefined) {
     try {
-      compiled = new WebAssembly.Module(readFileSync(new URL("../build/traits.wasm", import.meta.url)));
+      compiled[i] = new WebAssembly.Module(readFileSync(new URL(shared ? "../build/traits.shared.wasm" : "../build/traits.wasm", import.meta.url)));
     } catch {
-      compiled = null;
+      compiled[i] = null;
     }
   }
-  return compiled;
+  return compiled[i]!;
 }
 
 /** The WASM core over one memory: the exports plus a scratch area for single-store results. */
@@ -60,9 +65,10 @@ export class WasmCore implements Core {
   readonly batchGetWide: Core["batchGetWide"];
   readonly batchDecode: Core["batchDecode"];
 
-  constructor(module: WebAssembly.Module, private readonly memory: WebAssembly.Memory) {
+  /** An instance on `memory`; its scratch area at `scratch`, or allocated from the memory's arena. */
+  constructor(module: WebAssembly.Module, private readonly memory: WebAssembly.Memory, scratch?: number) {
     const ex = (this.ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports);
-    this.scratch = arenaOf(memory).alloc(SCRATCH, 8);
+    this.scratch = scratch ?? arenaOf(memory).alloc(SCRATCH, 8);
     this.u8 = new Uint8Array(memory.buffer);
     this.u32 = new Uint32Array(memory.buffer, 0, memory.buffer.byteLength >>> 2);
     ({ batchGet: this.batchGet, batchSet: this.batchSet, batchSetMany: this.batchSetMany, batchDel: this.batchDel } = ex);
@@ -126,15 +132,18 @@ export class WasmCore implements Core {
 
 const cores = new WeakMap<WebAssembly.Memory, WasmCore | null>();
 
-/** The cached WASM core of a memory, or null if WebAssembly cannot run on it. */
-export function wasmCoreOf(memory: WebAssembly.Memory): WasmCore | null {
+/** Bytes of scratch a WASM core needs (see WasmCore). */
+export const WASM_SCRATCH = SCRATCH;
+
+/** The cached WASM core of a memory (plain or shared), or null if WebAssembly cannot run on it. */
+export function wasmCoreOf(memory: WebAssembly.Memory, scratch?: number): WasmCore | null {
   let core = cores.get(memory);
   if (core === undefined) {
-    const module = wasmModule();
+    const module = wasmModule(typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer);
     try {
-      core = module ? new WasmCore(module, memory) : null;
+      core = module ? new WasmCore(module, memory, scratch) : null;
     } catch {
-      core = null; // e.g. a shared memory, which this non-shared build cannot import
+      core = null; // e.g. a shared memory whose maximum exceeds 4 GiB
     }
     cores.set(memory, core);
   }
