@@ -3,13 +3,14 @@
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { Bench } from "tinybench";
-import { IMPLS, Ring, WORKLOADS } from "./workloads.js";
+import { PacketPool, WorkerGroup } from "packet-traits";
+import { IMPLS, Ring, WORKLOADS, fillStores } from "./workloads.js";
 import { chart } from "./chart.js";
 
 const LINE_RATES = [["10GbE", 14.88], ["25GbE", 37.2], ["40GbE", 59.5], ["100GbE", 148.8], ["400GbE", 595.2]];
 
 function parseArgs(argv) {
-  const options = { packets: 14_880_952, rings: [256, 4096], filter: /./, samples: 5, burst: 256, json: undefined, svg: "docs/bench.svg" };
+  const options = { packets: 14_880_952, rings: [256, 4096], filter: /./, samples: 5, burst: 256, json: undefined, svg: "docs/bench.svg", workers: undefined, workerRing: 8192 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i], value = argv[i + 1];
     const need = () => { if (value === undefined) fail(`${flag} needs a value`); i++; return value; };
@@ -22,7 +23,9 @@ function parseArgs(argv) {
       case "--burst": options.burst = int(need(), 1); break;
       case "--json": options.json = need(); break;
       case "--svg": options.svg = need(); break;
-      case "--help": console.log("npm run bench -- [--packets N] [--rings 256,4096] [--filter REGEX] [--samples N] [--burst N] [--json FILE] [--svg FILE]"); process.exit(0);
+      case "--workers": options.workers = need().split(",").map((w) => int(w, 1)); break;
+      case "--worker-ring": options.workerRing = int(need(), 1); break;
+      case "--help": console.log("npm run bench -- [--packets N] [--rings 256,4096] [--filter REGEX] [--samples N] [--burst N] [--json FILE] [--svg FILE] [--workers 1,2 [--worker-ring N]]"); process.exit(0);
       default: fail(`unknown option ${flag} (see --help)`);
     }
   }
@@ -88,6 +91,41 @@ for (const size of options.rings) {
   }
 }
 
+// Worker threads: the WASM batch path in N workers over one large ring in shared memory.
+const scaling = [];
+if (options.workers) {
+  const ring = options.workerRing, passes = Math.max(1, Math.ceil(options.packets / ring)), packets = passes * ring;
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  const pool = new PacketPool({ count: ring, memory, hardwareKeys: "off" });
+  const groups = new Map();
+  for (const n of options.workers) {
+    const group = new WorkerGroup(pool, { workers: n, handler: new URL("./parallel.js", import.meta.url), burst: options.burst, slots: 4 });
+    await group.ready();
+    groups.set(n, group);
+  }
+  console.log(`\nworkers: ${ring} frames x 2048 B in shared memory (${pool.impl}), ${packets.toLocaleString("en")} packets per sample, workers ${options.workers.join(", ")}`);
+  for (const [name, w] of workloads.filter(([name]) => name !== "decode store")) {
+    const samples = new Map(options.workers.map((n) => [n, []]));
+    for (let round = -1; round < options.samples; round++) {
+      for (const n of options.workers) {
+        fillStores(pool);
+        const runPasses = round < 0 ? 1 : passes, t0 = performance.now();
+        const ok = await groups.get(n).run({ op: "handler", args: { workload: name } }, { passes: runPasses });
+        const ns = ((performance.now() - t0) * 1e6) / (runPasses * ring);
+        if (ok !== runPasses * ring * w.perPacket) fail(`${name} with ${n} workers: ${ok} of ${runPasses * ring * w.perPacket} operations succeeded`);
+        if (round >= 0) samples.get(n).push(ns);
+      }
+    }
+    process.stderr.write(`workers: ${name} done\n`);
+    const base = 1e3 / median(samples.get(options.workers[0]));
+    for (const n of options.workers) {
+      const ns = median(samples.get(n));
+      scaling.push({ workload: name, ring, impl: "wasm-batch", workers: n, nsPerPacket: ns, mpps: 1e3 / ns, samples: samples.get(n), scaling: 1e3 / ns / base });
+    }
+  }
+  await Promise.all([...groups.values()].map((g) => g.close()));
+}
+
 // Terminal table.
 const lineRate = (mpps) => LINE_RATES.filter(([, rate]) => mpps >= rate).pop()?.[0] ?? "< 10GbE";
 const rows = [];
@@ -108,7 +146,12 @@ for (const r of rows) console.log(line(r));
 console.log("\nWASM/JS: JS ns/packet divided by WASM ns/packet, batch vs batch and single vs single, same run.");
 console.log(`Line rates at 64-byte packets: ${LINE_RATES.map(([n, r]) => `${n} ${r} Mpps`).join(", ")}.`);
 
-const report = { machine: machine(), node: process.version, packets: options.packets, burst: options.burst, results: results.map(({ spread, ...r }) => r) };
+if (scaling.length) {
+  console.log(`\nworkload            workers  ns/packet    Mpps  scaling vs ${options.workers[0]}  keeps up with`);
+  for (const r of scaling) console.log(`${r.workload.padEnd(18)}  ${String(r.workers).padStart(7)}  ${fmt(r.nsPerPacket, 2).padStart(9)}  ${fmt(r.mpps).padStart(6)}  ${(fmt(r.scaling, 2) + "x").padStart(12)}  ${lineRate(r.mpps)}`);
+}
+
+const report = { machine: machine(), node: process.version, packets: options.packets, burst: options.burst, results: [...results.map(({ spread, ...r }) => r), ...scaling] };
 if (options.json) {
   writeFileSync(options.json, JSON.stringify(report, null, 2) + "\n");
   console.log(`results written to ${options.json}`);

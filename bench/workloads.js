@@ -1,20 +1,29 @@
 // The benchmark's workloads: each processes whole passes over a ring of frames in a PacketPool,
 // in four implementations: WASM batch, WASM single-op, JS batch, JS single-op.
 import { PacketPool } from "packet-traits";
+import { ANNOTATE, BURST_OPS, annotateOne } from "./burst-ops.js";
 
 /** The stores every ring starts with: key, length (6 keys, 44 bytes in use). */
 export const STORE_KEYS = [[3, 2], [10, 4], [17, 8], [25, 2], [40, 4], [55, 8]];
-/** Annotate: packet id (u64), flow hash (u32), vlan (u16), rx timestamp (u64). */
-export const ANNOTATE = [{ key: 5, len: 8 }, { key: 6, len: 4 }, { key: 7, len: 2 }, { key: 8, len: 8 }];
-const REPLACE = { replace: true };
+export { ANNOTATE };
 export const IMPLS = ["wasm-batch", "wasm-single", "js-batch", "js-single"];
+
+/** Gives every frame of a pool the six-key store, values derived from the frame index. */
+export function fillStores(pool) {
+  for (let f = 0; f < pool.count; f++) {
+    const store = pool.traits(f);
+    store.clear();
+    for (const [key, len] of STORE_KEYS) store.trySet(key, len, len === 2 ? (f * 31 + key) & 0xffff : (f * 2654435761 + key) >>> 0, len === 8 ? f : 0);
+  }
+}
 
 /** A ring of `size` frames with the six-key stores, for one implementation. */
 export class Ring {
   constructor(size, impl, burstSize) {
     this.size = size;
     this.batch = impl.endsWith("batch");
-    this.pool = new PacketPool({ count: size, impl: impl.startsWith("wasm") ? "wasm" : "js" });
+    this.pool = new PacketPool({ count: size, impl: impl.startsWith("wasm") ? "wasm" : "js", hardwareKeys: "off" });
+    this.id = 0;
     this.stores = Array.from({ length: size }, (_, f) => this.pool.traits(f));
     this.bursts = [];
     for (let first = 0; first < size; first += burstSize) {
@@ -28,12 +37,9 @@ export class Ring {
     this.fill();
   }
 
-  /** Gives every frame the six-key store, values derived from the frame index. */
+  /** Gives every frame the six-key store. */
   fill() {
-    this.stores.forEach((store, f) => {
-      store.clear();
-      for (const [key, len] of STORE_KEYS) store.trySet(key, len, len === 2 ? (f * 31 + key) & 0xffff : (f * 2654435761 + key) >>> 0, len === 8 ? f : 0);
-    });
+    fillStores(this.pool);
   }
 
   /** FNV-1a over the used bytes of every store: the state a workload left. */
@@ -54,7 +60,7 @@ export const WORKLOADS = {
     perPacket: 1,
     run(r, passes) {
       let ok = 0;
-      if (r.batch) for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += r.pool.batchGet(b, 10);
+      if (r.batch) for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += BURST_OPS["get 4B"](r.pool, b, r);
       else for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.tryGet(10, r.out) >= 0 ? 1 : 0;
       return ok;
     },
@@ -64,7 +70,7 @@ export const WORKLOADS = {
     perPacket: 1,
     run(r, passes) {
       let ok = 0;
-      if (r.batch) for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += r.pool.batchGet(b, 17);
+      if (r.batch) for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += BURST_OPS["get 8B"](r.pool, b, r);
       else for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.tryGet(17, r.out) >= 0 ? 1 : 0;
       return ok;
     },
@@ -74,7 +80,7 @@ export const WORKLOADS = {
     perPacket: 1,
     run(r, passes) {
       let ok = 0;
-      if (r.batch) for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += r.pool.batchSet(b, 17, 8, 0x1122334455667788n);
+      if (r.batch) for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += BURST_OPS["set 8B (overwrite)"](r.pool, b, r);
       else for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.trySet(17, 8, 0x55667788, 0x11223344) === 0 ? 1 : 0;
       return ok;
     },
@@ -85,7 +91,7 @@ export const WORKLOADS = {
     run(r, passes) {
       let ok = 0;
       if (r.batch) {
-        for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += r.pool.batchSet(b, 30, 4, 0xcafe) + r.pool.batchDelete(b, 30);
+        for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += BURST_OPS["insert+delete"](r.pool, b, r);
       } else {
         for (let p = 0; p < passes; p++) for (const s of r.stores) ok += (s.trySet(30, 4, 0xcafe) === 0 ? 1 : 0) + (s.tryDelete(30) === 0 ? 1 : 0);
       }
@@ -106,7 +112,7 @@ export const WORKLOADS = {
     perPacket: 1,
     run(r, passes) {
       let ok = 0;
-      if (r.batch) for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += r.pool.batchDecode(b, r.decoded) / 6;
+      if (r.batch) for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += BURST_OPS["decode store"](r.pool, b, r);
       else for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.tryDecode(r.keys, r.lens, r.values) === 6 ? 1 : 0;
       return ok;
     },
@@ -121,27 +127,11 @@ export const WORKLOADS = {
   "annotate 4 keys": {
     perPacket: 1,
     run(r, passes) {
-      let ok = 0, id = 0;
-      const timestamp = 1_700_000_000_123_456_789n, tsLo = Number(timestamp & 0xffffffffn), tsHi = Number(timestamp >> 32n);
+      let ok = 0;
+      r.id = 0;
       for (let p = 0; p < passes; p++) {
-        if (r.batch) {
-          for (const b of r.bursts) {
-            const v = b.values();
-            for (let i = 0, n = b.length; i < n; i++, id++) {
-              const w = 8 * i;
-              v[w] = id; v[w + 1] = 0; v[w + 2] = Math.imul(id, 0x9e3779b1) >>> 0; v[w + 3] = 0;
-              v[w + 4] = id & 0xfff; v[w + 5] = 0; v[w + 6] = tsLo; v[w + 7] = tsHi;
-            }
-            ok += r.pool.batchSetMany(b, ANNOTATE, undefined, REPLACE);
-          }
-        } else {
-          for (const s of r.stores) {
-            s.clear();
-            const rc = s.trySet(5, 8, id, 0) | s.trySet(6, 4, Math.imul(id, 0x9e3779b1) >>> 0) | s.trySet(7, 2, id & 0xfff) | s.trySet(8, 8, tsLo, tsHi);
-            ok += rc === 0 ? 1 : 0;
-            id++;
-          }
-        }
+        if (r.batch) for (const b of r.bursts) ok += BURST_OPS["annotate 4 keys"](r.pool, b, r);
+        else for (const s of r.stores) ok += annotateOne(s, r.id++);
       }
       return ok;
     },

@@ -62,6 +62,8 @@ export interface Field {
 const MAX_POOL_BYTES = 2 ** 32 - 2 ** 20;
 /** Control block: base, frameSize, count, heads, profile (u32 each); then the scratch of broadcast values and a field list. */
 const CONTROL = 32, SCRATCH = 64 * 8 + FieldList.BYTES;
+/** Bytes of a pool's per-thread scratch. */
+export const POOL_SCRATCH = SCRATCH;
 
 /**
  * A pool of packet frames in WebAssembly memory, each with a trait store at its start, and
@@ -90,6 +92,8 @@ export class PacketPool {
   private readonly lengths: number;
   private u32: Uint32Array;
   private readonly stores: Array<TraitStore | undefined> = [];
+  /** Address of this thread's scratch: broadcast values, then a field list (each worker has its own). */
+  private readonly scratch: number;
   /** True in a worker's view of a pool (see attach): it must not allocate in the shared memory. */
   private readonly attached: boolean = false;
 
@@ -115,6 +119,7 @@ export class PacketPool {
     this.heads = arena.alloc(4 * this.count, 64);
     this.lengths = arena.alloc(4 * this.count, 64);
     this.control = arena.alloc(CONTROL + SCRATCH, 64);
+    this.scratch = this.control + CONTROL;
     this.u32 = new Uint32Array(this.memory.buffer);
     this.words().set([this.base, this.frameSize, this.count, this.heads, PROFILE_ID[this.profile]], this.control >>> 2);
     this.words().fill(this.headroom, this.heads >>> 2, (this.heads >>> 2) + this.count);
@@ -130,10 +135,13 @@ export class PacketPool {
     return { memory, count, frameSize, headroom, profile, hardwareKeys, dataEnd, base, control, heads, lengths };
   }
 
-  /** @internal A view of a pool laid out by another thread in a shared memory, on `core`: allocates and initialises nothing. */
-  static attach(layout: PoolLayout, core: Core, registry?: KeyLookup): PacketPool {
+  /**
+   * @internal A view of a pool laid out by another thread in a shared memory, on `core`, with its own
+   * scratch of POOL_SCRATCH bytes at `scratch`: allocates and initialises nothing.
+   */
+  static attach(layout: PoolLayout, core: Core, scratch: number, registry?: KeyLookup): PacketPool {
     const pool = Object.create(PacketPool.prototype) as PacketPool;
-    return Object.assign(pool, { ...layout, core, registry, u32: new Uint32Array(layout.memory.buffer), stores: [], attached: true });
+    return Object.assign(pool, { ...layout, core, registry, scratch, u32: new Uint32Array(layout.memory.buffer), stores: [], attached: true });
   }
 
   /** Which implementation runs this pool's operations. */
@@ -356,7 +364,7 @@ export class PacketPool {
     this.checkStrict(k, len);
     let values = burst.vals, stride = burst.stride;
     if (value !== undefined) {
-      values = this.control + CONTROL;
+      values = this.scratch;
       stride = 0;
       const w = this.words();
       toPair(value, len, w.subarray(values >>> 2, (values >>> 2) + 2));
@@ -374,7 +382,7 @@ export class PacketPool {
     const desc = this.select(burst);
     if (!Array.isArray(fields) || fields.length === 0 || fields.length > burst.slots) throw new TraitsError("EINVAL", `fields must be an array of 1 to ${burst.slots} (the burst's slots) {key, len}`);
     if (values !== undefined && (!Array.isArray(values) || values.length !== fields.length)) throw new TraitsError("EINVAL", `values must be an array of ${fields.length} values, one per field`);
-    const scratch = this.control + CONTROL, list = scratch + 512;
+    const scratch = this.scratch, list = scratch + 512;
     const w = this.words(), bytes = new Uint8Array(w.buffer);
     fields.forEach((field, j) => {
       if (typeof field !== "object" || field === null) throw new TraitsError("EINVAL", `fields[${j}] must be {key, len}, not ${describe(field)}`);

@@ -8,11 +8,13 @@ import { Worker } from "node:worker_threads";
 import { TraitsError } from "./errors.js";
 import { checkInteger, describe } from "./args.js";
 import { arenaOf } from "./memory.js";
-import type { PacketPool, Field } from "./pool.js";
+import { POOL_SCRATCH, type PacketPool, type Field } from "./pool.js";
 import type { Burst } from "./burst.js";
 import { SharedKeyRegistry } from "./shared-registry.js";
 import { WASM_SCRATCH } from "./wasm.js";
 import type { Key } from "./args.js";
+
+const WORKER_SCRATCH = Math.ceil(WASM_SCRATCH / 64) * 64 + POOL_SCRATCH;
 
 /** A task every worker runs over its frames, burst by burst. */
 export type WorkerTask =
@@ -69,7 +71,8 @@ export class WorkerGroup {
     const handler = options.handler === undefined ? undefined : String(options.handler instanceof URL ? options.handler : new URL(options.handler, `file://${process.cwd()}/`));
     this.results = pool.burst(pool.count, { slots });
     const arena = arenaOf(pool.memory);
-    this.scratch = Array.from({ length: this.size }, () => arena.alloc(WASM_SCRATCH, 8));
+    // Each worker's scratch: its WASM instance's, then its pool view's; 64-byte aligned so that no two workers share a cache line.
+    this.scratch = Array.from({ length: this.size }, () => arena.alloc(WORKER_SCRATCH, 64));
     const entry = new URL("./worker.js", import.meta.url);
     const execArgv = workerExecArgv(process.execArgv);
     this.workers = this.scratch.map((scratch, id) => new Worker(entry, {
@@ -120,7 +123,7 @@ export class WorkerGroup {
     this.closing ??= Promise.all(this.workers.map((worker) => worker.terminate())).then(() => {
       this.results.release();
       const arena = arenaOf(this.pool.memory);
-      this.scratch.forEach((at) => arena.release(at, WASM_SCRATCH));
+      this.scratch.forEach((at) => arena.release(at, WORKER_SCRATCH));
       this.pending?.reject(new TraitsError("EINVAL", "the WorkerGroup was closed during a run"));
       this.pending = undefined;
     });

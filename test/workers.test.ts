@@ -75,6 +75,17 @@ describe.each(IMPLS)("%s WorkerGroup", (impl) => {
     expect(swapped.flat().every((frame, i) => values[8 * i] === frame * 3)).toBe(true);
   });
 
+  it("workers setting different values at once do not mix them (each has its own scratch)", async () => {
+    const pool = new PacketPool({ count: 4096, impl, memory: shared() });
+    const group = new WorkerGroup(pool, { workers: 2, handler: HANDLER, burst: 1 }); // a call per frame: many chances to interleave
+    groups.push(group);
+    expect(await group.run({ op: "handler", args: { mode: "broadcast" } }, { passes: 10 })).toBe(4096 * 10);
+    for (let f = 0; f < 4096; f++) {
+      const w = f < 2048 ? 0 : 1;
+      if (pool.traits(f).get(12) !== 1000 + w || pool.traits(f).get(13) !== w) throw new Error(`frame ${f}: ${pool.traits(f).get(12)}, ${pool.traits(f).get(13)}`);
+    }
+  });
+
   it("reports a worker that throws, with its stack, and stays usable", async () => {
     const group = new WorkerGroup(new PacketPool({ count: 64, impl, memory: shared() }), { workers: 2, handler: HANDLER, burst: 8 });
     groups.push(group);
