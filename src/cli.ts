@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { TraitsError } from "./errors.js";
-import { PROFILE_SIZES, toProfile, type Profile } from "./args.js";
+import { PROFILE_SIZES, parseHex, toProfile, type Profile } from "./args.js";
 import { TraitStore, createStore } from "./store.js";
 import { KeyRegistry } from "./registry.js";
 import { PacketPool } from "./pool.js";
@@ -57,15 +57,6 @@ function integer(text: string, what: string, min: number, max: number): number {
   const n = /^(0x[0-9a-f]+|\d+)$/i.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${what} must be an integer in ${min}..${max}, not ${JSON.stringify(text)}`);
   return n;
-}
-
-/** Parses hex text (whitespace and a 0x prefix allowed). Throws EINVAL naming the bad character. */
-function parseHex(text: string): Uint8Array {
-  const clean = text.replace(/\s+/g, "").replace(/^0x/i, "");
-  const bad = clean.search(/[^0-9a-fA-F]/);
-  if (bad >= 0) throw new TraitsError("EINVAL", `bad hex: ${JSON.stringify(clean[bad])} at character ${bad}`);
-  if (clean.length % 2) throw new TraitsError("EINVAL", `bad hex: odd number of digits (${clean.length})`);
-  return new Uint8Array(Buffer.from(clean, "hex"));
 }
 
 /** Names of keys: from a registry file and --key NAME=KEY:LEN flags, and hardware keys in 59..63. */

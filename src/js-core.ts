@@ -163,7 +163,10 @@ export class JsCore implements Core {
 
   /** Selects one store. */
   private one(start: number, cap: number, profile: number): void {
-    if (start + cap > this.u8.length) this.refresh();
+    if (start + cap > this.u8.length) {
+      this.refresh();
+      if (start + cap > this.u8.length) cap = 0; // the buffer was detached (transferred) or shrank: ENOMEM, touching nothing
+    }
     this.base = start;
     this.frameSize = 0;
     this.count = 1;
@@ -194,11 +197,18 @@ export class JsCore implements Core {
   }
 
   size(start: number, cap: number, profile: number): number {
-    if (cap < Layout.HEADER) return E.ENOMEM;
     this.one(start, cap, profile);
+    if (this.cap < Layout.HEADER) return E.ENOMEM;
     const i32 = this.i32, t = this.t, w = start >>> 2;
     const used = Layout.HEADER + halfSize(t, i32[w]!, i32[w + 2]!) + halfSize(t, i32[w + 1]!, i32[w + 3]!);
     return used > cap ? E.EBADMSG : used;
+  }
+
+  /** The size a header at `start` declares, whatever the capacity (for error messages). */
+  declared(start: number, profile: number): number {
+    this.refresh();
+    const i32 = this.i32, t = sizeTable(profile), w = start >>> 2;
+    return Layout.HEADER + halfSize(t, i32[w]!, i32[w + 2]!) + halfSize(t, i32[w + 1]!, i32[w + 3]!);
   }
 
   has(start: number, cap: number, profile: number, key: number): number {

@@ -464,8 +464,9 @@ export class TraitStore {
     if (id >= 64 && this.hardwareKeys === "keys") key = HARDWARE_FIRST_APP_KEY + id - 64;
     switch (rc) {
       case Errno.EBADMSG:
-        throw new TraitsError("EBADMSG", `${what}: corrupt header declares ${js.size(this.start, 0xffffffff, this.p)} bytes but the capacity is ${this.capacity}`);
+        throw new TraitsError("EBADMSG", `${what}: corrupt header declares ${js.declared(this.start, this.p)} bytes but the capacity is ${this.capacity}`);
       case Errno.ENOMEM:
+        if (this.source.buffer.byteLength < this.start + this.capacity) throw new TraitsError("ENOMEM", `${what}: the store's buffer was detached (transferred) or shrank: it has ${this.source.buffer.byteLength} bytes, the store ends at ${this.start + this.capacity}`);
         throw new TraitsError("ENOMEM", `${what}: capacity ${this.capacity} is below the 16-byte header`);
       case Errno.EBUSY:
         throw new TraitsError("EBUSY", `${what}: it holds a ${js.get(this.start, this.capacity, this.p, keyId(key!), 8, pair)}-byte value, not ${len}; delete it first`);

@@ -181,6 +181,18 @@ describe("creating and placing stores", () => {
     expect(sab.set(2, 9, 2).get(2)).toBe(9);
   });
 
+  it("a store whose buffer was detached (transferred) gives a clear error and touches nothing", () => {
+    const bytes = new Uint8Array(64);
+    const store = TraitStore.over(bytes, { impl: "js" });
+    store.clear();
+    store.set(1, 5, 2);
+    structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+    expectError(() => store.get(1), "ENOMEM", /buffer was detached \(transferred\) or shrank: it has 0 bytes, the store ends at 64/);
+    expectError(() => store.set(2, 1, 2), "ENOMEM", /detached/);
+    expect([store.tryGet(1, new Uint32Array(2)), store.trySet(2, 2, 1), store.tryHas(1), store.tryDelete(1), store.trySize()]).toEqual([Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM]);
+    expectError(() => TraitStore.over(bytes), "ENOMEM", /capacity 0 is below/);
+  });
+
   it("stores in WASM memory keep working after the memory grows", () => {
     for (const impl of IMPLS) {
       const memory = new WebAssembly.Memory({ initial: 1 });
