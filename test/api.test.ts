@@ -2,21 +2,8 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { Errno, TraitStore, TraitsError, createStore, defaultMemory, errnoName, type TraitStore as Store } from "packet-traits";
-import { IMPLS, guardedStore, hex } from "./helpers.js";
+import { IMPLS, expectError, guardedStore, hex } from "./helpers.js";
 
-/** Expects `fn` to throw a TraitsError with `code` and a message matching `message`. */
-function expectError(fn: () => unknown, code: string, message?: RegExp): void {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `expected ${code}`).toBeInstanceOf(TraitsError);
-  expect((error as TraitsError).code).toBe(code);
-  expect((error as TraitsError).errno).toBe(Errno[code as keyof typeof Errno]);
-  if (message) expect((error as TraitsError).message).toMatch(message);
-}
 
 /** A store with keys 3 (2 B), 10 (4 B), 40 (8 B), between guards. */
 function filled(impl: "wasm" | "js") {

@@ -1,5 +1,6 @@
 // Shared test fixtures: stores of both implementations placed between guard bytes.
-import { TraitStore, type Impl, type Profile } from "packet-traits";
+import { expect } from "vitest";
+import { Errno, TraitStore, TraitsError, type Impl, type Profile } from "packet-traits";
 
 export const IMPLS: Impl[] = ["wasm", "js"];
 export const GUARD = 64;
@@ -44,3 +45,17 @@ export function guardedStore(impl: Impl, profile: Profile, cap: number, init?: U
 
 export const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString("hex");
 export const unhex = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "hex"));
+
+/** Expects `fn` to throw a TraitsError with `code` (and its errno) and a message matching `message`. */
+export function expectError(fn: () => unknown, code: string, message?: RegExp): void {
+  let error: unknown;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  expect(error, `expected ${code}`).toBeInstanceOf(TraitsError);
+  expect((error as TraitsError).code).toBe(code);
+  expect((error as TraitsError).errno).toBe(Errno[code as keyof typeof Errno]);
+  if (message) expect((error as TraitsError).message).toMatch(message);
+}

@@ -8,21 +8,9 @@ import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { KeyRegistry, PacketPool, SharedKeyRegistry, TraitsError, createStore } from "packet-traits";
-import { IMPLS } from "./helpers.js";
+import { IMPLS, expectError } from "./helpers.js";
 
 const run = promisify(execFile);
-
-function expectError(fn: () => unknown, code: string, message?: RegExp): void {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `expected ${code}`).toBeInstanceOf(TraitsError);
-  expect((error as TraitsError).code).toBe(code);
-  if (message) expect((error as TraitsError).message).toMatch(message);
-}
 
 describe.each([
   ["KeyRegistry", (profile?: "v1" | "flags") => new KeyRegistry(profile ? { profile } : {})],
