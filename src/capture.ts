@@ -5,8 +5,9 @@
  */
 import { TraitsError } from "./errors.js";
 
-/** Custom binary option (copyable) carrying a trait store, and the Private Enterprise Number it is filed under (the documentation PEN). */
+/** Custom binary option code (copyable) of the option carrying a trait store. */
 export const TRAITS_OPTION = 2989;
+/** The Private Enterprise Number our option is filed under: IANA's PEN for documentation (no PEN is assigned to this project). */
 export const TRAITS_PEN = 32473;
 const OPT_COMMENT = 1, OPT_END = 0, IF_TSRESOL = 9, IF_TSOFFSET = 14;
 const SHB = 0x0a0d0d0a, IDB = 1, EPB = 6, BYTE_ORDER_MAGIC = 0x1a2b3c4d;
