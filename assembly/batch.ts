@@ -10,7 +10,7 @@
 // status + 4i; values of frame i are at values + i * stride. Each function
 // returns how many frames succeeded. Each reads the control block once, into
 // locals (stores to the outputs could otherwise alias it and force reloads).
-import { EBADMSG, ENOENT, EINVAL, prepareFields, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany } from "./store";
+import { EBADMSG, ENOENT, EINVAL, fits, prepareFields, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany } from "./store";
 
 // @ts-ignore: decorator
 @inline function frameAt(desc: usize, first: u32, i: u32): u32 {
@@ -33,12 +33,18 @@ export function batchGet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 /** Sets `key` on every frame to `len` bytes of the u64 slot at values + i * stride (stride 0: one value for all). */
 export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32, len: u32, values: usize, stride: u32, status: usize): i32 {
   const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
+  // One value for all (stride 0) is read once: the stores below could alias it, so the compiler would not hoist it.
+  let lo = load<u32>(values), hi = load<u32>(values, 4);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
-    const at = values + i * stride, lo = load<u32>(at), hi = load<u32>(at, 4);
+    if (stride != 0) {
+      const at = values + i * stride;
+      lo = load<u32>(at);
+      hi = load<u32>(at, 4);
+    }
     let rc = EINVAL;
-    if (frame < count && (len == 8 || (hi == 0 && (len == 4 || (len == 2 ? lo <= 0xffff : lo == 0))))) {
+    if (frame < count && fits(len, lo, hi)) {
       rc = storeSet(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, key, len, lo, hi);
     }
     store<i32>(status + (i << 2), rc);
