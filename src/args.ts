@@ -38,6 +38,13 @@ export function toKey(key: unknown): number {
   throw new TraitsError("EINVAL", `key ${key} is outside the key-value space 0..63`);
 }
 
+/** The first key (0..62) of a 16-byte value kept in keys k and k + 1; throws EINVAL. */
+export function wideKey(key: unknown): number {
+  const k = toKey(key);
+  if (k > 62) throw new TraitsError("EINVAL", `a 16-byte value needs keys ${k} and ${k + 1}; the last key is 63`);
+  return k;
+}
+
 /** Checks that `len` is a value size of the profile; throws EINVAL otherwise. */
 export function checkLength(len: unknown, profile: Profile): number {
   if (typeof len === "number" && PROFILE_SIZES[profile].includes(len)) return len;

@@ -3,8 +3,9 @@
  * reached through the same get/set/has/delete as application keys. Their keys lie above the 64
  * application keys (the key space is u64) and are stable: numbers that may also be passed as bigints.
  */
-import { TraitsError } from "./errors.js";
-import { describe } from "./args.js";
+import { Errno, TraitsError } from "./errors.js";
+import { describe, type Profile } from "./args.js";
+import type { BufferSource, Core } from "./core.js";
 
 /** The well-known hardware keys. */
 export const HardwareKey = {
@@ -50,4 +51,95 @@ export function toPlacement(value: unknown, fallback: HardwarePlacement): Hardwa
   if (value === undefined) return fallback;
   if (value === "struct" || value === "keys" || value === "off") return value;
   throw new TraitsError("EINVAL", `hardwareKeys must be "struct", "keys" or "off", not ${describe(value)}`);
+}
+
+/** Index of VLAN_PROTO: its value is stored in network byte order. */
+export const VLAN_PROTO = hardwareIndex(HardwareKey.VLAN_PROTO);
+
+/** The hardware-key placement of a store outside a pool: "keys" or "off" ("struct" needs a frame's hints area). */
+export function standalonePlacement(value: unknown): HardwarePlacement {
+  const placement = toPlacement(value, "off");
+  if (placement === "struct") throw new TraitsError("EINVAL", `hardwareKeys "struct" needs a pool frame's hints area; use "keys" or "off"`);
+  return placement;
+}
+
+/** A value's bytes as stored, from its little-endian bytes: VLAN_PROTO (id 64 + its index) reversed to network order. */
+export function storedBytes(id: number, littleEndian: Uint8Array): Uint8Array {
+  return id === 64 + VLAN_PROTO ? littleEndian.slice().reverse() : littleEndian;
+}
+
+function swap16(x: number): number {
+  return ((x & 0xff) << 8) | ((x >>> 8) & 0xff);
+}
+
+/** What the routing of hardware keys needs of a store (a TraitStore). */
+export interface HardwareStore {
+  readonly core: Core;
+  readonly source: BufferSource;
+  readonly start: number;
+  readonly capacity: number;
+  readonly p: number;
+  readonly profile: Profile;
+  readonly hardwareKeys: HardwarePlacement;
+  readonly hints: number;
+}
+
+// The C-style operations on hardware key i of a store, in its placement: "keys" maps it onto
+// application key 59 + i, "struct" reads the hints area, "off" has none. Results as the core's.
+
+function hints(s: HardwareStore): DataView {
+  return new DataView(s.source.buffer, s.hints, HINTS_BYTES);
+}
+
+function present(s: HardwareStore, i: number): boolean {
+  return s.hardwareKeys === "struct" && ((hints(s).getUint32(0, true) >>> i) & 1) === 1;
+}
+
+/** 1 or 0 (or the store's error, placement "keys"). */
+export function hardwareHas(s: HardwareStore, i: number): number {
+  if (s.hardwareKeys === "keys") return s.core.has(s.start, s.capacity, s.p, HARDWARE_FIRST_APP_KEY + i);
+  return present(s, i) ? 1 : 0;
+}
+
+/** The value to out[0] (lo), out[1] (hi); its length, or ENOENT, ENOSPC (longer than outLen), or the store's error. */
+export function hardwareGet(s: HardwareStore, i: number, outLen: number, out: Uint32Array): number {
+  const size = HARDWARE_SIZES[i]!;
+  if (s.hardwareKeys === "keys") {
+    const len = s.core.get(s.start, s.capacity, s.p, HARDWARE_FIRST_APP_KEY + i, 8, out);
+    if (len < 0) return len;
+    if (size > outLen) return Errno.ENOSPC;
+    if (i === VLAN_PROTO) out[0] = swap16(out[0]!);
+    return size;
+  }
+  if (!present(s, i)) return Errno.ENOENT;
+  if (size > outLen) return Errno.ENOSPC;
+  const view = hints(s), at = HINT_OFFSETS[i]!;
+  out[0] = size === 2 ? view.getUint16(at, i !== VLAN_PROTO) : view.getUint32(at, true);
+  out[1] = size === 8 ? view.getUint32(at + 4, true) : 0;
+  return size;
+}
+
+/** Sets it to the low `len` bytes of (hi:lo): 0, or EINVAL (not its size), EOPNOTSUPP (placement off), or the store's error. */
+export function hardwareSet(s: HardwareStore, i: number, len: number, lo: number, hi: number): number {
+  if (len !== HARDWARE_SIZES[i]) return Errno.EINVAL;
+  if (s.hardwareKeys === "off") return Errno.EOPNOTSUPP;
+  if (s.hardwareKeys === "keys") {
+    const appLen = len === 2 && s.profile === "flags" ? 4 : len;
+    return s.core.set(s.start, s.capacity, s.p, HARDWARE_FIRST_APP_KEY + i, appLen, i === VLAN_PROTO ? swap16(lo) : lo, hi);
+  }
+  const view = hints(s), at = HINT_OFFSETS[i]!;
+  if (len === 2) view.setUint16(at, lo, i !== VLAN_PROTO);
+  else view.setUint32(at, lo, true);
+  if (len === 8) view.setUint32(at + 4, hi, true);
+  view.setUint32(0, view.getUint32(0, true) | (1 << i), true);
+  return 0;
+}
+
+/** Removes it: 0, or ENOENT, or the store's error. */
+export function hardwareDelete(s: HardwareStore, i: number): number {
+  if (s.hardwareKeys === "keys") return s.core.del(s.start, s.capacity, s.p, HARDWARE_FIRST_APP_KEY + i);
+  if (!present(s, i)) return Errno.ENOENT;
+  const view = hints(s);
+  view.setUint32(0, view.getUint32(0, true) & ~(1 << i), true);
+  return 0;
 }

@@ -8,12 +8,12 @@
  */
 import { FieldList, type Core, type Impl } from "./core.js";
 import { Errno, TraitsError } from "./errors.js";
-import { PROFILE_ID, checkInteger, checkLength, describe, toImpl, toKey, toPair, toProfile, type Key, type Profile } from "./args.js";
+import { PROFILE_ID, checkInteger, checkLength, describe, toImpl, toKey, toPair, toProfile, wideKey, type Key, type Profile } from "./args.js";
 import { arenaOf } from "./memory.js";
 import { TraitStore, coreOf } from "./store.js";
 import { Burst, DecodeBuffer } from "./burst.js";
 import { HINTS_BYTES, HardwareKey, hardwareIndex, toPlacement, type HardwarePlacement } from "./hardware.js";
-import type { KeyLookup } from "./registry.js";
+import { strictCheck, type KeyLookup } from "./registry.js";
 
 const pair = new Uint32Array(2);
 
@@ -340,10 +340,10 @@ export class PacketPool {
 
   /** Throws what a strict pool's registry says of setting key `k` (0..63) with `len` bytes: EPERM or EINVAL. */
   private checkStrict(k: number, len: number): void {
-    const size = this.registry?.sizeOfKey(k);
-    if (size === undefined || size === len) return;
-    if (size < 0) throw new TraitsError("EPERM", `key ${k} is not registered, and this pool is strict`);
-    throw new TraitsError("EINVAL", `key ${k} (${this.registry!.lookupKey(k)?.name}) is registered with size ${size}, not ${len}`);
+    const rc = strictCheck(this.registry, k, len);
+    if (rc === 0) return;
+    if (rc === Errno.EPERM) throw new TraitsError("EPERM", `key ${k} is not registered, and this pool is strict`);
+    throw new TraitsError("EINVAL", `key ${k} (${this.registry!.lookupKey(k)?.name}) is registered with size ${this.registry!.sizeOfKey(k)}, not ${len}`);
   }
 
   /**
@@ -422,16 +422,14 @@ export class PacketPool {
    * 8 bytes. Returns the count of successes.
    */
   batchGetWide(burst: Burst, key: Key): number {
-    const k = toKey(key), desc = this.select(burst);
-    if (k > 62) throw new TraitsError("EINVAL", `a 16-byte value needs keys ${k} and ${k + 1}; the last key is 63`);
+    const k = wideKey(key), desc = this.select(burst);
     if (burst.slots < 2) throw new TraitsError("EINVAL", "a 16-byte value needs a burst with 2 slots");
     return this.core.batchGetWide(this.control, desc, burst.first, burst.length, k, burst.vals, burst.stride, burst.stat);
   }
 
   /** Sets keys `key` and `key + 1` as one 16-byte value on every selected frame, from `value` or value slots 0-1; both or neither. Returns the count of successes. */
   batchSetWide(burst: Burst, key: Key, value?: Uint8Array): number {
-    const k = toKey(key);
-    if (k > 62) throw new TraitsError("EINVAL", `a 16-byte value needs keys ${k} and ${k + 1}; the last key is 63`);
+    const k = wideKey(key);
     if (value !== undefined && (!(value instanceof Uint8Array) || value.length !== 16)) throw new TraitsError("EINVAL", `a 16-byte value must be a Uint8Array of 16 bytes, not ${describe(value)}`);
     const fields = [{ key: k, len: 8 }, { key: k + 1, len: 8 }];
     return this.batchSetMany(burst, fields, value && [value.subarray(0, 8), value.subarray(8)].map(toBigInt));

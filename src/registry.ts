@@ -5,7 +5,7 @@
  * dynamic registration (lowest free key, idempotent for the same name and size).
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { TraitsError } from "./errors.js";
+import { Errno, TraitsError } from "./errors.js";
 import { PROFILE_SIZES, describe, toProfile, type Profile } from "./args.js";
 
 /** A registered key: its name, key (0..63), value size (a size of the profile) and an optional description. */
@@ -30,6 +30,12 @@ export interface KeyLookup {
   lookupKey(key: number): KeyEntry | undefined;
   /** The registered size of a key (0..63), or -1 if it is not registered: the check a strict set makes. */
   sizeOfKey(key: number): number;
+}
+
+/** What a strict store's registry says of setting key `key` (0..63) with `len` bytes: 0, EPERM (not registered) or EINVAL (another size). 0 without a registry. */
+export function strictCheck(registry: KeyLookup | undefined, key: number, len: number): number {
+  const size = registry?.sizeOfKey(key);
+  return size === undefined || size === len ? 0 : size < 0 ? Errno.EPERM : Errno.EINVAL;
 }
 
 const NAME = /^[a-z][a-z0-9_.-]*$/;

@@ -2,11 +2,11 @@
 import type { BufferSource, Core, Impl } from "./core.js";
 import { JsCore } from "./js-core.js";
 import { Errno, TraitsError, errnoName } from "./errors.js";
-import { PROFILE_ID, checkInteger, checkLength, describe, fitsPair, keyIndex, toImpl, toKey, toPair, toProfile, type Key, type Profile } from "./args.js";
+import { PROFILE_ID, checkInteger, checkLength, describe, fitsPair, keyIndex, toImpl, toKey, toPair, toProfile, wideKey, type Key, type Profile } from "./args.js";
 import { arenaOf, defaultMemory } from "./memory.js";
 import { wasmCoreOf } from "./wasm.js";
-import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, HINTS_BYTES, HINT_OFFSETS, HardwareKey, hardwareIndex, toPlacement, type HardwarePlacement } from "./hardware.js";
-import { KeyRegistry, type KeyLookup } from "./registry.js";
+import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, VLAN_PROTO, hardwareDelete, hardwareGet, hardwareHas, hardwareIndex, hardwareSet, standalonePlacement, storedBytes, type HardwarePlacement } from "./hardware.js";
+import { KeyRegistry, strictCheck, type KeyLookup } from "./registry.js";
 import { SharedKeyRegistry } from "./shared-registry.js";
 
 /** Options of createStore, TraitStore.at and TraitStore.over. */
@@ -49,38 +49,12 @@ export function coreOf(memory: WebAssembly.Memory, impl: Impl, requested: boolea
   return jsCoreOf(memory);
 }
 
-const VLAN_PROTO = hardwareIndex(HardwareKey.VLAN_PROTO);
-
 /** 0..63 for an application key, 64 + i for hardware key i, -1 for anything else. */
 function keyId(key: unknown): number {
   const k = keyIndex(key);
   if (k >= 0) return k;
   const h = hardwareIndex(key);
   return h >= 0 ? 64 + h : -1;
-}
-
-/** The bytes of a value read into `pair`, as stored: little-endian, but VLAN_PROTO in network order. */
-function storedBytes(id: number, len: number): Uint8Array {
-  const bytes = pairBytes.slice(0, len);
-  return id === 64 + VLAN_PROTO ? bytes.reverse() : bytes;
-}
-
-function swap16(x: number): number {
-  return ((x & 0xff) << 8) | ((x >>> 8) & 0xff);
-}
-
-/** The hardware-key placement of a store outside a pool: "keys" or "off". */
-function standalonePlacement(value: unknown): HardwarePlacement {
-  const placement = toPlacement(value, "off");
-  if (placement === "struct") throw new TraitsError("EINVAL", `hardwareKeys "struct" needs a pool frame's hints area; use "keys" or "off"`);
-  return placement;
-}
-
-/** The first key of a 16-byte value (0..62); throws EINVAL. */
-function wideKey(key: Key): number {
-  const k = toKey(key);
-  if (k > 62) throw new TraitsError("EINVAL", `a 16-byte value needs keys ${k} and ${k + 1}; the last key is 63`);
-  return k;
 }
 
 /** Combines u32 halves into a value: a number up to 4 bytes, a bigint for 8. */
@@ -98,7 +72,7 @@ export class TraitStore {
   /** @internal */
   constructor(
     /** @internal */ readonly core: Core,
-    private readonly source: BufferSource,
+    /** @internal */ readonly source: BufferSource,
     /** Byte offset of the store in its buffer (8-byte aligned). */
     readonly start: number,
     /** Bytes the store may use, header included: its hard end is start + capacity. */
@@ -110,14 +84,15 @@ export class TraitStore {
     /** Where this store's hardware keys live. */
     readonly hardwareKeys: HardwarePlacement = "off",
     /** @internal Address of the hints area (placement "struct"). */
-    private readonly hints = -1,
+    readonly hints = -1,
   ) {
     this.p = PROFILE_ID[profile];
     if (registry !== undefined && !(registry instanceof KeyRegistry || registry instanceof SharedKeyRegistry)) throw new TraitsError("EINVAL", `registry must be a KeyRegistry or a SharedKeyRegistry, not ${describe(registry)}`);
     if (registry !== undefined && registry.profile !== profile) throw new TraitsError("EINVAL", `the registry is for profile ${registry.profile}, the store for ${profile}`);
   }
 
-  private readonly p: number;
+  /** @internal The core's profile number. */
+  readonly p: number;
 
   /** Which implementation runs this store's operations. */
   get impl(): Impl {
@@ -202,7 +177,7 @@ export class TraitStore {
   getBytes(key: Key): Uint8Array | undefined {
     const id = this.id(key), len = this.rawGet(id, 8, pair);
     if (len < 0) return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
-    return storedBytes(id, len);
+    return storedBytes(id, pairBytes.slice(0, len));
   }
 
   /**
@@ -339,7 +314,7 @@ export class TraitStore {
     const id = keyId(key);
     if (id < 0 || !(out instanceof Uint8Array)) return Errno.EINVAL;
     const len = this.rawGet(id, out.length, pair);
-    if (len > 0) out.set(storedBytes(id, len));
+    if (len > 0) out.set(storedBytes(id, pairBytes.subarray(0, len)));
     return len;
   }
 
@@ -380,72 +355,29 @@ export class TraitStore {
   }
 
   private rawHas(id: number): number {
-    if (id < 64) return this.core.has(this.start, this.capacity, this.p, id);
-    const h = id - 64;
-    if (this.hardwareKeys === "keys") return this.core.has(this.start, this.capacity, this.p, HARDWARE_FIRST_APP_KEY + h);
-    return this.hardwareKeys === "struct" ? (this.hintsView().getUint32(0, true) >>> h) & 1 : 0;
+    return id < 64 ? this.core.has(this.start, this.capacity, this.p, id) : hardwareHas(this, id - 64);
   }
 
   private rawGet(id: number, outLen: number, out: Uint32Array): number {
-    if (id < 64) return this.core.get(this.start, this.capacity, this.p, id, outLen, out);
-    const h = id - 64, size = HARDWARE_SIZES[h]!;
-    if (this.hardwareKeys === "keys") {
-      const len = this.core.get(this.start, this.capacity, this.p, HARDWARE_FIRST_APP_KEY + h, 8, out);
-      if (len < 0) return len;
-      if (size > outLen) return Errno.ENOSPC;
-      if (h === VLAN_PROTO) out[0] = swap16(out[0]!);
-      return size;
-    }
-    if (this.hardwareKeys === "off" || !((this.hintsView().getUint32(0, true) >>> h) & 1)) return Errno.ENOENT;
-    if (size > outLen) return Errno.ENOSPC;
-    const view = this.hintsView(), at = HINT_OFFSETS[h]!;
-    out[0] = size === 2 ? view.getUint16(at, h !== VLAN_PROTO) : view.getUint32(at, true);
-    out[1] = size === 8 ? view.getUint32(at + 4, true) : 0;
-    return size;
+    return id < 64 ? this.core.get(this.start, this.capacity, this.p, id, outLen, out) : hardwareGet(this, id - 64, outLen, out);
   }
 
   private rawSet(id: number, len: number, lo: number, hi: number): number {
-    if (id < 64) {
-      const strict = this.registry?.sizeOfKey(id);
-      if (strict !== undefined && strict !== len) return strict < 0 ? Errno.EPERM : Errno.EINVAL;
-      return this.core.set(this.start, this.capacity, this.p, id, len, lo, hi);
-    }
-    const h = id - 64;
-    if (len !== HARDWARE_SIZES[h]) return Errno.EINVAL;
-    if (this.hardwareKeys === "off") return Errno.EOPNOTSUPP;
-    if (this.hardwareKeys === "keys") {
-      const appLen = len === 2 && this.profile === "flags" ? 4 : len;
-      return this.core.set(this.start, this.capacity, this.p, HARDWARE_FIRST_APP_KEY + h, appLen, h === VLAN_PROTO ? swap16(lo) : lo, hi);
-    }
-    const view = this.hintsView(), at = HINT_OFFSETS[h]!;
-    if (len === 2) view.setUint16(at, lo, h !== VLAN_PROTO);
-    else view.setUint32(at, lo, true);
-    if (len === 8) view.setUint32(at + 4, hi, true);
-    view.setUint32(0, view.getUint32(0, true) | (1 << h), true);
-    return 0;
+    if (id >= 64) return hardwareSet(this, id - 64, len, lo, hi);
+    const strict = strictCheck(this.registry, id, len);
+    return strict < 0 ? strict : this.core.set(this.start, this.capacity, this.p, id, len, lo, hi);
   }
 
   private rawDel(id: number): number {
-    if (id < 64) return this.core.del(this.start, this.capacity, this.p, id);
-    const h = id - 64;
-    if (this.hardwareKeys === "keys") return this.core.del(this.start, this.capacity, this.p, HARDWARE_FIRST_APP_KEY + h);
-    if (this.hardwareKeys === "off" || !((this.hintsView().getUint32(0, true) >>> h) & 1)) return Errno.ENOENT;
-    const view = this.hintsView();
-    view.setUint32(0, view.getUint32(0, true) & ~(1 << h), true);
-    return 0;
-  }
-
-  /** The hints area (placement "struct"). */
-  private hintsView(): DataView {
-    return new DataView(this.source.buffer, this.hints, HINTS_BYTES);
+    return id < 64 ? this.core.del(this.start, this.capacity, this.p, id) : hardwareDelete(this, id - 64);
   }
 
   /** Throws what a strict store's registry says of setting key `id` (0..63) with `len` bytes. */
   private checkStrict(id: number, len: number, op: string): void {
-    const size = this.registry?.sizeOfKey(id);
-    if (size === undefined || size === len) return;
-    if (size < 0) throw new TraitsError("EPERM", `${op} key ${id}: not registered, and this store is strict`);
-    throw new TraitsError("EINVAL", `${op} key ${id} (${this.registry!.lookupKey(id)?.name}): registered with size ${size}, not ${len}`);
+    const rc = strictCheck(this.registry, id, len);
+    if (rc === 0) return;
+    if (rc === Errno.EPERM) throw new TraitsError("EPERM", `${op} key ${id}: not registered, and this store is strict`);
+    throw new TraitsError("EINVAL", `${op} key ${id} (${this.registry!.lookupKey(id)?.name}): registered with size ${this.registry!.sizeOfKey(id)}, not ${len}`);
   }
 
   /** Decodes into the module's scratch arrays; returns the count or throws. */
