@@ -1,13 +1,14 @@
 /** TraitStore: the public view of one traits store, over WebAssembly memory or a caller's bytes. */
-import type { BufferSource, Core, Impl } from "./core.js";
-import { JsCore } from "./js-core.js";
-import { Errno, TraitsError, errnoName } from "./errors.js";
-import { PROFILE_ID, checkInteger, checkLength, describe, fitsPair, keyIndex, toImpl, toKey, toPair, toProfile, wideKey, type Key, type Profile } from "./args.js";
-import { arenaOf, defaultMemory } from "./memory.js";
-import { wasmCoreOf } from "./wasm.js";
+import type { BufferSource, Core, Impl } from "../core/contract.js";
+import { coreOf, jsCoreOf } from "../core/select.js";
+import { wasmCoreOf } from "../core/wasm.js";
+import { Errno, TraitsError, errnoName } from "../core/errors.js";
+import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "../core/options.js";
+import { checkLength, fitsPair, keyIndex, toKey, toPair, wideKey, type Key } from "./values.js";
+import { arenaOf, defaultMemory } from "../core/memory.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, VLAN_PROTO, hardwareDelete, hardwareGet, hardwareHas, hardwareIndex, hardwareSet, standalonePlacement, storedBytes, type HardwarePlacement } from "./hardware.js";
-import { KeyRegistry, strictCheck, type KeyLookup } from "./registry.js";
-import { SharedKeyRegistry } from "./shared-registry.js";
+import { KeyRegistry, strictCheck, type KeyLookup } from "../registry/registry.js";
+import { SharedKeyRegistry } from "../registry/shared-registry.js";
 
 /** Options of createStore, TraitStore.at and TraitStore.over. */
 export interface StoreOptions {
@@ -28,27 +29,6 @@ const pair = new Uint32Array(2);
 const pairBytes = new Uint8Array(pair.buffer);
 const decoded = { keys: new Uint8Array(64), lens: new Uint8Array(64), values: new Uint32Array(128) };
 const many = { keys: new Uint8Array(64), lens: new Uint8Array(64), values: new Uint32Array(128) };
-const jsCores = new WeakMap<object, JsCore>();
-
-/** The cached pure-JS core of a memory or buffer. */
-export function jsCoreOf(source: WebAssembly.Memory | ArrayBufferLike): JsCore {
-  let core = jsCores.get(source);
-  if (!core) {
-    core = new JsCore(source instanceof WebAssembly.Memory ? source : { buffer: source });
-    jsCores.set(source, core);
-  }
-  return core;
-}
-
-/** The core of the chosen implementation for a memory; throws EINVAL if WebAssembly was asked for and cannot run there. */
-export function coreOf(memory: WebAssembly.Memory, impl: Impl, requested: boolean): Core {
-  if (impl === "js") return jsCoreOf(memory);
-  const core = wasmCoreOf(memory);
-  if (core) return core;
-  if (requested) throw new TraitsError("EINVAL", "impl \"wasm\" is unavailable here (no WebAssembly, no build/traits.wasm, or a shared memory); use impl \"js\"");
-  return jsCoreOf(memory);
-}
-
 /** 0..63 for an application key, 64 + i for hardware key i, -1 for anything else. */
 function keyId(key: unknown): number {
   const k = keyIndex(key);

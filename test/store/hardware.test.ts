@@ -2,7 +2,7 @@
 // writes, batch operations, and redirects between pools of different placements.
 import { describe, expect, it } from "vitest";
 import { Errno, HardwareKey, PacketPool, TraitsError, createStore, type HardwarePlacement, type Impl } from "packet-traits";
-import { IMPLS, hex } from "./helpers.js";
+import { IMPLS, hex } from "../helpers.js";
 
 const { RX_HASH, RSS_HASH_TYPE, VLAN_TCI, VLAN_PROTO, RX_TIMESTAMP } = HardwareKey;
 const pool = (impl: Impl, hardwareKeys: HardwarePlacement, profile: "v1" | "flags" = "v1") => new PacketPool({ count: 4, impl, hardwareKeys, profile });

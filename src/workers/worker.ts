@@ -1,10 +1,10 @@
 /** The entry point of a WorkerGroup's worker thread: attaches to the shared pool and runs tasks over its frames. */
 import { parentPort, workerData } from "node:worker_threads";
-import { PacketPool, type PoolLayout } from "./pool.js";
-import { Burst, type BurstLayout } from "./burst.js";
-import { SharedKeyRegistry } from "./shared-registry.js";
-import { WASM_SCRATCH, wasmCoreOf } from "./wasm.js";
-import { jsCoreOf } from "./store.js";
+import { PacketPool, type PoolLayout } from "../pool/pool.js";
+import { Burst, type BurstLayout } from "../pool/burst.js";
+import { SharedKeyRegistry } from "../registry/shared-registry.js";
+import { WASM_SCRATCH, wasmCoreOf } from "../core/wasm.js";
+import { jsCoreOf } from "../core/select.js";
 import type { WorkerTask } from "./workers.js";
 
 interface Init {

@@ -8,7 +8,7 @@ import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import { KeyRegistry, PacketPool, SharedKeyRegistry, TraitsError, createStore } from "packet-traits";
-import { IMPLS, expectError } from "./helpers.js";
+import { IMPLS, expectError } from "../helpers.js";
 
 const run = promisify(execFile);
 

@@ -2,7 +2,7 @@
  * The pure-JS twin of the AssemblyScript core (assembly/store.ts, assembly/batch.ts): the same
  * semantics op for op, written for speed (no BigInt; see BENCHMARKS.md for what shaped it).
  */
-import { FieldList, type BufferSource, type Core } from "./core.js";
+import { FieldList, type BufferSource, type Core } from "./contract.js";
 import { Fields, Layout, codeOf, fits, halfSize, headerFits, lengthOf, popcount, readValue, sizeBelow, sizeTable, writeValue } from "./js-offsets.js";
 
 // Inlined as literals by tsc: module-level consts cost a TDZ check on every use in V8's optimized code.

@@ -6,13 +6,14 @@
  *   [ trait store | free headroom | packet data (length bytes) | tailroom ]
  *   ^ frame start (8-aligned)       ^ head: data start = the store's hard end
  */
-import { FieldList, type Core, type Impl } from "./core.js";
-import { TraitsError } from "./errors.js";
-import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "./args.js";
-import { arenaOf } from "./memory.js";
-import { TraitStore, coreOf } from "./store.js";
-import { HINTS_BYTES, HardwareKey, toPlacement, type HardwarePlacement } from "./hardware.js";
-import type { KeyLookup } from "./registry.js";
+import { FieldList, type Core, type Impl } from "../core/contract.js";
+import { TraitsError } from "../core/errors.js";
+import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "../core/options.js";
+import { arenaOf } from "../core/memory.js";
+import { coreOf } from "../core/select.js";
+import { TraitStore } from "../store/store.js";
+import { HINTS_BYTES, HardwareKey, toPlacement, type HardwarePlacement } from "../store/hardware.js";
+import type { KeyLookup } from "../registry/registry.js";
 
 /** Options of a PacketPool. */
 export interface PoolOptions {

@@ -1,8 +1,8 @@
 /** Burst and DecodeBuffer: the arrays of batch calls, in a pool's WebAssembly memory. */
-import { TraitsError } from "./errors.js";
-import { checkInteger } from "./args.js";
-import { arenaOf } from "./memory.js";
-import type { PacketPool } from "./pool.js";
+import { TraitsError } from "../core/errors.js";
+import { checkInteger } from "../core/options.js";
+import { arenaOf } from "../core/memory.js";
+import type { FramePool } from "./frames.js";
 
 /**
  * The arrays of one batch call, in its pool's memory: frame descriptors, a status per frame, and
@@ -26,7 +26,7 @@ export class Burst {
   private borrowed = false;
 
   /** @internal */
-  constructor(readonly pool: PacketPool, readonly capacity: number, readonly slots: number) {
+  constructor(readonly pool: FramePool, readonly capacity: number, readonly slots: number) {
     const arena = arenaOf(pool.memory);
     // Offsets by 64 + 128 bytes keep the arrays off the frames' 4 KiB page offsets (4K aliasing).
     this.desc = arena.alloc(4 * capacity + 64, 64) + 64;
@@ -41,7 +41,7 @@ export class Burst {
   }
 
   /** @internal A burst over arrays another burst (or thread) allocated: entries from `offset` on, `capacity` of them. */
-  static attach(pool: PacketPool, layout: BurstLayout, offset = 0, capacity = layout.capacity - offset): Burst {
+  static attach(pool: FramePool, layout: BurstLayout, offset = 0, capacity = layout.capacity - offset): Burst {
     const burst = Object.create(Burst.prototype) as Burst;
     return Object.assign(burst, {
       pool, capacity, slots: layout.slots, length: 0, first: 0, ranged: true, released: false, borrowed: true,

@@ -1,6 +1,6 @@
 // Short runs of every fuzz target (npm run fuzz runs them long): they keep the fuzzers working in CI.
 import { describe, expect, it } from "vitest";
-import { captureSamples, fuzzCodec, fuzzDecoders } from "../fuzz/targets.js";
+import { captureSamples, fuzzCodec, fuzzDecoders } from "../../fuzz/targets.js";
 
 describe("fuzz targets, short", () => {
   it("codec: WASM and JS agree after every random op, nothing written outside a store (3 seeds x 3000 ops)", () => {

@@ -2,14 +2,15 @@
  * PacketPool: packet frames in one WebAssembly.Memory, laid out like XDP buffers (frames.ts), with
  * batch operations over many frames per call (their arrays: burst.ts), in AssemblyScript or JS.
  */
-import type { Core } from "./core.js";
-import { FieldList } from "./core.js";
-import { Errno, TraitsError } from "./errors.js";
-import { checkInteger, checkLength, describe, toKey, toPair, wideKey, type Key } from "./args.js";
-import type { TraitStore } from "./store.js";
+import type { Core } from "../core/contract.js";
+import { FieldList } from "../core/contract.js";
+import { Errno, TraitsError } from "../core/errors.js";
+import { checkInteger, describe } from "../core/options.js";
+import { checkLength, toKey, toPair, wideKey, type Key } from "../store/values.js";
+import type { TraitStore } from "../store/store.js";
 import { Burst, DecodeBuffer } from "./burst.js";
-import { hardwareIndex } from "./hardware.js";
-import { strictCheck, type KeyLookup } from "./registry.js";
+import { hardwareIndex } from "../store/hardware.js";
+import { strictCheck, type KeyLookup } from "../registry/registry.js";
 import { FramePool, type PoolLayout, type PoolOptions } from "./frames.js";
 
 export type { PoolLayout, PoolOptions } from "./frames.js";

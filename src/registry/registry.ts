@@ -5,8 +5,8 @@
  * dynamic registration (lowest free key, idempotent for the same name and size).
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { Errno, TraitsError } from "./errors.js";
-import { PROFILE_SIZES, describe, toProfile, type Profile } from "./args.js";
+import { Errno, TraitsError } from "../core/errors.js";
+import { PROFILE_SIZES, describe, toProfile, type Profile } from "../core/options.js";
 
 /** A registered key: its name, key (0..63), value size (a size of the profile) and an optional description. */
 export interface KeyEntry {

@@ -1,18 +1,9 @@
-/** Validation of keys, lengths, values and options shared by every public entry point. */
-import { TraitsError } from "./errors.js";
-import type { Impl } from "./core.js";
-
-/** Store profile: "v1" sizes are 2/4/8 bytes (2024 proposal); "flags" sizes are 0 (a flag)/4/8 (2025 revision). */
-export type Profile = "v1" | "flags";
+/** Keys and values: validation and conversion shared by stores and pools. */
+import { TraitsError } from "../core/errors.js";
+import { PROFILE_SIZES, describe, type Profile } from "../core/options.js";
 
 /** A key: an integer as a number (0..2^53-1) or a bigint (0..2^64-1). Keys 0..63 hold values. */
 export type Key = number | bigint;
-
-/** Profile name → the core's profile number. */
-export const PROFILE_ID: Record<Profile, number> = { v1: 0, flags: 1 };
-
-/** Value sizes of each profile, in size-code order. */
-export const PROFILE_SIZES: Record<Profile, readonly number[]> = { v1: [2, 4, 8], flags: [0, 4, 8] };
 
 const U64_MAX = (1n << 64n) - 1n;
 
@@ -91,43 +82,4 @@ export function toPair(value: unknown, len: number, pair: Uint32Array): void {
     return;
   }
   throw new TraitsError("EINVAL", `a value must be a number, a bigint or a Uint8Array, not ${describe(value)}`);
-}
-
-/** Checks that a number is an integer in [min, max]; throws EINVAL naming `what`. */
-export function checkInteger(value: unknown, what: string, min: number, max: number): number {
-  if (typeof value === "number" && Number.isInteger(value) && value >= min && value <= max) return value;
-  throw new TraitsError("EINVAL", `${what} must be an integer in ${min}..${max}, not ${describe(value)}`);
-}
-
-/** Resolves the `profile` option (default "v1"). */
-export function toProfile(profile: unknown): Profile {
-  if (profile === undefined) return "v1";
-  if (profile === "v1" || profile === "flags") return profile;
-  throw new TraitsError("EINVAL", `profile must be "v1" or "flags", not ${describe(profile)}`);
-}
-
-/** Resolves the `impl` option; unset, it is PACKET_TRAITS_IMPL if set, else "wasm". */
-export function toImpl(impl: unknown): Impl {
-  const chosen = impl ?? (globalThis.process?.env?.PACKET_TRAITS_IMPL || undefined) ?? "wasm";
-  if (chosen === "wasm" || chosen === "js") return chosen;
-  const from = impl === undefined ? "PACKET_TRAITS_IMPL" : "impl";
-  throw new TraitsError("EINVAL", `${from} must be "wasm" or "js", not ${describe(chosen)}`);
-}
-
-/** A short description of any argument for error messages. */
-export function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
-  if (typeof value === "bigint") return `${value}n`;
-  if (typeof value === "function") return "a function";
-  if (value === null || typeof value !== "object") return String(value);
-  return value.constructor?.name ?? "an object";
-}
-
-/** Parses hex text (whitespace and a 0x prefix allowed). Throws EINVAL naming the bad character. */
-export function parseHex(text: string): Uint8Array {
-  const clean = text.replace(/\s+/g, "").replace(/^0x/i, "");
-  const bad = clean.search(/[^0-9a-fA-F]/);
-  if (bad >= 0) throw new TraitsError("EINVAL", `bad hex: ${JSON.stringify(clean[bad])} at character ${bad}`);
-  if (clean.length % 2) throw new TraitsError("EINVAL", `bad hex: odd number of digits (${clean.length})`);
-  return new Uint8Array(Buffer.from(clean, "hex"));
 }

@@ -5,7 +5,7 @@
  * package works with both `import` and `require`.
  */
 import { readFileSync } from "node:fs";
-import { FieldList, type Core } from "./core.js";
+import { FieldList, type Core } from "./contract.js";
 import { arenaOf } from "./memory.js";
 
 interface Exports {
@@ -41,7 +41,7 @@ export function wasmModule(shared: boolean): WebAssembly.Module | null {
   const i = shared ? 1 : 0;
   if (compiled[i] === undefined) {
     try {
-      compiled[i] = new WebAssembly.Module(readFileSync(new URL(shared ? "../build/traits.shared.wasm" : "../build/traits.wasm", import.meta.url)));
+      compiled[i] = new WebAssembly.Module(readFileSync(new URL(shared ? "../../build/traits.shared.wasm" : "../../build/traits.wasm", import.meta.url)));
     } catch {
       compiled[i] = null;
     }

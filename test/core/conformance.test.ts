@@ -4,12 +4,12 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it, afterAll } from "vitest";
 import { TraitsError, type Profile, type TraitStore } from "packet-traits";
-import { IMPLS, guardedStore, hex, unhex } from "./helpers.js";
+import { IMPLS, guardedStore, hex, unhex } from "../helpers.js";
 
 interface Op { op: "set" | "get" | "del" | "has"; key: number; value?: string; len?: number; outLen?: number; rc: number; size?: number; header?: string }
 interface Case { id: number; profile: Profile; cap: number; init: string; ops: Op[]; final: string }
 
-const dir = resolve(process.env.TRAITS_VECTORS ?? join(import.meta.dirname, "vectors"));
+const dir = resolve(process.env.TRAITS_VECTORS ?? join(import.meta.dirname, "..", "vectors"));
 const files = readdirSync(dir).filter((f) => f.endsWith(".jsonl")).sort();
 const cases = files.flatMap((file) =>
   readFileSync(join(dir, file), "utf8").split("\n").filter((line) => line.trim()).map((line) => ({ file, c: JSON.parse(line) as Case })),

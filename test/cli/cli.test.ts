@@ -5,10 +5,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readCapture } from "../dist/capture.js";
+import { readCapture } from "../../dist/capture/capture.js";
 
-const CLI = join(import.meta.dirname, "..", "dist", "cli.js");
-const SAMPLE = join(import.meta.dirname, "fixtures", "sample.pcap");
+const CLI = join(import.meta.dirname, "..", "..", "dist", "cli", "bin.js");
+const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample.pcap");
 const dir = mkdtempSync(join(tmpdir(), "traits-cli-"));
 
 /** Runs the CLI; returns its exit code, stdout and stderr. */

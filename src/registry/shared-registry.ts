@@ -11,8 +11,8 @@
  * Registrations are serialized by the lock word (a name must stay unique, and a key's claim spans
  * both header words); lookups take no lock: they read the header and check the name's version.
  */
-import { TraitsError } from "./errors.js";
-import { PROFILE_ID, describe, toProfile, type Profile } from "./args.js";
+import { TraitsError } from "../core/errors.js";
+import { PROFILE_ID, describe, toProfile, type Profile } from "../core/options.js";
 import { checkAppKey, checkName, checkSize, dumpEntries, type KeyEntry, type KeyLookup } from "./registry.js";
 
 const LOCK = 4, PROFILE = 5, VERSIONS = 8, NAMES = 288, BYTES = NAMES + 64 * 64;

@@ -1,18 +1,18 @@
-#!/usr/bin/env node
 /**
  * The packet-traits command: decode stores by name, manage a key registry file, and annotate
  * captures (pcap/pcapng in, pcapng with each packet's trait store out). See docs/CLI.md.
  * Exit codes: 0 success, 1 bad input (a corrupt store or capture, bad hex, a registry error), 2 usage.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { TraitsError } from "./errors.js";
-import { PROFILE_SIZES, parseHex, toProfile, type Profile } from "./args.js";
-import { TraitStore, createStore } from "./store.js";
-import { KeyRegistry } from "./registry.js";
-import { PacketPool } from "./pool.js";
-import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HardwareKey } from "./hardware.js";
-import { commentOption, readCapture, traitsOption, traitsOptionFor, writePcapng, type Option } from "./capture.js";
-import { rxInfo } from "./rss.js";
+import { TraitsError } from "../core/errors.js";
+import { PROFILE_SIZES, toProfile, type Profile } from "../core/options.js";
+import { parseHex } from "./hex.js";
+import { TraitStore, createStore } from "../store/store.js";
+import { KeyRegistry } from "../registry/registry.js";
+import { PacketPool } from "../pool/pool.js";
+import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HardwareKey } from "../store/hardware.js";
+import { commentOption, readCapture, traitsOption, traitsOptionFor, writePcapng, type Option } from "../capture/capture.js";
+import { rxInfo } from "../capture/rss.js";
 
 const USAGE = `usage:
   packet-traits decode [HEX] [--file F [--offset N] [--capacity N]] [--profile v1|flags]
@@ -292,4 +292,3 @@ export function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));

@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { Errno, TraitStore, TraitsError, createStore, defaultMemory, errnoName, type TraitStore as Store } from "packet-traits";
-import { IMPLS, expectError, guardedStore, hex } from "./helpers.js";
+import { IMPLS, expectError, guardedStore, hex } from "../helpers.js";
 
 
 /** A store with keys 3 (2 B), 10 (4 B), 40 (8 B), between guards. */

@@ -5,14 +5,14 @@
  * the hot path takes no lock. Results land in one shared Burst (`results`), at each frame's position.
  */
 import { Worker } from "node:worker_threads";
-import { TraitsError } from "./errors.js";
-import { checkInteger, describe } from "./args.js";
-import { arenaOf } from "./memory.js";
-import { POOL_SCRATCH, type PacketPool, type Field } from "./pool.js";
-import type { Burst } from "./burst.js";
-import { SharedKeyRegistry } from "./shared-registry.js";
-import { WASM_SCRATCH } from "./wasm.js";
-import type { Key } from "./args.js";
+import { TraitsError } from "../core/errors.js";
+import { checkInteger, describe } from "../core/options.js";
+import { arenaOf } from "../core/memory.js";
+import { POOL_SCRATCH, type PacketPool, type Field } from "../pool/pool.js";
+import type { Burst } from "../pool/burst.js";
+import { SharedKeyRegistry } from "../registry/shared-registry.js";
+import { WASM_SCRATCH } from "../core/wasm.js";
+import type { Key } from "../store/values.js";
 
 const WORKER_SCRATCH = Math.ceil(WASM_SCRATCH / 64) * 64 + POOL_SCRATCH;
 

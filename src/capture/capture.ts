@@ -3,7 +3,7 @@
  * Packet Blocks carry each packet's trait store in a custom option, and the RSS hash a NIC would
  * compute. Every read is bounds-checked: malformed input is an EBADMSG naming its byte offset.
  */
-import { TraitsError } from "./errors.js";
+import { TraitsError } from "../core/errors.js";
 
 /** Custom binary option code (copyable) of the option carrying a trait store. */
 export const TRAITS_OPTION = 2989;

@@ -3,7 +3,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Errno, type Profile } from "packet-traits";
-import { guardedStore, hex } from "./helpers.js";
+import { guardedStore, hex } from "../helpers.js";
 
 const SIZES: Record<Profile, number[]> = { v1: [2, 4, 8], flags: [0, 4, 8] };
 

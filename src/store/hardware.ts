@@ -3,9 +3,9 @@
  * reached through the same get/set/has/delete as application keys. Their keys lie above the 64
  * application keys (the key space is u64) and are stable: numbers that may also be passed as bigints.
  */
-import { Errno, TraitsError } from "./errors.js";
-import { describe, type Profile } from "./args.js";
-import type { BufferSource, Core } from "./core.js";
+import { Errno, TraitsError } from "../core/errors.js";
+import { describe, type Profile } from "../core/options.js";
+import type { BufferSource, Core } from "../core/contract.js";
 
 /** The well-known hardware keys. */
 export const HardwareKey = {

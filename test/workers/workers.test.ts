@@ -5,9 +5,9 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { PacketPool, SharedKeyRegistry, TraitsError, WorkerGroup, type Impl } from "packet-traits";
-import { IMPLS, hex } from "./helpers.js";
+import { IMPLS, hex } from "../helpers.js";
 
-const HANDLER = join(import.meta.dirname, "fixtures", "handler.mjs");
+const HANDLER = join(import.meta.dirname, "..", "fixtures", "handler.mjs");
 const shared = () => new WebAssembly.Memory({ initial: 1, maximum: 2048, shared: true });
 const groups: WorkerGroup[] = [];
 afterAll(() => Promise.all(groups.map((g) => g.close())));
@@ -122,7 +122,7 @@ describe("WorkerGroup lifecycle", () => {
     await Promise.all([group.close(), group.close()]);
     await group.close();
     await expect(group.run({ op: "init" })).rejects.toThrow(/closed/);
-    const broken = new WorkerGroup(new PacketPool({ count: 4, memory: shared() }), { workers: 1, handler: join(import.meta.dirname, "fixtures", "no-such-handler.mjs") });
+    const broken = new WorkerGroup(new PacketPool({ count: 4, memory: shared() }), { workers: 1, handler: join(import.meta.dirname, "..", "fixtures", "no-such-handler.mjs") });
     await expect(broken.ready()).rejects.toThrow(/worker 0: .*no-such-handler/);
     await broken.close();
   });
