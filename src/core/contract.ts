@@ -37,7 +37,7 @@ export interface Core {
   /** The batch loops of assembly/batch.ts over a pool control block at `pool`; every address is in this core's memory. */
   batchGet(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number;
   batchSet(pool: number, desc: number, first: number, n: number, key: number, len: number, values: number, stride: number, status: number): number;
-  /** `fields` is a field list in memory (assembly/store.ts: m at +16, keys at +32, lengths at +96); replace 1 empties each store first. */
+  /** `fields` is a field list in memory (layout: abi.ts); replace 1 empties each store first. */
   batchSetMany(pool: number, desc: number, first: number, n: number, fields: number, values: number, stride: number, replace: number, status: number): number;
   batchDel(pool: number, desc: number, first: number, n: number, key: number, status: number): number;
   batchHas(pool: number, desc: number, first: number, n: number, key: number, status: number): number;
@@ -45,6 +45,3 @@ export interface Core {
   batchGetWide(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number;
   batchDecode(pool: number, desc: number, first: number, n: number, keys: number, lens: number, values: number, room: number, status: number): number;
 }
-
-/** Offsets of a field list in memory, as assembly/store.ts lays it out. */
-export const enum FieldList { M = 16, KEYS = 32, LENS = 96, BYTES = 288 }

@@ -2,11 +2,11 @@
  * The pure-JS twin of the AssemblyScript core (assembly/store.ts, assembly/batch.ts): the same
  * semantics op for op, written for speed (no BigInt; see BENCHMARKS.md for what shaped it).
  */
-import { FieldList, type BufferSource, type Core } from "./contract.js";
+import { CoreErrno as E, FieldList, PoolControl } from "./abi.js";
+import type { BufferSource, Core } from "./contract.js";
 import { Fields, Layout, codeOf, fits, halfSize, headerFits, lengthOf, popcount, readValue, sizeBelow, sizeTable, writeValue } from "./js-offsets.js";
 
 // Inlined as literals by tsc: module-level consts cost a TDZ check on every use in V8's optimized code.
-const enum E { ENOENT = -2, ENOMEM = -12, EBUSY = -16, EINVAL = -22, ENOSPC = -28, EBADMSG = -74 }
 
 /**
  * The pure-JS core over any ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory. Values are read
@@ -70,11 +70,11 @@ export class JsCore implements Core {
   private frames(pool: number, desc: number, first: number): void {
     this.refresh();
     const i32 = this.i32, p = pool >>> 2;
-    this.base = i32[p]!;
-    this.frameSize = i32[p + 1]!;
-    this.count = i32[p + 2]!;
-    this.heads = i32[p + 3]! >>> 2;
-    this.t = sizeTable(i32[p + 4]!);
+    this.base = i32[p + (PoolControl.BASE >>> 2)]!;
+    this.frameSize = i32[p + (PoolControl.FRAME_SIZE >>> 2)]!;
+    this.count = i32[p + (PoolControl.COUNT >>> 2)]!;
+    this.heads = i32[p + (PoolControl.HEADS >>> 2)]! >>> 2;
+    this.t = sizeTable(i32[p + (PoolControl.PROFILE >>> 2)]!);
     this.desc = desc === 0 ? -1 : desc >>> 2;
     this.first = first;
   }

@@ -5,30 +5,37 @@
  * package works with both `import` and `require`.
  */
 import { readFileSync } from "node:fs";
-import { FieldList, type Core } from "./contract.js";
+import { FieldList, Scratch } from "./abi.js";
+import type { Core } from "./contract.js";
 import { arenaOf } from "./memory.js";
 
-interface Exports {
-  init(start: number, cap: number): number;
-  size(start: number, cap: number, profile: number): number;
-  has(start: number, cap: number, profile: number, key: number): number;
-  get(start: number, cap: number, profile: number, key: number, value: number, outLen: number): number;
-  set(start: number, cap: number, profile: number, key: number, len: number, lo: number, hi: number): number;
-  del(start: number, cap: number, profile: number, key: number): number;
-  setMany(start: number, cap: number, profile: number, fields: number, values: number, replace: number): number;
-  decode(start: number, cap: number, profile: number, keys: number, lens: number, values: number): number;
-  batchGet: Core["batchGet"];
-  batchSet: Core["batchSet"];
-  batchSetMany: Core["batchSetMany"];
-  batchDel: Core["batchDel"];
-  batchHas: Core["batchHas"];
-  batchInit: Core["batchInit"];
-  batchGetWide: Core["batchGetWide"];
-  batchDecode: Core["batchDecode"];
-}
+/**
+ * The module's functions and their parameters, in order: the one TS declaration of the exports
+ * (assembly/index.ts and assembly/batch.ts), pinned against the built module by test/core/abi.test.ts.
+ */
+export const EXPORTS = {
+  init: ["start", "cap"],
+  size: ["start", "cap", "profile"],
+  has: ["start", "cap", "profile", "key"],
+  get: ["start", "cap", "profile", "key", "value", "outLen"],
+  set: ["start", "cap", "profile", "key", "len", "lo", "hi"],
+  del: ["start", "cap", "profile", "key"],
+  setMany: ["start", "cap", "profile", "fields", "values", "replace"],
+  decode: ["start", "cap", "profile", "keys", "lens", "values"],
+  batchGet: ["pool", "desc", "first", "n", "key", "values", "stride", "status"],
+  batchSet: ["pool", "desc", "first", "n", "key", "len", "values", "stride", "status"],
+  batchSetMany: ["pool", "desc", "first", "n", "fields", "values", "stride", "replace", "status"],
+  batchDel: ["pool", "desc", "first", "n", "key", "status"],
+  batchHas: ["pool", "desc", "first", "n", "key", "status"],
+  batchInit: ["pool", "desc", "first", "n", "status"],
+  batchGetWide: ["pool", "desc", "first", "n", "key", "values", "stride", "status"],
+  batchDecode: ["pool", "desc", "first", "n", "keys", "lens", "values", "room", "status"],
+} as const;
 
-/** Bytes of scratch per instance: 64 u64 values, then a field list (or decode's 64 keys and 64 lengths). */
-const SCRATCH = 64 * 8 + FieldList.BYTES;
+/** A number for each name of a parameter list. */
+type Numbers<Names extends readonly string[]> = { -readonly [P in keyof Names]: number };
+/** The exports as functions of i32 arguments, each returning an i32. */
+type Exports = { [F in keyof typeof EXPORTS]: (...args: Numbers<(typeof EXPORTS)[F]>) => number };
 
 const compiled: Array<WebAssembly.Module | null | undefined> = [];
 
@@ -68,7 +75,7 @@ export class WasmCore implements Core {
   /** An instance on `memory`; its scratch area at `scratch`, or allocated from the memory's arena. */
   constructor(module: WebAssembly.Module, private readonly memory: WebAssembly.Memory, scratch?: number) {
     const ex = (this.ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports);
-    this.scratch = scratch ?? arenaOf(memory).alloc(SCRATCH, 8);
+    this.scratch = scratch ?? arenaOf(memory).alloc(Scratch.BYTES, 8);
     this.u8 = new Uint8Array(memory.buffer);
     this.u32 = new Uint32Array(memory.buffer, 0, memory.buffer.byteLength >>> 2);
     ({ batchGet: this.batchGet, batchSet: this.batchSet, batchSetMany: this.batchSetMany, batchDel: this.batchDel } = ex);
@@ -109,7 +116,7 @@ export class WasmCore implements Core {
     return this.ex.del(start, cap, profile, key);
   }
   setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array): number {
-    const s = this.scratch, fields = s + 512, u32 = this.views();
+    const s = this.scratch, fields = s + Scratch.FIELDS, u32 = this.views();
     u32.set(values.subarray(0, 2 * m), s >>> 2);
     u32[(fields + FieldList.M) >>> 2] = m;
     this.u8.set(keys.subarray(0, m), fields + FieldList.KEYS);
@@ -118,11 +125,11 @@ export class WasmCore implements Core {
   }
   decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
     const s = this.scratch;
-    const n = this.ex.decode(start, cap, profile, s + 512, s + 576, s);
+    const n = this.ex.decode(start, cap, profile, s + Scratch.DECODE_KEYS, s + Scratch.DECODE_LENS, s + Scratch.VALUES);
     const u32 = this.views(), u8 = this.u8, w = s >>> 2;
     for (let i = 0; i < n; i++) {
-      keys[i] = u8[s + 512 + i]!;
-      lens[i] = u8[s + 576 + i]!;
+      keys[i] = u8[s + Scratch.DECODE_KEYS + i]!;
+      lens[i] = u8[s + Scratch.DECODE_LENS + i]!;
       values[2 * i] = u32[w + 2 * i]!;
       values[2 * i + 1] = u32[w + 2 * i + 1]!;
     }
@@ -131,9 +138,6 @@ export class WasmCore implements Core {
 }
 
 const cores = new WeakMap<WebAssembly.Memory, WasmCore | null>();
-
-/** Bytes of scratch a WASM core needs (see WasmCore). */
-export const WASM_SCRATCH = SCRATCH;
 
 /** The cached WASM core of a memory (plain or shared), or null if WebAssembly cannot run on it. */
 export function wasmCoreOf(memory: WebAssembly.Memory, scratch?: number): WasmCore | null {

@@ -6,7 +6,8 @@
  *   [ trait store | free headroom | packet data (length bytes) | tailroom ]
  *   ^ frame start (8-aligned)       ^ head: data start = the store's hard end
  */
-import { FieldList, type Core, type Impl } from "../core/contract.js";
+import { PoolControl, Scratch } from "../core/abi.js";
+import type { Core, Impl } from "../core/contract.js";
 import { TraitsError } from "../core/errors.js";
 import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "../core/options.js";
 import { arenaOf } from "../core/memory.js";
@@ -52,10 +53,8 @@ export interface PoolLayout {
 
 /** Largest number of bytes a pool may take: WebAssembly memory (wasm32) ends at 4 GiB. */
 const MAX_POOL_BYTES = 2 ** 32 - 2 ** 20;
-/** Control block: base, frameSize, count, heads, profile (u32 each); then the scratch of broadcast values and a field list. */
-const CONTROL = 32, SCRATCH = 64 * 8 + FieldList.BYTES;
-/** Bytes of a pool's per-thread scratch. */
-export const POOL_SCRATCH = SCRATCH;
+/** Bytes before a pool's scratch: its control block (PoolControl.BYTES), rounded up to keep the scratch 32-byte aligned. */
+const CONTROL = 32;
 
 /**
  * Packet frames in WebAssembly memory, each with a trait store at its start (the frame half of
@@ -110,10 +109,15 @@ export class FramePool {
     this.base = arena.alloc(this.count * this.frameSize, 64);
     this.heads = arena.alloc(4 * this.count, 64);
     this.lengths = arena.alloc(4 * this.count, 64);
-    this.control = arena.alloc(CONTROL + SCRATCH, 64);
+    this.control = arena.alloc(CONTROL + Scratch.BYTES, 64);
     this.scratch = this.control + CONTROL;
     this.u32 = new Uint32Array(this.memory.buffer);
-    this.words().set([this.base, this.frameSize, this.count, this.heads, PROFILE_ID[this.profile]], this.control >>> 2);
+    const words = this.words(), at = this.control >>> 2;
+    words[at + (PoolControl.BASE >>> 2)] = this.base;
+    words[at + (PoolControl.FRAME_SIZE >>> 2)] = this.frameSize;
+    words[at + (PoolControl.COUNT >>> 2)] = this.count;
+    words[at + (PoolControl.HEADS >>> 2)] = this.heads;
+    words[at + (PoolControl.PROFILE >>> 2)] = PROFILE_ID[this.profile];
     this.words().fill(this.headroom, this.heads >>> 2, (this.heads >>> 2) + this.count);
     this.words().fill(0, this.lengths >>> 2, (this.lengths >>> 2) + this.count);
   }

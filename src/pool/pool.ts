@@ -3,7 +3,7 @@
  * batch operations over many frames per call (their arrays: burst.ts), in AssemblyScript or JS.
  */
 import type { Core } from "../core/contract.js";
-import { FieldList } from "../core/contract.js";
+import { FieldList, Scratch } from "../core/abi.js";
 import { Errno, TraitsError } from "../core/errors.js";
 import { checkInteger, describe } from "../core/options.js";
 import { checkLength, toKey, toPair, wideKey, type Key } from "../store/values.js";
@@ -14,7 +14,6 @@ import { strictCheck, type KeyLookup } from "../registry/registry.js";
 import { FramePool, type PoolLayout, type PoolOptions } from "./frames.js";
 
 export type { PoolLayout, PoolOptions } from "./frames.js";
-export { POOL_SCRATCH } from "./frames.js";
 
 const pair = new Uint32Array(2);
 
@@ -41,7 +40,7 @@ export class PacketPool extends FramePool {
 
   /**
    * @internal A view of a pool laid out by another thread in a shared memory, on `core`, with its own
-   * scratch of POOL_SCRATCH bytes at `scratch`: allocates and initialises nothing.
+   * scratch of Scratch.BYTES bytes (core/abi.ts) at `scratch`: allocates and initialises nothing.
    */
   static attach(layout: PoolLayout, core: Core, scratch: number, registry?: KeyLookup): PacketPool {
     const pool = Object.create(PacketPool.prototype) as PacketPool;
@@ -132,7 +131,7 @@ export class PacketPool extends FramePool {
     const desc = this.select(burst);
     if (!Array.isArray(fields) || fields.length === 0 || fields.length > burst.slots) throw new TraitsError("EINVAL", `fields must be an array of 1 to ${burst.slots} (the burst's slots) {key, len}`);
     if (values !== undefined && (!Array.isArray(values) || values.length !== fields.length)) throw new TraitsError("EINVAL", `values must be an array of ${fields.length} values, one per field`);
-    const scratch = this.scratch, list = scratch + 512;
+    const scratch = this.scratch, list = scratch + Scratch.FIELDS;
     const w = this.words(), bytes = new Uint8Array(w.buffer);
     fields.forEach((field, j) => {
       if (typeof field !== "object" || field === null) throw new TraitsError("EINVAL", `fields[${j}] must be {key, len}, not ${describe(field)}`);

@@ -3,7 +3,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { PacketPool, type PoolLayout } from "../pool/pool.js";
 import { Burst, type BurstLayout } from "../pool/burst.js";
 import { SharedKeyRegistry } from "../registry/shared-registry.js";
-import { WASM_SCRATCH, wasmCoreOf } from "../core/wasm.js";
+import { Scratch } from "../core/abi.js";
+import { wasmCoreOf } from "../core/wasm.js";
 import { jsCoreOf } from "../core/select.js";
 import type { WorkerTask } from "./workers.js";
 
@@ -25,7 +26,7 @@ const init = workerData as Init;
 const port = parentPort!;
 const registry = init.registry && SharedKeyRegistry.from(init.registry);
 const core = (init.impl === "wasm" && wasmCoreOf(init.pool.memory, init.scratch)) || jsCoreOf(init.pool.memory);
-const pool = PacketPool.attach(init.pool, core, init.scratch + Math.ceil(WASM_SCRATCH / 64) * 64, registry);
+const pool = PacketPool.attach(init.pool, core, init.scratch + Math.ceil(Scratch.BYTES / 64) * 64, registry);
 let handler: Handler | undefined;
 
 /** The bursts of a span: views of the result arrays, `init.burst` frames each. */

@@ -8,13 +8,13 @@ import { Worker } from "node:worker_threads";
 import { TraitsError } from "../core/errors.js";
 import { checkInteger, describe } from "../core/options.js";
 import { arenaOf } from "../core/memory.js";
-import { POOL_SCRATCH, type PacketPool, type Field } from "../pool/pool.js";
+import type { PacketPool, Field } from "../pool/pool.js";
 import type { Burst } from "../pool/burst.js";
 import { SharedKeyRegistry } from "../registry/shared-registry.js";
-import { WASM_SCRATCH } from "../core/wasm.js";
+import { Scratch } from "../core/abi.js";
 import type { Key } from "../store/values.js";
 
-const WORKER_SCRATCH = Math.ceil(WASM_SCRATCH / 64) * 64 + POOL_SCRATCH;
+const WORKER_SCRATCH = Math.ceil(Scratch.BYTES / 64) * 64 + Scratch.BYTES;
 
 /** A task every worker runs over its frames, burst by burst. */
 export type WorkerTask =
