@@ -12,7 +12,7 @@ import { TraitsError } from "../core/errors.js";
 import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "../core/options.js";
 import { arenaOf } from "../core/memory.js";
 import { coreOf } from "../core/select.js";
-import { TraitStore } from "../store/store.js";
+import { TraitStore, setHardEnd } from "../store/store.js";
 import { HINTS_BYTES, HardwareKey, toPlacement, type HardwarePlacement } from "../store/hardware.js";
 import type { KeyLookup } from "../registry/registry.js";
 
@@ -51,6 +51,16 @@ export interface PoolLayout {
   lengths: number;
 }
 
+/** @internal What a worker's view of a pool is made of: the layout another thread made, this thread's core, scratch and registry. */
+export class PoolView {
+  constructor(
+    readonly layout: PoolLayout,
+    readonly core: Core,
+    readonly scratch: number,
+    readonly registry: KeyLookup | undefined,
+  ) {}
+}
+
 /** Largest number of bytes a pool may take: WebAssembly memory (wasm32) ends at 4 GiB. */
 const MAX_POOL_BYTES = 2 ** 32 - 2 ** 20;
 /** Bytes before a pool's scratch: its control block (PoolControl.BYTES), rounded up to keep the scratch 32-byte aligned. */
@@ -81,15 +91,28 @@ export class FramePool {
   readonly control: number;
   private readonly heads: number;
   private readonly lengths: number;
-  private u32: Uint32Array;
+  #u32: Uint32Array;
   private readonly stores: Array<TraitStore | undefined> = [];
   /** Address of this thread's scratch: broadcast values, then a field list (each worker has its own). */
   protected readonly scratch: number;
-  /** True in a worker's view of a pool (see attach): it must not allocate in the shared memory. */
-  protected readonly attached: boolean = false;
+  /** True in a worker's view of a pool (see PoolView): it must not allocate in the shared memory. */
+  protected readonly attached: boolean;
 
   /** Creates a pool; throws EINVAL for bad options, ENOMEM if the memory cannot hold it. */
-  constructor(options: PoolOptions) {
+  constructor(options: PoolOptions);
+  /** @internal A worker's view of a pool another thread laid out: allocates and initialises nothing. */
+  constructor(options: PoolOptions, view: PoolView);
+  constructor(options: PoolOptions, view?: PoolView) {
+    if (view !== undefined) {
+      if (!(view instanceof PoolView)) throw new TraitsError("EINVAL", "a pool takes one argument, its options");
+      ({ memory: this.memory, count: this.count, frameSize: this.frameSize, headroom: this.headroom, profile: this.profile } = view.layout);
+      ({ hardwareKeys: this.hardwareKeys, dataEnd: this.dataEnd, base: this.base, control: this.control, heads: this.heads, lengths: this.lengths } = view.layout);
+      ({ core: this.core, registry: this.registry, scratch: this.scratch } = view);
+      this.#u32 = new Uint32Array(this.memory.buffer);
+      this.attached = true;
+      return;
+    }
+    this.attached = false;
     if (typeof options !== "object" || options === null) throw new TraitsError("EINVAL", `pool options must be an object, not ${describe(options)}`);
     this.count = checkInteger(options.count, "count", 1, 2 ** 24);
     this.frameSize = checkInteger(options.frameSize ?? 2048, "frameSize", 64, 65536);
@@ -111,7 +134,7 @@ export class FramePool {
     this.lengths = arena.alloc(4 * this.count, 64);
     this.control = arena.alloc(CONTROL + Scratch.BYTES, 64);
     this.scratch = this.control + CONTROL;
-    this.u32 = new Uint32Array(this.memory.buffer);
+    this.#u32 = new Uint32Array(this.memory.buffer);
     const words = this.words(), at = this.control >>> 2;
     words[at + (PoolControl.BASE >>> 2)] = this.base;
     words[at + (PoolControl.FRAME_SIZE >>> 2)] = this.frameSize;
@@ -135,8 +158,8 @@ export class FramePool {
 
   /** @internal The memory as u32 words, recreated after growth. */
   words(): Uint32Array {
-    if (this.u32.byteLength !== this.memory.buffer.byteLength) this.u32 = new Uint32Array(this.memory.buffer);
-    return this.u32;
+    if (this.#u32.byteLength !== this.memory.buffer.byteLength) this.#u32 = new Uint32Array(this.memory.buffer);
+    return this.#u32;
   }
 
   /** Throws EINVAL in a worker's view of the pool, which must not allocate: its thread has no say over the shared memory's arena. */
@@ -205,7 +228,7 @@ export class FramePool {
     w[(this.heads >>> 2) + frame] = next;
     w[(this.lengths >>> 2) + frame] = length - delta;
     const store = this.stores[frame];
-    if (store) store.capacity = next;
+    if (store) setHardEnd(store, next);
     return next;
   }
 
@@ -214,7 +237,7 @@ export class FramePool {
     let store = this.stores[this.frameIndex(frame)];
     if (!store) {
       const start = this.frameStart(frame);
-      store = new TraitStore(this.core, this.memory, start, this.head(frame), this.profile, this.registry, this.hardwareKeys, start + this.frameSize - HINTS_BYTES);
+      store = TraitStore.create({ core: this.core, source: this.memory, start, capacity: this.head(frame), profile: this.profile, registry: this.registry, hardwareKeys: this.hardwareKeys, hints: start + this.frameSize - HINTS_BYTES });
       this.stores[frame] = store;
     }
     return store;
@@ -279,6 +302,6 @@ export class FramePool {
     w[(this.heads >>> 2) + frame] = head;
     w[(this.lengths >>> 2) + frame] = length;
     const store = this.stores[frame];
-    if (store) store.capacity = head;
+    if (store) setHardEnd(store, head);
   }
 }

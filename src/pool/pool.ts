@@ -11,7 +11,7 @@ import type { TraitStore } from "../store/store.js";
 import { Burst, DecodeBuffer } from "./burst.js";
 import { hardwareIndex } from "../store/hardware.js";
 import { strictCheck, type KeyLookup } from "../registry/registry.js";
-import { FramePool, type PoolLayout, type PoolOptions } from "./frames.js";
+import { FramePool, PoolView, type PoolLayout, type PoolOptions } from "./frames.js";
 
 export type { PoolLayout, PoolOptions } from "./frames.js";
 
@@ -31,9 +31,15 @@ export interface Field {
  */
 export class PacketPool extends FramePool {
   /** Creates a pool of empty frames; throws EINVAL for bad options, ENOMEM if the memory cannot hold it. */
-  constructor(options: PoolOptions) {
-    super(options);
-    const all = new Burst(this, this.count, 1);
+  constructor(options: PoolOptions);
+  /** @internal */
+  constructor(options: PoolOptions, view: PoolView);
+  constructor(options: PoolOptions, view?: PoolView) {
+    super(options, view!);
+    // Frozen: a caller cannot change the frame layout that the pool's methods and stores rely on.
+    Object.freeze(this);
+    if (view) return;
+    const all = Burst.allocate(this, this.count, 1);
     this.batchInit(all.selectRange(0, this.count));
     all.release();
   }
@@ -43,8 +49,7 @@ export class PacketPool extends FramePool {
    * scratch of Scratch.BYTES bytes (core/abi.ts) at `scratch`: allocates and initialises nothing.
    */
   static attach(layout: PoolLayout, core: Core, scratch: number, registry?: KeyLookup): PacketPool {
-    const pool = Object.create(PacketPool.prototype) as PacketPool;
-    return Object.assign(pool, { ...layout, core, registry, scratch, u32: new Uint32Array(layout.memory.buffer), stores: [], attached: true });
+    return new PacketPool({ count: layout.count }, new PoolView(layout, core, scratch, registry));
   }
 
   /**
@@ -55,12 +60,13 @@ export class PacketPool extends FramePool {
     this.allocating("burst");
     checkInteger(capacity, "burst capacity", 1, 2 ** 24);
     checkInteger(slots, "slots", 1, 64);
-    return new Burst(this, capacity, slots);
+    return Burst.allocate(this, capacity, slots);
   }
 
   /** Checks that a burst is this pool's and returns its descriptor address (0 for a range). */
   private select(burst: Burst): number {
     if (!(burst instanceof Burst) || burst.pool !== this) throw new TraitsError("EINVAL", "the burst belongs to another pool");
+    burst.checkLive();
     return burst.ranged ? 0 : burst.desc;
   }
 
@@ -191,14 +197,13 @@ export class PacketPool extends FramePool {
   batchDecode(burst: Burst, out: DecodeBuffer): number {
     const desc = this.select(burst);
     if (!(out instanceof DecodeBuffer) || out.memory !== this.memory) throw new TraitsError("EINVAL", "out must be a DecodeBuffer of this pool's memory");
-    out.count = this.core.batchDecode(this.control, desc, burst.first, burst.length, out.keysAt, out.lensAt, out.valuesAt, out.room, burst.stat);
-    return out.count;
+    return out.filled(this.core.batchDecode(this.control, desc, burst.first, burst.length, out.keysAt, out.lensAt, out.valuesAt, out.room, burst.stat));
   }
 
   /** A DecodeBuffer with room for `room` entries in this pool's memory. */
   decodeBuffer(room: number): DecodeBuffer {
     this.allocating("decodeBuffer");
-    return new DecodeBuffer(this.memory, checkInteger(room, "room", 1, 2 ** 24));
+    return DecodeBuffer.allocate(this.memory, checkInteger(room, "room", 1, 2 ** 24));
   }
 }
 

@@ -42,6 +42,25 @@ function toValue(len: number, lo: number, hi: number): TraitValue {
   return len === 8 ? (BigInt(hi) << 32n) | BigInt(lo) : lo;
 }
 
+/** What a store is made of: arguments its callers have checked. */
+interface StoreInit {
+  core: Core;
+  source: BufferSource;
+  start: number;
+  capacity: number;
+  profile: Profile;
+  registry: KeyLookup | undefined;
+  hardwareKeys: HardwarePlacement;
+  hints?: number;
+}
+
+let moveHardEnd: (store: TraitStore, capacity: number) => void;
+
+/** Moves a pool frame's store's hard end to the frame's new head (the frame pool's path to a sealed capacity). */
+export function setHardEnd(store: TraitStore, capacity: number): void {
+  moveHardEnd(store, capacity);
+}
+
 const releaser = new FinalizationRegistry<() => void>((release) => release());
 
 /**
@@ -49,30 +68,55 @@ const releaser = new FinalizationRegistry<() => void>((release) => release());
  * Map-like methods throw TraitsError; the `try*` methods return a negative errno instead, for hot loops.
  */
 export class TraitStore {
-  /** @internal */
-  constructor(
-    /** @internal */ readonly core: Core,
-    /** @internal */ readonly source: BufferSource,
-    /** Byte offset of the store in its buffer (8-byte aligned). */
-    readonly start: number,
-    /** Bytes the store may use, header included: its hard end is start + capacity. */
-    public capacity: number,
-    /** Size profile. */
-    readonly profile: Profile,
-    /** The registry a strict store checks sets against, if any. */
-    readonly registry: KeyLookup | undefined = undefined,
-    /** Where this store's hardware keys live. */
-    readonly hardwareKeys: HardwarePlacement = "off",
-    /** @internal Address of the hints area (placement "struct"). */
-    readonly hints = -1,
-  ) {
-    this.p = PROFILE_ID[profile];
-    if (registry !== undefined && !(registry instanceof KeyRegistry || registry instanceof SharedKeyRegistry)) throw new TraitsError("EINVAL", `registry must be a KeyRegistry or a SharedKeyRegistry, not ${describe(registry)}`);
-    if (registry !== undefined && registry.profile !== profile) throw new TraitsError("EINVAL", `the registry is for profile ${registry.profile}, the store for ${profile}`);
-  }
-
+  /** @internal */ readonly core: Core;
+  /** @internal */ readonly source: BufferSource;
+  /** Byte offset of the store in its buffer (8-byte aligned). */
+  readonly start: number;
+  /** Size profile. */
+  readonly profile: Profile;
+  /** The registry a strict store checks sets against, if any. */
+  readonly registry: KeyLookup | undefined;
+  /** Where this store's hardware keys live. */
+  readonly hardwareKeys: HardwarePlacement;
+  /** @internal Address of the hints area (placement "struct"), else -1. */
+  readonly hints: number;
   /** @internal The core's profile number. */
   readonly p: number;
+  /** The hard end, less the start: private, so that only the frame pool can move it (setHardEnd). */
+  #capacity: number;
+
+  static {
+    moveHardEnd = (store, capacity) => {
+      store.#capacity = capacity;
+    };
+  }
+
+  /** Every field but the capacity is frozen: a caller cannot point a store at other bytes. */
+  private constructor(init: StoreInit) {
+    const { registry, profile } = init;
+    if (registry !== undefined && !(registry instanceof KeyRegistry || registry instanceof SharedKeyRegistry)) throw new TraitsError("EINVAL", `registry must be a KeyRegistry or a SharedKeyRegistry, not ${describe(registry)}`);
+    if (registry !== undefined && registry.profile !== profile) throw new TraitsError("EINVAL", `the registry is for profile ${registry.profile}, the store for ${profile}`);
+    this.core = init.core;
+    this.source = init.source;
+    this.start = init.start;
+    this.#capacity = init.capacity;
+    this.profile = profile;
+    this.registry = registry;
+    this.hardwareKeys = init.hardwareKeys;
+    this.hints = init.hints ?? -1;
+    this.p = PROFILE_ID[profile];
+    Object.freeze(this);
+  }
+
+  /** @internal A store over checked arguments (the static constructors and the frame pool). */
+  static create(init: StoreInit): TraitStore {
+    return new TraitStore(init);
+  }
+
+  /** Bytes the store may use, header included: its hard end is start + capacity. Read-only; a pool frame's store follows the frame's head. */
+  get capacity(): number {
+    return this.#capacity;
+  }
 
   /** Which implementation runs this store's operations. */
   get impl(): Impl {
@@ -87,7 +131,7 @@ export class TraitStore {
     if (!(memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(memory)}`);
     const impl = toImpl(options.impl), profile = toProfile(options.profile);
     checkRegion(start, capacity, memory.buffer.byteLength);
-    return new TraitStore(coreOf(memory, impl, options.impl === "wasm"), memory, start, capacity, profile, options.registry, standalonePlacement(options.hardwareKeys));
+    return new TraitStore({ core: coreOf(memory, impl, options.impl === "wasm"), source: memory, start, capacity, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys) });
   }
 
   /**
@@ -103,12 +147,12 @@ export class TraitStore {
     const memory = defaultMemory();
     if (bytes.buffer === memory.buffer) return TraitStore.at(memory, bytes.byteOffset, bytes.byteLength, options);
     if (options.impl === "wasm") throw new TraitsError("EINVAL", "impl \"wasm\" needs the store in WebAssembly memory: use createStore() or TraitStore.at(), or impl \"js\"");
-    return new TraitStore(jsCoreOf(bytes.buffer), { buffer: bytes.buffer }, bytes.byteOffset, bytes.byteLength, profile, options.registry, standalonePlacement(options.hardwareKeys));
+    return new TraitStore({ core: jsCoreOf(bytes.buffer), source: { buffer: bytes.buffer }, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys) });
   }
 
   /** A view of the store's bytes [start, start + capacity); recreate it after memory grows. */
   bytes(): Uint8Array {
-    return new Uint8Array(this.source.buffer, this.start, this.capacity);
+    return new Uint8Array(this.source.buffer, this.start, this.#capacity);
   }
 
   /** A copy of the bytes in use (header and values), as the C original would send them. Throws EBADMSG/ENOMEM. */
@@ -118,7 +162,7 @@ export class TraitStore {
 
   /** Bytes in use, header included. Throws EBADMSG if the header declares more than the capacity. */
   get size(): number {
-    const size = this.core.size(this.start, this.capacity, this.p);
+    const size = this.core.size(this.start, this.#capacity, this.p);
     return size < 0 ? this.fail(size, "size") : size;
   }
 
@@ -217,7 +261,7 @@ export class TraitStore {
       toPair(value, len!, many.values.subarray(2 * j, 2 * j + 2));
       this.checkStrict(many.keys[j]!, many.lens[j]!, "setMany");
     });
-    const rc = this.core.setMany(this.start, this.capacity, this.p, many.keys, many.lens, m, many.values);
+    const rc = this.core.setMany(this.start, this.#capacity, this.p, many.keys, many.lens, m, many.values);
     if (rc < 0) {
       // Replay on a copy to name the entry that fails, as set() one by one would.
       const copy = TraitStore.over(this.bytes().slice(), { profile: this.profile, impl: "js" });
@@ -254,7 +298,7 @@ export class TraitStore {
 
   /** Removes every key (zeroes the header); also how a new store is initialised. */
   clear(): void {
-    this.core.init(this.start, this.capacity);
+    this.core.init(this.start, this.#capacity);
   }
 
   /** The present keys in ascending order. Throws EBADMSG for a corrupt header. */
@@ -320,12 +364,12 @@ export class TraitStore {
    */
   tryDecode(keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
     if (!(keys instanceof Uint8Array && lens instanceof Uint8Array && values instanceof Uint32Array) || keys.length < 64 || lens.length < 64 || values.length < 128) return Errno.EINVAL;
-    return this.core.decode(this.start, this.capacity, this.p, keys, lens, values);
+    return this.core.decode(this.start, this.#capacity, this.p, keys, lens, values);
   }
 
   /** Non-throwing size: bytes in use, or EBADMSG, ENOMEM. */
   trySize(): number {
-    return this.core.size(this.start, this.capacity, this.p);
+    return this.core.size(this.start, this.#capacity, this.p);
   }
 
   /** The id of a key: 0..63 for application keys, 64 + i for hardware key i; throws EINVAL for anything else. */
@@ -335,21 +379,21 @@ export class TraitStore {
   }
 
   private rawHas(id: number): number {
-    return id < 64 ? this.core.has(this.start, this.capacity, this.p, id) : hardwareHas(this, id - 64);
+    return id < 64 ? this.core.has(this.start, this.#capacity, this.p, id) : hardwareHas(this, id - 64);
   }
 
   private rawGet(id: number, outLen: number, out: Uint32Array): number {
-    return id < 64 ? this.core.get(this.start, this.capacity, this.p, id, outLen, out) : hardwareGet(this, id - 64, outLen, out);
+    return id < 64 ? this.core.get(this.start, this.#capacity, this.p, id, outLen, out) : hardwareGet(this, id - 64, outLen, out);
   }
 
   private rawSet(id: number, len: number, lo: number, hi: number): number {
     if (id >= 64) return hardwareSet(this, id - 64, len, lo, hi);
     const strict = strictCheck(this.registry, id, len);
-    return strict < 0 ? strict : this.core.set(this.start, this.capacity, this.p, id, len, lo, hi);
+    return strict < 0 ? strict : this.core.set(this.start, this.#capacity, this.p, id, len, lo, hi);
   }
 
   private rawDel(id: number): number {
-    return id < 64 ? this.core.del(this.start, this.capacity, this.p, id) : hardwareDelete(this, id - 64);
+    return id < 64 ? this.core.del(this.start, this.#capacity, this.p, id) : hardwareDelete(this, id - 64);
   }
 
   /** Throws what a strict store's registry says of setting key `id` (0..63) with `len` bytes. */
@@ -362,7 +406,7 @@ export class TraitStore {
 
   /** Decodes into the module's scratch arrays; returns the count or throws. */
   private decode(): number {
-    const n = this.core.decode(this.start, this.capacity, this.p, decoded.keys, decoded.lens, decoded.values);
+    const n = this.core.decode(this.start, this.#capacity, this.p, decoded.keys, decoded.lens, decoded.values);
     return n < 0 ? this.fail(n, "decode") : n;
   }
 
@@ -376,14 +420,14 @@ export class TraitStore {
     if (id >= 64 && this.hardwareKeys === "keys") key = HARDWARE_FIRST_APP_KEY + id - 64;
     switch (rc) {
       case Errno.EBADMSG:
-        throw new TraitsError("EBADMSG", `${what}: corrupt header declares ${js.declared(this.start, this.p)} bytes but the capacity is ${this.capacity}`);
+        throw new TraitsError("EBADMSG", `${what}: corrupt header declares ${js.declared(this.start, this.p)} bytes but the capacity is ${this.#capacity}`);
       case Errno.ENOMEM:
-        if (this.source.buffer.byteLength < this.start + this.capacity) throw new TraitsError("ENOMEM", `${what}: the store's buffer was detached (transferred) or shrank: it has ${this.source.buffer.byteLength} bytes, the store ends at ${this.start + this.capacity}`);
-        throw new TraitsError("ENOMEM", `${what}: capacity ${this.capacity} is below the 16-byte header`);
+        if (this.source.buffer.byteLength < this.start + this.#capacity) throw new TraitsError("ENOMEM", `${what}: the store's buffer was detached (transferred) or shrank: it has ${this.source.buffer.byteLength} bytes, the store ends at ${this.start + this.#capacity}`);
+        throw new TraitsError("ENOMEM", `${what}: capacity ${this.#capacity} is below the 16-byte header`);
       case Errno.EBUSY:
-        throw new TraitsError("EBUSY", `${what}: it holds a ${js.get(this.start, this.capacity, this.p, keyId(key!), 8, pair)}-byte value, not ${len}; delete it first`);
+        throw new TraitsError("EBUSY", `${what}: it holds a ${js.get(this.start, this.#capacity, this.p, keyId(key!), 8, pair)}-byte value, not ${len}; delete it first`);
       case Errno.ENOSPC:
-        throw new TraitsError("ENOSPC", `${what}: no room for ${len} more bytes (${js.size(this.start, this.capacity, this.p)} of ${this.capacity} in use)`);
+        throw new TraitsError("ENOSPC", `${what}: no room for ${len} more bytes (${js.size(this.start, this.#capacity, this.p)} of ${this.#capacity} in use)`);
       default:
         throw new TraitsError(errnoName(rc) ?? "EINVAL", `${what} failed with ${rc}`);
     }
@@ -410,7 +454,7 @@ export function createStore(capacity: number, options: StoreOptions = {}): Trait
   let store: TraitStore;
   if (impl === "wasm" && wasmCoreOf(defaultMemory())) {
     const memory = defaultMemory(), arena = arenaOf(memory), start = arena.alloc(capacity, 8);
-    store = new TraitStore(coreOf(memory, impl, true), memory, start, capacity, profile, options.registry, standalonePlacement(options.hardwareKeys));
+    store = TraitStore.create({ core: coreOf(memory, impl, true), source: memory, start, capacity, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys) });
     releaser.register(store, () => arena.release(start, capacity));
   } else {
     if (options.impl === "wasm") coreOf(defaultMemory(), "wasm", true);

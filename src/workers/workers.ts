@@ -110,7 +110,7 @@ export class WorkerGroup {
     if (this.pending) throw new TraitsError("EBUSY", "a run is under way: await it first");
     checkInteger(passes, "passes", 1, 2 ** 31);
     const spans = this.spans(queues);
-    this.results.length = spans.reduce((end, span) => Math.max(end, span.offset + span.n), 0);
+    this.results.selectRange(0, spans.reduce((end, span) => Math.max(end, span.offset + span.n), 0));
     return new Promise<number>((resolve, reject) => {
       const id = ++this.next;
       this.pending = { id, resolve, reject, counts: [], waiting: this.size };
