@@ -220,6 +220,7 @@ const KEYS: u32 = 64;
   for (let j: u32 = 0; j < m; j++) {
     allFit &= fits(<u32>load<u8>(fields + FIELDS_LENS + j), load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4));
   }
+  // The first field's value before the store, as the first of the same sets one by one would check them.
   if (!fits(<u32>load<u8>(fields + FIELDS_LENS), load<u32>(values), load<u32>(values, 4))) return EINVAL;
   if (cap < HEADER) return ENOMEM;
   let high: u64 = 0, low: u64 = 0, used: i32 = <i32>HEADER;

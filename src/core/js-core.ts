@@ -2,11 +2,11 @@
  * The pure-JS twin of the AssemblyScript core (assembly/store.ts, assembly/batch.ts): the same
  * semantics op for op, written for speed (no BigInt; see BENCHMARKS.md for what shaped it).
  */
+// Const enums (abi.ts, js-offsets.ts) are inlined as literals by tsc: module-level consts would cost a
+// TDZ check on every use in V8's optimized code.
 import { CoreErrno as E, FieldList, PoolControl } from "./abi.js";
 import type { BufferSource, Core } from "./contract.js";
 import { Fields, Layout, codeOf, fits, halfSize, headerFits, lengthOf, popcount, readValue, sizeBelow, sizeTable, writeValue } from "./js-offsets.js";
-
-// Inlined as literals by tsc: module-level consts cost a TDZ check on every use in V8's optimized code.
 
 /**
  * The pure-JS core over any ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory. Values are read
@@ -16,6 +16,8 @@ import { Fields, Layout, codeOf, fits, halfSize, headerFits, lengthOf, popcount,
  * selection of one frame. Each loop holds its operation's whole per-frame body, calling only the
  * small helpers above: V8 then compiles it on its own (it is too large to be inlined into callers)
  * with every helper inlined, which a per-frame function call defeated (inlining budget).
+ * Its public methods follow assembly/index.ts and assembly/batch.ts export by export, in their order;
+ * its loops follow the single-store functions of assembly/store.ts, each naming the one it mirrors.
  */
 export class JsCore implements Core {
   readonly impl = "js" as const;
@@ -208,124 +210,10 @@ export class JsCore implements Core {
     return this.decodeLoop(n, this.u8, keys, this.u8, lens, this.i32, values >>> 2, room, this.i32, status >>> 2);
   }
 
-  // The loops. Each frame's result goes to status[s + i]; each returns its count of successes.
+  // The loops, in the order of assembly/store.ts. Each frame's result goes to status[s + i]; each
+  // returns its count of successes.
 
-  /** Gets `key`: value i to out[o + i * step] (lo) and, if outLen >= 8, the next element (hi). */
-  private getLoop(n: number, key: number, outLen: number, out: Int32Array, o: number, step: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap, wide = outLen >= 8;
-    let ok = 0;
-    for (let i = 0; i < n; i++) {
-      const frame = desc >= 0 ? i32[desc + i]! : first + i;
-      let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && key < 64) {
-        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
-        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
-        if (cap < Layout.HEADER) rc = E.ENOMEM;
-        else if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
-        else {
-          const bit = key & 31, code = key < 32 ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1) : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
-          const len = lengthOf(code, t);
-          if (code === 0) rc = E.ENOENT;
-          else if (len > outLen) rc = E.ENOSPC;
-          else {
-            readValue(u16, start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key), len, out, o + i * step, wide);
-            rc = len;
-          }
-        }
-      }
-      status[s + i] = rc;
-      if (rc >= 0) ok++;
-    }
-    return ok;
-  }
-
-  /** Sets `key` to `len` bytes of the pair at vals[v + i * step] (step 0: one value for all). */
-  private setLoop(n: number, key: number, len: number, vals: Int32Array, v: number, step: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap, code = codeOf(len, t);
-    let ok = 0;
-    for (let i = 0; i < n; i++) {
-      const frame = desc >= 0 ? i32[desc + i]! : first + i, lo = vals[v + i * step]!, hi = vals[v + i * step + 1]!;
-      let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && key < 64 && code !== 0 && fits(len, lo, hi)) {
-        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
-        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
-        if (cap < Layout.HEADER) rc = E.ENOMEM;
-        else if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
-        else {
-          const low = halfSize(t, h0, l0), at = start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
-          const half = w + (key >>> 5), bit = 1 << (key & 31);
-          const old = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
-          const used = old === 0 ? Layout.HEADER + low + halfSize(t, h1, l1) : 0;
-          if (old !== 0 && old !== code) rc = E.EBUSY;
-          else if (old === 0 && used + len > cap) rc = E.ENOSPC;
-          else {
-            if (old === 0) {
-              const shift = len >>> 1;
-              for (let j = (start + used) >>> 1, end = at >>> 1; j > end; ) { j--; u16[j + shift] = u16[j]!; }
-              if (code & 2) i32[half] = i32[half]! | bit;
-              if (code & 1) i32[half + 2] = i32[half + 2]! | bit;
-            }
-            writeValue(u16, at, len, lo, hi);
-            rc = 0;
-          }
-        }
-      }
-      status[s + i] = rc;
-      if (rc === 0) ok++;
-    }
-    return ok;
-  }
-
-  /** Removes `key`. */
-  private delLoop(n: number, key: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
-    let ok = 0;
-    for (let i = 0; i < n; i++) {
-      const frame = desc >= 0 ? i32[desc + i]! : first + i;
-      let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && key < 64) {
-        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
-        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!, low = halfSize(t, h0, l0);
-        const used = Layout.HEADER + low + halfSize(t, h1, l1);
-        const half = w + (key >>> 5), bit = 1 << (key & 31);
-        const code = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
-        if (cap < Layout.HEADER) rc = E.ENOMEM;
-        else if (used > cap) rc = E.EBADMSG;
-        else if (code === 0) rc = E.ENOENT;
-        else {
-          const shift = lengthOf(code, t) >>> 1;
-          for (let j = (start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key)) >>> 1, end = ((start + used) >>> 1) - shift; j < end; j++) u16[j] = u16[j + shift]!;
-          i32[half] = i32[half]! & ~bit;
-          i32[half + 2] = i32[half + 2]! & ~bit;
-          rc = 0;
-        }
-      }
-      status[s + i] = rc;
-      if (rc === 0) ok++;
-    }
-    return ok;
-  }
-
-  /** Tests `key`: 1 or 0; returns how many frames hold it. */
-  private hasLoop(n: number, key: number, status: Int32Array, s: number): number {
-    const { i32, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
-    let ok = 0;
-    for (let i = 0; i < n; i++) {
-      const frame = desc >= 0 ? i32[desc + i]! : first + i;
-      let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && key < 64) {
-        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
-        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
-        if (cap < Layout.HEADER) rc = E.ENOMEM;
-        else if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
-        else rc = ((key < 32 ? h0 | l0 : h1 | l1) >>> (key & 31)) & 1;
-      }
-      status[s + i] = rc;
-      if (rc === 1) ok++;
-    }
-    return ok;
-  }
-
+  // Mirrors storeInit, frame by frame as batchInit.
   /** Empties each store (zeroes its header). */
   private initLoop(n: number, status: Int32Array, s: number): number {
     const { i32, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
@@ -344,6 +232,135 @@ export class JsCore implements Core {
     return ok;
   }
 
+  // Mirrors storeHas, frame by frame as batchHas.
+  /** Tests `key`: 1 or 0; returns how many frames hold it. */
+  private hasLoop(n: number, key: number, status: Int32Array, s: number): number {
+    const { i32, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = desc >= 0 ? i32[desc + i]! : first + i;
+      let rc: number = E.EINVAL;
+      if (frame >= 0 && frame < count && key < 64) {
+        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
+        else {
+          const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
+          if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
+          else rc = ((key < 32 ? h0 | l0 : h1 | l1) >>> (key & 31)) & 1;
+        }
+      }
+      status[s + i] = rc;
+      if (rc === 1) ok++;
+    }
+    return ok;
+  }
+
+  // Mirrors storeGet (assembly/store.ts), frame by frame as batchGet (assembly/batch.ts).
+  /** Gets `key`: value i to out[o + i * step] (lo) and, if outLen >= 8, the next element (hi). */
+  private getLoop(n: number, key: number, outLen: number, out: Int32Array, o: number, step: number, status: Int32Array, s: number): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap, wide = outLen >= 8;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = desc >= 0 ? i32[desc + i]! : first + i;
+      let rc: number = E.EINVAL;
+      if (frame >= 0 && frame < count && key < 64) {
+        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
+        else {
+          const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
+          if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
+          else {
+            const bit = key & 31, code = key < 32 ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1) : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
+            const len = lengthOf(code, t);
+            if (code === 0) rc = E.ENOENT;
+            else if (len > outLen) rc = E.ENOSPC;
+            else {
+              readValue(u16, start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key), len, out, o + i * step, wide);
+              rc = len;
+            }
+          }
+        }
+      }
+      status[s + i] = rc;
+      if (rc >= 0) ok++;
+    }
+    return ok;
+  }
+
+  // Mirrors storeSet, frame by frame as batchSet.
+  /** Sets `key` to `len` bytes of the pair at vals[v + i * step] (step 0: one value for all). */
+  private setLoop(n: number, key: number, len: number, vals: Int32Array, v: number, step: number, status: Int32Array, s: number): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap, code = codeOf(len, t);
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = desc >= 0 ? i32[desc + i]! : first + i, lo = vals[v + i * step]!, hi = vals[v + i * step + 1]!;
+      let rc: number = E.EINVAL;
+      if (frame >= 0 && frame < count && key < 64 && code !== 0 && fits(len, lo, hi)) {
+        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
+        else {
+          const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
+          if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
+          else {
+            const low = halfSize(t, h0, l0), at = start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
+            const half = w + (key >>> 5), bit = 1 << (key & 31);
+            const old = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
+            const used = old === 0 ? Layout.HEADER + low + halfSize(t, h1, l1) : 0;
+            if (old !== 0 && old !== code) rc = E.EBUSY;
+            else if (old === 0 && used + len > cap) rc = E.ENOSPC;
+            else {
+              if (old === 0) {
+                const shift = len >>> 1;
+                for (let j = (start + used) >>> 1, end = at >>> 1; j > end; ) { j--; u16[j + shift] = u16[j]!; }
+                if (code & 2) i32[half] = i32[half]! | bit;
+                if (code & 1) i32[half + 2] = i32[half + 2]! | bit;
+              }
+              writeValue(u16, at, len, lo, hi);
+              rc = 0;
+            }
+          }
+        }
+      }
+      status[s + i] = rc;
+      if (rc === 0) ok++;
+    }
+    return ok;
+  }
+
+  // Mirrors storeDel, frame by frame as batchDel.
+  /** Removes `key`. */
+  private delLoop(n: number, key: number, status: Int32Array, s: number): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
+    let ok = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = desc >= 0 ? i32[desc + i]! : first + i;
+      let rc: number = E.EINVAL;
+      if (frame >= 0 && frame < count && key < 64) {
+        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
+        else {
+          const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!, low = halfSize(t, h0, l0);
+          const used = Layout.HEADER + low + halfSize(t, h1, l1);
+          const half = w + (key >>> 5), bit = 1 << (key & 31);
+          const code = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
+          if (used > cap) rc = E.EBADMSG;
+          else if (code === 0) rc = E.ENOENT;
+          else {
+            const shift = lengthOf(code, t) >>> 1;
+            for (let j = (start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key)) >>> 1, end = ((start + used) >>> 1) - shift; j < end; j++) u16[j] = u16[j + shift]!;
+            i32[half] = i32[half]! & ~bit;
+            i32[half + 2] = i32[half + 2]! & ~bit;
+            rc = 0;
+          }
+        }
+      }
+      status[s + i] = rc;
+      if (rc === 0) ok++;
+    }
+    return ok;
+  }
+
+  // Mirrors storeSetMany (after prepareFields: Fields.prepare in js-offsets.ts), frame by frame as batchSetMany.
   /**
    * Sets the prepared field list (this.fields) per frame, all or nothing (see assembly/store.ts
    * storeSetMany), frame i's value pairs at vals[v0 + i * step ..]; with `replace`, on an emptied store.
@@ -359,12 +376,15 @@ export class JsCore implements Core {
         const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap, w = start >>> 2;
         let allFit = true;
         for (let j = 0; j < m; j++) allFit &&= fits(lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
-        const h0 = replace ? 0 : i32[w]!, h1 = replace ? 0 : i32[w + 1]!, l0 = replace ? 0 : i32[w + 2]!, l1 = replace ? 0 : i32[w + 3]!;
+        // An emptied store, or one under 16 bytes (ENOMEM below, its header never read), starts from a zero header.
+        const fresh = replace || cap < Layout.HEADER;
+        const h0 = fresh ? 0 : i32[w]!, h1 = fresh ? 0 : i32[w + 1]!, l0 = fresh ? 0 : i32[w + 2]!, l1 = fresh ? 0 : i32[w + 3]!;
         const low = halfSize(t, h0, l0), used = Layout.HEADER + low + halfSize(t, h1, l1);
         let n0 = h0 | fields.h0, n1 = h1 | fields.h1, m0 = l0 | fields.l0, m1 = l1 | fields.l1;
         let lowest = f0 !== 0 ? 31 - Math.clz32(f0 & -f0) : 63 - Math.clz32(f1 & -f1);
         if (replace && cap < Layout.HEADER) rc = E.ENOMEM;
         else if (m === 0) rc = 0;
+        // The first field's value before the store, as the first of the same sets one by one would check them.
         else if (!fits(lens[0]!, vals[v]!, vals[v + 1]!)) rc = E.EINVAL;
         else if (cap < Layout.HEADER) rc = E.ENOMEM;
         else if (used > cap) rc = E.EBADMSG;
@@ -421,6 +441,7 @@ export class JsCore implements Core {
     return ok;
   }
 
+  // Mirrors storeDecode, frame by frame as batchDecode.
   /**
    * Appends each store's entries: keys to keys[k + e], lengths to lens[l + e], value pairs to
    * vals[v + 2e], for entries e < room; a store that does not fit gets ENOSPC and writes nothing.
@@ -434,25 +455,27 @@ export class JsCore implements Core {
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count) {
         const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
-        const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
-        if (cap < Layout.HEADER) rc = E.ENOMEM;
-        else if (Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) > cap) rc = E.EBADMSG;
-        else if (popcount(h0 | l0) + popcount(h1 | l1) > room - total) rc = E.ENOSPC;
+        if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          let at = start + Layout.HEADER, e = total;
-          for (let half = 0; half < 2; half++) {
-            const high = half === 0 ? h0 : h1, low = half === 0 ? l0 : l1;
-            for (let rest = high | low; rest !== 0; rest &= rest - 1) {
-              const bit = 31 - Math.clz32(rest & -rest), len = lengthOf((((high >>> bit) & 1) << 1) | ((low >>> bit) & 1), t);
-              keys[k + e] = 32 * half + bit;
-              lens[l + e] = len;
-              readValue(u16, at, len, vals, v + 2 * e, true);
-              at += len;
-              e++;
+          const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
+          if (Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) > cap) rc = E.EBADMSG;
+          else if (popcount(h0 | l0) + popcount(h1 | l1) > room - total) rc = E.ENOSPC;
+          else {
+            let at = start + Layout.HEADER, e = total;
+            for (let half = 0; half < 2; half++) {
+              const high = half === 0 ? h0 : h1, low = half === 0 ? l0 : l1;
+              for (let rest = high | low; rest !== 0; rest &= rest - 1) {
+                const bit = 31 - Math.clz32(rest & -rest), len = lengthOf((((high >>> bit) & 1) << 1) | ((low >>> bit) & 1), t);
+                keys[k + e] = 32 * half + bit;
+                lens[l + e] = len;
+                readValue(u16, at, len, vals, v + 2 * e, true);
+                at += len;
+                e++;
+              }
             }
+            rc = e - total;
+            total = e;
           }
-          rc = e - total;
-          total = e;
         }
       }
       status[s + i] = rc;
