@@ -8,6 +8,7 @@ export type { Profile } from "./core/options.js";
 export type { Key } from "./store/values.js";
 export { TraitStore, createStore, type StoreOptions, type TraitValue } from "./store/store.js";
 export { defaultMemory } from "./core/memory.js";
+export { useMemory } from "./core/select.js";
 export { PacketPool, type PoolOptions, type Field } from "./pool/pool.js";
 export { Burst, DecodeBuffer } from "./pool/burst.js";
 export { KeyRegistry, type KeyEntry, type KeyLookup, type RegistryConfig } from "./registry/registry.js";

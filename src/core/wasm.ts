@@ -60,7 +60,8 @@ export function wasmModule(shared: boolean): WebAssembly.Module | null {
 export class WasmCore implements Core {
   readonly impl = "wasm" as const;
   private readonly ex: Exports;
-  private readonly scratch: number;
+  /** Address of the scratch area in the memory. */
+  readonly scratch: number;
   private u8: Uint8Array;
   private u32: Uint32Array;
   readonly batchGet: Core["batchGet"];
@@ -139,7 +140,12 @@ export class WasmCore implements Core {
 
 const cores = new WeakMap<WebAssembly.Memory, WasmCore | null>();
 
-/** The cached WASM core of a memory (plain or shared), or null if WebAssembly cannot run on it. */
+/** True once a memory has its WASM core (and so its scratch area). */
+export function hasWasmCore(memory: WebAssembly.Memory): boolean {
+  return cores.get(memory) != null;
+}
+
+/** The cached WASM core of a memory (plain or shared), or null if WebAssembly cannot run on it; the first call places its scratch. */
 export function wasmCoreOf(memory: WebAssembly.Memory, scratch?: number): WasmCore | null {
   let core = cores.get(memory);
   if (core === undefined) {

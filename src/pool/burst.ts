@@ -145,9 +145,9 @@ export class Burst {
     this.#released = true;
     if (this.#borrowed) return;
     const arena = arenaOf(this.pool.memory);
-    arena.release(this.desc - 64, 4 * this.capacity + 64);
-    arena.release(this.stat - 128, 4 * this.capacity + 128);
-    arena.release(this.vals - 192, 8 * this.slots * this.capacity + 192);
+    arena.release(this.desc - 64, 4 * this.capacity + 64, 64);
+    arena.release(this.stat - 128, 4 * this.capacity + 128, 64);
+    arena.release(this.vals - 192, 8 * this.slots * this.capacity + 192, 64);
   }
 
   private view<T>(kind: new (buffer: ArrayBufferLike, offset: number, length: number) => T, at: number, length: number): T {

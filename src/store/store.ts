@@ -1,11 +1,11 @@
 /** TraitStore: the public view of one traits store, over WebAssembly memory or a caller's bytes. */
 import type { BufferSource, Core, Impl } from "../core/contract.js";
-import { coreOf, jsCoreOf } from "../core/select.js";
+import { coreOf, jsCoreOf, viewCoreOf } from "../core/select.js";
 import { wasmCoreOf } from "../core/wasm.js";
 import { Errno, TraitsError, errnoName } from "../core/errors.js";
 import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "../core/options.js";
 import { checkLength, fitsPair, keyIndex, toKey, toPair, wideKey, type Key } from "./values.js";
-import { arenaOf, defaultMemory } from "../core/memory.js";
+import { Lease, arenaOf, defaultMemory } from "../core/memory.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, VLAN_PROTO, hardwareDelete, hardwareGet, hardwareHas, hardwareIndex, hardwareSet, standalonePlacement, storedBytes, type HardwarePlacement } from "./hardware.js";
 import { KeyRegistry, strictCheck, type KeyLookup } from "../registry/registry.js";
 import { SharedKeyRegistry } from "../registry/shared-registry.js";
@@ -52,7 +52,16 @@ interface StoreInit {
   registry: KeyLookup | undefined;
   hardwareKeys: HardwarePlacement;
   hints?: number;
+  /** The region a createStore() store owns (shared by the stores over its bytes). */
+  lease?: Lease;
+  /** True for a view of a caller's bytes, which retarget() may move. */
+  retargetable?: boolean;
 }
+
+/** The stores over each leased region, neutralized together by free(). */
+const holders = new WeakMap<Lease, TraitStore[]>();
+/** The region behind each view bytes() handed out: the view keeps it alive. */
+const leased = new WeakMap<Uint8Array, Lease>();
 
 let moveHardEnd: (store: TraitStore, capacity: number) => void;
 
@@ -61,7 +70,6 @@ export function setHardEnd(store: TraitStore, capacity: number): void {
   moveHardEnd(store, capacity);
 }
 
-const releaser = new FinalizationRegistry<() => void>((release) => release());
 
 /**
  * A view of one traits store: `capacity` bytes at byte `start` of a buffer.
@@ -70,8 +78,6 @@ const releaser = new FinalizationRegistry<() => void>((release) => release());
 export class TraitStore {
   /** @internal */ readonly core: Core;
   /** @internal */ readonly source: BufferSource;
-  /** Byte offset of the store in its buffer (8-byte aligned). */
-  readonly start: number;
   /** Size profile. */
   readonly profile: Profile;
   /** The registry a strict store checks sets against, if any. */
@@ -82,8 +88,13 @@ export class TraitStore {
   readonly hints: number;
   /** @internal The core's profile number. */
   readonly p: number;
-  /** The hard end, less the start: private, so that only the frame pool can move it (setHardEnd). */
+  // Start and capacity are private: only the frame pool (setHardEnd) and retarget() move them.
+  #start: number;
   #capacity: number;
+  /** The region a createStore() store owns, shared with the views of it; undefined for views of a caller's bytes. */
+  readonly #lease: Lease | undefined;
+  /** True for a view made by at() or over() on a caller's bytes: retarget() may move it. */
+  readonly #retargetable: boolean;
 
   static {
     moveHardEnd = (store, capacity) => {
@@ -98,8 +109,11 @@ export class TraitStore {
     if (registry !== undefined && registry.profile !== profile) throw new TraitsError("EINVAL", `the registry is for profile ${registry.profile}, the store for ${profile}`);
     this.core = init.core;
     this.source = init.source;
-    this.start = init.start;
+    this.#start = init.start;
     this.#capacity = init.capacity;
+    this.#lease = init.lease;
+    this.#retargetable = init.retargetable ?? false;
+    if (init.lease) holders.get(init.lease)?.push(this) ?? holders.set(init.lease, [this]);
     this.profile = profile;
     this.registry = registry;
     this.hardwareKeys = init.hardwareKeys;
@@ -113,9 +127,44 @@ export class TraitStore {
     return new TraitStore(init);
   }
 
+  /** Byte offset of the store in its buffer (8-byte aligned). */
+  get start(): number {
+    return this.#start;
+  }
+
   /** Bytes the store may use, header included: its hard end is start + capacity. Read-only; a pool frame's store follows the frame's head. */
   get capacity(): number {
     return this.#capacity;
+  }
+
+  /**
+   * Points this view at another store in the same buffer, for one reusable view per packet: much
+   * cheaper than a view per packet. Only views made by at() or over() move; their header is left as
+   * it is. Returns the store. Throws EINVAL for a store that owns its bytes (createStore) or is a pool
+   * frame's, and as at() for a bad region.
+   */
+  retarget(start: number, capacity: number = this.#capacity): this {
+    if (!this.#retargetable) throw new TraitsError("EINVAL", "only a view made by TraitStore.at() or TraitStore.over() can be retargeted; this store owns its bytes or is a pool frame's");
+    checkRegion(start, capacity, this.source.buffer.byteLength);
+    this.#start = start;
+    this.#capacity = capacity;
+    return this;
+  }
+
+  /**
+   * Releases what the store owns: a createStore() store's region goes back to the library's memory
+   * at once, and every store over it (over(store.bytes())) then fails with ENOMEM; views of a
+   * caller's bytes and pool frames own nothing, and free() leaves them as they are. Idempotent.
+   * Without free(), the region is released after the store and every view of it are unreachable.
+   */
+  free(): void {
+    if (!this.#lease?.release()) return;
+    for (const store of holders.get(this.#lease)!) store.#capacity = 0;
+  }
+
+  /** free(), for `using store = createStore(64)`. */
+  [Symbol.dispose](): void {
+    this.free();
   }
 
   /** Which implementation runs this store's operations. */
@@ -131,7 +180,8 @@ export class TraitStore {
     if (!(memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(memory)}`);
     const impl = toImpl(options.impl), profile = toProfile(options.profile);
     checkRegion(start, capacity, memory.buffer.byteLength);
-    return new TraitStore({ core: coreOf(memory, impl, options.impl === "wasm"), source: memory, start, capacity, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys) });
+    const core = viewCoreOf(memory, impl, options.impl === "wasm");
+    return new TraitStore({ core, source: memory, start, capacity, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), retargetable: true });
   }
 
   /**
@@ -144,15 +194,29 @@ export class TraitStore {
     toImpl(options.impl);
     const profile = toProfile(options.profile);
     checkRegion(bytes.byteOffset, bytes.byteLength, bytes.buffer.byteLength);
-    const memory = defaultMemory();
+    const { resizable, growable } = bytes.buffer as { resizable?: boolean; growable?: boolean }; // ES2024 buffers
+    if (resizable || growable) {
+      throw new TraitsError("EINVAL", "bytes are in a resizable buffer, whose views would not follow its size; copy them into a fixed-size buffer");
+    }
+    const memory = defaultMemory(), lease = leased.get(bytes);
+    if (lease) {
+      // A view of a createStore() store's bytes: it shares (and keeps alive) the store's region.
+      return new TraitStore({ core: viewCoreOf(memory, toImpl(options.impl), options.impl === "wasm"), source: memory, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), lease });
+    }
     if (bytes.buffer === memory.buffer) return TraitStore.at(memory, bytes.byteOffset, bytes.byteLength, options);
     if (options.impl === "wasm") throw new TraitsError("EINVAL", "impl \"wasm\" needs the store in WebAssembly memory: use createStore() or TraitStore.at(), or impl \"js\"");
-    return new TraitStore({ core: jsCoreOf(bytes.buffer), source: { buffer: bytes.buffer }, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys) });
+    return new TraitStore({ core: jsCoreOf(bytes.buffer), source: { buffer: bytes.buffer }, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), retargetable: true });
   }
 
-  /** A view of the store's bytes [start, start + capacity); recreate it after memory grows. */
+  /**
+   * A view of the store's bytes [start, start + capacity); recreate it after memory grows. For a
+   * createStore() store, the view keeps the store's region from being reused until it is unreachable
+   * (or free() is called); a subarray of it does not.
+   */
   bytes(): Uint8Array {
-    return new Uint8Array(this.source.buffer, this.start, this.#capacity);
+    const view = new Uint8Array(this.source.buffer, this.#start, this.#capacity);
+    if (this.#lease) leased.set(view, this.#lease);
+    return view;
   }
 
   /** A copy of the bytes in use (header and values), as the C original would send them. Throws EBADMSG/ENOMEM. */
@@ -162,7 +226,7 @@ export class TraitStore {
 
   /** Bytes in use, header included. Throws EBADMSG if the header declares more than the capacity. */
   get size(): number {
-    const size = this.core.size(this.start, this.#capacity, this.p);
+    const size = this.core.size(this.#start, this.#capacity, this.p);
     return size < 0 ? this.fail(size, "size") : size;
   }
 
@@ -261,7 +325,7 @@ export class TraitStore {
       toPair(value, len!, many.values.subarray(2 * j, 2 * j + 2));
       this.checkStrict(many.keys[j]!, many.lens[j]!, "setMany");
     });
-    const rc = this.core.setMany(this.start, this.#capacity, this.p, many.keys, many.lens, m, many.values);
+    const rc = this.core.setMany(this.#start, this.#capacity, this.p, many.keys, many.lens, m, many.values);
     if (rc < 0) {
       // Replay on a copy to name the entry that fails, as set() one by one would.
       const copy = TraitStore.over(this.bytes().slice(), { profile: this.profile, impl: "js" });
@@ -298,7 +362,7 @@ export class TraitStore {
 
   /** Removes every key (zeroes the header); also how a new store is initialised. */
   clear(): void {
-    this.core.init(this.start, this.#capacity);
+    this.core.init(this.#start, this.#capacity);
   }
 
   /** The present keys in ascending order. Throws EBADMSG for a corrupt header. */
@@ -364,12 +428,12 @@ export class TraitStore {
    */
   tryDecode(keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
     if (!(keys instanceof Uint8Array && lens instanceof Uint8Array && values instanceof Uint32Array) || keys.length < 64 || lens.length < 64 || values.length < 128) return Errno.EINVAL;
-    return this.core.decode(this.start, this.#capacity, this.p, keys, lens, values);
+    return this.core.decode(this.#start, this.#capacity, this.p, keys, lens, values);
   }
 
   /** Non-throwing size: bytes in use, or EBADMSG, ENOMEM. */
   trySize(): number {
-    return this.core.size(this.start, this.#capacity, this.p);
+    return this.core.size(this.#start, this.#capacity, this.p);
   }
 
   /** The id of a key: 0..63 for application keys, 64 + i for hardware key i; throws EINVAL for anything else. */
@@ -379,21 +443,21 @@ export class TraitStore {
   }
 
   private rawHas(id: number): number {
-    return id < 64 ? this.core.has(this.start, this.#capacity, this.p, id) : hardwareHas(this, id - 64);
+    return id < 64 ? this.core.has(this.#start, this.#capacity, this.p, id) : hardwareHas(this, id - 64);
   }
 
   private rawGet(id: number, outLen: number, out: Uint32Array): number {
-    return id < 64 ? this.core.get(this.start, this.#capacity, this.p, id, outLen, out) : hardwareGet(this, id - 64, outLen, out);
+    return id < 64 ? this.core.get(this.#start, this.#capacity, this.p, id, outLen, out) : hardwareGet(this, id - 64, outLen, out);
   }
 
   private rawSet(id: number, len: number, lo: number, hi: number): number {
     if (id >= 64) return hardwareSet(this, id - 64, len, lo, hi);
     const strict = strictCheck(this.registry, id, len);
-    return strict < 0 ? strict : this.core.set(this.start, this.#capacity, this.p, id, len, lo, hi);
+    return strict < 0 ? strict : this.core.set(this.#start, this.#capacity, this.p, id, len, lo, hi);
   }
 
   private rawDel(id: number): number {
-    return id < 64 ? this.core.del(this.start, this.#capacity, this.p, id) : hardwareDelete(this, id - 64);
+    return id < 64 ? this.core.del(this.#start, this.#capacity, this.p, id) : hardwareDelete(this, id - 64);
   }
 
   /** Throws what a strict store's registry says of setting key `id` (0..63) with `len` bytes. */
@@ -406,7 +470,7 @@ export class TraitStore {
 
   /** Decodes into the module's scratch arrays; returns the count or throws. */
   private decode(): number {
-    const n = this.core.decode(this.start, this.#capacity, this.p, decoded.keys, decoded.lens, decoded.values);
+    const n = this.core.decode(this.#start, this.#capacity, this.p, decoded.keys, decoded.lens, decoded.values);
     return n < 0 ? this.fail(n, "decode") : n;
   }
 
@@ -420,14 +484,15 @@ export class TraitStore {
     if (id >= 64 && this.hardwareKeys === "keys") key = HARDWARE_FIRST_APP_KEY + id - 64;
     switch (rc) {
       case Errno.EBADMSG:
-        throw new TraitsError("EBADMSG", `${what}: corrupt header declares ${js.declared(this.start, this.p)} bytes but the capacity is ${this.#capacity}`);
+        throw new TraitsError("EBADMSG", `${what}: corrupt header declares ${js.declared(this.#start, this.p)} bytes but the capacity is ${this.#capacity}`);
       case Errno.ENOMEM:
-        if (this.source.buffer.byteLength < this.start + this.#capacity) throw new TraitsError("ENOMEM", `${what}: the store's buffer was detached (transferred) or shrank: it has ${this.source.buffer.byteLength} bytes, the store ends at ${this.start + this.#capacity}`);
+        if (this.#lease?.released) throw new TraitsError("ENOMEM", `${what}: the store was freed`);
+        if (this.source.buffer.byteLength < this.#start + this.#capacity) throw new TraitsError("ENOMEM", `${what}: the store's buffer was detached (transferred) or shrank: it has ${this.source.buffer.byteLength} bytes, the store ends at ${this.#start + this.#capacity}`);
         throw new TraitsError("ENOMEM", `${what}: capacity ${this.#capacity} is below the 16-byte header`);
       case Errno.EBUSY:
-        throw new TraitsError("EBUSY", `${what}: it holds a ${js.get(this.start, this.#capacity, this.p, keyId(key!), 8, pair)}-byte value, not ${len}; delete it first`);
+        throw new TraitsError("EBUSY", `${what}: it holds a ${js.get(this.#start, this.#capacity, this.p, keyId(key!), 8, pair)}-byte value, not ${len}; delete it first`);
       case Errno.ENOSPC:
-        throw new TraitsError("ENOSPC", `${what}: no room for ${len} more bytes (${js.size(this.start, this.#capacity, this.p)} of ${this.#capacity} in use)`);
+        throw new TraitsError("ENOSPC", `${what}: no room for ${len} more bytes (${js.size(this.#start, this.#capacity, this.p)} of ${this.#capacity} in use)`);
       default:
         throw new TraitsError(errnoName(rc) ?? "EINVAL", `${what} failed with ${rc}`);
     }
@@ -443,8 +508,9 @@ export function checkRegion(start: number, capacity: number, limit: number): voi
 }
 
 /**
- * Creates an empty store of `capacity` bytes (>= 16): in the library's WebAssembly memory (impl "wasm",
- * released when the store is garbage-collected) or in a new ArrayBuffer (impl "js").
+ * Creates an empty store of `capacity` bytes (>= 16): in the library's WebAssembly memory (impl "wasm";
+ * free() or `using` releases it, else it is released once the store and its views are unreachable)
+ * or in a new ArrayBuffer (impl "js").
  * Throws ENOMEM below 16 bytes, EINVAL for bad options.
  */
 export function createStore(capacity: number, options: StoreOptions = {}): TraitStore {
@@ -452,13 +518,14 @@ export function createStore(capacity: number, options: StoreOptions = {}): Trait
   checkInteger(capacity, "store capacity", 0, 0xffffffff);
   if (capacity < 16) throw new TraitsError("ENOMEM", `store capacity ${capacity} is below the 16-byte header`);
   let store: TraitStore;
-  if (impl === "wasm" && wasmCoreOf(defaultMemory())) {
-    const memory = defaultMemory(), arena = arenaOf(memory), start = arena.alloc(capacity, 8);
-    store = TraitStore.create({ core: coreOf(memory, impl, true), source: memory, start, capacity, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys) });
-    releaser.register(store, () => arena.release(start, capacity));
+  const memory = defaultMemory(), hardwareKeys = standalonePlacement(options.hardwareKeys);
+  if (impl === "wasm" && wasmCoreOf(memory)) {
+    const lease = new Lease(arenaOf(memory), capacity);
+    store = TraitStore.create({ core: coreOf(memory, impl, true), source: memory, start: lease.at, capacity, profile, registry: options.registry, hardwareKeys, lease });
   } else {
-    if (options.impl === "wasm") coreOf(defaultMemory(), "wasm", true);
-    store = TraitStore.over(new Uint8Array(capacity), { ...options, profile, impl: "js" });
+    if (options.impl === "wasm") coreOf(memory, "wasm", true);
+    const buffer = new ArrayBuffer(capacity);
+    store = TraitStore.create({ core: jsCoreOf(buffer), source: { buffer }, start: 0, capacity, profile, registry: options.registry, hardwareKeys });
   }
   store.clear();
   return store;

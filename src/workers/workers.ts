@@ -123,7 +123,7 @@ export class WorkerGroup {
     this.closing ??= Promise.all(this.workers.map((worker) => worker.terminate())).then(() => {
       this.results.release();
       const arena = arenaOf(this.pool.memory);
-      this.scratch.forEach((at) => arena.release(at, WORKER_SCRATCH));
+      this.scratch.forEach((at) => arena.release(at, WORKER_SCRATCH, 64));
       this.pending?.reject(new TraitsError("EINVAL", "the WorkerGroup was closed during a run"));
       this.pending = undefined;
     });

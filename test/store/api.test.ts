@@ -1,7 +1,7 @@
 // The public API: value types, both error styles, and every kind of bad argument (a clear error, nothing changed).
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { Errno, TraitStore, TraitsError, createStore, defaultMemory, errnoName, type TraitStore as Store } from "packet-traits";
+import { Errno, TraitStore, TraitsError, createStore, defaultMemory, errnoName, useMemory, type TraitStore as Store } from "packet-traits";
 import { IMPLS, expectError, guardedStore, hex } from "../helpers.js";
 
 
@@ -159,6 +159,7 @@ describe("creating and placing stores", () => {
 
   it("a store in a shared WebAssembly memory runs on the shared build; over a SharedArrayBuffer, on the JS core", () => {
     const shared = new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true });
+    if (process.env.PACKET_TRAITS_IMPL !== "js") useMemory(shared);
     const store = TraitStore.at(shared, 0, 64);
     store.clear();
     store.set(1, 7, 4);
@@ -183,6 +184,7 @@ describe("creating and placing stores", () => {
   it("stores in WASM memory keep working after the memory grows", () => {
     for (const impl of IMPLS) {
       const memory = new WebAssembly.Memory({ initial: 1 });
+      if (impl === "wasm") useMemory(memory, { scratch: 8192 });
       const store = TraitStore.at(memory, 1024, 64, { impl });
       store.clear();
       store.set(5, 0xabcd, 2);
