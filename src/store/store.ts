@@ -54,12 +54,14 @@ interface StoreInit {
   hints?: number;
   /** The region a createStore() store owns (shared by the stores over its bytes). */
   lease?: Lease;
+  /** True for a store over another store's bytes (over(store.bytes())), which free() disables too. */
+  alias?: boolean;
   /** True for a view of a caller's bytes, which retarget() may move. */
   retargetable?: boolean;
 }
 
-/** The stores over each leased region, neutralized together by free(). */
-const holders = new WeakMap<Lease, TraitStore[]>();
+/** The stores over each leased region's bytes (rare), disabled with it by free(). */
+const aliases = new WeakMap<Lease, TraitStore[]>();
 /** The region behind each view bytes() handed out: the view keeps it alive. */
 const leased = new WeakMap<Uint8Array, Lease>();
 
@@ -113,7 +115,7 @@ export class TraitStore {
     this.#capacity = init.capacity;
     this.#lease = init.lease;
     this.#retargetable = init.retargetable ?? false;
-    if (init.lease) holders.get(init.lease)?.push(this) ?? holders.set(init.lease, [this]);
+    if (init.lease && init.alias) aliases.get(init.lease)?.push(this) ?? aliases.set(init.lease, [this]);
     this.profile = profile;
     this.registry = registry;
     this.hardwareKeys = init.hardwareKeys;
@@ -159,7 +161,8 @@ export class TraitStore {
    */
   free(): void {
     if (!this.#lease?.release()) return;
-    for (const store of holders.get(this.#lease)!) store.#capacity = 0;
+    this.#capacity = 0;
+    for (const store of aliases.get(this.#lease) ?? []) store.#capacity = 0;
   }
 
   /** free(), for `using store = createStore(64)`. */
@@ -201,7 +204,7 @@ export class TraitStore {
     const memory = defaultMemory(), lease = leased.get(bytes);
     if (lease) {
       // A view of a createStore() store's bytes: it shares (and keeps alive) the store's region.
-      return new TraitStore({ core: viewCoreOf(memory, toImpl(options.impl), options.impl === "wasm"), source: memory, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), lease });
+      return new TraitStore({ core: viewCoreOf(memory, toImpl(options.impl), options.impl === "wasm"), source: memory, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), lease, alias: true });
     }
     if (bytes.buffer === memory.buffer) return TraitStore.at(memory, bytes.byteOffset, bytes.byteLength, options);
     if (options.impl === "wasm") throw new TraitsError("EINVAL", "impl \"wasm\" needs the store in WebAssembly memory: use createStore() or TraitStore.at(), or impl \"js\"");
