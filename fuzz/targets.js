@@ -135,7 +135,7 @@ export function fuzzCodec(seed, ops) {
 }
 
 /** Byte-string mutations of a valid input: flips, cuts, splices, length fields set to extremes. */
-function mutate(r, bytes) {
+export function mutate(r, bytes) {
   const out = Buffer.from(bytes);
   const edits = 1 + r.int(4);
   let data = out;
