@@ -8,16 +8,16 @@ import { Worker, isMainThread, parentPort, workerData } from "node:worker_thread
  * Each target: its module and export; `share`, its ops per op of `--ops` (the decoders and round
  * trips are slower per input, a worker task runs thousands of frame ops); `chunk`, its ops per seed
  * (each chunk starts afresh from seed + k); `limitMs`, the watchdog's limit per chunk (about ten
- * times the time a chunk takes on a busy 2-core machine).
+ * times the time a chunk takes on a busy 2-core machine). `--target all` runs them in this order.
  */
 export const TARGETS = {
-  codec: { module: "./targets.js", fn: "fuzzCodec", share: 1, chunk: 100_000, limitMs: 600_000 },
-  decoders: { module: "./targets.js", fn: "fuzzDecoders", share: 0.1, chunk: 100_000, limitMs: 300_000, samples: true },
   pools: { module: "./surfaces.js", fn: "fuzzPools", share: 1, chunk: 10_000, limitMs: 120_000 },
   shared: { module: "./surfaces.js", fn: "fuzzShared", share: 1, chunk: 10_000, limitMs: 120_000 },
   lifecycle: { module: "./lifecycle.js", fn: "fuzzLifecycle", share: 1, chunk: 10_000, limitMs: 120_000 },
-  roundtrip: { module: "./roundtrip.js", fn: "fuzzRoundTrips", share: 0.1, chunk: 10_000, limitMs: 120_000 },
   workers: { module: "./surfaces.js", fn: "fuzzWorkers", share: 0.0001, chunk: 20, limitMs: 60_000 },
+  roundtrip: { module: "./roundtrip.js", fn: "fuzzRoundTrips", share: 0.1, chunk: 10_000, limitMs: 120_000 },
+  codec: { module: "./targets.js", fn: "fuzzCodec", share: 1, chunk: 100_000, limitMs: 600_000 },
+  decoders: { module: "./targets.js", fn: "fuzzDecoders", share: 0.1, chunk: 100_000, limitMs: 300_000, samples: true },
 };
 
 /**
