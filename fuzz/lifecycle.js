@@ -8,7 +8,7 @@
 import { Errno, KeyRegistry, TraitStore, createStore, defaultMemory, useMemory } from "packet-traits";
 import { rng } from "./targets.js";
 import { HW_KEYS, HW_SIZES, PoolModel, SIZES, fitsPair, keyId } from "./model.js";
-import { rcOf } from "./surfaces.js";
+import { named, rcOf } from "./surfaces.js";
 
 const GUARD = 0x5c, REGIONS = 4, REGION = 1024;
 
@@ -96,73 +96,77 @@ export function fuzzLifecycle(seed, ops) {
   try {
     for (let i = 0; i < ops; i++) {
       const kind = r.int(14), where = (what) => `seed ${seed} op ${i} (${what})`;
-      if (kind < 5 && handles.length > 0) {
-        const h = r.pick(handles), [what, run, expect] = storeOp(r, h.store.profile);
-        const w = where(`${h.kind} of store ${h.id}: ${what}`), expected = expect(h.model), got = rcOf(() => run(h.store));
-        if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`${w}: got ${JSON.stringify(got)}, the model says ${JSON.stringify(expected)}`);
-      } else if (kind < 8) {
-        const [what, run, expect] = storeOp(r, profile);
-        for (const v of views) {
-          const w = where(`${v.impl} view of region ${v.at}: ${what}`), expected = expect(v.regions[v.at].model), got = rcOf(() => run(v.view));
+      try {
+        if (kind < 5 && handles.length > 0) {
+          const h = r.pick(handles), [what, run, expect] = storeOp(r, h.store.profile);
+          const w = where(`${h.kind} of store ${h.id}: ${what}`), expected = expect(h.model), got = rcOf(() => run(h.store));
           if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`${w}: got ${JSON.stringify(got)}, the model says ${JSON.stringify(expected)}`);
+        } else if (kind < 8) {
+          const [what, run, expect] = storeOp(r, profile);
+          for (const v of views) {
+            const w = where(`${v.impl} view of region ${v.at}: ${what}`), expected = expect(v.regions[v.at].model), got = rcOf(() => run(v.view));
+            if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`${w}: got ${JSON.stringify(got)}, the model says ${JSON.stringify(expected)}`);
+          }
+        } else if (kind === 8 && created.length < 12) {
+          const cap = 16 + r.int(200), p = r.pick(["v1", "flags"]), impl = r.pick(["wasm", "js"]), hardwareKeys = r.pick(["keys", "off"]), registry = maybeRegistry(r, p);
+          const store = createStore(cap, { profile: p, impl, hardwareKeys, registry });
+          const model = storeModel(cap, p, hardwareKeys, registry);
+          const h = { id: created.length, store, model, kind: "store", owns: impl === "wasm" };
+          created.push(h);
+          handles.push(h);
+        } else if (kind === 9 && created.length > 0) {
+          const h = r.pick(created), how = r.int(2);
+          if (how) h.store.free();
+          else h.store[Symbol.dispose]();
+          if (h.owns) h.model.freed = true; // a JS store owns an ArrayBuffer: free() leaves it as it is
+        } else if (kind === 10 && created.length > 0) {
+          const h = r.pick(created), impl = r.pick(["wasm", "js"]);
+          const got = rcOf(() => {
+            const alias = TraitStore.over(h.store.bytes(), { profile: h.store.profile, impl, hardwareKeys: h.store.hardwareKeys, registry: h.store.registry });
+            handles.push({ id: h.id, store: alias, model: h.model, kind: `${impl} alias`, owns: h.owns });
+            return 0;
+          });
+          const expected = h.model.freed ? Errno.ENOMEM : h.owns || impl === "js" ? 0 : Errno.EINVAL; // a JS store's bytes are not in WebAssembly memory
+          if (got !== expected) throw new Error(`${where(`alias of store ${h.id} on ${impl}`)}: got ${got}, expected ${expected}`);
+          if (handles.length > 40) handles.splice(handles.findIndex((x) => x.kind !== "store"), 1); // drop the oldest alias
+        } else if (kind === 11) {
+          const target = r.int(REGIONS), bad = r.int(5) === 0 ? r.pick([[4, 64], [0, 15], [2 ** 31, 16], [8, 2 ** 32]]) : undefined;
+          for (const v of views) {
+            const { start, cap } = v.regions[target];
+            const got = rcOf(() => (v.view.retarget(...(bad ?? [start, cap])), 0));
+            const expected = bad ? (bad[1] === 15 ? Errno.ENOMEM : Errno.EINVAL) : 0;
+            if (got !== expected) throw new Error(`${where(`${v.impl} retarget ${bad ?? [start, cap]}`)}: got ${got}, expected ${expected}`);
+            if (!bad) v.at = target;
+          }
+          const owners = handles.filter((h) => h.owns || h.kind === "store"); // stores that own their bytes, and aliases of those
+          if (owners.length > 0) {
+            const got = rcOf(() => r.pick(owners).store.retarget(64, 16));
+            if (got !== Errno.EINVAL) throw new Error(`${where("retarget a createStore() store or its alias")}: got ${got}, expected EINVAL`);
+          }
+        } else if (kind === 12) {
+          const which = r.int(3);
+          if (which === 0) for (const v of views) v.memory.buffer.byteLength < 60 * 65536 && v.memory.grow(1);
+          else if (which === 1 && defaultMemory().buffer.byteLength < 256 * 65536) defaultMemory().grow(1);
+          else {
+            const fresh = new WebAssembly.Memory({ initial: 1, maximum: 4 }), got = rcOf(() => TraitStore.at(fresh, 0, 64, { impl: "wasm" }));
+            if (got !== Errno.EINVAL || fresh.buffer.byteLength !== 65536) throw new Error(`${where("TraitStore.at wasm before useMemory")}: got ${got}, memory ${fresh.buffer.byteLength} bytes`);
+          }
+        } else {
+          const shared = r.int(2) === 1, size = 16 + 8 * r.int(10);
+          const buffer = shared ? new SharedArrayBuffer(size, { maxByteLength: 1024 }) : new ArrayBuffer(size, { maxByteLength: 1024 });
+          new Uint8Array(buffer).fill(7);
+          const got = rcOf(() => TraitStore.over(new Uint8Array(buffer), { impl: "js" }));
+          if (got !== Errno.EINVAL || new Uint8Array(buffer).some((b) => b !== 7)) throw new Error(`${where(`over a resizable ${shared ? "SharedArrayBuffer" : "ArrayBuffer"}`)}: got ${got?.constructor?.name ?? got}, expected EINVAL and the bytes untouched`);
         }
-      } else if (kind === 8 && created.length < 12) {
-        const cap = 16 + r.int(200), p = r.pick(["v1", "flags"]), impl = r.pick(["wasm", "js"]), hardwareKeys = r.pick(["keys", "off"]), registry = maybeRegistry(r, p);
-        const store = createStore(cap, { profile: p, impl, hardwareKeys, registry });
-        const model = storeModel(cap, p, hardwareKeys, registry);
-        const h = { id: created.length, store, model, kind: "store", owns: impl === "wasm" };
-        created.push(h);
-        handles.push(h);
-      } else if (kind === 9 && created.length > 0) {
-        const h = r.pick(created), how = r.int(2);
-        if (how) h.store.free();
-        else h.store[Symbol.dispose]();
-        if (h.owns) h.model.freed = true; // a JS store owns an ArrayBuffer: free() leaves it as it is
-      } else if (kind === 10 && created.length > 0) {
-        const h = r.pick(created), impl = r.pick(["wasm", "js"]);
-        const got = rcOf(() => {
-          const alias = TraitStore.over(h.store.bytes(), { profile: h.store.profile, impl, hardwareKeys: h.store.hardwareKeys, registry: h.store.registry });
-          handles.push({ id: h.id, store: alias, model: h.model, kind: `${impl} alias`, owns: h.owns });
-          return 0;
-        });
-        const expected = h.model.freed ? Errno.ENOMEM : h.owns || impl === "js" ? 0 : Errno.EINVAL; // a JS store's bytes are not in WebAssembly memory
-        if (got !== expected) throw new Error(`${where(`alias of store ${h.id} on ${impl}`)}: got ${got}, expected ${expected}`);
-        if (handles.length > 40) handles.splice(handles.findIndex((x) => x.kind !== "store"), 1); // drop the oldest alias
-      } else if (kind === 11) {
-        const target = r.int(REGIONS), bad = r.int(5) === 0 ? r.pick([[4, 64], [0, 15], [2 ** 31, 16], [8, 2 ** 32]]) : undefined;
-        for (const v of views) {
-          const { start, cap } = v.regions[target];
-          const got = rcOf(() => (v.view.retarget(...(bad ?? [start, cap])), 0));
-          const expected = bad ? (bad[1] === 15 ? Errno.ENOMEM : Errno.EINVAL) : 0;
-          if (got !== expected) throw new Error(`${where(`${v.impl} retarget ${bad ?? [start, cap]}`)}: got ${got}, expected ${expected}`);
-          if (!bad) v.at = target;
+        for (const h of created) {
+          if (h.model.freed) continue;
+          const expected = h.model.pm.serialize(0), bytes = h.store.bytes();
+          if (Buffer.compare(bytes.subarray(0, expected.length), expected) !== 0) throw new Error(`${where("check")}: store ${h.id} is ${Buffer.from(bytes.subarray(0, expected.length)).toString("hex")}, the model says ${Buffer.from(expected).toString("hex")}`);
         }
-        const owners = handles.filter((h) => h.owns || h.kind === "store"); // stores that own their bytes, and aliases of those
-        if (owners.length > 0) {
-          const got = rcOf(() => r.pick(owners).store.retarget(64, 16));
-          if (got !== Errno.EINVAL) throw new Error(`${where("retarget a createStore() store or its alias")}: got ${got}, expected EINVAL`);
-        }
-      } else if (kind === 12) {
-        const which = r.int(3);
-        if (which === 0) for (const v of views) v.memory.buffer.byteLength < 60 * 65536 && v.memory.grow(1);
-        else if (which === 1 && defaultMemory().buffer.byteLength < 256 * 65536) defaultMemory().grow(1);
-        else {
-          const fresh = new WebAssembly.Memory({ initial: 1, maximum: 4 }), got = rcOf(() => TraitStore.at(fresh, 0, 64, { impl: "wasm" }));
-          if (got !== Errno.EINVAL || fresh.buffer.byteLength !== 65536) throw new Error(`${where("TraitStore.at wasm before useMemory")}: got ${got}, memory ${fresh.buffer.byteLength} bytes`);
-        }
-      } else {
-        const shared = r.int(2) === 1, size = 16 + 8 * r.int(10);
-        const buffer = shared ? new SharedArrayBuffer(size, { maxByteLength: 1024 }) : new ArrayBuffer(size, { maxByteLength: 1024 });
-        new Uint8Array(buffer).fill(7);
-        const got = rcOf(() => TraitStore.over(new Uint8Array(buffer), { impl: "js" }));
-        if (got !== Errno.EINVAL || new Uint8Array(buffer).some((b) => b !== 7)) throw new Error(`${where(`over a resizable ${shared ? "SharedArrayBuffer" : "ArrayBuffer"}`)}: got ${got?.constructor?.name ?? got}, expected EINVAL and the bytes untouched`);
+        for (const v of views) checkViews(v, where("check"));
+      } catch (error) {
+        throw named(error, where(`op ${kind}`));
       }
-      for (const h of created) {
-        if (h.model.freed) continue;
-        const expected = h.model.pm.serialize(0), bytes = h.store.bytes();
-        if (Buffer.compare(bytes.subarray(0, expected.length), expected) !== 0) throw new Error(`${where("check")}: store ${h.id} is ${Buffer.from(bytes.subarray(0, expected.length)).toString("hex")}, the model says ${Buffer.from(expected).toString("hex")}`);
-      }
-      for (const v of views) checkViews(v, where("check"));
     }
   } finally {
     for (const h of created) h.store.free();

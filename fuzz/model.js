@@ -186,7 +186,7 @@ export class PoolModel {
       const rc = this.strict(id, len);
       if (rc) return rc;
     }
-    return this.apply(f, entries.map(([key, value, len]) => [key, len, value % 2 ** 32, Math.floor(value / 2 ** 32)]), false);
+    return this.apply(f, entries.map(([key, value, len]) => [keyId(key), len, value % 2 ** 32, Math.floor(value / 2 ** 32)]), false);
   }
 
   /** Sets [key, len, lo, hi] one by one on a copy (after a clear with replace); keeps it only if all succeed. */

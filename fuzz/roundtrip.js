@@ -10,6 +10,7 @@ import { KeyRegistry, TraitStore, TraitsError, useMemory } from "packet-traits";
 import { parseHex } from "../dist/cli/hex.js";
 import { mutate, rng } from "./targets.js";
 import { SIZES } from "./model.js";
+import { named } from "./surfaces.js";
 
 const NAME_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_.-";
 
@@ -59,50 +60,54 @@ export function fuzzRoundTrips(seed, ops) {
     for (let i = 0; i < ops; i++) {
       const where = `seed ${seed} op ${i}`;
       const kind = r.int(3);
-      if (kind === 0) {
-        let registry = randomRegistry(r);
-        if (r.int(2)) {
-          // A mutated config that still parses must round-trip like any other.
-          const mutated = new TextDecoder().decode(mutate(r, new TextEncoder().encode(text(registry))));
-          try {
-            registry = KeyRegistry.parse(mutated);
-          } catch (error) {
-            if (!(error instanceof TraitsError)) throw new Error(`${where}: registry config ${JSON.stringify(mutated)} threw ${error?.stack ?? error}`);
-            continue;
+      try {
+        if (kind === 0) {
+          let registry = randomRegistry(r);
+          if (r.int(2)) {
+            // A mutated config that still parses must round-trip like any other.
+            const mutated = new TextDecoder().decode(mutate(r, new TextEncoder().encode(text(registry))));
+            try {
+              registry = KeyRegistry.parse(mutated);
+            } catch (error) {
+              if (!(error instanceof TraitsError)) throw new Error(`${where}: registry config ${JSON.stringify(mutated)} threw ${error?.stack ?? error}`);
+              continue;
+            }
           }
+          sameRegistry(registry, KeyRegistry.parse(text(registry)), `${where}: registry through JSON`);
+          if (i % 50 === 0) {
+            const file = join(dir, "keys.json");
+            registry.save(file);
+            const loaded = KeyRegistry.load(file);
+            sameRegistry(registry, loaded, `${where}: registry through a file`);
+            if (readFileSync(file, "utf8") !== JSON.stringify(registry.toJSON(), null, 2) + "\n") throw new Error(`${where}: the saved file is not the registry's JSON`);
+          }
+        } else if (kind === 1) {
+          const profile = r.pick(["v1", "flags"]), bytes = randomStoreBytes(r, profile);
+          const mem = new Uint8Array(memory.buffer, 0, bytes.length);
+          mem.set(bytes);
+          const stores = [TraitStore.over(bytes.slice(), { profile, impl: "js" }), TraitStore.at(memory, 0, bytes.length, { profile, impl: "wasm" })];
+          const decoded = stores.map((store) => {
+            const keys = new Uint8Array(64), lens = new Uint8Array(64), values = new Uint32Array(128), n = store.tryDecode(keys, lens, values);
+            return [n, store.trySize(), [...keys.subarray(0, Math.max(0, n))], [...lens.subarray(0, Math.max(0, n))], [...values.subarray(0, 2 * Math.max(0, n))]];
+          });
+          if (JSON.stringify(decoded[0]) !== JSON.stringify(decoded[1])) throw new Error(`${where}: store ${Buffer.from(bytes).toString("hex")} decodes as ${JSON.stringify(decoded[0])} on js, ${JSON.stringify(decoded[1])} on wasm`);
+          const [n, size, keys, lens, values] = decoded[0];
+          if (n < 0) continue;
+          // Re-encode: the same entries set on an empty store of the same capacity give the same bytes.
+          const copy = TraitStore.over(new Uint8Array(bytes.length), { profile, impl: "js" });
+          copy.setMany(keys.map((k, j) => [k, (BigInt(values[2 * j + 1]) << 32n) | BigInt(values[2 * j]), lens[j]]).map(([k, v, l]) => [k, l === 8 ? v : Number(v), l]));
+          if (copy.size !== size || Buffer.compare(copy.toBytes(), bytes.subarray(0, size)) !== 0) throw new Error(`${where}: store ${Buffer.from(bytes.subarray(0, size)).toString("hex")} re-encodes as ${Buffer.from(copy.toBytes()).toString("hex")}`);
+          if (big(stores[1].entries()) !== big(copy.entries())) throw new Error(`${where}: entries differ after re-encoding`);
+        } else {
+          const bytes = Uint8Array.from({ length: r.int(64) }, () => r() & 0xff);
+          let hex = Buffer.from(bytes).toString("hex").replace(/../g, (pair) => (r.int(4) ? pair : pair + r.pick([" ", "\n", "\t", "  "])));
+          if (r.int(2)) hex = hex.toUpperCase();
+          if (r.int(3) === 0) hex = r.pick(["0x", "0X", " 0x"]) + hex;
+          const back = parseHex(hex);
+          if (Buffer.compare(back, bytes) !== 0) throw new Error(`${where}: hex ${JSON.stringify(hex)} parses as ${Buffer.from(back).toString("hex")}`);
         }
-        sameRegistry(registry, KeyRegistry.parse(text(registry)), `${where}: registry through JSON`);
-        if (i % 50 === 0) {
-          const file = join(dir, "keys.json");
-          registry.save(file);
-          const loaded = KeyRegistry.load(file);
-          sameRegistry(registry, loaded, `${where}: registry through a file`);
-          if (readFileSync(file, "utf8") !== JSON.stringify(registry.toJSON(), null, 2) + "\n") throw new Error(`${where}: the saved file is not the registry's JSON`);
-        }
-      } else if (kind === 1) {
-        const profile = r.pick(["v1", "flags"]), bytes = randomStoreBytes(r, profile);
-        const mem = new Uint8Array(memory.buffer, 0, bytes.length);
-        mem.set(bytes);
-        const stores = [TraitStore.over(bytes.slice(), { profile, impl: "js" }), TraitStore.at(memory, 0, bytes.length, { profile, impl: "wasm" })];
-        const decoded = stores.map((store) => {
-          const keys = new Uint8Array(64), lens = new Uint8Array(64), values = new Uint32Array(128), n = store.tryDecode(keys, lens, values);
-          return [n, store.trySize(), [...keys.subarray(0, Math.max(0, n))], [...lens.subarray(0, Math.max(0, n))], [...values.subarray(0, 2 * Math.max(0, n))]];
-        });
-        if (JSON.stringify(decoded[0]) !== JSON.stringify(decoded[1])) throw new Error(`${where}: store ${Buffer.from(bytes).toString("hex")} decodes as ${JSON.stringify(decoded[0])} on js, ${JSON.stringify(decoded[1])} on wasm`);
-        const [n, size, keys, lens, values] = decoded[0];
-        if (n < 0) continue;
-        // Re-encode: the same entries set on an empty store of the same capacity give the same bytes.
-        const copy = TraitStore.over(new Uint8Array(bytes.length), { profile, impl: "js" });
-        copy.setMany(keys.map((k, j) => [k, (BigInt(values[2 * j + 1]) << 32n) | BigInt(values[2 * j]), lens[j]]).map(([k, v, l]) => [k, l === 8 ? v : Number(v), l]));
-        if (copy.size !== size || Buffer.compare(copy.toBytes(), bytes.subarray(0, size)) !== 0) throw new Error(`${where}: store ${Buffer.from(bytes.subarray(0, size)).toString("hex")} re-encodes as ${Buffer.from(copy.toBytes()).toString("hex")}`);
-        if (big(stores[1].entries()) !== big(copy.entries())) throw new Error(`${where}: entries differ after re-encoding`);
-      } else {
-        const bytes = Uint8Array.from({ length: r.int(64) }, () => r() & 0xff);
-        let hex = Buffer.from(bytes).toString("hex").replace(/../g, (pair) => (r.int(4) ? pair : pair + r.pick([" ", "\n", "\t", "  "])));
-        if (r.int(2)) hex = hex.toUpperCase();
-        if (r.int(3) === 0) hex = r.pick(["0x", "0X", " 0x"]) + hex;
-        const back = parseHex(hex);
-        if (Buffer.compare(back, bytes) !== 0) throw new Error(`${where}: hex ${JSON.stringify(hex)} parses as ${Buffer.from(back).toString("hex")}`);
+      } catch (error) {
+        throw named(error, where);
       }
     }
   } finally {

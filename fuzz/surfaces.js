@@ -326,27 +326,42 @@ export function fuzzPools(seed, ops, kinds = ["wasm", "js"]) {
   for (let i = 0; i < ops; i++) {
     const [what, op, modelOp] = randomOp(r, config);
     const where = `seed ${seed} op ${i} (${what})`;
-    if (process.env.FUZZ_TRACE) console.log(where);
-    const expected = modelOp(model);
-    const results = worlds.map((w) => {
-      try {
-        return op(w);
-      } catch (error) {
-        throw new Error(`${where}: ${w.kind} threw ${error instanceof Error ? error.stack : error}`);
-      }
-    });
-    same(results[0], results[1], where, kinds);
-    same(results[0], expected, where, [kinds[0], "the model"]);
-    for (const w of worlds) {
-      model.pools.forEach((m, p) => m.check(w.pools[p], `${where}: ${w.kind} pool ${p}`));
-      checkGuards(w, where);
-    }
-    for (let p = 0; p < 2; p++) {
-      const [a, b] = worlds.map((w) => new Uint8Array(w.memory.buffer, w.pools[p].base, w.pools[p].count * w.pools[p].frameSize));
-      if (Buffer.compare(a, b) !== 0) throw new Error(`${where}: pool ${p}'s frames differ between ${kinds[0]} and ${kinds[1]}`);
+    try {
+      step(worlds, model, op, modelOp, where, kinds);
+    } catch (error) {
+      throw named(error, where);
     }
   }
   return ops;
+}
+
+/** An error that names the seed and the op: the harness's and the model's own exceptions too. */
+export function named(error, where) {
+  if (!(error instanceof Error)) return new Error(`${where}: threw ${error}`);
+  if (!error.message.startsWith("seed ")) error.message = `${where}: ${error.message}`;
+  return error;
+}
+
+/** One op of the pools target on every world and the model, then every check. */
+function step(worlds, model, op, modelOp, where, kinds) {
+  const expected = modelOp(model);
+  const results = worlds.map((w) => {
+    try {
+      return op(w);
+    } catch (error) {
+      throw new Error(`${where}: ${w.kind} threw ${error instanceof Error ? error.stack : error}`);
+    }
+  });
+  same(results[0], results[1], where, kinds);
+  same(results[0], expected, where, [kinds[0], "the model"]);
+  for (const w of worlds) {
+    model.pools.forEach((m, p) => m.check(w.pools[p], `${where}: ${w.kind} pool ${p}`));
+    checkGuards(w, where);
+  }
+  for (let p = 0; p < 2; p++) {
+    const [a, b] = worlds.map((w) => new Uint8Array(w.memory.buffer, w.pools[p].base, w.pools[p].count * w.pools[p].frameSize));
+    if (Buffer.compare(a, b) !== 0) throw new Error(`${where}: pool ${p}'s frames differ between ${kinds[0]} and ${kinds[1]}`);
+  }
 }
 
 /** The shared target: the pools target with the shared-memory WASM build against JS. */
