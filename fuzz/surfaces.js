@@ -342,15 +342,32 @@ export function named(error, where) {
   return error;
 }
 
+/** Every frame byte, head and length of each pool of a world. */
+function snapshot(w) {
+  return w.pools.map((pool) => {
+    const frames = new Uint8Array(w.memory.buffer, pool.base, pool.count * pool.frameSize);
+    return Buffer.concat([frames, new Uint8Array(Uint32Array.from(Array.from({ length: pool.count }, (_, f) => [pool.head(f), pool.length(f)]).flat()).buffer)]);
+  });
+}
+
 /** One op of the pools target on every world and the model, then every check. */
 function step(worlds, model, op, modelOp, where, kinds) {
   const expected = modelOp(model);
+  // Reads, and any call that fails as a whole, must leave every byte of every frame as it was.
+  const pure = /^(tryGet|tryHas|batchGet |batchHas )/.test(where.slice(where.indexOf("(") + 1));
   const results = worlds.map((w) => {
+    const before = snapshot(w);
+    let result;
     try {
-      return op(w);
+      result = op(w);
     } catch (error) {
       throw new Error(`${where}: ${w.kind} threw ${error instanceof Error ? error.stack : error}`);
     }
+    if (pure || (typeof result === "number" && result < 0)) {
+      const after = snapshot(w), changed = before.findIndex((bytes, p) => Buffer.compare(bytes, after[p]) !== 0);
+      if (changed >= 0) throw new Error(`${where}: ${w.kind} ${pure ? "read" : `failed (${result})`} but changed pool ${changed}'s frames, heads or lengths`);
+    }
+    return result;
   });
   same(results[0], results[1], where, kinds);
   same(results[0], expected, where, [kinds[0], "the model"]);
