@@ -93,6 +93,21 @@ export function fuzzLifecycle(seed, ops) {
   /** createStore() stores and their aliases: { store, model, kind }; models are shared with aliases. */
   const handles = [];
   const created = [];
+  let ids = 0;
+  /** A new createStore() store and its model; past 12 stores, the oldest freed one (and its aliases) is forgotten. */
+  const create = (cap, impl) => {
+    if (created.length >= 12) {
+      const old = created.findIndex((h) => h.model.freed);
+      if (old < 0) return;
+      const [gone] = created.splice(old, 1);
+      for (let i = handles.length - 1; i >= 0; i--) if (handles[i].model === gone.model) handles.splice(i, 1);
+    }
+    const p = r.pick(["v1", "flags"]), hardwareKeys = r.pick(["keys", "off"]), registry = maybeRegistry(r, p);
+    const store = createStore(cap, { profile: p, impl, hardwareKeys, registry });
+    const h = { id: ids++, store, model: storeModel(cap, p, hardwareKeys, registry), kind: "store", owns: impl === "wasm" };
+    created.push(h);
+    handles.push(h);
+  };
   try {
     for (let i = 0; i < ops; i++) {
       const kind = r.int(14), where = (what) => `seed ${seed} op ${i} (${what})`;
@@ -107,18 +122,14 @@ export function fuzzLifecycle(seed, ops) {
             const w = where(`${v.impl} view of region ${v.at}: ${what}`), expected = expect(v.regions[v.at].model), got = rcOf(() => run(v.view));
             if (JSON.stringify(got) !== JSON.stringify(expected)) throw new Error(`${w}: got ${JSON.stringify(got)}, the model says ${JSON.stringify(expected)}`);
           }
-        } else if (kind === 8 && created.length < 12) {
-          const cap = 16 + r.int(200), p = r.pick(["v1", "flags"]), impl = r.pick(["wasm", "js"]), hardwareKeys = r.pick(["keys", "off"]), registry = maybeRegistry(r, p);
-          const store = createStore(cap, { profile: p, impl, hardwareKeys, registry });
-          const model = storeModel(cap, p, hardwareKeys, registry);
-          const h = { id: created.length, store, model, kind: "store", owns: impl === "wasm" };
-          created.push(h);
-          handles.push(h);
+        } else if (kind === 8) {
+          create(16 + r.int(200), r.pick(["wasm", "js"]));
         } else if (kind === 9 && created.length > 0) {
           const h = r.pick(created), how = r.int(2);
           if (how) h.store.free();
           else h.store[Symbol.dispose]();
           if (h.owns) h.model.freed = true; // a JS store owns an ArrayBuffer: free() leaves it as it is
+          if (h.owns && r.int(2)) create(h.model.pm.frameSize, "wasm"); // takes the freed region
         } else if (kind === 10 && created.length > 0) {
           const h = r.pick(created), impl = r.pick(["wasm", "js"]);
           const got = rcOf(() => {

@@ -421,6 +421,7 @@ export async function fuzzWorkers(seed, ops) {
   const options = { count, frameSize: 256, headroom: 16 + r.int(200), profile, hardwareKeys: placement };
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 64, shared: true });
   const shared = new PacketPool({ ...options, memory, impl: "wasm" }), single = new PacketPool({ ...options, impl: "js" });
+  if (shared.impl !== "wasm") throw new Error(`seed ${seed}: the shared pool runs on ${shared.impl}, not the WASM threads build`);
   const group = new WorkerGroup(shared, { workers: 2, burst: 1 + r.int(16) });
   const burst = single.burst(count, { slots: 4 });
   try {
