@@ -288,7 +288,24 @@ function randomOp(r, config) {
     }
     default: {
       // The arena and the memory: grow it, allocate and release bursts, use a released burst.
-      const what = r.int(4), n = 1 + r.int(40), use = r.int(6);
+      const what = r.int(5), n = 1 + r.int(40), use = r.int(6);
+      if (what === 3) {
+        // A caller pointing a pool, a burst or a frame's store at other bytes: refused (sealed objects), or a no-op.
+        const attempts = [
+          (w) => { w.pools[p].base = 0; }, (w) => { w.pools[p].frameSize = 8; }, (w) => { w.bursts[p].stat = 0; },
+          (w) => Object.defineProperty(w.bursts[p], "capacity", { value: 1e6 }), (w) => { w.pools[p].traits(f).capacity = 1e6; },
+          (w) => { w.pools[p].traits(f).hints = 0; }, (w) => { w.pools[p].traits(f).core = null; }, (w) => Object.setPrototypeOf(w.pools[p], {}),
+          (w) => w.pools[p].traits(f).retarget(0, 16), (w) => (w.pools[p].traits(f).free(), "free"), (w) => (w.pools[p].traits(f)[Symbol.dispose](), "free"),
+        ];
+        const k = use + (n % 6);
+        return [`hostile ${k} p${p} f${f}`, (w) => {
+          try {
+            return attempts[k](w);
+          } catch (error) {
+            return error instanceof TypeError ? "TypeError" : error instanceof TraitsError ? error.errno : String(error);
+          }
+        }, (m) => (!frameOk(m) && k >= 4 ? Errno.EINVAL : k === 8 ? Errno.EINVAL : k >= 9 ? "free" : "TypeError")];
+      }
       if (what === 0) return ["memory.grow(1)", (w) => (w.memory.buffer.byteLength < 500 * 65536 ? w.memory.grow(1) : 0) && 0, () => 0];
       if (what === 1) return [`burst(${n}) kept`, (w) => (w.extra.push(w.pools[p].burst(n, { slots: 1 + (n % 4) })), 0), () => 0];
       if (what === 2) return ["release a kept burst", (w) => (w.extra.splice(n % Math.max(1, w.extra.length), 1)[0]?.release(), 0), () => 0];
