@@ -2,7 +2,7 @@
 // fails on today's code (it.fails). When a fix lands, its test passes, it.fails turns red: make it
 // it(), and remove the entry from KNOWN in fuzz/model.js so that the fuzzers check it again.
 import { describe, expect, it } from "vitest";
-import { Errno, HardwareKey, PacketPool } from "packet-traits";
+import { Errno, HardwareKey, KeyRegistry, PacketPool, type TraitStore } from "packet-traits";
 import { IMPLS } from "../helpers.js";
 
 describe.each(IMPLS)("fuzz findings (%s)", (impl) => {
@@ -36,5 +36,43 @@ describe.each(IMPLS)("fuzz findings (%s)", (impl) => {
     }
     if (threw) expect(dst.frameBytes(0)).toEqual(before);
     else expect(dst.traits(0).get(HardwareKey.VLAN_TCI)).toBe(0x56789abc); // today: undefined, and no error
+  });
+
+  // Found while writing the pools model (strict registries with placement "keys"; transfers into
+  // strict pools): the README says a strict store or pool refuses unregistered keys (EPERM) and other
+  // sizes (EINVAL), but hardware keys under placement "keys" write application keys 59..63 without
+  // asking the registry, and copyTraits/transfer copy bytes without asking it. Whatever the fix
+  // (refuse the registry or the placement, check the keys, or fail the call), a strict pool must
+  // never end up holding a key its registry does not allow.
+  /** Throws unless every key a strict store holds is registered with the length it holds. */
+  function allowed(store: TraitStore): void {
+    for (const key of store.keys()) expect([key, store.getBytes(key)!.length]).toEqual([key, store.registry!.sizeOfKey(key)]);
+  }
+
+  it.fails("a strict pool with placement keys never writes a hardware key into an application key registered otherwise", () => {
+    const registry = new KeyRegistry();
+    registry.register("flow_id", 8, { key: 61 }); // VLAN_TCI's place under placement "keys"
+    let pool: PacketPool;
+    try {
+      pool = new PacketPool({ count: 1, registry, hardwareKeys: "keys", impl });
+      pool.traits(0).set(HardwareKey.VLAN_TCI, 0x123, 2);
+    } catch {
+      return; // refused: fine
+    }
+    allowed(pool.traits(0)); // today: key 61 (flow_id, 8 bytes) holds the 2-byte VLAN TCI
+  });
+
+  it.fails("copyTraits and transfer into a strict pool never bring keys its registry does not allow", () => {
+    const loose = new PacketPool({ count: 1, impl }), strict = new PacketPool({ count: 2, registry: new KeyRegistry(), impl });
+    loose.traits(0).set(3, 7, 4);
+    for (const move of [() => loose.copyTraits(0, 0, strict), () => loose.transfer(0, 1, strict)]) {
+      try {
+        move();
+      } catch {
+        // refused: fine
+      }
+    }
+    allowed(strict.traits(0)); // today: key 3, unregistered, is in both frames
+    allowed(strict.traits(1));
   });
 });
