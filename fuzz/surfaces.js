@@ -42,7 +42,7 @@ function randomConfig(r) {
     const frameSize = r.pick([128, 256, 512]), placement = r.pick(PLACEMENTS), dataEnd = frameSize - (placement === "struct" ? 32 : 0);
     const poolProfile = p === 1 && r.int(5) === 0 ? r.pick(PROFILES) : profile;
     const count = 3 + r.int(5);
-    return { count, frameSize, headroom: 16 + r.int(dataEnd - 15), profile: poolProfile, placement, registry: randomRegistry(r, poolProfile), images: Array.from({ length: count }, () => Uint8Array.from({ length: frameSize }, () => r() & 0xff)) };
+    return { count, room: 1 + r.int(6 * count), frameSize, headroom: 16 + r.int(dataEnd - 15), profile: poolProfile, placement, registry: randomRegistry(r, poolProfile), images: Array.from({ length: count }, () => Uint8Array.from({ length: frameSize }, () => r() & 0xff)) };
   });
 }
 
@@ -64,10 +64,11 @@ function world(kind, config) {
     }
   });
   const bursts = pools.map((pool) => pool.burst(pool.count + 3, { slots: 4 }));
+  const decoded = pools.map((pool, p) => pool.decodeBuffer(config[p].room));
   const guard = pools[1].burst(64, { slots: 1 });
   guard.frames().fill(0xa5a5a5a5);
   guard.values().fill(0xa5a5a5a5);
-  return { kind, memory, pools, bursts, guard, extra: [] };
+  return { kind, memory, pools, bursts, decoded, guard, extra: [] };
 }
 
 /** Throws if anything outside the pools' frames and bursts changed: the caller's first page, the guard burst. */
@@ -138,6 +139,11 @@ function writeSlots(burst, slots) {
   }));
 }
 
+/** The u32 halves of 8 little-endian bytes. */
+const leToPair = (bytes) => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
+  return [view.getUint32(0, true), view.getUint32(4, true)];
+};
 const valueOf = ([lo, hi]) => hi * 2 ** 32 + (lo >>> 0);
 /** A number value for the APIs that take numbers: mostly one that fits `len` bytes (and 2^53). */
 const numberValue = (r, len) => {
@@ -159,7 +165,7 @@ function randomOp(r, config) {
   const burstOf = (w) => w.bursts[wrongBurst ? 1 - p : p];
   const slots = Array.from({ length: count + 3 }, () => Array.from({ length: 4 }, () => randomPair(r, r.pick([2, 4, 8]))));
   const broadcast = r.int(2) ? undefined : numberValue(r, len);
-  const kind = r.int(24);
+  const kind = r.int(28);
   const frameOk = (m) => f < m.pools[p].count;
   switch (kind) {
     case 0: case 1: case 2:
@@ -278,6 +284,82 @@ function randomOp(r, config) {
       const packet = Uint8Array.from({ length: r.int(c.frameSize) }, () => r() & 0xff);
       return [`write p${p} f${f} ${packet.length} bytes`, (w) => rcOf(() => (w.pools[p].write(f, packet), 0)), (m) => (frameOk(m) ? m.pools[p].write(f, packet) : Errno.EINVAL)];
     }
+    case 23: {
+      const k = r.int(12) ? r.int(63) : r.pick([63, 64, -1, 5n]), wide = Uint8Array.from({ length: 16 }, () => r() & 0xff);
+      const lo8 = leToPair(wide.subarray(0, 8)), hi8 = leToPair(wide.subarray(8));
+      const pm = (m) => m.pools[p], ok = Number.isInteger(Number(k)) && Number(k) >= 0 && Number(k) <= 62;
+      if (r.int(2)) {
+        return [`setWide p${p} f${f} ${String(k)}`, (w) => rcOf(() => (w.pools[p].traits(f).setWide(k, wide), 0)), (m) => {
+          if (!frameOk(m) || !ok) return Errno.EINVAL;
+          return pm(m).strict(Number(k), 8) || pm(m).strict(Number(k) + 1, 8) || pm(m).apply(f, [[Number(k), 8, ...lo8], [Number(k) + 1, 8, ...hi8]], false);
+        }];
+      }
+      return [`getWide p${p} f${f} ${String(k)}`, (w) => rcOf(() => {
+        const got = w.pools[p].traits(f).getWide(k);
+        return got === undefined ? "absent" : [...got];
+      }), (m) => {
+        if (!frameOk(m) || !ok) return Errno.EINVAL;
+        const [a, alo, ahi] = pm(m).tryGet(f, Number(k)), [b, blo, bhi] = pm(m).tryGet(f, Number(k) + 1);
+        if (a === Errno.ENOENT && b === Errno.ENOENT) return "absent";
+        if (a !== 8 || b !== 8) return Errno.EBADMSG;
+        return [...leBytes(8, alo, ahi), ...leBytes(8, blo, bhi)];
+      }];
+    }
+    case 24: {
+      const k = r.int(12) ? r.int(63) : r.pick([63, 64]), wide = r.int(2) ? Uint8Array.from({ length: 16 }, () => r() & 0xff) : undefined;
+      if (r.int(2)) {
+        return [`batchGetWide p${p} ${k} ${json(sel)}`, (w) => rcOf(() => {
+          const burst = select(burstOf(w), sel), count = w.pools[p].batchGetWide(burst, k), status = [...burst.status()], values = burst.values();
+          return [count, status, status.map((st, i) => (st === 16 ? [...values.subarray(8 * i, 8 * i + 4)] : null))];
+        }), (m) => {
+          if (wrongBurst || k > 62) return Errno.EINVAL;
+          const pm = m.pools[p];
+          const wides = [];
+          const [count, status] = modelBatch(pm, sel, (frame, i) => {
+            const [a, alo, ahi] = pm.tryGet(frame, k), [b, blo, bhi] = pm.tryGet(frame, k + 1);
+            wides[i] = [alo, ahi, blo, bhi];
+            return [a === 8 && b === 8 ? 16 : a === Errno.ENOENT && b === Errno.ENOENT ? Errno.ENOENT : a < 0 && a !== Errno.ENOENT ? a : Errno.EBADMSG];
+          }, (rc) => rc === 16, false);
+          return [count, status, status.map((st, i) => (st === 16 ? wides[i] : null))];
+        }];
+      }
+      return [`batchSetWide p${p} ${k} ${wide ? "value" : "slots"} ${json(sel)}`, (w) => rcOf(() => {
+        const burst = select(burstOf(w), sel);
+        writeSlots(burst, slots);
+        return batchResult(w.pools[p].batchSetWide(burst, k, wide), burst, false);
+      }), (m) => {
+        const pm = m.pools[p];
+        if (k > 62 || wrongBurst) return Errno.EINVAL;
+        if (pm.strict(k, 8) || pm.strict(k + 1, 8)) return pm.strict(k, 8) || pm.strict(k + 1, 8);
+        return modelBatch(pm, sel, (frame, i) => {
+          const [a, b] = wide ? [leToPair(wide.subarray(0, 8)), leToPair(wide.subarray(8))] : [slots[i][0], slots[i][1]];
+          return [pm.apply(frame, [[k, 8, a[0] >>> 0, a[1] >>> 0], [k + 1, 8, b[0] >>> 0, b[1] >>> 0]], false)];
+        }, (rc) => rc === 0, false);
+      }];
+    }
+    case 25: {
+      return [`batchDecode p${p} ${json(sel)}`, (w) => rcOf(() => {
+        const out = w.decoded[p], total = w.pools[p].batchDecode(select(burstOf(w), sel), out);
+        return [total, [...burstOf(w).status()], [...out.keys()], [...out.lens()], [...out.values()]];
+      }), (m) => {
+        if (wrongBurst) return Errno.EINVAL;
+        const pm = m.pools[p], room = c.room, keys = [], lens = [], values = [], status = [];
+        for (const frame of selected(sel)) {
+          if (frame >= pm.count) {
+            status.push(Errno.EINVAL);
+            continue;
+          }
+          const entries = [...pm.frames[frame].map].sort((x, y) => x[0] - y[0]);
+          if (keys.length + entries.length > room) {
+            status.push(Errno.ENOSPC);
+            continue;
+          }
+          status.push(entries.length);
+          for (const [key, { len, lo, hi }] of entries) keys.push(key), lens.push(len), values.push(lo >>> 0, hi >>> 0);
+        }
+        return [keys.length, status, keys, lens, values];
+      }];
+    }
     case 21: case 22: {
       const transfer = kind === 21, move = transfer && r.int(2) === 1;
       return [`${transfer ? `transfer${move ? " move" : ""}` : "copyTraits"} p${p} f${f} -> p${q} f${g}`, (w) => rcOf(() => {
@@ -304,7 +386,7 @@ function randomOp(r, config) {
           } catch (error) {
             return error instanceof TypeError ? "TypeError" : error instanceof TraitsError ? error.errno : String(error);
           }
-        }, (m) => (!frameOk(m) && k >= 4 ? Errno.EINVAL : k === 8 ? Errno.EINVAL : k >= 9 ? "free" : "TypeError")];
+        }, (m) => (!frameOk(m) && [4, 5, 6, 8, 9, 10].includes(k) ? Errno.EINVAL : k === 8 ? Errno.EINVAL : k >= 9 ? "free" : "TypeError")];
       }
       if (what === 0) return ["memory.grow(1)", (w) => (w.memory.buffer.byteLength < 500 * 65536 ? w.memory.grow(1) : 0) && 0, () => 0];
       if (what === 1) return [`burst(${n}) kept`, (w) => (w.extra.push(w.pools[p].burst(n, { slots: 1 + (n % 4) })), 0), () => 0];
@@ -371,7 +453,7 @@ function snapshot(w) {
 function step(worlds, model, op, modelOp, where, kinds) {
   const expected = modelOp(model);
   // Reads, and any call that fails as a whole, must leave every byte of every frame as it was.
-  const pure = /^(tryGet|tryHas|batchGet |batchHas )/.test(where.slice(where.indexOf("(") + 1));
+  const pure = /^(tryGet|tryHas|getWide|batchGet |batchGetWide |batchHas |batchDecode )/.test(where.slice(where.indexOf("(") + 1));
   const results = worlds.map((w) => {
     const before = snapshot(w);
     let result;
