@@ -144,6 +144,7 @@ const leToPair = (bytes) => {
   const view = new DataView(bytes.buffer, bytes.byteOffset, 8);
   return [view.getUint32(0, true), view.getUint32(4, true)];
 };
+/** The number of u32 halves (exact below 2^53). */
 const valueOf = ([lo, hi]) => hi * 2 ** 32 + (lo >>> 0);
 /** A number value for the APIs that take numbers: mostly one that fits `len` bytes (and 2^53). */
 const numberValue = (r, len) => {
@@ -154,8 +155,8 @@ const numberValue = (r, len) => {
 const fitsNumber = (value, len) => Number.isSafeInteger(value) && value >= 0 && value < 2 ** (8 * len);
 
 /**
- * A random op of the pools target: [description, op on a world, the same on the model]. Both return
- * comparable results (errnos for TraitsErrors); `model` is undefined where only the worlds compare.
+ * A random op of the pools target: [description, the op on a world, the same on the model]; both
+ * return comparable results (a TraitsError as its errno). Frame f and key are now and then invalid.
  */
 function randomOp(r, config) {
   const p = r.int(2), q = r.int(2), c = config[p], count = c.count, profile = c.profile;
