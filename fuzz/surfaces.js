@@ -513,8 +513,9 @@ function runOne(pool, burst, task) {
 /**
  * The workers target (async): a pool in a shared memory run by a WorkerGroup of 2 workers, and the
  * same pool on one thread (JS core, plain memory), given the same random tasks over ranges or queues
- * of frames (value slots written beforehand alike). After every task the counts, every status and
- * value slot, and every byte of the frames agree. `ops` tasks, one group per call.
+ * of frames (value slots written beforehand alike), the shared memory grown now and then between
+ * tasks. After every task the counts, every status and value slot, and every byte of the frames
+ * agree. `ops` tasks, one group per call.
  */
 export async function fuzzWorkers(seed, ops) {
   const r = rng(seed), profile = r.pick(PROFILES), placement = r.pick(PLACEMENTS), count = 8 + r.int(40);
@@ -527,7 +528,9 @@ export async function fuzzWorkers(seed, ops) {
   try {
     await group.ready();
     for (let i = 0; i < ops; i++) {
-      const task = randomTask(r, profile), where = `seed ${seed} task ${i} (${json(task)})`;
+      const grow = r.int(4) === 0 && memory.buffer.byteLength < 60 * 65536; // the workers' views must follow
+      if (grow) memory.grow(1);
+      const task = randomTask(r, profile), where = `seed ${seed} task ${i} (${json(task)}${grow ? ", after memory.grow" : ""})`;
       let queues;
       if (r.int(2)) {
         const frames = Array.from({ length: count }, (_, f) => f).filter(() => r.int(3)), cut = r.int(frames.length + 1);
