@@ -1,7 +1,8 @@
 // A reference model of pool frames for the fuzz targets of fuzz/surfaces.js: what every public call
 // on a PacketPool should return and leave behind, written from the format and the documented API
 // (README.md, docs/FORMAT.md, docs/REGISTRY.md), not from the implementation. A frame is a Map of
-// key -> { len, lo, hi } (profile-aware), the 32-byte hints area of placement "struct", the head,
+// key -> { len, lo, hi } (profile-aware) or a corrupt header (all ones: it declares 528 bytes, more
+// than any frame of the fuzzers holds), the 32-byte hints area of placement "struct", the head,
 // the packet length, and an image of the frame's bytes outside its store with a mask of the bytes
 // whose value is known (bytes that left the store by a push of the head are unknown).
 import { Errno } from "packet-traits";
@@ -58,7 +59,7 @@ export class PoolModel {
   constructor({ count, frameSize, headroom, profile, placement, registry }, images) {
     Object.assign(this, { count, frameSize, headroom, profile, placement, registry });
     this.dataEnd = frameSize - (placement === "struct" ? HINTS : 0);
-    this.frames = images.map((image) => ({ head: headroom, length: 0, map: new Map(), hints: new Uint8Array(HINTS), image: image.slice(), known: new Uint8Array(frameSize).fill(1) }));
+    this.frames = images.map((image) => ({ head: headroom, length: 0, map: new Map(), corrupt: false, hints: new Uint8Array(HINTS), image: image.slice(), known: new Uint8Array(frameSize).fill(1) }));
   }
 
   /** Bytes the store of frame f uses. */
@@ -70,6 +71,7 @@ export class PoolModel {
 
   /** The store's bytes as the format lays them out: header (high, low), then values in key order. */
   serialize(f) {
+    if (this.frames[f].corrupt) return new Uint8Array(16).fill(0xff);
     const map = this.frames[f].map, keys = [...map.keys()].sort((a, b) => a - b), out = new Uint8Array(this.size(f)), view = new DataView(out.buffer);
     let high = 0n, low = 0n, at = 16;
     for (const k of keys) {
@@ -87,6 +89,7 @@ export class PoolModel {
   /** The core's set of application key k: EINVAL, EBUSY, ENOSPC or 0 (`map` defaults to the frame's). */
   coreSet(f, k, len, lo, hi, map = this.frames[f].map) {
     if (k >= 64 || !SIZES[this.profile].includes(len)) return Errno.EINVAL;
+    if (map === this.frames[f].map && this.frames[f].corrupt) return Errno.EBADMSG;
     const old = map.get(k);
     if (old) {
       if (old.len !== len) return Errno.EBUSY;
@@ -136,6 +139,7 @@ export class PoolModel {
   tryGet(f, key, outLen = 8) {
     const id = keyId(key), map = this.frames[f].map;
     if (id < 0) return [Errno.EINVAL];
+    if ((id < 64 || this.placement === "keys") && this.frames[f].corrupt) return [Errno.EBADMSG];
     if (id < 64) {
       const v = map.get(id);
       if (!v) return [Errno.ENOENT];
@@ -161,7 +165,7 @@ export class PoolModel {
   tryHas(f, key) {
     const id = keyId(key);
     if (id < 0) return Errno.EINVAL;
-    if (id < 64) return this.frames[f].map.has(id) ? 1 : 0;
+    if (id < 64) return this.frames[f].corrupt ? Errno.EBADMSG : this.frames[f].map.has(id) ? 1 : 0;
     const [rc] = this.tryGet(f, key);
     return rc === Errno.ENOENT ? 0 : rc < 0 ? rc : 1;
   }
@@ -170,6 +174,7 @@ export class PoolModel {
   tryDelete(f, key) {
     const id = keyId(key), fm = this.frames[f];
     if (id < 0) return Errno.EINVAL;
+    if ((id < 64 || this.placement === "keys") && fm.corrupt) return Errno.EBADMSG;
     if (id < 64 || this.placement === "keys") return fm.map.delete(id < 64 ? id : FIRST_APP_KEY + id - 64) ? 0 : Errno.ENOENT;
     const view = new DataView(fm.hints.buffer), bits = view.getUint32(0, true), bit = 1 << (id - 64);
     if (this.placement === "off" || (bits & bit) === 0) return Errno.ENOENT;
@@ -191,6 +196,8 @@ export class PoolModel {
 
   /** Sets [key, len, lo, hi] one by one on a copy (after a clear with replace); keeps it only if all succeed. */
   apply(f, sets, replace) {
+    // A corrupt header fails the sets (after the first value's check) unless replace empties the store.
+    if (this.frames[f].corrupt && !replace) return fitsPair(sets[0][1], sets[0][2], sets[0][3]) ? Errno.EBADMSG : Errno.EINVAL;
     const map = replace ? new Map() : new Map(this.frames[f].map);
     for (const [k, len, lo, hi] of sets) {
       if (!fitsPair(len, lo, hi)) return Errno.EINVAL;
@@ -198,6 +205,7 @@ export class PoolModel {
       if (rc) return rc;
     }
     this.frames[f].map = map;
+    this.frames[f].corrupt = false;
     return 0;
   }
 
@@ -206,6 +214,7 @@ export class PoolModel {
     const fm = this.frames[f];
     if (!Number.isInteger(delta) || delta < -fm.head || delta > fm.length) return Errno.EINVAL;
     const next = fm.head + delta;
+    if (fm.corrupt) return Errno.EBADMSG;
     if (next < this.size(f)) return Errno.ENOSPC;
     this.moveHead(f, next, fm.length - delta);
     return next;
@@ -250,6 +259,7 @@ export class PoolModel {
     if (packet && src.head + src.length > dst.dataEnd) return Errno.ENOSPC;
     if (dst.profile !== this.profile) return Errno.EINVAL;
     const room = packet ? src.head : dst.frames[g].head;
+    if (src.corrupt) return Errno.EBADMSG;
     if (this.size(f) > room) return Errno.ENOSPC;
     let map = new Map(src.map), hints = src.hints.slice();
     if (dst.placement !== this.placement) {
@@ -288,10 +298,12 @@ export class PoolModel {
       to.known.set(known, to.head);
     }
     to.map = map;
+    to.corrupt = false;
     if (dst.placement === "struct") to.hints = hints;
     if (move) {
       this.moveHead(f, this.headroom, 0);
       src.map = new Map();
+      src.corrupt = false;
       src.hints = new Uint8Array(HINTS);
     }
     return 0;

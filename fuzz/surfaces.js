@@ -275,7 +275,7 @@ function randomOp(r, config) {
     case 18:
       return [`batchInit p${p} ${json(sel)}`, (w) => rcOf(() => batchResult(w.pools[p].batchInit(select(burstOf(w), sel)), burstOf(w), false)), (m) => {
         if (wrongBurst) return Errno.EINVAL;
-        return modelBatch(m.pools[p], sel, (frame) => [(m.pools[p].frames[frame].map = new Map(), 0)], (rc) => rc === 0, false);
+        return modelBatch(m.pools[p], sel, (frame) => [(Object.assign(m.pools[p].frames[frame], { map: new Map(), corrupt: false }), 0)], (rc) => rc === 0, false);
       }];
     case 19: {
       const delta = r.int(3) ? r.int(200) - 100 : r.pick([0.5, -100000, 100000]);
@@ -346,8 +346,8 @@ function randomOp(r, config) {
         if (wrongBurst) return Errno.EINVAL;
         const pm = m.pools[p], room = c.room, keys = [], lens = [], values = [], status = [];
         for (const frame of selected(sel)) {
-          if (frame >= pm.count) {
-            status.push(Errno.EINVAL);
+          if (frame >= pm.count || pm.frames[frame].corrupt) {
+            status.push(frame >= pm.count ? Errno.EINVAL : Errno.EBADMSG);
             continue;
           }
           const entries = [...pm.frames[frame].map].sort((x, y) => x[0] - y[0]);
@@ -371,7 +371,8 @@ function randomOp(r, config) {
     }
     default: {
       // The arena and the memory: grow it, allocate and release bursts, use a released burst.
-      const what = r.int(5), n = 1 + r.int(40), use = r.int(6);
+      const what = r.int(6), n = 1 + r.int(40), use = r.int(6);
+      if (what === 5 && f < count) return [`corrupt header p${p} f${f}`, (w) => (w.pools[p].frameBytes(f).fill(0xff, 0, 16), 0), (m) => ((m.pools[p].frames[f].corrupt = true), 0)];
       if (what === 3) {
         // A caller pointing a pool, a burst or a frame's store at other bytes: refused (sealed objects), or a no-op.
         const attempts = [
