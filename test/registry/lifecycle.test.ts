@@ -146,6 +146,7 @@ describe("the registry file's lock, with pauses injected at its racy points", { 
   it("two processes taking over one stale lock: the later one gives back the lock it did not judge stale", async () => {
     const file = fresh("takeover.json");
     writeFileSync(`${file}.lock`, token(deadPid()));
+    utimesSync(`${file}.lock`, new Date(0), new Date(0));
     const slow = registerInChild(file, "slow", "lock.takeover=800");
     await delay(300);
     const fast = registerInChild(file, "fast", "lock.acquired=1500");
