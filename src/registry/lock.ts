@@ -15,7 +15,7 @@
  *   judged stale (if a new owner took the lock in between, it is put back).
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, readlinkSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, readlinkSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TraitsError } from "../core/errors.js";
@@ -65,32 +65,54 @@ function identity(): Omit<Token, "nonce" | "time"> {
 /** Takes the lock at `path`, waiting with short sleeps that block this thread (at most timeoutMs). Throws EBUSY on timeout. */
 export function lockSync(path: string, options: LockOptions): HeldLock {
   const attempt = new Attempt(path, options);
-  for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
-    const held = attempt.once();
-    if (held) return held;
-    sleepSync(Math.min(wait, attempt.remainingMs()));
+  try {
+    for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+      const held = attempt.once();
+      if (held) return held;
+      sleepSync(Math.min(wait, attempt.remainingMs()));
+    }
+  } finally {
+    attempt.dispose();
   }
 }
 
 /** Takes the lock at `path` as lockSync does, but waits with timers: the event loop keeps running. */
 export async function lockAsync(path: string, options: LockOptions): Promise<HeldLock> {
   const attempt = new Attempt(path, options);
-  for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
-    const held = attempt.once();
-    if (held) return held;
-    await sleep(Math.min(wait, attempt.remainingMs()));
+  try {
+    for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
+      const held = attempt.once();
+      if (held) return held;
+      await sleep(Math.min(wait, attempt.remainingMs()));
+    }
+  } finally {
+    attempt.dispose();
   }
 }
 
-/** One caller's attempts at a lock: its token file, written once, and its deadline. */
+/** One caller's attempts at a lock: its token file (written once, removed by dispose) and its deadline. */
 class Attempt {
   private readonly deadline: number;
   private readonly token: string;
   private readonly nonce = randomBytes(12).toString("hex");
+  private readonly temporary: string;
 
   constructor(private readonly path: string, private readonly options: LockOptions) {
     this.deadline = Date.now() + options.timeoutMs;
     this.token = JSON.stringify({ ...identity(), nonce: this.nonce, time: Date.now() } satisfies Token);
+    this.temporary = `${path}.${this.nonce}.tmp`;
+    const fd = openSync(this.temporary, "wx", 0o644);
+    try {
+      writeSync(fd, this.token);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Removes the token file (the lock, if taken, is a second link to it). */
+  dispose(): void {
+    unlinkSync(this.temporary);
   }
 
   remainingMs(): number {
@@ -113,26 +135,18 @@ class Attempt {
     }
   }
 
-  /** Links our token file to the lock's name; false if a lock exists. */
+  /** Links our token file to the lock's name (its time set to now: the lock's age starts here); false if a lock exists. */
   private link(): boolean {
-    const temporary = `${this.path}.${this.nonce}.tmp`;
-    const fd = openSync(temporary, "wx", 0o644);
+    const now = new Date();
+    utimesSync(this.temporary, now, now);
     try {
-      writeSync(fd, this.token);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      linkSync(temporary, this.path);
+      linkSync(this.temporary, this.path);
       return true;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EEXIST") return false;
       if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP") throw new TraitsError("EOPNOTSUPP", `cannot lock ${this.path}: its filesystem does not support hard links (${code})`);
       throw error;
-    } finally {
-      unlinkSync(temporary);
     }
   }
 
