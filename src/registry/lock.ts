@@ -125,8 +125,7 @@ class Attempt {
       if (this.link()) return this.held();
       const holder = readHolder(this.path);
       if (holder === undefined) continue; // released between our link and our read
-      const reason = stale(holder, this.options.staleMs);
-      if (reason === undefined) {
+      if (!stale(holder, this.options.staleMs)) {
         if (Date.now() >= this.deadline) throw new TraitsError("EBUSY", `cannot lock ${this.path} within ${this.options.timeoutMs} ms: ${describeHolder(holder)}`);
         return undefined;
       }
@@ -204,15 +203,11 @@ function parseToken(text: string): Token | undefined {
   }
 }
 
-/** Why a holder is gone, or undefined if it may be alive. */
-function stale(holder: Holder, staleMs: number): string | undefined {
+/** True if a lock's holder is gone: provably on this machine (a process gone, an earlier boot), else by the lock's age. */
+function stale(holder: Holder, staleMs: number): boolean {
   const t = holder.token, self = identity();
-  if (t && t.host === self.host && t.pidns === self.pidns) {
-    if (t.boot !== self.boot) return "left before the machine rebooted";
-    if (!running(t.pid, t.start)) return `process ${t.pid} is gone`;
-    return undefined;
-  }
-  return holder.ageMs > staleMs ? `its holder cannot be checked and it is ${Math.round(holder.ageMs)} ms old (over ${staleMs})` : undefined;
+  if (t && t.host === self.host && t.pidns === self.pidns) return t.boot !== self.boot || !running(t.pid, t.start);
+  return holder.ageMs > staleMs;
 }
 
 /** True if process `pid` runs and is the one that started at `start` (when both start times are known). */

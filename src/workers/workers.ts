@@ -92,7 +92,7 @@ export class WorkerGroup {
     });
     this.started = Promise.all(this.workers.map((worker, id) => new Promise<void>((resolve, reject) => {
       worker.once("message", (message: { ready?: true; error?: WorkerError }) => (message.ready ? resolve() : reject(workerError(id, message.error!))));
-      worker.once("exit", () => reject(this.broken));
+      worker.once("exit", () => reject(this.broken ?? new TraitsError("EINVAL", "the WorkerGroup was closed before it started")));
     }))).then(() => {
       this.workers.forEach((worker, id) => worker.on("message", (message: Done) => this.done(id, message)));
     });
