@@ -178,7 +178,12 @@ class Attempt {
       },
       release() {
         pauseAt("lock.release");
-        if (readOr(path) === token) unlinkSync(path);
+        if (readOr(path) !== token) return;
+        try {
+          unlinkSync(path);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error; // taken over as we released it
+        }
       },
     };
   }
