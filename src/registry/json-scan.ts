@@ -35,7 +35,8 @@ export function duplicateField(text: string): string | undefined {
         if (open === "{") {
           space();
           const field = string();
-          at = path ? `${path}.${field}` : field;
+          const label = /^[\w.-]+$/.test(field) ? field : JSON.stringify(field);
+          at = path ? `${path}.${label}` : label;
           if (seen.has(field)) return at;
           seen.add(field);
           space();

@@ -80,6 +80,7 @@ describe("config text: duplicate fields and control characters", () => {
     [config(`"a": { "key": 1, "size": 8, "key": 2 }`), "keys.a.key"],
     [config(`"a": { "key": 1, "size": 8 }, "\\u0061": { "key": 2, "size": 8 }`), "keys.a"],
     [config(`"b": { "key": 1, "size": 8, "description": "x", "description": "y" }`), "keys.b.description"],
+    [config(`"": { "key": 1, "size": 8 }, "": { "key": 2, "size": 8 }`), `keys.""`],
   ])("refuses %s naming the field given twice", (text, path) => {
     expectError(() => KeyRegistry.parse(text), "EINVAL", new RegExp(`^EINVAL: ${path.replace(/\./g, "\\.")}: given twice`));
   });
