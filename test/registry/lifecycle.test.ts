@@ -5,6 +5,7 @@ import { execFile, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { KeyRegistry } from "packet-traits";
 import { expectError } from "../helpers.js";
@@ -83,6 +84,13 @@ describe("config text: duplicate fields and control characters", () => {
     [config(`"": { "key": 1, "size": 8 }, "": { "key": 2, "size": 8 }`), `keys.""`],
   ])("refuses %s naming the field given twice", (text, path) => {
     expectError(() => KeyRegistry.parse(text), "EINVAL", new RegExp(`^EINVAL: ${path.replace(/\./g, "\\.")}: given twice`));
+  });
+
+  it("finds no duplicate in any JSON without one (fast-check: the scan follows strings, escapes, nesting and spacing)", () => {
+    fc.assert(fc.property(fc.jsonValue(), fc.integer({ min: 0, max: 3 }), (value, indent) => {
+      const text = JSON.stringify({ version: 1, profile: "v1", keys: {}, extra: value }, null, indent);
+      expectError(() => KeyRegistry.parse(text), "EINVAL", /^EINVAL: extra: unknown field/);
+    }), { numRuns: 500 });
   });
 
   it("a registry add over a file with a duplicate key names the file and changes nothing", () => {
