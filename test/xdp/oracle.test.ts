@@ -199,6 +199,23 @@ describe.skipIf(skip)(`kernel oracle (bpf/oracle.bpf.o through BPF_PROG_TEST_RUN
     expect(cases).toBeGreaterThan(0);
   });
 
+  it("gives ENOMEM for every op with valid arguments on a region shorter than the header, EINVAL before it, and writes nothing", () => {
+    const g = new Generator(SEED);
+    for (const profile of ["v1", "flags"] as const) {
+      for (const cap of [0, 2, 4, 8, 12, 15]) {
+        const init = g.bytes(cap), ops = Array.from({ length: MAX_OPS }, () => g.op(profile, [0, 63]));
+        const { results, store } = runOracle(fd(), profile, cap, init, ops);
+        ops.forEach((op, i) => {
+          const badKey = op.kind !== "init" && op.key >= 64n, badLen = op.kind === "set" && ![profile === "v1" ? 2 : 0, 4, 8].includes(op.len);
+          expect(results[i]!.rc, `${profile} cap ${cap} op ${i} (${describeOp(op)})`).toBe(badKey || badLen ? -22 : -12);
+          expect(results[i]!.size).toBe(-12);
+          if (op.kind === "get") expect(hex(results[i]!.value)).toBe(hex(op.value));
+        });
+        expect(hex(store)).toBe(hex(init));
+      }
+    }
+  });
+
   it(`agrees with both implementations on ${RANDOM_OPS} random ops (seed ${SEED}; ORACLE_SEED to change)`, () => {
     const g = new Generator(SEED), began = performance.now(), tally = new Map<string, number>();
     let ops = 0, runs = 0, sessions = 0;
