@@ -26,4 +26,4 @@ export class BpfError extends Error {
 }
 
 /** What bpf() needs, for the message of an EPERM. */
-export const PRIVILEGES = "bpf() needs root, or CAP_BPF and CAP_NET_ADMIN (and CAP_PERFMON for pointer arithmetic)";
+export const PRIVILEGES = "bpf() needs root, or CAP_BPF with CAP_NET_ADMIN for XDP programs";
