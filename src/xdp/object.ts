@@ -28,7 +28,10 @@ export class BpfObject {
     if (!existsSync(path)) throw new BpfError(2, `no BPF object at ${path}`);
     const native = getNative();
     const obj = native.openFile(path);
-    if (obj === null) throw new BpfError(native.errno(), `libbpf cannot open ${path} as a BPF object`);
+    if (obj === null) {
+      const errno = native.errno(); // libbpf's own codes (4000 on) say what is wrong with the file: EINVAL
+      throw new BpfError(errno >= 4000 ? 22 : errno, `libbpf cannot open ${path} as a BPF object${errno >= 4000 ? ` (libbpf error ${errno})` : ""}`);
+    }
     const logs = new Map<string, Uint8Array>();
     for (let prog = native.nextProgram(obj, null); prog !== null; prog = native.nextProgram(obj, prog)) {
       const log = new Uint8Array(LOG_SIZE);

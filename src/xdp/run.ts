@@ -61,8 +61,17 @@ export function testRun(progFd: number, options: TestRunOptions): TestRunResult 
   }
   if (native.bpf(BPF_PROG_TEST_RUN, attr) < 0) {
     const errno = native.errno();
-    const why = errno === 1 ? PRIVILEGES : errno === 28 ? `dataOut or ctxOut too short (${view.getUint32(12, true)} data bytes, ${view.getUint32(44, true)} context bytes out)` : "BPF_PROG_TEST_RUN refused";
-    throw new BpfError(errno, `test run of program fd ${progFd}: ${why}`);
+    throw new BpfError(errno, `test run of program fd ${progFd}: ${failure(errno)}`);
   }
   return { retval: view.getUint32(4, true), dataSize: view.getUint32(12, true), ctxSize: view.getUint32(44, true), duration: view.getUint32(36, true) };
+}
+
+/** What a failed test run's errno means. */
+function failure(errno: number): string {
+  switch (errno) {
+    case 1: return PRIVILEGES;
+    case 22: return "the kernel refused the arguments (data size, context, or a program it cannot test-run)";
+    case 28: return `dataOut or ctxOut too short (${view.getUint32(12, true)} data bytes, ${view.getUint32(44, true)} context bytes out)`;
+    default: return "BPF_PROG_TEST_RUN failed";
+  }
 }
