@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { BpfError, BpfObject, testRun } from "packet-traits/xdp";
 
 const ORACLE = join(import.meta.dirname, "../../bpf/oracle.bpf.o");
+const EXAMPLE = join(import.meta.dirname, "../../bpf/example.bpf.o");
 
 let reason = "";
 try {
@@ -64,5 +65,24 @@ describe.skipIf(skip)(`kernel bridge${skip ? ` skipped: ${reason}` : ""}`, () =>
       object.close();
     }
     expectBpfError(() => testRun(2 ** 30, { dataIn: new Uint8Array(100) }), "EBADF", /test run of program fd/);
+  });
+
+  it("runs on views into a WebAssembly memory, before and after it grows", () => {
+    const object = BpfObject.load(EXAMPLE), memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    try {
+      const fd = object.programFd(), frame = new Uint8Array(64);
+      frame.set([0x08, 0x06], 12); // an ARP frame: no hash, no VLAN tag
+      for (const [id, grow] of [[0, false], [1, true]] as const) {
+        if (grow) memory.grow(2);
+        const dataIn = new Uint8Array(memory.buffer, 1000, frame.length), dataOut = new Uint8Array(memory.buffer, 2048, 40 + frame.length);
+        dataIn.set(frame);
+        expect(testRun(fd, { dataIn, dataOut }).retval).toBe(2);
+        expect(Buffer.from(dataOut.subarray(40)).equals(frame)).toBe(true);
+        // keys 0 (8 bytes: the packet id), 59 and 60 (4 bytes each: no hash, no type)
+        expect(Buffer.from(dataOut.subarray(0, 32)).toString("hex")).toBe(`010000000000001801000000000000000${id}${"00".repeat(15)}`);
+      }
+    } finally {
+      object.close();
+    }
   });
 });
