@@ -1,16 +1,15 @@
 // Batch loops: one call for many frames of a packet pool.
 //
-// A pool is described by a control block of u32 words at `pool`:
-//   [0] base: address of frame 0   [1] frameSize   [2] count
-//   [3] heads: address of a u32 per frame, its data offset = its store's capacity
-//   [4] profile
+// A pool is described by a control block at `pool` (base, frameSize, count, heads,
+// profile: layout in abi.ts).
 // Frames are `first .. first + n - 1` when `desc` is 0, else the u32 frame
 // indices at desc[0 .. n-1] (an rx ring). A descriptor >= count gets EINVAL.
 // Each frame's result (a length, 0/1, 0 or a negative errno) goes to the i32 at
 // status + 4i; values of frame i are at values + i * stride. Each function
 // returns how many frames succeeded. Each reads the control block once, into
 // locals (stores to the outputs could otherwise alias it and force reloads).
-import { EBADMSG, ENOENT, EINVAL, fits, prepareFields, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany } from "./store";
+import { EBADMSG, EINVAL, ENOENT, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_PROFILE } from "./abi";
+import { fits, prepareFields, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany } from "./store";
 
 // @ts-ignore: decorator
 @inline function frameAt(desc: usize, first: u32, i: u32): u32 {
@@ -19,7 +18,7 @@ import { EBADMSG, ENOENT, EINVAL, fits, prepareFields, storeDecode, storeDel, st
 
 /** Gets `key` of every frame into u32 (stride 4) or u64 (stride >= 8) slots; status = length or errno. */
 export function batchGet(pool: usize, desc: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
@@ -32,7 +31,7 @@ export function batchGet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 
 /** Sets `key` on every frame to `len` bytes of the u64 slot at values + i * stride (stride 0: one value for all). */
 export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32, len: u32, values: usize, stride: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
   // One value for all (stride 0) is read once: the stores below could alias it, so the compiler would not hoist it.
   let lo = load<u32>(values), hi = load<u32>(values, 4);
   let ok = 0;
@@ -59,7 +58,7 @@ export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
  * same values for all); with `replace` (1), each store is emptied first.
  */
 export function batchSetMany(pool: usize, desc: usize, first: u32, n: u32, fields: usize, values: usize, stride: u32, replace: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
   prepareFields(fields, profile);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
@@ -73,7 +72,7 @@ export function batchSetMany(pool: usize, desc: usize, first: u32, n: u32, field
 
 /** Removes `key` from every frame; status 0 or errno. */
 export function batchDel(pool: usize, desc: usize, first: u32, n: u32, key: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
@@ -86,7 +85,7 @@ export function batchDel(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 
 /** Tests `key` on every frame; status 1, 0 or errno; returns how many frames hold it. */
 export function batchHas(pool: usize, desc: usize, first: u32, n: u32, key: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
@@ -99,7 +98,7 @@ export function batchHas(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 
 /** Empties the store of every frame; status 0 or errno. */
 export function batchInit(pool: usize, desc: usize, first: u32, n: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
@@ -116,7 +115,7 @@ export function batchInit(pool: usize, desc: usize, first: u32, n: u32, status: 
  * EBADMSG if only one is, or either is not 8 bytes; or the error of the store.
  */
 export function batchGetWide(pool: usize, desc: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
@@ -140,7 +139,7 @@ export function batchGetWide(pool: usize, desc: usize, first: u32, n: u32, key: 
  * Returns the number of entries written.
  */
 export function batchDecode(pool: usize, desc: usize, first: u32, n: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool), size = <usize>load<u32>(pool, 4), count = load<u32>(pool, 8), heads = <usize>load<u32>(pool, 12), profile = load<u32>(pool, 16);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
   let total: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);

@@ -4,6 +4,8 @@
 import { prepareFields, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany, usedBytes } from "./store";
 
 export * from "./batch";
+// The shared layouts, as exported globals that test/core/abi.test.ts compares with src/core/abi.ts.
+export * from "./abi";
 
 /** Zeroes the header of a `cap`-byte store. Returns 0, or ENOMEM if cap < 16. */
 export function init(start: usize, cap: u32): i32 {
@@ -44,9 +46,8 @@ export function del(start: usize, cap: u32, profile: u32, key: u32): i32 {
 }
 
 /**
- * Sets the m keys of a field list at once, all or nothing (see store.ts for the
- * list's layout: the caller writes m at fields + 16, keys at fields + 32 and
- * lengths at fields + 96), field j from the u64 slot at values + 8j; with
+ * Sets the m keys of a field list at once, all or nothing (layout in abi.ts: the
+ * caller writes m, keys and lengths), field j from the u64 slot at values + 8j; with
  * `replace` (1), on an emptied store. Returns 0 or the first error that init (if
  * replace) and the same sets one by one would return (EINVAL, ENOMEM, EBADMSG,
  * EBUSY, ENOSPC).

@@ -10,13 +10,7 @@
 //
 // Every function returns a negative Linux errno on failure and never touches a
 // byte outside [start, start + cap), whatever the header holds.
-
-export const EINVAL: i32 = -22;
-export const ENOENT: i32 = -2;
-export const EBUSY: i32 = -16;
-export const ENOSPC: i32 = -28;
-export const ENOMEM: i32 = -12;
-export const EBADMSG: i32 = -74;
+import { EBADMSG, EBUSY, EINVAL, ENOENT, ENOMEM, ENOSPC, FIELDS_DISTINCT, FIELDS_HIGH, FIELDS_KEYS, FIELDS_LENS, FIELDS_LOW, FIELDS_M, FIELDS_OFFSETS, FIELDS_VALUE_BYTES } from "./abi";
 
 const HEADER: u32 = 16;
 const KEYS: u32 = 64;
@@ -183,23 +177,16 @@ const KEYS: u32 = 64;
   return 0;
 }
 
-// A field list, prepared once per call (prepareFields) for setMany: at `fields`,
-//   +0 u64 high and +8 u64 low: the fields' size codes, as a header holding only them
-//   +16 u32 m (count)   +20 u32 1 if the keys are distinct   +24 u32 their total bytes
-//   +32 u8 keys[64]   +96 u8 lengths[64]   +160 u16 offsets[64]: each value's offset
-//   from the store start in a store holding only the fields.
+// A field list (layout in abi.ts), prepared once per call (prepareFields) for setMany.
 // The caller writes m, keys and lengths (keys < 64, lengths of the profile).
-export const FIELD_KEYS: usize = 32;
-export const FIELD_LENS: usize = 96;
-const FIELD_OFFSETS: usize = 160;
 
 /** Computes the masks, distinctness, total bytes and offsets of a field list from its m, keys and lengths. */
 // @ts-ignore: decorator
 @inline export function prepareFields(fields: usize, profile: u32): void {
-  const m = load<u32>(fields, 16);
+  const m = load<u32>(fields, FIELDS_M);
   let high: u64 = 0, low: u64 = 0, bytes: u32 = 0, distinct: u32 = 1;
   for (let j: u32 = 0; j < m; j++) {
-    const key = <u32>load<u8>(fields + FIELD_KEYS + j), len = <u32>load<u8>(fields + FIELD_LENS + j);
+    const key = <u32>load<u8>(fields + FIELDS_KEYS + j), len = <u32>load<u8>(fields + FIELDS_LENS + j);
     const bit = <u64>1 << key, code = codeOf(len, profile);
     if ((high | low) & bit) distinct = 0;
     if (code & 2) high |= bit;
@@ -207,13 +194,13 @@ const FIELD_OFFSETS: usize = 160;
     bytes += len;
   }
   for (let j: u32 = 0; j < m; j++) {
-    const key = <u32>load<u8>(fields + FIELD_KEYS + j);
-    store<u16>(fields + FIELD_OFFSETS + (j << 1), <u16>(HEADER + sizeOf(high, low, (<u64>1 << key) - 1, profile)));
+    const key = <u32>load<u8>(fields + FIELDS_KEYS + j);
+    store<u16>(fields + FIELDS_OFFSETS + (j << 1), <u16>(HEADER + sizeOf(high, low, (<u64>1 << key) - 1, profile)));
   }
-  store<u64>(fields, high);
-  store<u64>(fields, low, 8);
-  store<u32>(fields, distinct, 20);
-  store<u32>(fields, bytes, 24);
+  store<u64>(fields, high, FIELDS_HIGH);
+  store<u64>(fields, low, FIELDS_LOW);
+  store<u32>(fields, distinct, FIELDS_DISTINCT);
+  store<u32>(fields, bytes, FIELDS_VALUE_BYTES);
 }
 
 /**
@@ -226,14 +213,15 @@ const FIELD_OFFSETS: usize = 160;
  */
 // @ts-ignore: decorator
 @inline export function storeSetMany(start: usize, cap: u32, profile: u32, fields: usize, values: usize, replace: bool): i32 {
-  const m = load<u32>(fields, 16);
+  const m = load<u32>(fields, FIELDS_M);
   if (replace && cap < HEADER) return ENOMEM;
   if (m == 0) return replace ? storeInit(start, cap) : 0;
   let allFit = true;
   for (let j: u32 = 0; j < m; j++) {
-    allFit &= fits(<u32>load<u8>(fields + FIELD_LENS + j), load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4));
+    allFit &= fits(<u32>load<u8>(fields + FIELDS_LENS + j), load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4));
   }
-  if (!fits(<u32>load<u8>(fields + FIELD_LENS), load<u32>(values), load<u32>(values, 4))) return EINVAL;
+  // The first field's value before the store, as the first of the same sets one by one would check them.
+  if (!fits(<u32>load<u8>(fields + FIELDS_LENS), load<u32>(values), load<u32>(values, 4))) return EINVAL;
   if (cap < HEADER) return ENOMEM;
   let high: u64 = 0, low: u64 = 0, used: i32 = <i32>HEADER;
   if (!replace) {
@@ -242,14 +230,14 @@ const FIELD_OFFSETS: usize = 160;
     high = load<u64>(start);
     low = load<u64>(start, 8);
   }
-  const fieldHigh = load<u64>(fields), fieldLow = load<u64>(fields, 8), fieldMask = fieldHigh | fieldLow;
+  const fieldHigh = load<u64>(fields, FIELDS_HIGH), fieldLow = load<u64>(fields, FIELDS_LOW), fieldMask = fieldHigh | fieldLow;
   let newHigh = high | fieldHigh, newLow = low | fieldLow, lowest = fieldMask & (~fieldMask + 1);
-  if (!(allFit && load<u32>(fields, 20) != 0 && ((high | low) & fieldMask) == 0 && <u32>used + load<u32>(fields, 24) <= cap)) {
+  if (!(allFit && load<u32>(fields, FIELDS_DISTINCT) != 0 && ((high | low) & fieldMask) == 0 && <u32>used + load<u32>(fields, FIELDS_VALUE_BYTES) <= cap)) {
     // Not all distinct new keys that fit: replay the sets one by one to find the first error, or the new header.
     newHigh = high; newLow = low; lowest = 0;
     let added: u32 = 0;
     for (let j: u32 = 0; j < m; j++) {
-      const key = <u32>load<u8>(fields + FIELD_KEYS + j), len = <u32>load<u8>(fields + FIELD_LENS + j), code = codeOf(len, profile);
+      const key = <u32>load<u8>(fields + FIELDS_KEYS + j), len = <u32>load<u8>(fields + FIELDS_LENS + j), code = codeOf(len, profile);
       if (!fits(len, load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4))) return EINVAL;
       const old = codeAt(newHigh, newLow, key);
       if (old != 0) {
@@ -266,10 +254,10 @@ const FIELD_OFFSETS: usize = 160;
   }
   if ((high | low) == 0) {
     // An empty store (or a replaced one) and distinct keys: the prepared offsets hold.
-    if (load<u32>(fields, 20) != 0) {
+    if (load<u32>(fields, FIELDS_DISTINCT) != 0) {
       for (let j: u32 = 0; j < m; j++) {
-        const at = start + <usize>load<u16>(fields + FIELD_OFFSETS + (j << 1));
-        writeValue(at, <u32>load<u8>(fields + FIELD_LENS + j), load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4));
+        const at = start + <usize>load<u16>(fields + FIELDS_OFFSETS + (j << 1));
+        writeValue(at, <u32>load<u8>(fields + FIELDS_LENS + j), load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4));
       }
       store<u64>(start, newHigh);
       store<u64>(start, newLow, 8);
@@ -290,7 +278,7 @@ const FIELD_OFFSETS: usize = 160;
     }
   }
   for (let j: u32 = 0; j < m; j++) {
-    const key = <u32>load<u8>(fields + FIELD_KEYS + j), len = <u32>load<u8>(fields + FIELD_LENS + j);
+    const key = <u32>load<u8>(fields + FIELDS_KEYS + j), len = <u32>load<u8>(fields + FIELDS_LENS + j);
     const at = start + HEADER + sizeOf(newHigh, newLow, (<u64>1 << key) - 1, profile);
     writeValue(at, len, load<u32>(values + (j << 3)), load<u32>(values + (j << 3), 4));
   }

@@ -3,8 +3,8 @@
 // Used by `npm run fuzz` (fuzz/run.js, long runs) and by test/fuzz.test.ts (short runs in npm test).
 import { readFileSync } from "node:fs";
 import { KeyRegistry, PacketPool, TraitStore, TraitsError } from "packet-traits";
-import { readCapture, writePcapng } from "../dist/capture.js";
-import { parseHex } from "../dist/args.js";
+import { readCapture, writePcapng } from "../dist/capture/capture.js";
+import { parseHex } from "../dist/cli/hex.js";
 
 /** mulberry32: a small seeded PRNG; returns u32s. */
 export function rng(seed) {

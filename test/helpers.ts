@@ -1,6 +1,6 @@
 // Shared test fixtures: stores of both implementations placed between guard bytes.
 import { expect } from "vitest";
-import { Errno, TraitStore, TraitsError, type Impl, type Profile } from "packet-traits";
+import { Errno, TraitStore, TraitsError, useMemory, type Impl, type Profile } from "packet-traits";
 
 export const IMPLS: Impl[] = ["wasm", "js"];
 export const GUARD = 64;
@@ -20,6 +20,7 @@ export function guardedStore(impl: Impl, profile: Profile, cap: number, init?: U
   let store: TraitStore, all: () => Uint8Array;
   if (impl === "wasm") {
     const memory = new WebAssembly.Memory({ initial: 1 });
+    useMemory(memory, { scratch: 65536 - 1024 }); // the core's scratch, far from the store and its guards
     store = TraitStore.at(memory, start, cap, { profile, impl });
     all = () => new Uint8Array(memory.buffer, 0, total);
   } else {

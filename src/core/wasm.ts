@@ -1,0 +1,161 @@
+/**
+ * Synchronous loader of the AssemblyScript core (build/traits.wasm) and its
+ * Core adapter. One compiled module, one instance per memory, cached.
+ * No @assemblyscript/loader (deprecated) and no top-level await, so the
+ * package works with both `import` and `require`.
+ */
+import { readFileSync } from "node:fs";
+import { FieldList, Scratch } from "./abi.js";
+import type { Core } from "./contract.js";
+import { arenaOf } from "./memory.js";
+
+/**
+ * The module's functions and their parameters, in order: the one TS declaration of the exports
+ * (assembly/index.ts and assembly/batch.ts), pinned against the built module by test/core/abi.test.ts.
+ */
+export const EXPORTS = {
+  init: ["start", "cap"],
+  size: ["start", "cap", "profile"],
+  has: ["start", "cap", "profile", "key"],
+  get: ["start", "cap", "profile", "key", "value", "outLen"],
+  set: ["start", "cap", "profile", "key", "len", "lo", "hi"],
+  del: ["start", "cap", "profile", "key"],
+  setMany: ["start", "cap", "profile", "fields", "values", "replace"],
+  decode: ["start", "cap", "profile", "keys", "lens", "values"],
+  batchGet: ["pool", "desc", "first", "n", "key", "values", "stride", "status"],
+  batchSet: ["pool", "desc", "first", "n", "key", "len", "values", "stride", "status"],
+  batchSetMany: ["pool", "desc", "first", "n", "fields", "values", "stride", "replace", "status"],
+  batchDel: ["pool", "desc", "first", "n", "key", "status"],
+  batchHas: ["pool", "desc", "first", "n", "key", "status"],
+  batchInit: ["pool", "desc", "first", "n", "status"],
+  batchGetWide: ["pool", "desc", "first", "n", "key", "values", "stride", "status"],
+  batchDecode: ["pool", "desc", "first", "n", "keys", "lens", "values", "room", "status"],
+} as const;
+
+/** A number for each name of a parameter list. */
+type Numbers<Names extends readonly string[]> = { -readonly [P in keyof Names]: number };
+/** The exports as functions of i32 arguments, each returning an i32. */
+type Exports = { [F in keyof typeof EXPORTS]: (...args: Numbers<(typeof EXPORTS)[F]>) => number };
+
+const compiled: Array<WebAssembly.Module | null | undefined> = [];
+
+/**
+ * The compiled module for plain (build/traits.wasm) or shared memories (build/traits.shared.wasm,
+ * built with threads and a shared imported memory of at most 4 GiB), or null where WebAssembly or
+ * the file is unavailable.
+ */
+export function wasmModule(shared: boolean): WebAssembly.Module | null {
+  const i = shared ? 1 : 0;
+  if (compiled[i] === undefined) {
+    try {
+      compiled[i] = new WebAssembly.Module(readFileSync(new URL(shared ? "../../build/traits.shared.wasm" : "../../build/traits.wasm", import.meta.url)));
+    } catch {
+      compiled[i] = null;
+    }
+  }
+  return compiled[i]!;
+}
+
+/** The WASM core over one memory: the exports plus a scratch area for single-store results. */
+export class WasmCore implements Core {
+  readonly impl = "wasm" as const;
+  private readonly ex: Exports;
+  /** Address of the scratch area in the memory. */
+  readonly scratch: number;
+  private u8: Uint8Array;
+  private u32: Uint32Array;
+  readonly batchGet: Core["batchGet"];
+  readonly batchSet: Core["batchSet"];
+  readonly batchSetMany: Core["batchSetMany"];
+  readonly batchDel: Core["batchDel"];
+  readonly batchHas: Core["batchHas"];
+  readonly batchInit: Core["batchInit"];
+  readonly batchGetWide: Core["batchGetWide"];
+  readonly batchDecode: Core["batchDecode"];
+
+  /** An instance on `memory`; its scratch area at `scratch`, or allocated from the memory's arena. */
+  constructor(module: WebAssembly.Module, private readonly memory: WebAssembly.Memory, scratch?: number) {
+    const ex = (this.ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports);
+    this.scratch = scratch ?? arenaOf(memory).alloc(Scratch.BYTES, 8);
+    this.u8 = new Uint8Array(memory.buffer);
+    this.u32 = new Uint32Array(memory.buffer, 0, memory.buffer.byteLength >>> 2);
+    ({ batchGet: this.batchGet, batchSet: this.batchSet, batchSetMany: this.batchSetMany, batchDel: this.batchDel } = ex);
+    ({ batchHas: this.batchHas, batchInit: this.batchInit, batchGetWide: this.batchGetWide, batchDecode: this.batchDecode } = ex);
+  }
+
+  /** The views, recreated if memory.grow detached them. */
+  private views(): Uint32Array {
+    if (this.u32.length === 0) {
+      this.u8 = new Uint8Array(this.memory.buffer);
+      this.u32 = new Uint32Array(this.memory.buffer, 0, this.memory.buffer.byteLength >>> 2);
+    }
+    return this.u32;
+  }
+
+  init(start: number, cap: number): number {
+    return this.ex.init(start, cap);
+  }
+  size(start: number, cap: number, profile: number): number {
+    return this.ex.size(start, cap, profile);
+  }
+  has(start: number, cap: number, profile: number, key: number): number {
+    return this.ex.has(start, cap, profile, key);
+  }
+  get(start: number, cap: number, profile: number, key: number, outLen: number, out: Uint32Array): number {
+    const s = this.scratch, len = this.ex.get(start, cap, profile, key, s, outLen);
+    if (len >= 0) {
+      const u32 = this.u32.length === 0 ? this.views() : this.u32;
+      out[0] = u32[s >>> 2]!;
+      out[1] = outLen >= 8 ? u32[(s >>> 2) + 1]! : 0;
+    }
+    return len;
+  }
+  set(start: number, cap: number, profile: number, key: number, len: number, lo: number, hi: number): number {
+    return this.ex.set(start, cap, profile, key, len, lo, hi);
+  }
+  del(start: number, cap: number, profile: number, key: number): number {
+    return this.ex.del(start, cap, profile, key);
+  }
+  setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array): number {
+    const s = this.scratch, fields = s + Scratch.FIELDS, u32 = this.views();
+    u32.set(values.subarray(0, 2 * m), s >>> 2);
+    u32[(fields + FieldList.M) >>> 2] = m;
+    this.u8.set(keys.subarray(0, m), fields + FieldList.KEYS);
+    this.u8.set(lens.subarray(0, m), fields + FieldList.LENS);
+    return this.ex.setMany(start, cap, profile, fields, s, 0);
+  }
+  decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
+    const s = this.scratch;
+    const n = this.ex.decode(start, cap, profile, s + Scratch.DECODE_KEYS, s + Scratch.DECODE_LENS, s + Scratch.VALUES);
+    const u32 = this.views(), u8 = this.u8, w = s >>> 2;
+    for (let i = 0; i < n; i++) {
+      keys[i] = u8[s + Scratch.DECODE_KEYS + i]!;
+      lens[i] = u8[s + Scratch.DECODE_LENS + i]!;
+      values[2 * i] = u32[w + 2 * i]!;
+      values[2 * i + 1] = u32[w + 2 * i + 1]!;
+    }
+    return n;
+  }
+}
+
+const cores = new WeakMap<WebAssembly.Memory, WasmCore | null>();
+
+/** True once a memory has its WASM core (and so its scratch area). */
+export function hasWasmCore(memory: WebAssembly.Memory): boolean {
+  return cores.get(memory) != null;
+}
+
+/** The cached WASM core of a memory (plain or shared), or null if WebAssembly cannot run on it; the first call places its scratch. */
+export function wasmCoreOf(memory: WebAssembly.Memory, scratch?: number): WasmCore | null {
+  let core = cores.get(memory);
+  if (core === undefined) {
+    const module = wasmModule(typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer);
+    try {
+      core = module ? new WasmCore(module, memory, scratch) : null;
+    } catch {
+      core = null; // e.g. a shared memory whose maximum exceeds 4 GiB
+    }
+    cores.set(memory, core);
+  }
+  return core;
+}

@@ -1,0 +1,79 @@
+/** The entry point of a WorkerGroup's worker thread: attaches to the shared pool and runs tasks over its frames. */
+import { parentPort, workerData } from "node:worker_threads";
+import { PacketPool, type PoolLayout } from "../pool/pool.js";
+import { Burst, type BurstLayout } from "../pool/burst.js";
+import { SharedKeyRegistry } from "../registry/shared-registry.js";
+import { Scratch } from "../core/abi.js";
+import { wasmCoreOf } from "../core/wasm.js";
+import { jsCoreOf } from "../core/select.js";
+import type { WorkerTask } from "./workers.js";
+
+interface Init {
+  id: number;
+  pool: PoolLayout;
+  impl: "wasm" | "js";
+  results: BurstLayout;
+  burst: number;
+  scratch: number;
+  handler?: string;
+  registry?: SharedArrayBuffer;
+  counter: Int32Array;
+}
+
+type Handler = (ctx: { pool: PacketPool; burst: Burst; worker: number; args: unknown; registry: SharedKeyRegistry | undefined }) => number | void;
+
+const init = workerData as Init;
+const port = parentPort!;
+const registry = init.registry && SharedKeyRegistry.from(init.registry);
+const core = (init.impl === "wasm" && wasmCoreOf(init.pool.memory, init.scratch)) || jsCoreOf(init.pool.memory);
+const pool = PacketPool.attach(init.pool, core, init.scratch + Math.ceil(Scratch.BYTES / 64) * 64, registry);
+let handler: Handler | undefined;
+
+/** The bursts of a span: views of the result arrays, `init.burst` frames each. */
+function chunks(span: { offset: number; first: number; n: number; queued: boolean }): Burst[] {
+  const out: Burst[] = [];
+  for (let at = 0; at < span.n; at += init.burst) {
+    const n = Math.min(init.burst, span.n - at), burst = Burst.attach(pool, init.results, span.offset + at, n);
+    out.push(span.queued ? burst.selectFrames(undefined, n) : burst.selectRange(span.first + at, n));
+  }
+  return out;
+}
+
+function runTask(task: WorkerTask, burst: Burst): number {
+  switch (task.op) {
+    case "get": return pool.batchGet(burst, task.key);
+    case "set": return pool.batchSet(burst, task.key, task.len, task.value);
+    case "setMany": return pool.batchSetMany(burst, task.fields, task.values, { replace: task.replace ?? false });
+    case "delete": return pool.batchDelete(burst, task.key);
+    case "has": return pool.batchHas(burst, task.key);
+    case "init": return pool.batchInit(burst);
+    case "handler": {
+      if (!handler) throw new Error("this WorkerGroup has no handler module");
+      return handler({ pool, burst, worker: init.id, args: task.args, registry }) ?? 0;
+    }
+    default: throw new Error(`unknown task ${JSON.stringify((task as { op: unknown }).op)}`);
+  }
+}
+
+async function start(): Promise<void> {
+  if (init.handler) {
+    const module = (await import(init.handler)) as { burst?: Handler };
+    if (typeof module.burst !== "function") throw new Error(`${init.handler} does not export a burst(ctx) function`);
+    handler = module.burst;
+  }
+  port.on("message", ({ id, task, passes, span }: { id: number; task: WorkerTask; passes: number; span: Parameters<typeof chunks>[0] }) => {
+    try {
+      const bursts = chunks(span);
+      let count = 0;
+      for (let p = 0; p < passes; p++) for (const burst of bursts) count += runTask(task, burst);
+      Atomics.add(init.counter, 0, 1); // publishes this worker's writes to the thread that reads the counter
+      port.postMessage({ id, count });
+    } catch (error) {
+      const e = error as Error & { code?: string };
+      port.postMessage({ id, error: { message: e.message, stack: e.stack ?? "", code: e.code } });
+    }
+  });
+  port.postMessage({ ready: true });
+}
+
+start().catch((error: Error) => port.postMessage({ error: { message: error.message, stack: error.stack ?? "" } }));

@@ -1,0 +1,205 @@
+/**
+ * WorkerGroup: N worker_threads running batch operations, or a caller's per-burst handler, over
+ * their own frames of one pool in a shared WebAssembly memory, in parallel, RSS-queue style: each
+ * worker owns a range of frames (or a queue of descriptors) and no two workers touch one frame, so
+ * the hot path takes no lock. Results land in one shared Burst (`results`), at each frame's position.
+ */
+import { Worker } from "node:worker_threads";
+import { TraitsError } from "../core/errors.js";
+import { checkInteger, describe } from "../core/options.js";
+import { arenaOf } from "../core/memory.js";
+import type { PacketPool, Field } from "../pool/pool.js";
+import type { Burst } from "../pool/burst.js";
+import { SharedKeyRegistry } from "../registry/shared-registry.js";
+import { Scratch } from "../core/abi.js";
+import type { Key } from "../store/values.js";
+
+const WORKER_SCRATCH = Math.ceil(Scratch.BYTES / 64) * 64 + Scratch.BYTES;
+
+/** A task every worker runs over its frames, burst by burst. */
+export type WorkerTask =
+  | { op: "get"; key: Key }
+  | { op: "set"; key: Key; len: number; value?: number | bigint }
+  | { op: "setMany"; fields: Field[]; values?: Array<number | bigint>; replace?: boolean }
+  | { op: "delete"; key: Key }
+  | { op: "has"; key: Key }
+  | { op: "init" }
+  | { op: "handler"; args?: unknown };
+
+/** Options of a WorkerGroup. */
+export interface WorkerGroupOptions {
+  /** Number of worker threads, 1 to 64. */
+  workers: number;
+  /** A module (path or file URL) exporting `burst(ctx)`, run for task `{ op: "handler" }`: ctx is { pool, burst, worker, args, registry }; it returns a count of successes (or nothing). */
+  handler?: string | URL;
+  /** A SharedKeyRegistry every worker sees (strict stores in the workers, and ctx.registry). */
+  registry?: SharedKeyRegistry;
+  /** Frames per batch call in the workers (default 256). */
+  burst?: number;
+  /** Value slots per frame of the result burst (default 4). */
+  slots?: number;
+}
+
+interface Pending {
+  id: number;
+  resolve(count: number): void;
+  reject(error: Error): void;
+  counts: number[];
+  waiting: number;
+}
+
+/** A group of worker threads over one pool in a shared WebAssembly memory. */
+export class WorkerGroup {
+  /** Number of workers. */
+  readonly size: number;
+  /** The shared result arrays: frame position i (in the order of the frames the task ran over) has its status and value slots at i. */
+  readonly results: Burst;
+  private readonly workers: Worker[];
+  private readonly counter = new Int32Array(new SharedArrayBuffer(4));
+  private readonly started: Promise<void>;
+  private readonly scratch: number[];
+  private pending: Pending | undefined;
+  private closing: Promise<void> | undefined;
+  private next = 0;
+
+  /** Starts the workers; throws EINVAL if the pool's memory is not shared, or for bad options. */
+  constructor(readonly pool: PacketPool, options: WorkerGroupOptions) {
+    if (!(pool.memory.buffer instanceof SharedArrayBuffer)) throw new TraitsError("EINVAL", "a WorkerGroup needs a pool in a shared WebAssembly.Memory (new WebAssembly.Memory({ initial, maximum, shared: true }))");
+    this.size = checkInteger(options?.workers, "workers", 1, 64);
+    const burst = checkInteger(options.burst ?? 256, "burst", 1, 2 ** 24), slots = checkInteger(options.slots ?? 4, "slots", 1, 64);
+    if (options.registry !== undefined && !(options.registry instanceof SharedKeyRegistry)) throw new TraitsError("EINVAL", `registry must be a SharedKeyRegistry, not ${describe(options.registry)}`);
+    const handler = options.handler === undefined ? undefined : String(options.handler instanceof URL ? options.handler : new URL(options.handler, `file://${process.cwd()}/`));
+    this.results = pool.burst(pool.count, { slots });
+    const arena = arenaOf(pool.memory);
+    // Each worker's scratch: its WASM instance's, then its pool view's; 64-byte aligned so that no two workers share a cache line.
+    this.scratch = Array.from({ length: this.size }, () => arena.alloc(WORKER_SCRATCH, 64));
+    const entry = new URL("./worker.js", import.meta.url);
+    const execArgv = workerExecArgv(process.execArgv);
+    this.workers = this.scratch.map((scratch, id) => new Worker(entry, {
+      execArgv,
+      workerData: { id, pool: pool.layout(), impl: pool.impl, results: this.results.layout(), burst, scratch, handler, registry: options.registry?.buffer, counter: this.counter },
+    }));
+    this.started = Promise.all(this.workers.map((worker, id) => new Promise<void>((resolve, reject) => {
+      worker.once("message", (message: { ready?: true; error?: WorkerError }) => (message.ready ? resolve() : reject(workerError(id, message.error!))));
+      worker.once("error", (error) => reject(workerError(id, { message: error.message, stack: error.stack ?? "" })));
+    }))).then(() => {
+      this.workers.forEach((worker, id) => {
+        worker.on("message", (message: Done) => this.done(id, message));
+        worker.on("error", (error) => this.fail(workerError(id, { message: error.message, stack: error.stack ?? "" })));
+        worker.on("exit", (code) => { if (!this.closing) this.fail(workerError(id, { message: `exited with code ${code}`, stack: "" })); });
+      });
+    });
+    this.started.catch(() => this.close());
+  }
+
+  /** Resolves when every worker has started (and loaded the handler); rejects with the first worker's error. */
+  ready(): Promise<void> {
+    return this.started;
+  }
+
+  /**
+   * Runs `task` in every worker over its frames, `passes` times, and resolves to the total count of
+   * successes once all are done (the completion point: every worker's writes are visible then).
+   * Frames: by default worker w owns an equal range of the pool; with `queues`, worker w takes the
+   * frame indices of queues[w] (no frame in two queues; at most pool.count in all). Rejects with the
+   * first worker error (its stack included), or EBUSY while another run is under way.
+   */
+  async run(task: WorkerTask, { passes = 1, queues }: { passes?: number; queues?: ArrayLike<number>[] } = {}): Promise<number> {
+    await this.started;
+    if (this.closing) throw new TraitsError("EINVAL", "the WorkerGroup is closed");
+    if (this.pending) throw new TraitsError("EBUSY", "a run is under way: await it first");
+    checkInteger(passes, "passes", 1, 2 ** 31);
+    const spans = this.spans(queues);
+    this.results.selectRange(0, spans.reduce((end, span) => Math.max(end, span.offset + span.n), 0));
+    return new Promise<number>((resolve, reject) => {
+      const id = ++this.next;
+      this.pending = { id, resolve, reject, counts: [], waiting: this.size };
+      this.workers.forEach((worker, w) => worker.postMessage({ id, task, passes, span: spans[w] }));
+    });
+  }
+
+  /** Stops the workers and gives back the shared arrays. Calling it again is harmless. */
+  close(): Promise<void> {
+    this.closing ??= Promise.all(this.workers.map((worker) => worker.terminate())).then(() => {
+      this.results.release();
+      const arena = arenaOf(this.pool.memory);
+      this.scratch.forEach((at) => arena.release(at, WORKER_SCRATCH, 64));
+      this.pending?.reject(new TraitsError("EINVAL", "the WorkerGroup was closed during a run"));
+      this.pending = undefined;
+    });
+    return this.closing;
+  }
+
+  /** Each worker's frames: a range [first, first + n) of the pool, or its queue copied into the result descriptors at [offset, offset + n). */
+  private spans(queues?: ArrayLike<number>[]): Array<{ offset: number; first: number; n: number; queued: boolean }> {
+    if (queues === undefined) {
+      return Array.from({ length: this.size }, (_, w) => {
+        const first = Math.floor((w * this.pool.count) / this.size), end = Math.floor(((w + 1) * this.pool.count) / this.size);
+        return { offset: first, first, n: end - first, queued: false };
+      });
+    }
+    if (!Array.isArray(queues) || queues.length !== this.size) throw new TraitsError("EINVAL", `queues must be an array of ${this.size} frame lists, one per worker`);
+    const seen = new Set<number>(), frames = this.results.frames();
+    let offset = 0;
+    return queues.map((queue, w) => {
+      if (offset + queue.length > this.pool.count) throw new TraitsError("EINVAL", `the queues hold more than the pool's ${this.pool.count} frames`);
+      for (let i = 0; i < queue.length; i++) {
+        const frame = checkInteger(queue[i], `queues[${w}][${i}]`, 0, this.pool.count - 1);
+        if (seen.has(frame)) throw new TraitsError("EINVAL", `frame ${frame} is in two queues: workers must own their frames`);
+        seen.add(frame);
+        frames[offset + i] = frame;
+      }
+      const span = { offset, first: 0, n: queue.length, queued: true };
+      offset += queue.length;
+      return span;
+    });
+  }
+
+  private done(worker: number, message: Done): void {
+    const pending = this.pending;
+    if (!pending || message.id !== pending.id) return; // a run that already failed
+    if (message.error) return this.fail(workerError(worker, message.error));
+    Atomics.load(this.counter, 0); // pairs with the worker's Atomics.add: its writes are visible from here on
+    pending.counts[worker] = message.count!;
+    if (--pending.waiting === 0) {
+      this.pending = undefined;
+      pending.resolve(pending.counts.reduce((a, b) => a + b, 0));
+    }
+  }
+
+  private fail(error: Error): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.reject(error);
+  }
+}
+
+interface WorkerError {
+  message: string;
+  stack: string;
+  code?: string;
+}
+
+interface Done {
+  id: number;
+  count?: number;
+  error?: WorkerError;
+}
+
+/** Node options for the workers: the process's, but not those of an inline script (--input-type, -e/--eval, -p/--print and its text). */
+function workerExecArgv(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (/^(-e|--eval|-p|--print|--input-type)$/.test(arg)) i++;
+    else if (!/^--(eval|print|input-type)=/.test(arg)) out.push(arg);
+  }
+  return out;
+}
+
+/** An Error for the caller from a worker's error, with the worker's stack. */
+function workerError(id: number, error: WorkerError): Error {
+  const result = error.code ? new TraitsError(error.code as never, `worker ${id}: ${error.message.replace(/^E[A-Z]+: /, "")}`) : new Error(`worker ${id}: ${error.message}`);
+  result.stack = `${result.name}: ${result.message}\n    --- in worker ${id} ---\n${error.stack}`;
+  return result;
+}
