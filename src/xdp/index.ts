@@ -1,7 +1,8 @@
 /**
  * packet-traits/xdp: the kernel bridge (Linux only; needs the optional dependency koffi and libbpf).
- * Loads BPF objects and runs their programs with BPF_PROG_TEST_RUN.
+ * Loads BPF objects and runs their programs with BPF_PROG_TEST_RUN, on bytes or on a PacketPool's frames.
  */
 export { BpfError } from "./errors.js";
 export { BpfObject } from "./object.js";
+export { XdpAction, XdpProgram, xdpActionName, type XdpProgramOptions } from "./program.js";
 export { testRun, type TestRunOptions, type TestRunResult } from "./run.js";

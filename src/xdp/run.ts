@@ -44,21 +44,40 @@ const view = new DataView(attr.buffer);
  */
 export function testRun(progFd: number, options: TestRunOptions): TestRunResult {
   const native = getNative(), { dataIn, dataOut, ctxIn, ctxOut } = options;
+  const at = (view: Uint8Array | undefined) => (view ? native.address(view) : 0n);
+  return testRunAt(progFd, {
+    dataIn: at(dataIn), dataInSize: dataIn.byteLength, dataOut: at(dataOut), dataOutSize: dataOut?.byteLength ?? 0,
+    ctxIn: at(ctxIn), ctxInSize: ctxIn?.byteLength ?? 0, ctxOut: at(ctxOut), ctxOutSize: ctxOut?.byteLength ?? 0, repeat: options.repeat ?? 1,
+  });
+}
+
+/** @internal The buffers of one test run as addresses and sizes (0n: none). */
+export interface TestRunAddresses {
+  dataIn: bigint;
+  dataInSize: number;
+  dataOut: bigint;
+  dataOutSize: number;
+  ctxIn: bigint;
+  ctxInSize: number;
+  ctxOut: bigint;
+  ctxOutSize: number;
+  repeat: number;
+}
+
+/** @internal testRun on addresses (XdpProgram runs on frames in WebAssembly memory); throws as testRun. */
+export function testRunAt(progFd: number, a: TestRunAddresses): TestRunResult {
+  const native = getNative();
   attr.fill(0);
   view.setUint32(0, progFd, true);
-  view.setUint32(8, dataIn.byteLength, true);
-  view.setUint32(12, dataOut?.byteLength ?? 0, true);
-  view.setBigUint64(16, native.address(dataIn), true);
-  if (dataOut) view.setBigUint64(24, native.address(dataOut), true);
-  view.setUint32(32, options.repeat ?? 1, true);
-  if (ctxIn) {
-    view.setUint32(40, ctxIn.byteLength, true);
-    view.setBigUint64(48, native.address(ctxIn), true);
-  }
-  if (ctxOut) {
-    view.setUint32(44, ctxOut.byteLength, true);
-    view.setBigUint64(56, native.address(ctxOut), true);
-  }
+  view.setUint32(8, a.dataInSize, true);
+  view.setUint32(12, a.dataOutSize, true);
+  view.setBigUint64(16, a.dataIn, true);
+  view.setBigUint64(24, a.dataOut, true);
+  view.setUint32(32, a.repeat, true);
+  view.setUint32(40, a.ctxInSize, true);
+  view.setUint32(44, a.ctxOutSize, true);
+  view.setBigUint64(48, a.ctxIn, true);
+  view.setBigUint64(56, a.ctxOut, true);
   if (native.bpf(BPF_PROG_TEST_RUN, attr) < 0) {
     const errno = native.errno();
     throw new BpfError(errno, `test run of program fd ${progFd}: ${failure(errno)}`);
