@@ -160,7 +160,7 @@ export class FramePool {
     this.memory = options.memory ?? new WebAssembly.Memory({ initial: 1, maximum: 65536 });
     this.core = coreOf(this.memory, impl, options.impl === "wasm");
     const arena = arenaOf(this.memory);
-    this.base = arena.alloc(this.count * this.frameSize, 64);
+    this.base = arena.alloc(this.count * this.frameSize, 4096); // a page: AF_XDP registers the frames as its UMEM from a page boundary
     this.heads = arena.alloc(4 * this.count, 64);
     this.lengths = arena.alloc(4 * this.count, 64);
     this.metas = this.placement === "frame" ? this.heads : arena.alloc(4 * this.count, 64);

@@ -8,8 +8,9 @@ import { BpfError } from "./errors.js";
 /** The little of koffi the bridge uses (typed here, so that building needs no koffi). */
 interface Koffi {
   load(path: string): { func(signature: string): (...args: unknown[]) => unknown };
-  address(value: ArrayBuffer | ArrayBufferView): bigint;
+  address(value: unknown): bigint;
   errno(): number;
+  view(pointer: unknown, length: number): ArrayBuffer;
 }
 
 /** A libbpf object or program: an opaque pointer. */
@@ -31,6 +32,25 @@ export interface Native {
   programFd(prog: Pointer): number;
   setLogBuf(prog: Pointer, buf: Uint8Array, size: number): number;
   close(obj: Pointer): void;
+  /** libbpf: bind a program to a device before load (bpf_program__set_ifindex, __set_flags), its maps, and XDP attach. */
+  setIfindex(prog: Pointer, ifindex: number): void;
+  setFlags(prog: Pointer, flags: number): number;
+  findMapFd(obj: Pointer, name: string): number;
+  mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: number): number;
+  xdpAttach(ifindex: number, progFd: number, flags: number): number;
+  xdpDetach(ifindex: number, flags: number): number;
+  /** libc: the calls of an AF_XDP socket; -1 (or null) and errno on failure. */
+  socket(domain: number, type: number, protocol: number): number;
+  setsockopt(fd: number, level: number, name: number, value: Uint8Array): number;
+  getsockopt(fd: number, level: number, name: number, value: Uint8Array, length: Uint32Array): number;
+  bind(fd: number, address: Uint8Array): number;
+  /** mmap of a socket's ring: the memory as an ArrayBuffer (null on failure), and munmap. */
+  mmap(length: number, fd: number, offset: bigint): { buffer: ArrayBuffer; pointer: unknown } | null;
+  munmap(pointer: unknown, length: number): number;
+  closeFd(fd: number): number;
+  /** sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0): kicks the kernel to transmit. */
+  kick(fd: number): number;
+  ifIndex(name: string): number;
 }
 
 const SYS_BPF: Record<string, number> = { x64: 321, arm64: 280, riscv64: 280, loong64: 280, ia32: 357, arm: 386, s390x: 351, ppc64: 361 };
@@ -68,6 +88,21 @@ function openNative(): Native {
     programFd: libbpf.func("int bpf_program__fd(void *prog)"),
     setLogBuf: libbpf.func("int bpf_program__set_log_buf(void *prog, void *buf, size_t size)"),
     close: libbpf.func("void bpf_object__close(void *obj)"),
+    setIfindex: libbpf.func("void bpf_program__set_ifindex(void *prog, uint32_t ifindex)"),
+    setFlags: libbpf.func("int bpf_program__set_flags(void *prog, uint32_t flags)"),
+    findMapFd: libbpf.func("int bpf_object__find_map_fd_by_name(void *obj, const char *name)"),
+    mapUpdate: libbpf.func("int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)"),
+    xdpAttach: libbpf.func("int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, void *opts)"),
+    xdpDetach: libbpf.func("int bpf_xdp_detach(int ifindex, uint32_t flags, void *opts)"),
+    socket: libc.func("int socket(int domain, int type, int protocol)"),
+    setsockopt: libc.func("int setsockopt(int fd, int level, int name, const void *value, uint32_t length)"),
+    getsockopt: libc.func("int getsockopt(int fd, int level, int name, void *value, uint32_t *length)"),
+    bind: libc.func("int bind(int fd, const void *address, uint32_t length)"),
+    mmap: libc.func("void *mmap(void *address, size_t length, int prot, int flags, int fd, int64_t offset)"),
+    munmap: libc.func("int munmap(void *address, size_t length)"),
+    closeFd: libc.func("int close(int fd)"),
+    sendto: libc.func("intptr_t sendto(int fd, const void *buffer, size_t length, int flags, const void *address, uint32_t address_length)"),
+    ifIndex: libc.func("uint32_t if_nametoindex(const char *name)"),
   };
   f.setPrint(null); // errors are reported as BpfError, with the verifier's log where there is one
   return {
@@ -81,5 +116,24 @@ function openNative(): Native {
     programFd: (prog) => f.programFd(prog) as number,
     setLogBuf: (prog, buf, size) => f.setLogBuf(prog, buf, size) as number,
     close: (obj) => void f.close(obj),
+    setIfindex: (prog, ifindex) => void f.setIfindex(prog, ifindex),
+    setFlags: (prog, flags) => f.setFlags(prog, flags) as number,
+    findMapFd: (obj, name) => f.findMapFd(obj, name) as number,
+    mapUpdate: (fd, key, value, flags) => f.mapUpdate(fd, key, value, flags) as number,
+    xdpAttach: (ifindex, progFd, flags) => f.xdpAttach(ifindex, progFd, flags, null) as number,
+    xdpDetach: (ifindex, flags) => f.xdpDetach(ifindex, flags, null) as number,
+    socket: (domain, type, protocol) => f.socket(domain, type, protocol) as number,
+    setsockopt: (fd, level, name, value) => f.setsockopt(fd, level, name, value, value.byteLength) as number,
+    getsockopt: (fd, level, name, value, length) => f.getsockopt(fd, level, name, value, length) as number,
+    bind: (fd, address) => f.bind(fd, address, address.byteLength) as number,
+    mmap: (length, fd, offset) => {
+      const pointer = f.mmap(null, length, 3 /* PROT_READ | PROT_WRITE */, 0x8001 /* MAP_SHARED | MAP_POPULATE */, fd, offset);
+      if (pointer === null || koffi.address(pointer) === 0xffffffffffffffffn) return null;
+      return { buffer: koffi.view(pointer, length), pointer };
+    },
+    munmap: (pointer, length) => f.munmap(pointer, length) as number,
+    closeFd: (fd) => f.closeFd(fd) as number,
+    kick: (fd) => Number(f.sendto(fd, null, 0, 0x40 /* MSG_DONTWAIT */, null, 0)),
+    ifIndex: (name) => f.ifIndex(name) as number,
   };
 }

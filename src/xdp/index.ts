@@ -3,6 +3,7 @@
  * Loads BPF objects and runs their programs with BPF_PROG_TEST_RUN, on bytes or on a PacketPool's frames.
  */
 export { BpfError } from "./errors.js";
-export { BpfObject } from "./object.js";
+export { BpfObject, type BpfLoadOptions } from "./object.js";
 export { XdpAction, XdpProgram, xdpActionName, type XdpProgramOptions } from "./program.js";
+export { RECEIVE_META_LENGTH, RECEIVE_PROGRAM, XskSocket, type XskOptions } from "./xsk.js";
 export { testRun, type TestRunOptions, type TestRunResult } from "./run.js";

@@ -5,6 +5,14 @@ import { getNative, type Native, type Pointer } from "./ffi.js";
 
 /** Bytes kept for each program's verifier log, of which an error quotes the last line. */
 const LOG_SIZE = 1 << 16;
+/** BPF_F_XDP_DEV_BOUND_ONLY (include/uapi/linux/bpf.h; Debian 12's headers lack it). */
+const BPF_F_XDP_DEV_BOUND_ONLY = 1 << 6;
+
+/** Options of BpfObject.load. */
+export interface BpfLoadOptions {
+  /** Binds every program to this interface before loading (device-bound XDP: the rx-metadata kfuncs load only so). */
+  ifindex?: number;
+}
 
 /**
  * The programs of one BPF object file, loaded (verified) into the kernel. Their file descriptors
@@ -24,7 +32,7 @@ export class BpfObject {
    * koffi, no libbpf), EACCES or EINVAL (the verifier refused a program: the message ends with the
    * last line of its log), or what libbpf reports for a malformed object.
    */
-  static load(path: string): BpfObject {
+  static load(path: string, { ifindex }: BpfLoadOptions = {}): BpfObject {
     if (!existsSync(path)) throw new BpfError(2, `no BPF object at ${path}`);
     const native = getNative();
     const obj = native.openFile(path);
@@ -37,6 +45,10 @@ export class BpfObject {
       const log = new Uint8Array(LOG_SIZE);
       logs.set(native.programName(prog), log);
       native.setLogBuf(prog, log, LOG_SIZE);
+      if (ifindex !== undefined) {
+        native.setIfindex(prog, ifindex);
+        native.setFlags(prog, BPF_F_XDP_DEV_BOUND_ONLY);
+      }
     }
     const rc = native.load(obj);
     if (rc < 0) {
@@ -69,6 +81,14 @@ export class BpfObject {
     }
     const fd = this.fds.get(name);
     if (fd === undefined) throw new BpfError(2, `${this.path} has no program ${name} (it has ${this.programs.join(", ") || "none"})`);
+    return fd;
+  }
+
+  /** File descriptor of the map `name`. Throws BpfError EBADF after close(), ENOENT for an unknown name. */
+  mapFd(name: string): number {
+    if (this.obj === null) throw new BpfError(9, `${this.path} is closed`);
+    const fd = this.native.findMapFd(this.obj, name);
+    if (fd < 0) throw new BpfError(2, `${this.path} has no map ${name}`);
     return fd;
   }
 
