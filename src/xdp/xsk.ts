@@ -162,15 +162,15 @@ export class XskSocket {
   }
 
   /**
-   * Takes up to burst-capacity received packets off the rx ring: selects their frames in the burst
+   * Takes up to `max` (default: the burst's capacity) received packets off the rx ring: selects their frames in the burst
    * and sets each frame's head, length and metadata length (the pool's) from its descriptor. Returns
    * how many. Throws TraitsError EBADMSG (changing nothing) for a descriptor outside the pool, or whose
    * packet does not fit its frame after the metadata area.
    */
-  receive(burst: Burst): number {
+  receive(burst: Burst, max: number = burst.capacity): number {
     const rings = this.live(), rx = rings.rx, pool = this.pool;
     if (burst.pool !== pool) throw new TraitsError("EINVAL", "receive(): the burst belongs to another pool");
-    const consumer = rx.consumer, n = Math.min((rx.producer - consumer) >>> 0, burst.capacity), frames = burst.frames(), w = rx.words;
+    const consumer = rx.consumer, n = Math.min((rx.producer - consumer) >>> 0, burst.capacity, max), frames = burst.frames(), w = rx.words;
     const heads = new Uint32Array(n), lengths = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const at = rx.descAt + 4 * ((consumer + i) & (rx.size - 1)), high = w[at + 1]!, address = w[at]!, length = w[at + 2]!;
