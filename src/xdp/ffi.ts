@@ -37,8 +37,10 @@ export interface Native {
   setFlags(prog: Pointer, flags: number): number;
   findMapFd(obj: Pointer, name: string): number;
   mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: number): number;
-  xdpAttach(ifindex: number, progFd: number, flags: number): number;
-  xdpDetach(ifindex: number, flags: number): number;
+  /** bpf_object__find_program_by_name, bpf_program__attach_xdp (a BPF link: closing its fd, even by exiting, detaches) and bpf_link__destroy. */
+  findProgram(obj: Pointer, name: string): Pointer | null;
+  attachXdp(prog: Pointer, ifindex: number): Pointer | null;
+  destroyLink(link: Pointer): number;
   /** libc: the calls of an AF_XDP socket; -1 (or null) and errno on failure. */
   socket(domain: number, type: number, protocol: number): number;
   setsockopt(fd: number, level: number, name: number, value: Uint8Array): number;
@@ -92,8 +94,9 @@ function openNative(): Native {
     setFlags: libbpf.func("int bpf_program__set_flags(void *prog, uint32_t flags)"),
     findMapFd: libbpf.func("int bpf_object__find_map_fd_by_name(void *obj, const char *name)"),
     mapUpdate: libbpf.func("int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)"),
-    xdpAttach: libbpf.func("int bpf_xdp_attach(int ifindex, int prog_fd, uint32_t flags, void *opts)"),
-    xdpDetach: libbpf.func("int bpf_xdp_detach(int ifindex, uint32_t flags, void *opts)"),
+    findProgram: libbpf.func("void *bpf_object__find_program_by_name(void *obj, const char *name)"),
+    attachXdp: libbpf.func("void *bpf_program__attach_xdp(void *prog, int ifindex)"),
+    destroyLink: libbpf.func("int bpf_link__destroy(void *link)"),
     socket: libc.func("int socket(int domain, int type, int protocol)"),
     setsockopt: libc.func("int setsockopt(int fd, int level, int name, const void *value, uint32_t length)"),
     getsockopt: libc.func("int getsockopt(int fd, int level, int name, void *value, uint32_t *length)"),
@@ -120,8 +123,9 @@ function openNative(): Native {
     setFlags: (prog, flags) => f.setFlags(prog, flags) as number,
     findMapFd: (obj, name) => f.findMapFd(obj, name) as number,
     mapUpdate: (fd, key, value, flags) => f.mapUpdate(fd, key, value, flags) as number,
-    xdpAttach: (ifindex, progFd, flags) => f.xdpAttach(ifindex, progFd, flags, null) as number,
-    xdpDetach: (ifindex, flags) => f.xdpDetach(ifindex, flags, null) as number,
+    findProgram: (obj, name) => f.findProgram(obj, name) as Pointer | null,
+    attachXdp: (prog, ifindex) => f.attachXdp(prog, ifindex) as Pointer | null,
+    destroyLink: (link) => f.destroyLink(link) as number,
     socket: (domain, type, protocol) => f.socket(domain, type, protocol) as number,
     setsockopt: (fd, level, name, value) => f.setsockopt(fd, level, name, value, value.byteLength) as number,
     getsockopt: (fd, level, name, value, length) => f.getsockopt(fd, level, name, value, length) as number,

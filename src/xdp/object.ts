@@ -92,6 +92,22 @@ export class BpfObject {
     return fd;
   }
 
+  /**
+   * @internal Attaches the program `name` (default: the only one) to interface `ifindex` through a
+   * BPF link, and returns the link: bpf_link__destroy detaches it, and so does the end of the process.
+   * Throws BpfError with the kernel's errno (EBUSY: the interface has an XDP program already).
+   */
+  attachXdp(ifindex: number, name?: string): Pointer {
+    this.programFd(name);
+    const prog = this.native.findProgram(this.obj!, name ?? this.programs[0]!);
+    const link = prog && this.native.attachXdp(prog, ifindex);
+    if (!link) {
+      const errno = this.native.errno();
+      throw new BpfError(errno, `attaching ${this.path} to interface ${ifindex} failed${errno === 16 || errno === 17 ? " (the interface has an XDP program already)" : errno === 1 ? `: ${PRIVILEGES}` : ""}`);
+    }
+    return link;
+  }
+
   /** Unloads the programs and maps (closes every fd). Safe to call twice. */
   close(): void {
     if (this.obj === null) return;

@@ -10,12 +10,12 @@ import { TraitsError } from "../core/errors.js";
 import type { Burst } from "../pool/burst.js";
 import { PacketPool } from "../pool/pool.js";
 import { BpfError, PRIVILEGES } from "./errors.js";
-import { getNative, type Native } from "./ffi.js";
+import { getNative, type Native, type Pointer } from "./ffi.js";
 import { BpfObject } from "./object.js";
 
 const AF_XDP = 44, SOCK_RAW = 3, SOL_XDP = 283;
 const XDP_MMAP_OFFSETS = 1, XDP_RX_RING = 2, XDP_TX_RING = 3, XDP_UMEM_REG = 4, XDP_UMEM_FILL_RING = 5, XDP_UMEM_COMPLETION_RING = 6;
-const XDP_COPY = 1 << 1, XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0, XDP_FLAGS_DRV_MODE = 1 << 2;
+const XDP_COPY = 1 << 1;
 const PGOFF = { rx: 0n, tx: 0x80000000n, fill: 0x100000000n, completion: 0x180000000n } as const;
 /** The shipped receive program and the metadata length it makes. */
 export const RECEIVE_PROGRAM = join(fileURLToPath(new URL(".", import.meta.url)), "../../bpf/receive.bpf.o");
@@ -69,7 +69,8 @@ export class XskSocket {
   #fd: number;
   #object: BpfObject | undefined;
   #rings: Rings | undefined;
-  #attached = false;
+  /** The BPF link attaching the program: destroyed by close(), and by the kernel when the process ends. */
+  #link: Pointer | null = null;
 
   private constructor(native: Native, pool: PacketPool, device: string, queue: number, ifindex: number, fd: number) {
     this.#native = native;
@@ -83,7 +84,8 @@ export class XskSocket {
   /**
    * Opens the socket: registers the pool's frames as the UMEM, creates and maps the rings, binds to
    * the queue in copy mode, gives the frames to the fill ring, loads the program bound to the device,
-   * attaches it natively and puts the socket in its XSKMAP. Throws TraitsError EINVAL for a pool that
+   * puts the socket in its XSKMAP and attaches it through a BPF link (so the program is detached
+   * even if the process dies without close()). Throws TraitsError EINVAL for a pool that
    * does not fit, BpfError for what the kernel refuses (EPERM without privileges, ENODEV for no
    * such interface, EBUSY if the interface already has an XDP program). On error nothing is left behind.
    */
@@ -145,13 +147,11 @@ export class XskSocket {
     for (let f = 0; f < frames; f++) this.fill(f);
     rings.fill.producer = rings.fill.producer + frames;
     this.#object = BpfObject.load(program, { ifindex: this.ifindex });
-    const progFd = this.#object.programFd();
     const key = new Uint8Array(4), value = new Uint8Array(4);
     new DataView(key.buffer).setUint32(0, this.queue, true);
     new DataView(value.buffer).setUint32(0, fd, true);
     this.check(native.mapUpdate(this.#object.mapFd("xsks"), key, value, 0), "putting the socket in the program's XSKMAP");
-    this.check(native.xdpAttach(this.ifindex, progFd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST), `attaching ${program} natively`);
-    this.#attached = true;
+    this.#link = this.#object.attachXdp(this.ifindex);
   }
 
   /** Writes frame `frame`'s chunk address at the fill ring's producer + k (not yet published). */
@@ -218,8 +218,8 @@ export class XskSocket {
   /** Detaches the program, unloads it, unmaps the rings and closes the socket. Safe to call twice. */
   close(): void {
     const native = this.#native;
-    if (this.#attached) native.xdpDetach(this.ifindex, XDP_FLAGS_DRV_MODE);
-    this.#attached = false;
+    if (this.#link) native.destroyLink(this.#link);
+    this.#link = null;
     this.#object?.close();
     this.#object = undefined;
     if (this.#rings) for (const ring of Object.values(this.#rings)) native.munmap(ring.map.pointer, ring.length);
