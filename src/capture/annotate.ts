@@ -70,19 +70,20 @@ class Annotator {
   private readonly storeSize: number;
   private readonly names: Map<number, string>;
   private readonly keysValue: Uint8Array;
-  private bytes: Uint8Array;
-  private view: DataView;
-  private values: Uint32Array;
+  private readonly bytes: Uint8Array;
+  private readonly words: Int32Array;
+  private readonly view: DataView;
+  private readonly values: Uint32Array;
   /** The output buffer is bytes[OUT, OUT + OUTPUT_BYTES); `pos` is where the next block goes. */
   private readonly out = READER_BYTES;
   private pos = READER_BYTES;
   /** The burst's packets as read: record, data, lengths, options, output timestamp, VLAN tag. */
-  private readonly recordAt = new Float64Array(BURST);
-  private readonly dataAt = new Float64Array(BURST);
-  private readonly captured = new Float64Array(BURST);
-  private readonly original = new Float64Array(BURST);
-  private readonly optionsAt = new Float64Array(BURST);
-  private readonly optionsEnd = new Float64Array(BURST);
+  private readonly recordAt = new Int32Array(BURST);
+  private readonly dataAt = new Int32Array(BURST);
+  private readonly captured = new Int32Array(BURST);
+  private readonly original = new Uint32Array(BURST);
+  private readonly optionsAt = new Int32Array(BURST);
+  private readonly optionsEnd = new Int32Array(BURST);
   private readonly ticks = new Uint32Array(2 * BURST);
   private readonly vlan = new Float64Array(BURST);
   private readonly offset = new Float64Array(BURST);
@@ -114,8 +115,8 @@ class Annotator {
     this.bytes = new Uint8Array(this.memory.buffer);
     this.view = new DataView(this.memory.buffer);
     this.values = this.burst.values();
+    this.words = new Int32Array(this.memory.buffer);
     this.reader = new CaptureReader(source, this.bytes, 0);
-    for (let i = 0; i < BURST; i++) this.pool.setLength(i, 0);
   }
 
   run(): number {
@@ -165,8 +166,21 @@ class Annotator {
     this.u16(at, TRAITS_OPTION, le);
     this.u16(at + 2, 4 + length, le);
     this.u32(at + 4, TRAITS_PEN, le);
-    this.bytes.copyWithin(at + 8, from, from + length);
+    this.copy(at + 8, from, length);
     return this.pad(at + 8 + length, length);
+  }
+
+  /**
+   * Copies n bytes from `from` to `to`: word by word when both are 4-aligned and n is small (then up
+   * to 3 bytes more are copied, which the caller pads over or ignores), else with copyWithin.
+   */
+  private copy(to: number, from: number, n: number): void {
+    if (((to | from) & 3) === 0 && n <= 256) {
+      const w = this.words;
+      for (let s = from >> 2, d = to >> 2, end = s + ((n + 3) >> 2); s < end; ) w[d++] = w[s++]!;
+    } else {
+      this.bytes.copyWithin(to, from, from + n);
+    }
   }
 
   /** Zero-pads a value of `length` bytes ending at `at` to 4 bytes; returns the padded end. */
@@ -277,8 +291,7 @@ class Annotator {
   private stash(): void {
     const { reader, bytes, values, pool, n, slots, options } = this;
     const frame = pool.base + n * FRAME_SIZE + HEADROOM, copied = Math.min(reader.captured, ROOM);
-    bytes.copyWithin(frame, reader.dataAt, reader.dataAt + copied);
-    pool.setLength(n, copied);
+    this.copy(frame, reader.dataAt, copied);
     if (n === 0) this.littleEndian = reader.littleEndian;
     this.recordAt[n] = reader.at;
     this.dataAt[n] = reader.dataAt;
@@ -288,7 +301,7 @@ class Annotator {
     this.optionsEnd[n] = reader.optionsEnd;
     this.offset[n] = reader.offset;
     const slot = 2 * n * slots, id = this.packets;
-    values[slot] = id % 2 ** 32;
+    values[slot] = id >>> 0;
     values[slot + 1] = Math.floor(id / 2 ** 32);
     for (let j = 0; j < options.sets.length; j++) {
       values[slot + 2 + 2 * j] = options.sets[j]!.lo;
@@ -343,7 +356,7 @@ class Annotator {
       bytes.copyWithin(at, this.recordAt[i]! + 8, this.recordAt[i]! + 28);
     }
     at += 20;
-    bytes.copyWithin(at, this.dataAt[i]!, this.dataAt[i]! + captured);
+    this.copy(at, this.dataAt[i]!, captured);
     at = this.pad(at + captured, captured);
     at = this.copyOptions(at, this.optionsAt[i]!, this.optionsEnd[i]!, le, TRAITS_OPTION);
     at = this.traitsOption(at, le, frame, size);

@@ -30,15 +30,20 @@ export function toeplitz(input: Uint8Array, key: Uint8Array = RSS_DEFAULT_KEY): 
 /** Longest hash input: two IPv6 addresses and two ports. */
 const MAX_INPUT = 36;
 
+/** The 32 key bits from bit `from` on (the Toeplitz window of input bit `from`). */
+function window(key: Uint8Array, from: number): number {
+  let w = 0;
+  for (let i = 0; i < 32; i++) w = (w << 1) | ((key[(from + i) >>> 3]! >>> (7 - ((from + i) & 7))) & 1);
+  return w >>> 0;
+}
+
 /** TABLE[256 p + v]: the Toeplitz contribution of byte value v at input position p, under the default key. */
 const TABLE = ((): Uint32Array => {
-  const table = new Uint32Array(MAX_INPUT * 256), one = new Uint8Array(MAX_INPUT);
+  const table = new Uint32Array(MAX_INPUT * 256);
   for (let p = 0; p < MAX_INPUT; p++) {
     for (let bit = 0; bit < 8; bit++) {
-      one.fill(0);
-      one[p] = 1 << bit;
-      const h = toeplitz(one.subarray(0, p + 1));
-      for (let v = 1 << bit; v < 256; v = (v + 1) | (1 << bit)) table[256 * p + v]! ^= h;
+      const w = window(RSS_DEFAULT_KEY, 8 * p + 7 - bit);
+      for (let v = 1 << bit; v < 256; v = (v + 1) | (1 << bit)) table[256 * p + v]! ^= w;
     }
   }
   return table;

@@ -1,6 +1,6 @@
 /** Command-line parsing shared by the commands: node:util's parseArgs, usage errors, integers. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { writeAll } from "../capture/io.js";
+import { FileError, writeAll } from "../capture/io.js";
 
 /** A usage error: one line on stderr with a hint, exit code 2. */
 export class UsageError extends Error {}
@@ -12,10 +12,14 @@ export interface Io {
   stderr: number;
 }
 
-/** Writes text to a descriptor. */
+/** Writes text to a descriptor (1: stdout, 2: stderr); throws FileError. */
 export function print(fd: number, text: string): void {
   const bytes = Buffer.from(text);
-  writeAll(fd, bytes, 0, bytes.length);
+  try {
+    writeAll(fd, bytes, 0, bytes.length);
+  } catch (error) {
+    throw FileError.from(error, `cannot write ${fd === 2 ? "stderr" : "stdout"}`);
+  }
 }
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
