@@ -292,7 +292,7 @@ class Annotator {
     const { reader, bytes, values, pool, n, slots, options } = this;
     const frame = pool.base + n * FRAME_SIZE + HEADROOM, copied = Math.min(reader.captured, ROOM);
     this.copy(frame, reader.dataAt, copied);
-    if (n === 0) this.littleEndian = reader.littleEndian;
+    if (n === 0) this.littleEndian = reader.format === "pcap" || reader.littleEndian;
     this.recordAt[n] = reader.at;
     this.dataAt[n] = reader.dataAt;
     this.captured[n] = reader.captured;
