@@ -108,7 +108,7 @@ export class Output {
     try {
       writeAll(this.fd, bytes, at, length);
     } catch (error) {
-      throw FileError.from(error, `cannot write ${this.target}`);
+      throw FileError.from(error, `cannot write ${this.target === "-" ? "stdout" : this.target}`);
     }
   }
 

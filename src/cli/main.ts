@@ -1,7 +1,8 @@
 /**
  * The packet-traits command: decode stores by name, manage a key registry file, and annotate and
- * show captures. See docs/CLI.md. Exit codes: 0 success; 1 a runtime error (bad input, an fs
- * error), one line on stderr; 2 a usage error, one line on stderr (the usage itself without a command).
+ * show captures. See docs/CLI.md. Exit codes: 0 success (also when a reader of stdout stops early);
+ * 1 a runtime error (bad input, an fs error), one line on stderr; 2 a usage error, one line on
+ * stderr (the usage itself without a command).
  */
 import { readFileSync } from "node:fs";
 import { TraitsError } from "../core/errors.js";
@@ -72,6 +73,8 @@ export function main(argv: string[], io: Io = STD): number {
       print(io.stderr, `packet-traits: ${error.message} (see packet-traits --help)\n`);
       return 2;
     }
+    // A reader that stops early (| head) ends the command quietly, as SIGPIPE ends C tools.
+    if (error instanceof FileError && error.code === "EPIPE") return 0;
     const known = error instanceof TraitsError ? error : FileError.from(error, `cannot access ${(error as NodeJS.ErrnoException).path ?? "a file"}`);
     if (known instanceof TraitsError || known instanceof FileError) {
       print(io.stderr, `packet-traits: ${known.message}\n`);

@@ -89,7 +89,7 @@ export function annotate(argv: string[], io: Io): number {
   return 0;
 }
 
-/** Runs `pcap show`; returns the exit code. A reader that stops reading (`| head`) ends it quietly. */
+/** Runs `pcap show`; returns the exit code. */
 export function show(argv: string[], io: Io): number {
   const p = parse(argv, SHOW, SHOW_USAGE, io);
   if (!p) return 0;
@@ -99,10 +99,11 @@ export function show(argv: string[], io: Io): number {
   const registry = v.registry === undefined ? undefined : new Map(KeyRegistry.load(v.registry).entries().map((e) => [e.key, e.name] as const));
   const source = openInput(input, io.stdin), out = new TextOut(io.stdout);
   try {
-    showCapture(source.source, (text) => out.line(text), { ...(registry && { registry }), ...(profile && { profile }), json: v.json ?? false, limit: count(v.count) });
+    // What is printed goes out before each read: the first packets show before a slow input ends.
+    const flushing = { read: (into: Uint8Array, at: number, length: number) => (out.flush(), source.source.read(into, at, length)) };
+    showCapture(flushing, (text) => out.line(text), { ...(registry && { registry }), ...(profile && { profile }), json: v.json ?? false, limit: count(v.count) });
     out.flush();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EPIPE") return 0;
     throw FileError.from(error, "cannot write stdout");
   } finally {
     source.close();
