@@ -95,13 +95,13 @@ export function show(argv: string[], io: Io): number {
   if (!p) return 0;
   const { values: v, positionals } = p, [input] = positionals;
   if (input === undefined || positionals.length > 1) throw new UsageError("pcap show takes FILE");
-  const profile = v.profile === undefined ? undefined : toProfile(v.profile);
+  const profile = v.profile === undefined ? undefined : toProfile(v.profile), limit = count(v.count);
   const registry = v.registry === undefined ? undefined : new Map(KeyRegistry.load(v.registry).entries().map((e) => [e.key, e.name] as const));
   const source = openInput(input, io.stdin), out = new TextOut(io.stdout);
   try {
     // What is printed goes out before each read: the first packets show before a slow input ends.
     const flushing = { read: (into: Uint8Array, at: number, length: number) => (out.flush(), source.source.read(into, at, length)) };
-    showCapture(flushing, (text) => out.line(text), { ...(registry && { registry }), ...(profile && { profile }), json: v.json ?? false, limit: count(v.count) });
+    showCapture(flushing, (text) => out.line(text), { ...(registry && { registry }), ...(profile && { profile }), json: v.json ?? false, limit });
     out.flush();
   } catch (error) {
     throw FileError.from(error, "cannot write stdout");

@@ -78,9 +78,11 @@ export function pcap(packets: Buffer[], linkType = 1, seconds = 1_700_000_000): 
 export function udp(i: number, size = 64): Buffer {
   const p = Buffer.alloc(size);
   Buffer.from([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0]).copy(p);
-  Buffer.from([0x45, 0, 0, 28, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, (i >> 16) & 255, (i >> 8) & 255, i & 255, 10, 0, 0, 1]).copy(p, 14);
+  Buffer.from([0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, (i >> 16) & 255, (i >> 8) & 255, i & 255, 10, 0, 0, 1]).copy(p, 14);
+  p.writeUInt16BE(size - 14, 16);
   p.writeUInt16BE(1024 + (i & 0x7fff), 34);
   p.writeUInt16BE(4789, 36);
+  p.writeUInt16BE(size - 34, 38);
   return p;
 }
 
