@@ -28,7 +28,7 @@ export interface ShowOptions {
  * malformed, a corrupt store included.
  */
 export function showCapture(source: ByteSource, line: (text: string) => void, options: ShowOptions): number {
-  const reader = new CaptureReader(source, new Uint8Array(READER_BYTES));
+  const reader = new CaptureReader(source, Buffer.allocUnsafeSlow(READER_BYTES)); // pages are touched only as records fill them
   const decoder = new TextDecoder();
   let names = new Map<number, string>(), profile: Profile = "v1", count = 0;
   /** A new section: its names option (if any) gives the profile and names. */
