@@ -8,11 +8,11 @@ import { readFileSync } from "node:fs";
 import { TraitsError } from "../core/errors.js";
 import { FileError } from "../capture/io.js";
 import { UsageError, print, type Io } from "./args.js";
-import { DECODE_USAGE, decode } from "./decode.js";
-import { REGISTRY_USAGE, registry } from "./registry.js";
+import { decode } from "./decode.js";
+import { registry } from "./registry.js";
 import { ANNOTATE_USAGE, PCAP_USAGE, SHOW_USAGE, annotate, show } from "./pcap.js";
 
-export const USAGE = `usage: packet-traits [-h | --help] [--version] COMMAND [ARGS]
+const USAGE = `usage: packet-traits [-h | --help] [--version] COMMAND [ARGS]
 
 commands:
   decode [HEX] [--file F] ...            print a trait store's entries by name
@@ -20,11 +20,7 @@ commands:
   pcap annotate IN OUT ...               pcap/pcapng in, pcapng with each packet's traits out (- for stdin/stdout)
   pcap show FILE ...                     print each packet's traits
 
-"packet-traits COMMAND --help" describes a command. Exit codes: 0 success, 1 runtime error, 2 usage error.
-
-${DECODE_USAGE.split("\n\n")[0]}
-${REGISTRY_USAGE.split("\n\n")[0]}
-${PCAP_USAGE.split("\n\n")[0]}`;
+"packet-traits COMMAND --help" describes a command. Exit codes: 0 success, 1 runtime error, 2 usage error.`;
 
 const STD: Io = { stdin: 0, stdout: 1, stderr: 2 };
 
