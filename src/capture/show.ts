@@ -51,7 +51,7 @@ export function showCapture(source: ByteSource, line: (text: string) => void, op
     let rows, size;
     try {
       if (found.length < 16) throw new TraitsError("EBADMSG", `its traits option holds ${found.length} bytes, less than a header`);
-      const store = TraitStore.over(found.slice(), { profile, impl: "js" });
+      const store = TraitStore.over(new Uint8Array(found), { profile, impl: "js" }); // a copy, 8-byte aligned
       size = store.validate();
       rows = storeRows(store, names);
     } catch (error) {
