@@ -9,7 +9,8 @@
 import { TraitsError } from "../core/errors.js";
 import type { Profile } from "../core/options.js";
 import { PacketPool, type Field } from "../pool/pool.js";
-import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HardwareKey } from "../store/hardware.js";
+import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, HardwareKey } from "../store/hardware.js";
+import type { Burst } from "../pool/burst.js";
 import {
   BLOCK, CaptureReader, END, EPB, IDB, IF_FCSLEN, IF_TSRESOL, KEYS_OPTION, MAX_RECORD, OPT_COMMENT, OPT_END, READER_BYTES, SHB, STALL,
   TRAITS_OPTION, TRAITS_PEN, BYTE_ORDER_MAGIC, keysText, mulAdd, type ByteSource, type KeyName,
@@ -43,9 +44,9 @@ const WRITE_CHUNK = 2 ** 20, OUTPUT_BYTES = MAX_RECORD + 65536 + WRITE_CHUNK;
 const hardwareKey = (name: (typeof HARDWARE_NAMES)[number]): number => HARDWARE_FIRST_APP_KEY + HARDWARE_NAMES.indexOf(name);
 const TRAITS_COMMENT = [..."traits:"].map((c) => c.charCodeAt(0));
 
-/** The hardware keys as names, with their keys in placement "keys" and their sizes in `profile`. */
+/** The hardware keys as names, with their keys in placement "keys" and their sizes in `profile` (flags has no 2-byte size: 4). */
 export function hardwareNames(profile: Profile): KeyName[] {
-  return HARDWARE_NAMES.map((name, i) => ({ name, key: HARDWARE_FIRST_APP_KEY + i, size: (name === "vlan_tci" || name === "vlan_proto") && profile === "flags" ? 4 : [4, 4, 2, 2, 8][i]! }));
+  return HARDWARE_NAMES.map((name, i) => ({ name, key: HARDWARE_FIRST_APP_KEY + i, size: HARDWARE_SIZES[i] === 2 && profile === "flags" ? 4 : HARDWARE_SIZES[i]! }));
 }
 
 /**
@@ -60,7 +61,7 @@ export function annotateCapture(source: ByteSource, sink: ByteSink, options: Ann
 class Annotator {
   private readonly memory: WebAssembly.Memory;
   private readonly pool: PacketPool;
-  private readonly burst;
+  private readonly burst: Burst;
   private readonly reader: CaptureReader;
   private readonly fields: Field[];
   /** Value slots per frame, and the slots of the RSS hash, its type and the timestamp. */

@@ -15,12 +15,12 @@ const VLAN_PROTO_KEY = HARDWARE_FIRST_APP_KEY + HARDWARE_NAMES.indexOf("vlan_pro
 
 /**
  * The entries of a store as rows: values as unsigned integers, little-endian (the VLAN protocol, kept
- * in network order, big-endian). Throws EBADMSG for a corrupt store.
+ * in network order in its first two bytes, big-endian). Throws EBADMSG for a corrupt store.
  */
 export function storeRows(store: TraitStore, names: ReadonlyMap<number, string>): Row[] {
   return store.keys().map((key) => {
     const bytes = store.getBytes(key)!, bigEndian = key === VLAN_PROTO_KEY && names.get(key) === "vlan_proto";
-    const value = bytes.length === 0 ? "" : String((bigEndian ? bytes : bytes.slice().reverse()).reduce((v, b) => (v << 8n) | BigInt(b), 0n));
+    const value = bytes.length === 0 ? "" : String((bigEndian ? bytes.subarray(0, 2) : bytes.slice().reverse()).reduce((v, b) => (v << 8n) | BigInt(b), 0n));
     return { key, name: names.get(key) ?? "", length: bytes.length, hex: Buffer.from(bytes).toString("hex"), value };
   });
 }

@@ -56,6 +56,15 @@ describe("pcap annotate", () => {
     expect(valueOf(showJson(annotate(SAMPLE, ["--registry", keys, "--set", "big=18446744073709551615"])), 0, "big")).toBe("18446744073709551615");
   });
 
+  it("writes profile flags: flags set by name alone, VLAN keys in 4 bytes", () => {
+    const keys = file("flags.json", Buffer.from(JSON.stringify({ version: 1, profile: "flags", keys: { seen: { key: 5, size: 0 }, tenant: { key: 6, size: 4 } } })));
+    const shown = showJson(annotate(SAMPLE, ["--profile", "flags", "--registry", keys, "--set", "seen", "--set", "tenant=7"]));
+    expect(shown[3]!.entries!.map((e) => [e.name, e.length, e.value])).toEqual([
+      ["packet_id", 8, "3"], ["seen", 0, ""], ["tenant", 4, "7"], ["rx_hash", 4, String(0x29d3b545)], ["rss_hash_type", 4, "41"], ["vlan_tci", 4, String(0x2064)], ["vlan_proto", 4, String(0x8100)], ["rx_timestamp", 8, "1700000000003703701"],
+    ]);
+    expect(cli(["pcap", "annotate", SAMPLE, file("x.pcapng"), "--profile", "flags", "--registry", keys, "--set", "seen=1"]).err).toMatch(/seen is a flag; give --set seen without a value/);
+  });
+
   it("never drops a user's comment, even one starting with traits:; replaces only its own", () => {
     const mine = Buffer.from("traits: the user's own note");
     const input = file("comments.pcapng", Buffer.concat([shb(), idb(), epb(udp(1), { opts: [option(1, mine)] })]));
