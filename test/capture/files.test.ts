@@ -67,10 +67,10 @@ describe("no data loss", () => {
     const locked = join(dir, "locked");
     mkdirSync(locked);
     chmodSync(locked, 0o555);
-    chmodSync(dir, 0o755);
-    // root may write anywhere: the command runs as nobody then.
-    const asUser = root ? { uid: 65534, gid: 65534 } : {};
-    const r = spawnSync(process.execPath, [CLI, "pcap", "annotate", SAMPLE, join(locked, "out.pcapng")], { encoding: "utf8", ...asUser });
+    // root may write anywhere: the command runs without the capability to override permissions then.
+    const command = [process.execPath, CLI, "pcap", "annotate", SAMPLE, join(locked, "out.pcapng")];
+    const argv = root ? ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", ...command] : command;
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8" });
     expect(`${r.status} ${r.stderr}`).toBe(`1 packet-traits: EACCES: cannot write ${join(locked, "out.pcapng")}: permission denied\n`);
     const notDir = join(dir, "plain");
     writeFileSync(notDir, "x");
