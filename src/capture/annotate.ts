@@ -311,9 +311,8 @@ class Annotator {
     const hash = slot + 2 * this.hashSlot;
     this.vlan[n] = rxHash(bytes, frame, copied, reader.interfaces[reader.interfaceId]!.linkType, values, hash, hash + 2);
     reader.timestampNs(values, hash + 4);
-    if (reader.format === "pcap" && !mulAdd(0, reader.tsHigh, reader.nanoseconds ? 1e9 : 1e6, reader.tsLow, this.ticks, 2 * n)) {
-      throw new TraitsError("EBADMSG", `byte offset ${reader.offset}: packet ${reader.packet}: timestamp does not fit an EPB`);
-    }
+    // The EPB's ticks (µs or ns) of a pcap record: u32 seconds times 10^9 at most always fit 64 bits.
+    if (reader.format === "pcap") mulAdd(0, reader.tsHigh, reader.nanoseconds ? 1e9 : 1e6, reader.tsLow, this.ticks, 2 * n);
     this.n++;
     this.packets++;
   }
