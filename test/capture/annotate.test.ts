@@ -147,6 +147,14 @@ describe("pcap annotate", () => {
     expect(showJson(annotate(file("big.pcapng", ng)))[0]).toEqual(showJson(annotate(SAMPLE))[0]);
   });
 
+  it("reads sections of both byte orders in one capture, each written back in its own", () => {
+    const input = Buffer.concat([shb(), idb(), epb(udp(1)), epb(udp(2)), shb({ le: false }), idb({ le: false }), epb(udp(1), { le: false }), shb(), idb(), epb(udp(2))]);
+    const out = annotate(file("sections.pcapng", input)), shown = showJson(out);
+    expect(shown.map((p) => valueOf(shown, p.packet, "packet_id"))).toEqual(["0", "1", "2", "3"]);
+    expect([valueOf(shown, 2, "rx_hash"), valueOf(shown, 3, "rx_hash")]).toEqual([valueOf(shown, 0, "rx_hash"), valueOf(shown, 1, "rx_hash")]);
+    expect(blocks(readFileSync(out)).map((b) => `${b.type}${b.le ? "" : "be"}`)).toEqual(["168627466", "1", "6", "6", "168627466be", "1be", "6be", "168627466", "1", "6"]);
+  });
+
   it("passes other blocks and options through unchanged, jumbo and 1 MiB packets byte-exact", () => {
     const nrb = block(4, Buffer.concat([Buffer.from([1, 0, 8, 0, 10, 0, 0, 1]), Buffer.from("h1\0\0"), Buffer.alloc(4)]));
     const custom = block(0x40000bad, Buffer.concat([Buffer.from([0xd9, 0x7e, 0, 0]), Buffer.from("opaque!\0")]));
