@@ -65,11 +65,14 @@ const aliases = new WeakMap<Lease, TraitStore[]>();
 /** The region behind each view bytes() handed out: the view keeps it alive. */
 const leased = new WeakMap<Uint8Array, Lease>();
 
-let moveHardEnd: (store: TraitStore, capacity: number) => void;
+let moveHardEnd: (store: TraitStore, capacity: number, start: number) => void;
 
-/** Moves a pool frame's store's hard end to the frame's new head (the frame pool's path to a sealed capacity). */
-export function setHardEnd(store: TraitStore, capacity: number): void {
-  moveHardEnd(store, capacity);
+/**
+ * Moves a pool frame's store's hard end to the frame's new head (the frame pool's path to a sealed
+ * capacity), and its start with it where the store sits right before the head (metadata placement).
+ */
+export function setHardEnd(store: TraitStore, capacity: number, start: number = store.start): void {
+  moveHardEnd(store, capacity, start);
 }
 
 
@@ -99,7 +102,8 @@ export class TraitStore {
   readonly #retargetable: boolean;
 
   static {
-    moveHardEnd = (store, capacity) => {
+    moveHardEnd = (store, capacity, start) => {
+      store.#start = start;
       store.#capacity = capacity;
     };
   }
@@ -129,7 +133,7 @@ export class TraitStore {
     return new TraitStore(init);
   }
 
-  /** Byte offset of the store in its buffer (8-byte aligned). */
+  /** Byte offset of the store in its buffer (8-byte aligned; 4-byte in a pool's metadata placement). */
   get start(): number {
     return this.#start;
   }
