@@ -22,7 +22,7 @@ describe("fuzz targets, short", () => {
     for (const seed of seeds) expect(await w.run(seed, ops)).toBe(ops);
   }
 
-  it("pools: WASM, JS and the model agree on both profiles, every placement, strict registries, transfers, growth, released bursts (2 seeds x 800 ops)", async () => {
+  it("pools: WASM, JS and the model agree on both profiles, placements struct, keys and off, strict registries, transfers, growth, released bursts (2 seeds x 800 ops)", async () => {
     await short("pools", [1, 2], 800);
   });
 
