@@ -127,7 +127,7 @@ export class FramePool {
     const impl = toImpl(options.impl);
     if (options.memory !== undefined && !(options.memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(options.memory)}`);
     this.memory = options.memory ?? new WebAssembly.Memory({ initial: 1, maximum: 65536 });
-    this.core = coreOf(this.memory, impl, options.impl === "wasm");
+    this.core = coreOf(this.memory, impl);
     const arena = arenaOf(this.memory);
     this.base = arena.alloc(this.count * this.frameSize, 64);
     this.heads = arena.alloc(4 * this.count, 64);

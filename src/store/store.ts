@@ -1,7 +1,6 @@
 /** TraitStore: the public view of one traits store, over WebAssembly memory or a caller's bytes. */
 import type { BufferSource, Core, Impl } from "../core/contract.js";
-import { coreOf, jsCoreOf, viewCoreOf } from "../core/select.js";
-import { wasmCoreOf } from "../core/wasm.js";
+import { coreOf, isMemory, jsCoreOf, viewCoreOf } from "../core/select.js";
 import { Errno, TraitsError, errnoName } from "../core/errors.js";
 import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "../core/options.js";
 import { checkLength, fitsPair, keyIndex, toKey, toPair, wideKey, type Key } from "./values.js";
@@ -180,10 +179,10 @@ export class TraitStore {
    * Throws EINVAL for a misaligned start or a region outside the memory, ENOMEM for a capacity below 16.
    */
   static at(memory: WebAssembly.Memory, start: number, capacity: number, options: StoreOptions = {}): TraitStore {
-    if (!(memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(memory)}`);
+    if (!isMemory(memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(memory)}`);
     const impl = toImpl(options.impl), profile = toProfile(options.profile);
     checkRegion(start, capacity, memory.buffer.byteLength);
-    const core = viewCoreOf(memory, impl, options.impl === "wasm");
+    const core = viewCoreOf(memory, impl);
     return new TraitStore({ core, source: memory, start, capacity, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), retargetable: true });
   }
 
@@ -201,12 +200,12 @@ export class TraitStore {
     if (resizable || growable) {
       throw new TraitsError("EINVAL", "bytes are in a resizable buffer, whose views would not follow its size; copy them into a fixed-size buffer");
     }
-    const memory = defaultMemory(), lease = leased.get(bytes);
-    if (lease) {
+    const memory = typeof WebAssembly === "object" ? defaultMemory() : undefined, lease = leased.get(bytes);
+    if (memory && lease) {
       // A view of a createStore() store's bytes: it shares (and keeps alive) the store's region.
-      return new TraitStore({ core: viewCoreOf(memory, toImpl(options.impl), options.impl === "wasm"), source: memory, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), lease, alias: true });
+      return new TraitStore({ core: viewCoreOf(memory, toImpl(options.impl)), source: memory, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), lease, alias: true });
     }
-    if (bytes.buffer === memory.buffer) return TraitStore.at(memory, bytes.byteOffset, bytes.byteLength, options);
+    if (memory && bytes.buffer === memory.buffer) return TraitStore.at(memory, bytes.byteOffset, bytes.byteLength, options);
     if (options.impl === "wasm") throw new TraitsError("EINVAL", "impl \"wasm\" needs the store in WebAssembly memory: use createStore() or TraitStore.at(), or impl \"js\"");
     return new TraitStore({ core: jsCoreOf(bytes.buffer), source: { buffer: bytes.buffer }, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), retargetable: true });
   }
@@ -479,7 +478,7 @@ export class TraitStore {
 
   /** Throws the TraitsError for a failed operation, with a message that says what was wrong. */
   private fail(rc: number, op: string, key?: Key, len?: number): never {
-    const js = jsCoreOf(this.source instanceof WebAssembly.Memory ? this.source : this.source.buffer);
+    const js = jsCoreOf(isMemory(this.source) ? this.source : this.source.buffer);
     const what = key === undefined ? op : `${op} key ${key}`;
     const id = key === undefined ? -1 : keyId(key);
     if (op === "set" && id >= 0 && id < 64 && (rc === Errno.EPERM || rc === Errno.EINVAL)) this.checkStrict(id, len!, op);
@@ -521,12 +520,11 @@ export function createStore(capacity: number, options: StoreOptions = {}): Trait
   checkInteger(capacity, "store capacity", 0, 0xffffffff);
   if (capacity < 16) throw new TraitsError("ENOMEM", `store capacity ${capacity} is below the 16-byte header`);
   let store: TraitStore;
-  const memory = defaultMemory(), hardwareKeys = standalonePlacement(options.hardwareKeys);
-  if (impl === "wasm" && wasmCoreOf(memory)) {
-    const lease = new Lease(arenaOf(memory), capacity);
-    store = TraitStore.create({ core: coreOf(memory, impl, true), source: memory, start: lease.at, capacity, profile, registry: options.registry, hardwareKeys, lease });
+  const hardwareKeys = standalonePlacement(options.hardwareKeys);
+  if (impl === "wasm") {
+    const memory = defaultMemory(), core = coreOf(memory, impl), lease = new Lease(arenaOf(memory), capacity);
+    store = TraitStore.create({ core, source: memory, start: lease.at, capacity, profile, registry: options.registry, hardwareKeys, lease });
   } else {
-    if (options.impl === "wasm") coreOf(memory, "wasm", true);
     const buffer = new ArrayBuffer(capacity);
     store = TraitStore.create({ core: jsCoreOf(buffer), source: { buffer }, start: 0, capacity, profile, registry: options.registry, hardwareKeys });
   }
