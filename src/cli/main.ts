@@ -211,7 +211,7 @@ function annotate(argv: string[]): void {
       slots.set([first + i, 0], 2 * i * fields.length);
       sets.forEach(({ value }, j) => slots.set([Number(value & 0xffffffffn), Number(value >> 32n)], 2 * (i * fields.length + j + 1)));
     }
-    pool.batchSetMany(burst, fields, undefined, { replace: true });
+    pool.batchSetMany(burst, fields, { replace: true });
     burst.status().forEach((rc, i) => {
       if (rc < 0) throw new TraitsError("EINVAL", `packet ${first + i}: cannot set its keys (errno ${rc}); check the --set values fit their sizes`);
     });

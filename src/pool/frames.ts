@@ -263,7 +263,7 @@ export class FramePool {
     const from = this.traits(frame), to = dst.traits(dstFrame), value = new Uint32Array(2);
     for (const key of Object.values(HardwareKey)) {
       const len = from.tryGet(key, value);
-      if (len >= 0) to.trySet(key, len, value[0]!, value[1]!);
+      if (len >= 0) to.trySet(key, value[0]!, value[1]!, len);
       else to.tryDelete(key);
     }
   }
