@@ -235,7 +235,8 @@ export function dumpEntries(profile: Profile, entries: KeyEntry[]): string {
   return lines.join("\n");
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
+// Where SharedArrayBuffer does not exist (a page that is not cross-origin isolated), neither do files to lock.
+const sleeper = new Int32Array(typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(4) : new ArrayBuffer(4));
 
 /** Takes a lock file (exclusive create), taking over one whose process is gone; returns its release. */
 function lock(path: string, timeoutMs: number): () => void {
