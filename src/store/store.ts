@@ -463,7 +463,7 @@ export class TraitStore {
     if (typeof key !== "string") return key;
     const k = this.lookup(key);
     if (k !== undefined) return k;
-    throw new TraitsError("EINVAL", this.registry ? `key name ${describe(key)} is not registered in this store's registry` : `key name ${describe(key)}: names need a store with a registry (createStore(n, { registry }))`);
+    throw new TraitsError("EINVAL", this.registry ? `key name ${describe(key)} is not registered in this store's registry` : `a key must be a number or a bigint, not ${describe(key)} (names are keys only in a store with a registry)`);
   }
 
   private rawHas(id: number): number {

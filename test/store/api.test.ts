@@ -1,7 +1,7 @@
 // The public API: value types, both error styles, and every kind of bad argument (a clear error, nothing changed).
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { Errno, TraitStore, TraitsError, createStore, defaultMemory, errnoName, useMemory, type TraitStore as Store } from "packet-traits";
+import { Errno, KeyRegistry, TraitStore, TraitsError, createStore, defaultMemory, errnoName, useMemory, type TraitStore as Store } from "packet-traits";
 import { IMPLS, expectError, guardedStore, hex } from "../helpers.js";
 
 
@@ -211,5 +211,29 @@ describe("packaging", () => {
   it("works through require() as well as import", () => {
     const out = execFileSync(process.execPath, ["-e", 'const t = require("packet-traits"); const s = t.createStore(32); s.set(1, 5, 2); console.log(s.impl, s.get(1))'], { encoding: "utf8" });
     expect(out.trim()).toBe(`${process.env.PACKET_TRAITS_IMPL ?? "wasm"} 5`);
+  });
+});
+
+describe("issue 14: argument order and string keys", () => {
+  it.each(IMPLS)("trySet(key, lo, hi, len) on %s: the value before its length, as set() and setPair()", (impl) => {
+    const store = createStore(64, { impl });
+    expect(store.trySet(11, 7, 0, 4)).toBe(0);
+    expect(store.trySet(12, 0x55667788, 0x11223344, 8)).toBe(0);
+    expect([store.get(11), store.get(12), store.getBytes(11)?.length]).toEqual([7, 0x1122334455667788n, 4]);
+    expect(store.trySet(13, 1, 1, 4)).toBe(Errno.EINVAL); // a high half in a 4-byte value
+  });
+
+  it.each(IMPLS)("names registered in a store's registry are keys on %s; elsewhere they are EINVAL", (impl) => {
+    const registry = new KeyRegistry();
+    registry.register("packet_id", 8, { key: 5 });
+    const store = createStore(64, { impl, registry });
+    store.set("packet_id", 42n);
+    expect([store.get("packet_id"), store.get(5), store.has("packet_id"), store.tryHas("packet_id")]).toEqual([42n, 42n, true, 1]);
+    expect(store.trySet("packet_id", 1, 0, 8)).toBe(0);
+    expect(store.getBigInt("packet_id")).toBe(1n);
+    expect([store.tryHas("nope"), store.trySet("nope", 1, 0, 4)]).toEqual([Errno.EINVAL, Errno.EINVAL]);
+    expectError(() => store.get("nope"), "EINVAL", /"nope" is not registered/);
+    expectError(() => createStore(64, { impl }).get("packet_id"), "EINVAL", /not "packet_id" \(names are keys only in a store with a registry\)/);
+    expect(store.delete("packet_id")).toBe(true);
   });
 });
