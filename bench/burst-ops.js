@@ -22,7 +22,7 @@ export const BURST_OPS = {
       v[w + 4] = id & 0xfff; v[w + 5] = 0; v[w + 6] = TS_LO; v[w + 7] = TS_HI;
     }
     state.id = id;
-    return pool.batchSetMany(b, ANNOTATE, undefined, REPLACE);
+    return pool.batchSetMany(b, ANNOTATE, REPLACE);
   },
 };
 

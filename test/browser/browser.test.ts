@@ -63,7 +63,7 @@ describe(`headless Chromium (${CHROMIUM})`, () => {
     const page = await browser.newPage();
     await page.setViewport({ width: 1100, height: 440 });
     await page.goto(`${origin}/demo/`);
-    await (await page.$("#files"))!.uploadFile(capture);
+    await (await page.$("input#files"))!.uploadFile(capture);
     await page.waitForSelector("#status[data-impl]");
     const rows = await page.$$eval("#packets tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td.traits span")].map((span) => span.textContent).join(" ")));
     expect(await page.$eval("#status", (s) => (s as HTMLElement).dataset.impl)).toBe("wasm");
