@@ -32,11 +32,14 @@ function sample(op) {
 }
 
 const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
-console.log(`typed schema vs raw batch calls: ${pool.impl}, bursts of ${BURST}, medians of ${samples} interleaved samples (ns/packet)`);
+console.log(`typed schema vs raw batch calls: ${pool.impl}, bursts of ${BURST}, medians of ${samples} interleaved samples, ABBA (ns/packet)`);
 for (const [name, [raw, typed]] of Object.entries(PAIRS)) {
   for (let w = 0; w < 3; w++) sample(raw), sample(typed); // warm-up
   const r = [], t = [];
-  for (let s = 0; s < samples; s++) r.push(sample(raw)), t.push(sample(typed));
+  for (let s = 0; s < samples; s++) {
+    if (s % 2 === 0) r.push(sample(raw)), t.push(sample(typed));
+    else t.push(sample(typed)), r.push(sample(raw)); // ABBA: neither always runs first
+  }
   const mr = median(r), mt = median(t);
   console.log(`${name.padEnd(34)} raw ${mr.toFixed(2).padStart(6)}  typed ${mt.toFixed(2).padStart(6)}  typed/raw ${(mt / mr).toFixed(3)}`);
 }
