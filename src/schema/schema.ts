@@ -86,9 +86,10 @@ export class Trait<T extends TraitType = TraitType> {
     return pool.batchGet(burst, this.key);
   }
 
-  /** PacketPool.batchSet of this trait: `value` on every frame, or each frame's value slot 0. Returns the count of successes. */
+  /** PacketPool.batchSet of this trait: `value` on every frame, or each frame's value slot 0 (a flag: set, or with false deleted). Returns the count of successes. */
   batchSet(pool: PacketPool, burst: Burst, value?: TraitInputOf<T>): number {
-    return pool.batchSet(burst, this.key, this.len, typeof value === "boolean" ? 0 : value);
+    if (value === false) return pool.batchDelete(burst, this.key);
+    return pool.batchSet(burst, this.key, this.len, value === true ? 0 : value);
   }
 
   /** PacketPool.batchHas of this trait. Returns how many frames hold it. */
@@ -139,7 +140,8 @@ export class TraitSet<D extends TraitDeclarations = TraitDeclarations, N extends
     if (values === undefined) return pool.batchSetMany(burst, this.fields, { replace: replace ?? false });
     const list = this.#names.map((name) => {
       const value = values[name];
-      return typeof value === "boolean" ? 0 : (value as number | bigint);
+      if (value === false) throw new TraitsError("EINVAL", `${name}: a flag in a set is set; clear it with batchDelete`);
+      return value === true ? 0 : (value as number | bigint);
     });
     return pool.batchSetMany(burst, this.fields, { values: list, replace: replace ?? false });
   }

@@ -45,6 +45,12 @@ describe("from the packed tarball", () => {
     expect(result(run("node", ["cjs.cjs"], dir))).toEqual(EXPECTED);
   });
 
+  it("CommonJS: a WorkerGroup runs an ES module handler in the workers of the CommonJS build", () => {
+    writeFileSync(join(dir, "handler.mjs"), "export function burst({ pool, burst, worker, args }) { return pool.batchSet(burst, 9, 4, args.t + worker); }\n");
+    writeFileSync(join(dir, "workers.cjs"), `const { PacketPool } = require("packet-traits");\nconst { WorkerGroup } = require("packet-traits/workers");\n(async () => {\n  const pool = new PacketPool({ count: 64, memory: new WebAssembly.Memory({ initial: 1, maximum: 1024, shared: true }) });\n  const group = new WorkerGroup(pool, { workers: 2, handler: require("node:url").pathToFileURL(__dirname + "/handler.mjs") });\n  console.log(JSON.stringify([await group.run({ op: "handler", args: { t: 5 } }), pool.traits(0).get(9), pool.traits(63).get(9), pool.impl]));\n  await group.close();\n})();\n`);
+    expect(result(run("node", ["workers.cjs"], dir))).toEqual([64, 5, 6, "wasm"]);
+  });
+
   it("strict Node-only TypeScript (no DOM lib, skipLibCheck false), ESM and CommonJS files, node16", () => {
     const ts = join(dir, "ts");
     mkdirSync(ts, { recursive: true });

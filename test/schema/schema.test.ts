@@ -46,6 +46,10 @@ describe.each(IMPLS)("defineTraits on %s", (impl) => {
     expect([T.seen.get(store), T.get(store)]).toEqual([true, { seen: true, n: 4 }]);
     T.seen.set(store, false);
     expect([T.seen.get(store), store.has(9)]).toEqual([false, false]);
+    const pool = new PacketPool({ count: 8, impl, profile: "flags" }), rx = pool.burst(8).selectRange(0, 8);
+    expect([T.fields("seen", "n").batchSet(pool, rx, { values: { seen: true, n: 1 } }), T.seen.batchHas(pool, rx)]).toEqual([8, 8]);
+    expect([T.seen.batchSet(pool, rx, false), T.seen.batchHas(pool, rx), T.seen.batchSet(pool, rx, true), T.seen.batchHas(pool, rx)]).toEqual([8, 0, 8, 8]);
+    expectError(() => T.fields("seen").batchSet(pool, rx, { values: { seen: false } }), "EINVAL", /clear it with batchDelete/);
   });
 
   it("bursts: each typed batch call equals the raw call, frame by frame", () => {
