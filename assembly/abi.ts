@@ -3,19 +3,26 @@
 // below with it through the built module's exported globals. Offsets are in bytes.
 
 // A pool control block, written by the pool (src/pool/frames.ts) and read once per batch call:
-// u32 words, so a batch loop reads the whole pool description with five loads.
+// u32 words, so a batch loop reads the whole pool description with six loads.
 /** Address of frame 0. */
 export const POOL_BASE: usize = 0;
 /** Bytes per frame. */
 export const POOL_FRAME_SIZE: usize = 4;
 /** Number of frames; a descriptor >= count gets EINVAL. */
 export const POOL_COUNT: usize = 8;
-/** Address of a u32 per frame: its data offset, which is its store's capacity. */
+/** Address of a u32 per frame: its data offset (head), where its store ends. */
 export const POOL_HEADS: usize = 12;
 /** Store profile: 0 (v1) or 1 (flags). */
 export const POOL_PROFILE: usize = 16;
+/**
+ * Address of a u32 per frame: its store's capacity; the store is the `capacity` bytes right before
+ * the head, at frame start + head - capacity. The metadata placement (XDP/AF_XDP: the store in the
+ * metadata area before the packet) has an array of its own; the classic placement (the store at
+ * the frame start, its capacity the head) points this at the heads, so both take the same path.
+ */
+export const POOL_METAS: usize = 20;
 /** Bytes of a control block. */
-export const POOL_CONTROL_BYTES: usize = 20;
+export const POOL_CONTROL_BYTES: usize = 24;
 
 // A field list for setMany: the caller writes m, keys and lengths; prepareFields (store.ts) derives
 // the rest once per call, so that a batch applies the fields with one header write per frame.

@@ -1,14 +1,16 @@
 // Batch loops: one call for many frames of a packet pool.
 //
 // A pool is described by a control block at `pool` (base, frameSize, count, heads,
-// profile: layout in abi.ts).
+// profile, metas: layout in abi.ts). Frame f's store is the metas[f] bytes that end at its
+// head: at base + f * frameSize + heads[f] - metas[f] (the classic placement's metas are its
+// heads: the store at the frame start, its capacity the head).
 // Frames are `first .. first + n - 1` when `desc` is 0, else the u32 frame
 // indices at desc[0 .. n-1] (an rx ring). A descriptor >= count gets EINVAL.
 // Each frame's result (a length, 0/1, 0 or a negative errno) goes to the i32 at
 // status + 4i; values of frame i are at values + i * stride. Each function
 // returns how many frames succeeded. Each reads the control block once, into
 // locals (stores to the outputs could otherwise alias it and force reloads).
-import { EBADMSG, EINVAL, ENOENT, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_PROFILE } from "./abi";
+import { EBADMSG, EINVAL, ENOENT, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_METAS, POOL_PROFILE } from "./abi";
 import { fits, prepareFields, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany } from "./store";
 
 // @ts-ignore: decorator
@@ -16,13 +18,24 @@ import { fits, prepareFields, storeDecode, storeDel, storeGet, storeHas, storeIn
   return desc != 0 ? load<u32>(desc + (<usize>i << 2)) : first + i;
 }
 
+// @ts-ignore: decorator
+@inline function storeStart(base: usize, size: usize, heads: usize, metas: usize, frame: u32): usize {
+  const at = <usize>frame << 2;
+  return base + <usize>frame * size + <usize>load<u32>(heads + at) - <usize>load<u32>(metas + at);
+}
+
+// @ts-ignore: decorator
+@inline function storeCap(metas: usize, frame: u32): u32 {
+  return load<u32>(metas + (<usize>frame << 2));
+}
+
 /** Gets `key` of every frame into u32 (stride 4) or u64 (stride >= 8) slots; status = length or errno. */
 export function batchGet(pool: usize, desc: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
-    const rc = frame >= count ? EINVAL : storeGet(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, key, values + i * stride, stride);
+    const rc = frame >= count ? EINVAL : storeGet(storeStart(base, size, heads, metas, frame), storeCap(metas, frame), profile, key, values + i * stride, stride);
     store<i32>(status + (i << 2), rc);
     ok += i32(rc >= 0);
   }
@@ -31,7 +44,7 @@ export function batchGet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 
 /** Sets `key` on every frame to `len` bytes of the u64 slot at values + i * stride (stride 0: one value for all). */
 export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32, len: u32, values: usize, stride: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   // One value for all (stride 0) is read once: the stores below could alias it, so the compiler would not hoist it.
   let lo = load<u32>(values), hi = load<u32>(values, 4);
   let ok = 0;
@@ -44,7 +57,7 @@ export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
     }
     let rc = EINVAL;
     if (frame < count && fits(len, lo, hi)) {
-      rc = storeSet(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, key, len, lo, hi);
+      rc = storeSet(storeStart(base, size, heads, metas, frame), storeCap(metas, frame), profile, key, len, lo, hi);
     }
     store<i32>(status + (i << 2), rc);
     ok += i32(rc == 0);
@@ -58,12 +71,12 @@ export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
  * same values for all); with `replace` (1), each store is emptied first.
  */
 export function batchSetMany(pool: usize, desc: usize, first: u32, n: u32, fields: usize, values: usize, stride: u32, replace: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   prepareFields(fields, profile);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
-    const rc = frame >= count ? EINVAL : storeSetMany(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, fields, values + i * stride, replace != 0);
+    const rc = frame >= count ? EINVAL : storeSetMany(storeStart(base, size, heads, metas, frame), storeCap(metas, frame), profile, fields, values + i * stride, replace != 0);
     store<i32>(status + (i << 2), rc);
     ok += i32(rc == 0);
   }
@@ -72,11 +85,11 @@ export function batchSetMany(pool: usize, desc: usize, first: u32, n: u32, field
 
 /** Removes `key` from every frame; status 0 or errno. */
 export function batchDel(pool: usize, desc: usize, first: u32, n: u32, key: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
-    const rc = frame >= count ? EINVAL : storeDel(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, key);
+    const rc = frame >= count ? EINVAL : storeDel(storeStart(base, size, heads, metas, frame), storeCap(metas, frame), profile, key);
     store<i32>(status + (i << 2), rc);
     ok += i32(rc == 0);
   }
@@ -85,11 +98,11 @@ export function batchDel(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 
 /** Tests `key` on every frame; status 1, 0 or errno; returns how many frames hold it. */
 export function batchHas(pool: usize, desc: usize, first: u32, n: u32, key: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
-    const rc = frame >= count ? EINVAL : storeHas(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, key);
+    const rc = frame >= count ? EINVAL : storeHas(storeStart(base, size, heads, metas, frame), storeCap(metas, frame), profile, key);
     store<i32>(status + (i << 2), rc);
     ok += i32(rc == 1);
   }
@@ -98,11 +111,11 @@ export function batchHas(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 
 /** Empties the store of every frame; status 0 or errno. */
 export function batchInit(pool: usize, desc: usize, first: u32, n: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
-    const rc = frame >= count ? EINVAL : storeInit(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)));
+    const rc = frame >= count ? EINVAL : storeInit(storeStart(base, size, heads, metas, frame), storeCap(metas, frame));
     store<i32>(status + (i << 2), rc);
     ok += i32(rc == 0);
   }
@@ -115,13 +128,13 @@ export function batchInit(pool: usize, desc: usize, first: u32, n: u32, status: 
  * EBADMSG if only one is, or either is not 8 bytes; or the error of the store.
  */
 export function batchGetWide(pool: usize, desc: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
     let rc = EINVAL;
     if (frame < count) {
-      const start = base + <usize>frame * size, cap = load<u32>(heads + (<usize>frame << 2)), at = values + i * stride;
+      const start = storeStart(base, size, heads, metas, frame), cap = storeCap(metas, frame), at = values + i * stride;
       const a = storeGet(start, cap, profile, key, at, 8);
       const b = storeGet(start, cap, profile, key + 1, at + 8, 8);
       rc = a == 8 && b == 8 ? 16 : a == ENOENT && b == ENOENT ? ENOENT : a < 0 && a != ENOENT ? a : EBADMSG;
@@ -139,12 +152,12 @@ export function batchGetWide(pool: usize, desc: usize, first: u32, n: u32, key: 
  * Returns the number of entries written.
  */
 export function batchDecode(pool: usize, desc: usize, first: u32, n: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), profile = load<u32>(pool, POOL_PROFILE);
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   let total: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
     const rc = frame >= count ? EINVAL
-      : storeDecode(base + <usize>frame * size, load<u32>(heads + (<usize>frame << 2)), profile, keys + total, lens + total, values + (total << 3), room - total);
+      : storeDecode(storeStart(base, size, heads, metas, frame), storeCap(metas, frame), profile, keys + total, lens + total, values + (total << 3), room - total);
     store<i32>(status + (i << 2), rc);
     if (rc > 0) total += <u32>rc;
   }

@@ -5,7 +5,6 @@
 import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import * as fs from "node:fs";
 import { build, transformSync } from "esbuild";
 
 const dist = join(dirname(fileURLToPath(import.meta.url)), "..", "dist");
@@ -42,9 +41,24 @@ for (const file of files(dist).filter((f) => f.endsWith(".js") || f.endsWith(".d
 }
 writeFileSync(join(dist, "cjs", "package.json"), '{ "type": "commonjs" }\n');
 
-// 3. Browser bundles sharing one chunk (one TraitsError class), node:fs a stub that says what is missing.
-const fsNames = Object.keys(fs).filter((name) => /^[a-zA-Z_$][\w$]*$/.test(name) && name !== "default");
+// 3. Browser bundles sharing one chunk (one TraitsError class). The registry's file and lock code
+// imports node: modules; in the bundles each is a stub with the same export names: functions and
+// classes throw saying what is missing, other values are Node's main-thread values (threadId 0, fs.constants).
 rmSync(join(dist, "web"), { recursive: true, force: true });
+const json = (value) => {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return "{}"; // e.g. node:path's posix and win32, which refer to themselves
+  }
+};
+const stub = async (name) => {
+  const real = await import(name), missing = `() => { throw new Error("packet-traits: ${name} is not available in a browser (registry files and locks need Node): use new KeyRegistry() and register(), or KeyRegistry.parse(text)"); }`;
+  return Object.keys(real).filter((key) => key !== "default" && /^[a-zA-Z_$][\w$]*$/.test(key)).map((key) => {
+    const value = real[key];
+    return `export const ${key} = ${typeof value === "function" || value === undefined ? missing : json(value)};`;
+  }).join("\n");
+};
 await build({
   entryPoints: { browser: join(dist, "browser.js"), capture: join(dist, "capture.js") },
   outdir: join(dist, "web"),
@@ -55,13 +69,10 @@ await build({
   target: "es2022",
   logLevel: "warning",
   plugins: [{
-    name: "no-node-fs",
+    name: "node-stubs",
     setup(b) {
-      b.onResolve({ filter: /^node:fs$/ }, () => ({ path: "node:fs", namespace: "stub" }));
-      b.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
-        contents: `const missing = () => { throw new Error("packet-traits: files need Node's file system (KeyRegistry.load/save/update); in a browser, use new KeyRegistry() and register(), or KeyRegistry.parse(text)"); };\n` +
-          fsNames.map((name) => `export const ${name} = missing;`).join("\n"),
-      }));
+      b.onResolve({ filter: /^node:/ }, ({ path }) => ({ path, namespace: "node-stub" }));
+      b.onLoad({ filter: /.*/, namespace: "node-stub" }, async ({ path }) => ({ contents: await stub(path) }));
     },
   }],
 });

@@ -13,6 +13,7 @@ import { PacketPool } from "../pool/pool.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HardwareKey } from "../store/hardware.js";
 import { commentOption, readCapture, traitsOption, traitsOptionFor, writePcapng, type Option } from "../capture/capture.js";
 import { rxInfo } from "../capture/rss.js";
+import { XDP_USAGE, xdp } from "./xdp.js";
 
 const USAGE = `usage:
   packet-traits decode [HEX] [--file F [--offset N] [--capacity N]] [--profile v1|flags]
@@ -21,7 +22,8 @@ const USAGE = `usage:
   packet-traits registry add NAME SIZE --file FILE [--key K] [--description TEXT]
   packet-traits registry rm NAME --file FILE
   packet-traits pcap annotate IN OUT [--registry FILE] [--set NAME=VALUE]... [--comment] [--profile v1|flags]
-  packet-traits pcap show FILE [--registry FILE] [--profile v1|flags] [--json]`;
+  packet-traits pcap show FILE [--registry FILE] [--profile v1|flags] [--json]
+${XDP_USAGE}`;
 
 /** A usage error: printed with a hint, exit code 2. */
 class UsageError extends Error {}
@@ -273,6 +275,7 @@ export function main(argv: string[]): number {
     else if (command === "registry") registry(rest);
     else if (command === "pcap" && rest[0] === "annotate") annotate(rest.slice(1));
     else if (command === "pcap" && rest[0] === "show") show(rest.slice(1));
+    else if (command === "xdp") return xdp(rest);
     else throw new UsageError(`unknown command ${JSON.stringify([command, ...rest.slice(0, 1)].join(" "))}`);
     return 0;
   } catch (error) {

@@ -11,7 +11,9 @@ export const enum PoolControl {
   COUNT = 8,
   HEADS = 12,
   PROFILE = 16,
-  BYTES = 20,
+  /** Per-frame store capacities; the store ends at the head (assembly/abi.ts POOL_METAS). */
+  METAS = 20,
+  BYTES = 24,
 }
 
 /** A field list for setMany: the caller writes M, KEYS and LENS; the core derives the rest. */

@@ -28,14 +28,18 @@ export class JsCore implements Core {
   private readonly scratch = new Int32Array(3);
   private readonly manyValues = new Int32Array(128);
   private readonly fields = new Fields();
-  /** The selection: frame i is i32[desc + i] (desc >= 0) or first + i; its store is at base + frame * frameSize, */
+  /** The selection: frame i is i32[desc + i] (desc >= 0) or first + i; its store ends at base + frame * frameSize + head, */
   private base = 0;
   private frameSize = 0;
   private count = 0;
   private desc = -1;
   private first = 0;
-  /** with capacity i32[heads + frame] (heads >= 0) or cap; t is the profile's size table. */
+  /**
+   * with capacity i32[metas + frame] and ending at the head i32[heads + frame] (heads >= 0: a pool,
+   * see assembly/batch.ts), or capacity cap at base (one store); t is the profile's size table.
+   */
   private heads = -1;
+  private metas = -1;
   private cap = 0;
   private t = sizeTable(0);
 
@@ -64,6 +68,7 @@ export class JsCore implements Core {
     this.desc = -1;
     this.first = 0;
     this.heads = -1;
+    this.metas = -1;
     this.cap = cap;
     this.t = sizeTable(profile);
   }
@@ -76,6 +81,7 @@ export class JsCore implements Core {
     this.frameSize = i32[p + (PoolControl.FRAME_SIZE >>> 2)]!;
     this.count = i32[p + (PoolControl.COUNT >>> 2)]!;
     this.heads = i32[p + (PoolControl.HEADS >>> 2)]! >>> 2;
+    this.metas = i32[p + (PoolControl.METAS >>> 2)]! >>> 2;
     this.t = sizeTable(i32[p + (PoolControl.PROFILE >>> 2)]!);
     this.desc = desc === 0 ? -1 : desc >>> 2;
     this.first = first;
@@ -216,13 +222,13 @@ export class JsCore implements Core {
   // Mirrors storeInit, frame by frame as batchInit.
   /** Empties each store (zeroes its header). */
   private initLoop(n: number, status: Int32Array, s: number): number {
-    const { i32, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
+    const { i32, base, frameSize, count, desc, first, heads, metas } = this, fixedCap = this.cap;
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count) {
-        const w = (base + frame * frameSize) >>> 2, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, w = (heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base) >>> 2;
         if (cap < Layout.HEADER) rc = E.ENOMEM;
         else { i32[w] = 0; i32[w + 1] = 0; i32[w + 2] = 0; i32[w + 3] = 0; rc = 0; }
       }
@@ -235,13 +241,13 @@ export class JsCore implements Core {
   // Mirrors storeHas, frame by frame as batchHas.
   /** Tests `key`: 1 or 0; returns how many frames hold it. */
   private hasLoop(n: number, key: number, status: Int32Array, s: number): number {
-    const { i32, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
+    const { i32, t, base, frameSize, count, desc, first, heads, metas } = this, fixedCap = this.cap;
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count && key < 64) {
-        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
         if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
           const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
@@ -258,13 +264,13 @@ export class JsCore implements Core {
   // Mirrors storeGet (assembly/store.ts), frame by frame as batchGet (assembly/batch.ts).
   /** Gets `key`: value i to out[o + i * step] (lo) and, if outLen >= 8, the next element (hi). */
   private getLoop(n: number, key: number, outLen: number, out: Int32Array, o: number, step: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap, wide = outLen >= 8;
+    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this, fixedCap = this.cap, wide = outLen >= 8;
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count && key < 64) {
-        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
         if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
           const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
@@ -290,13 +296,13 @@ export class JsCore implements Core {
   // Mirrors storeSet, frame by frame as batchSet.
   /** Sets `key` to `len` bytes of the pair at vals[v + i * step] (step 0: one value for all). */
   private setLoop(n: number, key: number, len: number, vals: Int32Array, v: number, step: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap, code = codeOf(len, t);
+    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this, fixedCap = this.cap, code = codeOf(len, t);
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i, lo = vals[v + i * step]!, hi = vals[v + i * step + 1]!;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count && key < 64 && code !== 0 && fits(len, lo, hi)) {
-        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
         if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
           const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
@@ -330,13 +336,13 @@ export class JsCore implements Core {
   // Mirrors storeDel, frame by frame as batchDel.
   /** Removes `key`. */
   private delLoop(n: number, key: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
+    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this, fixedCap = this.cap;
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count && key < 64) {
-        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
         if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
           const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!, low = halfSize(t, h0, l0);
@@ -366,14 +372,14 @@ export class JsCore implements Core {
    * storeSetMany), frame i's value pairs at vals[v0 + i * step ..]; with `replace`, on an emptied store.
    */
   private setManyLoop(n: number, vals: Int32Array, v0: number, step: number, replace: boolean, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, fields } = this, fixedCap = this.cap;
+    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas, fields } = this, fixedCap = this.cap;
     const { m, keys, lens, offsets } = fields, f0 = fields.h0 | fields.l0, f1 = fields.h1 | fields.l1;
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i, v = v0 + i * step;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count) {
-        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap, w = start >>> 2;
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base, w = start >>> 2;
         let allFit = true;
         for (let j = 0; j < m; j++) allFit &&= fits(lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
         // An emptied store, or one under 16 bytes (ENOMEM below, its header never read), starts from a zero header.
@@ -448,13 +454,13 @@ export class JsCore implements Core {
    * Status = the store's entry count. Returns the number of entries written.
    */
   private decodeLoop(n: number, keys: Uint8Array, k: number, lens: Uint8Array, l: number, vals: Int32Array, v: number, room: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads } = this, fixedCap = this.cap;
+    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this, fixedCap = this.cap;
     let total = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count) {
-        const start = base + frame * frameSize, cap = heads >= 0 ? i32[heads + frame]! : fixedCap;
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
         if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
           const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;

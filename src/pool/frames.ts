@@ -2,18 +2,21 @@
  * FramePool: packet frames in one WebAssembly.Memory, laid out like XDP buffers: their layout,
  * heads, data and redirects. PacketPool (pool.ts) adds the batch operations.
  *
- * Frame layout (frameSize bytes, default 2048 like an AF_XDP UMEM chunk):
+ * Frame layout (frameSize bytes, default 2048 like an AF_XDP UMEM chunk), placement "frame":
  *   [ trait store | free headroom | packet data (length bytes) | tailroom ]
  *   ^ frame start (8-aligned)       ^ head: data start = the store's hard end
+ * placement "metadata" (XDP and AF_XDP: the store is the metadata area right before the packet):
+ *   [ free headroom | trait store (metaLength bytes) | packet data (length bytes) | tailroom ]
+ *                   ^ head - metaLength (4-aligned)  ^ head
  */
 import { PoolControl, Scratch } from "../core/abi.js";
 import type { Core, Impl } from "../core/contract.js";
-import { TraitsError } from "../core/errors.js";
+import { Errno, TraitsError } from "../core/errors.js";
 import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "../core/options.js";
 import { arenaOf } from "../core/memory.js";
 import { coreOf } from "../core/select.js";
 import { TraitStore, setHardEnd } from "../store/store.js";
-import { HINTS_BYTES, HardwareKey, toPlacement, type HardwarePlacement } from "../store/hardware.js";
+import { HARDWARE_FIRST_APP_KEY, HINTS_BYTES, HardwareKey, appLength, toPlacement, type HardwarePlacement } from "../store/hardware.js";
 import type { KeyLookup } from "../registry/registry.js";
 
 /** Options of a PacketPool. */
@@ -34,7 +37,14 @@ export interface PoolOptions {
   registry?: KeyLookup;
   /** Where hardware keys live: "struct" (default: a 32-byte hints area at the end of each frame), "keys" (application keys 59..63) or "off". */
   hardwareKeys?: HardwarePlacement;
+  /** Where each frame's store is: "frame" (default: at the frame start, its capacity the head) or "metadata" (the metaLength bytes right before the head, as XDP's metadata area). */
+  placement?: StorePlacement;
+  /** Placement "metadata": each frame's initial store capacity, a multiple of 4 from 0 to headroom; default 32. */
+  metaLength?: number;
 }
+
+/** Where a pool frame's store is: at the frame start ("frame") or right before the packet data ("metadata"). */
+export type StorePlacement = "frame" | "metadata";
 
 /** Where a pool lives in its memory: what a worker needs to attach to it. */
 export interface PoolLayout {
@@ -44,11 +54,28 @@ export interface PoolLayout {
   headroom: number;
   profile: Profile;
   hardwareKeys: HardwarePlacement;
+  placement: StorePlacement;
+  metaLength: number;
   dataEnd: number;
   base: number;
   control: number;
   heads: number;
   lengths: number;
+  metas: number;
+}
+
+/** A hardware key's value on its way to another frame. */
+interface HardwareValue {
+  key: number;
+  len: number;
+  lo: number;
+  hi: number;
+}
+
+/** The hardware keys a copy between placements moves, and whether they leave application keys 59..63 (placement "keys"). */
+interface HardwarePlan {
+  values: HardwareValue[];
+  fromKeys: boolean;
 }
 
 /** @internal What a worker's view of a pool is made of: the layout another thread made, this thread's core, scratch and registry. */
@@ -59,6 +86,12 @@ export class PoolView {
     readonly scratch: number,
     readonly registry: KeyLookup | undefined,
   ) {}
+}
+
+/** Checks a store placement option; throws EINVAL. */
+function toStorePlacement(value: unknown): StorePlacement {
+  if (value === undefined || value === "frame" || value === "metadata") return value ?? "frame";
+  throw new TraitsError("EINVAL", `placement must be "frame" or "metadata", not ${describe(value)}`);
 }
 
 /** Largest number of bytes a pool may take: WebAssembly memory (wasm32) ends at 4 GiB. */
@@ -82,6 +115,10 @@ export class FramePool {
   readonly registry: KeyLookup | undefined;
   /** Where hardware keys live. */
   readonly hardwareKeys: HardwarePlacement;
+  /** Where each frame's store is. */
+  readonly placement: StorePlacement;
+  /** Each frame's initial store capacity in placement "metadata" (0 in placement "frame", where it is the head). */
+  readonly metaLength: number;
   /** Bytes of a frame that packet data may use (frameSize, less the hints area with placement "struct"). */
   readonly dataEnd: number;
   /** Address of frame 0 in memory. */
@@ -91,6 +128,8 @@ export class FramePool {
   readonly control: number;
   private readonly heads: number;
   private readonly lengths: number;
+  /** Address of the u32 store capacities (the heads' address in placement "frame"). */
+  private readonly metas: number;
   #u32: Uint32Array;
   private readonly stores: Array<TraitStore | undefined> = [];
   /** Address of this thread's scratch: broadcast values, then a field list (each worker has its own). */
@@ -107,6 +146,7 @@ export class FramePool {
       if (!(view instanceof PoolView)) throw new TraitsError("EINVAL", "a pool takes one argument, its options");
       ({ memory: this.memory, count: this.count, frameSize: this.frameSize, headroom: this.headroom, profile: this.profile } = view.layout);
       ({ hardwareKeys: this.hardwareKeys, dataEnd: this.dataEnd, base: this.base, control: this.control, heads: this.heads, lengths: this.lengths } = view.layout);
+      ({ placement: this.placement, metaLength: this.metaLength, metas: this.metas } = view.layout);
       ({ core: this.core, registry: this.registry, scratch: this.scratch } = view);
       this.#u32 = new Uint32Array(this.memory.buffer);
       this.attached = true;
@@ -123,15 +163,21 @@ export class FramePool {
     this.hardwareKeys = toPlacement(options.hardwareKeys, "struct");
     this.dataEnd = this.frameSize - (this.hardwareKeys === "struct" ? HINTS_BYTES : 0);
     if (this.headroom > this.dataEnd) throw new TraitsError("EINVAL", `headroom ${this.headroom} leaves no room for data before the hints area at ${this.dataEnd}`);
+    this.placement = toStorePlacement(options.placement);
+    if (this.placement === "frame" && options.metaLength !== undefined) throw new TraitsError("EINVAL", `metaLength is for placement "metadata"; with placement "frame" the store's capacity is the head`);
+    this.metaLength = this.placement === "frame" ? 0 : checkInteger(options.metaLength ?? 32, "metaLength", 0, this.headroom);
+    if (this.metaLength % 4 !== 0) throw new TraitsError("EINVAL", `metaLength ${this.metaLength} is not a multiple of 4 (as XDP's metadata area)`);
+    if (this.placement === "metadata" && this.headroom % 4 !== 0) throw new TraitsError("EINVAL", `headroom ${this.headroom} is not a multiple of 4: the store before it would be unaligned`);
     this.registry = options.registry;
     const impl = toImpl(options.impl);
     if (options.memory !== undefined && !(options.memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(options.memory)}`);
     this.memory = options.memory ?? new WebAssembly.Memory({ initial: 1, maximum: 65536 });
     this.core = coreOf(this.memory, impl);
     const arena = arenaOf(this.memory);
-    this.base = arena.alloc(this.count * this.frameSize, 64);
+    this.base = arena.alloc(this.count * this.frameSize, 4096); // a page: AF_XDP registers the frames as its UMEM from a page boundary
     this.heads = arena.alloc(4 * this.count, 64);
     this.lengths = arena.alloc(4 * this.count, 64);
+    this.metas = this.placement === "frame" ? this.heads : arena.alloc(4 * this.count, 64);
     this.control = arena.alloc(CONTROL + Scratch.BYTES, 64);
     this.scratch = this.control + CONTROL;
     this.#u32 = new Uint32Array(this.memory.buffer);
@@ -141,14 +187,16 @@ export class FramePool {
     words[at + (PoolControl.COUNT >>> 2)] = this.count;
     words[at + (PoolControl.HEADS >>> 2)] = this.heads;
     words[at + (PoolControl.PROFILE >>> 2)] = PROFILE_ID[this.profile];
+    words[at + (PoolControl.METAS >>> 2)] = this.metas;
     this.words().fill(this.headroom, this.heads >>> 2, (this.heads >>> 2) + this.count);
     this.words().fill(0, this.lengths >>> 2, (this.lengths >>> 2) + this.count);
+    if (this.placement === "metadata") this.words().fill(this.metaLength, this.metas >>> 2, (this.metas >>> 2) + this.count);
   }
 
   /** The pool's layout in its memory, to attach to it in a worker (WorkerGroup does). */
   layout(): PoolLayout {
-    const { memory, count, frameSize, headroom, profile, hardwareKeys, dataEnd, base, control, heads, lengths } = this;
-    return { memory, count, frameSize, headroom, profile, hardwareKeys, dataEnd, base, control, heads, lengths };
+    const { memory, count, frameSize, headroom, profile, hardwareKeys, placement, metaLength, dataEnd, base, control, heads, lengths, metas } = this;
+    return { memory, count, frameSize, headroom, profile, hardwareKeys, placement, metaLength, dataEnd, base, control, heads, lengths, metas };
   }
 
   /** Which implementation runs this pool's operations. */
@@ -172,9 +220,19 @@ export class FramePool {
     return checkInteger(frame, "frame", 0, this.count - 1);
   }
 
-  /** Data offset (the store's capacity) of a frame. */
+  /** Data offset of a frame: where its store ends (in placement "frame", the store's capacity). */
   head(frame: number): number {
     return this.words()[(this.heads >>> 2) + this.frameIndex(frame)]!;
+  }
+
+  /** Capacity of a frame's store, which ends at the head: its metadata length (in placement "frame", the head). */
+  metaLengthOf(frame: number): number {
+    return this.words()[(this.metas >>> 2) + this.frameIndex(frame)]!;
+  }
+
+  /** Address of a frame's store in memory: the frame start, or head - metadata length in placement "metadata". */
+  storeStart(frame: number): number {
+    return this.frameStart(frame) + this.head(frame) - this.metaLengthOf(frame);
   }
 
   /** Packet length of a frame. */
@@ -213,66 +271,136 @@ export class FramePool {
 
   /**
    * Moves the data start by `delta` bytes, as bpf_xdp_adjust_head: negative pushes headers into the
-   * headroom, positive pulls them off. The store's hard end follows. Returns the new head.
-   * Throws ENOSPC if a push would overlap bytes the store uses, EBADMSG if its header is corrupt,
-   * EINVAL for a pull past the data's end or a bad delta. On error nothing changes.
+   * headroom, positive pulls them off. In placement "frame" the store's hard end follows; in placement
+   * "metadata" the store moves with the data (its bytes are copied, as the kernel moves the metadata).
+   * Returns the new head. Throws ENOSPC if a push would overlap bytes the store uses ("frame") or
+   * push the store out of the frame ("metadata"), EBADMSG if its header is corrupt ("frame"),
+   * EINVAL for a pull past the data's end, a bad delta, or ("metadata") a store start that would not
+   * be 4-byte aligned. On error nothing changes.
    */
   adjustHead(frame: number, delta: number): number {
     const head = this.head(frame), length = this.length(frame);
     checkInteger(delta, "delta", -head, length);
     const next = head + delta;
+    if (this.placement === "metadata") {
+      const meta = this.metaLengthOf(frame);
+      if (next < meta) throw new TraitsError("ENOSPC", `adjustHead(${frame}, ${delta}): the data would start at ${next}, leaving no room for the ${meta}-byte metadata area before it`);
+      if (delta % 4 !== 0) throw new TraitsError("EINVAL", `adjustHead(${frame}, ${delta}): the metadata area before the data would start at an offset that is not a multiple of 4`);
+      const start = this.frameStart(frame);
+      new Uint8Array(this.memory.buffer).copyWithin(start + next - meta, start + head - meta, start + head);
+      this.setHead(frame, next, length - delta, meta);
+      return next;
+    }
     const used = this.traits(frame).trySize();
     if (used < 0) this.traits(frame).validate();
     if (next < used) throw new TraitsError("ENOSPC", `adjustHead(${frame}, ${delta}): the data would start at ${next}, over the ${used} bytes the trait store uses`);
-    const w = this.words();
-    w[(this.heads >>> 2) + frame] = next;
-    w[(this.lengths >>> 2) + frame] = length - delta;
-    const store = this.stores[frame];
-    if (store) setHardEnd(store, next);
+    this.setHead(frame, next, length - delta, next);
     return next;
   }
 
-  /** The trait store of a frame: its capacity is the frame's current head. */
+  /**
+   * Moves the start of a frame's metadata area by `delta` bytes, as bpf_xdp_adjust_meta: negative
+   * grows it, positive shrinks it; no byte moves, so after growing, init() the store (its header is
+   * whatever the headroom held). Returns the new metadata length. Throws EINVAL in placement "frame",
+   * for a delta that is not a multiple of 4, or one that would take the area past the frame start
+   * (grow) or below 0 bytes (shrink). On error nothing changes.
+   */
+  adjustMeta(frame: number, delta: number): number {
+    if (this.placement !== "metadata") throw new TraitsError("EINVAL", `adjustMeta(): the pool's stores are at the frame start (placement "frame"), not in a metadata area`);
+    const head = this.head(frame), meta = this.metaLengthOf(frame);
+    checkInteger(delta, "delta", meta - head, meta);
+    if (delta % 4 !== 0) throw new TraitsError("EINVAL", `adjustMeta(${frame}, ${delta}): delta is not a multiple of 4 (as XDP's metadata area)`);
+    this.setHead(frame, head, this.length(frame), meta - delta);
+    return meta - delta;
+  }
+
+  /** The trait store of a frame: its capacity is the frame's current head, or its metadata length in placement "metadata" (see storeStart). */
   traits(frame: number): TraitStore {
     let store = this.stores[this.frameIndex(frame)];
     if (!store) {
       const start = this.frameStart(frame);
-      store = TraitStore.create({ core: this.core, source: this.memory, start, capacity: this.head(frame), profile: this.profile, registry: this.registry, hardwareKeys: this.hardwareKeys, hints: start + this.frameSize - HINTS_BYTES });
+      store = TraitStore.create({ core: this.core, source: this.memory, start: this.storeStart(frame), capacity: this.metaLengthOf(frame), profile: this.profile, registry: this.registry, hardwareKeys: this.hardwareKeys, hints: start + this.frameSize - HINTS_BYTES });
       this.stores[frame] = store;
     }
     return store;
   }
 
   /**
-   * Copies the traits of `frame` to `dstFrame` of `dst` (this pool by default), replacing its traits.
-   * Throws EBADMSG if the source is corrupt, ENOSPC if they do not fit before the destination's head,
-   * EINVAL if the pools' profiles differ.
+   * Copies the traits of `frame` to `dstFrame` of `dst` (this pool by default), replacing its traits;
+   * the pools' placements may differ. Throws EBADMSG if the source is corrupt, ENOSPC if they do not
+   * fit the destination's store, EINVAL if the pools' profiles differ.
    */
   copyTraits(frame: number, dstFrame: number, dst: FramePool = this): void {
     if (!(dst instanceof FramePool)) throw new TraitsError("EINVAL", `dst must be a PacketPool, not ${describe(dst)}`);
     if (dst.profile !== this.profile) throw new TraitsError("EINVAL", `cannot copy traits from a ${this.profile} pool to a ${dst.profile} pool`);
-    const size = this.traits(frame).size, room = dst.head(dstFrame);
-    if (size > room) throw new TraitsError("ENOSPC", `traits of frame ${frame} take ${size} bytes; frame ${dstFrame} has room for ${room}`);
-    dst.frameBytes(dstFrame).set(this.frameBytes(frame).subarray(0, size));
-    this.copyHardwareKeys(frame, dstFrame, dst);
+    const hardware = this.hardwarePlan(frame, dstFrame, dst, dst.metaLengthOf(dstFrame));
+    this.copyStore(frame, dstFrame, dst, this.traits(frame).size);
+    this.copyHints(frame, dstFrame, dst);
+    dst.applyHardware(dstFrame, hardware);
   }
 
-  /** Copies the hardware keys that live outside the store (placement "struct") to another frame, in its placement. */
-  private copyHardwareKeys(frame: number, dstFrame: number, dst: FramePool): void {
-    if (this.hardwareKeys !== "struct" && dst.hardwareKeys !== "struct") return;
-    const from = this.traits(frame), to = dst.traits(dstFrame), value = new Uint32Array(2);
+  /** Copies the first `size` bytes of a frame's store to the start of another frame's store (memmove: they may overlap). */
+  private copyStore(frame: number, dstFrame: number, dst: FramePool, size: number): void {
+    const from = this.storeStart(frame), to = dst.storeStart(dstFrame);
+    if (dst.memory === this.memory) new Uint8Array(this.memory.buffer).copyWithin(to, from, from + size);
+    else new Uint8Array(dst.memory.buffer, to, size).set(new Uint8Array(this.memory.buffer, from, size));
+  }
+
+  /** Copies the hints area (hardware keys, placement "struct") to a frame of a pool with the same placement. */
+  private copyHints(frame: number, dstFrame: number, dst: FramePool): void {
+    if (dst.hardwareKeys !== "struct" || this.hardwareKeys !== "struct") return;
+    dst.frameBytes(dstFrame).set(this.frameBytes(frame).subarray(this.frameSize - HINTS_BYTES), dst.frameSize - HINTS_BYTES);
+  }
+
+  /**
+   * What carrying frame's traits to dstFrame of dst (room bytes for its store) takes: the hardware
+   * keys to move into dst's placement, or undefined when the store bytes and hints copy as they are
+   * (same placement). Throws, before anything changes, if they cannot all arrive faithfully:
+   * EOPNOTSUPP (dst has hardware keys off), EBUSY (dst keeps hardware keys in application keys
+   * 59..63, which this frame uses for its own values), ENOSPC (no room), EBADMSG (a corrupt store,
+   * or a hardware key's application key holding another length).
+   */
+  private hardwarePlan(frame: number, dstFrame: number, dst: FramePool, room: number): HardwarePlan | undefined {
+    const from = this.traits(frame), size = from.size;
+    const fail = (code: "ENOSPC" | "EBUSY" | "EOPNOTSUPP", why: string): never => {
+      throw new TraitsError(code, `traits of frame ${frame} cannot go to frame ${dstFrame}: ${why}`);
+    };
+    if (size > room) throw new TraitsError("ENOSPC", `traits of frame ${frame} take ${size} bytes; frame ${dstFrame} has room for ${room}`);
+    if (dst.hardwareKeys === this.hardwareKeys) return undefined;
+    const plan: HardwarePlan = { values: [], fromKeys: this.hardwareKeys === "keys" }, value = new Uint32Array(2);
+    let bytes = size;
     for (const key of Object.values(HardwareKey)) {
       const len = from.tryGet(key, value);
-      if (len >= 0) to.trySet(key, value[0]!, value[1]!, len);
-      else to.tryDelete(key);
+      if (len === Errno.ENOENT) continue;
+      if (len < 0) from.get(key); // throws what is wrong
+      plan.values.push({ key, len, lo: value[0]!, hi: value[1]! });
+      const stored = appLength(key - HardwareKey.RX_HASH, this.profile);
+      if (plan.fromKeys) bytes -= stored; // leaves the store: dst keeps it elsewhere
+      if (dst.hardwareKeys === "keys") bytes += stored;
     }
+    if (dst.hardwareKeys === "off" && plan.values.length > 0) fail("EOPNOTSUPP", `it has hardware keys off, and the frame has ${plan.values.length}`);
+    if (dst.hardwareKeys === "keys") {
+      for (let app = HARDWARE_FIRST_APP_KEY; app < 64; app++) if (from.has(app)) fail("EBUSY", `it keeps hardware keys in application keys 59..63, and the frame uses key ${app} for its own value`);
+    }
+    if (bytes > room) fail("ENOSPC", `they take ${bytes} bytes there; it has room for ${room}`);
+    return plan;
+  }
+
+  /** Moves the hardware keys of a plan into a frame whose store was just copied in, in this pool's placement. */
+  private applyHardware(frame: number, plan: HardwarePlan | undefined): void {
+    if (plan === undefined) return;
+    const to = this.traits(frame);
+    if (plan.fromKeys) for (const { key } of plan.values) to.tryDelete(HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH);
+    if (this.hardwareKeys === "struct") this.frameBytes(frame).fill(0, this.frameSize - HINTS_BYTES);
+    for (const { key, len, lo, hi } of plan.values) to.trySet(key, lo, hi, len);
   }
 
   /**
    * Redirects a packet: copies the data and traits of `frame` to `dstFrame` of `dst` (this pool by
-   * default), at the same head, as XDP_REDIRECT keeps metadata. With `move`, the source frame is
-   * then emptied (no traits, no data, default head). Throws as copyTraits, and ENOSPC if the
-   * packet does not fit the destination frame.
+   * default), at the same head, as XDP_REDIRECT keeps metadata; a "metadata" destination gets the
+   * source's store capacity as its metadata length (a "frame" source's store: its used bytes, rounded
+   * up to 4). With `move`, the source frame is then emptied (no traits, no data, default head).
+   * Throws as copyTraits, and ENOSPC if the packet or the store does not fit the destination frame.
    */
   transfer(frame: number, dstFrame: number, dst: FramePool = this, { move = false }: { move?: boolean } = {}): void {
     if (!(dst instanceof FramePool)) throw new TraitsError("EINVAL", `dst must be a PacketPool, not ${describe(dst)}`);
@@ -281,27 +409,35 @@ export class FramePool {
     if (head + length > dst.dataEnd) throw new TraitsError("ENOSPC", `packet of frame ${frame} (head ${head}, ${length} bytes) does not fit a ${dst.frameSize}-byte frame`);
     if (dst.profile !== this.profile) throw new TraitsError("EINVAL", `cannot copy traits from a ${this.profile} pool to a ${dst.profile} pool`);
     const size = this.traits(frame).size;
+    const meta = dst.placement === "frame" ? head : this.placement === "metadata" ? this.metaLengthOf(frame) : (size + 3) & ~3;
+    if (dst.placement === "metadata" && (meta > head || head % 4 !== 0)) throw new TraitsError("ENOSPC", `traits of frame ${frame} (${size} bytes) do not fit a 4-aligned metadata area before head ${head}`);
+    const hardware = this.hardwarePlan(frame, dstFrame, dst, meta);
     if (frame === dstFrame && dst === this) return;
-    dst.setHead(dstFrame, head, length);
-    dst.frameBytes(dstFrame).set(this.frameBytes(frame).subarray(0, size));
+    dst.setHead(dstFrame, head, length, meta);
+    this.copyStore(frame, dstFrame, dst, size);
+    this.copyHints(frame, dstFrame, dst);
     dst.data(dstFrame).set(this.data(frame));
-    this.copyHardwareKeys(frame, dstFrame, dst);
+    dst.applyHardware(dstFrame, hardware);
     if (move) this.reset(frame);
   }
 
-  /** Empties a frame: no traits, no hardware keys, no data, the default head. */
+  /** Empties a frame: no traits, no hardware keys, no data, the default head and metadata length. */
   reset(frame: number): void {
-    this.setHead(frame, this.headroom, 0);
+    this.setHead(frame, this.headroom, 0, this.placement === "frame" ? this.headroom : this.metaLength);
     this.traits(frame).clear();
     if (this.hardwareKeys === "struct") this.frameBytes(frame).fill(0, this.frameSize - HINTS_BYTES);
   }
 
-  /** Sets head and length of a frame without checks (callers checked them). */
-  private setHead(frame: number, head: number, length: number): void {
+  /**
+   * @internal Sets head, length and store capacity (metadata length; the head in placement "frame")
+   * of a frame without checks: callers checked them. Its store object follows.
+   */
+  setHead(frame: number, head: number, length: number, meta: number): void {
     const w = this.words();
     w[(this.heads >>> 2) + frame] = head;
     w[(this.lengths >>> 2) + frame] = length;
+    w[(this.metas >>> 2) + frame] = meta;
     const store = this.stores[frame];
-    if (store) setHardEnd(store, head);
+    if (store) setHardEnd(store, meta, this.frameStart(frame) + head - meta);
   }
 }

@@ -17,6 +17,7 @@ const MIRROR: Record<string, number> = {
   POOL_COUNT: PoolControl.COUNT,
   POOL_HEADS: PoolControl.HEADS,
   POOL_PROFILE: PoolControl.PROFILE,
+  POOL_METAS: PoolControl.METAS,
   POOL_CONTROL_BYTES: PoolControl.BYTES,
   FIELDS_HIGH: FieldList.HIGH,
   FIELDS_LOW: FieldList.LOW,

@@ -1,5 +1,7 @@
 // Packet pools and batch operations: every batch call agrees with a loop of single-store operations,
-// on both implementations, over random pools with corrupt and full frames; frame and head semantics.
+// on both implementations, over random pools with corrupt and full frames, in both store placements
+// (at the frame start; in a metadata area before the data, where nothing outside it may change);
+// frame and head semantics.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { Errno, PacketPool, TraitsError, type Burst, type Impl, type Profile } from "packet-traits";
@@ -29,19 +31,42 @@ const scenario = fc.record({
   seed: fc.integer(),
   misfit: fc.nat(),
   room: fc.integer({ min: 1, max: 200 }),
+  placement: fc.constantFrom("frame" as const, "metadata" as const),
+  metas: fc.array(fc.integer({ min: 0, max: 16 }), { maxLength: 10 }),
 });
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
-/** A pool filled by single sets, with some headers made corrupt. */
+/** A pool filled by single sets, with some headers made corrupt; in placement "metadata", metadata areas of 0 to 64 bytes and guard bytes around them. */
 function build(s: Scenario, impl: Impl): PacketPool {
-  const pool = new PacketPool({ count: s.count, frameSize: s.frameSize, headroom: Math.min(s.headroom, s.frameSize - 32), profile: s.profile, impl });
+  const headroom = Math.min(s.headroom, s.frameSize - 32) & ~3;
+  if (s.placement === "frame") {
+    const pool = new PacketPool({ count: s.count, frameSize: s.frameSize, headroom, profile: s.profile, impl });
+    for (const f of s.fill) {
+      const len = SIZES[s.profile][f.size]!;
+      pool.traits(f.frame % s.count).trySet(f.key, ...pairFor(len, f.seed, false), len);
+    }
+    for (const c of s.corrupt) pool.frameBytes(c % s.count).fill(0xee, 0, 16);
+    return pool;
+  }
+  const pool = new PacketPool({ count: s.count, frameSize: s.frameSize, headroom, profile: s.profile, impl, placement: "metadata", metaLength: Math.min(32, headroom) });
+  s.metas.forEach((m, f) => { if (f < s.count) pool.adjustMeta(f, pool.metaLengthOf(f) - Math.min(4 * m, headroom)); });
+  for (let f = 0; f < s.count; f++) {
+    pool.frameBytes(f).fill(0xa5);
+    if (pool.metaLengthOf(f) >= 16) pool.traits(f).clear();
+  }
   for (const f of s.fill) {
     const len = SIZES[s.profile][f.size]!;
     pool.traits(f.frame % s.count).trySet(f.key, ...pairFor(len, f.seed, false), len);
   }
-  for (const c of s.corrupt) pool.frameBytes(c % s.count).fill(0xee, 0, 16);
+  for (const c of s.corrupt) new Uint8Array(pool.memory.buffer, pool.storeStart(c % s.count), Math.min(16, pool.metaLengthOf(c % s.count))).fill(0xee);
   return pool;
 }
+
+/** Each frame's bytes outside its store [head - metaLength, head). */
+const outside = (pool: PacketPool) => Array.from({ length: pool.count }, (_, f) => {
+  const bytes = pool.frameBytes(f), start = pool.head(f) - pool.metaLengthOf(f);
+  return hex(bytes.subarray(0, start)) + "|" + hex(bytes.subarray(pool.head(f)));
+});
 
 /** Selects the scenario's frames in a burst; returns the frame indices (out-of-range ones included). */
 function select(s: Scenario, burst: Burst): number[] {
@@ -122,16 +147,16 @@ function runLoop(s: Scenario, pool: PacketPool): unknown[] {
             return [f.key, l, ...pairFor(l, s.seed + 31 * i + j, s.misfit % (n + 1) === i && l < 8)];
           });
         const before = pool.frameBytes(frame).slice();
-        if (s.op === "setManyReplace") store.clear();
         rc = 0;
-        for (const [k, l, lo, hi] of seq) { rc = store.trySet(k, lo, hi, l); if (rc < 0) break; }
+        if (s.op === "setManyReplace") { if (store.capacity < 16) rc = Errno.ENOMEM; else store.clear(); } // replace empties first: ENOMEM under 16 bytes
+        if (rc === 0) for (const [k, l, lo, hi] of seq) { rc = store.trySet(k, lo, hi, l); if (rc < 0) break; }
         if (rc < 0) pool.frameBytes(frame).set(before);
         ret += +(rc === 0);
         break;
       }
       case "del": rc = store.tryDelete(s.key); ret += +(rc === 0); break;
       case "has": rc = store.tryHas(s.key); ret += +(rc === 1); break;
-      case "init": store.clear(); rc = 0; ret++; break;
+      case "init": rc = store.capacity < 16 ? Errno.ENOMEM : (store.clear(), 0); ret += +(rc === 0); break;
       case "getWide": {
         const a = store.tryGet(s.key, out), lo = [...out], b = store.tryGet(s.key + 1, out);
         rc = a === 8 && b === 8 ? 16 : a === Errno.ENOENT && b === Errno.ENOENT ? Errno.ENOENT : a < 0 && a !== Errno.ENOENT ? a : Errno.EBADMSG;
@@ -167,12 +192,13 @@ describe("batch operations agree with loops of single operations", () => {
         const reference = build(s, "js");
         const expected = runLoop(s, reference);
         for (const impl of IMPLS) {
-          const pool = build(s, impl);
+          const pool = build(s, impl), guard = outside(pool);
           expect(runBatch(s, pool), `${impl} ${s.op}`).toEqual(expected);
           expect(framesHex(pool), `${impl} ${s.op} frames`).toEqual(framesHex(reference));
+          if (s.placement === "metadata") expect(outside(pool), `${impl} ${s.op}: bytes outside the metadata areas`).toEqual(guard);
         }
       }),
-      { numRuns: 1500 },
+      { numRuns: 3000 },
     );
   });
 });
@@ -289,5 +315,66 @@ describe.each(IMPLS)("%s packet pool", (impl) => {
     expect(() => pool().batchGet(burst, 1)).toThrow(/another pool/);
     expect(() => p.batchDecode(burst, pool().decodeBuffer(4))).toThrow(/DecodeBuffer of this pool's memory/);
     expect(p.traits(0).size + p.traits(1).size).toBe(32);
+  });
+});
+
+describe.each(IMPLS)("%s packet pool, placement metadata", (impl) => {
+  const pool = () => new PacketPool({ count: 4, impl, placement: "metadata", metaLength: 32 });
+
+  it("puts each frame's store in the metaLength bytes right before the data, as XDP's metadata area", () => {
+    const p = pool();
+    p.write(1, new Uint8Array([1, 2, 3]));
+    expect([p.placement, p.metaLength, p.head(1), p.metaLengthOf(1), p.storeStart(1) - p.frameStart(1)]).toEqual(["metadata", 32, 256, 32, 224]);
+    p.traits(1).set(3, 0xabcd, 2);
+    expect(hex(p.frameBytes(1).subarray(224, 242))).toBe(hex(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0xcd, 0xab])));
+    expect([...p.data(1)]).toEqual([1, 2, 3]);
+    expect([p.traits(1).capacity, p.traits(1).start]).toEqual([32, p.frameStart(1) + 224]);
+  });
+
+  it("adjustHead moves the store with the data (as the kernel moves the metadata); adjustMeta grows and shrinks it in place", () => {
+    const p = pool(), store = p.traits(0);
+    p.write(0, new Uint8Array([9, 8, 7, 6, 5]));
+    store.set(5, 77n);
+    expect(p.adjustHead(0, -16)).toBe(240);
+    expect([store.start - p.frameStart(0), store.get(5), p.length(0)]).toEqual([208, 77n, 21]);
+    expect(p.adjustHead(0, 20)).toBe(260);
+    expect([store.start - p.frameStart(0), store.get(5), [...p.data(0)]]).toEqual([228, 77n, [5]]);
+    expect(() => p.adjustHead(0, -1)).toThrow(/not a multiple of 4/);
+    expect(() => p.adjustHead(0, -240)).toThrow(/ENOSPC.*no room for the 32-byte metadata area/);
+    expect(p.adjustMeta(0, 16)).toBe(16);
+    expect([store.capacity, store.start - p.frameStart(0)]).toEqual([16, 244]);
+    expect(p.adjustMeta(0, -48)).toBe(64);
+    store.clear();
+    store.set(1, 1, 2);
+    expect(store.entries()).toEqual([[1, 1]]);
+    expect(() => p.adjustMeta(0, 2)).toThrow(/not a multiple of 4/);
+    expect(() => p.adjustMeta(0, 68)).toThrow(/delta must be an integer in -196..64/);
+    expect(() => new PacketPool({ count: 1, impl }).adjustMeta(0, -4)).toThrow(/placement "frame"/);
+    p.reset(0);
+    expect([p.head(0), p.metaLengthOf(0), p.length(0), store.start - p.frameStart(0), store.size]).toEqual([256, 32, 0, 224, 16]);
+  });
+
+  it("copyTraits and transfer work between placements; transfer keeps the metadata length", () => {
+    const m = pool(), f = new PacketPool({ count: 2, impl });
+    m.write(0, new Uint8Array([1, 2]));
+    m.traits(0).set(4, 0xbeef, 2).set(9, 123n);
+    m.transfer(0, 1, f);
+    expect([f.head(1), [...f.data(1)], f.traits(1).entries()]).toEqual([256, [1, 2], [[4, 0xbeef], [9, 123n]]]);
+    f.traits(1).set(10, 5, 4);
+    f.transfer(1, 2, m, { move: true });
+    expect([m.head(2), m.metaLengthOf(2), [...m.data(2)], m.traits(2).entries()]).toEqual([256, 32, [1, 2], [[4, 0xbeef], [9, 123n], [10, 5]]]);
+    expect(f.traits(1).size).toBe(16);
+    m.adjustMeta(3, 16);
+    expect(() => m.copyTraits(2, 3)).toThrow(/take 30 bytes; frame 3 has room for 16/);
+    m.copyTraits(2, 0, f);
+    expect(f.traits(0).keys()).toEqual([4, 9, 10]);
+  });
+
+  it("refuses bad metadata options", () => {
+    expect(() => new PacketPool({ count: 1, impl, placement: "meta" as never })).toThrow(/placement must be "frame" or "metadata"/);
+    expect(() => new PacketPool({ count: 1, impl, metaLength: 32 })).toThrow(/metaLength is for placement "metadata"/);
+    expect(() => new PacketPool({ count: 1, impl, placement: "metadata", metaLength: 30 })).toThrow(/not a multiple of 4/);
+    expect(() => new PacketPool({ count: 1, impl, placement: "metadata", metaLength: 300 })).toThrow(/metaLength must be an integer in 0..256/);
+    expect(() => new PacketPool({ count: 1, impl, placement: "metadata", headroom: 18, metaLength: 16 })).toThrow(/headroom 18 is not a multiple of 4/);
   });
 });

@@ -1,0 +1,9 @@
+/**
+ * packet-traits/xdp: the kernel bridge (Linux only; needs the optional dependency koffi and libbpf).
+ * Loads BPF objects and runs their programs with BPF_PROG_TEST_RUN, on bytes or on a PacketPool's frames.
+ */
+export { BpfError } from "./errors.js";
+export { BpfObject, type BpfLoadOptions } from "./object.js";
+export { XdpAction, XdpProgram, xdpActionName, type XdpProgramOptions } from "./program.js";
+export { RECEIVE_META_LENGTH, RECEIVE_PROGRAM, XskSocket, type XskOptions } from "./xsk.js";
+export { testRun, type TestRunOptions, type TestRunResult } from "./run.js";
