@@ -3,7 +3,7 @@
 // conformance vectors and batch calls on both implementations, and the demo page decoding a capture
 // written by `pcap annotate`. UPDATE_SCREENSHOT=1 writes the demo's screenshot to docs/demo.png.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
@@ -36,6 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   server?.close();
+  rmSync(site, { recursive: true, force: true });
 });
 
 describe(`headless Chromium (${CHROMIUM})`, () => {

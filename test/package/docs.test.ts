@@ -7,10 +7,10 @@
 //   expected output (a line `...` ends the comparison early).
 // - text blocks are not code (layouts, hex dumps), c blocks are BPF programs (built by bpf/build.sh);
 //   a block marked `norun` is listed, not run.
-import { mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { transformSync } from "esbuild";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROOT, makeConsumer, run } from "./consumer.js";
 
 interface Block { lang: string; file: string | undefined; flags: string[]; code: string; line: number }
@@ -44,6 +44,7 @@ let consumer = "";
 beforeAll(() => {
   consumer = makeConsumer();
 }, 120_000);
+afterAll(() => rmSync(consumer, { recursive: true, force: true }));
 
 describe.each(DOCS)("%s", (doc) => {
   const all = blocks(join(ROOT, doc));

@@ -1,8 +1,8 @@
 // The package as a user gets it: the packed tarball installed into a fresh consumer project, used from
 // ESM, CommonJS, strict Node-only TypeScript (no DOM lib), an esbuild bundle, Jest, Deno and Bun.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "esbuild";
 import { ROOT, makeConsumer, run } from "./consumer.js";
 
@@ -10,6 +10,7 @@ let dir = "";
 beforeAll(() => {
   dir = makeConsumer();
 }, 120_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // What every runtime runs: a store, a pool batch call, the schema, the capture reader; prints the impl.
 const BODY = `
@@ -89,6 +90,7 @@ describe("Deno and Bun", () => {
     writeFileSync(join(tools, "package.json"), "{}");
     run("npm", ["install", "--no-audit", "--no-fund", "--silent", "deno@2", "bun@1"], tools);
   }, 180_000);
+  afterAll(() => rmSync(tools, { recursive: true, force: true }));
 
   it("Deno runs it from npm, with no permissions (no --allow-read, no --allow-env)", () => {
     writeFileSync(join(dir, "esm.mjs"), ESM);
