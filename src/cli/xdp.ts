@@ -7,7 +7,7 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { TraitsError, errnoName } from "../core/errors.js";
 import { toProfile } from "../core/options.js";
-import { commentOption, readCapture, traitsOptionFor, writePcapng } from "../capture/capture.js";
+import { commentOption, readCapture, traitsOptionFor, writePcapng } from "./xdp-capture.js";
 import { PacketPool } from "../pool/pool.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES } from "../store/hardware.js";
 import { TraitStore } from "../store/store.js";
@@ -15,7 +15,7 @@ import { BpfError } from "../xdp/errors.js";
 import { XdpProgram, xdpActionName } from "../xdp/program.js";
 
 /** The usage lines of the xdp commands (main.ts prints them with the others). */
-export const XDP_USAGE = `  packet-traits xdp run PROG.o IN OUT.pcapng [--program NAME] [--profile v1|flags] [--verdict-key K]`;
+export const XDP_USAGE = "  xdp run PROG.o IN OUT.pcapng ...        run an XDP program over a capture (BPF_PROG_TEST_RUN)";
 
 /** Where `xdp run` puts each packet's verdict unless told otherwise: the key below the hardware keys. */
 const VERDICT_KEY = HARDWARE_FIRST_APP_KEY - 1;

@@ -20,12 +20,14 @@ const pool = new PacketPool({ count: 8 });
 const rx = pool.burst(8).selectRange(0, 8);
 const T = defineTraits({ packet_id: { type: "u64", key: 5 }, vlan: { type: "u16", key: 7 } });
 const set = T.fields("packet_id", "vlan").batchSet(pool, rx, { values: { packet_id: 9n, vlan: 10 } });
-const capture = readCapture(writePcap(1, [{ timestampNs: 0n, data: new Uint8Array(60) }]));
-console.log(JSON.stringify({ impl: store.impl, pool: pool.impl, get: store.get(3), set, vlan: T.vlan.get(pool.traits(7)), packets: capture.packets.length, group: typeof WorkerGroup }));
+const reader = new CaptureReader(bytesSource(writePcap(1, [{ timestampNs: 0n, data: new Uint8Array(60) }])), new Uint8Array(READER_BYTES));
+let packets = 0;
+for (let kind = reader.next(true); kind !== END; kind = reader.next(true)) if (kind === PACKET) packets++;
+console.log(JSON.stringify({ impl: store.impl, pool: pool.impl, get: store.get(3), set, vlan: T.vlan.get(pool.traits(7)), packets, group: typeof WorkerGroup }));
 `;
 const EXPECTED = { impl: "wasm", pool: "wasm", get: 0x1234, set: 8, vlan: 10, packets: 1, group: "function" };
-const ESM = `import { createStore, PacketPool, defineTraits } from "packet-traits";\nimport { readCapture, writePcap } from "packet-traits/capture";\nimport { WorkerGroup } from "packet-traits/workers";\n${BODY}`;
-const CJS = `const { createStore, PacketPool, defineTraits } = require("packet-traits");\nconst { readCapture, writePcap } = require("packet-traits/capture");\nconst { WorkerGroup } = require("packet-traits/workers");\n${BODY}`;
+const ESM = `import { createStore, PacketPool, defineTraits } from "packet-traits";\nimport { CaptureReader, END, PACKET, READER_BYTES, bytesSource, writePcap } from "packet-traits/capture";\nimport { WorkerGroup } from "packet-traits/workers";\n${BODY}`;
+const CJS = `const { createStore, PacketPool, defineTraits } = require("packet-traits");\nconst { CaptureReader, END, PACKET, READER_BYTES, bytesSource, writePcap } = require("packet-traits/capture");\nconst { WorkerGroup } = require("packet-traits/workers");\n${BODY}`;
 
 const result = (out: string) => JSON.parse(out.trim().split("\n").at(-1)!);
 
@@ -55,7 +57,7 @@ describe("from the packed tarball", () => {
   it("strict Node-only TypeScript (no DOM lib, skipLibCheck false), ESM and CommonJS files, node16", () => {
     const ts = join(dir, "ts");
     mkdirSync(ts, { recursive: true });
-    writeFileSync(join(ts, "esm.mts"), `import { createStore, PacketPool, TraitStore, type BurstLayout, type StoreKey } from "packet-traits";\nimport type { BurstContext } from "packet-traits/workers";\nimport { readCapture } from "packet-traits/capture";\nconst pool = new PacketPool({ count: 4 });\nconst layout: BurstLayout = pool.burst(4).layout();\nconst memory = pool.memory;\nconst view: TraitStore = TraitStore.at(memory, 0, 64, { impl: "js" });\nconst key: StoreKey = "packet_id";\nexport const out: unknown[] = [createStore(64).get(3), layout.capacity, view.impl, key, readCapture, (ctx: BurstContext) => ctx.worker];\n`);
+    writeFileSync(join(ts, "esm.mts"), `import { createStore, PacketPool, TraitStore, type BurstLayout, type StoreKey } from "packet-traits";\nimport type { BurstContext } from "packet-traits/workers";\nimport { CaptureReader } from "packet-traits/capture";\nconst pool = new PacketPool({ count: 4 });\nconst layout: BurstLayout = pool.burst(4).layout();\nconst memory = pool.memory;\nconst view: TraitStore = TraitStore.at(memory, 0, 64, { impl: "js" });\nconst key: StoreKey = "packet_id";\nexport const out: unknown[] = [createStore(64).get(3), layout.capacity, view.impl, key, CaptureReader, (ctx: BurstContext) => ctx.worker];\n`);
     writeFileSync(join(ts, "cjs.cts"), `import { createStore, defineTraits } from "packet-traits";\nimport { WorkerGroup } from "packet-traits/workers";\nconst T = defineTraits({ vlan: { type: "u16", key: 7 } });\nconst vlan: number | undefined = T.vlan.get(createStore(64));\nexport = [vlan, WorkerGroup];\n`);
     writeFileSync(join(ts, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: "es2022", lib: ["es2022"], types: ["node"], typeRoots: [join(ROOT, "node_modules", "@types")], module: "node16", moduleResolution: "node16", skipLibCheck: false }, files: ["esm.mts", "cjs.cts"] }));
     expect(() => run("node", [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "."], ts)).not.toThrow();
@@ -69,7 +71,7 @@ describe("from the packed tarball", () => {
   });
 
   it("an esbuild bundle for the browser resolves the browser build: no node: modules", async () => {
-    writeFileSync(join(dir, "web.mjs"), `import { createStore } from "packet-traits";\nimport { readCapture } from "packet-traits/capture";\nconsole.log(createStore(64).impl, typeof readCapture);\n`);
+    writeFileSync(join(dir, "web.mjs"), `import { createStore } from "packet-traits";\nimport { CaptureReader } from "packet-traits/capture";\nconsole.log(createStore(64).impl, typeof CaptureReader);\n`);
     const { outputFiles } = await build({ entryPoints: [join(dir, "web.mjs")], bundle: true, platform: "browser", format: "esm", write: false, logLevel: "silent", absWorkingDir: dir });
     expect(outputFiles[0]!.text).not.toMatch(/["']node:/);
   });
