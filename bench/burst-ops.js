@@ -22,12 +22,12 @@ export const BURST_OPS = {
       v[w + 4] = id & 0xfff; v[w + 5] = 0; v[w + 6] = TS_LO; v[w + 7] = TS_HI;
     }
     state.id = id;
-    return pool.batchSetMany(b, ANNOTATE, undefined, REPLACE);
+    return pool.batchSetMany(b, ANNOTATE, REPLACE);
   },
 };
 
 /** The single-op side of annotate for one store (five calls a packet), as per-packet code would do it. */
 export function annotateOne(store, id) {
   store.clear();
-  return (store.trySet(5, 8, id, 0) | store.trySet(6, 4, Math.imul(id, 0x9e3779b1) >>> 0) | store.trySet(7, 2, id & 0xfff) | store.trySet(8, 8, TS_LO, TS_HI)) === 0 ? 1 : 0;
+  return (store.trySet(5, id, 0, 8) | store.trySet(6, Math.imul(id, 0x9e3779b1) >>> 0, 0, 4) | store.trySet(7, id & 0xfff, 0, 2) | store.trySet(8, TS_LO, TS_HI, 8)) === 0 ? 1 : 0;
 }

@@ -13,7 +13,7 @@ export function fillStores(pool) {
   for (let f = 0; f < pool.count; f++) {
     const store = pool.traits(f);
     store.clear();
-    for (const [key, len] of STORE_KEYS) store.trySet(key, len, len === 2 ? (f * 31 + key) & 0xffff : (f * 2654435761 + key) >>> 0, len === 8 ? f : 0);
+    for (const [key, len] of STORE_KEYS) store.trySet(key, len === 2 ? (f * 31 + key) & 0xffff : (f * 2654435761 + key) >>> 0, len === 8 ? f : 0, len);
   }
 }
 
@@ -84,7 +84,7 @@ function batch_set_8B_overwrite(r, passes) {
 }
 function single_set_8B_overwrite(r, passes) {
   let ok = 0;
-  for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.trySet(17, 8, 0x55667788, 0x11223344) === 0 ? 1 : 0;
+  for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.trySet(17, 0x55667788, 0x11223344, 8) === 0 ? 1 : 0;
   return ok;
 }
 function batch_insert_delete(r, passes) {
@@ -94,7 +94,7 @@ function batch_insert_delete(r, passes) {
 }
 function single_insert_delete(r, passes) {
   let ok = 0;
-  for (let p = 0; p < passes; p++) for (const s of r.stores) ok += (s.trySet(30, 4, 0xcafe) === 0 ? 1 : 0) + (s.tryDelete(30) === 0 ? 1 : 0);
+  for (let p = 0; p < passes; p++) for (const s of r.stores) ok += (s.trySet(30, 0xcafe, 0, 4) === 0 ? 1 : 0) + (s.tryDelete(30) === 0 ? 1 : 0);
   return ok;
 }
 function batch_decode_store(r, passes) {
@@ -148,7 +148,7 @@ export const WORKLOADS = {
     check(r) {
       const hash = [];
       if (r.batch) for (const b of r.bursts) r.pool.batchSet(b, 30, 4, 0xcafe);
-      else for (const s of r.stores) s.trySet(30, 4, 0xcafe);
+      else for (const s of r.stores) s.trySet(30, 0xcafe, 0, 4);
       hash.push(r.storesHash());
       WORKLOADS["insert+delete"].run(r, 1);
       if (r.batch) for (const b of r.bursts) r.pool.batchDelete(b, 30);

@@ -87,7 +87,7 @@ function randomOp(r) {
   const outLen = r.int(10), broadcast = r.int(2) ? undefined : BigInt(lo >>> 0);
   const kind = r.int(20);
   switch (kind) {
-    case 0: case 1: case 2: return [`trySet ${frame} ${key} ${len} ${lo} ${hi}`, (w) => store(w).trySet(key, len, lo, hi)];
+    case 0: case 1: case 2: return [`trySet ${frame} ${key} ${len} ${lo} ${hi}`, (w) => store(w).trySet(key, lo, hi, len)];
     case 3: case 4: return [`tryGet ${frame} ${key}`, (w) => { const out = new Uint32Array(2); return [store(w).tryGet(key, out), [...out]]; }];
     case 5: return [`tryGetBytes ${frame} ${key} ${outLen}`, (w) => { const bytes = new Uint8Array(outLen); return [store(w).tryGetBytes(key, bytes), [...bytes]]; }];
     case 6: case 7: return [`tryDelete ${frame} ${key}`, (w) => store(w).tryDelete(key)];

@@ -322,7 +322,7 @@ class Annotator {
     const { n, pool, burst } = this;
     if (n === 0) return;
     burst.selectRange(0, n);
-    if (pool.batchSetMany(burst, this.fields, undefined, { replace: true }) < n) {
+    if (pool.batchSetMany(burst, this.fields, { replace: true }) < n) {
       const status = burst.status(), i = status.findIndex((rc) => rc < 0);
       throw new TraitsError("ENOSPC", `byte offset ${this.offset[i]}: packet ${this.packets - n + i}: its keys do not fit the ${HEADROOM}-byte store of a frame (errno ${status[i]})`);
     }
@@ -330,7 +330,7 @@ class Annotator {
       const vlan = this.vlan[i]!;
       if (vlan < 0) continue;
       const store = pool.traits(i);
-      const rc = store.trySet(HardwareKey.VLAN_TCI, 2, vlan % 65536, 0) || store.trySet(HardwareKey.VLAN_PROTO, 2, Math.floor(vlan / 65536), 0);
+      const rc = store.trySet(HardwareKey.VLAN_TCI, vlan % 65536, 0, 2) || store.trySet(HardwareKey.VLAN_PROTO, Math.floor(vlan / 65536), 0, 2);
       if (rc < 0) throw new TraitsError("ENOSPC", `byte offset ${this.offset[i]}: packet ${this.packets - n + i}: its VLAN tag does not fit its store (errno ${rc})`);
     }
     for (let i = 0; i < n; i++) this.packet(i);

@@ -24,12 +24,35 @@ export function toProfile(profile: unknown): Profile {
   throw new TraitsError("EINVAL", `profile must be "v1" or "flags", not ${describe(profile)}`);
 }
 
-/** Resolves the `impl` option; unset, it is PACKET_TRAITS_IMPL if set, else "wasm". */
+/** PACKET_TRAITS_IMPL, or undefined where it is unset or the environment cannot be read (a browser, Deno without --allow-env): never throws. */
+export function envImpl(): string | undefined {
+  try {
+    return globalThis.process?.env?.PACKET_TRAITS_IMPL || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let warned = false;
+
+/**
+ * Resolves the `impl` option: unset, it is PACKET_TRAITS_IMPL if set, else "wasm". Where this
+ * runtime has no WebAssembly, the default becomes "js", with one warning per process (a process
+ * warning in Node, Deno and Bun, a console warning elsewhere). Throws EINVAL for another value, and
+ * for "wasm" asked for (option or environment) where WebAssembly does not exist.
+ */
 export function toImpl(impl: unknown): Impl {
-  const chosen = impl ?? (globalThis.process?.env?.PACKET_TRAITS_IMPL || undefined) ?? "wasm";
-  if (chosen === "wasm" || chosen === "js") return chosen;
-  const from = impl === undefined ? "PACKET_TRAITS_IMPL" : "impl";
-  throw new TraitsError("EINVAL", `${from} must be "wasm" or "js", not ${describe(chosen)}`);
+  const chosen = impl ?? envImpl(), from = impl === undefined ? "PACKET_TRAITS_IMPL" : "impl";
+  if (chosen !== undefined && chosen !== "wasm" && chosen !== "js") throw new TraitsError("EINVAL", `${from} must be "wasm" or "js", not ${describe(chosen)}`);
+  if (chosen === "js" || typeof WebAssembly === "object") return chosen ?? "wasm";
+  if (chosen === "wasm") throw new TraitsError("EINVAL", `${from} is "wasm" but this JavaScript runtime has no WebAssembly`);
+  if (!warned) {
+    warned = true;
+    const message = "packet-traits: this JavaScript runtime has no WebAssembly; running on the pure-JS core (about 3x slower). Set PACKET_TRAITS_IMPL=js or impl: \"js\" to choose it.";
+    if (typeof globalThis.process?.emitWarning === "function") globalThis.process.emitWarning(message, { code: "PACKET_TRAITS_NO_WASM" });
+    else console.warn(message);
+  }
+  return "js";
 }
 
 /** A short description of any argument for error messages. */

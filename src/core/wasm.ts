@@ -1,10 +1,9 @@
 /**
- * Synchronous loader of the AssemblyScript core (build/traits.wasm) and its
- * Core adapter. One compiled module, one instance per memory, cached.
- * No @assemblyscript/loader (deprecated) and no top-level await, so the
- * package works with both `import` and `require`.
+ * The Core adapter of the AssemblyScript core: one instance per memory, cached, over the module
+ * loader.ts compiles. No @assemblyscript/loader (deprecated) and no top-level await, so the package
+ * works with both `import` and `require`.
  */
-import { readFileSync } from "node:fs";
+import { wasmModule } from "./loader.js";
 import { FieldList, Scratch } from "./abi.js";
 import type { Core } from "./contract.js";
 import { arenaOf } from "./memory.js";
@@ -36,25 +35,6 @@ export const EXPORTS = {
 type Numbers<Names extends readonly string[]> = { -readonly [P in keyof Names]: number };
 /** The exports as functions of i32 arguments, each returning an i32. */
 type Exports = { [F in keyof typeof EXPORTS]: (...args: Numbers<(typeof EXPORTS)[F]>) => number };
-
-const compiled: Array<WebAssembly.Module | null | undefined> = [];
-
-/**
- * The compiled module for plain (build/traits.wasm) or shared memories (build/traits.shared.wasm,
- * built with threads and a shared imported memory of at most 4 GiB), or null where WebAssembly or
- * the file is unavailable.
- */
-export function wasmModule(shared: boolean): WebAssembly.Module | null {
-  const i = shared ? 1 : 0;
-  if (compiled[i] === undefined) {
-    try {
-      compiled[i] = new WebAssembly.Module(readFileSync(new URL(shared ? "../../build/traits.shared.wasm" : "../../build/traits.wasm", import.meta.url)));
-    } catch {
-      compiled[i] = null;
-    }
-  }
-  return compiled[i]!;
-}
 
 /** The WASM core over one memory: the exports plus a scratch area for single-store results. */
 export class WasmCore implements Core {
@@ -138,24 +118,29 @@ export class WasmCore implements Core {
   }
 }
 
-const cores = new WeakMap<WebAssembly.Memory, WasmCore | null>();
+const cores = new WeakMap<WebAssembly.Memory, WasmCore | string>();
 
 /** True once a memory has its WASM core (and so its scratch area). */
 export function hasWasmCore(memory: WebAssembly.Memory): boolean {
-  return cores.get(memory) != null;
+  return cores.get(memory) instanceof WasmCore;
 }
 
-/** The cached WASM core of a memory (plain or shared), or null if WebAssembly cannot run on it; the first call places its scratch. */
+/** The cached WASM core of a memory (plain or shared), or null if WebAssembly cannot run on it (wasmFailure says why); the first call places its scratch. */
 export function wasmCoreOf(memory: WebAssembly.Memory, scratch?: number): WasmCore | null {
   let core = cores.get(memory);
   if (core === undefined) {
-    const module = wasmModule(typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer);
     try {
-      core = module ? new WasmCore(module, memory, scratch) : null;
-    } catch {
-      core = null; // e.g. a shared memory whose maximum exceeds 4 GiB
+      core = new WasmCore(wasmModule(typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer), memory, scratch);
+    } catch (e) {
+      core = e instanceof Error ? e.message : String(e); // e.g. a shared memory whose maximum exceeds 4 GiB
     }
     cores.set(memory, core);
   }
-  return core;
+  return core instanceof WasmCore ? core : null;
+}
+
+/** Why the WASM core cannot run on a memory (after wasmCoreOf returned null), else undefined. */
+export function wasmFailure(memory: WebAssembly.Memory): string | undefined {
+  const core = cores.get(memory);
+  return typeof core === "string" ? core : undefined;
 }

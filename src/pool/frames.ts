@@ -172,7 +172,7 @@ export class FramePool {
     const impl = toImpl(options.impl);
     if (options.memory !== undefined && !(options.memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(options.memory)}`);
     this.memory = options.memory ?? new WebAssembly.Memory({ initial: 1, maximum: 65536 });
-    this.core = coreOf(this.memory, impl, options.impl === "wasm");
+    this.core = coreOf(this.memory, impl);
     const arena = arenaOf(this.memory);
     this.base = arena.alloc(this.count * this.frameSize, 4096); // a page: AF_XDP registers the frames as its UMEM from a page boundary
     this.heads = arena.alloc(4 * this.count, 64);
@@ -392,7 +392,7 @@ export class FramePool {
     const to = this.traits(frame);
     if (plan.fromKeys) for (const { key } of plan.values) to.tryDelete(HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH);
     if (this.hardwareKeys === "struct") this.frameBytes(frame).fill(0, this.frameSize - HINTS_BYTES);
-    for (const { key, len, lo, hi } of plan.values) to.trySet(key, len, lo, hi);
+    for (const { key, len, lo, hi } of plan.values) to.trySet(key, lo, hi, len);
   }
 
   /**

@@ -17,6 +17,14 @@ export type { PoolLayout, PoolOptions } from "./frames.js";
 
 const pair = new Uint32Array(2);
 
+/** Options of batchSetMany. */
+export interface SetManyOptions {
+  /** One value per field for every frame (validated once); without it, field j takes each frame's value slot j. */
+  values?: ReadonlyArray<number | bigint>;
+  /** Empty each store first (fresh rx metadata); default false. */
+  replace?: boolean;
+}
+
 /** A field of a multi-key set: its key and length. */
 export interface Field {
   key: Key;
@@ -111,7 +119,7 @@ export class PacketPool extends FramePool {
       if (value !== undefined) toPair(value, len, pair);
       return this.eachFrame(burst, (store, i, values) => {
         const at = 2 * i * burst.slots;
-        return value === undefined ? store.trySet(key, len, values[at]!, values[at + 1]!) : store.trySet(key, len, pair[0]!, pair[1]!);
+        return value === undefined ? store.trySet(key, values[at]!, values[at + 1]!, len) : store.trySet(key, pair[0]!, pair[1]!, len);
       }, (rc) => rc === 0);
     }
     const k = toKey(key);
@@ -131,9 +139,14 @@ export class PacketPool extends FramePool {
    * Sets several keys on every selected frame in one pass, all or nothing per frame: field j takes
    * `values[j]` if given (validated once), else each frame's value slot j. With `replace`, each store
    * is emptied first (fresh rx metadata, one pass over the frames). A frame's status is 0 or the first
-   * error that the same sets one by one (after a clear, with replace) would meet. Returns the count of successes.
+   * error that the same sets one by one (after a clear, with replace) would meet. Returns the count of
+   * successes. Throws EINVAL for bad fields or values, EPERM/EINVAL in a strict pool.
    */
-  batchSetMany(burst: Burst, fields: readonly Field[], values?: ReadonlyArray<number | bigint>, { replace = false }: { replace?: boolean } = {}): number {
+  batchSetMany(burst: Burst, fields: readonly Field[], options?: SetManyOptions): number;
+  /** @deprecated The 0.1 form: pass `{ values, replace }` as the third argument. */
+  batchSetMany(burst: Burst, fields: readonly Field[], values: ReadonlyArray<number | bigint> | undefined, options?: { replace?: boolean }): number;
+  batchSetMany(burst: Burst, fields: readonly Field[], third?: SetManyOptions | ReadonlyArray<number | bigint>, fourth?: { replace?: boolean }): number {
+    const { values, replace = false } = third === undefined || Array.isArray(third) ? { values: third as ReadonlyArray<number | bigint> | undefined, ...fourth } : (third as SetManyOptions);
     const desc = this.select(burst);
     if (!Array.isArray(fields) || fields.length === 0 || fields.length > burst.slots) throw new TraitsError("EINVAL", `fields must be an array of 1 to ${burst.slots} (the burst's slots) {key, len}`);
     if (values !== undefined && (!Array.isArray(values) || values.length !== fields.length)) throw new TraitsError("EINVAL", `values must be an array of ${fields.length} values, one per field`);
@@ -187,7 +200,7 @@ export class PacketPool extends FramePool {
     const k = wideKey(key);
     if (value !== undefined && (!(value instanceof Uint8Array) || value.length !== 16)) throw new TraitsError("EINVAL", `a 16-byte value must be a Uint8Array of 16 bytes, not ${describe(value)}`);
     const fields = [{ key: k, len: 8 }, { key: k + 1, len: 8 }];
-    return this.batchSetMany(burst, fields, value && [value.subarray(0, 8), value.subarray(8)].map(toBigInt));
+    return this.batchSetMany(burst, fields, { values: value && [value.subarray(0, 8), value.subarray(8)].map(toBigInt) });
   }
 
   /**

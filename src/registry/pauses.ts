@@ -15,7 +15,8 @@ try {
   // no access to the environment (Deno without --allow-env): no pauses
 }
 
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
+// Where SharedArrayBuffer does not exist (a page that is not cross-origin isolated), there is nothing to wait for.
+const sleeper = new Int32Array(typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(4) : new ArrayBuffer(4));
 
 /** Blocks this thread for `ms` milliseconds (Atomics.wait: allowed on Node's main thread too). */
 export function sleepSync(ms: number): void {

@@ -1,7 +1,6 @@
 /** TraitStore: the public view of one traits store, over WebAssembly memory or a caller's bytes. */
 import type { BufferSource, Core, Impl } from "../core/contract.js";
-import { coreOf, jsCoreOf, viewCoreOf } from "../core/select.js";
-import { wasmCoreOf } from "../core/wasm.js";
+import { coreOf, isMemory, jsCoreOf, viewCoreOf } from "../core/select.js";
 import { Errno, TraitsError, errnoName } from "../core/errors.js";
 import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "../core/options.js";
 import { checkLength, fitsPair, keyIndex, toKey, toPair, wideKey, type Key } from "./values.js";
@@ -21,6 +20,9 @@ export interface StoreOptions {
   /** Where hardware keys live: "keys" (application keys 59..63) or "off" (default; "struct" needs a pool frame). */
   hardwareKeys?: "keys" | "off";
 }
+
+/** A key as a store takes it: a number or bigint (see Key), or a name registered in the store's registry. */
+export type StoreKey = Key | string;
 
 /** A value as `get` returns it: a number for 0-, 2- and 4-byte values, a bigint for 8-byte values. */
 export type TraitValue = number | bigint;
@@ -184,10 +186,10 @@ export class TraitStore {
    * Throws EINVAL for a misaligned start or a region outside the memory, ENOMEM for a capacity below 16.
    */
   static at(memory: WebAssembly.Memory, start: number, capacity: number, options: StoreOptions = {}): TraitStore {
-    if (!(memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(memory)}`);
+    if (!isMemory(memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(memory)}`);
     const impl = toImpl(options.impl), profile = toProfile(options.profile);
     checkRegion(start, capacity, memory.buffer.byteLength);
-    const core = viewCoreOf(memory, impl, options.impl === "wasm");
+    const core = viewCoreOf(memory, impl);
     return new TraitStore({ core, source: memory, start, capacity, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), retargetable: true });
   }
 
@@ -205,12 +207,12 @@ export class TraitStore {
     if (resizable || growable) {
       throw new TraitsError("EINVAL", "bytes are in a resizable buffer, whose views would not follow its size; copy them into a fixed-size buffer");
     }
-    const memory = defaultMemory(), lease = leased.get(bytes);
-    if (lease) {
+    const memory = typeof WebAssembly === "object" ? defaultMemory() : undefined, lease = leased.get(bytes);
+    if (memory && lease) {
       // A view of a createStore() store's bytes: it shares (and keeps alive) the store's region.
-      return new TraitStore({ core: viewCoreOf(memory, toImpl(options.impl), options.impl === "wasm"), source: memory, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), lease, alias: true });
+      return new TraitStore({ core: viewCoreOf(memory, toImpl(options.impl)), source: memory, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), lease, alias: true });
     }
-    if (bytes.buffer === memory.buffer) return TraitStore.at(memory, bytes.byteOffset, bytes.byteLength, options);
+    if (memory && bytes.buffer === memory.buffer) return TraitStore.at(memory, bytes.byteOffset, bytes.byteLength, options);
     if (options.impl === "wasm") throw new TraitsError("EINVAL", "impl \"wasm\" needs the store in WebAssembly memory: use createStore() or TraitStore.at(), or impl \"js\"");
     return new TraitStore({ core: jsCoreOf(bytes.buffer), source: { buffer: bytes.buffer }, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), retargetable: true });
   }
@@ -238,7 +240,7 @@ export class TraitStore {
   }
 
   /** True if `key` is present. Throws EINVAL for a bad key, EBADMSG for a corrupt header. */
-  has(key: Key): boolean {
+  has(key: StoreKey): boolean {
     const rc = this.rawHas(this.id(key));
     return rc < 0 ? this.fail(rc, "has", key) : rc === 1;
   }
@@ -247,14 +249,14 @@ export class TraitStore {
    * The value of `key`: a number for 2- and 4-byte values (0 for a flag), a bigint for 8-byte ones;
    * undefined if absent. Throws EINVAL for a bad key, EBADMSG for a corrupt header.
    */
-  get(key: Key): TraitValue | undefined {
+  get(key: StoreKey): TraitValue | undefined {
     const len = this.rawGet(this.id(key), 8, pair);
     if (len >= 0) return toValue(len, pair[0]!, pair[1]!);
     return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
   }
 
   /** The value of `key` as a number, undefined if absent. Throws ERANGE for an 8-byte value above 2^53-1, and as get(). */
-  getNumber(key: Key): number | undefined {
+  getNumber(key: StoreKey): number | undefined {
     const len = this.rawGet(this.id(key), 8, pair);
     if (len < 0) return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
     if (pair[1]! > 0x1fffff) throw new TraitsError("ERANGE", `key ${key} holds ${toValue(len, pair[0]!, pair[1]!)}, above 2^53-1; use getBigInt()`);
@@ -262,14 +264,14 @@ export class TraitStore {
   }
 
   /** The value of `key` as a bigint, undefined if absent. Throws as get(). */
-  getBigInt(key: Key): bigint | undefined {
+  getBigInt(key: StoreKey): bigint | undefined {
     const len = this.rawGet(this.id(key), 8, pair);
     if (len >= 0) return (BigInt(pair[1]!) << 32n) | BigInt(pair[0]!);
     return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
   }
 
   /** A copy of the value's bytes as stored (empty for a flag; VLAN_PROTO in network order), undefined if absent. Throws as get(). */
-  getBytes(key: Key): Uint8Array | undefined {
+  getBytes(key: StoreKey): Uint8Array | undefined {
     const id = this.id(key), len = this.rawGet(id, 8, pair);
     if (len < 0) return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
     return storedBytes(id, pairBytes.slice(0, len));
@@ -283,7 +285,7 @@ export class TraitStore {
    * not registered) and EINVAL (another length than registered); EOPNOTSUPP for a hardware key
    * where they are off. On error nothing changes.
    */
-  set(key: Key, value: TraitValue | Uint8Array, len?: number): this {
+  set(key: StoreKey, value: TraitValue | Uint8Array, len?: number): this {
     const id = this.id(key);
     if (len === undefined) {
       if (value instanceof Uint8Array) len = value.length;
@@ -300,12 +302,12 @@ export class TraitStore {
   }
 
   /** Sets a flag (a key with no value; profile "flags" only). Returns the store. Throws as set(). */
-  setFlag(key: Key): this {
+  setFlag(key: StoreKey): this {
     return this.set(key, 0, 0);
   }
 
   /** Sets an 8-byte value from its u32 halves, with no bigint. Returns the store. Throws as set(). */
-  setPair(key: Key, lo: number, hi: number): this {
+  setPair(key: StoreKey, lo: number, hi: number): this {
     const id = this.id(key);
     if (id < 64) checkLength(8, this.profile);
     else if (HARDWARE_SIZES[id - 64] !== 8) throw new TraitsError("EINVAL", `hardware key ${HARDWARE_NAMES[id - 64]} holds ${HARDWARE_SIZES[id - 64]} bytes, not 8`);
@@ -320,14 +322,14 @@ export class TraitStore {
    * One header write, each stored value moved at most once. Returns the store. Throws the first error
    * the same set() calls one by one would throw; on error nothing changes.
    */
-  setMany(entries: ReadonlyArray<readonly [Key, TraitValue | Uint8Array, number?]>): this {
+  setMany(entries: ReadonlyArray<readonly [StoreKey, TraitValue | Uint8Array, number?]>): this {
     if (!Array.isArray(entries) || entries.length > 64) throw new TraitsError("EINVAL", `entries must be an array of at most 64 [key, value, len] entries, not ${describe(entries)}`);
     const m = entries.length;
     entries.forEach((entry, j) => {
       if (!Array.isArray(entry)) throw new TraitsError("EINVAL", `entries[${j}] must be [key, value, len], not ${describe(entry)}`);
       const [key, value] = entry;
       const len = entry[2] ?? (value instanceof Uint8Array ? value.length : typeof value === "bigint" ? 8 : undefined);
-      many.keys[j] = toKey(key);
+      many.keys[j] = toKey(this.resolve(key));
       many.lens[j] = checkLength(len, this.profile);
       toPair(value, len!, many.values.subarray(2 * j, 2 * j + 2));
       this.checkStrict(many.keys[j]!, many.lens[j]!, "setMany");
@@ -343,8 +345,8 @@ export class TraitStore {
   }
 
   /** The 16-byte value kept in keys `key` and `key + 1` (8 bytes each), or undefined if neither is present. Throws EBADMSG if only one is, or either is not 8 bytes. */
-  getWide(key: Key): Uint8Array | undefined {
-    const k = wideKey(key), low = this.getBytes(k), high = this.getBytes(k + 1);
+  getWide(key: StoreKey): Uint8Array | undefined {
+    const k = wideKey(this.resolve(key)), low = this.getBytes(k), high = this.getBytes(k + 1);
     if (!low && !high) return undefined;
     if (low?.length !== 8 || high?.length !== 8) throw new TraitsError("EBADMSG", `keys ${k} and ${k + 1} do not hold a 16-byte value (lengths ${low?.length ?? "absent"} and ${high?.length ?? "absent"})`);
     const out = new Uint8Array(16);
@@ -354,14 +356,14 @@ export class TraitStore {
   }
 
   /** Sets keys `key` and `key + 1` to a 16-byte value (an IPv6 address, a UUID), both or neither. Returns the store. Throws as setMany(). */
-  setWide(key: Key, value: Uint8Array): this {
-    const k = wideKey(key);
+  setWide(key: StoreKey, value: Uint8Array): this {
+    const k = wideKey(this.resolve(key));
     if (!(value instanceof Uint8Array) || value.length !== 16) throw new TraitsError("EINVAL", `a 16-byte value must be a Uint8Array of 16 bytes, not ${describe(value)}`);
     return this.setMany([[k, value.subarray(0, 8)], [k + 1, value.subarray(8)]]);
   }
 
   /** Removes `key`; returns false if it was absent. Throws EINVAL for a bad key, EBADMSG for a corrupt header. */
-  delete(key: Key): boolean {
+  delete(key: StoreKey): boolean {
     const rc = this.rawDel(this.id(key));
     if (rc === Errno.ENOENT) return false;
     return rc < 0 ? this.fail(rc, "delete", key) : true;
@@ -390,14 +392,14 @@ export class TraitStore {
   }
 
   /** Non-throwing has: 1 or 0, or EINVAL, EBADMSG. */
-  tryHas(key: Key): number {
-    const id = keyId(key);
+  tryHas(key: StoreKey): number {
+    const id = this.tryId(key);
     return id < 0 ? Errno.EINVAL : this.rawHas(id);
   }
 
   /** Non-throwing get: the value goes to out[0] (low u32) and out[1] (high u32); returns its length, or EINVAL, ENOENT, EBADMSG. */
-  tryGet(key: Key, out: Uint32Array): number {
-    const id = keyId(key);
+  tryGet(key: StoreKey, out: Uint32Array): number {
+    const id = this.tryId(key);
     return id < 0 || !(out instanceof Uint32Array) || out.length < 2 ? Errno.EINVAL : this.rawGet(id, 8, out);
   }
 
@@ -405,8 +407,8 @@ export class TraitStore {
    * Non-throwing get into a caller's buffer, as the C original: copies the value's bytes to `out`
    * and returns the length, or EINVAL, ENOENT, EBADMSG, ENOSPC (out shorter than the value).
    */
-  tryGetBytes(key: Key, out: Uint8Array): number {
-    const id = keyId(key);
+  tryGetBytes(key: StoreKey, out: Uint8Array): number {
+    const id = this.tryId(key);
     if (id < 0 || !(out instanceof Uint8Array)) return Errno.EINVAL;
     const len = this.rawGet(id, out.length, pair);
     if (len > 0) out.set(storedBytes(id, pairBytes.subarray(0, len)));
@@ -414,17 +416,18 @@ export class TraitStore {
   }
 
   /**
-   * Non-throwing set of the low `len` bytes of (hi:lo): 0, or EINVAL (also for halves that do not
-   * fit), EBUSY, ENOSPC, EBADMSG; in a strict store EPERM, EINVAL; EOPNOTSUPP (hardware keys off).
+   * Non-throwing set of `key` to the value (hi:lo) in `len` bytes, the value before its length as in
+   * set() and setPair(): `trySet(11, 7, 0, 4)`. Returns 0, or EINVAL (also for halves that do not fit
+   * in `len` bytes), EBUSY, ENOSPC, EBADMSG; in a strict store EPERM, EINVAL; EOPNOTSUPP (hardware keys off).
    */
-  trySet(key: Key, len: number, lo: number, hi = 0): number {
-    const id = keyId(key);
+  trySet(key: StoreKey, lo: number, hi: number, len: number): number {
+    const id = this.tryId(key);
     return id < 0 || !fitsPair(len, lo, hi) ? Errno.EINVAL : this.rawSet(id, len, lo, hi);
   }
 
   /** Non-throwing delete: 0, or EINVAL, ENOENT, EBADMSG. */
-  tryDelete(key: Key): number {
-    const id = keyId(key);
+  tryDelete(key: StoreKey): number {
+    const id = this.tryId(key);
     return id < 0 ? Errno.EINVAL : this.rawDel(id);
   }
 
@@ -444,9 +447,27 @@ export class TraitStore {
   }
 
   /** The id of a key: 0..63 for application keys, 64 + i for hardware key i; throws EINVAL for anything else. */
-  private id(key: Key): number {
-    const id = keyId(key);
+  private id(key: StoreKey): number {
+    const id = keyId(this.resolve(key));
     return id >= 0 ? id : toKey(key);
+  }
+
+  /** The id of a key as id() gives it, or -1 (the try* methods' EINVAL). */
+  private tryId(key: StoreKey): number {
+    return typeof key === "string" ? (this.lookup(key) ?? -1) : keyId(key);
+  }
+
+  /** The key registered under `name` in this store's registry, or undefined. */
+  private lookup(name: string): number | undefined {
+    return (this.registry as KeyRegistry | SharedKeyRegistry | undefined)?.lookup(name)?.key;
+  }
+
+  /** A key, with a name replaced by its registered key; throws EINVAL for a name this store cannot resolve. */
+  private resolve(key: StoreKey): Key {
+    if (typeof key !== "string") return key;
+    const k = this.lookup(key);
+    if (k !== undefined) return k;
+    throw new TraitsError("EINVAL", this.registry ? `key name ${describe(key)} is not registered in this store's registry` : `a key must be a number or a bigint, not ${describe(key)} (names are keys only in a store with a registry)`);
   }
 
   private rawHas(id: number): number {
@@ -482,10 +503,10 @@ export class TraitStore {
   }
 
   /** Throws the TraitsError for a failed operation, with a message that says what was wrong. */
-  private fail(rc: number, op: string, key?: Key, len?: number): never {
-    const js = jsCoreOf(this.source instanceof WebAssembly.Memory ? this.source : this.source.buffer);
+  private fail(rc: number, op: string, key?: StoreKey, len?: number): never {
+    const js = jsCoreOf(isMemory(this.source) ? this.source : this.source.buffer);
     const what = key === undefined ? op : `${op} key ${key}`;
-    const id = key === undefined ? -1 : keyId(key);
+    const id = key === undefined ? -1 : this.tryId(key);
     if (op === "set" && id >= 0 && id < 64 && (rc === Errno.EPERM || rc === Errno.EINVAL)) this.checkStrict(id, len!, op);
     if (id >= 64 && rc === Errno.EOPNOTSUPP) throw new TraitsError("EOPNOTSUPP", `${what}: hardware keys are off in this store`);
     if (id >= 64 && this.hardwareKeys === "keys") {
@@ -503,7 +524,7 @@ export class TraitStore {
         if (this.source.buffer.byteLength < this.#start + this.#capacity) throw new TraitsError("ENOMEM", `${what}: the store's buffer was detached (transferred) or shrank: it has ${this.source.buffer.byteLength} bytes, the store ends at ${this.#start + this.#capacity}`);
         throw new TraitsError("ENOMEM", `${what}: capacity ${this.#capacity} is below the 16-byte header`);
       case Errno.EBUSY:
-        throw new TraitsError("EBUSY", `${what}: it holds a ${js.get(this.#start, this.#capacity, this.p, keyId(key!), 8, pair)}-byte value, not ${len}; delete it first`);
+        throw new TraitsError("EBUSY", `${what}: it holds a ${js.get(this.#start, this.#capacity, this.p, id, 8, pair)}-byte value, not ${len}; delete it first`);
       case Errno.ENOSPC:
         throw new TraitsError("ENOSPC", `${what}: no room for ${len} more bytes (${js.size(this.#start, this.#capacity, this.p)} of ${this.#capacity} in use)`);
       default:
@@ -531,12 +552,11 @@ export function createStore(capacity: number, options: StoreOptions = {}): Trait
   checkInteger(capacity, "store capacity", 0, 0xffffffff);
   if (capacity < 16) throw new TraitsError("ENOMEM", `store capacity ${capacity} is below the 16-byte header`);
   let store: TraitStore;
-  const memory = defaultMemory(), hardwareKeys = standalonePlacement(options.hardwareKeys);
-  if (impl === "wasm" && wasmCoreOf(memory)) {
-    const lease = new Lease(arenaOf(memory), capacity);
-    store = TraitStore.create({ core: coreOf(memory, impl, true), source: memory, start: lease.at, capacity, profile, registry: options.registry, hardwareKeys, lease });
+  const hardwareKeys = standalonePlacement(options.hardwareKeys);
+  if (impl === "wasm") {
+    const memory = defaultMemory(), core = coreOf(memory, impl), lease = new Lease(arenaOf(memory), capacity);
+    store = TraitStore.create({ core, source: memory, start: lease.at, capacity, profile, registry: options.registry, hardwareKeys, lease });
   } else {
-    if (options.impl === "wasm") coreOf(memory, "wasm", true);
     const buffer = new ArrayBuffer(capacity);
     store = TraitStore.create({ core: jsCoreOf(buffer), source: { buffer }, start: 0, capacity, profile, registry: options.registry, hardwareKeys });
   }

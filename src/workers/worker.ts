@@ -21,7 +21,21 @@ interface Init {
   counter: Int32Array;
 }
 
-type Handler = (ctx: { pool: PacketPool; burst: Burst; worker: number; args: unknown; registry: SharedKeyRegistry | undefined }) => number | void;
+/** The argument of a handler module's `export function burst(ctx)`, called for each burst of a WorkerGroup run with op "handler". */
+export interface BurstContext {
+  /** The shared pool, as this worker sees it. */
+  pool: PacketPool;
+  /** The frames of this call, selected. */
+  burst: Burst;
+  /** This worker's index, 0..workers-1. */
+  worker: number;
+  /** The `args` of the task, as given to run() (structured-cloned). */
+  args: unknown;
+  /** The group's SharedKeyRegistry, if it has one. */
+  registry: SharedKeyRegistry | undefined;
+}
+
+type Handler = (ctx: BurstContext) => number | void;
 
 const init = workerData as Init;
 const port = parentPort!;
@@ -44,7 +58,7 @@ function runTask(task: WorkerTask, burst: Burst): number {
   switch (task.op) {
     case "get": return pool.batchGet(burst, task.key);
     case "set": return pool.batchSet(burst, task.key, task.len, task.value);
-    case "setMany": return pool.batchSetMany(burst, task.fields, task.values, { replace: task.replace ?? false });
+    case "setMany": return pool.batchSetMany(burst, task.fields, { values: task.values, replace: task.replace ?? false });
     case "delete": return pool.batchDelete(burst, task.key);
     case "has": return pool.batchHas(burst, task.key);
     case "init": return pool.batchInit(burst);

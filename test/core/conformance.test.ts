@@ -42,7 +42,7 @@ function viaErrno(store: TraitStore, op: Op): [number, string] {
       const bytes = unhex(op.value!);
       if (bytes.length !== op.len || op.len > 8) return [viaThrowing(store, op)[0], ""];
       const view = new DataView(new Uint8Array([...bytes, 0, 0, 0, 0, 0, 0, 0, 0]).buffer);
-      return [store.trySet(op.key, op.len, view.getUint32(0, true), view.getUint32(4, true)), ""];
+      return [store.trySet(op.key, view.getUint32(0, true), view.getUint32(4, true), op.len), ""];
     }
     case "has": return [store.tryHas(op.key), ""];
     case "del": return [store.tryDelete(op.key), ""];

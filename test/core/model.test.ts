@@ -76,7 +76,7 @@ describe("random op sequences: WASM, JS and the Map model agree after every op",
             let got: [number, string];
             if (o.op === "set") {
               const v = new DataView(new Uint8Array([...o.value, 0, 0, 0, 0, 0, 0, 0, 0]).buffer);
-              got = [o.value.length > 8 ? Errno.EINVAL : s.trySet(o.key, o.value.length, v.getUint32(0, true), o.value.length === 8 ? v.getUint32(4, true) : 0), ""];
+              got = [o.value.length > 8 ? Errno.EINVAL : s.trySet(o.key, v.getUint32(0, true), o.value.length === 8 ? v.getUint32(4, true) : 0, o.value.length), ""];
             } else if (o.op === "del") got = [s.tryDelete(o.key), ""];
             else if (o.op === "get") {
               const out = new Uint8Array(o.outLen);
@@ -103,7 +103,7 @@ describe("hostile headers", () => {
         const corrupt = stores[0]!.store.trySize() === Errno.EBADMSG;
         for (const o of ops) {
           const results = stores.map(({ store: s }) => {
-            if (o.op === "set") return s.trySet(o.key, o.value.length > 8 ? 3 : o.value.length, o.value[0] ?? 0, 0);
+            if (o.op === "set") return s.trySet(o.key, o.value[0] ?? 0, 0, o.value.length > 8 ? 3 : o.value.length);
             if (o.op === "del") return s.tryDelete(o.key);
             if (o.op === "get") return s.tryGetBytes(o.key, new Uint8Array(o.outLen));
             return s.tryHas(o.key);
@@ -142,11 +142,11 @@ describe("setMany: the same result as set() one by one, or nothing at all", () =
         const sizeOf = (e: { size: number }) => SIZES[profile][e.size]!;
         const reference = guardedStore("js", profile, cap);
         reference.store.clear();
-        for (const e of fill) reference.store.trySet(e.key, sizeOf(e), e.seed);
+        for (const e of fill) reference.store.trySet(e.key, e.seed, 0, sizeOf(e));
         const before = hex(reference.store.bytes());
         let expected = 0;
         for (const e of batch) {
-          expected = reference.store.trySet(e.key, sizeOf(e), sizeOf(e) === 0 ? 0 : e.seed);
+          expected = reference.store.trySet(e.key, sizeOf(e) === 0 ? 0 : e.seed, 0, sizeOf(e));
           if (expected < 0) break;
         }
         for (const impl of ["wasm", "js"] as const) {

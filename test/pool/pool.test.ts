@@ -43,7 +43,7 @@ function build(s: Scenario, impl: Impl): PacketPool {
     const pool = new PacketPool({ count: s.count, frameSize: s.frameSize, headroom, profile: s.profile, impl });
     for (const f of s.fill) {
       const len = SIZES[s.profile][f.size]!;
-      pool.traits(f.frame % s.count).trySet(f.key, len, ...pairFor(len, f.seed, false));
+      pool.traits(f.frame % s.count).trySet(f.key, ...pairFor(len, f.seed, false), len);
     }
     for (const c of s.corrupt) pool.frameBytes(c % s.count).fill(0xee, 0, 16);
     return pool;
@@ -56,7 +56,7 @@ function build(s: Scenario, impl: Impl): PacketPool {
   }
   for (const f of s.fill) {
     const len = SIZES[s.profile][f.size]!;
-    pool.traits(f.frame % s.count).trySet(f.key, len, ...pairFor(len, f.seed, false));
+    pool.traits(f.frame % s.count).trySet(f.key, ...pairFor(len, f.seed, false), len);
   }
   for (const c of s.corrupt) new Uint8Array(pool.memory.buffer, pool.storeStart(c % s.count), Math.min(16, pool.metaLengthOf(c % s.count))).fill(0xee);
   return pool;
@@ -136,8 +136,8 @@ function runLoop(s: Scenario, pool: PacketPool): unknown[] {
     let rc: number;
     switch (s.op) {
       case "get": rc = store.tryGet(s.key, out); values.push(rc >= 0 ? [...out] : null); ret += +(rc >= 0); break;
-      case "set": rc = store.trySet(s.key, len, ...pairFor(len, 0, false).map((_, h) => Number((BigInt.asUintN(8 * len, BigInt(s.seed)) >> BigInt(32 * h)) & 0xffffffffn)) as [number, number]); ret += +(rc === 0); break;
-      case "setEach": rc = store.trySet(s.key, len, ...pairFor(len, s.seed + 31 * i, s.misfit % (n + 1) === i && len < 8)); ret += +(rc === 0); break;
+      case "set": rc = store.trySet(s.key, ...pairFor(len, 0, false).map((_, h) => Number((BigInt.asUintN(8 * len, BigInt(s.seed)) >> BigInt(32 * h)) & 0xffffffffn)) as [number, number], len); ret += +(rc === 0); break;
+      case "setEach": rc = store.trySet(s.key, ...pairFor(len, s.seed + 31 * i, s.misfit % (n + 1) === i && len < 8), len); ret += +(rc === 0); break;
       case "setMany": case "setManyEach": case "setManyReplace": case "setWide": {
         const seq: Array<[number, number, number, number]> = s.op === "setWide"
           ? [0, 1].map((h) => { const b = new DataView(new Uint8Array(16).map((_, x) => s.seed + x).buffer); return [s.key + h, 8, b.getUint32(8 * h, true), b.getUint32(8 * h + 4, true)]; })
@@ -149,7 +149,7 @@ function runLoop(s: Scenario, pool: PacketPool): unknown[] {
         const before = pool.frameBytes(frame).slice();
         rc = 0;
         if (s.op === "setManyReplace") { if (store.capacity < 16) rc = Errno.ENOMEM; else store.clear(); } // replace empties first: ENOMEM under 16 bytes
-        if (rc === 0) for (const [k, l, lo, hi] of seq) { rc = store.trySet(k, l, lo, hi); if (rc < 0) break; }
+        if (rc === 0) for (const [k, l, lo, hi] of seq) { rc = store.trySet(k, lo, hi, l); if (rc < 0) break; }
         if (rc < 0) pool.frameBytes(frame).set(before);
         ret += +(rc === 0);
         break;

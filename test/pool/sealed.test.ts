@@ -16,7 +16,7 @@ describe.each(IMPLS)("%s", (impl) => {
     expect(() => ((store as { start: number }).start = 0)).toThrow(TypeError);
     expect(store.capacity).toBe(256);
     let stored = 0;
-    for (let key = 0; key < 64; key++) if (store.trySet(key, 8, key, 0) === 0) stored++;
+    for (let key = 0; key < 64; key++) if (store.trySet(key, key, 0, 8) === 0) stored++;
     expect(stored).toBe((256 - 16) / 8);
     expect(pool.data(0)).toEqual(packet);
     expect(() => ((createStore(32, { impl }) as { capacity: number }).capacity = 64)).toThrow(TypeError);

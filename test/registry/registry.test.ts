@@ -172,8 +172,8 @@ describe.each(IMPLS)("%s strict stores", (impl) => {
     expectError(() => store.set(6, 1, 4), "EPERM", /key 6: not registered, and this store is strict/);
     expectError(() => store.set(5, 1, 4), "EINVAL", /key 5 \(packet_id\): registered with size 8, not 4/);
     expectError(() => store.setMany([[5, 2n], [9, 1, 2]]), "EPERM");
-    expect(store.trySet(6, 4, 1)).toBe(-1);
-    expect(store.trySet(5, 4, 1)).toBe(-22);
+    expect(store.trySet(6, 1, 0, 4)).toBe(-1);
+    expect(store.trySet(5, 1, 0, 4)).toBe(-22);
     expect([store.get(5), store.has(6), store.delete(6), store.keys()]).toEqual([1n, false, false, [5]]);
     expectError(() => createStore(64, { impl, registry: new KeyRegistry({ profile: "flags" }) }), "EINVAL", /registry is for profile flags/);
 

@@ -1,7 +1,7 @@
 // The public API: value types, both error styles, and every kind of bad argument (a clear error, nothing changed).
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { Errno, TraitStore, TraitsError, createStore, defaultMemory, errnoName, useMemory, type TraitStore as Store } from "packet-traits";
+import { Errno, KeyRegistry, TraitStore, TraitsError, createStore, defaultMemory, errnoName, useMemory, type TraitStore as Store } from "packet-traits";
 import { IMPLS, expectError, guardedStore, hex } from "../helpers.js";
 
 
@@ -47,7 +47,7 @@ describe.each(IMPLS)("%s store API", (impl) => {
     expect(store.getNumber(40)).toBe(Number.MAX_SAFE_INTEGER);
     store.set(40, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]));
     expect(store.get(40)).toBe(0x0807060504030201n);
-    expect(store.trySet(40, 8, 7, 9)).toBe(0);
+    expect(store.trySet(40, 7, 9, 8)).toBe(0);
     expect(store.get(40)).toBe(0x900000007n);
   });
 
@@ -66,7 +66,7 @@ describe.each(IMPLS)("%s store API", (impl) => {
   it("explains EBUSY, ENOSPC and EBADMSG with the key, the sizes and the capacity", () => {
     const { store } = filled(impl);
     expectError(() => store.set(3, 1, 4), "EBUSY", /set key 3: it holds a 2-byte value, not 4/);
-    expect(store.trySet(3, 4, 1)).toBe(Errno.EBUSY);
+    expect(store.trySet(3, 1, 0, 4)).toBe(Errno.EBUSY);
     store.set(50, 1n).set(51, 1n).set(52, 1n).set(53, 1n);
     expectError(() => store.set(54, 1n), "ENOSPC", /no room for 8 more bytes \(62 of 64 in use\)/);
     store.bytes().fill(0xff, 0, 16);
@@ -103,7 +103,7 @@ describe.each(IMPLS)("%s store API", (impl) => {
         expectError(call, "EINVAL", message);
       }
       const out = new Uint32Array(2);
-      expect([g.store.tryGet(k, out), g.store.tryHas(k), g.store.tryDelete(k), g.store.trySet(k, 2, 1), g.store.tryGetBytes(k, new Uint8Array(8))])
+      expect([g.store.tryGet(k, out), g.store.tryHas(k), g.store.tryDelete(k), g.store.trySet(k, 1, 0, 2), g.store.tryGetBytes(k, new Uint8Array(8))])
         .toEqual([Errno.EINVAL, Errno.EINVAL, Errno.EINVAL, Errno.EINVAL, Errno.EINVAL]);
     }
     expect(hex(g.all())).toBe(before);
@@ -118,10 +118,10 @@ describe.each(IMPLS)("%s store API", (impl) => {
     }
     for (const [lo, hi] of [[-1, 0], [2 ** 32, 0], [0, -1], [0.5, 0], [NaN, 0], [0, 2 ** 32]]) {
       expectError(() => g.store.setPair(20, lo!, hi!), "EINVAL", /not both u32 integers/);
-      expect(g.store.trySet(20, 8, lo!, hi!)).toBe(Errno.EINVAL);
+      expect(g.store.trySet(20, lo!, hi!, 8)).toBe(Errno.EINVAL);
     }
     for (const [len, lo, hi] of [[2, 0x10000, 0], [4, 1, 1], [0, 1, 0], [3, 1, 0], [16, 0, 0], [NaN, 0, 0]]) {
-      expect(g.store.trySet(20, len!, lo!, hi!)).toBe(Errno.EINVAL);
+      expect(g.store.trySet(20, lo!, hi!, len!)).toBe(Errno.EINVAL);
     }
     expect(g.store.tryGet(3, new Uint32Array(1))).toBe(Errno.EINVAL);
     expect(g.store.tryGet(3, new Int32Array(2) as unknown as Uint32Array)).toBe(Errno.EINVAL);
@@ -177,7 +177,7 @@ describe("creating and placing stores", () => {
     structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
     expectError(() => store.get(1), "ENOMEM", /buffer was detached \(transferred\) or shrank: it has 0 bytes, the store ends at 64/);
     expectError(() => store.set(2, 1, 2), "ENOMEM", /detached/);
-    expect([store.tryGet(1, new Uint32Array(2)), store.trySet(2, 2, 1), store.tryHas(1), store.tryDelete(1), store.trySize()]).toEqual([Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM]);
+    expect([store.tryGet(1, new Uint32Array(2)), store.trySet(2, 1, 0, 2), store.tryHas(1), store.tryDelete(1), store.trySize()]).toEqual([Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM]);
     expectError(() => TraitStore.over(bytes), "ENOMEM", /capacity 0 is below/);
   });
 
@@ -211,5 +211,29 @@ describe("packaging", () => {
   it("works through require() as well as import", () => {
     const out = execFileSync(process.execPath, ["-e", 'const t = require("packet-traits"); const s = t.createStore(32); s.set(1, 5, 2); console.log(s.impl, s.get(1))'], { encoding: "utf8" });
     expect(out.trim()).toBe(`${process.env.PACKET_TRAITS_IMPL ?? "wasm"} 5`);
+  });
+});
+
+describe("issue 14: argument order and string keys", () => {
+  it.each(IMPLS)("trySet(key, lo, hi, len) on %s: the value before its length, as set() and setPair()", (impl) => {
+    const store = createStore(64, { impl });
+    expect(store.trySet(11, 7, 0, 4)).toBe(0);
+    expect(store.trySet(12, 0x55667788, 0x11223344, 8)).toBe(0);
+    expect([store.get(11), store.get(12), store.getBytes(11)?.length]).toEqual([7, 0x1122334455667788n, 4]);
+    expect(store.trySet(13, 1, 1, 4)).toBe(Errno.EINVAL); // a high half in a 4-byte value
+  });
+
+  it.each(IMPLS)("names registered in a store's registry are keys on %s; elsewhere they are EINVAL", (impl) => {
+    const registry = new KeyRegistry();
+    registry.register("packet_id", 8, { key: 5 });
+    const store = createStore(64, { impl, registry });
+    store.set("packet_id", 42n);
+    expect([store.get("packet_id"), store.get(5), store.has("packet_id"), store.tryHas("packet_id")]).toEqual([42n, 42n, true, 1]);
+    expect(store.trySet("packet_id", 1, 0, 8)).toBe(0);
+    expect(store.getBigInt("packet_id")).toBe(1n);
+    expect([store.tryHas("nope"), store.trySet("nope", 1, 0, 4)]).toEqual([Errno.EINVAL, Errno.EINVAL]);
+    expectError(() => store.get("nope"), "EINVAL", /"nope" is not registered/);
+    expectError(() => createStore(64, { impl }).get("packet_id"), "EINVAL", /not "packet_id" \(names are keys only in a store with a registry\)/);
+    expect(store.delete("packet_id")).toBe(true);
   });
 });

@@ -17,7 +17,7 @@ function observe(p: PacketPool): unknown[] {
   seen.push(hex(t.getBytes(VLAN_PROTO)!), hex(t.getBytes(RX_HASH)!), t.tryGet(RX_TIMESTAMP, out), [...out], t.get(3));
   seen.push(t.delete(RSS_HASH_TYPE), t.delete(RSS_HASH_TYPE), t.has(RSS_HASH_TYPE), t.get(RSS_HASH_TYPE), t.tryGet(RSS_HASH_TYPE, out));
   t.set(VLAN_PROTO, new Uint8Array([0x88, 0xa8]));
-  seen.push(t.get(VLAN_PROTO), t.trySet(VLAN_TCI, 4, 1), t.trySet(VLAN_TCI, 2, 0x10000), t.tryGetBytes(RX_TIMESTAMP, new Uint8Array(4)));
+  seen.push(t.get(VLAN_PROTO), t.trySet(VLAN_TCI, 1, 0, 4), t.trySet(VLAN_TCI, 0x10000, 0, 2), t.tryGetBytes(RX_TIMESTAMP, new Uint8Array(4)));
   return seen;
 }
 
@@ -41,7 +41,7 @@ describe.each(IMPLS)("%s hardware keys", (impl) => {
 
   it("placement off: hardware keys read as absent and refuse writes", () => {
     const t = pool(impl, "off").traits(0);
-    expect([t.get(RX_HASH), t.has(RX_HASH), t.delete(RX_HASH), t.tryGet(RX_HASH, new Uint32Array(2)), t.trySet(RX_HASH, 4, 1)]).toEqual([undefined, false, false, Errno.ENOENT, Errno.EOPNOTSUPP]);
+    expect([t.get(RX_HASH), t.has(RX_HASH), t.delete(RX_HASH), t.tryGet(RX_HASH, new Uint32Array(2)), t.trySet(RX_HASH, 1, 0, 4)]).toEqual([undefined, false, false, Errno.ENOENT, Errno.EOPNOTSUPP]);
     expect(() => t.set(RX_HASH, 1, 4)).toThrow(/EOPNOTSUPP: set key 65536: hardware keys are off in this store/);
     const standalone = createStore(32, { impl });
     expect(standalone.hardwareKeys).toBe("off");

@@ -17,7 +17,7 @@ function filled(impl: Impl, count: number, seed: number, memory?: WebAssembly.Me
   const pool = new PacketPool({ count, impl, ...(memory && { memory }), hardwareKeys: "off" });
   let x = seed;
   const rand = () => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 8);
-  for (let f = 0; f < count; f++) for (let j = rand() % 6; j > 0; j--) pool.traits(f).trySet(rand() % 64, [2, 4, 8][rand() % 3]!, rand(), rand());
+  for (let f = 0; f < count; f++) for (let j = rand() % 6; j > 0; j--) pool.traits(f).trySet(rand() % 64, rand(), rand(), [2, 4, 8][rand() % 3]!);
   return pool;
 }
 

@@ -51,7 +51,7 @@ function applyLibrary(store: TraitStore, op: Op): Result {
     case "set": {
       // The C API copies `len` bytes: the halves hold exactly those (any length not 0/2/4/8 is EINVAL either way).
       const lo = op.len === 8 || op.len === 4 ? words.getUint32(0, true) : op.len === 2 ? words.getUint16(0, true) : 0;
-      rc = store.trySet(key, op.len, lo, op.len === 8 ? words.getUint32(4, true) : 0);
+      rc = store.trySet(key, lo, op.len === 8 ? words.getUint32(4, true) : 0, op.len);
       break;
     }
     case "get": {
@@ -142,7 +142,7 @@ class Generator {
       bytes.fill(0, 0, 16);
       if (kind < 0.3) {
         const [store] = libraryStores(profile, cap, bytes), lens = profile === "v1" ? [2, 4, 8] : [0, 4, 8];
-        for (let i = this.int(64); i > 0; i--) store!.trySet(this.int(64), this.pick(lens), this.int(65536), 0);
+        for (let i = this.int(64); i > 0; i--) store!.trySet(this.int(64), this.int(65536), 0, this.pick(lens));
         return store!.bytes().slice();
       }
     } else if (kind < 0.85) {
