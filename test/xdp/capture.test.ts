@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { send, vethPair, type VethPair } from "./netns.js";
+import { send, vethPair } from "./netns.js";
+import type { VethPair } from "./netns.js";
 
 const CLI = join(import.meta.dirname, "../../dist/cli/bin.js");
 const dir = mkdtempSync(join(tmpdir(), "xdp-capture-test-"));

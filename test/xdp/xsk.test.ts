@@ -8,7 +8,8 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { send, vethPair, type VethPair } from "./netns.js";
+import { send, vethPair } from "./netns.js";
+import type { VethPair } from "./netns.js";
 
 const RECEIVER = join(import.meta.dirname, "../fixtures/xdp/receiver.mjs");
 const N = 300, FLOWS = 4, SIZE = 64;
