@@ -145,9 +145,18 @@ function capture(argv: string[]): void {
   const limit = count(flags, "c", 0, 2 ** 53 - 1), queue = count(flags, "queue", 0, 1023);
   const program = flags.get("program") ?? RECEIVE_PROGRAM, metaLength = count(flags, "meta-length", flags.has("program") ? 32 : RECEIVE_META_LENGTH, 252);
   const pool = new PacketPool({ count: 4096, placement: "metadata", metaLength, hardwareKeys: "keys" });
-  const socket = XskSocket.open({ pool, device, queue, program });
   const temporary = output === "-" ? undefined : `${output}.${process.pid}.tmp`;
   const fd = temporary === undefined ? 1 : openSync(temporary, "w");
+  let socket: XskSocket;
+  try {
+    socket = XskSocket.open({ pool, device, queue, program });
+  } catch (error) {
+    if (temporary !== undefined) {
+      closeSync(fd);
+      rmSync(temporary, { force: true });
+    }
+    throw error;
+  }
   const burst = pool.burst(256);
   console.error(`xdp capture: listening on ${device} queue ${queue}${limit ? ` for ${limit} packets` : ""} (SIGINT stops)`);
   let total = 0, stop = false;

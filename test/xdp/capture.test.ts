@@ -3,7 +3,7 @@
 // with no limit, flushing what it has; the program is detached after either. Skipped, saying why,
 // where namespaces or bpf() are not permitted; with CI=true that fails instead.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -81,9 +81,10 @@ describe.skipIf(skip)(`packet-traits xdp capture${skip ? ` skipped: ${reason}` :
     expect(attached(pair)).toBe(false);
   }, 30000);
 
-  it("refuses a missing interface or arguments with one line", () => {
-    const r = spawnSync(process.execPath, [CLI, "xdp", "capture", "--dev", "nosuchdev0", join(dir, "x.pcapng")], { encoding: "utf8" });
-    expect([r.status, r.stderr.trim()]).toEqual([1, "packet-traits: ENODEV: no interface nosuchdev0"]);
+  it("refuses a missing interface or arguments with one line, leaving no file", () => {
+    const empty = mkdtempSync(join(dir, "refused-"));
+    const r = spawnSync(process.execPath, [CLI, "xdp", "capture", "--dev", "nosuchdev0", join(empty, "x.pcapng")], { encoding: "utf8" });
+    expect([r.status, r.stderr.trim(), readdirSync(empty)]).toEqual([1, "packet-traits: ENODEV: no interface nosuchdev0", []]);
     const usage = spawnSync(process.execPath, [CLI, "xdp", "capture", "x.pcapng"], { encoding: "utf8" });
     expect([usage.status, usage.stderr.trim()]).toEqual([2, "packet-traits: xdp capture takes --dev IF and OUT.pcapng (or - for stdout) (see packet-traits --help)"]);
   });
