@@ -10,6 +10,12 @@ import { chart } from "./chart.js";
 
 const LINE_RATES = [["10GbE", 14.88], ["25GbE", 37.2], ["40GbE", 59.5], ["100GbE", 148.8], ["400GbE", 595.2]];
 
+// --pipeline: the capture pipeline against editcap instead (bench/pipeline.js).
+if (process.argv.includes("--pipeline")) {
+  await import("./pipeline.js");
+  process.exit(0);
+}
+
 function parseArgs(argv) {
   const options = { packets: 14_880_952, rings: [256, 4096], filter: /./, samples: 3, burst: 256, json: undefined, svg: "docs/bench.svg", workers: undefined, workerRing: 8192, xdp: false };
   for (let i = 0; i < argv.length; i++) {

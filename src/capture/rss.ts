@@ -1,7 +1,8 @@
 /**
  * A software RSS hash, computed as a NIC does: the Toeplitz hash with the common default 40-byte
  * key over source address, destination address and, for TCP and UDP, source and destination port,
- * for IPv4 and IPv6; with its type as the kernel's xdp_rss_hash_type.
+ * for IPv4 and IPv6; with its type as the kernel's xdp_rss_hash_type. The per-packet path reads a
+ * frame in place and hashes with a table (one lookup per input byte), allocating nothing.
  */
 
 /** The default Toeplitz key of most NICs (the Microsoft RSS verification key). */
@@ -13,7 +14,7 @@ export const RSS_DEFAULT_KEY = new Uint8Array([
 /** xdp_rss_hash_type bits (include/net/xdp.h). */
 export const RssType = { NONE: 0, L3_IPV4: 1 << 0, L3_IPV6: 1 << 1, L4: 1 << 3, L4_TCP: 1 << 4, L4_UDP: 1 << 5 } as const;
 
-/** The Toeplitz hash of `input` under `key` (at least input.length + 4 bytes). */
+/** The Toeplitz hash of `input` under `key` (at least input.length + 4 bytes), bit by bit: the reference the table is checked against. */
 export function toeplitz(input: Uint8Array, key: Uint8Array = RSS_DEFAULT_KEY): number {
   let hash = 0, window = ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) >>> 0;
   for (let i = 0; i < input.length; i++) {
@@ -26,53 +27,82 @@ export function toeplitz(input: Uint8Array, key: Uint8Array = RSS_DEFAULT_KEY): 
   return hash >>> 0;
 }
 
-/** What a NIC would report for a packet: its RSS hash and type (0 and NONE for non-IP), and its first VLAN tag. */
-export interface RxInfo {
-  hash: number;
-  type: number;
-  vlan?: { proto: number; tci: number };
+/** Longest hash input: two IPv6 addresses and two ports. */
+const MAX_INPUT = 36;
+
+/** The 32 key bits from bit `from` on (the Toeplitz window of input bit `from`). */
+function window(key: Uint8Array, from: number): number {
+  let w = 0;
+  for (let i = 0; i < 32; i++) w = (w << 1) | ((key[(from + i) >>> 3]! >>> (7 - ((from + i) & 7))) & 1);
+  return w >>> 0;
+}
+
+/** TABLE[256 p + v]: the Toeplitz contribution of byte value v at input position p, under the default key. */
+const TABLE = ((): Uint32Array => {
+  const table = new Uint32Array(MAX_INPUT * 256);
+  for (let p = 0; p < MAX_INPUT; p++) {
+    for (let bit = 0; bit < 8; bit++) {
+      const w = window(RSS_DEFAULT_KEY, 8 * p + 7 - bit);
+      for (let v = 1 << bit; v < 256; v = (v + 1) | (1 << bit)) table[256 * p + v]! ^= w;
+    }
+  }
+  return table;
+})();
+
+/** The table-driven Toeplitz hash (default key) of bytes[from, from + n) followed by bytes[from2, from2 + n2). */
+function hashBytes(bytes: Uint8Array, from: number, n: number, from2: number, n2: number): number {
+  let hash = 0;
+  for (let i = 0; i < n; i++) hash ^= TABLE[(i << 8) | bytes[from + i]!]!;
+  for (let i = 0; i < n2; i++) hash ^= TABLE[((n + i) << 8) | bytes[from2 + i]!]!;
+  return hash >>> 0;
 }
 
 const LINKTYPE_ETHERNET = 1, LINKTYPE_RAW = 101, LINKTYPE_IPV4 = 228, LINKTYPE_IPV6 = 229;
 
-/** Parses a packet of a pcap link type far enough to hash it; truncated or unknown packets get no hash. */
-export function rxInfo(linkType: number, data: Uint8Array): RxInfo {
-  const view = new DataView(data.buffer, data.byteOffset, data.byteLength), info: RxInfo = { hash: 0, type: RssType.NONE };
-  let at = 0, etherType = -1;
+/**
+ * What a NIC would report for the packet at bytes[at, at + length) of a pcap link type: writes its
+ * RSS hash (0 for non-IP or truncated packets) as a u64 lo/hi pair at out[hashAt] and its type at
+ * out[typeAt]. Returns its first VLAN tag as (protocol << 16 | TCI), or -1 if it has none.
+ */
+export function rxHash(bytes: Uint8Array, at: number, length: number, linkType: number, out: Uint32Array, hashAt: number, typeAt: number): number {
+  const end = at + length;
+  let etherType = -1, vlan = -1, hash = 0, type: number = RssType.NONE;
   if (linkType === LINKTYPE_ETHERNET) {
-    if (data.length < 14) return info;
-    etherType = view.getUint16(12);
-    at = 14;
-    for (let tags = 0; (etherType === 0x8100 || etherType === 0x88a8) && tags < 2 && at + 4 <= data.length; tags++) {
-      if (!info.vlan) info.vlan = { proto: etherType, tci: view.getUint16(at) };
-      etherType = view.getUint16(at + 2);
-      at += 4;
+    if (length >= 14) {
+      etherType = (bytes[at + 12]! << 8) | bytes[at + 13]!;
+      at += 14;
+      for (let tags = 0; (etherType === 0x8100 || etherType === 0x88a8) && tags < 2 && at + 4 <= end; tags++) {
+        if (vlan < 0) vlan = ((etherType << 16) | (bytes[at]! << 8) | bytes[at + 1]!) >>> 0;
+        etherType = (bytes[at + 2]! << 8) | bytes[at + 3]!;
+        at += 4;
+      }
     }
-  } else if (linkType === LINKTYPE_RAW || linkType === LINKTYPE_IPV4 || linkType === LINKTYPE_IPV6) {
-    if (data.length < 1) return info;
-    etherType = data[0]! >>> 4 === 4 ? 0x0800 : data[0]! >>> 4 === 6 ? 0x86dd : -1;
+  } else if ((linkType === LINKTYPE_RAW || linkType === LINKTYPE_IPV4 || linkType === LINKTYPE_IPV6) && length >= 1) {
+    const version = bytes[at]! >>> 4;
+    etherType = version === 4 ? 0x0800 : version === 6 ? 0x86dd : -1;
   }
-  if (etherType === 0x0800 && at + 20 <= data.length) {
-    const ihl = (data[at]! & 0x0f) * 4, protocol = data[at + 9]!, fragment = view.getUint16(at + 6) & 0x3fff;
-    const addresses = data.subarray(at + 12, at + 20), ports = at + ihl;
-    if (ihl >= 20 && fragment === 0 && (protocol === 6 || protocol === 17) && ports + 4 <= data.length) {
-      return { ...info, hash: toeplitz(concat(addresses, data.subarray(ports, ports + 4))), type: RssType.L3_IPV4 | RssType.L4 | (protocol === 6 ? RssType.L4_TCP : RssType.L4_UDP) };
+  if (etherType === 0x0800 && at + 20 <= end) {
+    const ihl = (bytes[at]! & 0x0f) * 4, protocol = bytes[at + 9]!, fragment = ((bytes[at + 6]! << 8) | bytes[at + 7]!) & 0x3fff, ports = at + ihl;
+    if (ihl >= 20 && fragment === 0 && (protocol === 6 || protocol === 17) && ports + 4 <= end) {
+      hash = hashBytes(bytes, at + 12, 8, ports, 4);
+      type = RssType.L3_IPV4 | RssType.L4 | (protocol === 6 ? RssType.L4_TCP : RssType.L4_UDP);
+    } else {
+      hash = hashBytes(bytes, at + 12, 8, 0, 0);
+      type = RssType.L3_IPV4;
     }
-    return { ...info, hash: toeplitz(addresses), type: RssType.L3_IPV4 };
-  }
-  if (etherType === 0x86dd && at + 40 <= data.length) {
-    const next = data[at + 6]!, addresses = data.subarray(at + 8, at + 40), ports = at + 40;
-    if ((next === 6 || next === 17) && ports + 4 <= data.length) {
-      return { ...info, hash: toeplitz(concat(addresses, data.subarray(ports, ports + 4))), type: RssType.L3_IPV6 | RssType.L4 | (next === 6 ? RssType.L4_TCP : RssType.L4_UDP) };
+  } else if (etherType === 0x86dd && at + 40 <= end) {
+    const next = bytes[at + 6]!, ports = at + 40;
+    if ((next === 6 || next === 17) && ports + 4 <= end) {
+      hash = hashBytes(bytes, at + 8, 32, ports, 4);
+      type = RssType.L3_IPV6 | RssType.L4 | (next === 6 ? RssType.L4_TCP : RssType.L4_UDP);
+    } else {
+      hash = hashBytes(bytes, at + 8, 32, 0, 0);
+      type = RssType.L3_IPV6;
     }
-    return { ...info, hash: toeplitz(addresses), type: RssType.L3_IPV6 };
   }
-  return info;
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+  out[hashAt] = hash;
+  out[hashAt + 1] = 0;
+  out[typeAt] = type;
+  out[typeAt + 1] = 0;
+  return vlan;
 }

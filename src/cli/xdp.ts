@@ -9,7 +9,7 @@
 import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { TraitsError, errnoName } from "../core/errors.js";
 import { toProfile } from "../core/options.js";
-import { commentOption, readCapture, traitsOptionFor, writePcapng, type CapturedPacket } from "../capture/capture.js";
+import { commentOption, readCapture, traitsOptionFor, writePcapng, type CapturedPacket } from "./xdp-capture.js";
 import { PacketPool } from "../pool/pool.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES } from "../store/hardware.js";
 import { TraitStore } from "../store/store.js";
@@ -18,8 +18,8 @@ import { XdpProgram, xdpActionName } from "../xdp/program.js";
 import { RECEIVE_META_LENGTH, RECEIVE_PROGRAM, XskSocket } from "../xdp/xsk.js";
 
 /** The usage lines of the xdp commands (main.ts prints them with the others). */
-export const XDP_USAGE = `  packet-traits xdp run PROG.o IN OUT.pcapng [--program NAME] [--profile v1|flags] [--verdict-key K]
-  packet-traits xdp capture --dev IF [--queue Q] [-c N] [--program P.o] [--meta-length N] OUT.pcapng|-`;
+export const XDP_USAGE = `  xdp run PROG.o IN OUT.pcapng ...        run an XDP program over a capture (BPF_PROG_TEST_RUN)
+  xdp capture --dev IF OUT.pcapng|- ...   capture live through AF_XDP with each packet's traits`;
 
 /** Where `xdp run` puts each packet's verdict unless told otherwise: the key below the hardware keys. */
 const VERDICT_KEY = HARDWARE_FIRST_APP_KEY - 1;

@@ -11,12 +11,12 @@
  */
 import { PoolControl, Scratch } from "../core/abi.js";
 import type { Core, Impl } from "../core/contract.js";
-import { TraitsError } from "../core/errors.js";
+import { Errno, TraitsError } from "../core/errors.js";
 import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "../core/options.js";
 import { arenaOf } from "../core/memory.js";
 import { coreOf } from "../core/select.js";
 import { TraitStore, setHardEnd } from "../store/store.js";
-import { HINTS_BYTES, HardwareKey, toPlacement, type HardwarePlacement } from "../store/hardware.js";
+import { HARDWARE_FIRST_APP_KEY, HINTS_BYTES, HardwareKey, appLength, toPlacement, type HardwarePlacement } from "../store/hardware.js";
 import type { KeyLookup } from "../registry/registry.js";
 
 /** Options of a PacketPool. */
@@ -62,6 +62,20 @@ export interface PoolLayout {
   heads: number;
   lengths: number;
   metas: number;
+}
+
+/** A hardware key's value on its way to another frame. */
+interface HardwareValue {
+  key: number;
+  len: number;
+  lo: number;
+  hi: number;
+}
+
+/** The hardware keys a copy between placements moves, and whether they leave application keys 59..63 (placement "keys"). */
+interface HardwarePlan {
+  values: HardwareValue[];
+  fromKeys: boolean;
 }
 
 /** @internal What a worker's view of a pool is made of: the layout another thread made, this thread's core, scratch and registry. */
@@ -319,10 +333,10 @@ export class FramePool {
   copyTraits(frame: number, dstFrame: number, dst: FramePool = this): void {
     if (!(dst instanceof FramePool)) throw new TraitsError("EINVAL", `dst must be a PacketPool, not ${describe(dst)}`);
     if (dst.profile !== this.profile) throw new TraitsError("EINVAL", `cannot copy traits from a ${this.profile} pool to a ${dst.profile} pool`);
-    const size = this.traits(frame).size, room = dst.metaLengthOf(dstFrame);
-    if (size > room) throw new TraitsError("ENOSPC", `traits of frame ${frame} take ${size} bytes; frame ${dstFrame} has room for ${room}`);
-    this.copyStore(frame, dstFrame, dst, size);
-    this.copyHardwareKeys(frame, dstFrame, dst);
+    const hardware = this.hardwarePlan(frame, dstFrame, dst, dst.metaLengthOf(dstFrame));
+    this.copyStore(frame, dstFrame, dst, this.traits(frame).size);
+    this.copyHints(frame, dstFrame, dst);
+    dst.applyHardware(dstFrame, hardware);
   }
 
   /** Copies the first `size` bytes of a frame's store to the start of another frame's store (memmove: they may overlap). */
@@ -332,15 +346,53 @@ export class FramePool {
     else new Uint8Array(dst.memory.buffer, to, size).set(new Uint8Array(this.memory.buffer, from, size));
   }
 
-  /** Copies the hardware keys that live outside the store (placement "struct") to another frame, in its placement. */
-  private copyHardwareKeys(frame: number, dstFrame: number, dst: FramePool): void {
-    if (this.hardwareKeys !== "struct" && dst.hardwareKeys !== "struct") return;
-    const from = this.traits(frame), to = dst.traits(dstFrame), value = new Uint32Array(2);
+  /** Copies the hints area (hardware keys, placement "struct") to a frame of a pool with the same placement. */
+  private copyHints(frame: number, dstFrame: number, dst: FramePool): void {
+    if (dst.hardwareKeys !== "struct" || this.hardwareKeys !== "struct") return;
+    dst.frameBytes(dstFrame).set(this.frameBytes(frame).subarray(this.frameSize - HINTS_BYTES), dst.frameSize - HINTS_BYTES);
+  }
+
+  /**
+   * What carrying frame's traits to dstFrame of dst (room bytes for its store) takes: the hardware
+   * keys to move into dst's placement, or undefined when the store bytes and hints copy as they are
+   * (same placement). Throws, before anything changes, if they cannot all arrive faithfully:
+   * EOPNOTSUPP (dst has hardware keys off), EBUSY (dst keeps hardware keys in application keys
+   * 59..63, which this frame uses for its own values), ENOSPC (no room), EBADMSG (a corrupt store,
+   * or a hardware key's application key holding another length).
+   */
+  private hardwarePlan(frame: number, dstFrame: number, dst: FramePool, room: number): HardwarePlan | undefined {
+    const from = this.traits(frame), size = from.size;
+    const fail = (code: "ENOSPC" | "EBUSY" | "EOPNOTSUPP", why: string): never => {
+      throw new TraitsError(code, `traits of frame ${frame} cannot go to frame ${dstFrame}: ${why}`);
+    };
+    if (size > room) throw new TraitsError("ENOSPC", `traits of frame ${frame} take ${size} bytes; frame ${dstFrame} has room for ${room}`);
+    if (dst.hardwareKeys === this.hardwareKeys) return undefined;
+    const plan: HardwarePlan = { values: [], fromKeys: this.hardwareKeys === "keys" }, value = new Uint32Array(2);
+    let bytes = size;
     for (const key of Object.values(HardwareKey)) {
       const len = from.tryGet(key, value);
-      if (len >= 0) to.trySet(key, len, value[0]!, value[1]!);
-      else to.tryDelete(key);
+      if (len === Errno.ENOENT) continue;
+      if (len < 0) from.get(key); // throws what is wrong
+      plan.values.push({ key, len, lo: value[0]!, hi: value[1]! });
+      const stored = appLength(key - HardwareKey.RX_HASH, this.profile);
+      if (plan.fromKeys) bytes -= stored; // leaves the store: dst keeps it elsewhere
+      if (dst.hardwareKeys === "keys") bytes += stored;
     }
+    if (dst.hardwareKeys === "off" && plan.values.length > 0) fail("EOPNOTSUPP", `it has hardware keys off, and the frame has ${plan.values.length}`);
+    if (dst.hardwareKeys === "keys") {
+      for (let app = HARDWARE_FIRST_APP_KEY; app < 64; app++) if (from.has(app)) fail("EBUSY", `it keeps hardware keys in application keys 59..63, and the frame uses key ${app} for its own value`);
+    }
+    if (bytes > room) fail("ENOSPC", `they take ${bytes} bytes there; it has room for ${room}`);
+    return plan;
+  }
+
+  /** Moves the hardware keys of a plan into a frame whose store was just copied in, in this pool's placement. */
+  private applyHardware(frame: number, plan: HardwarePlan | undefined): void {
+    if (plan === undefined) return;
+    const to = this.traits(frame);
+    if (plan.fromKeys) for (const { key } of plan.values) to.tryDelete(HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH);
+    if (this.hardwareKeys === "struct") this.frameBytes(frame).fill(0, this.frameSize - HINTS_BYTES);
+    for (const { key, len, lo, hi } of plan.values) to.trySet(key, len, lo, hi);
   }
 
   /**
@@ -359,11 +411,13 @@ export class FramePool {
     const size = this.traits(frame).size;
     const meta = dst.placement === "frame" ? head : this.placement === "metadata" ? this.metaLengthOf(frame) : (size + 3) & ~3;
     if (dst.placement === "metadata" && (meta > head || head % 4 !== 0)) throw new TraitsError("ENOSPC", `traits of frame ${frame} (${size} bytes) do not fit a 4-aligned metadata area before head ${head}`);
+    const hardware = this.hardwarePlan(frame, dstFrame, dst, meta);
     if (frame === dstFrame && dst === this) return;
     dst.setHead(dstFrame, head, length, meta);
     this.copyStore(frame, dstFrame, dst, size);
+    this.copyHints(frame, dstFrame, dst);
     dst.data(dstFrame).set(this.data(frame));
-    this.copyHardwareKeys(frame, dstFrame, dst);
+    dst.applyHardware(dstFrame, hardware);
     if (move) this.reset(frame);
   }
 

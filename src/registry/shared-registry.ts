@@ -3,19 +3,28 @@
  * 16-byte header in the traits encoding (the size code of every registered key), then a names table:
  *
  *   bytes 0..15   the header (high, low: u64 little-endian), read by lookups with Atomics.load
- *   bytes 16..19  the registration lock word (0 free, 1 held), taken by compare-and-swap
+ *   bytes 16..19  the registration lock word: 0 free, else the owner's threadId + 1 (-1 while recover() repairs)
  *   bytes 20..23  the profile (0 v1, 1 flags)
+ *   bytes 24..27  the key being changed under the lock, + 1 (0 none): what recover() undoes
  *   bytes 32..287 a version per key (odd while its name is being written)
  *   bytes 288..   64 names of 64 bytes (length, then up to 63 characters)
  *
  * Registrations are serialized by the lock word (a name must stay unique, and a key's claim spans
  * both header words); lookups take no lock: they read the header and check the name's version.
+ * Waiting for the lock is bounded (LOCK_WAIT_MS, then EBUSY naming the owner), and the lock of a
+ * thread that exited while holding it is freed by recover(threadId), which undoes its half-done change.
  */
+import { threadId } from "node:worker_threads";
 import { TraitsError } from "../core/errors.js";
 import { PROFILE_ID, describe, toProfile, type Profile } from "../core/options.js";
 import { checkAppKey, checkName, checkSize, dumpEntries, type KeyEntry, type KeyLookup } from "./registry.js";
+import { pauseAt } from "./pauses.js";
 
-const LOCK = 4, PROFILE = 5, VERSIONS = 8, NAMES = 288, BYTES = NAMES + 64 * 64;
+const LOCK = 4, PROFILE = 5, CHANGING = 6, VERSIONS = 8, NAMES = 288, BYTES = NAMES + 64 * 64;
+const RECOVERING = -1;
+
+/** The longest a register() or unregister() waits for the lock word before EBUSY (a registration holds it for microseconds). */
+const LOCK_WAIT_MS = 1000;
 
 /** A key registry shared by worker threads through a SharedArrayBuffer. */
 export class SharedKeyRegistry implements KeyLookup {
@@ -42,7 +51,10 @@ export class SharedKeyRegistry implements KeyLookup {
     return new SharedKeyRegistry(buffer);
   }
 
-  /** Registers `name` (as KeyRegistry.register: same results, same errors), atomically across threads. */
+  /**
+   * Registers `name` (as KeyRegistry.register: same results, same errors), atomically across threads.
+   * Throws EBUSY if the lock stays held for LOCK_WAIT_MS (its owner exited while holding it: see recover).
+   */
   register(name: string, size: number, { key }: { key?: number } = {}): number {
     checkName(name);
     checkSize(size, this.profile);
@@ -58,23 +70,46 @@ export class SharedKeyRegistry implements KeyLookup {
       let chosen = key ?? -1;
       for (let k = 0; chosen < 0 && k < 64; k++) if (this.sizeOfKey(k) < 0) chosen = k;
       if (chosen < 0) throw new TraitsError("ENOSPC", `no free key for ${name}: all 64 are registered`);
+      Atomics.store(this.words, CHANGING, chosen + 1);
       this.writeName(chosen, name);
+      pauseAt("shared.claim");
       const code = size === 8 ? 3 : size === 4 ? 2 : 1, half = chosen >>> 5, bit = 1 << (chosen & 31);
       if (code & 2) Atomics.or(this.words, half, bit);
       if (code & 1) Atomics.or(this.words, 2 + half, bit);
+      Atomics.store(this.words, CHANGING, 0);
       return chosen;
     });
   }
 
-  /** Removes a name; throws ENOENT if it is not registered. */
+  /** Removes a name; throws ENOENT if it is not registered, EBUSY as register. */
   unregister(name: string): void {
     this.locked(() => {
       const key = this.find(name);
       if (key < 0) throw new TraitsError("ENOENT", `${describe(name)} is not registered`);
-      const half = key >>> 5, bit = ~(1 << (key & 31));
-      Atomics.and(this.words, half, bit);
-      Atomics.and(this.words, 2 + half, bit);
+      Atomics.store(this.words, CHANGING, key + 1);
+      this.clearKey(key);
+      Atomics.store(this.words, CHANGING, 0);
     });
+  }
+
+  /**
+   * Frees the lock if thread `threadId` (a Worker's threadId, read before it exited) held it when it
+   * exited, undoing its half-done change: a key it was registering is left free, one it was
+   * unregistering is removed. Returns true if it did. Call it only for a thread that has exited
+   * (WorkerGroup does so for its workers): a live owner's lock must not be taken.
+   */
+  recover(threadId: number): boolean {
+    if (Atomics.compareExchange(this.words, LOCK, threadId + 1, RECOVERING) !== threadId + 1) return false;
+    const changing = Atomics.load(this.words, CHANGING);
+    if (changing !== 0) {
+      const key = changing - 1;
+      this.clearKey(key);
+      if (Atomics.load(this.words, VERSIONS + key) & 1) Atomics.add(this.words, VERSIONS + key, 1);
+      Atomics.store(this.words, CHANGING, 0);
+    }
+    Atomics.store(this.words, LOCK, 0);
+    Atomics.notify(this.words, LOCK);
+    return true;
   }
 
   /** The entry of a name, or undefined. Takes no lock. */
@@ -129,6 +164,12 @@ export class SharedKeyRegistry implements KeyLookup {
     }
   }
 
+  private clearKey(key: number): void {
+    const half = key >>> 5, bit = ~(1 << (key & 31));
+    Atomics.and(this.words, half, bit);
+    Atomics.and(this.words, 2 + half, bit);
+  }
+
   private writeName(key: number, name: string): void {
     const at = NAMES + 64 * key;
     Atomics.add(this.words, VERSIONS + key, 1);
@@ -137,9 +178,19 @@ export class SharedKeyRegistry implements KeyLookup {
     Atomics.add(this.words, VERSIONS + key, 1);
   }
 
-  /** Runs `fn` holding the lock word (compare-and-swap 0 → 1; waiters sleep on it). */
+  /** Runs `fn` holding the lock word (compare-and-swap 0 → our threadId + 1; waiters sleep on it, LOCK_WAIT_MS at most). */
   private locked<T>(fn: () => T): T {
-    while (Atomics.compareExchange(this.words, LOCK, 0, 1) !== 0) Atomics.wait(this.words, LOCK, 1, 10);
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      const owner = Atomics.compareExchange(this.words, LOCK, 0, threadId + 1);
+      if (owner === 0) break;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        const who = owner === RECOVERING ? "recover()" : owner - 1 === threadId ? "this thread (a call that never returned)" : `thread ${owner - 1}`;
+        throw new TraitsError("EBUSY", `the SharedKeyRegistry lock has been held by ${who} for over ${LOCK_WAIT_MS} ms; if that thread exited while registering, recover(${owner - 1}) frees it (WorkerGroup does so for its workers)`);
+      }
+      Atomics.wait(this.words, LOCK, owner, Math.min(left, 10));
+    }
     try {
       return fn();
     } finally {

@@ -95,18 +95,30 @@ function present(s: HardwareStore, i: number): boolean {
   return s.hardwareKeys === "struct" && ((hints(s).getUint32(0, true) >>> i) & 1) === 1;
 }
 
-/** 1 or 0 (or the store's error, placement "keys"). */
-export function hardwareHas(s: HardwareStore, i: number): number {
-  if (s.hardwareKeys === "keys") return s.core.has(s.start, s.capacity, s.p, HARDWARE_FIRST_APP_KEY + i);
-  return present(s, i) ? 1 : 0;
+/** Bytes hardware key i takes as application key 59 + i (placement "keys"): its size, but 4 for a u16 in profile flags (which has no 2-byte size). */
+export function appLength(i: number, profile: Profile): number {
+  const size = HARDWARE_SIZES[i]!;
+  return size === 2 && profile === "flags" ? 4 : size;
 }
 
-/** The value to out[0] (lo), out[1] (hi); its length, or ENOENT, ENOSPC (longer than outLen), or the store's error. */
+const probe = new Uint32Array(2);
+
+/** 1 or 0; placement "keys": EBADMSG if application key 59 + i holds another length than the hardware key's, or the store's error. */
+export function hardwareHas(s: HardwareStore, i: number): number {
+  if (s.hardwareKeys !== "keys") return present(s, i) ? 1 : 0;
+  const len = s.core.get(s.start, s.capacity, s.p, HARDWARE_FIRST_APP_KEY + i, 8, probe);
+  if (len === Errno.ENOENT) return 0;
+  return len < 0 ? len : len === appLength(i, s.profile) ? 1 : Errno.EBADMSG;
+}
+
+/** The value to out[0] (lo), out[1] (hi); its length, or ENOENT, ENOSPC (longer than outLen), EBADMSG (placement "keys": the key holds another length), or the store's error. */
 export function hardwareGet(s: HardwareStore, i: number, outLen: number, out: Uint32Array): number {
   const size = HARDWARE_SIZES[i]!;
   if (s.hardwareKeys === "keys") {
     const len = s.core.get(s.start, s.capacity, s.p, HARDWARE_FIRST_APP_KEY + i, 8, out);
     if (len < 0) return len;
+    // Another length than the hardware key's: the application wrote that key, not a driver.
+    if (len !== appLength(i, s.profile)) return Errno.EBADMSG;
     if (size > outLen) return Errno.ENOSPC;
     if (i === VLAN_PROTO) out[0] = swap16(out[0]!);
     return size;
@@ -124,8 +136,7 @@ export function hardwareSet(s: HardwareStore, i: number, len: number, lo: number
   if (len !== HARDWARE_SIZES[i]) return Errno.EINVAL;
   if (s.hardwareKeys === "off") return Errno.EOPNOTSUPP;
   if (s.hardwareKeys === "keys") {
-    const appLen = len === 2 && s.profile === "flags" ? 4 : len;
-    return s.core.set(s.start, s.capacity, s.p, HARDWARE_FIRST_APP_KEY + i, appLen, i === VLAN_PROTO ? swap16(lo) : lo, hi);
+    return s.core.set(s.start, s.capacity, s.p, HARDWARE_FIRST_APP_KEY + i, appLength(i, s.profile), i === VLAN_PROTO ? swap16(lo) : lo, hi);
   }
   const view = hints(s), at = HINT_OFFSETS[i]!;
   if (len === 2) view.setUint16(at, lo, i !== VLAN_PROTO);

@@ -6,7 +6,7 @@ import { Errno, TraitsError, errnoName } from "../core/errors.js";
 import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "../core/options.js";
 import { checkLength, fitsPair, keyIndex, toKey, toPair, wideKey, type Key } from "./values.js";
 import { Lease, arenaOf, defaultMemory } from "../core/memory.js";
-import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, VLAN_PROTO, hardwareDelete, hardwareGet, hardwareHas, hardwareIndex, hardwareSet, standalonePlacement, storedBytes, type HardwarePlacement } from "./hardware.js";
+import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, appLength, HARDWARE_SIZES, VLAN_PROTO, hardwareDelete, hardwareGet, hardwareHas, hardwareIndex, hardwareSet, standalonePlacement, storedBytes, type HardwarePlacement } from "./hardware.js";
 import { KeyRegistry, strictCheck, type KeyLookup } from "../registry/registry.js";
 import { SharedKeyRegistry } from "../registry/shared-registry.js";
 
@@ -488,7 +488,13 @@ export class TraitStore {
     const id = key === undefined ? -1 : keyId(key);
     if (op === "set" && id >= 0 && id < 64 && (rc === Errno.EPERM || rc === Errno.EINVAL)) this.checkStrict(id, len!, op);
     if (id >= 64 && rc === Errno.EOPNOTSUPP) throw new TraitsError("EOPNOTSUPP", `${what}: hardware keys are off in this store`);
-    if (id >= 64 && this.hardwareKeys === "keys") key = HARDWARE_FIRST_APP_KEY + id - 64;
+    if (id >= 64 && this.hardwareKeys === "keys") {
+      key = HARDWARE_FIRST_APP_KEY + id - 64;
+      if (rc === Errno.EBADMSG && js.size(this.#start, this.#capacity, this.p) >= 0) {
+        const held = js.get(this.#start, this.#capacity, this.p, key, 8, pair);
+        throw new TraitsError("EBADMSG", `${what}: application key ${key}, where placement "keys" keeps ${HARDWARE_NAMES[id - 64]}, holds a ${held}-byte value, not ${appLength(id - 64, this.profile)} bytes`);
+      }
+    }
     switch (rc) {
       case Errno.EBADMSG:
         throw new TraitsError("EBADMSG", `${what}: corrupt header declares ${js.declared(this.#start, this.p)} bytes but the capacity is ${this.#capacity}`);

@@ -6,6 +6,7 @@ import { SharedKeyRegistry } from "../registry/shared-registry.js";
 import { Scratch } from "../core/abi.js";
 import { wasmCoreOf } from "../core/wasm.js";
 import { jsCoreOf } from "../core/select.js";
+import { describe } from "../core/options.js";
 import type { WorkerTask } from "./workers.js";
 
 interface Init {
@@ -49,7 +50,9 @@ function runTask(task: WorkerTask, burst: Burst): number {
     case "init": return pool.batchInit(burst);
     case "handler": {
       if (!handler) throw new Error("this WorkerGroup has no handler module");
-      return handler({ pool, burst, worker: init.id, args: task.args, registry }) ?? 0;
+      const count = handler({ pool, burst, worker: init.id, args: task.args, registry }) ?? 0;
+      if (!Number.isInteger(count) || count < 0 || count > burst.length) throw Object.assign(new Error(`the handler returned ${describe(count)} for a burst of ${burst.length} frames; expected a count of successes (an integer in 0..${burst.length}) or nothing`), { code: "EINVAL" });
+      return count;
     }
     default: throw new Error(`unknown task ${JSON.stringify((task as { op: unknown }).op)}`);
   }
@@ -61,7 +64,8 @@ async function start(): Promise<void> {
     if (typeof module.burst !== "function") throw new Error(`${init.handler} does not export a burst(ctx) function`);
     handler = module.burst;
   }
-  port.on("message", ({ id, task, passes, span }: { id: number; task: WorkerTask; passes: number; span: Parameters<typeof chunks>[0] }) => {
+  port.on("message", ({ id, task, passes, span, close }: { id: number; task: WorkerTask; passes: number; span: Parameters<typeof chunks>[0]; close?: true }) => {
+    if (close) return port.close(); // the thread ends once its console output is flushed
     try {
       const bursts = chunks(span);
       let count = 0;
@@ -69,11 +73,17 @@ async function start(): Promise<void> {
       Atomics.add(init.counter, 0, 1); // publishes this worker's writes to the thread that reads the counter
       port.postMessage({ id, count });
     } catch (error) {
-      const e = error as Error & { code?: string };
-      port.postMessage({ id, error: { message: e.message, stack: e.stack ?? "", code: e.code } });
+      port.postMessage({ id, error: report(error) });
     }
   });
   port.postMessage({ ready: true });
 }
 
-start().catch((error: Error) => port.postMessage({ error: { message: error.message, stack: error.stack ?? "" } }));
+/** What the main thread learns of anything thrown: an Error's message, stack and code, or a description of a thrown non-Error. */
+function report(error: unknown): { message: string; stack: string; code?: string } {
+  if (!(error instanceof Error)) return { message: `the handler threw ${describe(error)}, not an Error`, stack: "" };
+  const code = (error as { code?: unknown }).code;
+  return { message: error.message, stack: error.stack ?? "", ...(typeof code === "string" && { code }) };
+}
+
+start().catch((error: unknown) => port.postMessage({ error: report(error) }));

@@ -4,8 +4,8 @@
  * worker owns a range of frames (or a queue of descriptors) and no two workers touch one frame, so
  * the hot path takes no lock. Results land in one shared Burst (`results`), at each frame's position.
  */
-import { Worker } from "node:worker_threads";
-import { TraitsError } from "../core/errors.js";
+import { Worker, type WorkerOptions } from "node:worker_threads";
+import { Errno, TraitsError, type ErrnoName } from "../core/errors.js";
 import { checkInteger, describe } from "../core/options.js";
 import { arenaOf } from "../core/memory.js";
 import type { PacketPool, Field } from "../pool/pool.js";
@@ -30,7 +30,7 @@ export type WorkerTask =
 export interface WorkerGroupOptions {
   /** Number of worker threads, 1 to 64. */
   workers: number;
-  /** A module (path or file URL) exporting `burst(ctx)`, run for task `{ op: "handler" }`: ctx is { pool, burst, worker, args, registry }; it returns a count of successes (or nothing). */
+  /** A module (path or file URL) exporting `burst(ctx)`, run for task `{ op: "handler" }`: ctx is { pool, burst, worker, args, registry }; it returns a count of successes in 0..burst.length (or nothing); anything else fails the run (EINVAL). */
   handler?: string | URL;
   /** A SharedKeyRegistry every worker sees (strict stores in the workers, and ctx.registry). */
   registry?: SharedKeyRegistry;
@@ -55,11 +55,15 @@ export class WorkerGroup {
   /** The shared result arrays: frame position i (in the order of the frames the task ran over) has its status and value slots at i. */
   readonly results: Burst;
   private readonly workers: Worker[];
+  /** Each worker's threadId, kept for SharedKeyRegistry.recover after it exits (Worker.threadId is -1 by then). */
+  private readonly threadIds: number[];
   private readonly counter = new Int32Array(new SharedArrayBuffer(4));
   private readonly started: Promise<void>;
   private readonly scratch: number[];
   private pending: Pending | undefined;
   private closing: Promise<void> | undefined;
+  /** Why the group cannot run any more (a worker died); every later run rejects with it. */
+  private broken: Error | undefined;
   private next = 0;
 
   /** Starts the workers; throws EINVAL if the pool's memory is not shared, or for bad options. */
@@ -74,20 +78,23 @@ export class WorkerGroup {
     // Each worker's scratch: its WASM instance's, then its pool view's; 64-byte aligned so that no two workers share a cache line.
     this.scratch = Array.from({ length: this.size }, () => arena.alloc(WORKER_SCRATCH, 64));
     const entry = new URL("./worker.js", import.meta.url);
-    const execArgv = workerExecArgv(process.execArgv);
-    this.workers = this.scratch.map((scratch, id) => new Worker(entry, {
-      execArgv,
+    this.workers = this.scratch.map((scratch, id) => startWorker(entry, {
       workerData: { id, pool: pool.layout(), impl: pool.impl, results: this.results.layout(), burst, scratch, handler, registry: options.registry?.buffer, counter: this.counter },
     }));
+    this.threadIds = this.workers.map((worker) => worker.threadId);
+    this.workers.forEach((worker, id) => {
+      let error: Error | undefined;
+      worker.on("error", (thrown) => (error = thrown));
+      worker.on("exit", (code) => {
+        options.registry?.recover(this.threadIds[id]!);
+        if (!this.closing) this.died(workerDeath(id, code, error));
+      });
+    });
     this.started = Promise.all(this.workers.map((worker, id) => new Promise<void>((resolve, reject) => {
       worker.once("message", (message: { ready?: true; error?: WorkerError }) => (message.ready ? resolve() : reject(workerError(id, message.error!))));
-      worker.once("error", (error) => reject(workerError(id, { message: error.message, stack: error.stack ?? "" })));
+      worker.once("exit", () => reject(this.broken ?? new TraitsError("EINVAL", "the WorkerGroup was closed before it started")));
     }))).then(() => {
-      this.workers.forEach((worker, id) => {
-        worker.on("message", (message: Done) => this.done(id, message));
-        worker.on("error", (error) => this.fail(workerError(id, { message: error.message, stack: error.stack ?? "" })));
-        worker.on("exit", (code) => { if (!this.closing) this.fail(workerError(id, { message: `exited with code ${code}`, stack: "" })); });
-      });
+      this.workers.forEach((worker, id) => worker.on("message", (message: Done) => this.done(id, message)));
     });
     this.started.catch(() => this.close());
   }
@@ -102,10 +109,14 @@ export class WorkerGroup {
    * successes once all are done (the completion point: every worker's writes are visible then).
    * Frames: by default worker w owns an equal range of the pool; with `queues`, worker w takes the
    * frame indices of queues[w] (no frame in two queues; at most pool.count in all). Rejects with the
-   * first worker error (its stack included), or EBUSY while another run is under way.
+   * first worker error (its stack included), or EBUSY while another run is under way. A worker that
+   * dies (process.exit in a handler, an uncaught error) rejects the run under way with an error naming
+   * it and how it ended; the group is then broken: every later run rejects with that error (close it
+   * and start a new group; the frames of the run that failed may be half-done).
    */
   async run(task: WorkerTask, { passes = 1, queues }: { passes?: number; queues?: ArrayLike<number>[] } = {}): Promise<number> {
     await this.started;
+    if (this.broken) throw this.broken;
     if (this.closing) throw new TraitsError("EINVAL", "the WorkerGroup is closed");
     if (this.pending) throw new TraitsError("EBUSY", "a run is under way: await it first");
     checkInteger(passes, "passes", 1, 2 ** 31);
@@ -118,14 +129,19 @@ export class WorkerGroup {
     });
   }
 
-  /** Stops the workers and gives back the shared arrays. Calling it again is harmless. */
+  /**
+   * Stops the workers and gives back the shared arrays; resolves once every worker has ended and its
+   * console output has reached this thread's. A worker ends after the task it is running (a run under
+   * way is rejected at once); one still busy after CLOSE_GRACE_MS is terminated, and its pending output
+   * may then be lost. Calling it again is harmless.
+   */
   close(): Promise<void> {
-    this.closing ??= Promise.all(this.workers.map((worker) => worker.terminate())).then(() => {
+    if (this.closing) return this.closing;
+    this.fail(new TraitsError("EINVAL", "the WorkerGroup was closed during a run"));
+    this.closing = Promise.all(this.workers.map((worker) => stopWorker(worker))).then(() => {
       this.results.release();
       const arena = arenaOf(this.pool.memory);
       this.scratch.forEach((at) => arena.release(at, WORKER_SCRATCH, 64));
-      this.pending?.reject(new TraitsError("EINVAL", "the WorkerGroup was closed during a run"));
-      this.pending = undefined;
     });
     return this.closing;
   }
@@ -172,6 +188,28 @@ export class WorkerGroup {
     this.pending = undefined;
     pending?.reject(error);
   }
+
+  /** A worker ended outside close(): the run under way and every later one fail with `error`. */
+  private died(error: Error): void {
+    this.broken ??= error;
+    this.fail(this.broken);
+  }
+}
+
+/** How long close() lets a worker finish its task and flush its output before it is terminated. */
+const CLOSE_GRACE_MS = 5000;
+
+/** Asks a worker to end (after its task), and resolves when it has; terminates it after CLOSE_GRACE_MS. */
+function stopWorker(worker: Worker): Promise<void> {
+  if (worker.threadId < 0) return Promise.resolve(); // already ended
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => void worker.terminate(), CLOSE_GRACE_MS);
+    worker.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    worker.postMessage({ close: true });
+  });
 }
 
 interface WorkerError {
@@ -186,8 +224,28 @@ interface Done {
   error?: WorkerError;
 }
 
-/** Node options for the workers: the process's, but not those of an inline script (--input-type, -e/--eval, -p/--print and its text). */
-function workerExecArgv(argv: string[]): string[] {
+/**
+ * Node options for the workers: the process's, without those of an inline script (--input-type,
+ * -e/--eval, -p/--print and its text), and without those a worker cannot take (V8 and process-wide
+ * flags such as --expose-gc, --max-old-space-size, --title: they apply to the workers anyway, or not
+ * at all). Node names the ones it refuses when a Worker is created; they are learnt once per process.
+ */
+let workerExecArgv: string[] | undefined;
+
+/** Starts a worker with the process's options that a worker accepts (see workerExecArgv). */
+function startWorker(entry: URL, options: WorkerOptions): Worker {
+  workerExecArgv ??= withoutInlineScript(process.execArgv);
+  try {
+    return new Worker(entry, { ...options, execArgv: workerExecArgv });
+  } catch (error) {
+    const refused = (error as { code?: string }).code === "ERR_WORKER_INVALID_EXEC_ARGV" && /flags: (.+)$/.exec((error as Error).message)?.[1]?.split(", ");
+    if (!refused) throw error;
+    workerExecArgv = withoutFlags(workerExecArgv, refused);
+    return new Worker(entry, { ...options, execArgv: workerExecArgv });
+  }
+}
+
+function withoutInlineScript(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -197,9 +255,34 @@ function workerExecArgv(argv: string[]): string[] {
   return out;
 }
 
-/** An Error for the caller from a worker's error, with the worker's stack. */
+/** `argv` without the flags named (as Node names them: "--flag" or "--flag=value"), and a separate value that follows one. */
+function withoutFlags(argv: string[], flags: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (!flags.includes(argv[i]!)) out.push(argv[i]!);
+    else if (!argv[i]!.includes("=") && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("-")) i++;
+  }
+  return out;
+}
+
+/**
+ * An Error for the caller from a worker's error, with the worker's stack: a TraitsError if its code
+ * is an errno name, else an Error that keeps the code (e.g. "ERR_INVALID_ARG_TYPE") as `.code`.
+ */
 function workerError(id: number, error: WorkerError): Error {
-  const result = error.code ? new TraitsError(error.code as never, `worker ${id}: ${error.message.replace(/^E[A-Z]+: /, "")}`) : new Error(`worker ${id}: ${error.message}`);
+  const message = `worker ${id}: ${error.message.replace(/^E[A-Z]+: /, "")}`;
+  const result = error.code && error.code in Errno ? new TraitsError(error.code as ErrnoName, message) : Object.assign(new Error(`worker ${id}: ${error.message}`), error.code ? { code: error.code } : {});
   result.stack = `${result.name}: ${result.message}\n    --- in worker ${id} ---\n${error.stack}`;
   return result;
+}
+
+/** The error of a worker that ended by itself: how it ended (exit code, or what it threw that nothing caught). */
+function workerDeath(id: number, code: number, thrown: Error | undefined): Error {
+  if (thrown) {
+    const how = (thrown as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY" ? "ENOMEM" : "EINVAL";
+    const error = new TraitsError(how, `worker ${id} died: ${thrown.message} (an error nothing caught in the worker); the WorkerGroup cannot run any more`);
+    error.stack = `${error.name}: ${error.message}\n    --- in worker ${id} ---\n${thrown.stack ?? ""}`;
+    return error;
+  }
+  return new TraitsError("EINVAL", `worker ${id} exited with code ${code} (process.exit in a handler?); the WorkerGroup cannot run any more`);
 }

@@ -1,11 +1,10 @@
-// The command-line tool, run as a user runs it (the built dist/cli.js): exit codes, stdout, stderr;
-// capture round trips; malformed captures at every block boundary; tshark reading our output.
+// The command-line tool, run as a user runs it (the built dist/cli/bin.js): exit codes, stdout,
+// stderr of decode and registry, and the conventions every command keeps. Captures: test/capture/.
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { readCapture } from "../../dist/capture/capture.js";
 
 const CLI = join(import.meta.dirname, "..", "..", "dist", "cli", "bin.js");
 const SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample.pcap");
@@ -53,7 +52,6 @@ describe("packet-traits decode", () => {
     [["decode", STORE, "--key", "bad"], 2, /expected NAME=KEY:LEN/],
     [["decode", "--file", join(tmpdir(), "does-not-exist")], 1, /ENOENT|no such file/],
     [["frobnicate"], 2, /unknown command "frobnicate"/],
-    [[], 2, /^$/],
   ])("%j fails with exit code %i and one line", (args, code, message) => {
     const r = cli(args as string[]);
     expect(r.code).toBe(code);
@@ -80,160 +78,44 @@ describe("packet-traits registry", () => {
   });
 });
 
-/** Annotates a capture to pcapng and shows it as JSON. */
-function roundTrip(input: string, extra: string[] = []): Array<{ packet: number; traits: Record<string, { value: string; hex: string }> | null }> {
-  const out = join(dir, `rt-${Math.random().toString(36).slice(2)}.pcapng`);
-  const a = cli(["pcap", "annotate", input, out, ...extra]);
-  expect(a.code, a.err).toBe(0);
-  const s = cli(["pcap", "show", out, "--json", ...extra.filter((x, i, all) => x === "--registry" || all[i - 1] === "--registry")]);
-  expect(s.code, s.err).toBe(0);
-  return JSON.parse(s.out);
-}
-
-describe("packet-traits pcap", () => {
-  it("annotates every packet with its id, capture time, RSS hash and type (and VLAN), as a NIC would", () => {
-    const shown = roundTrip(SAMPLE);
-    const pick = (i: number, name: string) => shown[i]!.traits![name]?.value;
-    expect(shown.map((p) => pick(p.packet, "packet_id"))).toEqual(["0", "1", "2", "3", "4"]);
-    expect(pick(0, "rx_hash")).toBe(String(0x51ccc178)); // Microsoft's RSS suite: IPv4 with TCP
-    expect(pick(2, "rx_hash")).toBe(String(0x40207d3d)); // IPv6 with TCP
-    expect([0, 1, 2, 3, 4].map((i) => pick(i, "rss_hash_type"))).toEqual(["25", "41", "26", "41", "0"]); // ARP: no RSS type
-    expect(pick(0, "rx_timestamp")).toBe("1700000000000000000");
-    expect(pick(1, "rx_timestamp")).toBe("1700000000001234567");
-    expect([pick(3, "vlan_tci"), pick(3, "vlan_proto"), shown[3]!.traits!.vlan_proto!.hex]).toEqual([String(0x2064), String(0x8100), "8100"]);
-    expect(pick(4, "rx_hash")).toBe("0");
-  });
-
-  it("sets --set keys from a registry, and reads its own output back the same (pcapng in, options replaced not doubled)", () => {
-    const registry = join(dir, "capture-keys.json");
-    writeFileSync(registry, JSON.stringify({ version: 1, profile: "v1", keys: { tenant: { key: 9, size: 2 } } }));
-    const first = join(dir, "first.pcapng"), second = join(dir, "second.pcapng");
-    expect(cli(["pcap", "annotate", SAMPLE, first, "--registry", registry, "--set", "tenant=0x2a", "--comment"]).code).toBe(0);
-    expect(cli(["pcap", "annotate", first, second, "--registry", registry, "--set", "tenant=42", "--comment"]).code).toBe(0);
-    const a = cli(["pcap", "show", first, "--registry", registry, "--json"]).out, b = cli(["pcap", "show", second, "--registry", registry, "--json"]).out;
-    expect(b).toBe(a);
-    expect(JSON.parse(a)[2].traits.tenant.value).toBe("42");
-    expect(readFileSync(second).length).toBe(readFileSync(first).length);
-    expect(cli(["pcap", "annotate", SAMPLE, join(dir, "x.pcapng"), "--set", "nobody=1"])).toMatchObject({ code: 1, err: expect.stringMatching(/nobody is not in the registry/) });
-    expect(cli(["pcap", "annotate", SAMPLE, join(dir, "x.pcapng"), "--registry", registry, "--set", "tenant=70000"]).code).toBe(1);
-    expect(cli(["pcap", "show", SAMPLE]).out).toMatch(/packet 0: no traits/);
-  });
-
-  it("reads both byte orders, pcap and pcapng, to the same traits", () => {
-    const le = readFileSync(SAMPLE), be = Buffer.alloc(le.length);
-    // Swap every 32/16-bit header field of the classic pcap to big-endian.
-    be.writeUInt32BE(le.readUInt32LE(0), 0); be.writeUInt16BE(le.readUInt16LE(4), 4); be.writeUInt16BE(le.readUInt16LE(6), 6);
-    for (const at of [8, 12, 16, 20]) be.writeUInt32BE(le.readUInt32LE(at), at);
-    for (let at = 24; at < le.length; ) {
-      const caplen = le.readUInt32LE(at + 8);
-      for (const f of [0, 4, 8, 12]) be.writeUInt32BE(le.readUInt32LE(at + f), at + f);
-      le.copy(be, at + 16, at + 16, at + 16 + caplen);
-      at += 16 + caplen;
+describe("command-line conventions", () => {
+  it("-h/--help globally and for every command: usage on stdout, exit 0", () => {
+    for (const args of [["-h"], ["--help"], ["decode", "--help"], ["decode", "-h"], ["registry", "--help"], ["pcap", "--help"], ["pcap", "annotate", "-h"], ["pcap", "show", "--help"]]) {
+      const r = cli(args);
+      expect(`${r.code} ${r.err}`, args.join(" ")).toBe("0 ");
+      expect(r.out, args.join(" ")).toMatch(/^usage: packet-traits /);
     }
-    const bigPcap = join(dir, "big.pcap");
-    writeFileSync(bigPcap, be);
-    expect(roundTrip(bigPcap)).toEqual(roundTrip(SAMPLE));
-    // A big-endian pcapng: section header, interface (ns resolution) and one packet, written by hand.
-    const u32 = (x: number) => { const b = Buffer.alloc(4); b.writeUInt32BE(x); return b; };
-    const u16 = (x: number) => { const b = Buffer.alloc(2); b.writeUInt16BE(x); return b; };
-    const blockOf = (type: number, body: Buffer) => Buffer.concat([u32(type), u32(12 + body.length), body, u32(12 + body.length)]);
-    const packet = le.subarray(24 + 16, 24 + 16 + le.readUInt32LE(24 + 8));
-    const padded = Buffer.concat([packet, Buffer.alloc((4 - (packet.length % 4)) % 4)]);
-    const ticks = 1_700_000_000_000_000_000n;
-    const ng = Buffer.concat([
-      blockOf(0x0a0d0d0a, Buffer.concat([u32(0x1a2b3c4d), u16(1), u16(0), Buffer.alloc(8, 0xff)])),
-      blockOf(1, Buffer.concat([u16(1), u16(0), u32(65535), u16(9), u16(1), Buffer.from([9, 0, 0, 0]), u32(0)])),
-      blockOf(6, Buffer.concat([u32(0), u32(Number(ticks >> 32n)), u32(Number(ticks & 0xffffffffn)), u32(packet.length), u32(packet.length), padded])),
-    ]);
-    const bigNg = join(dir, "big.pcapng");
-    writeFileSync(bigNg, ng);
-    expect(roundTrip(bigNg)[0]).toEqual(roundTrip(SAMPLE)[0]);
+    expect(cli(["decode", "--help"]).out).toMatch(/--hardware-keys keys/);
+    expect(cli(["pcap", "annotate", "--help"]).out).toMatch(/-c, --count N/);
   });
 
-  it("passes other blocks and options through unchanged", () => {
-    const u32 = (x: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(x); return b; };
-    const u16 = (x: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(x); return b; };
-    const blockOf = (type: number, body: Buffer) => Buffer.concat([u32(type), u32(12 + body.length), body, u32(12 + body.length)]);
-    const packet = readFileSync(SAMPLE).subarray(40, 40 + 54);
-    const nrb = blockOf(4, Buffer.concat([u16(1), u16(8), Buffer.from([10, 0, 0, 1]), Buffer.from("h1\0\0"), u32(0)]));
-    const custom = blockOf(0x40000bad, Buffer.concat([u32(32473), Buffer.from("opaque!\0")]));
-    const options = Buffer.concat([u16(2), u16(4), u32(0x1), u16(1), u16(5), Buffer.from("hello\0\0\0"), u32(0)]);
-    const ng = Buffer.concat([
-      blockOf(0x0a0d0d0a, Buffer.concat([u32(0x1a2b3c4d), u16(1), u16(0), Buffer.alloc(8, 0xff)])),
-      blockOf(1, Buffer.concat([u16(1), u16(0), u32(65535)])),
-      nrb,
-      blockOf(6, Buffer.concat([u32(0), u32(0), u32(1), u32(54), u32(60), packet, Buffer.alloc(2), options])),
-      custom,
-    ]);
-    const input = join(dir, "passthrough.pcapng"), output = join(dir, "passthrough-out.pcapng");
-    writeFileSync(input, ng);
-    expect(cli(["pcap", "annotate", input, output]).code).toBe(0);
-    const out = readCapture(new Uint8Array(readFileSync(output)));
-    expect(out.blocks.map((b) => b.type)).toEqual([0x0a0d0d0a, 1, 4, 6, 0x40000bad]);
-    expect(Buffer.from(out.blocks[2]!.bytes).equals(nrb)).toBe(true);
-    expect(Buffer.from(out.blocks[4]!.bytes).equals(custom)).toBe(true);
-    expect(out.packets[0]!.options.map((o) => [o.code, Buffer.from(o.value).toString("latin1")])).toEqual([[2, "\x01\0\0\0"], [1, "hello"]]);
-    expect(out.packets[0]!.originalLength).toBe(60);
+  it("--version", () => {
+    const version = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "package.json"), "utf8")).version;
+    expect(cli(["--version"])).toMatchObject({ code: 0, out: `packet-traits ${version}\n` });
   });
 
-  it("refuses malformed captures at every block boundary with the byte offset, never a crash", () => {
-    const good = join(dir, "good.pcapng");
-    expect(cli(["pcap", "annotate", SAMPLE, good]).code).toBe(0);
-    const bytes = readFileSync(good), view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const boundaries: number[] = [];
-    for (let at = 0; at < bytes.length; at += view.getUint32(at + 4, true)) boundaries.push(at);
-    expect(boundaries.length).toBe(7); // SHB, IDB, 5 EPBs
-    const cases: Array<[string, Buffer]> = [];
-    for (const at of boundaries) {
-      for (const cut of [1, 4, 8, 11, 13]) cases.push([`truncated ${cut} bytes into the block at ${at}`, bytes.subarray(0, at + cut)]);
-      const lengthBad = Buffer.from(bytes); lengthBad.writeUInt32LE(7, at + 4); cases.push([`block length 7 at ${at}`, lengthBad]);
-      const huge = Buffer.from(bytes); huge.writeUInt32LE(0x7ffffffc, at + 4); cases.push([`block length past the end at ${at}`, huge]);
-      const trailer = Buffer.from(bytes); const len = view.getUint32(at + 4, true); trailer.writeUInt32LE(len + 4, at + len - 4); cases.push([`trailing length at ${at}`, trailer]);
-    }
-    const epb = boundaries[2]!, caplen = Buffer.from(bytes); caplen.writeUInt32LE(5000, epb + 20); cases.push(["captured length past the block", caplen]);
-    const iface = Buffer.from(bytes); iface.writeUInt32LE(3, epb + 8); cases.push(["undescribed interface", iface]);
-    const option = Buffer.from(bytes); option.writeUInt16LE(500, epb + 28 + 56 + 2); cases.push(["option past the block", option]);
-    cases.push(["not a capture", Buffer.from("hello world, not a capture")], ["empty", Buffer.alloc(0)], ["pcap header cut", readFileSync(SAMPLE).subarray(0, 20)], ["pcap record cut", readFileSync(SAMPLE).subarray(0, 60)]);
-    for (const [what, data] of cases) {
-      let error: unknown;
-      try {
-        readCapture(new Uint8Array(data));
-      } catch (e) {
-        error = e;
-      }
-      if (error !== undefined) expect(String(error), what).toMatch(/^TraitsError: EBADMSG: byte offset \d+: .+/);
-    }
-    // The command itself, on a few of them: one line on stderr, exit code 1.
-    for (const [what, data] of [cases[3]!, cases[13]!, cases.at(-6)!, cases.at(-3)!]) {
-      const file = join(dir, "bad.pcapng");
-      writeFileSync(file, data);
-      for (const args of [["pcap", "show", file], ["pcap", "annotate", file, join(dir, "bad-out.pcapng")]]) {
-        const r = cli(args);
-        expect(`${r.code} ${r.err}`, what).toMatch(/^1 packet-traits: EBADMSG: byte offset \d+: [^\n]+\n$/);
-      }
+  it("usage errors: exit 2, one line on stderr (the usage itself on stderr without a command)", () => {
+    const none = cli([]);
+    expect([none.code, none.out]).toEqual([2, ""]);
+    expect(none.err).toMatch(/^usage: packet-traits /);
+    for (const [args, message] of [
+      [["pcap", "annotate", "x"], "pcap annotate takes IN OUT"],
+      [["pcap", "show", "--registry"], "--registry needs a value"],
+      [["pcap", "annotate", "a", "b", "-x"], "unknown option -x"],
+      [["pcap", "frob"], 'unknown pcap action "frob" (annotate, show)'],
+      [["pcap", "show", "f", "-c", "many"], '-c must be an integer in 0..9007199254740991, not "many"'],
+    ] as const) {
+      const r = cli([...args]);
+      expect(`${r.code} ${r.out} ${r.err}`, args.join(" ")).toBe(`2  packet-traits: ${message} (see packet-traits --help)\n`);
     }
   });
-});
 
-const tshark = spawnSync("tshark", ["--version"], { encoding: "utf8" }).status === 0;
-if (!tshark) console.warn("tshark is not installed: the tshark check of our pcapng output is SKIPPED (apt-get install tshark; .ci/run installs it)");
-
-describe("tshark reads our pcapng", () => {
-  it.skipIf(!tshark)("without a warning, showing the comment and the custom option", () => {
-    const out = join(dir, "tshark.pcapng");
-    expect(cli(["pcap", "annotate", SAMPLE, out, "--comment"]).code).toBe(0);
-    const quiet = (stderr: string) => stderr.split("\n").filter((line) => line && !/^Running as user "root"/.test(line));
-    const packets = spawnSync("tshark", ["-r", out], { encoding: "utf8" });
-    expect(packets.status).toBe(0);
-    expect(quiet(packets.stderr)).toEqual([]);
-    expect(packets.stdout.trim().split("\n")).toHaveLength(5);
-    expect(packets.stdout).not.toMatch(/Malformed/);
-    const blocks = spawnSync("tshark", ["-X", "read_format:MIME Files Format", "-r", out, "-V"], { encoding: "utf8" });
-    expect(blocks.status).toBe(0);
-    expect(quiet(blocks.stderr)).toEqual([]);
-    expect(blocks.stdout).toMatch(/Code: [^\n]*\(2989\)/);
-    expect(blocks.stdout).toMatch(/Comment: traits: packet_id=0 rx_hash=0x51ccc178 rss_hash_type=0x19 rx_timestamp=1700000000000000000/);
-    const comments = execFileSync("tshark", ["-r", out, "-T", "fields", "-e", "frame.comment"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    expect(comments.split("\n")[3]).toMatch(/vlan_tci=0x2064 vlan_proto=0x8100/);
+  it("--opt=value and -c N, as parseArgs reads them", () => {
+    const registry = join(dir, "eq.json");
+    writeFileSync(registry, JSON.stringify({ version: 1, profile: "v1", keys: { flow_hash: { key: 10, size: 4 } } }));
+    expect(cli(["decode", STORE, `--registry=${registry}`, "--key=vlan=3:2"]).out).toMatch(/3\s+vlan\s+2[\s\S]*10\s+flow_hash\s+4/);
+    const sample = join(import.meta.dirname, "..", "fixtures", "sample.pcap"), out = join(dir, "c.pcapng");
+    expect(cli(["pcap", "annotate", sample, out, "-c", "2"]).out).toBe(`annotated 2 packets: ${out}\n`);
+    expect(cli(["pcap", "show", out, "--count=1"]).out).toMatch(/^packet 0:\n(  .*\n)+$/);
   });
 });

@@ -85,3 +85,64 @@ describe.each(IMPLS)("%s hardware keys", (impl) => {
     expect(() => new PacketPool({ count: 1, impl, hardwareKeys: "nic" as "off" })).toThrow(TraitsError);
   });
 });
+
+describe.each(IMPLS)("hardware keys across placements carry faithfully or fail changing nothing (%s)", (impl) => {
+  const pools = (from: HardwarePlacement, to: HardwarePlacement, profile: "v1" | "flags" = "v1") => {
+    const src = new PacketPool({ count: 2, impl, profile, hardwareKeys: from }), dst = new PacketPool({ count: 2, impl, profile, hardwareKeys: to });
+    src.write(0, new Uint8Array(60).fill(7));
+    return { src, dst };
+  };
+  const snapshot = (pool: PacketPool) => hex(pool.frameBytes(0));
+
+  it("struct -> keys: a frame that uses application key 59 for itself is refused (EBUSY), nothing changes", () => {
+    const { src, dst } = pools("struct", "keys");
+    src.traits(0).set(59, 0x1234, 2).set(HardwareKey.RX_HASH, 0xcafe, 4);
+    const before = [snapshot(src), snapshot(dst)];
+    for (const copy of [() => src.transfer(0, 0, dst), () => src.copyTraits(0, 0, dst)]) {
+      expect(copy).toThrow(expect.objectContaining({ code: "EBUSY", message: expect.stringMatching(/key 59 for its own value/) }));
+    }
+    expect([snapshot(src), snapshot(dst)]).toEqual(before);
+  });
+
+  it.each(["v1", "flags"] as const)("struct -> keys -> struct, profile %s: every hardware key arrives, none duplicated", (profile) => {
+    const { src, dst } = pools("struct", "keys", profile);
+    const values: Array<[number, number, number | bigint]> = [
+      [HardwareKey.RX_HASH, 4, 0x9abcdef0], [HardwareKey.RSS_HASH_TYPE, 4, 2], [HardwareKey.VLAN_TCI, 2, 0x0123],
+      [HardwareKey.VLAN_PROTO, 2, 0x88a8], [HardwareKey.RX_TIMESTAMP, 8, 1700000000123456789n],
+    ];
+    src.traits(0).set(3, 5, 4);
+    for (const [key, len, value] of values) src.traits(0).set(key, value, len);
+    src.transfer(0, 0, dst);
+    for (const [key, , value] of values) expect(dst.traits(0).get(key)).toBe(value);
+    expect(dst.traits(0).keys()).toEqual([3, 59, 60, 61, 62, 63]);
+    const back = new PacketPool({ count: 1, impl, profile, hardwareKeys: "struct" });
+    dst.transfer(0, 0, back);
+    for (const [key, , value] of values) expect(back.traits(0).get(key)).toBe(value);
+    expect(back.traits(0).keys()).toEqual([3]); // no hash left behind in key 59
+  });
+
+  it("keys -> off with hardware keys present is refused (EOPNOTSUPP); without them it copies", () => {
+    const { src, dst } = pools("keys", "off");
+    src.traits(0).set(HardwareKey.RX_HASH, 1, 4);
+    const before = snapshot(dst);
+    expect(() => src.transfer(0, 0, dst)).toThrow(expect.objectContaining({ code: "EOPNOTSUPP" }));
+    expect(snapshot(dst)).toBe(before);
+    src.traits(0).delete(HardwareKey.RX_HASH);
+    src.traits(0).set(4, 9, 2);
+    src.transfer(0, 0, dst);
+    expect(dst.traits(0).entries()).toEqual([[4, 9]]);
+  });
+
+  it("placement keys: an application key holding another length is not read as a hardware key (EBADMSG)", () => {
+    const store = createStore(64, { impl, hardwareKeys: "keys" });
+    store.set(61, 0x56789abc, 4); // VLAN_TCI's slot, written by an application with 4 bytes
+    expect(() => store.get(HardwareKey.VLAN_TCI)).toThrow(expect.objectContaining({ code: "EBADMSG", message: expect.stringMatching(/application key 61.*vlan_tci.*4-byte value, not 2 bytes/) }));
+    expect(store.tryGet(HardwareKey.VLAN_TCI, new Uint32Array(2))).toBe(Errno.EBADMSG);
+    const flags = createStore(64, { impl, profile: "flags", hardwareKeys: "keys" });
+    flags.set(62, 0x81000000n, 8); // VLAN_PROTO's slot with 8 bytes
+    expect(flags.tryGet(HardwareKey.VLAN_PROTO, new Uint32Array(2))).toBe(Errno.EBADMSG);
+    flags.delete(62);
+    flags.set(HardwareKey.VLAN_PROTO, 0x8100, 2);
+    expect(flags.get(HardwareKey.VLAN_PROTO)).toBe(0x8100);
+  });
+});

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { readCapture } from "../../dist/capture/capture.js";
+import { readCapture } from "../../dist/cli/xdp-capture.js";
 import { BpfError, XdpProgram } from "packet-traits/xdp";
 
 const CLI = join(import.meta.dirname, "../../dist/cli/bin.js");
@@ -41,7 +41,14 @@ try {
 const skip = reason !== "" && process.env.CI !== "true";
 if (skip) console.warn(`xdp run tests skipped: ${reason}`);
 
-type Shown = Array<{ packet: number; traits: Record<string, { key: number; value: string; hex: string }> | null }>;
+type Entry = { key: number; name: string; value: string; hex: string };
+/** `pcap show --json` (JSON Lines), each packet's entries by name (or key number where unnamed). */
+function shown(args: string[]): Array<{ packet: number; traits: Record<string, Entry> | null }> {
+  return cli(["pcap", "show", ...args, "--json"]).out.trim().split("\n").map((line) => {
+    const { packet, entries } = JSON.parse(line) as { packet: number; entries: Entry[] | null };
+    return { packet, traits: entries && Object.fromEntries(entries.map((e) => [e.name || String(e.key), e])) };
+  });
+}
 
 describe.skipIf(skip)(`packet-traits xdp run${skip ? ` skipped: ${reason}` : ""}`, () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -52,10 +59,10 @@ describe.skipIf(skip)(`packet-traits xdp run${skip ? ` skipped: ${reason}` : ""}
     const out = join(dir, "example.pcapng");
     const r = cli(["xdp", "run", EXAMPLE, SAMPLE, out]);
     expect([r.code, r.err, r.out.trim()]).toEqual([0, "", `xdp run: 5 packets (5 XDP_PASS): ${out}`]);
-    const shown = JSON.parse(cli(["pcap", "show", out, "--json"]).out) as Shown;
-    expect(shown.map((p) => [p.traits!.packet_id!.value, p.traits!["58"]!.value])).toEqual([["0", "2"], ["1", "2"], ["2", "2"], ["3", "2"], ["4", "2"]]);
-    expect(shown.map((p) => Number(p.traits!.rx_hash!.value))).toEqual([0x51ccc178, 0x066f68a8, 0x40207d3d, 0x29d3b545, 0]);
-    expect(shown[3]!.traits!.vlan_tci!.value).toBe(String(0x2064));
+    const packets = shown([out]);
+    expect(packets.map((p) => [p.traits!["0"]!.value, p.traits!["58"]!.value])).toEqual([["0", "2"], ["1", "2"], ["2", "2"], ["3", "2"], ["4", "2"]]);
+    expect(packets.map((p) => Number(p.traits!.rx_hash!.value))).toEqual([0x51ccc178, 0x066f68a8, 0x40207d3d, 0x29d3b545, 0]);
+    expect(packets[3]!.traits!.vlan_tci!.value).toBe(String(0x2064));
     const written = readCapture(new Uint8Array(readFileSync(out))), input = readCapture(new Uint8Array(readFileSync(SAMPLE)));
     expect(written.packets.map((p) => Buffer.from(p.data).toString("hex"))).toEqual(input.packets.map((p) => Buffer.from(p.data).toString("hex")));
     const comment = Buffer.from(written.packets[3]!.options.find((o) => o.code === 1)!.value).toString();
@@ -70,8 +77,7 @@ describe.skipIf(skip)(`packet-traits xdp run${skip ? ` skipped: ${reason}` : ""}
     const verdicts = input.packets.map((p) => (p.data.length & 1 ? "XDP_DROP" : "XDP_TX"));
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^xdp run: 5 packets \(/);
-    const shown = JSON.parse(cli(["pcap", "show", out, "--json", "--profile", "flags"]).out) as Shown;
-    shown.forEach((p, i) => {
+    shown([out, "--profile", "flags"]).forEach((p, i) => {
       expect(Object.values(p.traits!).map((t) => [t.key, t.value])).toEqual([[3, ""], [7, String(input.packets[i]!.data.length)], [58, verdicts[i] === "XDP_TX" ? "3" : "1"]]);
       expect(written.packets[i]!.data[6]).toBe(0xee);
       expect(Buffer.from(written.packets[i]!.options.find((o) => o.code === 1)!.value).toString()).toMatch(new RegExp(`^xdp: ${verdicts[i]}; traits: 3=set 7=0x`));
