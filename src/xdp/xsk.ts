@@ -205,8 +205,9 @@ export class XskSocket {
 
   /**
    * Transmits the packets of the frames the burst selects (data [head, head + length), the store is
-   * not sent): puts a descriptor per frame on the tx ring and wakes the kernel, which copies them out
-   * (copy mode) and hands the frames back through the completion ring (see reclaim). Returns how many
+   * not sent): puts a descriptor per frame on the tx ring and wakes the kernel until it has taken
+   * them all (32 per wakeup in copy mode) or is busy, in which case the rest goes with the next
+   * send(); it copies them out and hands the frames back through the completion ring (see reclaim). Returns how many
    * were queued: all, or as many as the tx ring had room for. Throws EINVAL for a frame not in the pool
    * or a burst of another pool, BpfError if the kernel refuses the wakeup (other than EAGAIN/ENOBUFS,
    * which mean "busy, call reclaim and retry").
@@ -225,9 +226,15 @@ export class XskSocket {
       tx.words[at + 3] = 0;
     }
     tx.producer = producer + n;
-    if (this.#native.kick(this.#fd) < 0) {
+    // In copy mode each wakeup transmits at most 32 descriptors (the kernel's TX_BATCH_SIZE) and then
+    // answers EAGAIN: wake it until the ring is drained, or it is out of room (ENOBUFS: a full
+    // completion ring) or busy (EBUSY): what is left then goes with the next send().
+    for (let wakeups = 0; tx.consumer !== tx.producer && wakeups <= (n >>> 5) + 1; wakeups++) {
+      if (this.#native.kick(this.#fd) >= 0) continue;
       const errno = this.#native.errno();
-      if (errno !== 11 && errno !== 105 && errno !== 16) throw new BpfError(errno, `waking the kernel to transmit on ${this.device} queue ${this.queue}`);
+      if (errno === 11) continue;
+      if (errno !== 105 && errno !== 16) throw new BpfError(errno, `waking the kernel to transmit on ${this.device} queue ${this.queue}`);
+      break;
     }
     return n;
   }
