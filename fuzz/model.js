@@ -14,16 +14,6 @@ export const HW_KEYS = [0x10000, 0x10001, 0x10002, 0x10003, 0x10004];
 export const HW_SIZES = [4, 4, 2, 2, 8];
 const HW_OFFSETS = [4, 8, 12, 14, 16], VLAN_PROTO = 3, FIRST_APP_KEY = 59, HINTS = 32;
 
-/**
- * Behaviour the model accepts although it is wrong, each pinned by an `it.fails` test in
- * test/fuzz/findings.test.ts; remove an entry when its fix lands (the fuzzers then check it again).
- * - u16InFlagsKeys: profile "flags", placement "keys": a u16 hardware key (VLAN_TCI, VLAN_PROTO) lives
- *   in a 4-byte application key; a value above 0xffff there (written by an application) reads back as
- *   the u16 key with all 32 bits (VLAN_TCI) or silently truncated (VLAN_PROTO), and a transfer to
- *   another placement silently drops it. The model says EBADMSG (not a driver's value), as for a
- *   wrong length.
- */
-export const KNOWN = { u16InFlagsKeys: true };
 
 /** 0..63 for an application key, 64 + i for hardware key i, -1 for anything else (numbers or bigints). */
 export function keyId(key) {
@@ -150,7 +140,7 @@ export class PoolModel {
       const v = map.get(FIRST_APP_KEY + i);
       if (!v) return [Errno.ENOENT];
       if (v.len !== appLength(i, this.profile)) return [Errno.EBADMSG];
-      if (size === 2 && v.lo > 0xffff && !KNOWN.u16InFlagsKeys) return [Errno.EBADMSG];
+      if (size === 2 && v.lo > 0xffff) return [Errno.EBADMSG]; // an application's value, not a driver's
       if (size > outLen) return [Errno.ENOSPC];
       return [size, i === VLAN_PROTO ? swap16(v.lo) : v.lo, v.hi];
     }
@@ -281,7 +271,6 @@ export class PoolModel {
         const view = new DataView(hints.buffer);
         for (const [key, len, lo, hi] of hw) {
           const i = key - HW_KEYS[0], at = HW_OFFSETS[i];
-          if (KNOWN.u16InFlagsKeys && len === 2 && lo > 0xffff) continue; // today: silently dropped
           if (len === 2) view.setUint16(at, lo, i !== VLAN_PROTO);
           else view.setUint32(at, lo, true);
           if (len === 8) view.setUint32(at + 4, hi, true);

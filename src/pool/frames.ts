@@ -17,7 +17,7 @@ import { arenaOf } from "../core/memory.js";
 import { coreOf } from "../core/select.js";
 import { TraitStore, setHardEnd } from "../store/store.js";
 import { HARDWARE_FIRST_APP_KEY, HINTS_BYTES, HardwareKey, appLength, toPlacement, type HardwarePlacement } from "../store/hardware.js";
-import type { KeyLookup } from "../registry/registry.js";
+import { strictCheck, type KeyLookup } from "../registry/registry.js";
 
 /** Options of a PacketPool. */
 export interface PoolOptions {
@@ -366,7 +366,10 @@ export class FramePool {
       throw new TraitsError(code, `traits of frame ${frame} cannot go to frame ${dstFrame}: ${why}`);
     };
     if (size > room) throw new TraitsError("ENOSPC", `traits of frame ${frame} take ${size} bytes; frame ${dstFrame} has room for ${room}`);
-    if (dst.hardwareKeys === this.hardwareKeys) return undefined;
+    if (dst.hardwareKeys === this.hardwareKeys) {
+      dst.checkAllowed(from.keys().map((key) => [key, from.getBytes(key)!.length] as const), frame, dstFrame);
+      return undefined;
+    }
     const plan: HardwarePlan = { values: [], fromKeys: this.hardwareKeys === "keys" }, value = new Uint32Array(2);
     let bytes = size;
     for (const key of Object.values(HardwareKey)) {
@@ -383,7 +386,20 @@ export class FramePool {
       for (let app = HARDWARE_FIRST_APP_KEY; app < 64; app++) if (from.has(app)) fail("EBUSY", `it keeps hardware keys in application keys 59..63, and the frame uses key ${app} for its own value`);
     }
     if (bytes > room) fail("ENOSPC", `they take ${bytes} bytes there; it has room for ${room}`);
+    const moved = plan.fromKeys ? new Set(plan.values.map(({ key }) => HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH)) : new Set<number>();
+    const kept = from.keys().filter((key) => !moved.has(key)).map((key) => [key, from.getBytes(key)!.length] as const);
+    const added = dst.hardwareKeys === "keys" ? plan.values.map(({ key }) => [HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH, appLength(key - HardwareKey.RX_HASH, this.profile)] as const) : [];
+    dst.checkAllowed([...kept, ...added], frame, dstFrame);
     return plan;
+  }
+
+  /** Throws EPERM or EINVAL (nothing changed yet) if a strict pool's registry does not allow every [key, length] its frame would hold. */
+  private checkAllowed(entries: ReadonlyArray<readonly [number, number]>, frame: number, dstFrame: number): void {
+    for (const [key, len] of entries) {
+      const rc = strictCheck(this.registry, key, len);
+      if (rc === Errno.EPERM) throw new TraitsError("EPERM", `traits of frame ${frame} cannot go to frame ${dstFrame}: key ${key} is not registered, and the pool is strict`);
+      if (rc < 0) throw new TraitsError("EINVAL", `traits of frame ${frame} cannot go to frame ${dstFrame}: key ${key} holds ${len} bytes, registered with ${this.registry!.sizeOfKey(key)}`);
+    }
   }
 
   /** Moves the hardware keys of a plan into a frame whose store was just copied in, in this pool's placement. */

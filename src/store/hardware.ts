@@ -103,12 +103,21 @@ export function appLength(i: number, profile: Profile): number {
 
 const probe = new Uint32Array(2);
 
+/**
+ * True if application key 59 + i (placement "keys") holds what a driver would have put there for
+ * hardware key i: its length, and for a u16 kept in 4 bytes (profile flags) a value below 2^16.
+ * Anything else was written by an application, and does not read as the hardware key.
+ */
+function driverWrote(i: number, profile: Profile, len: number, lo: number): boolean {
+  return len === appLength(i, profile) && (HARDWARE_SIZES[i] !== 2 || lo <= 0xffff);
+}
+
 /** 1 or 0; placement "keys": EBADMSG if application key 59 + i holds another length than the hardware key's, or the store's error. */
 export function hardwareHas(s: HardwareStore, i: number): number {
   if (s.hardwareKeys !== "keys") return present(s, i) ? 1 : 0;
   const len = s.core.get(s.start, s.capacity, s.p, HARDWARE_FIRST_APP_KEY + i, 8, probe);
   if (len === Errno.ENOENT) return 0;
-  return len < 0 ? len : len === appLength(i, s.profile) ? 1 : Errno.EBADMSG;
+  return len < 0 ? len : driverWrote(i, s.profile, len, probe[0]!) ? 1 : Errno.EBADMSG;
 }
 
 /** The value to out[0] (lo), out[1] (hi); its length, or ENOENT, ENOSPC (longer than outLen), EBADMSG (placement "keys": the key holds another length), or the store's error. */
@@ -117,8 +126,7 @@ export function hardwareGet(s: HardwareStore, i: number, outLen: number, out: Ui
   if (s.hardwareKeys === "keys") {
     const len = s.core.get(s.start, s.capacity, s.p, HARDWARE_FIRST_APP_KEY + i, 8, out);
     if (len < 0) return len;
-    // Another length than the hardware key's: the application wrote that key, not a driver.
-    if (len !== appLength(i, s.profile)) return Errno.EBADMSG;
+    if (!driverWrote(i, s.profile, len, out[0]!)) return Errno.EBADMSG;
     if (size > outLen) return Errno.ENOSPC;
     if (i === VLAN_PROTO) out[0] = swap16(out[0]!);
     return size;

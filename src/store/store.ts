@@ -479,8 +479,9 @@ export class TraitStore {
   }
 
   private rawSet(id: number, len: number, lo: number, hi: number): number {
-    if (id >= 64) return hardwareSet(this, id - 64, len, lo, hi);
-    const strict = strictCheck(this.registry, id, len);
+    // Under placement "keys" a hardware key is application key 59 + i: a strict store's registry must allow it too.
+    const strict = id < 64 ? strictCheck(this.registry, id, len) : this.hardwareKeys === "keys" && len === HARDWARE_SIZES[id - 64] ? strictCheck(this.registry, HARDWARE_FIRST_APP_KEY + id - 64, appLength(id - 64, this.profile)) : 0;
+    if (id >= 64) return strict < 0 ? strict : hardwareSet(this, id - 64, len, lo, hi);
     return strict < 0 ? strict : this.core.set(this.#start, this.#capacity, this.p, id, len, lo, hi);
   }
 
@@ -508,6 +509,7 @@ export class TraitStore {
     const what = key === undefined ? op : `${op} key ${key}`;
     const id = key === undefined ? -1 : this.tryId(key);
     if (op === "set" && id >= 0 && id < 64 && (rc === Errno.EPERM || rc === Errno.EINVAL)) this.checkStrict(id, len!, op);
+    if (op === "set" && id >= 64 && this.hardwareKeys === "keys" && rc === Errno.EPERM) this.checkStrict(HARDWARE_FIRST_APP_KEY + id - 64, appLength(id - 64, this.profile), op);
     if (id >= 64 && rc === Errno.EOPNOTSUPP) throw new TraitsError("EOPNOTSUPP", `${what}: hardware keys are off in this store`);
     if (id >= 64 && this.hardwareKeys === "keys") {
       key = HARDWARE_FIRST_APP_KEY + id - 64;
