@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CaptureReader, END, PACKET, READER_BYTES, bytesSource, writePcap } from "../../dist/capture/capture.js";
 import { BpfError, XdpProgram } from "packet-traits/xdp";
+import { installed, needs } from "../capture/helpers.js";
 
 const CLI = join(import.meta.dirname, "../../dist/cli/bin.js");
 const SAMPLE = join(import.meta.dirname, "../fixtures/sample.pcap");
@@ -95,7 +96,7 @@ describe.skipIf(skip)(`packet-traits xdp run${skip ? ` skipped: ${reason}` : ""}
     expect(cli(["registry", "add", "length", "4", "--key", "7", "--file", registry]).code).toBe(0);
     const r = cli(["xdp", "run", tagger, SAMPLE, out, "--registry", registry, "--program", "tagger"]);
     const input = packetsOf(SAMPLE), written = packetsOf(out);
-    const verdicts = input.map((p) => (p.data.length & 1 ? "XDP_DROP" : "XDP_TX"));
+    const verdicts = input.map((p) => ((p.data.length / 2) & 1 ? "XDP_DROP" : "XDP_TX")); // data in hex
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/^xdp run: 5 packets \(/);
     shown([out]).forEach((p, i) => {
@@ -103,6 +104,15 @@ describe.skipIf(skip)(`packet-traits xdp run${skip ? ` skipped: ${reason}` : ""}
       expect(written[i]!.data.slice(12, 14)).toBe("ee");
       expect(written[i]!.comments).toEqual([expect.stringMatching(/^traits: seen length=0x[0-9a-f]+ xdp_verdict=0x[13]$/), `xdp: ${verdicts[i]}`]);
     });
+  });
+
+  it.runIf(needs(installed("tshark"), "tshark is not installed (apt-get install tshark; .ci/run installs it)"))("wireshark/traits.lua reads xdp run's traits comment: a filter on the verdict by name", () => {
+    need();
+    const out = join(dir, "wireshark.pcapng"), plugin = join(import.meta.dirname, "../../wireshark/traits.lua");
+    expect(cli(["xdp", "run", tagger, SAMPLE, out, "--profile", "flags", "--program", "tagger"]).code).toBe(0);
+    const sent = packetsOf(SAMPLE).flatMap((p, i) => ((p.data.length / 2) & 1 ? [] : [String(i + 1)])); // even lengths: XDP_TX (3)
+    const r = spawnSync("tshark", ["-X", `lua_script:${plugin}`, "-r", out, "-Y", 'traits.name == "xdp_verdict" && traits.value == 3', "-T", "fields", "-e", "frame.number"], { encoding: "utf8" });
+    expect([r.stdout.trim().split("\n").filter(Boolean), sent.length > 0]).toEqual([sent, true]);
   });
 
   it("errors: one line, exit 2 for usage and 1 for the kernel or the input, and no output file", () => {
