@@ -86,6 +86,10 @@ describe.skipIf(skip)(`packet-traits xdp run${skip ? ` skipped: ${reason}` : ""}
     expect(written.map((p) => p.data)).toEqual(input.map((p) => p.data));
     // The first comment is what wireshark/traits.lua parses ("traits: NAME=VALUE ..."), the second the verdict by name.
     expect(written[3]!.comments).toEqual(["traits: 0=3 xdp_verdict=0x2 rx_hash=0x29d3b545 rss_hash_type=0x29 vlan_tci=0x2064 vlan_proto=0x8100", "xdp: XDP_PASS"]);
+    // Annotated again, a packet's old traits go with their comments, the verdict's included.
+    const again = join(dir, "again.pcapng");
+    expect(cli(["pcap", "annotate", out, again, "--comment"]).code).toBe(0);
+    expect(packetsOf(again)[3]!.comments).toEqual([expect.stringMatching(/^traits: packet_id=3 rx_hash=0x29d3b545 /)]);
   });
 
   it("another program (flags profile, its own keys, verdicts TX and DROP, a rewritten byte) works the same way", () => {
