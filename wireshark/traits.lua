@@ -2,8 +2,8 @@
 -- name and registers display-filter fields for them.
 --
 -- Wireshark 4.0 does not hand the custom options of a pcapng Enhanced Packet Block to dissectors,
--- so this plugin reads the comment `packet-traits pcap annotate --comment` writes beside the
--- binary traits option: "traits: NAME=VALUE ..." (names from the capture's registry; 2- and
+-- so this plugin reads the comment `packet-traits pcap annotate --comment` (and `xdp run`) writes
+-- beside the binary traits option: "traits: NAME=VALUE ..." (names from the capture's registry; 2- and
 -- 4-byte values in 0x-hex, 8-byte values in decimal, flags as NAME alone).
 --
 -- Fields: traits.packet_id, traits.rx_hash, traits.rss_hash_type, traits.vlan_tci,

@@ -64,7 +64,7 @@ export function main(argv: string[], io: Io = STD): number {
       case "pcap":
         return pcap(rest, io);
       case "xdp":
-        return xdp(rest);
+        return xdp(rest, io);
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }

@@ -1,231 +1,325 @@
 /**
- * `packet-traits xdp run PROG.o IN OUT.pcapng`: runs an XDP program over every packet of a capture
- * with BPF_PROG_TEST_RUN (as BPF developers unit-test programs) and writes each packet as the
- * program left it, with the traits store it left in its metadata area plus its verdict (key 58,
- * 4 bytes, in the traits option; by name in a comment), readable by `pcap show`.
- * `packet-traits xdp capture --dev IF [--queue Q] [-c N] [--program P.o] OUT.pcapng|-`: live capture
- * through an XskSocket, each packet with the traits its XDP program wrote, until N packets or SIGINT.
+ * `packet-traits xdp run PROG.o IN OUT`: runs an XDP program over every packet of a capture with
+ * BPF_PROG_TEST_RUN (as BPF developers unit-test programs) and writes each packet as the program
+ * left it, with the traits store it left in its metadata area plus its verdict (key 58 unless told,
+ * 4 bytes, named xdp_verdict), readable by `pcap show` and Wireshark. Streamed in bursts through a
+ * PacketPool, in bounded memory; OUT is written through a temporary file (src/capture/io.ts).
  */
-import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { TraitsError, errnoName } from "../core/errors.js";
-import { toProfile } from "../core/options.js";
-import { commentOption, readCapture, traitsOptionFor, writePcapng, type CapturedPacket } from "./xdp-capture.js";
+import { toProfile, type Profile } from "../core/options.js";
+import { BLOCK, CaptureReader, END, READER_BYTES, STALL, keysText, type ByteSource, type KeyName } from "../capture/capture.js";
+import { hardwareNames } from "../capture/annotate.js";
+import { Output, openInput } from "../capture/io.js";
+import { commentText, storeRows } from "../capture/rows.js";
+import { PcapngWriter, WRITER_BYTES, packetTicks, pipelineMemory, type ByteSink } from "../capture/writer.js";
 import { PacketPool } from "../pool/pool.js";
-import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES } from "../store/hardware.js";
+import type { Burst } from "../pool/burst.js";
+import { KeyRegistry } from "../registry/registry.js";
+import { HARDWARE_FIRST_APP_KEY } from "../store/hardware.js";
 import { TraitStore } from "../store/store.js";
 import { BpfError } from "../xdp/errors.js";
 import { XdpProgram, xdpActionName } from "../xdp/program.js";
 import { RECEIVE_META_LENGTH, RECEIVE_PROGRAM, XskSocket } from "../xdp/xsk.js";
+import { UsageError, integer, parse, print, type Io } from "./args.js";
 
 /** The usage lines of the xdp commands (main.ts prints them with the others). */
-export const XDP_USAGE = `  xdp run PROG.o IN OUT.pcapng ...        run an XDP program over a capture (BPF_PROG_TEST_RUN)
-  xdp capture --dev IF OUT.pcapng|- ...   capture live through AF_XDP with each packet's traits`;
+export const XDP_USAGE = `  xdp run PROG.o IN OUT ...              run an XDP program over a capture (BPF_PROG_TEST_RUN; - for stdin/stdout)
+  xdp capture --dev IF OUT ...           capture live through AF_XDP, each packet with its traits (- for stdout)`;
 
-/** Where `xdp run` puts each packet's verdict unless told otherwise: the key below the hardware keys. */
-const VERDICT_KEY = HARDWARE_FIRST_APP_KEY - 1;
+export const CAPTURE_USAGE = `usage: packet-traits xdp capture --dev IF [--queue Q] [-c N] [--program P.o] [--meta-length N] OUT
 
-/** A command-line mistake: exit code 2. */
-class XdpUsageError extends Error {}
+Captures from queue Q (default 0) of interface IF through an AF_XDP socket whose frames are a
+PacketPool in WebAssembly memory, until N packets (default: no limit) or SIGINT, and writes pcapng
+(OUT, or - for stdout): each packet with the traits store its XDP program wrote in the metadata area.
+The program (default: the shipped receive program, bpf/receive.bpf.o) is always detached at the end.
+OUT is written through a temporary file in its directory, renamed into place when complete.
+  --program P.o      another XDP program that writes a traits store and redirects to the socket's XSKMAP
+  --meta-length N    bytes of its metadata area (default 32 with --program)`;
+
+const CAPTURE = { dev: { type: "string" }, queue: { type: "string" }, count: { type: "string", short: "c" }, program: { type: "string" }, "meta-length": { type: "string" } } as const;
+
+export const RUN_USAGE = `usage: packet-traits xdp run PROG.o IN OUT [--program NAME] [--profile v1|flags] [--registry FILE] [--verdict-key K] [-c N]
+
+Runs the XDP program of PROG.o (BPF_PROG_TEST_RUN) over each packet of a pcap or pcapng capture (IN,
+or - for stdin) and writes pcapng (OUT, or - for stdout): each packet as the program left it, with the
+traits store it left in its metadata area plus its verdict, and the comments "traits: NAME=VALUE ..."
+(read by wireshark/traits.lua) and "xdp: VERDICT". OUT is written through a temporary file in its
+directory, renamed into place when complete: on any error it is untouched.
+  --program NAME    the program in PROG.o (default: its only XDP program)
+  --profile P       the profile of the program's stores: v1 (default, or the registry's) or flags
+  --registry FILE   names of the program's keys, embedded in OUT (pcap show prints them)
+  --verdict-key K   the key of the verdict, xdp_verdict (default ${HARDWARE_FIRST_APP_KEY - 1})
+  -c, --count N     stop after N packets`;
+
+const RUN = {
+  program: { type: "string" }, profile: { type: "string" }, registry: { type: "string" }, "verdict-key": { type: "string" }, count: { type: "string", short: "c" },
+} as const;
 
 /**
- * Runs `packet-traits xdp ...` (argv without "xdp"). Returns the exit code: 0, 1 for a kernel error
- * (one line on stderr), 2 for a usage error. Throws TraitsError for bad input (main prints it).
+ * Runs `packet-traits xdp ...` (argv without "xdp"); returns the exit code. A BpfError is one line on
+ * stderr and exit code 1; other errors are main's to print.
  */
-export function xdp(argv: string[]): number {
+export function xdp(argv: string[], io: Io): number {
+  const [action, ...rest] = argv;
   try {
-    const [action, ...rest] = argv;
-    if (action === "run") run(rest);
-    else if (action === "capture") capture(rest);
-    else throw new XdpUsageError(`unknown xdp action ${JSON.stringify(action ?? "")} (run, capture)`);
-    return 0;
+    if (action === "run") return run(rest, io);
+    if (action === "capture") return capture(rest, io);
   } catch (error) {
-    if (error instanceof XdpUsageError) {
-      console.error(`packet-traits: ${error.message} (see packet-traits --help)`);
-      return 2;
-    }
-    if (error instanceof BpfError) {
-      console.error(`packet-traits: ${error.message}`);
-      return 1;
-    }
-    throw error;
+    if (!(error instanceof BpfError)) throw error;
+    print(io.stderr, `packet-traits: ${error.message}\n`);
+    return 1;
   }
+  if (action === "-h" || action === "--help") {
+    print(io.stdout, `${RUN_USAGE}\n\n${CAPTURE_USAGE}\n`);
+    return 0;
+  }
+  throw new UsageError(`unknown xdp action ${JSON.stringify(action ?? "")} (run, capture)`);
 }
 
-/** The arguments of an xdp action: positionals and the valued options it takes ("-" alone is a positional). */
-function parse(argv: string[], valued = ["--program", "--profile", "--verdict-key"]): { positional: string[]; flags: Map<string, string> } {
-  const positional: string[] = [], flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (!arg.startsWith("-") || arg === "-") positional.push(arg);
-    else if (valued.includes(arg)) {
-      const value = argv[++i];
-      if (value === undefined) throw new XdpUsageError(`${arg} needs a value`);
-      flags.set(arg.replace(/^--?/, ""), value);
-    } else throw new XdpUsageError(`unknown option ${arg}`);
-  }
-  return { positional, flags };
+/** What xdp run needs besides the program: the profile, the verdict's key and the names written into OUT. */
+interface RunOptions {
+  profile: Profile;
+  verdictKey: number;
+  names: KeyName[];
+  limit: number;
 }
 
-function run(argv: string[]): void {
-  const { positional, flags } = parse(argv);
-  const [object, input, output] = positional;
-  if (object === undefined || input === undefined || output === undefined || positional.length > 3) throw new XdpUsageError("xdp run takes PROG.o IN OUT.pcapng");
-  const profile = toProfile(flags.get("profile"));
-  const verdictText = flags.get("verdict-key") ?? String(VERDICT_KEY), verdictKey = Number(verdictText);
-  if (!/^\d+$/.test(verdictText) || verdictKey > 63) throw new XdpUsageError(`--verdict-key must be a key in 0..63, not ${JSON.stringify(verdictText)}`);
-  const capture = readCapture(new Uint8Array(readFileSync(input)));
-  const program = XdpProgram.load(object, flags.has("program") ? { program: flags.get("program")! } : {});
-  const names = new Map<number, string>([[verdictKey, "xdp_verdict"], ...HARDWARE_NAMES.map((name, h) => [HARDWARE_FIRST_APP_KEY + h, name] as const)]);
-  const stores: Uint8Array[] = [], comments: string[] = [], counts = new Map<string, number>();
+function run(argv: string[], io: Io): number {
+  const p = parse(argv, RUN, RUN_USAGE, io);
+  if (!p) return 0;
+  const { values: v, positionals } = p, [object, input, output] = positionals;
+  if (object === undefined || input === undefined || output === undefined || positionals.length > 3) throw new UsageError("xdp run takes PROG.o IN OUT");
+  const verdictKey = integer(v["verdict-key"] ?? String(HARDWARE_FIRST_APP_KEY - 1), "--verdict-key", 0, 63);
+  const registry = v.registry === undefined ? undefined : KeyRegistry.load(v.registry);
+  const profile = toProfile(v.profile ?? registry?.profile);
+  if (registry && registry.profile !== profile) throw new UsageError(`the registry is for profile ${registry.profile}; pass --profile ${registry.profile}`);
+  const clash = registry?.entries().find((e) => e.key === verdictKey);
+  if (clash) throw new TraitsError("EBUSY", `${clash.name} uses key ${verdictKey}, where xdp run puts the verdict; pass --verdict-key with a free key`);
+  const named = new Map<number, KeyName>([...hardwareNames(profile), ...(registry?.entries() ?? []), { name: "xdp_verdict", key: verdictKey, size: 4 }].map((k) => [k.key, { name: k.name, key: k.key, size: k.size }]));
+  const options: RunOptions = { profile, verdictKey, names: [...named.values()], limit: v.count === undefined ? Infinity : integer(v.count, "-c", 0, Number.MAX_SAFE_INTEGER) };
+  const source = openInput(input, io.stdin);
   try {
-    const packets = capture.packets, ring = Math.max(1, Math.min(256, packets.length));
-    const longest = packets.reduce((n, q) => Math.max(n, q.data.length), 0);
-    const frameSize = Math.min(65536, Math.max(2048, Math.ceil((256 + longest) / 8) * 8));
-    const pool = new PacketPool({ count: ring, frameSize, profile, hardwareKeys: "off", placement: "metadata" });
-    const burst = pool.burst(ring);
-    for (let first = 0; first < packets.length; first += ring) {
-      const n = Math.min(ring, packets.length - first);
-      for (let i = 0; i < n; i++) {
-        pool.reset(i);
-        pool.write(i, packets[first + i]!.data);
+    const program = XdpProgram.load(object, v.program === undefined ? {} : { program: v.program });
+    try {
+      const sink = Output.open(output, io.stdout);
+      let counts: Map<string, number>;
+      try {
+        counts = new XdpRun(program, source.source, sink, options).run();
+        sink.commit();
+      } catch (error) {
+        sink.abort();
+        throw error;
       }
-      program.run(pool, burst.selectRange(0, n));
-      const status = burst.status();
-      for (let i = 0; i < n; i++) {
-        const index = first + i, packet = packets[index]!, verdict = status[i]!;
-        if (verdict < 0) throw new TraitsError(errnoName(verdict) ?? "EINVAL", `packet ${index}: ${verdict === -22 ? `${packet.data.length} bytes is shorter than an Ethernet header; the kernel runs XDP programs on 14 bytes or more` : "the program's output does not fit a frame"}`);
-        const store = traitsOf(pool, i, index, profile, verdictKey);
-        store.set(verdictKey, verdict, 4);
-        stores.push(store.toBytes());
-        const name = xdpActionName(verdict);
-        counts.set(name, (counts.get(name) ?? 0) + 1);
-        comments.push(`xdp: ${name}; traits: ${store.keys().map((k) => `${names.get(k) ?? k}=${format(store.getBytes(k)!)}`).join(" ")}`);
-        const data = pool.data(i).slice();
-        packet.originalLength = Math.max(data.length, packet.originalLength + data.length - packet.data.length);
-        packet.data = data;
-      }
+      const total = [...counts.values()].reduce((a, b) => a + b, 0);
+      if (output !== "-") print(io.stdout, `xdp run: ${total} packets (${[...counts].map(([name, n]) => `${n} ${name}`).join(", ") || "none"}): ${output}\n`);
+    } finally {
+      program.close();
     }
   } finally {
-    program.close();
+    source.close();
   }
-  const bytes = writePcapng(capture, (packet, i) => {
-    const le = packet.block < 0 || capture.blocks[packet.block]!.littleEndian;
-    return [traitsOptionFor(stores[i]!, le), commentOption(comments[i]!)];
-  });
-  const temporary = `${output}.${process.pid}.tmp`;
-  try {
-    writeFileSync(temporary, bytes);
-    renameSync(temporary, output);
-  } finally {
-    rmSync(temporary, { force: true });
-  }
-  console.log(`xdp run: ${capture.packets.length} packets (${[...counts].map(([name, n]) => `${n} ${name}`).join(", ") || "none"}): ${output}`);
+  return 0;
 }
 
-/** A non-negative integer option, or its default; throws a usage error. */
-function count(flags: Map<string, string>, name: string, fallback: number, max: number): number {
-  const text = flags.get(name);
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text) || Number(text) > max) throw new XdpUsageError(`${name} must be an integer in 0..${max}, not ${JSON.stringify(text)}`);
-  return Number(text);
+/** Frames per burst, and their size: a packet of up to 64 KiB less the headroom fits. */
+const BURST = 64, FRAME_SIZE = 65536, HEADROOM = 256;
+/** Room for a store with the verdict added, in the pipeline memory after the output buffer. */
+const SCRATCH = HEADROOM + 16;
+
+/**
+ * The run: records are read in place (CaptureReader), copied into the frames of a PacketPool in the
+ * same WebAssembly memory, run a burst at a time, and written by a PcapngWriter. Returns the packets
+ * per verdict name.
+ */
+class XdpRun {
+  private readonly pool: PacketPool;
+  private readonly burst: Burst;
+  private readonly reader: CaptureReader;
+  private readonly writer: PcapngWriter;
+  private readonly bytes: Uint8Array;
+  private readonly scratch: number;
+  private readonly names: Map<number, string>;
+  private readonly encoder = new TextEncoder();
+  readonly counts = new Map<string, number>();
+  /** The burst's packets as read: input length, original length, interface, options, timestamp ticks, byte order. */
+  private readonly captured = new Int32Array(BURST);
+  private readonly original = new Uint32Array(BURST);
+  private readonly interfaceId = new Uint32Array(BURST);
+  private readonly optionsAt = new Int32Array(BURST);
+  private readonly optionsEnd = new Int32Array(BURST);
+  private readonly ticks = new Uint32Array(2 * BURST);
+  private littleEndian = true;
+  private n = 0;
+  private packets = 0;
+
+  constructor(private readonly program: XdpProgram, source: ByteSource, sink: ByteSink, private readonly options: RunOptions) {
+    const memory = pipelineMemory(SCRATCH);
+    this.pool = new PacketPool({ memory, count: BURST, frameSize: FRAME_SIZE, headroom: HEADROOM, profile: options.profile, hardwareKeys: "off", placement: "metadata" });
+    this.burst = this.pool.burst(BURST);
+    this.bytes = new Uint8Array(memory.buffer);
+    this.scratch = READER_BYTES + WRITER_BYTES;
+    this.names = new Map(options.names.map((k) => [k.key, k.name]));
+    this.writer = new PcapngWriter(sink, this.bytes, this.encoder.encode(keysText(options.profile, options.names)));
+    this.reader = new CaptureReader(source, this.bytes, 0);
+  }
+
+  run(): Map<string, number> {
+    const { reader, writer } = this;
+    let header = false;
+    while (this.packets < this.options.limit) {
+      const kind = reader.next(this.n === 0);
+      if (!header && reader.format === "pcap") {
+        writer.pcapHeader(reader);
+        header = true;
+      }
+      if (kind === END) break;
+      if (kind === STALL) this.flushBurst();
+      else if (kind === BLOCK) {
+        this.flushBurst();
+        writer.block(reader);
+      } else {
+        this.stash();
+        if (this.n === BURST) this.flushBurst();
+      }
+    }
+    this.flushBurst();
+    writer.flush();
+    return this.counts;
+  }
+
+  /** Takes the current packet into frame n. */
+  private stash(): void {
+    const { reader, n } = this;
+    if (HEADROOM + reader.captured > FRAME_SIZE) throw new TraitsError("EINVAL", `byte offset ${reader.offset}: packet ${reader.packet}: ${reader.captured} bytes do not fit a ${FRAME_SIZE}-byte frame after its ${HEADROOM}-byte headroom`);
+    if (n === 0) this.littleEndian = reader.format === "pcap" || reader.littleEndian;
+    this.pool.write(n, this.bytes.subarray(reader.dataAt, reader.dataAt + reader.captured));
+    this.captured[n] = reader.captured;
+    this.original[n] = reader.original;
+    this.interfaceId[n] = reader.interfaceId;
+    this.optionsAt[n] = reader.optionsAt;
+    this.optionsEnd[n] = reader.optionsEnd;
+    packetTicks(reader, this.ticks, 2 * n);
+    this.n++;
+    this.packets++;
+  }
+
+  /** Runs the program over the burst and writes its packets. */
+  private flushBurst(): void {
+    const { n, pool, burst } = this;
+    if (n === 0) return;
+    this.program.run(pool, burst.selectRange(0, n));
+    const status = burst.status();
+    for (let i = 0; i < n; i++) {
+      const index = this.packets - n + i, verdict = status[i]!;
+      if (verdict < 0) throw new TraitsError(errnoName(verdict) ?? "EINVAL", `packet ${index}: ${verdict === -22 ? `${this.captured[i]} bytes is shorter than an Ethernet header; the kernel runs XDP programs on 14 bytes or more` : "the program's output does not fit a frame"}`);
+      const store = this.traitsOf(i, index), name = xdpActionName(verdict);
+      store.set(this.options.verdictKey, verdict, 4);
+      this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+      const comments = [this.encoder.encode(commentText(storeRows(store, this.names))), this.encoder.encode(`xdp: ${name}`)];
+      const length = pool.length(i), original = Math.max(length, this.original[i]! + length - this.captured[i]!);
+      this.writer.packet(this.littleEndian, this.interfaceId[i]!, this.ticks[2 * i + 1]!, this.ticks[2 * i]!, original, pool.frameStart(i) + pool.head(i), length,
+        this.optionsAt[i]!, this.optionsEnd[i]!, this.scratch, store.size, comments);
+    }
+    this.n = 0;
+    this.writer.flushChunk();
+  }
+
+  /**
+   * The traits the program left in frame `i` (packet `index`), copied to the scratch area with room
+   * for the verdict (no traits if it made no metadata area). Throws TraitsError naming the packet for
+   * an area that is not a valid store, or one that already holds the verdict key.
+   */
+  private traitsOf(i: number, index: number): TraitStore {
+    const { pool, bytes, scratch, options } = this, meta = pool.metaLengthOf(i);
+    if (meta > 0 && meta < 16) throw new TraitsError("ENOMEM", `packet ${index}: the program left a ${meta}-byte metadata area, too short for a traits store's 16-byte header`);
+    let used = 16;
+    bytes.fill(0, scratch, scratch + 16);
+    if (meta > 0) {
+      const left = pool.traits(i);
+      try {
+        used = left.validate();
+      } catch (error) {
+        throw new TraitsError("EBADMSG", `packet ${index}: the program's ${meta}-byte metadata area is not a traits store of profile ${options.profile} (${(error as Error).message})`);
+      }
+      if (left.has(options.verdictKey)) throw new TraitsError("EBUSY", `packet ${index}: the program's store uses key ${options.verdictKey}, where xdp run puts the verdict; pass --verdict-key with a free key`);
+      bytes.copyWithin(scratch, pool.storeStart(i), pool.storeStart(i) + used);
+    }
+    return TraitStore.over(bytes.subarray(scratch, scratch + used + 8), { profile: options.profile, impl: "js" });
+  }
 }
 
 /**
- * Captures from an interface queue through an XskSocket until -c packets (0: no limit) or SIGINT,
- * writing each packet with its store in the traits option; a pcapng section per flush of up to 256
- * packets, so memory stays bounded. Output to a file goes to a temporary file renamed at the end;
- * "-" writes to stdout. The program is always detached (BPF link). Runs asynchronously: errors
- * after the start print one line and set the exit code 1.
+ * `xdp capture`: receives bursts from an XskSocket until -c packets or SIGINT and writes each packet
+ * with its store in the traits option, through a PcapngWriter (bounded memory). Returns 0 once started;
+ * it runs on timers: an error after the start prints one line and sets the exit code 1. The program
+ * is always detached, the output committed only when complete.
  */
-function capture(argv: string[]): void {
-  const { positional, flags } = parse(argv, ["--dev", "--queue", "-c", "--program", "--meta-length"]);
-  const [output] = positional;
-  const device = flags.get("dev");
-  if (output === undefined || positional.length > 1 || device === undefined) throw new XdpUsageError("xdp capture takes --dev IF and OUT.pcapng (or - for stdout)");
-  const limit = count(flags, "c", 0, 2 ** 53 - 1), queue = count(flags, "queue", 0, 1023);
-  const program = flags.get("program") ?? RECEIVE_PROGRAM, metaLength = count(flags, "meta-length", flags.has("program") ? 32 : RECEIVE_META_LENGTH, 252);
-  const pool = new PacketPool({ count: 4096, placement: "metadata", metaLength, hardwareKeys: "keys" });
-  const temporary = output === "-" ? undefined : `${output}.${process.pid}.tmp`;
-  const fd = temporary === undefined ? 1 : openSync(temporary, "w");
+function capture(argv: string[], io: Io): number {
+  const p = parse(argv, CAPTURE, CAPTURE_USAGE, io);
+  if (!p) return 0;
+  const { values: v, positionals } = p, [output] = positionals;
+  if (output === undefined || positionals.length > 1 || v.dev === undefined) throw new UsageError("xdp capture takes --dev IF and OUT.pcapng (or - for stdout)");
+  const limit = v.count === undefined ? Infinity : integer(v.count, "-c", 0, Number.MAX_SAFE_INTEGER);
+  const queue = integer(v.queue ?? "0", "--queue", 0, 1023), device = v.dev;
+  const metaLength = integer(v["meta-length"] ?? String(v.program === undefined ? RECEIVE_META_LENGTH : 32), "--meta-length", 16, 252);
+  const memory = pipelineMemory();
+  const pool = new PacketPool({ memory, count: 4096, placement: "metadata", metaLength, hardwareKeys: "keys" });
+  const names = hardwareNames("v1");
+  const sink = Output.open(output, io.stdout);
   let socket: XskSocket;
   try {
-    socket = XskSocket.open({ pool, device, queue, program });
+    socket = XskSocket.open({ pool, device, queue, program: v.program ?? RECEIVE_PROGRAM });
   } catch (error) {
-    if (temporary !== undefined) {
-      closeSync(fd);
-      rmSync(temporary, { force: true });
-    }
+    sink.abort();
     throw error;
   }
-  const burst = pool.burst(256);
-  console.error(`xdp capture: listening on ${device} queue ${queue}${limit ? ` for ${limit} packets` : ""} (SIGINT stops)`);
+  // The pool and the socket grew the memory: the writer's view is taken after them.
+  const writer = new PcapngWriter(sink, new Uint8Array(memory.buffer), new TextEncoder().encode(keysText("v1", names)));
+  writer.pcapHeader({ interfaces: [{ linkType: 1 }], snapLength: 65535, nanoseconds: true, fcsBytes: -1 });
+  const burst = pool.burst(256), ticks = new Uint32Array(2);
+  print(io.stderr, `xdp capture: listening on ${device} queue ${queue}${limit < Infinity ? ` for ${limit} packets` : ""} (SIGINT stops)\n`);
   let total = 0, stop = false;
-  const interrupt = () => { stop = true; };
+  const interrupt = () => {
+    stop = true;
+  };
   process.once("SIGINT", interrupt);
   const finish = (error?: unknown) => {
     process.removeListener("SIGINT", interrupt);
     socket.close();
-    if (temporary !== undefined) {
-      closeSync(fd);
-      if (error === undefined) renameSync(temporary, output);
-      else rmSync(temporary, { force: true });
-    }
-    if (error !== undefined) {
-      console.error(`packet-traits: ${(error as Error).message}`);
+    try {
+      if (error !== undefined) throw error;
+      writer.flush();
+      sink.commit();
+      print(io.stderr, `xdp capture: ${total} packets from ${device} queue ${queue}: ${output === "-" ? "stdout" : output}\n`);
+    } catch (failure) {
+      sink.abort();
+      print(io.stderr, `packet-traits: ${(failure as Error).message}\n`);
       process.exitCode = 1;
-    } else console.error(`xdp capture: ${total} packets from ${device} queue ${queue}: ${output === "-" ? "stdout" : output}`);
+    }
   };
   const step = () => {
     try {
-      const n = stop ? 0 : socket.receive(burst, limit === 0 ? burst.capacity : Math.min(burst.capacity, limit - total));
+      const n = stop ? 0 : socket.receive(burst, Math.min(burst.capacity, limit - total));
+      const frames = burst.frames(), now = BigInt(Date.now()) * 1_000_000n;
+      for (let i = 0; i < n; i++) {
+        const frame = frames[i]!, traits = pool.traits(frame), length = pool.length(frame);
+        // The receive program's timestamp (key 63), else the time of the burst.
+        const stamp = traits.has(63) ? (traits.get(63) as bigint) : now;
+        ticks[0] = Number(stamp & 0xffffffffn);
+        ticks[1] = Number(stamp >> 32n);
+        writer.packet(true, 0, ticks[1]!, ticks[0]!, length, pool.frameStart(frame) + pool.head(frame), length, 0, 0, pool.storeStart(frame), traits.size, []);
+      }
       if (n > 0) {
-        const packets: CapturedPacket[] = [], stores: Uint8Array[] = [], now = BigInt(Date.now()) * 1_000_000n;
-        for (let i = 0; i < n; i++) {
-          const frame = burst.frames()[i]!, traits = pool.traits(frame), data = pool.data(frame).slice();
-          const stamp = traits.has(63) ? (traits.get(63) as bigint) : now;
-          packets.push({ block: -1, interfaceId: 0, linkType: 1, timestampNs: stamp, data, originalLength: data.length, options: [] });
-          stores.push(traits.toBytes());
-        }
         socket.release(burst);
-        writeSync(fd, writePcapng({ format: "pcap", blocks: [], packets, pcap: { linkType: 1, snapLength: 65535, nanoseconds: true } }, (_, i) => [traitsOptionFor(stores[i]!)]));
+        writer.flushChunk();
         total += n;
       }
-      if (stop || (limit !== 0 && total >= limit)) return finish();
+      if (stop || total >= limit) return finish();
       setTimeout(step, n > 0 ? 0 : 1);
     } catch (error) {
       finish(error);
     }
   };
   step();
-}
-
-/**
- * The traits a program left in frame `i` (packet `index`), in a store with room for the verdict
- * (no traits if it made no metadata area). Throws TraitsError naming the packet for an area that is
- * not a valid store, or one that already holds the verdict key.
- */
-function traitsOf(pool: PacketPool, i: number, index: number, profile: "v1" | "flags", verdictKey: number): TraitStore {
-  const meta = pool.metaLengthOf(i);
-  if (meta > 0 && meta < 16) throw new TraitsError("ENOMEM", `packet ${index}: the program left a ${meta}-byte metadata area, too short for a traits store's 16-byte header`);
-  let used: Uint8Array = new Uint8Array(16);
-  if (meta > 0) {
-    const left = pool.traits(i);
-    try {
-      left.validate();
-    } catch (error) {
-      throw new TraitsError("EBADMSG", `packet ${index}: the program's ${meta}-byte metadata area is not a traits store of profile ${profile} (${(error as Error).message})`);
-    }
-    if (left.has(verdictKey)) throw new TraitsError("EBUSY", `packet ${index}: the program's store uses key ${verdictKey}, where xdp run puts the verdict; pass --verdict-key with a free key`);
-    used = left.toBytes();
-  }
-  const bytes = new Uint8Array(used.length + 8);
-  bytes.set(used);
-  return TraitStore.over(bytes, { profile, impl: "js" });
-}
-
-/** A value for a comment: 0x-hex for 2 and 4 bytes, decimal for 8, "set" for a flag. */
-function format(bytes: Uint8Array): string {
-  if (bytes.length === 0) return "set";
-  const value = bytes.slice().reverse().reduce((v, b) => (v << 8n) | BigInt(b), 0n);
-  return bytes.length === 8 ? String(value) : `0x${value.toString(16)}`;
+  return 0;
 }
