@@ -72,7 +72,7 @@ function storeOp(r, profile) {
   const i = HW_KEYS.indexOf(key), len = i >= 0 && r.int(4) ? HW_SIZES[i] : r.int(10) ? r.pick(SIZES[profile]) : r.pick([1, 3, 16]);
   const lo = len === 0 ? 0 : len === 2 ? r() & 0xffff : r(), hi = len === 8 ? r() : 0;
   switch (r.int(5)) {
-    case 0: case 1: return [`trySet ${key} ${len} ${lo} ${hi}`, (s) => s.trySet(key, len, lo, hi), (m) => (m.freed ? freedRc(m.pm, "set", key, len, lo, hi) : m.pm.trySet(0, key, len, lo, hi))];
+    case 0: case 1: return [`trySet ${key} ${len} ${lo} ${hi}`, (s) => s.trySet(key, lo, hi, len), (m) => (m.freed ? freedRc(m.pm, "set", key, len, lo, hi) : m.pm.trySet(0, key, len, lo, hi))];
     case 2: return [`tryGet ${key}`, (s) => {
       const out = new Uint32Array(2), rc = s.tryGet(key, out);
       return rc >= 0 ? [rc, out[0], out[1]] : [rc];

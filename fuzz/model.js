@@ -99,7 +99,7 @@ export class PoolModel {
     return size === len ? 0 : size < 0 ? Errno.EPERM : Errno.EINVAL;
   }
 
-  /** store.trySet(key, len, lo, hi). */
+  /** store.trySet(key, lo, hi, len), arguments in the order of this model. */
   trySet(f, key, len, lo, hi) {
     const id = keyId(key);
     if (id < 0 || !fitsPair(len, lo, hi)) return Errno.EINVAL;
@@ -107,7 +107,7 @@ export class PoolModel {
     const i = id - 64;
     if (len !== HW_SIZES[i]) return Errno.EINVAL;
     if (this.placement === "off") return Errno.EOPNOTSUPP;
-    if (this.placement === "keys") return this.coreSet(f, FIRST_APP_KEY + i, appLength(i, this.profile), i === VLAN_PROTO ? swap16(lo) : lo, hi);
+    if (this.placement === "keys") return this.strict(FIRST_APP_KEY + i, appLength(i, this.profile)) || this.coreSet(f, FIRST_APP_KEY + i, appLength(i, this.profile), i === VLAN_PROTO ? swap16(lo) : lo, hi);
     const view = new DataView(this.frames[f].hints.buffer), at = HW_OFFSETS[i];
     if (len === 2) view.setUint16(at, lo, i !== VLAN_PROTO);
     else view.setUint32(at, lo, true);
@@ -277,6 +277,11 @@ export class PoolModel {
           view.setUint32(0, view.getUint32(0, true) | (1 << i), true);
         }
       }
+    }
+    // A strict destination must allow every key the frame would hold there.
+    for (const [k, { len }] of map) {
+      const rc = dst.strict(k, len);
+      if (rc) return rc;
     }
     if (packet && dst === this && f === g) return 0;
     const to = dst.frames[g];

@@ -170,7 +170,7 @@ function randomOp(r, config) {
   const frameOk = (m) => f < m.pools[p].count;
   switch (kind) {
     case 0: case 1: case 2:
-      return [`trySet p${p} f${f} ${String(key)} ${len} ${lo} ${hi}`, (w) => rcOf(() => w.pools[p].traits(f).trySet(key, len, lo, hi)), (m) => (frameOk(m) ? m.pools[p].trySet(f, key, len, lo, hi) : Errno.EINVAL)];
+      return [`trySet p${p} f${f} ${String(key)} ${len} ${lo} ${hi}`, (w) => rcOf(() => w.pools[p].traits(f).trySet(key, lo, hi, len)), (m) => (frameOk(m) ? m.pools[p].trySet(f, key, len, lo, hi) : Errno.EINVAL)];
     case 3: case 4:
       return [`tryGet p${p} f${f} ${String(key)}`, (w) => rcOf(() => {
         const out = new Uint32Array(2), rc = w.pools[p].traits(f).tryGet(key, out);
