@@ -1,5 +1,6 @@
 // Line-rate benchmark: WASM vs pure JS, batch vs single-op, on rings of 64-byte packets' frames.
 // Usage: npm run bench [-- --packets N --rings 256,4096 --filter REGEX --samples N --burst N --json FILE --svg FILE]
+//        npm run bench -- --xdp [--samples N]   (live AF_XDP figures on a veth pair: bench/xdp.js)
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { Bench } from "tinybench";
@@ -16,7 +17,7 @@ if (process.argv.includes("--pipeline")) {
 }
 
 function parseArgs(argv) {
-  const options = { packets: 14_880_952, rings: [256, 4096], filter: /./, samples: 3, burst: 256, json: undefined, svg: "docs/bench.svg", workers: undefined, workerRing: 8192 };
+  const options = { packets: 14_880_952, rings: [256, 4096], filter: /./, samples: 3, burst: 256, json: undefined, svg: "docs/bench.svg", workers: undefined, workerRing: 8192, xdp: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i], value = argv[i + 1];
     const need = () => { if (value === undefined) fail(`${flag} needs a value`); i++; return value; };
@@ -31,7 +32,8 @@ function parseArgs(argv) {
       case "--svg": options.svg = need(); break;
       case "--workers": options.workers = need().split(",").map((w) => int(w, 1)); break;
       case "--worker-ring": options.workerRing = int(need(), 1); break;
-      case "--help": console.log("npm run bench -- [--packets N] [--rings 256,4096] [--filter REGEX] [--samples N] [--burst N] [--json FILE] [--svg FILE] [--workers 1,2 [--worker-ring N]]"); process.exit(0);
+      case "--xdp": options.xdp = true; break;
+      case "--help": console.log("npm run bench -- [--packets N] [--rings 256,4096] [--filter REGEX] [--samples N] [--burst N] [--json FILE] [--svg FILE] [--workers 1,2 [--worker-ring N]] | --xdp [--samples N]"); process.exit(0);
       default: fail(`unknown option ${flag} (see --help)`);
     }
   }
@@ -52,6 +54,14 @@ function machine() {
 }
 
 const options = parseArgs(process.argv.slice(2));
+if (options.xdp) {
+  const { benchXdp } = await import("./xdp.js");
+  const rows = await benchXdp({ samples: options.samples });
+  console.log(`\nlive AF_XDP on a veth pair, copy mode, 64-byte UDP packets, ${machine().cores} cores, medians of ${options.samples} samples of 3 s\ncase                          Mpps    of ceiling  samples (Mpps)`);
+  const ceiling = median(rows[0].runs);
+  for (const row of rows) console.log(`${row.case.padEnd(28)}  ${fmt(median(row.runs) / 1e6, 3).padStart(6)}  ${fmt((100 * median(row.runs)) / ceiling, 0).padStart(9)}%  ${row.runs.map((r) => fmt(r / 1e6, 3)).join(", ")}`);
+  process.exit(0);
+}
 const workloads = Object.entries(WORKLOADS).filter(([name]) => options.filter.test(name));
 if (workloads.length === 0) fail(`--filter ${options.filter} matches no workload (${Object.keys(WORKLOADS).join(", ")})`);
 

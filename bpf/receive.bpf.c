@@ -9,8 +9,10 @@
  *                                  gives none or gives 0 (veth without hardware timestamps)
  *   key 59  rx_hash           u32  bpf_xdp_metadata_rx_hash: the device's hash (veth: the skb's)
  *   key 60  rss_hash_type     u32  its xdp_rss_hash_type
+ *   key 61  vlan_tci          u16  bpf_xdp_metadata_rx_vlan_tag: the tag the device stripped
+ *   key 62  vlan_proto        u16  its TPID, in network byte order as on the wire
  *   key 63  rx_timestamp      u64  nanoseconds, CLOCK_TAI (see key 1)
- * The hash keys are left out where the device gives no hash (VLAN tags: see docs/KERNEL.md). It calls the rx-metadata kfuncs, so it loads only bound to a device
+ * The hash and VLAN keys are left out where the device gives none. It calls the rx-metadata kfuncs, so it loads only bound to a device
  * (BpfObject.load with ifindex); XDP_PASS if the metadata area cannot be made.
  */
 #include <linux/bpf.h>
@@ -20,12 +22,13 @@
 
 #define META_BYTES 48
 
-enum { KEY_PACKET_ID = 0, KEY_TIMESTAMP_SOURCE = 1, KEY_RX_HASH = 59, KEY_RSS_HASH_TYPE = 60, KEY_RX_TIMESTAMP = 63 };
+enum { KEY_PACKET_ID = 0, KEY_TIMESTAMP_SOURCE = 1, KEY_RX_HASH = 59, KEY_RSS_HASH_TYPE = 60, KEY_VLAN_TCI = 61, KEY_VLAN_PROTO = 62, KEY_RX_TIMESTAMP = 63 };
 enum xdp_rss_hash_type { XDP_RSS_TYPE_NONE = 0 };
 
 /* Prototypes as in the kernel's BTF (bpftool btf dump file /sys/kernel/btf/vmlinux format c). */
 extern int bpf_xdp_metadata_rx_hash(const struct xdp_md *ctx, __u32 *hash, enum xdp_rss_hash_type *rss_type) __ksym;
 extern int bpf_xdp_metadata_rx_timestamp(const struct xdp_md *ctx, __u64 *timestamp) __ksym;
+extern int bpf_xdp_metadata_rx_vlan_tag(const struct xdp_md *ctx, __be16 *vlan_proto, __u16 *vlan_tci) __ksym;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -48,12 +51,16 @@ int traits_receive(struct xdp_md *ctx)
 	__u64 id, stamp = 0, type64, hash64, source = 1;
 	__u32 zero = 0, hash = 0;
 	__u64 *next = bpf_map_lookup_elem(&packet_ids, &zero);
-	int has_hash, has_stamp;
+	__be16 proto = 0;
+	__u16 tci = 0;
+	__u64 proto64, tci64;
+	int has_hash, has_stamp, has_vlan;
 	void *meta, *data;
 
 	if (!next)
 		return XDP_PASS;
 	has_hash = bpf_xdp_metadata_rx_hash(ctx, &hash, &type) == 0;
+	has_vlan = bpf_xdp_metadata_rx_vlan_tag(ctx, &proto, &tci) == 0;
 	has_stamp = bpf_xdp_metadata_rx_timestamp(ctx, &stamp) == 0 && stamp != 0;
 	if (!has_stamp) {
 		stamp = bpf_ktime_get_tai_ns();
@@ -66,13 +73,19 @@ int traits_receive(struct xdp_md *ctx)
 	data = (void *)(long)ctx->data;
 	type64 = type;
 	hash64 = hash;
-	/* Keys in ascending order (each value goes at the end): at most 16 + 8 + 2 + 4 + 4 + 8 = 42 bytes. */
+	proto64 = proto;
+	tci64 = tci;
+	/* Keys in ascending order (each value goes at the end): at most 16 + 8 + 2 + 4 + 4 + 2 + 2 + 8 = 46 bytes. */
 	traits_init(meta, data);
 	traits_set(meta, data, TRAITS_V1, KEY_PACKET_ID, &id, 8);
 	traits_set(meta, data, TRAITS_V1, KEY_TIMESTAMP_SOURCE, &source, 2);
 	if (has_hash) {
 		traits_set(meta, data, TRAITS_V1, KEY_RX_HASH, &hash64, 4);
 		traits_set(meta, data, TRAITS_V1, KEY_RSS_HASH_TYPE, &type64, 4);
+	}
+	if (has_vlan) {
+		traits_set(meta, data, TRAITS_V1, KEY_VLAN_TCI, &tci64, 2);
+		traits_set(meta, data, TRAITS_V1, KEY_VLAN_PROTO, &proto64, 2);
 	}
 	traits_set(meta, data, TRAITS_V1, KEY_RX_TIMESTAMP, &stamp, 8);
 	return bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS);

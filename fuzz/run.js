@@ -1,7 +1,9 @@
-// npm run fuzz -- [--ops N] [--seed S] [--target codec|decoders|all]: long fuzz runs; prints ops/s and,
-// on failure, the seed and op to replay (`npm run fuzz -- --seed S --ops N`).
-import { captureSamples, fuzzCodec, fuzzDecoders } from "./targets.js";
+// npm run fuzz -- [--ops N] [--seed S] [--target NAME|all]: long fuzz runs, every target in a worker
+// thread under the watchdog (fuzz/watchdog.js); prints ops/s per target and, on failure, the seed
+// and op to replay (`npm run fuzz -- --target NAME --seed S --ops N`).
+import { TARGETS, Watched } from "./watchdog.js";
 
+const names = Object.keys(TARGETS), usage = `--ops N, --seed S, --target ${names.join("|")}|all`;
 const args = process.argv.slice(2);
 const get = (flag, fallback) => {
   const i = args.indexOf(flag);
@@ -9,36 +11,44 @@ const get = (flag, fallback) => {
 };
 for (let i = 0; i < args.length; i += 2) {
   if (!["--ops", "--seed", "--target"].includes(args[i]) || args[i + 1] === undefined) {
-    console.error(`fuzz: unknown or incomplete option ${args[i]} (use --ops N, --seed S, --target codec|decoders|all)`);
+    console.error(`fuzz: unknown or incomplete option ${args[i]} (use ${usage})`);
     process.exit(2);
   }
 }
 const ops = Number(get("--ops", "1000000")), seed = Number(get("--seed", String((Math.random() * 2 ** 32) >>> 0))), target = get("--target", "all");
-if (!Number.isSafeInteger(ops) || ops < 1 || !Number.isSafeInteger(seed) || !["codec", "decoders", "all"].includes(target)) {
-  console.error("fuzz: --ops and --seed take integers, --target codec|decoders|all");
+if (!Number.isSafeInteger(ops) || ops < 1 || !Number.isSafeInteger(seed) || !(target === "all" || names.includes(target))) {
+  console.error(`fuzz: ${usage}`);
   process.exit(2);
 }
-const chunk = 100_000;
-const run = (name, fn, total) => {
-  const t0 = performance.now();
-  for (let done = 0, part = 0; done < total; part++) {
-    const n = Math.min(chunk, total - done);
-    fn((seed + part) >>> 0, n);
-    done += n;
-    const s = (performance.now() - t0) / 1000;
-    process.stderr.write(`\r${name}: ${done.toLocaleString("en")} ops, ${(done / s).toFixed(0)} ops/s   `);
+
+/** Runs `total` ops of a target, one chunk (seed + k) at a time, under the watchdog. */
+async function run(name) {
+  const { chunk, share } = TARGETS[name], total = Math.max(1, Math.round(ops * share)), watched = new Watched(name), t0 = performance.now();
+  try {
+    for (let done = 0, part = 0; done < total; part++) {
+      const n = Math.min(chunk, total - done), s = (seed + part) >>> 0;
+      try {
+        await watched.run(s, n);
+      } catch (error) {
+        throw new Error(`${error.message}\nreplay: npm run fuzz -- --target ${name} --seed ${s} --ops ${n}`);
+      }
+      done += n;
+      const secs = (performance.now() - t0) / 1000;
+      process.stderr.write(`\r${name}: ${done.toLocaleString("en")} ops, ${(done / secs).toFixed(0)} ops/s   `);
+    }
+  } finally {
+    await watched.close();
   }
-  const s = (performance.now() - t0) / 1000;
-  console.log(`\n${name}: ${total.toLocaleString("en")} ops passed in ${s.toFixed(1)} s (${(total / s).toFixed(0)} ops/s), seeds ${seed}..${(seed + Math.ceil(total / chunk) - 1) >>> 0}`);
-};
+  const secs = (performance.now() - t0) / 1000;
+  console.log(`\n${name}: ${total.toLocaleString("en")} ops passed in ${secs.toFixed(1)} s (${(total / secs).toFixed(total / secs < 10 ? 2 : 0)} ops/s), seeds ${seed}..${(seed + Math.ceil(total / chunk) - 1) >>> 0}`);
+}
+
 try {
-  console.log(`fuzz: seed ${seed}, ${ops.toLocaleString("en")} ops per target (each ${chunk.toLocaleString("en")} ops start afresh from seed + k)`);
-  if (target !== "decoders") run("codec", fuzzCodec, ops);
-  if (target !== "codec") {
-    const samples = captureSamples();
-    run("decoders", (s, n) => fuzzDecoders(s, n, samples), Math.max(1, Math.floor(ops / 10)));
-  }
+  console.log(`fuzz: seed ${seed}, --ops ${ops.toLocaleString("en")} (ops per target: ${names.filter((n) => target === "all" || n === target).map((n) => `${n} ${Math.max(1, Math.round(ops * TARGETS[n].share)).toLocaleString("en")}`).join(", ")})`);
+  const t0 = performance.now();
+  for (const name of names) if (target === "all" || target === name) await run(name);
+  console.log(`fuzz: all passed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 } catch (error) {
-  console.error(`\nFAILED: ${error.message}\nreplay: npm run fuzz -- --seed <the seed above> --ops ${chunk}`);
+  console.error(`\nFAILED: ${error.message}`);
   process.exit(1);
 }

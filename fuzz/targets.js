@@ -26,14 +26,14 @@ export function rng(seed) {
 const FRAMES = 8, FRAME = 1024, GUARD = 0xa5;
 
 /** One world: a pool and a store at the very end of its memory, on one implementation. */
-function world(impl, headrooms, edgeCap) {
+function world(impl, headrooms, edgeCap, profile) {
   const memory = new WebAssembly.Memory({ initial: 2, maximum: 64 });
-  const pool = new PacketPool({ count: FRAMES, frameSize: FRAME, headroom: 560, memory, impl, hardwareKeys: "off" });
+  const pool = new PacketPool({ count: FRAMES, frameSize: FRAME, headroom: 560, memory, impl, profile, hardwareKeys: "off" });
   const all = pool.burst(FRAMES, { slots: 4 }), decoded = pool.decodeBuffer(FRAMES * 64);
   TraitStore.at(memory, 0, 16, { impl }); // the core's scratch is allocated now, so the edge stays the edge
   const end = memory.buffer.byteLength, start = (end - edgeCap) & ~7;
   new Uint8Array(memory.buffer, start - 64, 64).fill(GUARD);
-  const edge = TraitStore.at(memory, start, end - start, { impl });
+  const edge = TraitStore.at(memory, start, end - start, { impl, profile });
   edge.clear();
   for (let f = 0; f < FRAMES; f++) {
     pool.frameBytes(f).fill(GUARD);
@@ -109,11 +109,13 @@ function randomOp(r) {
 /**
  * The codec: random and adversarial single-store and batch operations on a WASM world and a JS
  * world (pools of 8 frames with random headrooms, and a store ending exactly at the end of its
- * memory), compared after every op, guard bytes checked after every op. Returns ops run.
+ * memory; profile v1 for even seeds, flags for odd ones), compared after every op, guard bytes
+ * checked after every op. Returns ops run.
  */
 export function fuzzCodec(seed, ops) {
   const r = rng(seed), headrooms = Array.from({ length: FRAMES }, () => 16 + r.int(545)), edgeCap = 16 + r.int(530);
-  const worlds = [world("wasm", headrooms, edgeCap), world("js", headrooms, edgeCap)];
+  const profile = seed % 2 === 0 ? "v1" : "flags"; // even seeds v1, odd seeds flags
+  const worlds = [world("wasm", headrooms, edgeCap, profile), world("js", headrooms, edgeCap, profile)];
   for (let i = 0; i < ops; i++) {
     if (i % 5000 === 0 && i > 0) {
       for (let f = 0; f < FRAMES; f++) if (r.int(4) === 0) for (const w of worlds) w.pool.traits(f).clear(); // now and then, room again
@@ -137,7 +139,7 @@ export function fuzzCodec(seed, ops) {
 }
 
 /** Byte-string mutations of a valid input: flips, cuts, splices, length fields set to extremes. */
-function mutate(r, bytes) {
+export function mutate(r, bytes) {
   const out = Buffer.from(bytes);
   const edits = 1 + r.int(4);
   let data = out;

@@ -3,19 +3,23 @@
  * with BPF_PROG_TEST_RUN (as BPF developers unit-test programs) and writes each packet as the
  * program left it, with the traits store it left in its metadata area plus its verdict (key 58,
  * 4 bytes, in the traits option; by name in a comment), readable by `pcap show`.
+ * `packet-traits xdp capture --dev IF [--queue Q] [-c N] [--program P.o] OUT.pcapng|-`: live capture
+ * through an XskSocket, each packet with the traits its XDP program wrote, until N packets or SIGINT.
  */
-import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { TraitsError, errnoName } from "../core/errors.js";
 import { toProfile } from "../core/options.js";
-import { commentOption, readCapture, traitsOptionFor, writePcapng } from "./xdp-capture.js";
+import { commentOption, readCapture, traitsOptionFor, writePcapng, type CapturedPacket } from "./xdp-capture.js";
 import { PacketPool } from "../pool/pool.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES } from "../store/hardware.js";
 import { TraitStore } from "../store/store.js";
 import { BpfError } from "../xdp/errors.js";
 import { XdpProgram, xdpActionName } from "../xdp/program.js";
+import { RECEIVE_META_LENGTH, RECEIVE_PROGRAM, XskSocket } from "../xdp/xsk.js";
 
 /** The usage lines of the xdp commands (main.ts prints them with the others). */
-export const XDP_USAGE = "  xdp run PROG.o IN OUT.pcapng ...        run an XDP program over a capture (BPF_PROG_TEST_RUN)";
+export const XDP_USAGE = `  xdp run PROG.o IN OUT.pcapng ...        run an XDP program over a capture (BPF_PROG_TEST_RUN)
+  xdp capture --dev IF OUT.pcapng|- ...   capture live through AF_XDP with each packet's traits`;
 
 /** Where `xdp run` puts each packet's verdict unless told otherwise: the key below the hardware keys. */
 const VERDICT_KEY = HARDWARE_FIRST_APP_KEY - 1;
@@ -30,8 +34,9 @@ class XdpUsageError extends Error {}
 export function xdp(argv: string[]): number {
   try {
     const [action, ...rest] = argv;
-    if (action !== "run") throw new XdpUsageError(`unknown xdp action ${JSON.stringify(action ?? "")} (run)`);
-    run(rest);
+    if (action === "run") run(rest);
+    else if (action === "capture") capture(rest);
+    else throw new XdpUsageError(`unknown xdp action ${JSON.stringify(action ?? "")} (run, capture)`);
     return 0;
   } catch (error) {
     if (error instanceof XdpUsageError) {
@@ -46,16 +51,16 @@ export function xdp(argv: string[]): number {
   }
 }
 
-/** The options of `xdp run`: PROG IN OUT and --name value pairs. */
-function parse(argv: string[]): { positional: string[]; flags: Map<string, string> } {
+/** The arguments of an xdp action: positionals and the valued options it takes ("-" alone is a positional). */
+function parse(argv: string[], valued = ["--program", "--profile", "--verdict-key"]): { positional: string[]; flags: Map<string, string> } {
   const positional: string[] = [], flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (!arg.startsWith("--")) positional.push(arg);
-    else if (["--program", "--profile", "--verdict-key"].includes(arg)) {
+    if (!arg.startsWith("-") || arg === "-") positional.push(arg);
+    else if (valued.includes(arg)) {
       const value = argv[++i];
       if (value === undefined) throw new XdpUsageError(`${arg} needs a value`);
-      flags.set(arg.slice(2), value);
+      flags.set(arg.replace(/^--?/, ""), value);
     } else throw new XdpUsageError(`unknown option ${arg}`);
   }
   return { positional, flags };
@@ -115,6 +120,83 @@ function run(argv: string[]): void {
     rmSync(temporary, { force: true });
   }
   console.log(`xdp run: ${capture.packets.length} packets (${[...counts].map(([name, n]) => `${n} ${name}`).join(", ") || "none"}): ${output}`);
+}
+
+/** A non-negative integer option, or its default; throws a usage error. */
+function count(flags: Map<string, string>, name: string, fallback: number, max: number): number {
+  const text = flags.get(name);
+  if (text === undefined) return fallback;
+  if (!/^\d+$/.test(text) || Number(text) > max) throw new XdpUsageError(`${name} must be an integer in 0..${max}, not ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/**
+ * Captures from an interface queue through an XskSocket until -c packets (0: no limit) or SIGINT,
+ * writing each packet with its store in the traits option; a pcapng section per flush of up to 256
+ * packets, so memory stays bounded. Output to a file goes to a temporary file renamed at the end;
+ * "-" writes to stdout. The program is always detached (BPF link). Runs asynchronously: errors
+ * after the start print one line and set the exit code 1.
+ */
+function capture(argv: string[]): void {
+  const { positional, flags } = parse(argv, ["--dev", "--queue", "-c", "--program", "--meta-length"]);
+  const [output] = positional;
+  const device = flags.get("dev");
+  if (output === undefined || positional.length > 1 || device === undefined) throw new XdpUsageError("xdp capture takes --dev IF and OUT.pcapng (or - for stdout)");
+  const limit = count(flags, "c", 0, 2 ** 53 - 1), queue = count(flags, "queue", 0, 1023);
+  const program = flags.get("program") ?? RECEIVE_PROGRAM, metaLength = count(flags, "meta-length", flags.has("program") ? 32 : RECEIVE_META_LENGTH, 252);
+  const pool = new PacketPool({ count: 4096, placement: "metadata", metaLength, hardwareKeys: "keys" });
+  const temporary = output === "-" ? undefined : `${output}.${process.pid}.tmp`;
+  const fd = temporary === undefined ? 1 : openSync(temporary, "w");
+  let socket: XskSocket;
+  try {
+    socket = XskSocket.open({ pool, device, queue, program });
+  } catch (error) {
+    if (temporary !== undefined) {
+      closeSync(fd);
+      rmSync(temporary, { force: true });
+    }
+    throw error;
+  }
+  const burst = pool.burst(256);
+  console.error(`xdp capture: listening on ${device} queue ${queue}${limit ? ` for ${limit} packets` : ""} (SIGINT stops)`);
+  let total = 0, stop = false;
+  const interrupt = () => { stop = true; };
+  process.once("SIGINT", interrupt);
+  const finish = (error?: unknown) => {
+    process.removeListener("SIGINT", interrupt);
+    socket.close();
+    if (temporary !== undefined) {
+      closeSync(fd);
+      if (error === undefined) renameSync(temporary, output);
+      else rmSync(temporary, { force: true });
+    }
+    if (error !== undefined) {
+      console.error(`packet-traits: ${(error as Error).message}`);
+      process.exitCode = 1;
+    } else console.error(`xdp capture: ${total} packets from ${device} queue ${queue}: ${output === "-" ? "stdout" : output}`);
+  };
+  const step = () => {
+    try {
+      const n = stop ? 0 : socket.receive(burst, limit === 0 ? burst.capacity : Math.min(burst.capacity, limit - total));
+      if (n > 0) {
+        const packets: CapturedPacket[] = [], stores: Uint8Array[] = [], now = BigInt(Date.now()) * 1_000_000n;
+        for (let i = 0; i < n; i++) {
+          const frame = burst.frames()[i]!, traits = pool.traits(frame), data = pool.data(frame).slice();
+          const stamp = traits.has(63) ? (traits.get(63) as bigint) : now;
+          packets.push({ block: -1, interfaceId: 0, linkType: 1, timestampNs: stamp, data, originalLength: data.length, options: [] });
+          stores.push(traits.toBytes());
+        }
+        socket.release(burst);
+        writeSync(fd, writePcapng({ format: "pcap", blocks: [], packets, pcap: { linkType: 1, snapLength: 65535, nanoseconds: true } }, (_, i) => [traitsOptionFor(stores[i]!)]));
+        total += n;
+      }
+      if (stop || (limit !== 0 && total >= limit)) return finish();
+      setTimeout(step, n > 0 ? 0 : 1);
+    } catch (error) {
+      finish(error);
+    }
+  };
+  step();
 }
 
 /**

@@ -37,6 +37,7 @@ export interface Native {
   setFlags(prog: Pointer, flags: number): number;
   findMapFd(obj: Pointer, name: string): number;
   mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: number): number;
+  mapLookup(fd: number, key: Uint8Array, value: Uint8Array): number;
   /** bpf_object__find_program_by_name, bpf_program__attach_xdp (a BPF link: closing its fd, even by exiting, detaches) and bpf_link__destroy. */
   findProgram(obj: Pointer, name: string): Pointer | null;
   attachXdp(prog: Pointer, ifindex: number): Pointer | null;
@@ -94,6 +95,7 @@ function openNative(): Native {
     setFlags: libbpf.func("int bpf_program__set_flags(void *prog, uint32_t flags)"),
     findMapFd: libbpf.func("int bpf_object__find_map_fd_by_name(void *obj, const char *name)"),
     mapUpdate: libbpf.func("int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)"),
+    mapLookup: libbpf.func("int bpf_map_lookup_elem(int fd, const void *key, void *value)"),
     findProgram: libbpf.func("void *bpf_object__find_program_by_name(void *obj, const char *name)"),
     attachXdp: libbpf.func("void *bpf_program__attach_xdp(void *prog, int ifindex)"),
     destroyLink: libbpf.func("int bpf_link__destroy(void *link)"),
@@ -123,6 +125,7 @@ function openNative(): Native {
     setFlags: (prog, flags) => f.setFlags(prog, flags) as number,
     findMapFd: (obj, name) => f.findMapFd(obj, name) as number,
     mapUpdate: (fd, key, value, flags) => f.mapUpdate(fd, key, value, flags) as number,
+    mapLookup: (fd, key, value) => f.mapLookup(fd, key, value) as number,
     findProgram: (obj, name) => f.findProgram(obj, name) as Pointer | null,
     attachXdp: (prog, ifindex) => f.attachXdp(prog, ifindex) as Pointer | null,
     destroyLink: (link) => f.destroyLink(link) as number,

@@ -62,6 +62,9 @@ export interface TestRunAddresses {
   ctxOut: bigint;
   ctxOutSize: number;
   repeat: number;
+  /** BPF_F_TEST_XDP_LIVE_FRAMES (2): XDP_TX and XDP_REDIRECT really transmit (a traffic generator); with batchSize. */
+  flags?: number;
+  batchSize?: number;
 }
 
 /** @internal testRun on addresses (XdpProgram runs on frames in WebAssembly memory); throws as testRun. */
@@ -78,6 +81,8 @@ export function testRunAt(progFd: number, a: TestRunAddresses): TestRunResult {
   view.setUint32(44, a.ctxOutSize, true);
   view.setBigUint64(48, a.ctxIn, true);
   view.setBigUint64(56, a.ctxOut, true);
+  view.setUint32(64, a.flags ?? 0, true);
+  view.setUint32(72, a.batchSize ?? 0, true);
   if (native.bpf(BPF_PROG_TEST_RUN, attr) < 0) {
     const errno = native.errno();
     throw new BpfError(errno, `test run of program fd ${progFd}: ${failure(errno)}`);

@@ -203,6 +203,61 @@ export class XskSocket {
     burst.selectFrames(undefined, 0);
   }
 
+  /**
+   * Transmits the packets of the frames the burst selects (data [head, head + length), the store is
+   * not sent): puts a descriptor per frame on the tx ring and wakes the kernel until it has taken
+   * them all (32 per wakeup in copy mode) or is busy, in which case the rest goes with the next
+   * send(); it copies them out and hands the frames back through the completion ring (see reclaim). Returns how many
+   * were queued: all, or as many as the tx ring had room for. Throws EINVAL for a frame not in the pool
+   * or a burst of another pool, BpfError if the kernel refuses the wakeup (other than EAGAIN/ENOBUFS,
+   * which mean "busy, call reclaim and retry").
+   */
+  send(burst: Burst): number {
+    const tx = this.live().tx, pool = this.pool;
+    if (burst.pool !== pool) throw new TraitsError("EINVAL", "send(): the burst belongs to another pool");
+    const producer = tx.producer, room = tx.size - ((producer - tx.consumer) >>> 0), n = Math.min(room, burst.length), frames = burst.frames();
+    for (let i = 0; i < n; i++) {
+      const frame = burst.ranged ? burst.first + i : frames[i]!;
+      if (frame >= pool.count) throw new TraitsError("EINVAL", `send(): frame ${frame} is not in the pool`);
+      const at = tx.descAt + 4 * ((producer + i) & (tx.size - 1)), address = frame * pool.frameSize + pool.head(frame);
+      tx.words[at] = address >>> 0;
+      tx.words[at + 1] = Math.floor(address / 2 ** 32);
+      tx.words[at + 2] = pool.length(frame);
+      tx.words[at + 3] = 0;
+    }
+    tx.producer = producer + n;
+    // In copy mode each wakeup transmits at most 32 descriptors (the kernel's TX_BATCH_SIZE) and then
+    // answers EAGAIN: wake it until the ring is drained, or it is out of room (ENOBUFS: a full
+    // completion ring) or busy (EBUSY): what is left then goes with the next send().
+    for (let wakeups = 0; tx.consumer !== tx.producer && wakeups <= (n >>> 5) + 1; wakeups++) {
+      if (this.#native.kick(this.#fd) >= 0) continue;
+      const errno = this.#native.errno();
+      if (errno === 11) continue;
+      if (errno !== 105 && errno !== 16) throw new BpfError(errno, `waking the kernel to transmit on ${this.device} queue ${this.queue}`);
+      break;
+    }
+    return n;
+  }
+
+  /**
+   * Takes up to burst-capacity transmitted frames off the completion ring and selects them in the
+   * burst (to release() them to the fill ring, or to send again). Returns how many. Throws EBADMSG for
+   * a completion address outside the pool.
+   */
+  reclaim(burst: Burst): number {
+    const completion = this.live().completion, pool = this.pool;
+    if (burst.pool !== pool) throw new TraitsError("EINVAL", "reclaim(): the burst belongs to another pool");
+    const consumer = completion.consumer, n = Math.min((completion.producer - consumer) >>> 0, burst.capacity), frames = burst.frames(), w = completion.words;
+    for (let i = 0; i < n; i++) {
+      const at = completion.descAt + 2 * ((consumer + i) & (completion.size - 1)), address = w[at]!, frame = Math.floor(address / pool.frameSize);
+      if (w[at + 1] !== 0 || frame >= pool.count) throw new TraitsError("EBADMSG", `completion ${consumer + i}: address ${address} is not in the pool`);
+      frames[i] = frame;
+    }
+    completion.consumer = consumer + n;
+    burst.selectFrames(undefined, n);
+    return n;
+  }
+
   /** Packets waiting in the rx ring. */
   get pending(): number {
     const rx = this.live().rx;
