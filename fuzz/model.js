@@ -279,7 +279,7 @@ export class PoolModel {
       }
     }
     // A strict destination must allow every key the frame would hold there.
-    for (const [k, { len }] of map) {
+    for (const [k, { len }] of [...map].sort((a, b) => a[0] - b[0])) {
       const rc = dst.strict(k, len);
       if (rc) return rc;
     }
