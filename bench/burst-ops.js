@@ -2,9 +2,16 @@
 // (workloads.js) and the worker threads of `--workers` (parallel.js).
 
 /** Annotate: packet id (u64), flow hash (u32), vlan (u16), rx timestamp (u64). */
-export const ANNOTATE = [{ key: 5, len: 8 }, { key: 6, len: 4 }, { key: 7, len: 2 }, { key: 8, len: 8 }];
+export const ANNOTATE = [
+  { key: 5, len: 8 },
+  { key: 6, len: 4 },
+  { key: 7, len: 2 },
+  { key: 8, len: 8 },
+];
 const REPLACE = { replace: true };
-const TIMESTAMP = 1_700_000_000_123_456_789n, TS_LO = Number(TIMESTAMP & 0xffffffffn), TS_HI = Number(TIMESTAMP >> 32n);
+const TIMESTAMP = 1_700_000_000_123_456_789n,
+  TS_LO = Number(TIMESTAMP & 0xffffffffn),
+  TS_HI = Number(TIMESTAMP >> 32n);
 
 /** Each returns the operations that succeeded; `state` carries what runs across bursts (annotate's packet id). */
 export const BURST_OPS = {
@@ -18,8 +25,14 @@ export const BURST_OPS = {
     let id = state.id;
     for (let i = 0, n = b.length; i < n; i++, id++) {
       const w = 8 * i;
-      v[w] = id; v[w + 1] = 0; v[w + 2] = Math.imul(id, 0x9e3779b1) >>> 0; v[w + 3] = 0;
-      v[w + 4] = id & 0xfff; v[w + 5] = 0; v[w + 6] = TS_LO; v[w + 7] = TS_HI;
+      v[w] = id;
+      v[w + 1] = 0;
+      v[w + 2] = Math.imul(id, 0x9e3779b1) >>> 0;
+      v[w + 3] = 0;
+      v[w + 4] = id & 0xfff;
+      v[w + 5] = 0;
+      v[w + 6] = TS_LO;
+      v[w + 7] = TS_HI;
     }
     state.id = id;
     return pool.batchSetMany(b, ANNOTATE, REPLACE);
@@ -29,5 +42,11 @@ export const BURST_OPS = {
 /** The single-op side of annotate for one store (five calls a packet), as per-packet code would do it. */
 export function annotateOne(store, id) {
   store.clear();
-  return (store.trySet(5, id, 0, 8) | store.trySet(6, Math.imul(id, 0x9e3779b1) >>> 0, 0, 4) | store.trySet(7, id & 0xfff, 0, 2) | store.trySet(8, TS_LO, TS_HI, 8)) === 0 ? 1 : 0;
+  return (store.trySet(5, id, 0, 8) |
+    store.trySet(6, Math.imul(id, 0x9e3779b1) >>> 0, 0, 4) |
+    store.trySet(7, id & 0xfff, 0, 2) |
+    store.trySet(8, TS_LO, TS_HI, 8)) ===
+    0
+    ? 1
+    : 0;
 }

@@ -7,17 +7,28 @@ const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;");
 export function chart(report, lineRates) {
   const ring = Math.max(...report.results.map((r) => r.ring));
   const results = report.results.filter((r) => r.ring === ring);
-  const workloads = [...new Set(results.map((r) => r.workload))], impls = Object.keys(COLORS);
-  const left = 150, width = 560, barH = 9, groupH = impls.length * barH + 12, top = 48;
+  const workloads = [...new Set(results.map((r) => r.workload))],
+    impls = Object.keys(COLORS);
+  const left = 150,
+    width = 560,
+    barH = 9,
+    groupH = impls.length * barH + 12,
+    top = 48;
   const height = top + workloads.length * groupH + 40;
-  const lo = 1, hi = 1000, x = (mpps) => left + (Math.log10(Math.min(Math.max(mpps, lo), hi)) / Math.log10(hi / lo)) * width;
-  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 30}" height="${height}" font-family="sans-serif" font-size="11">`,
+  const lo = 1,
+    hi = 1000,
+    x = (mpps) => left + (Math.log10(Math.min(Math.max(mpps, lo), hi)) / Math.log10(hi / lo)) * width;
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 30}" height="${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="16" font-size="13" font-weight="bold">packet-traits: Mpps per workload, ring of ${ring} x 2048 B (log scale)</text>`,
-    `<text x="10" y="32" fill="#555">${esc(report.machine.cpu)}, ${report.machine.cores} cores, node ${esc(report.node)}; median of ${results[0]?.samples.length ?? 0} samples</text>`];
+    `<text x="10" y="32" fill="#555">${esc(report.machine.cpu)}, ${report.machine.cores} cores, node ${esc(report.node)}; median of ${results[0]?.samples.length ?? 0} samples</text>`,
+  ];
   for (const [name, rate] of lineRates) {
-    out.push(`<line x1="${x(rate)}" y1="${top - 6}" x2="${x(rate)}" y2="${height - 30}" stroke="#999" stroke-dasharray="3,3"/>`,
-      `<text x="${x(rate) + 2}" y="${height - 18}" fill="#555">${name}</text>`);
+    out.push(
+      `<line x1="${x(rate)}" y1="${top - 6}" x2="${x(rate)}" y2="${height - 30}" stroke="#999" stroke-dasharray="3,3"/>`,
+      `<text x="${x(rate) + 2}" y="${height - 18}" fill="#555">${name}</text>`,
+    );
   }
   workloads.forEach((w, g) => {
     const y0 = top + g * groupH;
@@ -26,11 +37,17 @@ export function chart(report, lineRates) {
       const r = results.find((q) => q.workload === w && q.impl === impl);
       if (!r) return;
       const y = y0 + i * barH;
-      out.push(`<rect x="${left}" y="${y}" width="${Math.max(1, x(r.mpps) - left)}" height="${barH - 1}" fill="${COLORS[impl]}"/>`,
-        `<text x="${x(r.mpps) + 3}" y="${y + barH - 1}" font-size="8">${r.mpps.toFixed(1)}</text>`);
+      out.push(
+        `<rect x="${left}" y="${y}" width="${Math.max(1, x(r.mpps) - left)}" height="${barH - 1}" fill="${COLORS[impl]}"/>`,
+        `<text x="${x(r.mpps) + 3}" y="${y + barH - 1}" font-size="8">${r.mpps.toFixed(1)}</text>`,
+      );
     });
   });
-  impls.forEach((impl, i) => out.push(`<rect x="${left + i * 110}" y="${height - 12}" width="9" height="9" fill="${COLORS[impl]}"/><text x="${left + i * 110 + 12}" y="${height - 4}">${impl}</text>`));
+  impls.forEach((impl, i) =>
+    out.push(
+      `<rect x="${left + i * 110}" y="${height - 12}" width="9" height="9" fill="${COLORS[impl]}"/><text x="${left + i * 110 + 12}" y="${height - 4}">${impl}</text>`,
+    ),
+  );
   out.push("</svg>\n");
   return out.join("\n");
 }

@@ -13,18 +13,31 @@ const CLI = join(import.meta.dirname, "..", "dist", "cli", "bin.js");
 /** Writes a classic µs pcap of `count` 64-byte Ethernet/IPv4/UDP packets (sources vary) to fd, in 640 KiB chunks. */
 function makeCapture(fd, count) {
   const header = Buffer.alloc(24);
-  header.writeUInt32LE(0xa1b2c3d4, 0); header.writeUInt16LE(2, 4); header.writeUInt16LE(4, 6); header.writeUInt32LE(65535, 16); header.writeUInt32LE(1, 20);
+  header.writeUInt32LE(0xa1b2c3d4, 0);
+  header.writeUInt16LE(2, 4);
+  header.writeUInt16LE(4, 6);
+  header.writeUInt32LE(65535, 16);
+  header.writeUInt32LE(1, 20);
   writeSync(fd, header);
   const chunk = Buffer.alloc(80 * 8192);
   for (let i = 0; i < count; ) {
     const n = Math.min(8192, count - i);
     for (let j = 0; j < n; j++, i++) {
-      const at = j * 80, p = at + 16;
-      chunk.writeUInt32LE(1_700_000_000 + Math.floor(i / 1e6), at); chunk.writeUInt32LE(i % 1e6, at + 4); chunk.writeUInt32LE(64, at + 8); chunk.writeUInt32LE(64, at + 12);
+      const at = j * 80,
+        p = at + 16;
+      chunk.writeUInt32LE(1_700_000_000 + Math.floor(i / 1e6), at);
+      chunk.writeUInt32LE(i % 1e6, at + 4);
+      chunk.writeUInt32LE(64, at + 8);
+      chunk.writeUInt32LE(64, at + 12);
       chunk.fill(0, p, p + 64);
       chunk.set([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0], p);
-      chunk.set([0x45, 0, 0, 50, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, (i >> 16) & 255, (i >> 8) & 255, i & 255, 10, 0, 0, 1], p + 14);
-      chunk.writeUInt16BE(1024 + (i & 0x7fff), p + 34); chunk.writeUInt16BE(4789, p + 36); chunk.writeUInt16BE(30, p + 38);
+      chunk.set(
+        [0x45, 0, 0, 50, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, (i >> 16) & 255, (i >> 8) & 255, i & 255, 10, 0, 0, 1],
+        p + 14,
+      );
+      chunk.writeUInt16BE(1024 + (i & 0x7fff), p + 34);
+      chunk.writeUInt16BE(4789, p + 36);
+      chunk.writeUInt16BE(30, p + 38);
     }
     for (let at = 0; at < n * 80; ) at += writeSync(fd, chunk, at, n * 80 - at);
   }
@@ -35,17 +48,25 @@ function fail(message) {
   process.exit(2);
 }
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b), m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b),
+    m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const has = (command) => spawnSync(command, ["--version"], { stdio: "ignore" }).status === 0;
 
 /** Runs a command under /usr/bin/time: wall seconds and peak RSS in MB (or undefined without /usr/bin/time). */
 function timed(argv, timeTool) {
   if (!timeTool) {
-    const start = process.hrtime.bigint(), r = spawnSync(argv[0], argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
+    const start = process.hrtime.bigint(),
+      r = spawnSync(argv[0], argv.slice(1), { stdio: ["ignore", "ignore", "pipe"] });
     if (r.status !== 0) fail(`${argv.join(" ")}: ${r.stderr}`);
     return { seconds: Number(process.hrtime.bigint() - start) / 1e9, rssMB: undefined };
   }
-  const r = spawnSync("/usr/bin/time", ["-f", "%e %M", ...argv], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+  const r = spawnSync("/usr/bin/time", ["-f", "%e %M", ...argv], {
+    encoding: "utf8",
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   if (r.status !== 0) fail(`${argv.join(" ")}: ${r.stderr}`);
   const [seconds, kb] = r.stderr.trim().split("\n").at(-1).split(" ").map(Number);
   return { seconds, rssMB: kb / 1024 };
@@ -54,14 +75,23 @@ function timed(argv, timeTool) {
 function parse(argv) {
   const options = { packets: [1_000_000, 10_000_000], runs: 5, make: undefined };
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i], value = () => argv[++i] ?? fail(`${flag} needs a value`);
-    const int = (text) => { const n = Number(text); if (!Number.isInteger(n) || n < 1) fail(`${flag} needs integers >= 1, not ${text}`); return n; };
+    const flag = argv[i],
+      value = () => argv[++i] ?? fail(`${flag} needs a value`);
+    const int = (text) => {
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < 1) fail(`${flag} needs integers >= 1, not ${text}`);
+      return n;
+    };
     if (flag === "--pipeline") continue;
     else if (flag === "--packets") options.packets = value().split(",").map(int);
     else if (flag === "--runs") options.runs = int(value());
     else if (flag === "--make") options.make = { count: int(value()), file: value() };
-    else if (flag === "--help" || flag === "-h") { console.log("npm run bench -- --pipeline [--packets 1000000,10000000] [--runs 5]; node bench/pipeline.js --make N FILE|-"); process.exit(0); }
-    else fail(`unknown option ${flag} (see --help)`);
+    else if (flag === "--help" || flag === "-h") {
+      console.log(
+        "npm run bench -- --pipeline [--packets 1000000,10000000] [--runs 5]; node bench/pipeline.js --make N FILE|-",
+      );
+      process.exit(0);
+    } else fail(`unknown option ${flag} (see --help)`);
   }
   return options;
 }
@@ -76,38 +106,59 @@ if (options.make) {
   }
   if (fd !== 1) closeSync(fd);
 } else {
-  const editcap = has("editcap"), timeTool = spawnSync("/usr/bin/time", ["true"], { stdio: "ignore" }).status === 0;
+  const editcap = has("editcap"),
+    timeTool = spawnSync("/usr/bin/time", ["true"], { stdio: "ignore" }).status === 0;
   if (!editcap) console.log("editcap is not installed: no ratio (apt-get install tshark)");
   if (!timeTool) console.log("/usr/bin/time is not installed: no peak RSS (apt-get install time)");
   const dir = mkdtempSync(join(tmpdir(), "traits-pipeline-"));
   try {
-    console.log(`capture pipeline: ${options.runs} alternating runs each, medians; output to a new file each run (replacing one costs a forced writeback on ext4)\n`);
+    console.log(
+      `capture pipeline: ${options.runs} alternating runs each, medians; output to a new file each run (replacing one costs a forced writeback on ext4)\n`,
+    );
     const startup = [];
-    const tiny = join(dir, "one.pcap"), fd = openSync(tiny, "w");
+    const tiny = join(dir, "one.pcap"),
+      fd = openSync(tiny, "w");
     makeCapture(fd, 1);
     closeSync(fd);
     for (let run = 0; run < options.runs; run++) {
-      startup.push(timed([process.execPath, "-e", "0"], false).seconds, timed([process.execPath, CLI, "pcap", "annotate", tiny, join(dir, "one.pcapng")], false).seconds);
+      startup.push(
+        timed([process.execPath, "-e", "0"], false).seconds,
+        timed([process.execPath, CLI, "pcap", "annotate", tiny, join(dir, "one.pcapng")], false).seconds,
+      );
     }
-    const nodeAlone = median(startup.filter((_, i) => i % 2 === 0)), oneAnnotate = median(startup.filter((_, i) => i % 2 === 1));
-    console.log(`startup: node -e 0 ${(nodeAlone * 1000).toFixed(0)} ms; annotate of 1 packet ${(oneAnnotate * 1000).toFixed(0)} ms\n`);
-    console.log("| packets | input MB | editcap s | annotate s | ratio | packets/s | MB/s | annotate peak RSS MB | editcap peak RSS MB |");
+    const nodeAlone = median(startup.filter((_, i) => i % 2 === 0)),
+      oneAnnotate = median(startup.filter((_, i) => i % 2 === 1));
+    console.log(
+      `startup: node -e 0 ${(nodeAlone * 1000).toFixed(0)} ms; annotate of 1 packet ${(oneAnnotate * 1000).toFixed(0)} ms\n`,
+    );
+    console.log(
+      "| packets | input MB | editcap s | annotate s | ratio | packets/s | MB/s | annotate peak RSS MB | editcap peak RSS MB |",
+    );
     console.log("|---|---|---|---|---|---|---|---|---|");
     for (const count of options.packets) {
-      const input = join(dir, `in-${count}.pcap`), out = join(dir, "out.pcapng"), fd = openSync(input, "w");
+      const input = join(dir, `in-${count}.pcap`),
+        out = join(dir, "out.pcapng"),
+        fd = openSync(input, "w");
       makeCapture(fd, count);
       closeSync(fd);
-      const mb = statSync(input).size / 1e6, runs = { editcap: [], annotate: [] };
+      const mb = statSync(input).size / 1e6,
+        runs = { editcap: [], annotate: [] };
       for (let run = 0; run < options.runs; run++) {
         for (const tool of editcap ? ["editcap", "annotate"] : ["annotate"]) {
           rmSync(out, { force: true });
-          const argv = tool === "editcap" ? ["editcap", "-F", "pcapng", input, out] : [process.execPath, CLI, "pcap", "annotate", input, out];
+          const argv =
+            tool === "editcap"
+              ? ["editcap", "-F", "pcapng", input, out]
+              : [process.execPath, CLI, "pcap", "annotate", input, out];
           runs[tool].push(timed(argv, timeTool));
         }
       }
-      const a = median(runs.annotate.map((r) => r.seconds)), e = editcap ? median(runs.editcap.map((r) => r.seconds)) : NaN;
+      const a = median(runs.annotate.map((r) => r.seconds)),
+        e = editcap ? median(runs.editcap.map((r) => r.seconds)) : NaN;
       const rss = (list) => (timeTool ? Math.max(...list.map((r) => r.rssMB)).toFixed(0) : "-");
-      console.log(`| ${count.toLocaleString("en")} | ${mb.toFixed(0)} | ${editcap ? e.toFixed(2) : "-"} | ${a.toFixed(2)} | ${editcap ? (a / e).toFixed(2) : "-"} | ${(count / a / 1e6).toFixed(2)} M | ${(mb / a).toFixed(0)} | ${rss(runs.annotate)} | ${editcap ? rss(runs.editcap) : "-"} |`);
+      console.log(
+        `| ${count.toLocaleString("en")} | ${mb.toFixed(0)} | ${editcap ? e.toFixed(2) : "-"} | ${a.toFixed(2)} | ${editcap ? (a / e).toFixed(2) : "-"} | ${(count / a / 1e6).toFixed(2)} M | ${(mb / a).toFixed(0)} | ${rss(runs.annotate)} | ${editcap ? rss(runs.editcap) : "-"} |`,
+      );
       rmSync(input);
     }
   } finally {

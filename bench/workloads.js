@@ -4,7 +4,14 @@ import { PacketPool } from "packet-traits";
 import { ANNOTATE, BURST_OPS, annotateOne } from "./burst-ops.js";
 
 /** The stores every ring starts with: key, length (6 keys, 44 bytes in use). */
-export const STORE_KEYS = [[3, 2], [10, 4], [17, 8], [25, 2], [40, 4], [55, 8]];
+export const STORE_KEYS = [
+  [3, 2],
+  [10, 4],
+  [17, 8],
+  [25, 2],
+  [40, 4],
+  [55, 8],
+];
 export { ANNOTATE };
 export const IMPLS = ["wasm-batch", "wasm-single", "js-batch", "js-single"];
 
@@ -13,7 +20,8 @@ export function fillStores(pool) {
   for (let f = 0; f < pool.count; f++) {
     const store = pool.traits(f);
     store.clear();
-    for (const [key, len] of STORE_KEYS) store.trySet(key, len === 2 ? (f * 31 + key) & 0xffff : (f * 2654435761 + key) >>> 0, len === 8 ? f : 0, len);
+    for (const [key, len] of STORE_KEYS)
+      store.trySet(key, len === 2 ? (f * 31 + key) & 0xffff : (f * 2654435761 + key) >>> 0, len === 8 ? f : 0, len);
   }
 }
 
@@ -27,7 +35,11 @@ export class Ring {
     this.stores = Array.from({ length: size }, (_, f) => this.pool.traits(f));
     this.bursts = [];
     for (let first = 0; first < size; first += burstSize) {
-      this.bursts.push(this.pool.burst(Math.min(burstSize, size - first), { slots: 4 }).selectRange(first, Math.min(burstSize, size - first)));
+      this.bursts.push(
+        this.pool
+          .burst(Math.min(burstSize, size - first), { slots: 4 })
+          .selectRange(first, Math.min(burstSize, size - first)),
+      );
     }
     this.decoded = this.pool.decodeBuffer(64 * burstSize);
     this.out = new Uint32Array(2);
@@ -84,7 +96,8 @@ function batch_set_8B_overwrite(r, passes) {
 }
 function single_set_8B_overwrite(r, passes) {
   let ok = 0;
-  for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.trySet(17, 0x55667788, 0x11223344, 8) === 0 ? 1 : 0;
+  for (let p = 0; p < passes; p++)
+    for (const s of r.stores) ok += s.trySet(17, 0x55667788, 0x11223344, 8) === 0 ? 1 : 0;
   return ok;
 }
 function batch_insert_delete(r, passes) {
@@ -94,7 +107,8 @@ function batch_insert_delete(r, passes) {
 }
 function single_insert_delete(r, passes) {
   let ok = 0;
-  for (let p = 0; p < passes; p++) for (const s of r.stores) ok += (s.trySet(30, 0xcafe, 0, 4) === 0 ? 1 : 0) + (s.tryDelete(30) === 0 ? 1 : 0);
+  for (let p = 0; p < passes; p++)
+    for (const s of r.stores) ok += (s.trySet(30, 0xcafe, 0, 4) === 0 ? 1 : 0) + (s.tryDelete(30) === 0 ? 1 : 0);
   return ok;
 }
 function batch_decode_store(r, passes) {
@@ -153,7 +167,7 @@ export const WORKLOADS = {
       WORKLOADS["insert+delete"].run(r, 1);
       if (r.batch) for (const b of r.bursts) r.pool.batchDelete(b, 30);
       else for (const s of r.stores) s.tryDelete(30);
-      return hash.join() + "/" + r.storesHash();
+      return `${hash.join()}/${r.storesHash()}`;
     },
   },
   "decode store": {
@@ -163,8 +177,15 @@ export const WORKLOADS = {
     },
     check(r) {
       let h = 0;
-      const mix = (keys, lens, values, n) => { for (let i = 0; i < n; i++) h = Math.imul(h ^ (keys[i] * 16 + lens[i]) ^ values[2 * i] ^ values[2 * i + 1], 0x01000193); };
-      if (r.batch) for (const b of r.bursts) { const n = r.pool.batchDecode(b, r.decoded); mix(r.decoded.keys(), r.decoded.lens(), r.decoded.values(), n); }
+      const mix = (keys, lens, values, n) => {
+        for (let i = 0; i < n; i++)
+          h = Math.imul(h ^ (keys[i] * 16 + lens[i]) ^ values[2 * i] ^ values[2 * i + 1], 0x01000193);
+      };
+      if (r.batch)
+        for (const b of r.bursts) {
+          const n = r.pool.batchDecode(b, r.decoded);
+          mix(r.decoded.keys(), r.decoded.lens(), r.decoded.values(), n);
+        }
       else for (const s of r.stores) mix(r.keys, r.lens, r.values, s.tryDecode(r.keys, r.lens, r.values));
       return (h >>> 0).toString(16);
     },
@@ -185,7 +206,8 @@ function sumReads(r, key) {
   if (r.batch) {
     for (const b of r.bursts) {
       r.pool.batchGet(b, key);
-      const v = b.values(), st = b.status();
+      const v = b.values(),
+        st = b.status();
       for (let i = 0; i < b.length; i++) h = Math.imul(h ^ v[8 * i] ^ v[8 * i + 1] ^ st[i], 0x01000193);
     }
   } else {

@@ -12,8 +12,10 @@ export const SIZES = { v1: [2, 4, 8], flags: [0, 4, 8] };
 /** Hardware keys: the key, its value size, its offset in the hints area; VLAN_PROTO (index 3) is big-endian. */
 export const HW_KEYS = [0x10000, 0x10001, 0x10002, 0x10003, 0x10004];
 export const HW_SIZES = [4, 4, 2, 2, 8];
-const HW_OFFSETS = [4, 8, 12, 14, 16], VLAN_PROTO = 3, FIRST_APP_KEY = 59, HINTS = 32;
-
+const HW_OFFSETS = [4, 8, 12, 14, 16],
+  VLAN_PROTO = 3,
+  FIRST_APP_KEY = 59,
+  HINTS = 32;
 
 /** 0..63 for an application key, 64 + i for hardware key i, -1 for anything else (numbers or bigints). */
 export function keyId(key) {
@@ -49,7 +51,15 @@ export class PoolModel {
   constructor({ count, frameSize, headroom, profile, placement, registry }, images) {
     Object.assign(this, { count, frameSize, headroom, profile, placement, registry });
     this.dataEnd = frameSize - (placement === "struct" ? HINTS : 0);
-    this.frames = images.map((image) => ({ head: headroom, length: 0, map: new Map(), corrupt: false, hints: new Uint8Array(HINTS), image: image.slice(), known: new Uint8Array(frameSize).fill(1) }));
+    this.frames = images.map((image) => ({
+      head: headroom,
+      length: 0,
+      map: new Map(),
+      corrupt: false,
+      hints: new Uint8Array(HINTS),
+      image: image.slice(),
+      known: new Uint8Array(frameSize).fill(1),
+    }));
   }
 
   /** Bytes the store of frame f uses. */
@@ -62,10 +72,16 @@ export class PoolModel {
   /** The store's bytes as the format lays them out: header (high, low), then values in key order. */
   serialize(f) {
     if (this.frames[f].corrupt) return new Uint8Array(16).fill(0xff);
-    const map = this.frames[f].map, keys = [...map.keys()].sort((a, b) => a - b), out = new Uint8Array(this.size(f)), view = new DataView(out.buffer);
-    let high = 0n, low = 0n, at = 16;
+    const map = this.frames[f].map,
+      keys = [...map.keys()].sort((a, b) => a - b),
+      out = new Uint8Array(this.size(f)),
+      view = new DataView(out.buffer);
+    let high = 0n,
+      low = 0n,
+      at = 16;
     for (const k of keys) {
-      const { len, lo, hi } = map.get(k), code = BigInt(SIZES[this.profile].indexOf(len) + 1);
+      const { len, lo, hi } = map.get(k),
+        code = BigInt(SIZES[this.profile].indexOf(len) + 1);
       high |= (code >> 1n) << BigInt(k);
       low |= (code & 1n) << BigInt(k);
       out.set(leBytes(len, lo, hi), at);
@@ -107,8 +123,13 @@ export class PoolModel {
     const i = id - 64;
     if (len !== HW_SIZES[i]) return Errno.EINVAL;
     if (this.placement === "off") return Errno.EOPNOTSUPP;
-    if (this.placement === "keys") return this.strict(FIRST_APP_KEY + i, appLength(i, this.profile)) || this.coreSet(f, FIRST_APP_KEY + i, appLength(i, this.profile), i === VLAN_PROTO ? swap16(lo) : lo, hi);
-    const view = new DataView(this.frames[f].hints.buffer), at = HW_OFFSETS[i];
+    if (this.placement === "keys")
+      return (
+        this.strict(FIRST_APP_KEY + i, appLength(i, this.profile)) ||
+        this.coreSet(f, FIRST_APP_KEY + i, appLength(i, this.profile), i === VLAN_PROTO ? swap16(lo) : lo, hi)
+      );
+    const view = new DataView(this.frames[f].hints.buffer),
+      at = HW_OFFSETS[i];
     if (len === 2) view.setUint16(at, lo, i !== VLAN_PROTO);
     else view.setUint32(at, lo, true);
     if (len === 8) view.setUint32(at + 4, hi, true);
@@ -127,7 +148,8 @@ export class PoolModel {
 
   /** store.tryGet(key, out) as [rc, lo, hi] (lo, hi only on success); outLen as tryGetBytes' out.length. */
   tryGet(f, key, outLen = 8) {
-    const id = keyId(key), map = this.frames[f].map;
+    const id = keyId(key),
+      map = this.frames[f].map;
     if (id < 0) return [Errno.EINVAL];
     if ((id < 64 || this.placement === "keys") && this.frames[f].corrupt) return [Errno.EBADMSG];
     if (id < 64) {
@@ -135,7 +157,8 @@ export class PoolModel {
       if (!v) return [Errno.ENOENT];
       return v.len > outLen ? [Errno.ENOSPC] : [v.len, v.lo, v.hi];
     }
-    const i = id - 64, size = HW_SIZES[i];
+    const i = id - 64,
+      size = HW_SIZES[i];
     if (this.placement === "keys") {
       const v = map.get(FIRST_APP_KEY + i);
       if (!v) return [Errno.ENOENT];
@@ -148,7 +171,11 @@ export class PoolModel {
     if (this.placement === "off" || ((view.getUint32(0, true) >>> i) & 1) === 0) return [Errno.ENOENT];
     if (size > outLen) return [Errno.ENOSPC];
     const at = HW_OFFSETS[i];
-    return [size, size === 2 ? view.getUint16(at, i !== VLAN_PROTO) : view.getUint32(at, true), size === 8 ? view.getUint32(at + 4, true) : 0];
+    return [
+      size,
+      size === 2 ? view.getUint16(at, i !== VLAN_PROTO) : view.getUint32(at, true),
+      size === 8 ? view.getUint32(at + 4, true) : 0,
+    ];
   }
 
   /** store.tryHas(key). */
@@ -162,11 +189,15 @@ export class PoolModel {
 
   /** store.tryDelete(key). */
   tryDelete(f, key) {
-    const id = keyId(key), fm = this.frames[f];
+    const id = keyId(key),
+      fm = this.frames[f];
     if (id < 0) return Errno.EINVAL;
     if ((id < 64 || this.placement === "keys") && fm.corrupt) return Errno.EBADMSG;
-    if (id < 64 || this.placement === "keys") return fm.map.delete(id < 64 ? id : FIRST_APP_KEY + id - 64) ? 0 : Errno.ENOENT;
-    const view = new DataView(fm.hints.buffer), bits = view.getUint32(0, true), bit = 1 << (id - 64);
+    if (id < 64 || this.placement === "keys")
+      return fm.map.delete(id < 64 ? id : FIRST_APP_KEY + id - 64) ? 0 : Errno.ENOENT;
+    const view = new DataView(fm.hints.buffer),
+      bits = view.getUint32(0, true),
+      bit = 1 << (id - 64);
     if (this.placement === "off" || (bits & bit) === 0) return Errno.ENOENT;
     view.setUint32(0, bits & ~bit, true);
     return 0;
@@ -181,13 +212,18 @@ export class PoolModel {
       const rc = this.strict(id, len);
       if (rc) return rc;
     }
-    return this.apply(f, entries.map(([key, value, len]) => [keyId(key), len, value % 2 ** 32, Math.floor(value / 2 ** 32)]), false);
+    return this.apply(
+      f,
+      entries.map(([key, value, len]) => [keyId(key), len, value % 2 ** 32, Math.floor(value / 2 ** 32)]),
+      false,
+    );
   }
 
   /** Sets [key, len, lo, hi] one by one on a copy (after a clear with replace); keeps it only if all succeed. */
   apply(f, sets, replace) {
     // A corrupt header fails the sets (after the first value's check) unless replace empties the store.
-    if (this.frames[f].corrupt && !replace) return fitsPair(sets[0][1], sets[0][2], sets[0][3]) ? Errno.EBADMSG : Errno.EINVAL;
+    if (this.frames[f].corrupt && !replace)
+      return fitsPair(sets[0][1], sets[0][2], sets[0][3]) ? Errno.EBADMSG : Errno.EINVAL;
     const map = replace ? new Map() : new Map(this.frames[f].map);
     for (const [k, len, lo, hi] of sets) {
       if (!fitsPair(len, lo, hi)) return Errno.EINVAL;
@@ -251,12 +287,14 @@ export class PoolModel {
     const room = packet ? src.head : dst.frames[g].head;
     if (src.corrupt) return Errno.EBADMSG;
     if (this.size(f) > room) return Errno.ENOSPC;
-    let map = new Map(src.map), hints = src.hints.slice();
+    let map = new Map(src.map),
+      hints = src.hints.slice();
     if (dst.placement !== this.placement) {
       const hw = this.hardware(f);
       if (typeof hw === "number") return hw;
       if (dst.placement === "off" && hw.length > 0) return Errno.EOPNOTSUPP;
-      if (dst.placement === "keys" && this.placement !== "keys" && [59, 60, 61, 62, 63].some((k) => src.map.has(k))) return Errno.EBUSY;
+      if (dst.placement === "keys" && this.placement !== "keys" && [59, 60, 61, 62, 63].some((k) => src.map.has(k)))
+        return Errno.EBUSY;
       if (this.placement === "keys") for (const [key] of hw) map.delete(FIRST_APP_KEY + key - HW_KEYS[0]);
       hints = new Uint8Array(HINTS);
       if (dst.placement === "keys") {
@@ -270,7 +308,8 @@ export class PoolModel {
       } else if (dst.placement === "struct") {
         const view = new DataView(hints.buffer);
         for (const [key, len, lo, hi] of hw) {
-          const i = key - HW_KEYS[0], at = HW_OFFSETS[i];
+          const i = key - HW_KEYS[0],
+            at = HW_OFFSETS[i];
           if (len === 2) view.setUint16(at, lo, i !== VLAN_PROTO);
           else view.setUint32(at, lo, true);
           if (len === 8) view.setUint32(at + 4, hi, true);
@@ -286,7 +325,8 @@ export class PoolModel {
     if (packet && dst === this && f === g) return 0;
     const to = dst.frames[g];
     if (packet) {
-      const data = src.image.slice(src.head, src.head + src.length), known = src.known.slice(src.head, src.head + src.length);
+      const data = src.image.slice(src.head, src.head + src.length),
+        known = src.known.slice(src.head, src.head + src.length);
       dst.moveHead(g, src.head, src.length);
       to.image.set(data, to.head);
       to.known.set(known, to.head);
@@ -306,12 +346,29 @@ export class PoolModel {
   /** Throws if a pool's frames differ from the model: heads, lengths, store bytes, hints, and every known byte past the head. */
   check(pool, where) {
     for (let f = 0; f < this.count; f++) {
-      const fm = this.frames[f], bytes = pool.frameBytes(f);
-      if (pool.head(f) !== fm.head || pool.length(f) !== fm.length) throw new Error(`${where}: frame ${f}: head ${pool.head(f)}, length ${pool.length(f)}; the model says ${fm.head}, ${fm.length}`);
+      const fm = this.frames[f],
+        bytes = pool.frameBytes(f);
+      if (pool.head(f) !== fm.head || pool.length(f) !== fm.length)
+        throw new Error(
+          `${where}: frame ${f}: head ${pool.head(f)}, length ${pool.length(f)}; the model says ${fm.head}, ${fm.length}`,
+        );
       const expected = this.serialize(f);
-      for (let i = 0; i < expected.length; i++) if (bytes[i] !== expected[i]) throw new Error(`${where}: frame ${f}: store byte ${i} is ${bytes[i]}, the model says ${expected[i]} (store ${hex(bytes.subarray(0, expected.length))}, model ${hex(expected)})`);
-      for (let i = fm.head; i < this.dataEnd; i++) if (fm.known[i] && bytes[i] !== fm.image[i]) throw new Error(`${where}: frame ${f}: byte ${i} (past the head ${fm.head}) is ${bytes[i]}, the model says ${fm.image[i]}`);
-      if (this.placement === "struct") for (let i = 0; i < HINTS; i++) if (bytes[this.dataEnd + i] !== fm.hints[i]) throw new Error(`${where}: frame ${f}: hints byte ${i} is ${bytes[this.dataEnd + i]}, the model says ${fm.hints[i]}`);
+      for (let i = 0; i < expected.length; i++)
+        if (bytes[i] !== expected[i])
+          throw new Error(
+            `${where}: frame ${f}: store byte ${i} is ${bytes[i]}, the model says ${expected[i]} (store ${hex(bytes.subarray(0, expected.length))}, model ${hex(expected)})`,
+          );
+      for (let i = fm.head; i < this.dataEnd; i++)
+        if (fm.known[i] && bytes[i] !== fm.image[i])
+          throw new Error(
+            `${where}: frame ${f}: byte ${i} (past the head ${fm.head}) is ${bytes[i]}, the model says ${fm.image[i]}`,
+          );
+      if (this.placement === "struct")
+        for (let i = 0; i < HINTS; i++)
+          if (bytes[this.dataEnd + i] !== fm.hints[i])
+            throw new Error(
+              `${where}: frame ${f}: hints byte ${i} is ${bytes[this.dataEnd + i]}, the model says ${fm.hints[i]}`,
+            );
     }
   }
 }

@@ -46,9 +46,15 @@ export class Watched {
       const timer = setTimeout(() => {
         this.worker = undefined;
         worker.terminate();
-        done(reject, new Error(`${this.name}: seed ${seed}: no result after ${this.limitMs / 1000} s (${ops} ops): a hang, stopped by the watchdog`));
+        done(
+          reject,
+          new Error(
+            `${this.name}: seed ${seed}: no result after ${this.limitMs / 1000} s (${ops} ops): a hang, stopped by the watchdog`,
+          ),
+        );
       }, this.limitMs);
-      const onMessage = (message) => (message.error ? done(reject, new Error(message.error)) : done(resolve, message.ops));
+      const onMessage = (message) =>
+        message.error ? done(reject, new Error(message.error)) : done(resolve, message.ops);
       const onError = (error) => {
         this.worker = undefined;
         done(reject, new Error(`${this.name}: seed ${seed}: the target's thread died: ${error?.stack ?? error}`));
@@ -77,7 +83,12 @@ if (!isMainThread && workerData?.spec) {
     try {
       parentPort.postMessage({ ops: await module[spec.fn](seed, ops, ...(samples ? [samples] : [])) });
     } catch (error) {
-      parentPort.postMessage({ error: error instanceof Error ? error.message + "\n" + (error.stack ?? "").split("\n").slice(1, 6).join("\n") : String(error) });
+      parentPort.postMessage({
+        error:
+          error instanceof Error
+            ? `${error.message}\n${(error.stack ?? "").split("\n").slice(1, 6).join("\n")}`
+            : String(error),
+      });
     }
   });
 }

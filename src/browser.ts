@@ -15,4 +15,18 @@ export { Burst, DecodeBuffer, type BurstLayout } from "./pool/burst.js";
 export { KeyRegistry, type KeyEntry, type KeyLookup, type RegistryConfig } from "./registry/registry.js";
 export { SharedKeyRegistry } from "./registry/shared-registry.js";
 export { HardwareKey, type HardwarePlacement } from "./store/hardware.js";
-export { defineTraits, Trait, TraitSet, type TraitSchema, type TraitType, type TraitSpec, type TraitDeclarations, type TraitInputs, type TraitValues, type TraitValueOf, type TraitInputOf, type TypeOfSpec, type SchemaOptions } from "./schema/schema.js";
+export {
+  defineTraits,
+  Trait,
+  TraitSet,
+  type TraitSchema,
+  type TraitType,
+  type TraitSpec,
+  type TraitDeclarations,
+  type TraitInputs,
+  type TraitValues,
+  type TraitValueOf,
+  type TraitInputOf,
+  type TypeOfSpec,
+  type SchemaOptions,
+} from "./schema/schema.js";

@@ -31,7 +31,9 @@ function sources(dir: string): string[] {
 const graph = new Map(
   sources(SRC).map((file) => {
     const text = readFileSync(file, "utf8");
-    const targets = [...text.matchAll(/^(?:import|export)\b[^;]*?from\s+"(\.{1,2}\/[^"]+)\.js";/gms)].map((m) => resolve(dirname(file), `${m[1]}.ts`));
+    const targets = [...text.matchAll(/^(?:import|export)\b[^;]*?from\s+"(\.{1,2}\/[^"]+)\.js";/gms)].map((m) =>
+      resolve(dirname(file), `${m[1]}.ts`),
+    );
     return [file, targets] as const;
   }),
 );
@@ -39,7 +41,8 @@ const name = (file: string) => relative(SRC, file);
 const folder = (file: string) => (name(file).includes("/") ? name(file).split("/")[0]! : "");
 
 it("src/ has no import cycle", () => {
-  const state = new Map<string, "open" | "done">(), cycles: string[] = [];
+  const state = new Map<string, "open" | "done">(),
+    cycles: string[] = [];
   const visit = (file: string, path: string[]) => {
     if (state.get(file) === "done") return;
     if (state.get(file) === "open") {

@@ -16,7 +16,8 @@ export interface Guarded {
 
 /** Places a store of `cap` bytes (initial bytes `init`) between guard bytes, in WASM memory or an ArrayBuffer. */
 export function guardedStore(impl: Impl, profile: Profile, cap: number, init?: Uint8Array): Guarded {
-  const start = GUARD, total = start + cap + GUARD;
+  const start = GUARD,
+    total = start + cap + GUARD;
   let store: TraitStore, all: () => Uint8Array;
   if (impl === "wasm") {
     const memory = new WebAssembly.Memory({ initial: 1 });
@@ -38,7 +39,8 @@ export function guardedStore(impl: Impl, profile: Profile, cap: number, init?: U
     checkGuards() {
       const now = all();
       for (let i = 0; i < total; i++) {
-        if ((i < start || i >= start + cap) && now[i] !== expected[i]) throw new Error(`guard byte ${i - start} (relative to the store) changed`);
+        if ((i < start || i >= start + cap) && now[i] !== expected[i])
+          throw new Error(`guard byte ${i - start} (relative to the store) changed`);
       }
     },
   };

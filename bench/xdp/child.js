@@ -1,9 +1,3 @@
-// One side of `npm run bench -- --xdp`, run by bench/xdp.js inside a namespace of the veth pair:
-//   child.js gen OBJ DEV SECONDS        transmits UDP packets (gen.bpf.o, BPF_PROG_TEST_RUN live frames)
-//   child.js drop OBJ DEV SECONDS       counts what drop.bpf.o dropped: prints packets/s
-//   child.js rx MODE DEV SECONDS        receives through an XskSocket (MODE none|wasm|js): prints packets/s
-// Each measuring side prints "ready", waits for "go" on stdin, measures, and prints one JSON line.
-import { readFileSync } from "node:fs";
 import { HardwareKey, PacketPool } from "packet-traits";
 import { BpfObject, RECEIVE_META_LENGTH, XskSocket } from "packet-traits/xdp";
 import { getNative } from "../../dist/xdp/ffi.js";
@@ -11,44 +5,80 @@ import { testRunAt } from "../../dist/xdp/run.js";
 
 const [role, arg, device, seconds] = [process.argv[2], process.argv[3], process.argv[4], Number(process.argv[5])];
 const native = getNative();
-const go = () => new Promise((resolve) => { console.log("ready"); process.stdin.once("data", resolve); });
+const go = () =>
+  new Promise((resolve) => {
+    console.log("ready");
+    process.stdin.once("data", resolve);
+  });
 
 if (role === "gen") {
   const [dstMac, srcMac] = [process.argv[6], process.argv[7]];
-  const object = BpfObject.load(arg), ifindex = native.ifIndex(device);
+  const object = BpfObject.load(arg),
+    ifindex = native.ifIndex(device);
   const packet = Buffer.alloc(64);
   Buffer.from(dstMac.replaceAll(":", ""), "hex").copy(packet, 0);
   Buffer.from(srcMac.replaceAll(":", ""), "hex").copy(packet, 6);
   packet.writeUInt16BE(0x0800, 12);
   Buffer.from("450000320000400040110000", "hex").copy(packet, 14);
   Buffer.from([10, 99, 0, 2, 10, 99, 0, 1]).copy(packet, 26); // addresses (the receiver does not route them)
-  packet.writeUInt16BE(40000, 34); packet.writeUInt16BE(9000, 36); packet.writeUInt16BE(30, 38);
-  const ctx = new Uint8Array(24), view = new DataView(ctx.buffer);
+  packet.writeUInt16BE(40000, 34);
+  packet.writeUInt16BE(9000, 36);
+  packet.writeUInt16BE(30, 38);
+  const ctx = new Uint8Array(24),
+    view = new DataView(ctx.buffer);
   view.setUint32(4, packet.length, true);
   view.setUint32(12, ifindex, true);
   const end = Date.now() + seconds * 1000;
   while (Date.now() < end) {
-    testRunAt(object.programFd(), { dataIn: native.address(packet), dataInSize: packet.length, dataOut: 0n, dataOutSize: 0, ctxIn: native.address(ctx), ctxInSize: 24, ctxOut: 0n, ctxOutSize: 0, repeat: 1 << 16, flags: 2, batchSize: 64 });
+    testRunAt(object.programFd(), {
+      dataIn: native.address(packet),
+      dataInSize: packet.length,
+      dataOut: 0n,
+      dataOutSize: 0,
+      ctxIn: native.address(ctx),
+      ctxInSize: 24,
+      ctxOut: 0n,
+      ctxOutSize: 0,
+      repeat: 1 << 16,
+      flags: 2,
+      batchSize: 64,
+    });
   }
   object.close();
 } else if (role === "drop") {
-  const object = BpfObject.load(arg), link = object.attachXdp(native.ifIndex(device));
-  const key = new Uint8Array(4), value = new BigUint64Array(1), fd = object.mapFd("dropped");
-  const read = () => { native.mapLookup(fd, key, new Uint8Array(value.buffer)); return value[0]; };
+  const object = BpfObject.load(arg),
+    link = object.attachXdp(native.ifIndex(device));
+  const key = new Uint8Array(4),
+    value = new BigUint64Array(1),
+    fd = object.mapFd("dropped");
+  const read = () => {
+    native.mapLookup(fd, key, new Uint8Array(value.buffer));
+    return value[0];
+  };
   await go();
-  const before = read(), t0 = process.hrtime.bigint();
+  const before = read(),
+    t0 = process.hrtime.bigint();
   await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-  const count = read() - before, ns = process.hrtime.bigint() - t0;
+  const count = read() - before,
+    ns = process.hrtime.bigint() - t0;
   native.destroyLink(link);
   object.close();
   console.log(JSON.stringify({ pps: Number(count) / (Number(ns) / 1e9) }));
 } else {
-  const pool = new PacketPool({ count: 4096, placement: "metadata", metaLength: RECEIVE_META_LENGTH, hardwareKeys: "keys", impl: arg === "js" ? "js" : "wasm" });
+  const pool = new PacketPool({
+    count: 4096,
+    placement: "metadata",
+    metaLength: RECEIVE_META_LENGTH,
+    hardwareKeys: "keys",
+    impl: arg === "js" ? "js" : "wasm",
+  });
   const socket = XskSocket.open({ pool, device, ringSize: 4096 });
   const burst = pool.burst(256);
-  let received = 0, checksum = 0n;
+  let received = 0,
+    checksum = 0n;
   await go();
-  const t0 = process.hrtime.bigint(), end = t0 + BigInt(seconds * 1e9);
+  const t0 = process.hrtime.bigint(),
+    end = t0 + BigInt(seconds * 1e9);
   while (process.hrtime.bigint() < end) {
     const n = socket.receive(burst);
     if (n === 0) continue;

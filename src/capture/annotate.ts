@@ -31,13 +31,21 @@ export interface AnnotateOptions {
   limit: number;
 }
 
-const BURST = 256, FRAME_SIZE = 2048, HEADROOM = 256, ROOM = FRAME_SIZE - HEADROOM;
-const hardwareKey = (name: (typeof HARDWARE_NAMES)[number]): number => HARDWARE_FIRST_APP_KEY + HARDWARE_NAMES.indexOf(name);
+const BURST = 256,
+  FRAME_SIZE = 2048,
+  HEADROOM = 256,
+  ROOM = FRAME_SIZE - HEADROOM;
+const hardwareKey = (name: (typeof HARDWARE_NAMES)[number]): number =>
+  HARDWARE_FIRST_APP_KEY + HARDWARE_NAMES.indexOf(name);
 const NO_COMMENTS: Uint8Array[] = [];
 
 /** The hardware keys as names, with their keys in placement "keys" and their sizes in `profile` (flags has no 2-byte size: 4). */
 export function hardwareNames(profile: Profile): KeyName[] {
-  return HARDWARE_NAMES.map((name, i) => ({ name, key: HARDWARE_FIRST_APP_KEY + i, size: HARDWARE_SIZES[i] === 2 && profile === "flags" ? 4 : HARDWARE_SIZES[i]! }));
+  return HARDWARE_NAMES.map((name, i) => ({
+    name,
+    key: HARDWARE_FIRST_APP_KEY + i,
+    size: HARDWARE_SIZES[i] === 2 && profile === "flags" ? 4 : HARDWARE_SIZES[i]!,
+  }));
 }
 
 /**
@@ -80,10 +88,21 @@ class Annotator {
   private packets = 0;
   private readonly encoder = new TextEncoder();
 
-  constructor(source: ByteSource, sink: ByteSink, private readonly options: AnnotateOptions) {
+  constructor(
+    source: ByteSource,
+    sink: ByteSink,
+    private readonly options: AnnotateOptions,
+  ) {
     // The pool allocates after the input and output buffers.
     this.memory = pipelineMemory();
-    this.pool = new PacketPool({ memory: this.memory, count: BURST, frameSize: FRAME_SIZE, headroom: HEADROOM, profile: options.profile, hardwareKeys: "keys" });
+    this.pool = new PacketPool({
+      memory: this.memory,
+      count: BURST,
+      frameSize: FRAME_SIZE,
+      headroom: HEADROOM,
+      profile: options.profile,
+      hardwareKeys: "keys",
+    });
     this.fields = [
       { key: options.packetIdKey, len: 8 },
       ...options.sets.map(({ key, len }) => ({ key, len })),
@@ -130,7 +149,8 @@ class Annotator {
   /** Takes the current packet into frame n: its first bytes, its value slots, what its output block needs. */
   private stash(): void {
     const { reader, bytes, values, pool, n, slots, options } = this;
-    const frame = pool.base + n * FRAME_SIZE + HEADROOM, copied = Math.min(reader.captured, ROOM);
+    const frame = pool.base + n * FRAME_SIZE + HEADROOM,
+      copied = Math.min(reader.captured, ROOM);
     this.writer.copy(frame, reader.dataAt, copied);
     if (n === 0) this.littleEndian = reader.format === "pcap" || reader.littleEndian;
     this.interfaceId[n] = reader.interfaceId;
@@ -140,7 +160,8 @@ class Annotator {
     this.optionsAt[n] = reader.optionsAt;
     this.optionsEnd[n] = reader.optionsEnd;
     this.offset[n] = reader.offset;
-    const slot = 2 * n * slots, id = this.packets;
+    const slot = 2 * n * slots,
+      id = this.packets;
     values[slot] = id >>> 0;
     values[slot + 1] = Math.floor(id / 2 ** 32);
     for (let j = 0; j < options.sets.length; j++) {
@@ -148,7 +169,15 @@ class Annotator {
       values[slot + 3 + 2 * j] = options.sets[j]!.hi;
     }
     const hash = slot + 2 * this.hashSlot;
-    this.vlan[n] = rxHash(bytes, frame, copied, reader.interfaces[reader.interfaceId]!.linkType, values, hash, hash + 2);
+    this.vlan[n] = rxHash(
+      bytes,
+      frame,
+      copied,
+      reader.interfaces[reader.interfaceId]!.linkType,
+      values,
+      hash,
+      hash + 2,
+    );
     reader.timestampNs(values, hash + 4);
     packetTicks(reader, this.ticks, 2 * n);
     this.n++;
@@ -161,15 +190,25 @@ class Annotator {
     if (n === 0) return;
     burst.selectRange(0, n);
     if (pool.batchSetMany(burst, this.fields, { replace: true }) < n) {
-      const status = burst.status(), i = status.findIndex((rc) => rc < 0);
-      throw new TraitsError("ENOSPC", `byte offset ${this.offset[i]}: packet ${this.packets - n + i}: its keys do not fit the ${HEADROOM}-byte store of a frame (errno ${status[i]})`);
+      const status = burst.status(),
+        i = status.findIndex((rc) => rc < 0);
+      throw new TraitsError(
+        "ENOSPC",
+        `byte offset ${this.offset[i]}: packet ${this.packets - n + i}: its keys do not fit the ${HEADROOM}-byte store of a frame (errno ${status[i]})`,
+      );
     }
     for (let i = 0; i < n; i++) {
       const vlan = this.vlan[i]!;
       if (vlan < 0) continue;
       const store = pool.traits(i);
-      const rc = store.trySet(HardwareKey.VLAN_TCI, vlan % 65536, 0, 2) || store.trySet(HardwareKey.VLAN_PROTO, Math.floor(vlan / 65536), 0, 2);
-      if (rc < 0) throw new TraitsError("ENOSPC", `byte offset ${this.offset[i]}: packet ${this.packets - n + i}: its VLAN tag does not fit its store (errno ${rc})`);
+      const rc =
+        store.trySet(HardwareKey.VLAN_TCI, vlan % 65536, 0, 2) ||
+        store.trySet(HardwareKey.VLAN_PROTO, Math.floor(vlan / 65536), 0, 2);
+      if (rc < 0)
+        throw new TraitsError(
+          "ENOSPC",
+          `byte offset ${this.offset[i]}: packet ${this.packets - n + i}: its VLAN tag does not fit its store (errno ${rc})`,
+        );
     }
     for (let i = 0; i < n; i++) this.packet(i);
     this.n = 0;
@@ -178,9 +217,25 @@ class Annotator {
 
   /** Writes the EPB of frame i: the input's fields, data and options, then our traits option (and comment). */
   private packet(i: number): void {
-    const { pool } = this, frame = pool.base + i * FRAME_SIZE, size = this.vlan[i]! < 0 ? this.storeSize : pool.traits(i).size;
-    const comments = this.options.comment ? [this.encoder.encode(commentText(storeRows(pool.traits(i), this.names)))] : NO_COMMENTS;
-    this.writer.packet(this.littleEndian, this.interfaceId[i]!, this.ticks[2 * i + 1]!, this.ticks[2 * i]!, this.original[i]!, this.dataAt[i]!, this.captured[i]!,
-      this.optionsAt[i]!, this.optionsEnd[i]!, frame, size, comments);
+    const { pool } = this,
+      frame = pool.base + i * FRAME_SIZE,
+      size = this.vlan[i]! < 0 ? this.storeSize : pool.traits(i).size;
+    const comments = this.options.comment
+      ? [this.encoder.encode(commentText(storeRows(pool.traits(i), this.names)))]
+      : NO_COMMENTS;
+    this.writer.packet(
+      this.littleEndian,
+      this.interfaceId[i]!,
+      this.ticks[2 * i + 1]!,
+      this.ticks[2 * i]!,
+      this.original[i]!,
+      this.dataAt[i]!,
+      this.captured[i]!,
+      this.optionsAt[i]!,
+      this.optionsEnd[i]!,
+      frame,
+      size,
+      comments,
+    );
   }
 }

@@ -14,8 +14,16 @@ export const TRAITS_OPTION = 2989;
 export const KEYS_OPTION = 2988;
 /** The Private Enterprise Number our options are filed under: IANA's PEN for documentation (no PEN is assigned to this project). */
 export const TRAITS_PEN = 32473;
-export const OPT_END = 0, OPT_COMMENT = 1, IF_TSRESOL = 9, IF_FCSLEN = 13, IF_TSOFFSET = 14;
-export const SHB = 0x0a0d0d0a, IDB = 1, SPB = 3, EPB = 6, BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+export const OPT_END = 0,
+  OPT_COMMENT = 1,
+  IF_TSRESOL = 9,
+  IF_FCSLEN = 13,
+  IF_TSOFFSET = 14;
+export const SHB = 0x0a0d0d0a,
+  IDB = 1,
+  SPB = 3,
+  EPB = 6,
+  BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 /** Largest record (pcap record or pcapng block) read: a 16 MiB jumbo is fine, a corrupt 4 GiB length is refused before any allocation. */
 export const MAX_RECORD = 16 * 2 ** 20;
 /** Bytes asked of the source per read. */
@@ -52,7 +60,10 @@ export interface Interface {
 }
 
 /** What next() found. */
-export const END = 0, PACKET = 1, BLOCK = 2, STALL = 3;
+export const END = 0,
+  PACKET = 1,
+  BLOCK = 2,
+  STALL = 3;
 
 const PCAP_MAGICS = [0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1];
 const TWO32 = 2 ** 32;
@@ -101,7 +112,11 @@ export class CaptureReader {
   /** Capture offset of bytes[from]. */
   private base = 0;
 
-  constructor(private readonly source: ByteSource, readonly bytes: Uint8Array, private readonly from = 0) {
+  constructor(
+    private readonly source: ByteSource,
+    readonly bytes: Uint8Array,
+    private readonly from = 0,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = this.filled = from;
   }
@@ -118,7 +133,11 @@ export class CaptureReader {
     if (!this.ensure(1, mayMove)) return STALL;
     if (this.filled === this.pos) return END;
     if (!this.ensure(need, mayMove)) return STALL;
-    if (this.filled - this.pos < need) this.bad(this.offsetOf(this.pos), this.format === "pcap" ? "truncated pcap record header (16 bytes)" : "truncated block header");
+    if (this.filled - this.pos < need)
+      this.bad(
+        this.offsetOf(this.pos),
+        this.format === "pcap" ? "truncated pcap record header (16 bytes)" : "truncated block header",
+      );
     return this.format === "pcap" ? this.pcapRecord(mayMove) : this.block(mayMove);
   }
 
@@ -145,7 +164,11 @@ export class CaptureReader {
       this.pos = this.from;
     }
     while (this.filled - this.pos < n) {
-      const got = this.source.read(this.bytes, this.filled, Math.min(Math.max(READ_CHUNK, n - (this.filled - this.pos)), end - this.filled));
+      const got = this.source.read(
+        this.bytes,
+        this.filled,
+        Math.min(Math.max(READ_CHUNK, n - (this.filled - this.pos)), end - this.filled),
+      );
       if (got === 0) {
         this.eof = true;
         break;
@@ -173,7 +196,8 @@ export class CaptureReader {
       this.format = "pcapng";
       return this.next(true);
     }
-    if (!PCAP_MAGICS.includes(magic)) this.bad(0, `not a pcap or pcapng capture (magic 0x${magic.toString(16).padStart(8, "0")})`);
+    if (!PCAP_MAGICS.includes(magic))
+      this.bad(0, `not a pcap or pcapng capture (magic 0x${magic.toString(16).padStart(8, "0")})`);
     if (left < 24) this.bad(0, "truncated pcap file header (24 bytes)");
     this.format = "pcap";
     const raw = this.view.getUint32(this.pos, false);
@@ -182,21 +206,36 @@ export class CaptureReader {
     this.snapLength = this.u32(this.pos + 16);
     // LinkType and additional information: FCS length (4 bits) | R | P (FCS length present) | 10 reserved bits | link type (16 bits).
     const field = this.u32(this.pos + 20);
-    if (field & 0x0bff0000) this.bad(20, `link type field 0x${field.toString(16)} has reserved bits set (link types are 16 bits)`);
+    if (field & 0x0bff0000)
+      this.bad(20, `link type field 0x${field.toString(16)} has reserved bits set (link types are 16 bits)`);
     this.fcsBytes = field & 0x04000000 ? 2 * (field >>> 28) : -1;
-    this.interfaces = [{ linkType: field & 0xffff, nsPerTick: this.nanoseconds ? 1 : 1000, ticksPerSecond: this.nanoseconds ? 1_000_000_000n : 1_000_000n, offsetSeconds: 0n }];
+    this.interfaces = [
+      {
+        linkType: field & 0xffff,
+        nsPerTick: this.nanoseconds ? 1 : 1000,
+        ticksPerSecond: this.nanoseconds ? 1_000_000_000n : 1_000_000n,
+        offsetSeconds: 0n,
+      },
+    ];
     this.pos += 24;
     return this.next(true);
   }
 
   private pcapRecord(mayMove: boolean): number {
-    const captured = this.u32(this.pos + 8), offset = this.offsetOf(this.pos);
-    if (16 + captured > MAX_RECORD) this.bad(offset + 8, `captured length ${captured} is over the ${MAX_RECORD}-byte limit of a record`);
+    const captured = this.u32(this.pos + 8),
+      offset = this.offsetOf(this.pos);
+    if (16 + captured > MAX_RECORD)
+      this.bad(offset + 8, `captured length ${captured} is over the ${MAX_RECORD}-byte limit of a record`);
     if (!this.ensure(16 + captured, mayMove)) return STALL;
     const at = this.pos;
-    if (this.filled - at < 16 + captured) this.bad(offset + 8, `captured length ${captured} runs past the end of the file (${this.filled - at - 16} bytes left)`);
+    if (this.filled - at < 16 + captured)
+      this.bad(
+        offset + 8,
+        `captured length ${captured} runs past the end of the file (${this.filled - at - 16} bytes left)`,
+      );
     const fraction = this.u32(at + 4);
-    if (fraction >= (this.nanoseconds ? 1e9 : 1e6)) this.bad(offset + 4, `packet ${this.packet + 1}: sub-second timestamp ${fraction} is out of range`);
+    if (fraction >= (this.nanoseconds ? 1e9 : 1e6))
+      this.bad(offset + 4, `packet ${this.packet + 1}: sub-second timestamp ${fraction} is out of range`);
     this.type = EPB;
     this.at = at;
     this.offset = offset;
@@ -214,7 +253,8 @@ export class CaptureReader {
   }
 
   private block(mayMove: boolean): number {
-    const offset = this.offsetOf(this.pos), type = this.view.getUint32(this.pos, true) === SHB ? SHB : this.u32(this.pos);
+    const offset = this.offsetOf(this.pos),
+      type = this.view.getUint32(this.pos, true) === SHB ? SHB : this.u32(this.pos);
     if (type === SHB) {
       const order = this.view.getUint32(this.pos + 8, true);
       if (order === BYTE_ORDER_MAGIC) this.littleEndian = true;
@@ -222,11 +262,15 @@ export class CaptureReader {
       else this.bad(offset + 8, `bad byte-order magic 0x${order.toString(16)}`);
     }
     const length = this.u32(this.pos + 4);
-    if (length < 12 || length % 4 !== 0) this.bad(offset + 4, `block length ${length} is not a multiple of 4 of at least 12`);
-    if (length > MAX_RECORD) this.bad(offset + 4, `block length ${length} is over the ${MAX_RECORD}-byte limit of a record`);
+    if (length < 12 || length % 4 !== 0)
+      this.bad(offset + 4, `block length ${length} is not a multiple of 4 of at least 12`);
+    if (length > MAX_RECORD)
+      this.bad(offset + 4, `block length ${length} is over the ${MAX_RECORD}-byte limit of a record`);
     if (!this.ensure(length, mayMove)) return STALL;
-    const at = this.pos, left = this.filled - at;
-    if (length > left) this.bad(offset + 4, `block of ${length} bytes runs past the end of the file (${left} bytes left)`);
+    const at = this.pos,
+      left = this.filled - at;
+    if (length > left)
+      this.bad(offset + 4, `block of ${length} bytes runs past the end of the file (${left} bytes left)`);
     const trailer = this.u32(at + length - 4);
     if (trailer !== length) this.bad(offset + length - 4, `trailing block length ${trailer} does not match ${length}`);
     this.type = type;
@@ -237,14 +281,17 @@ export class CaptureReader {
     if (type === SHB) return this.section(at, offset, length);
     if (type === IDB) return this.interfaceBlock(at, offset, length);
     if (type === EPB) return this.enhanced(at, offset, length);
-    if (type === SPB && this.interfaces.length === 0) this.bad(offset, "simple packet block before any interface description block");
+    if (type === SPB && this.interfaces.length === 0)
+      this.bad(offset, "simple packet block before any interface description block");
     return BLOCK;
   }
 
   private section(at: number, offset: number, length: number): number {
     if (length < 28) this.bad(offset + 4, `section header block of ${length} bytes; at least 28`);
-    const major = this.u16(at + 12), minor = this.u16(at + 14);
-    if (major !== 1 || (minor !== 0 && minor !== 2)) this.bad(offset + 12, `pcapng version ${major}.${minor} is not supported (1.0)`);
+    const major = this.u16(at + 12),
+      minor = this.u16(at + 14);
+    if (major !== 1 || (minor !== 0 && minor !== 2))
+      this.bad(offset + 12, `pcapng version ${major}.${minor} is not supported (1.0)`);
     this.checkOptions(at + 24, at + length - 4, offset - at);
     this.interfaces = [];
     return BLOCK;
@@ -258,17 +305,26 @@ export class CaptureReader {
     const ticksPerSecond = r & 0x80 ? 1n << BigInt(r & 0x7f) : 10n ** BigInt(r);
     const whole = !(r & 0x80) && r <= 9;
     let offsetSeconds = 0n;
-    if (tsOffset >= 0 && this.u16(tsOffset - 2) === 8) offsetSeconds = this.view.getBigInt64(tsOffset, this.littleEndian);
-    this.interfaces.push({ linkType: this.u16(at + 8), nsPerTick: whole ? 10 ** (9 - r) : 0, ticksPerSecond, offsetSeconds });
+    if (tsOffset >= 0 && this.u16(tsOffset - 2) === 8)
+      offsetSeconds = this.view.getBigInt64(tsOffset, this.littleEndian);
+    this.interfaces.push({
+      linkType: this.u16(at + 8),
+      nsPerTick: whole ? 10 ** (9 - r) : 0,
+      ticksPerSecond,
+      offsetSeconds,
+    });
     return BLOCK;
   }
 
   private enhanced(at: number, offset: number, length: number): number {
     if (length < 32) this.bad(offset + 4, "enhanced packet block shorter than 32 bytes");
-    const interfaceId = this.u32(at + 8), captured = this.u32(at + 20);
-    if (interfaceId >= this.interfaces.length) this.bad(offset + 8, `interface ${interfaceId} is not described before this packet`);
+    const interfaceId = this.u32(at + 8),
+      captured = this.u32(at + 20);
+    if (interfaceId >= this.interfaces.length)
+      this.bad(offset + 8, `interface ${interfaceId} is not described before this packet`);
     const dataEnd = at + 28 + captured + ((4 - (captured % 4)) % 4);
-    if (28 + captured > length - 4 || dataEnd > at + length - 4) this.bad(offset + 20, `captured length ${captured} runs past the block (${length - 32} bytes of data room)`);
+    if (28 + captured > length - 4 || dataEnd > at + length - 4)
+      this.bad(offset + 20, `captured length ${captured} runs past the block (${length - 32} bytes of data room)`);
     this.checkOptions(dataEnd, at + length - 4, offset - at);
     this.packet++;
     this.dataAt = at + 28;
@@ -286,7 +342,8 @@ export class CaptureReader {
   private checkOptions(from: number, to: number, shift: number): void {
     for (let at = from; at < to; ) {
       if (at + 4 > to) this.bad(at + shift, "truncated option header");
-      const code = this.u16(at), length = this.u16(at + 2);
+      const code = this.u16(at),
+        length = this.u16(at + 2);
       if (code === OPT_END) return;
       if (at + 4 + length > to) this.bad(at + shift + 2, `option ${code} of ${length} bytes runs past its block`);
       at += 4 + length + ((4 - (length % 4)) % 4);
@@ -297,7 +354,8 @@ export class CaptureReader {
   private option(from: number, to: number, code: number, shift = 0): number {
     this.checkOptions(from, to, shift);
     for (let at = from; at + 4 <= to; ) {
-      const c = this.u16(at), length = this.u16(at + 2);
+      const c = this.u16(at),
+        length = this.u16(at + 2);
       if (c === OPT_END) break;
       if (c === code) return at + 4;
       at += 4 + length + ((4 - (length % 4)) % 4);
@@ -307,11 +365,14 @@ export class CaptureReader {
 
   /** The value (after the PEN) of our custom option `code` in the current SHB's or packet's options, as a view into the buffer; or undefined. */
   ourOption(code: number): Uint8Array | undefined {
-    const [from, to] = this.type === SHB ? [this.at + 24, this.at + this.length - 4] : [this.optionsAt, this.optionsEnd];
+    const [from, to] =
+      this.type === SHB ? [this.at + 24, this.at + this.length - 4] : [this.optionsAt, this.optionsEnd];
     for (let at = from; at + 4 <= to; ) {
-      const c = this.u16(at), length = this.u16(at + 2);
+      const c = this.u16(at),
+        length = this.u16(at + 2);
       if (c === OPT_END) break;
-      if (c === code && length >= 4 && this.u32(at + 4) === TRAITS_PEN) return this.bytes.subarray(at + 8, at + 4 + length);
+      if (c === code && length >= 4 && this.u32(at + 4) === TRAITS_PEN)
+        return this.bytes.subarray(at + 8, at + 4 + length);
       at += 4 + length + ((4 - (length % 4)) % 4);
     }
     return undefined;
@@ -346,7 +407,10 @@ export class CaptureReader {
   }
 
   private outOfRange(): never {
-    this.bad(this.offset + (this.format === "pcap" ? 0 : 12), `packet ${this.packet}: timestamp ${this.timestampBig()} ns is out of the range of rx_timestamp (0 to 2^64 - 1 ns since 1970)`);
+    this.bad(
+      this.offset + (this.format === "pcap" ? 0 : 12),
+      `packet ${this.packet}: timestamp ${this.timestampBig()} ns is out of the range of rx_timestamp (0 to 2^64 - 1 ns since 1970)`,
+    );
   }
 }
 
@@ -356,8 +420,12 @@ export class CaptureReader {
  * every product exact in a double; `& 0xffff` and `>>> 0` take integers modulo 2^16 and 2^32.)
  */
 export function mulAdd(high: number, low: number, m: number, add: number, out: Uint32Array, at: number): boolean {
-  const a = low >>> 16, b = low & 0xffff, mh = m >>> 16, ml = m & 0xffff;
-  const mid = a * ml + b * mh, r = (mid & 0xffff) * 65536 + b * ml + add;
+  const a = low >>> 16,
+    b = low & 0xffff,
+    mh = m >>> 16,
+    ml = m & 0xffff;
+  const mid = a * ml + b * mh,
+    r = (mid & 0xffff) * 65536 + b * ml + add;
   const hi = high * m + a * mh + Math.floor(mid / 65536) + Math.floor(r / TWO32);
   if (hi >= TWO32) return false;
   out[at] = r >>> 0;
@@ -374,7 +442,10 @@ export interface KeyName {
 
 /** The value of our names option: "traits-keys PROFILE NAME=KEY:LEN ..." (UTF-8, after the PEN). */
 export function keysText(profile: Profile, keys: readonly KeyName[]): string {
-  return `traits-keys ${profile} ${[...keys].sort((x, y) => x.key - y.key).map((k) => `${k.name}=${k.key}:${k.size}`).join(" ")}`.trimEnd();
+  return `traits-keys ${profile} ${[...keys]
+    .sort((x, y) => x.key - y.key)
+    .map((k) => `${k.name}=${k.key}:${k.size}`)
+    .join(" ")}`.trimEnd();
 }
 
 /** Parses our names option's text; undefined if it is not one. */
@@ -391,8 +462,14 @@ export function parseKeysText(text: string): { profile: Profile; keys: KeyName[]
 }
 
 /** Writes a classic pcap (little-endian, µs or ns timestamps); used to make test captures. */
-export function writePcap(linkType: number, packets: Array<{ timestampNs: bigint; data: Uint8Array; originalLength?: number }>, { nanoseconds = false } = {}): Uint8Array {
-  const size = 24 + packets.reduce((n, p) => n + 16 + p.data.length, 0), out = new Uint8Array(size), view = new DataView(out.buffer);
+export function writePcap(
+  linkType: number,
+  packets: Array<{ timestampNs: bigint; data: Uint8Array; originalLength?: number }>,
+  { nanoseconds = false } = {},
+): Uint8Array {
+  const size = 24 + packets.reduce((n, p) => n + 16 + p.data.length, 0),
+    out = new Uint8Array(size),
+    view = new DataView(out.buffer);
   view.setUint32(0, nanoseconds ? 0xa1b23c4d : 0xa1b2c3d4, true);
   view.setUint16(4, 2, true);
   view.setUint16(6, 4, true);
@@ -400,7 +477,8 @@ export function writePcap(linkType: number, packets: Array<{ timestampNs: bigint
   view.setUint32(20, linkType >>> 0, true);
   let at = 24;
   for (const { timestampNs, data, originalLength } of packets) {
-    const seconds = timestampNs / 1_000_000_000n, fraction = (timestampNs % 1_000_000_000n) / (nanoseconds ? 1n : 1000n);
+    const seconds = timestampNs / 1_000_000_000n,
+      fraction = (timestampNs % 1_000_000_000n) / (nanoseconds ? 1n : 1000n);
     view.setUint32(at, Number(seconds), true);
     view.setUint32(at + 4, Number(fraction), true);
     view.setUint32(at + 8, data.length, true);

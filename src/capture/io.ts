@@ -11,7 +11,10 @@ import type { ByteSource } from "./capture.js";
 
 /** An fs error as the user should read it: `code` is the errno name (ENOSPC), the message names the user's path. */
 export class FileError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(`${code}: ${message}`);
     this.name = "FileError";
   }
@@ -44,7 +47,8 @@ export function openInput(path: string, stdin = 0): { source: ByteSource; close(
   let fd: number;
   try {
     fd = path === "-" ? stdin : openSync(path, "r");
-    if (fstatSync(fd).isDirectory()) throw Object.assign(new Error("EISDIR: illegal operation on a directory"), { code: "EISDIR", syscall: "read" });
+    if (fstatSync(fd).isDirectory())
+      throw Object.assign(new Error("EISDIR: illegal operation on a directory"), { code: "EISDIR", syscall: "read" });
   } catch (error) {
     throw FileError.from(error, `cannot read ${path}`);
   }
@@ -96,7 +100,10 @@ export class Output {
         if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
       }
       if (special) return new Output(target, openSync(target, "w"), undefined);
-      const temporary = join(dirname(target), `.${basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`);
+      const temporary = join(
+        dirname(target),
+        `.${basename(target)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`,
+      );
       return new Output(target, openSync(temporary, "wx", 0o644), temporary);
     } catch (error) {
       throw FileError.from(error, `cannot write ${target}`);

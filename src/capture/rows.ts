@@ -19,17 +19,31 @@ const VLAN_PROTO_KEY = HARDWARE_FIRST_APP_KEY + HARDWARE_NAMES.indexOf("vlan_pro
  */
 export function storeRows(store: TraitStore, names: ReadonlyMap<number, string>): Row[] {
   return store.keys().map((key) => {
-    const bytes = store.getBytes(key)!, bigEndian = key === VLAN_PROTO_KEY && names.get(key) === "vlan_proto";
-    const value = bytes.length === 0 ? "" : String((bigEndian ? bytes.subarray(0, 2) : bytes.slice().reverse()).reduce((v, b) => (v << 8n) | BigInt(b), 0n));
+    const bytes = store.getBytes(key)!,
+      bigEndian = key === VLAN_PROTO_KEY && names.get(key) === "vlan_proto";
+    const value =
+      bytes.length === 0
+        ? ""
+        : String(
+            (bigEndian ? bytes.subarray(0, 2) : bytes.slice().reverse()).reduce((v, b) => (v << 8n) | BigInt(b), 0n),
+          );
     return { key, name: names.get(key) ?? "", length: bytes.length, hex: Buffer.from(bytes).toString("hex"), value };
   });
 }
 
 /** Rows as an aligned text table with a header line. */
 export function rowsTable(rows: readonly Row[]): string {
-  const head = ["key", "name", "length", "hex", "unsigned"], body = rows.map((r) => [String(r.key), r.name, String(r.length), r.hex, r.value]);
+  const head = ["key", "name", "length", "hex", "unsigned"],
+    body = rows.map((r) => [String(r.key), r.name, String(r.length), r.hex, r.value]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  return [head, ...body].map((cells) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n");
+  return [head, ...body]
+    .map((cells) =>
+      cells
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }
 
 /**
@@ -38,9 +52,11 @@ export function rowsTable(rows: readonly Row[]): string {
  * 8-byte values in decimal, flags as NAME alone.
  */
 export function commentText(rows: readonly Row[]): string {
-  return "traits: " + rows.map((r) => {
-    const name = r.name || String(r.key);
-    if (r.length === 0) return name;
-    return `${name}=${r.length === 8 ? r.value : "0x" + BigInt(r.value).toString(16)}`;
-  }).join(" ");
+  return `traits: ${rows
+    .map((r) => {
+      const name = r.name || String(r.key);
+      if (r.length === 0) return name;
+      return `${name}=${r.length === 8 ? r.value : `0x${BigInt(r.value).toString(16)}`}`;
+    })
+    .join(" ")}`;
 }

@@ -7,16 +7,25 @@
 
 /** The default Toeplitz key of most NICs (the Microsoft RSS verification key). */
 export const RSS_DEFAULT_KEY = new Uint8Array([
-  0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
-  0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+  0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b,
+  0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac,
+  0x01, 0xfa,
 ]);
 
 /** xdp_rss_hash_type bits (include/net/xdp.h). */
-export const RssType = { NONE: 0, L3_IPV4: 1 << 0, L3_IPV6: 1 << 1, L4: 1 << 3, L4_TCP: 1 << 4, L4_UDP: 1 << 5 } as const;
+export const RssType = {
+  NONE: 0,
+  L3_IPV4: 1 << 0,
+  L3_IPV6: 1 << 1,
+  L4: 1 << 3,
+  L4_TCP: 1 << 4,
+  L4_UDP: 1 << 5,
+} as const;
 
 /** The Toeplitz hash of `input` under `key` (at least input.length + 4 bytes), bit by bit: the reference the table is checked against. */
 export function toeplitz(input: Uint8Array, key: Uint8Array = RSS_DEFAULT_KEY): number {
-  let hash = 0, window = ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) >>> 0;
+  let hash = 0,
+    window = ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) >>> 0;
   for (let i = 0; i < input.length; i++) {
     for (let bit = 7; bit >= 0; bit--) {
       if ((input[i]! >>> bit) & 1) hash ^= window;
@@ -57,16 +66,30 @@ function hashBytes(bytes: Uint8Array, from: number, n: number, from2: number, n2
   return hash >>> 0;
 }
 
-const LINKTYPE_ETHERNET = 1, LINKTYPE_RAW = 101, LINKTYPE_IPV4 = 228, LINKTYPE_IPV6 = 229;
+const LINKTYPE_ETHERNET = 1,
+  LINKTYPE_RAW = 101,
+  LINKTYPE_IPV4 = 228,
+  LINKTYPE_IPV6 = 229;
 
 /**
  * What a NIC would report for the packet at bytes[at, at + length) of a pcap link type: writes its
  * RSS hash (0 for non-IP or truncated packets) as a u64 lo/hi pair at out[hashAt] and its type at
  * out[typeAt]. Returns its first VLAN tag as (protocol << 16 | TCI), or -1 if it has none.
  */
-export function rxHash(bytes: Uint8Array, at: number, length: number, linkType: number, out: Uint32Array, hashAt: number, typeAt: number): number {
+export function rxHash(
+  bytes: Uint8Array,
+  at: number,
+  length: number,
+  linkType: number,
+  out: Uint32Array,
+  hashAt: number,
+  typeAt: number,
+): number {
   const end = at + length;
-  let etherType = -1, vlan = -1, hash = 0, type: number = RssType.NONE;
+  let etherType = -1,
+    vlan = -1,
+    hash = 0,
+    type: number = RssType.NONE;
   if (linkType === LINKTYPE_ETHERNET) {
     if (length >= 14) {
       etherType = (bytes[at + 12]! << 8) | bytes[at + 13]!;
@@ -82,7 +105,10 @@ export function rxHash(bytes: Uint8Array, at: number, length: number, linkType: 
     etherType = version === 4 ? 0x0800 : version === 6 ? 0x86dd : -1;
   }
   if (etherType === 0x0800 && at + 20 <= end) {
-    const ihl = (bytes[at]! & 0x0f) * 4, protocol = bytes[at + 9]!, fragment = ((bytes[at + 6]! << 8) | bytes[at + 7]!) & 0x3fff, ports = at + ihl;
+    const ihl = (bytes[at]! & 0x0f) * 4,
+      protocol = bytes[at + 9]!,
+      fragment = ((bytes[at + 6]! << 8) | bytes[at + 7]!) & 0x3fff,
+      ports = at + ihl;
     if (ihl >= 20 && fragment === 0 && (protocol === 6 || protocol === 17) && ports + 4 <= end) {
       hash = hashBytes(bytes, at + 12, 8, ports, 4);
       type = RssType.L3_IPV4 | RssType.L4 | (protocol === 6 ? RssType.L4_TCP : RssType.L4_UDP);
@@ -91,7 +117,8 @@ export function rxHash(bytes: Uint8Array, at: number, length: number, linkType: 
       type = RssType.L3_IPV4;
     }
   } else if (etherType === 0x86dd && at + 40 <= end) {
-    const next = bytes[at + 6]!, ports = at + 40;
+    const next = bytes[at + 6]!,
+      ports = at + 40;
     if ((next === 6 || next === 17) && ports + 4 <= end) {
       hash = hashBytes(bytes, at + 8, 32, ports, 4);
       type = RssType.L3_IPV6 | RssType.L4 | (next === 6 ? RssType.L4_TCP : RssType.L4_UDP);

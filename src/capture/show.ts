@@ -6,7 +6,18 @@
 import { TraitsError } from "../core/errors.js";
 import type { Profile } from "../core/options.js";
 import { TraitStore } from "../store/store.js";
-import { BLOCK, CaptureReader, END, KEYS_OPTION, PACKET, READER_BYTES, SHB, TRAITS_OPTION, parseKeysText, type ByteSource } from "./capture.js";
+import {
+  BLOCK,
+  CaptureReader,
+  END,
+  KEYS_OPTION,
+  PACKET,
+  READER_BYTES,
+  SHB,
+  TRAITS_OPTION,
+  parseKeysText,
+  type ByteSource,
+} from "./capture.js";
 import { hardwareNames } from "./annotate.js";
 import { rowsTable, storeRows } from "./rows.js";
 
@@ -30,7 +41,9 @@ export interface ShowOptions {
 export function showCapture(source: ByteSource, line: (text: string) => void, options: ShowOptions): number {
   const reader = new CaptureReader(source, Buffer.allocUnsafeSlow(READER_BYTES)); // pages are touched only as records fill them
   const decoder = new TextDecoder();
-  let names = new Map<number, string>(), profile: Profile = "v1", count = 0;
+  let names = new Map<number, string>(),
+    profile: Profile = "v1",
+    count = 0;
   /** A new section: its names option (if any) gives the profile and names. */
   const section = (): void => {
     const value = reader.format === "pcapng" ? reader.ourOption(KEYS_OPTION) : undefined;
@@ -43,20 +56,29 @@ export function showCapture(source: ByteSource, line: (text: string) => void, op
     if ((kind === BLOCK && reader.type === SHB) || (reader.format === "pcap" && reader.packet === 0)) section();
     if (kind !== PACKET) continue;
     count++;
-    const packet = reader.packet, found = reader.ourOption(TRAITS_OPTION);
+    const packet = reader.packet,
+      found = reader.ourOption(TRAITS_OPTION);
     if (!found) {
-      line(options.json ? JSON.stringify({ packet, profile, capacity: 0, size: 0, entries: null }) : `packet ${packet}: no traits`);
+      line(
+        options.json
+          ? JSON.stringify({ packet, profile, capacity: 0, size: 0, entries: null })
+          : `packet ${packet}: no traits`,
+      );
       continue;
     }
     let rows, size;
     try {
-      if (found.length < 16) throw new TraitsError("EBADMSG", `its traits option holds ${found.length} bytes, less than a header`);
+      if (found.length < 16)
+        throw new TraitsError("EBADMSG", `its traits option holds ${found.length} bytes, less than a header`);
       const store = TraitStore.over(new Uint8Array(found), { profile, impl: "js" }); // a copy, 8-byte aligned
       size = store.validate();
       rows = storeRows(store, names);
     } catch (error) {
       if (!(error instanceof TraitsError)) throw error;
-      throw new TraitsError(error.code, `byte offset ${reader.offset}: packet ${packet}: ${error.message.replace(/^[A-Z]+: /, "")}`);
+      throw new TraitsError(
+        error.code,
+        `byte offset ${reader.offset}: packet ${packet}: ${error.message.replace(/^[A-Z]+: /, "")}`,
+      );
     }
     if (options.json) line(JSON.stringify({ packet, profile, capacity: found.length, size, entries: rows }));
     else line(`packet ${packet}:\n${rowsTable(rows).replace(/^/gm, "  ")}`);

@@ -6,8 +6,21 @@
  * option (and comments).
  */
 import {
-  BYTE_ORDER_MAGIC, EPB, IDB, IF_FCSLEN, IF_TSRESOL, KEYS_OPTION, MAX_RECORD, OPT_COMMENT, OPT_END, READER_BYTES, SHB, TRAITS_OPTION, TRAITS_PEN,
-  mulAdd, type CaptureReader,
+  BYTE_ORDER_MAGIC,
+  EPB,
+  IDB,
+  IF_FCSLEN,
+  IF_TSRESOL,
+  KEYS_OPTION,
+  MAX_RECORD,
+  OPT_COMMENT,
+  OPT_END,
+  READER_BYTES,
+  SHB,
+  TRAITS_OPTION,
+  TRAITS_PEN,
+  mulAdd,
+  type CaptureReader,
 } from "./capture.js";
 
 /** Where a pcapng goes: write(bytes, at, length) writes bytes[at, at + length). */
@@ -42,7 +55,11 @@ export class PcapngWriter {
   private pos = READER_BYTES;
 
   /** `keysValue`: the UTF-8 text of our names option (keysText). */
-  constructor(private readonly sink: ByteSink, private readonly bytes: Uint8Array, private readonly keysValue: Uint8Array) {
+  constructor(
+    private readonly sink: ByteSink,
+    private readonly bytes: Uint8Array,
+    private readonly keysValue: Uint8Array,
+  ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
   }
@@ -120,10 +137,15 @@ export class PcapngWriter {
   }
 
   /** A pcap file's header (the reader's, or a live capture's) as a section (our names in it) and an interface. */
-  pcapHeader(reader: Pick<CaptureReader, "snapLength" | "nanoseconds" | "fcsBytes"> & { interfaces: ReadonlyArray<{ linkType: number }> }): void {
+  pcapHeader(
+    reader: Pick<CaptureReader, "snapLength" | "nanoseconds" | "fcsBytes"> & {
+      interfaces: ReadonlyArray<{ linkType: number }>;
+    },
+  ): void {
     const le = true;
     this.room(256 + this.keysValue.length);
-    let start = this.pos, at = start + 8;
+    let start = this.pos,
+      at = start + 8;
     this.u32(at, BYTE_ORDER_MAGIC, le);
     this.u16(at + 4, 1, le);
     this.u16(at + 6, 0, le);
@@ -154,7 +176,8 @@ export class PcapngWriter {
 
   /** The reader's current pcapng block other than an EPB: the SHB gets our names and an unknown section length; others pass through. */
   block(reader: CaptureReader): void {
-    const { bytes } = this, le = reader.littleEndian;
+    const { bytes } = this,
+      le = reader.littleEndian;
     this.room(reader.length + this.keysValue.length + 16);
     if (reader.type !== SHB) {
       bytes.copyWithin(this.pos, reader.at, reader.at + reader.length);
@@ -178,7 +201,9 @@ export class PcapngWriter {
     const { bytes, view } = this;
     let afterOurs = false;
     for (let o = from; o + 4 <= to; ) {
-      const code = view.getUint16(o, le), length = view.getUint16(o + 2, le), size = 4 + length + ((4 - (length % 4)) % 4);
+      const code = view.getUint16(o, le),
+        length = view.getUint16(o + 2, le),
+        size = 4 + length + ((4 - (length % 4)) % 4);
       if (code === OPT_END) break;
       const mine = code === ours && length >= 4 && view.getUint32(o + 4, le) === TRAITS_PEN;
       const ourComment: boolean = afterOurs && code === OPT_COMMENT && this.isOurComment(o + 4, length);
@@ -201,8 +226,20 @@ export class PcapngWriter {
    * bytes[dataAt, dataAt + captured), the options in bytes[optionsAt, optionsEnd) but ours, our
    * traits option with the store bytes[storeAt, storeAt + storeSize), and each comment (UTF-8).
    */
-  packet(le: boolean, interfaceId: number, tsHigh: number, tsLow: number, original: number, dataAt: number, captured: number,
-    optionsAt: number, optionsEnd: number, storeAt: number, storeSize: number, comments: readonly Uint8Array[]): void {
+  packet(
+    le: boolean,
+    interfaceId: number,
+    tsHigh: number,
+    tsLow: number,
+    original: number,
+    dataAt: number,
+    captured: number,
+    optionsAt: number,
+    optionsEnd: number,
+    storeAt: number,
+    storeSize: number,
+    comments: readonly Uint8Array[],
+  ): void {
     const { bytes } = this;
     let commentBytes = 0;
     for (const c of comments) commentBytes += c.length + 7;

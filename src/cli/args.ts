@@ -32,23 +32,35 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 export function parse<O extends Options>(argv: string[], options: O, usage: string, io: Io) {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...options, help: { type: "boolean", short: "h" } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...options, help: { type: "boolean", short: "h" } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (error) {
-    const code = (error as { code?: string }).code, option = /'(-[^' ]+)/.exec((error as Error).message)?.[1];
+    const code = (error as { code?: string }).code,
+      option = /'(-[^' ]+)/.exec((error as Error).message)?.[1];
     if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") throw new UsageError(`unknown option ${option}`);
     if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") throw new UsageError(`${option} needs a value`);
     throw new UsageError((error as Error).message);
   }
   if ((parsed.values as Record<string, unknown>).help) {
-    print(io.stdout, usage + "\n");
+    print(io.stdout, `${usage}\n`);
     return undefined;
   }
-  return parsed as { values: { [K in keyof O]?: O[K] extends { multiple: true } ? string[] : O[K] extends { type: "boolean" } ? boolean : string }; positionals: string[] };
+  return parsed as {
+    values: {
+      [K in keyof O]?: O[K] extends { multiple: true } ? string[] : O[K] extends { type: "boolean" } ? boolean : string;
+    };
+    positionals: string[];
+  };
 }
 
 /** A decimal or 0x-hex integer in [min, max]; throws UsageError naming `what`. */
 export function integer(text: string, what: string, min: number, max: number): number {
   const n = /^(0x[0-9a-f]+|\d+)$/i.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new UsageError(`${what} must be an integer in ${min}..${max}, not ${JSON.stringify(text)}`);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new UsageError(`${what} must be an integer in ${min}..${max}, not ${JSON.stringify(text)}`);
   return n;
 }

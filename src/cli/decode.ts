@@ -32,15 +32,24 @@ const OPTIONS = {
 } as const;
 
 /** Names of keys: hardware keys (with --hardware-keys keys), a registry file, --key NAME=KEY:LEN flags. */
-function names(registry: string | undefined, specs: string[], profile: Profile, hardware: boolean): Map<number, string> {
+function names(
+  registry: string | undefined,
+  specs: string[],
+  profile: Profile,
+  hardware: boolean,
+): Map<number, string> {
   const map = new Map<number, string>();
   if (hardware) HARDWARE_NAMES.forEach((name, i) => map.set(HARDWARE_FIRST_APP_KEY + i, name));
   if (registry) for (const e of KeyRegistry.load(registry).entries()) map.set(e.key, e.name);
   for (const spec of specs) {
     const m = /^([a-z][a-z0-9_.-]{0,62})=(\d+):(\d+)$/.exec(spec);
     if (!m) throw new UsageError(`--key ${spec}: expected NAME=KEY:LEN, e.g. packet_id=5:8`);
-    const key = integer(m[2]!, `--key ${spec}: the key`, 0, 63), len = Number(m[3]);
-    if (!PROFILE_SIZES[profile].includes(len)) throw new UsageError(`--key ${spec}: ${len} is not a size of profile ${profile} (${PROFILE_SIZES[profile].join(", ")})`);
+    const key = integer(m[2]!, `--key ${spec}: the key`, 0, 63),
+      len = Number(m[3]);
+    if (!PROFILE_SIZES[profile].includes(len))
+      throw new UsageError(
+        `--key ${spec}: ${len} is not a size of profile ${profile} (${PROFILE_SIZES[profile].join(", ")})`,
+      );
     map.set(key, m[1]!);
   }
   return map;
@@ -51,8 +60,10 @@ export function decode(argv: string[], io: Io): number {
   const p = parse(argv, OPTIONS, DECODE_USAGE, io);
   if (!p) return 0;
   const { values: v, positionals } = p;
-  const profile = toProfile(v.profile), hardware = v["hardware-keys"] ?? "off";
-  if (hardware !== "keys" && hardware !== "off") throw new UsageError(`--hardware-keys must be keys or off, not ${JSON.stringify(hardware)}`);
+  const profile = toProfile(v.profile),
+    hardware = v["hardware-keys"] ?? "off";
+  if (hardware !== "keys" && hardware !== "off")
+    throw new UsageError(`--hardware-keys must be keys or off, not ${JSON.stringify(hardware)}`);
   if (positionals.length > 1) throw new UsageError(`decode takes one hex argument, not ${positionals.length}`);
   let bytes: Uint8Array;
   if (v.file) {
@@ -64,11 +75,14 @@ export function decode(argv: string[], io: Io): number {
   } else {
     bytes = parseHex(positionals[0] ?? readFileSync(io.stdin, "utf8"));
   }
-  if (bytes.length < 16) throw new TraitsError("ENOMEM", `a store needs at least its 16-byte header; got ${bytes.length} bytes`);
+  if (bytes.length < 16)
+    throw new TraitsError("ENOMEM", `a store needs at least its 16-byte header; got ${bytes.length} bytes`);
   const store = createStore(bytes.length, { profile });
   store.bytes().set(bytes);
-  const size = store.size, list = storeRows(store, names(v.registry, v.key ?? [], profile, hardware === "keys"));
-  if (v.json) print(io.stdout, JSON.stringify({ profile, capacity: bytes.length, size, entries: list }, null, 2) + "\n");
+  const size = store.size,
+    list = storeRows(store, names(v.registry, v.key ?? [], profile, hardware === "keys"));
+  if (v.json)
+    print(io.stdout, `${JSON.stringify({ profile, capacity: bytes.length, size, entries: list }, null, 2)}\n`);
   else print(io.stdout, `store: ${size} of ${bytes.length} bytes in use, profile ${profile}\n${rowsTable(list)}\n`);
   return 0;
 }

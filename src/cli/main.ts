@@ -27,7 +27,8 @@ ${XDP_USAGE}
 const STD: Io = { stdin: 0, stdout: 1, stderr: 2 };
 
 function version(): string {
-  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }).version;
+  return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string })
+    .version;
 }
 
 function pcap(argv: string[], io: Io): number {
@@ -47,12 +48,12 @@ export function main(argv: string[], io: Io = STD): number {
     const [command, ...rest] = argv;
     switch (command) {
       case undefined:
-        print(io.stderr, USAGE + "\n");
+        print(io.stderr, `${USAGE}\n`);
         return 2;
       case "-h":
       case "--help":
       case "help":
-        print(io.stdout, USAGE + "\n");
+        print(io.stdout, `${USAGE}\n`);
         return 0;
       case "--version":
         print(io.stdout, `packet-traits ${version()}\n`);
@@ -75,7 +76,10 @@ export function main(argv: string[], io: Io = STD): number {
     }
     // A reader that stops early (| head) ends the command quietly, as SIGPIPE ends C tools.
     if (error instanceof FileError && error.code === "EPIPE") return 0;
-    const known = error instanceof TraitsError ? error : FileError.from(error, `cannot access ${(error as NodeJS.ErrnoException).path ?? "a file"}`);
+    const known =
+      error instanceof TraitsError
+        ? error
+        : FileError.from(error, `cannot access ${(error as NodeJS.ErrnoException).path ?? "a file"}`);
     if (known instanceof TraitsError || known instanceof FileError) {
       print(io.stderr, `packet-traits: ${known.message}\n`);
       return 1;

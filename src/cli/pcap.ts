@@ -32,19 +32,29 @@ names, else the hardware keys' names; other keys by number.
   --json            one JSON object a line: { packet, profile, capacity, size, entries: [{ key, name, length, hex, value }] }
   -c, --count N     stop after N packets`;
 
-const COMMON = { registry: { type: "string" }, profile: { type: "string" }, count: { type: "string", short: "c" } } as const;
+const COMMON = {
+  registry: { type: "string" },
+  profile: { type: "string" },
+  count: { type: "string", short: "c" },
+} as const;
 const ANNOTATE = { ...COMMON, set: { type: "string", multiple: true }, comment: { type: "boolean" } } as const;
 const SHOW = { ...COMMON, json: { type: "boolean" } } as const;
 
-const count = (text: string | undefined): number => (text === undefined ? Infinity : integer(text, "-c", 0, Number.MAX_SAFE_INTEGER));
+const count = (text: string | undefined): number =>
+  text === undefined ? Infinity : integer(text, "-c", 0, Number.MAX_SAFE_INTEGER);
 
 /** The registry of annotate (a file, or an empty one), with packet_id registered (8 bytes). Throws EBUSY if a key collides with the hardware keys. */
 function annotateRegistry(file: string | undefined, profile: Profile): KeyRegistry {
   const r = file ? KeyRegistry.load(file) : new KeyRegistry({ profile });
-  if (r.profile !== profile) throw new UsageError(`the registry is for profile ${r.profile}; pass --profile ${r.profile}`);
+  if (r.profile !== profile)
+    throw new UsageError(`the registry is for profile ${r.profile}; pass --profile ${r.profile}`);
   r.register("packet_id", 8);
   const clash = r.entries().find((e) => e.key >= HARDWARE_FIRST_APP_KEY);
-  if (clash) throw new TraitsError("EBUSY", `${clash.name} uses key ${clash.key}, but keys ${HARDWARE_FIRST_APP_KEY}..63 carry the hardware keys in captures`);
+  if (clash)
+    throw new TraitsError(
+      "EBUSY",
+      `${clash.name} uses key ${clash.key}, but keys ${HARDWARE_FIRST_APP_KEY}..63 carry the hardware keys in captures`,
+    );
   return r;
 }
 
@@ -54,12 +64,21 @@ function setting(spec: string, registry: KeyRegistry): { key: number; len: numbe
   const entry = registry.lookup(m[1]!);
   if (!entry) throw new TraitsError("ENOENT", `--set ${spec}: ${m[1]} is not in the registry`);
   if (entry.size === 0) {
-    if (m[2] !== undefined) throw new TraitsError("EINVAL", `--set ${spec}: ${entry.name} is a flag; give --set ${entry.name} without a value`);
+    if (m[2] !== undefined)
+      throw new TraitsError(
+        "EINVAL",
+        `--set ${spec}: ${entry.name} is a flag; give --set ${entry.name} without a value`,
+      );
     return { key: entry.key, len: 0, lo: 0, hi: 0 };
   }
-  if (m[2] === undefined || !/^(0x[0-9a-f]+|\d+)$/i.test(m[2])) throw new TraitsError("EINVAL", `--set ${spec}: expected NAME=VALUE, the value a decimal or 0x-hex integer`);
+  if (m[2] === undefined || !/^(0x[0-9a-f]+|\d+)$/i.test(m[2]))
+    throw new TraitsError("EINVAL", `--set ${spec}: expected NAME=VALUE, the value a decimal or 0x-hex integer`);
   const value = BigInt(m[2]);
-  if (value >= 1n << BigInt(8 * entry.size)) throw new TraitsError("EINVAL", `--set ${spec}: ${value} does not fit ${entry.name}'s ${entry.size} bytes (at most ${(1n << BigInt(8 * entry.size)) - 1n})`);
+  if (value >= 1n << BigInt(8 * entry.size))
+    throw new TraitsError(
+      "EINVAL",
+      `--set ${spec}: ${value} does not fit ${entry.name}'s ${entry.size} bytes (at most ${(1n << BigInt(8 * entry.size)) - 1n})`,
+    );
   return { key: entry.key, len: entry.size, lo: Number(value & 0xffffffffn), hi: Number(value >> 32n) };
 }
 
@@ -67,16 +86,27 @@ function setting(spec: string, registry: KeyRegistry): { key: number; len: numbe
 export function annotate(argv: string[], io: Io): number {
   const p = parse(argv, ANNOTATE, ANNOTATE_USAGE, io);
   if (!p) return 0;
-  const { values: v, positionals } = p, [input, output] = positionals;
-  if (input === undefined || output === undefined || positionals.length > 2) throw new UsageError("pcap annotate takes IN OUT");
-  const profile = toProfile(v.profile), registry = annotateRegistry(v.registry, profile), limit = count(v.count);
+  const { values: v, positionals } = p,
+    [input, output] = positionals;
+  if (input === undefined || output === undefined || positionals.length > 2)
+    throw new UsageError("pcap annotate takes IN OUT");
+  const profile = toProfile(v.profile),
+    registry = annotateRegistry(v.registry, profile),
+    limit = count(v.count);
   const sets = (v.set ?? []).map((spec) => setting(spec, registry));
   const source = openInput(input, io.stdin);
   try {
     const sink = Output.open(output, io.stdout);
     let packets: number;
     try {
-      packets = annotateCapture(source.source, sink, { profile, packetIdKey: registry.lookup("packet_id")!.key, sets, names: registry.entries(), comment: v.comment ?? false, limit });
+      packets = annotateCapture(source.source, sink, {
+        profile,
+        packetIdKey: registry.lookup("packet_id")!.key,
+        sets,
+        names: registry.entries(),
+        comment: v.comment ?? false,
+        limit,
+      });
       sink.commit();
     } catch (error) {
       sink.abort();
@@ -93,15 +123,32 @@ export function annotate(argv: string[], io: Io): number {
 export function show(argv: string[], io: Io): number {
   const p = parse(argv, SHOW, SHOW_USAGE, io);
   if (!p) return 0;
-  const { values: v, positionals } = p, [input] = positionals;
+  const { values: v, positionals } = p,
+    [input] = positionals;
   if (input === undefined || positionals.length > 1) throw new UsageError("pcap show takes FILE");
-  const profile = v.profile === undefined ? undefined : toProfile(v.profile), limit = count(v.count);
-  const registry = v.registry === undefined ? undefined : new Map(KeyRegistry.load(v.registry).entries().map((e) => [e.key, e.name] as const));
-  const source = openInput(input, io.stdin), out = new TextOut(io.stdout);
+  const profile = v.profile === undefined ? undefined : toProfile(v.profile),
+    limit = count(v.count);
+  const registry =
+    v.registry === undefined
+      ? undefined
+      : new Map(
+          KeyRegistry.load(v.registry)
+            .entries()
+            .map((e) => [e.key, e.name] as const),
+        );
+  const source = openInput(input, io.stdin),
+    out = new TextOut(io.stdout);
   try {
     // What is printed goes out before each read: the first packets show before a slow input ends.
-    const flushing = { read: (into: Uint8Array, at: number, length: number) => (out.flush(), source.source.read(into, at, length)) };
-    showCapture(flushing, (text) => out.line(text), { ...(registry && { registry }), ...(profile && { profile }), json: v.json ?? false, limit });
+    const flushing = {
+      read: (into: Uint8Array, at: number, length: number) => (out.flush(), source.source.read(into, at, length)),
+    };
+    showCapture(flushing, (text) => out.line(text), {
+      ...(registry && { registry }),
+      ...(profile && { profile }),
+      json: v.json ?? false,
+      limit,
+    });
     out.flush();
   } catch (error) {
     throw FileError.from(error, "cannot write stdout");

@@ -24,7 +24,8 @@ const OPTIONS = {
 export function registry(argv: string[], io: Io): number {
   const p = parse(argv, OPTIONS, REGISTRY_USAGE, io);
   if (!p) return 0;
-  const { values: v } = p, [action, ...positionals] = p.positionals;
+  const { values: v } = p,
+    [action, ...positionals] = p.positionals;
   const file = v.file;
   if (!file) throw new UsageError(`registry ${action ?? ""} needs --file FILE`);
   const profile = v.profile === undefined ? undefined : toProfile(v.profile);
@@ -37,7 +38,8 @@ export function registry(argv: string[], io: Io): number {
     }
     case "add": {
       const [name, size] = positionals;
-      if (name === undefined || size === undefined || positionals.length > 2) throw new UsageError("registry add takes NAME SIZE");
+      if (name === undefined || size === undefined || positionals.length > 2)
+        throw new UsageError("registry add takes NAME SIZE");
       const chosen = KeyRegistry.registerInFile(file, name, integer(size, "SIZE", 0, 8), {
         ...(v.key !== undefined && { key: integer(v.key, "--key", 0, 63) }),
         ...(v.description !== undefined && { description: v.description }),
@@ -55,7 +57,7 @@ export function registry(argv: string[], io: Io): number {
     }
     case "ls": {
       const r = KeyRegistry.load(file);
-      print(io.stdout, (v.json ? JSON.stringify(r.toJSON(), null, 2) : r.dump()) + "\n");
+      print(io.stdout, `${v.json ? JSON.stringify(r.toJSON(), null, 2) : r.dump()}\n`);
       return 0;
     }
     default:

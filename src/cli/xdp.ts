@@ -7,7 +7,16 @@
  */
 import { TraitsError, errnoName } from "../core/errors.js";
 import { toProfile, type Profile } from "../core/options.js";
-import { BLOCK, CaptureReader, END, READER_BYTES, STALL, keysText, type ByteSource, type KeyName } from "../capture/capture.js";
+import {
+  BLOCK,
+  CaptureReader,
+  END,
+  READER_BYTES,
+  STALL,
+  keysText,
+  type ByteSource,
+  type KeyName,
+} from "../capture/capture.js";
 import { hardwareNames } from "../capture/annotate.js";
 import { Output, openInput } from "../capture/io.js";
 import { commentText, storeRows } from "../capture/rows.js";
@@ -36,7 +45,13 @@ OUT is written through a temporary file in its directory, renamed into place whe
   --program P.o      another XDP program that writes a traits store and redirects to the socket's XSKMAP
   --meta-length N    bytes of its metadata area (default 32 with --program)`;
 
-const CAPTURE = { dev: { type: "string" }, queue: { type: "string" }, count: { type: "string", short: "c" }, program: { type: "string" }, "meta-length": { type: "string" } } as const;
+const CAPTURE = {
+  dev: { type: "string" },
+  queue: { type: "string" },
+  count: { type: "string", short: "c" },
+  program: { type: "string" },
+  "meta-length": { type: "string" },
+} as const;
 
 export const RUN_USAGE = `usage: packet-traits xdp run PROG.o IN OUT [--program NAME] [--profile v1|flags] [--registry FILE] [--verdict-key K] [-c N]
 
@@ -52,7 +67,11 @@ directory, renamed into place when complete: on any error it is untouched.
   -c, --count N     stop after N packets`;
 
 const RUN = {
-  program: { type: "string" }, profile: { type: "string" }, registry: { type: "string" }, "verdict-key": { type: "string" }, count: { type: "string", short: "c" },
+  program: { type: "string" },
+  profile: { type: "string" },
+  registry: { type: "string" },
+  "verdict-key": { type: "string" },
+  count: { type: "string", short: "c" },
 } as const;
 
 /**
@@ -87,16 +106,32 @@ interface RunOptions {
 function run(argv: string[], io: Io): number {
   const p = parse(argv, RUN, RUN_USAGE, io);
   if (!p) return 0;
-  const { values: v, positionals } = p, [object, input, output] = positionals;
-  if (object === undefined || input === undefined || output === undefined || positionals.length > 3) throw new UsageError("xdp run takes PROG.o IN OUT");
+  const { values: v, positionals } = p,
+    [object, input, output] = positionals;
+  if (object === undefined || input === undefined || output === undefined || positionals.length > 3)
+    throw new UsageError("xdp run takes PROG.o IN OUT");
   const verdictKey = integer(v["verdict-key"] ?? String(HARDWARE_FIRST_APP_KEY - 1), "--verdict-key", 0, 63);
   const registry = v.registry === undefined ? undefined : KeyRegistry.load(v.registry);
   const profile = toProfile(v.profile ?? registry?.profile);
-  if (registry && registry.profile !== profile) throw new UsageError(`the registry is for profile ${registry.profile}; pass --profile ${registry.profile}`);
+  if (registry && registry.profile !== profile)
+    throw new UsageError(`the registry is for profile ${registry.profile}; pass --profile ${registry.profile}`);
   const clash = registry?.entries().find((e) => e.key === verdictKey);
-  if (clash) throw new TraitsError("EBUSY", `${clash.name} uses key ${verdictKey}, where xdp run puts the verdict; pass --verdict-key with a free key`);
-  const named = new Map<number, KeyName>([...hardwareNames(profile), ...(registry?.entries() ?? []), { name: "xdp_verdict", key: verdictKey, size: 4 }].map((k) => [k.key, { name: k.name, key: k.key, size: k.size }]));
-  const options: RunOptions = { profile, verdictKey, names: [...named.values()], limit: v.count === undefined ? Infinity : integer(v.count, "-c", 0, Number.MAX_SAFE_INTEGER) };
+  if (clash)
+    throw new TraitsError(
+      "EBUSY",
+      `${clash.name} uses key ${verdictKey}, where xdp run puts the verdict; pass --verdict-key with a free key`,
+    );
+  const named = new Map<number, KeyName>(
+    [...hardwareNames(profile), ...(registry?.entries() ?? []), { name: "xdp_verdict", key: verdictKey, size: 4 }].map(
+      (k) => [k.key, { name: k.name, key: k.key, size: k.size }],
+    ),
+  );
+  const options: RunOptions = {
+    profile,
+    verdictKey,
+    names: [...named.values()],
+    limit: v.count === undefined ? Infinity : integer(v.count, "-c", 0, Number.MAX_SAFE_INTEGER),
+  };
   const source = openInput(input, io.stdin);
   try {
     const program = XdpProgram.load(object, v.program === undefined ? {} : { program: v.program });
@@ -111,7 +146,11 @@ function run(argv: string[], io: Io): number {
         throw error;
       }
       const total = [...counts.values()].reduce((a, b) => a + b, 0);
-      if (output !== "-") print(io.stdout, `xdp run: ${total} packets (${[...counts].map(([name, n]) => `${n} ${name}`).join(", ") || "none"}): ${output}\n`);
+      if (output !== "-")
+        print(
+          io.stdout,
+          `xdp run: ${total} packets (${[...counts].map(([name, n]) => `${n} ${name}`).join(", ") || "none"}): ${output}\n`,
+        );
     } finally {
       program.close();
     }
@@ -122,7 +161,9 @@ function run(argv: string[], io: Io): number {
 }
 
 /** Frames per burst, and their size: a packet of up to 64 KiB less the headroom fits. */
-const BURST = 64, FRAME_SIZE = 65536, HEADROOM = 256;
+const BURST = 64,
+  FRAME_SIZE = 65536,
+  HEADROOM = 256;
 /** Room for a store with the verdict added, in the pipeline memory after the output buffer. */
 const SCRATCH = HEADROOM + 16;
 
@@ -152,9 +193,22 @@ class XdpRun {
   private n = 0;
   private packets = 0;
 
-  constructor(private readonly program: XdpProgram, source: ByteSource, sink: ByteSink, private readonly options: RunOptions) {
+  constructor(
+    private readonly program: XdpProgram,
+    source: ByteSource,
+    sink: ByteSink,
+    private readonly options: RunOptions,
+  ) {
     const memory = pipelineMemory(SCRATCH);
-    this.pool = new PacketPool({ memory, count: BURST, frameSize: FRAME_SIZE, headroom: HEADROOM, profile: options.profile, hardwareKeys: "off", placement: "metadata" });
+    this.pool = new PacketPool({
+      memory,
+      count: BURST,
+      frameSize: FRAME_SIZE,
+      headroom: HEADROOM,
+      profile: options.profile,
+      hardwareKeys: "off",
+      placement: "metadata",
+    });
     this.burst = this.pool.burst(BURST);
     this.bytes = new Uint8Array(memory.buffer);
     this.scratch = READER_BYTES + WRITER_BYTES;
@@ -190,7 +244,11 @@ class XdpRun {
   /** Takes the current packet into frame n. */
   private stash(): void {
     const { reader, n } = this;
-    if (HEADROOM + reader.captured > FRAME_SIZE) throw new TraitsError("EINVAL", `byte offset ${reader.offset}: packet ${reader.packet}: ${reader.captured} bytes do not fit a ${FRAME_SIZE}-byte frame after its ${HEADROOM}-byte headroom`);
+    if (HEADROOM + reader.captured > FRAME_SIZE)
+      throw new TraitsError(
+        "EINVAL",
+        `byte offset ${reader.offset}: packet ${reader.packet}: ${reader.captured} bytes do not fit a ${FRAME_SIZE}-byte frame after its ${HEADROOM}-byte headroom`,
+      );
     if (n === 0) this.littleEndian = reader.format === "pcap" || reader.littleEndian;
     this.pool.write(n, this.bytes.subarray(reader.dataAt, reader.dataAt + reader.captured));
     this.captured[n] = reader.captured;
@@ -210,15 +268,37 @@ class XdpRun {
     this.program.run(pool, burst.selectRange(0, n));
     const status = burst.status();
     for (let i = 0; i < n; i++) {
-      const index = this.packets - n + i, verdict = status[i]!;
-      if (verdict < 0) throw new TraitsError(errnoName(verdict) ?? "EINVAL", `packet ${index}: ${verdict === -22 ? `${this.captured[i]} bytes is shorter than an Ethernet header; the kernel runs XDP programs on 14 bytes or more` : "the program's output does not fit a frame"}`);
-      const store = this.traitsOf(i, index), name = xdpActionName(verdict);
+      const index = this.packets - n + i,
+        verdict = status[i]!;
+      if (verdict < 0)
+        throw new TraitsError(
+          errnoName(verdict) ?? "EINVAL",
+          `packet ${index}: ${verdict === -22 ? `${this.captured[i]} bytes is shorter than an Ethernet header; the kernel runs XDP programs on 14 bytes or more` : "the program's output does not fit a frame"}`,
+        );
+      const store = this.traitsOf(i, index),
+        name = xdpActionName(verdict);
       store.set(this.options.verdictKey, verdict, 4);
       this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
-      const comments = [this.encoder.encode(commentText(storeRows(store, this.names))), this.encoder.encode(`xdp: ${name}`)];
-      const length = pool.length(i), original = Math.max(length, this.original[i]! + length - this.captured[i]!);
-      this.writer.packet(this.littleEndian, this.interfaceId[i]!, this.ticks[2 * i + 1]!, this.ticks[2 * i]!, original, pool.frameStart(i) + pool.head(i), length,
-        this.optionsAt[i]!, this.optionsEnd[i]!, this.scratch, store.size, comments);
+      const comments = [
+        this.encoder.encode(commentText(storeRows(store, this.names))),
+        this.encoder.encode(`xdp: ${name}`),
+      ];
+      const length = pool.length(i),
+        original = Math.max(length, this.original[i]! + length - this.captured[i]!);
+      this.writer.packet(
+        this.littleEndian,
+        this.interfaceId[i]!,
+        this.ticks[2 * i + 1]!,
+        this.ticks[2 * i]!,
+        original,
+        pool.frameStart(i) + pool.head(i),
+        length,
+        this.optionsAt[i]!,
+        this.optionsEnd[i]!,
+        this.scratch,
+        store.size,
+        comments,
+      );
     }
     this.n = 0;
     this.writer.flushChunk();
@@ -230,8 +310,13 @@ class XdpRun {
    * an area that is not a valid store, or one that already holds the verdict key.
    */
   private traitsOf(i: number, index: number): TraitStore {
-    const { pool, bytes, scratch, options } = this, meta = pool.metaLengthOf(i);
-    if (meta > 0 && meta < 16) throw new TraitsError("ENOMEM", `packet ${index}: the program left a ${meta}-byte metadata area, too short for a traits store's 16-byte header`);
+    const { pool, bytes, scratch, options } = this,
+      meta = pool.metaLengthOf(i);
+    if (meta > 0 && meta < 16)
+      throw new TraitsError(
+        "ENOMEM",
+        `packet ${index}: the program left a ${meta}-byte metadata area, too short for a traits store's 16-byte header`,
+      );
     let used = 16;
     bytes.fill(0, scratch, scratch + 16);
     if (meta > 0) {
@@ -239,9 +324,16 @@ class XdpRun {
       try {
         used = left.validate();
       } catch (error) {
-        throw new TraitsError("EBADMSG", `packet ${index}: the program's ${meta}-byte metadata area is not a traits store of profile ${options.profile} (${(error as Error).message})`);
+        throw new TraitsError(
+          "EBADMSG",
+          `packet ${index}: the program's ${meta}-byte metadata area is not a traits store of profile ${options.profile} (${(error as Error).message})`,
+        );
       }
-      if (left.has(options.verdictKey)) throw new TraitsError("EBUSY", `packet ${index}: the program's store uses key ${options.verdictKey}, where xdp run puts the verdict; pass --verdict-key with a free key`);
+      if (left.has(options.verdictKey))
+        throw new TraitsError(
+          "EBUSY",
+          `packet ${index}: the program's store uses key ${options.verdictKey}, where xdp run puts the verdict; pass --verdict-key with a free key`,
+        );
       bytes.copyWithin(scratch, pool.storeStart(i), pool.storeStart(i) + used);
     }
     return TraitStore.over(bytes.subarray(scratch, scratch + used + 8), { profile: options.profile, impl: "js" });
@@ -257,11 +349,19 @@ class XdpRun {
 function capture(argv: string[], io: Io): number {
   const p = parse(argv, CAPTURE, CAPTURE_USAGE, io);
   if (!p) return 0;
-  const { values: v, positionals } = p, [output] = positionals;
-  if (output === undefined || positionals.length > 1 || v.dev === undefined) throw new UsageError("xdp capture takes --dev IF and OUT.pcapng (or - for stdout)");
+  const { values: v, positionals } = p,
+    [output] = positionals;
+  if (output === undefined || positionals.length > 1 || v.dev === undefined)
+    throw new UsageError("xdp capture takes --dev IF and OUT.pcapng (or - for stdout)");
   const limit = v.count === undefined ? Infinity : integer(v.count, "-c", 0, Number.MAX_SAFE_INTEGER);
-  const queue = integer(v.queue ?? "0", "--queue", 0, 1023), device = v.dev;
-  const metaLength = integer(v["meta-length"] ?? String(v.program === undefined ? RECEIVE_META_LENGTH : 32), "--meta-length", 16, 252);
+  const queue = integer(v.queue ?? "0", "--queue", 0, 1023),
+    device = v.dev;
+  const metaLength = integer(
+    v["meta-length"] ?? String(v.program === undefined ? RECEIVE_META_LENGTH : 32),
+    "--meta-length",
+    16,
+    252,
+  );
   const memory = pipelineMemory();
   const pool = new PacketPool({ memory, count: 4096, placement: "metadata", metaLength, hardwareKeys: "keys" });
   const names = hardwareNames("v1");
@@ -276,9 +376,14 @@ function capture(argv: string[], io: Io): number {
   // The pool and the socket grew the memory: the writer's view is taken after them.
   const writer = new PcapngWriter(sink, new Uint8Array(memory.buffer), new TextEncoder().encode(keysText("v1", names)));
   writer.pcapHeader({ interfaces: [{ linkType: 1 }], snapLength: 65535, nanoseconds: true, fcsBytes: -1 });
-  const burst = pool.burst(256), ticks = new Uint32Array(2);
-  print(io.stderr, `xdp capture: listening on ${device} queue ${queue}${limit < Infinity ? ` for ${limit} packets` : ""} (SIGINT stops)\n`);
-  let total = 0, stop = false;
+  const burst = pool.burst(256),
+    ticks = new Uint32Array(2);
+  print(
+    io.stderr,
+    `xdp capture: listening on ${device} queue ${queue}${limit < Infinity ? ` for ${limit} packets` : ""} (SIGINT stops)\n`,
+  );
+  let total = 0,
+    stop = false;
   const interrupt = () => {
     stop = true;
   };
@@ -290,7 +395,10 @@ function capture(argv: string[], io: Io): number {
       if (error !== undefined) throw error;
       writer.flush();
       sink.commit();
-      print(io.stderr, `xdp capture: ${total} packets from ${device} queue ${queue}: ${output === "-" ? "stdout" : output}\n`);
+      print(
+        io.stderr,
+        `xdp capture: ${total} packets from ${device} queue ${queue}: ${output === "-" ? "stdout" : output}\n`,
+      );
     } catch (failure) {
       sink.abort();
       print(io.stderr, `packet-traits: ${(failure as Error).message}\n`);
@@ -300,14 +408,30 @@ function capture(argv: string[], io: Io): number {
   const step = () => {
     try {
       const n = stop ? 0 : socket.receive(burst, Math.min(burst.capacity, limit - total));
-      const frames = burst.frames(), now = BigInt(Date.now()) * 1_000_000n;
+      const frames = burst.frames(),
+        now = BigInt(Date.now()) * 1_000_000n;
       for (let i = 0; i < n; i++) {
-        const frame = frames[i]!, traits = pool.traits(frame), length = pool.length(frame);
+        const frame = frames[i]!,
+          traits = pool.traits(frame),
+          length = pool.length(frame);
         // The receive program's timestamp (key 63), else the time of the burst.
         const stamp = traits.has(63) ? (traits.get(63) as bigint) : now;
         ticks[0] = Number(stamp & 0xffffffffn);
         ticks[1] = Number(stamp >> 32n);
-        writer.packet(true, 0, ticks[1]!, ticks[0]!, length, pool.frameStart(frame) + pool.head(frame), length, 0, 0, pool.storeStart(frame), traits.size, []);
+        writer.packet(
+          true,
+          0,
+          ticks[1]!,
+          ticks[0]!,
+          length,
+          pool.frameStart(frame) + pool.head(frame),
+          length,
+          0,
+          0,
+          pool.storeStart(frame),
+          traits.size,
+          [],
+        );
       }
       if (n > 0) {
         socket.release(burst);

@@ -31,17 +31,73 @@ export interface Core {
   /** Removes a key. 0, or E.EINVAL, E.ENOMEM, E.EBADMSG, E.ENOENT. */
   del(start: number, cap: number, profile: number, key: number): number;
   /** Sets keys[j] to lens[j] bytes of (values[2j+1]:values[2j]), all or nothing; 0 or the first error of the same sets one by one. Keys and lengths are checked by the caller. */
-  setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array): number;
+  setMany(
+    start: number,
+    cap: number,
+    profile: number,
+    keys: Uint8Array,
+    lens: Uint8Array,
+    m: number,
+    values: Uint32Array,
+  ): number;
   /** Every present key in order: keys[i], lens[i], value in values[2i] (lo), values[2i+1] (hi). Returns the count; E.ENOMEM, E.EBADMSG. */
   decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number;
   /** The batch loops of assembly/batch.ts over a pool control block at `pool`; every address is in this core's memory. */
-  batchGet(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number;
-  batchSet(pool: number, desc: number, first: number, n: number, key: number, len: number, values: number, stride: number, status: number): number;
+  batchGet(
+    pool: number,
+    desc: number,
+    first: number,
+    n: number,
+    key: number,
+    values: number,
+    stride: number,
+    status: number,
+  ): number;
+  batchSet(
+    pool: number,
+    desc: number,
+    first: number,
+    n: number,
+    key: number,
+    len: number,
+    values: number,
+    stride: number,
+    status: number,
+  ): number;
   /** `fields` is a field list in memory (layout: abi.ts); replace 1 empties each store first. */
-  batchSetMany(pool: number, desc: number, first: number, n: number, fields: number, values: number, stride: number, replace: number, status: number): number;
+  batchSetMany(
+    pool: number,
+    desc: number,
+    first: number,
+    n: number,
+    fields: number,
+    values: number,
+    stride: number,
+    replace: number,
+    status: number,
+  ): number;
   batchDel(pool: number, desc: number, first: number, n: number, key: number, status: number): number;
   batchHas(pool: number, desc: number, first: number, n: number, key: number, status: number): number;
   batchInit(pool: number, desc: number, first: number, n: number, status: number): number;
-  batchGetWide(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number;
-  batchDecode(pool: number, desc: number, first: number, n: number, keys: number, lens: number, values: number, room: number, status: number): number;
+  batchGetWide(
+    pool: number,
+    desc: number,
+    first: number,
+    n: number,
+    key: number,
+    values: number,
+    stride: number,
+    status: number,
+  ): number;
+  batchDecode(
+    pool: number,
+    desc: number,
+    first: number,
+    n: number,
+    keys: number,
+    lens: number,
+    values: number,
+    room: number,
+    status: number,
+  ): number;
 }

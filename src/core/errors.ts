@@ -16,9 +16,7 @@ export const Errno = {
 /** Name of an errno code, e.g. "ENOSPC". */
 export type ErrnoName = keyof typeof Errno;
 
-const names = new Map<number, ErrnoName>(
-  Object.entries(Errno).map(([name, errno]) => [errno, name as ErrnoName]),
-);
+const names = new Map<number, ErrnoName>(Object.entries(Errno).map(([name, errno]) => [errno, name as ErrnoName]));
 
 /** Returns the name of a negative errno (e.g. -28 → "ENOSPC"), or `undefined` for any other number. */
 export function errnoName(errno: number): ErrnoName | undefined {

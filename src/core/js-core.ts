@@ -6,7 +6,20 @@
 // TDZ check on every use in V8's optimized code.
 import { CoreErrno as E, FieldList, PoolControl } from "./abi.js";
 import type { BufferSource, Core } from "./contract.js";
-import { Fields, Layout, codeOf, fits, halfSize, headerFits, lengthOf, popcount, readValue, sizeBelow, sizeTable, writeValue } from "./js-offsets.js";
+import {
+  Fields,
+  Layout,
+  codeOf,
+  fits,
+  halfSize,
+  headerFits,
+  lengthOf,
+  popcount,
+  readValue,
+  sizeBelow,
+  sizeTable,
+  writeValue,
+} from "./js-offsets.js";
 
 /**
  * The pure-JS core over any ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory. Values are read
@@ -76,7 +89,8 @@ export class JsCore implements Core {
   /** Selects the frames of a batch call from a pool control block (see assembly/batch.ts). */
   private frames(pool: number, desc: number, first: number): void {
     this.refresh();
-    const i32 = this.i32, p = pool >>> 2;
+    const i32 = this.i32,
+      p = pool >>> 2;
     this.base = i32[p + (PoolControl.BASE >>> 2)]!;
     this.frameSize = i32[p + (PoolControl.FRAME_SIZE >>> 2)]!;
     this.count = i32[p + (PoolControl.COUNT >>> 2)]!;
@@ -96,7 +110,9 @@ export class JsCore implements Core {
   size(start: number, cap: number, profile: number): number {
     this.one(start, cap, profile);
     if (this.cap < Layout.HEADER) return E.ENOMEM;
-    const i32 = this.i32, t = this.t, w = start >>> 2;
+    const i32 = this.i32,
+      t = this.t,
+      w = start >>> 2;
     const used = Layout.HEADER + halfSize(t, i32[w]!, i32[w + 2]!) + halfSize(t, i32[w + 1]!, i32[w + 3]!);
     return used > cap ? E.EBADMSG : used;
   }
@@ -104,7 +120,9 @@ export class JsCore implements Core {
   /** The size a header at `start` declares, whatever the capacity (for error messages). */
   declared(start: number, profile: number): number {
     this.refresh();
-    const i32 = this.i32, t = sizeTable(profile), w = start >>> 2;
+    const i32 = this.i32,
+      t = sizeTable(profile),
+      w = start >>> 2;
     return Layout.HEADER + halfSize(t, i32[w]!, i32[w + 2]!) + halfSize(t, i32[w + 1]!, i32[w + 3]!);
   }
 
@@ -140,7 +158,15 @@ export class JsCore implements Core {
     return this.scratch[2]!;
   }
 
-  setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array): number {
+  setMany(
+    start: number,
+    cap: number,
+    profile: number,
+    keys: Uint8Array,
+    lens: Uint8Array,
+    m: number,
+    values: Uint32Array,
+  ): number {
     const { fields, manyValues } = this;
     this.one(start, cap, profile);
     fields.m = m;
@@ -161,19 +187,49 @@ export class JsCore implements Core {
     return n;
   }
 
-  batchGet(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number {
+  batchGet(
+    pool: number,
+    desc: number,
+    first: number,
+    n: number,
+    key: number,
+    values: number,
+    stride: number,
+    status: number,
+  ): number {
     this.frames(pool, desc, first);
     return this.getLoop(n, key, stride, this.i32, values >>> 2, stride >>> 2, this.i32, status >>> 2);
   }
 
-  batchSet(pool: number, desc: number, first: number, n: number, key: number, len: number, values: number, stride: number, status: number): number {
+  batchSet(
+    pool: number,
+    desc: number,
+    first: number,
+    n: number,
+    key: number,
+    len: number,
+    values: number,
+    stride: number,
+    status: number,
+  ): number {
     this.frames(pool, desc, first);
     return this.setLoop(n, key, len, this.i32, values >>> 2, stride >>> 2, this.i32, status >>> 2);
   }
 
-  batchSetMany(pool: number, desc: number, first: number, n: number, fields: number, values: number, stride: number, replace: number, status: number): number {
+  batchSetMany(
+    pool: number,
+    desc: number,
+    first: number,
+    n: number,
+    fields: number,
+    values: number,
+    stride: number,
+    replace: number,
+    status: number,
+  ): number {
     this.frames(pool, desc, first);
-    const f = this.fields, m = (f.m = this.i32[(fields + FieldList.M) >>> 2]!);
+    const f = this.fields,
+      m = (f.m = this.i32[(fields + FieldList.M) >>> 2]!);
     f.keys.set(this.u8.subarray(fields + FieldList.KEYS, fields + FieldList.KEYS + m));
     f.lens.set(this.u8.subarray(fields + FieldList.LENS, fields + FieldList.LENS + m));
     f.prepare(this.t);
@@ -195,23 +251,48 @@ export class JsCore implements Core {
     return this.initLoop(n, this.i32, status >>> 2);
   }
 
-  batchGetWide(pool: number, desc: number, first: number, n: number, key: number, values: number, stride: number, status: number): number {
+  batchGetWide(
+    pool: number,
+    desc: number,
+    first: number,
+    n: number,
+    key: number,
+    values: number,
+    stride: number,
+    status: number,
+  ): number {
     this.frames(pool, desc, first);
-    const i32 = this.i32, s = status >>> 2, v = values >>> 2, step = stride >>> 2, both = new Int32Array(2 * n);
+    const i32 = this.i32,
+      s = status >>> 2,
+      v = values >>> 2,
+      step = stride >>> 2,
+      both = new Int32Array(2 * n);
     // The two halves as two gets (their statuses side by side), then combined frame by frame.
     this.getLoop(n, key, 8, i32, v, step, both, 0);
     this.getLoop(n, key + 1, 8, i32, v + 2, step, both, n);
     let ok = 0;
     for (let i = 0; i < n; i++) {
-      const a = both[i]!, b = both[n + i]!;
-      const rc = a === 8 && b === 8 ? 16 : a === E.ENOENT && b === E.ENOENT ? E.ENOENT : a < 0 && a !== E.ENOENT ? a : E.EBADMSG;
+      const a = both[i]!,
+        b = both[n + i]!;
+      const rc =
+        a === 8 && b === 8 ? 16 : a === E.ENOENT && b === E.ENOENT ? E.ENOENT : a < 0 && a !== E.ENOENT ? a : E.EBADMSG;
       i32[s + i] = rc;
       if (rc === 16) ok++;
     }
     return ok;
   }
 
-  batchDecode(pool: number, desc: number, first: number, n: number, keys: number, lens: number, values: number, room: number, status: number): number {
+  batchDecode(
+    pool: number,
+    desc: number,
+    first: number,
+    n: number,
+    keys: number,
+    lens: number,
+    values: number,
+    room: number,
+    status: number,
+  ): number {
     this.frames(pool, desc, first);
     return this.decodeLoop(n, this.u8, keys, this.u8, lens, this.i32, values >>> 2, room, this.i32, status >>> 2);
   }
@@ -222,15 +303,23 @@ export class JsCore implements Core {
   // Mirrors storeInit, frame by frame as batchInit.
   /** Empties each store (zeroes its header). */
   private initLoop(n: number, status: Int32Array, s: number): number {
-    const { i32, base, frameSize, count, desc, first, heads, metas } = this, fixedCap = this.cap;
+    const { i32, base, frameSize, count, desc, first, heads, metas } = this,
+      fixedCap = this.cap;
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, w = (heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base) >>> 2;
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
+          w = (heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base) >>> 2;
         if (cap < Layout.HEADER) rc = E.ENOMEM;
-        else { i32[w] = 0; i32[w + 1] = 0; i32[w + 2] = 0; i32[w + 3] = 0; rc = 0; }
+        else {
+          i32[w] = 0;
+          i32[w + 1] = 0;
+          i32[w + 2] = 0;
+          i32[w + 3] = 0;
+          rc = 0;
+        }
       }
       status[s + i] = rc;
       if (rc === 0) ok++;
@@ -241,16 +330,23 @@ export class JsCore implements Core {
   // Mirrors storeHas, frame by frame as batchHas.
   /** Tests `key`: 1 or 0; returns how many frames hold it. */
   private hasLoop(n: number, key: number, status: Int32Array, s: number): number {
-    const { i32, t, base, frameSize, count, desc, first, heads, metas } = this, fixedCap = this.cap;
+    const { i32, t, base, frameSize, count, desc, first, heads, metas } = this,
+      fixedCap = this.cap;
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count && key < 64) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
-        if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
+          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+        if (cap < Layout.HEADER)
+          rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
+          const w = start >>> 2,
+            h0 = i32[w]!,
+            h1 = i32[w + 1]!,
+            l0 = i32[w + 2]!,
+            l1 = i32[w + 3]!;
           if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
           else rc = ((key < 32 ? h0 | l0 : h1 | l1) >>> (key & 31)) & 1;
         }
@@ -263,25 +359,53 @@ export class JsCore implements Core {
 
   // Mirrors storeGet (assembly/store.ts), frame by frame as batchGet (assembly/batch.ts).
   /** Gets `key`: value i to out[o + i * step] (lo) and, if outLen >= 8, the next element (hi). */
-  private getLoop(n: number, key: number, outLen: number, out: Int32Array, o: number, step: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this, fixedCap = this.cap, wide = outLen >= 8;
+  private getLoop(
+    n: number,
+    key: number,
+    outLen: number,
+    out: Int32Array,
+    o: number,
+    step: number,
+    status: Int32Array,
+    s: number,
+  ): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this,
+      fixedCap = this.cap,
+      wide = outLen >= 8;
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count && key < 64) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
-        if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
+          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+        if (cap < Layout.HEADER)
+          rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
+          const w = start >>> 2,
+            h0 = i32[w]!,
+            h1 = i32[w + 1]!,
+            l0 = i32[w + 2]!,
+            l1 = i32[w + 3]!;
           if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
           else {
-            const bit = key & 31, code = key < 32 ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1) : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
+            const bit = key & 31,
+              code =
+                key < 32
+                  ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1)
+                  : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
             const len = lengthOf(code, t);
             if (code === 0) rc = E.ENOENT;
             else if (len > outLen) rc = E.ENOSPC;
             else {
-              readValue(u16, start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key), len, out, o + i * step, wide);
+              readValue(
+                u16,
+                start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key),
+                len,
+                out,
+                o + i * step,
+                wide,
+              );
               rc = len;
             }
           }
@@ -295,21 +419,42 @@ export class JsCore implements Core {
 
   // Mirrors storeSet, frame by frame as batchSet.
   /** Sets `key` to `len` bytes of the pair at vals[v + i * step] (step 0: one value for all). */
-  private setLoop(n: number, key: number, len: number, vals: Int32Array, v: number, step: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this, fixedCap = this.cap, code = codeOf(len, t);
+  private setLoop(
+    n: number,
+    key: number,
+    len: number,
+    vals: Int32Array,
+    v: number,
+    step: number,
+    status: Int32Array,
+    s: number,
+  ): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this,
+      fixedCap = this.cap,
+      code = codeOf(len, t);
     let ok = 0;
     for (let i = 0; i < n; i++) {
-      const frame = desc >= 0 ? i32[desc + i]! : first + i, lo = vals[v + i * step]!, hi = vals[v + i * step + 1]!;
+      const frame = desc >= 0 ? i32[desc + i]! : first + i,
+        lo = vals[v + i * step]!,
+        hi = vals[v + i * step + 1]!;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count && key < 64 && code !== 0 && fits(len, lo, hi)) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
-        if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
+          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+        if (cap < Layout.HEADER)
+          rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
+          const w = start >>> 2,
+            h0 = i32[w]!,
+            h1 = i32[w + 1]!,
+            l0 = i32[w + 2]!,
+            l1 = i32[w + 3]!;
           if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
           else {
-            const low = halfSize(t, h0, l0), at = start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
-            const half = w + (key >>> 5), bit = 1 << (key & 31);
+            const low = halfSize(t, h0, l0),
+              at = start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
+            const half = w + (key >>> 5),
+              bit = 1 << (key & 31);
             const old = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
             const used = old === 0 ? Layout.HEADER + low + halfSize(t, h1, l1) : 0;
             if (old !== 0 && old !== code) rc = E.EBUSY;
@@ -317,7 +462,10 @@ export class JsCore implements Core {
             else {
               if (old === 0) {
                 const shift = len >>> 1;
-                for (let j = (start + used) >>> 1, end = at >>> 1; j > end; ) { j--; u16[j + shift] = u16[j]!; }
+                for (let j = (start + used) >>> 1, end = at >>> 1; j > end; ) {
+                  j--;
+                  u16[j + shift] = u16[j]!;
+                }
                 if (code & 2) i32[half] = i32[half]! | bit;
                 if (code & 1) i32[half + 2] = i32[half + 2]! | bit;
               }
@@ -336,24 +484,39 @@ export class JsCore implements Core {
   // Mirrors storeDel, frame by frame as batchDel.
   /** Removes `key`. */
   private delLoop(n: number, key: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this, fixedCap = this.cap;
+    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this,
+      fixedCap = this.cap;
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count && key < 64) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
-        if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
+          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+        if (cap < Layout.HEADER)
+          rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!, low = halfSize(t, h0, l0);
+          const w = start >>> 2,
+            h0 = i32[w]!,
+            h1 = i32[w + 1]!,
+            l0 = i32[w + 2]!,
+            l1 = i32[w + 3]!,
+            low = halfSize(t, h0, l0);
           const used = Layout.HEADER + low + halfSize(t, h1, l1);
-          const half = w + (key >>> 5), bit = 1 << (key & 31);
+          const half = w + (key >>> 5),
+            bit = 1 << (key & 31);
           const code = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
           if (used > cap) rc = E.EBADMSG;
           else if (code === 0) rc = E.ENOENT;
           else {
             const shift = lengthOf(code, t) >>> 1;
-            for (let j = (start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key)) >>> 1, end = ((start + used) >>> 1) - shift; j < end; j++) u16[j] = u16[j + shift]!;
+            for (
+              let j = (start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key)) >>> 1,
+                end = ((start + used) >>> 1) - shift;
+              j < end;
+              j++
+            )
+              u16[j] = u16[j + shift]!;
             i32[half] = i32[half]! & ~bit;
             i32[half + 2] = i32[half + 2]! & ~bit;
             rc = 0;
@@ -371,22 +534,43 @@ export class JsCore implements Core {
    * Sets the prepared field list (this.fields) per frame, all or nothing (see assembly/store.ts
    * storeSetMany), frame i's value pairs at vals[v0 + i * step ..]; with `replace`, on an emptied store.
    */
-  private setManyLoop(n: number, vals: Int32Array, v0: number, step: number, replace: boolean, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas, fields } = this, fixedCap = this.cap;
-    const { m, keys, lens, offsets } = fields, f0 = fields.h0 | fields.l0, f1 = fields.h1 | fields.l1;
+  private setManyLoop(
+    n: number,
+    vals: Int32Array,
+    v0: number,
+    step: number,
+    replace: boolean,
+    status: Int32Array,
+    s: number,
+  ): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas, fields } = this,
+      fixedCap = this.cap;
+    const { m, keys, lens, offsets } = fields,
+      f0 = fields.h0 | fields.l0,
+      f1 = fields.h1 | fields.l1;
     let ok = 0;
     for (let i = 0; i < n; i++) {
-      const frame = desc >= 0 ? i32[desc + i]! : first + i, v = v0 + i * step;
+      const frame = desc >= 0 ? i32[desc + i]! : first + i,
+        v = v0 + i * step;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base, w = start >>> 2;
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
+          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base,
+          w = start >>> 2;
         let allFit = true;
         for (let j = 0; j < m; j++) allFit &&= fits(lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
         // An emptied store, or one under 16 bytes (ENOMEM below, its header never read), starts from a zero header.
         const fresh = replace || cap < Layout.HEADER;
-        const h0 = fresh ? 0 : i32[w]!, h1 = fresh ? 0 : i32[w + 1]!, l0 = fresh ? 0 : i32[w + 2]!, l1 = fresh ? 0 : i32[w + 3]!;
-        const low = halfSize(t, h0, l0), used = Layout.HEADER + low + halfSize(t, h1, l1);
-        let n0 = h0 | fields.h0, n1 = h1 | fields.h1, m0 = l0 | fields.l0, m1 = l1 | fields.l1;
+        const h0 = fresh ? 0 : i32[w]!,
+          h1 = fresh ? 0 : i32[w + 1]!,
+          l0 = fresh ? 0 : i32[w + 2]!,
+          l1 = fresh ? 0 : i32[w + 3]!;
+        const low = halfSize(t, h0, l0),
+          used = Layout.HEADER + low + halfSize(t, h1, l1);
+        let n0 = h0 | fields.h0,
+          n1 = h1 | fields.h1,
+          m0 = l0 | fields.l0,
+          m1 = l1 | fields.l1;
         let lowest = f0 !== 0 ? 31 - Math.clz32(f0 & -f0) : 63 - Math.clz32(f1 & -f1);
         if (replace && cap < Layout.HEADER) rc = E.ENOMEM;
         else if (m === 0) rc = 0;
@@ -394,21 +578,40 @@ export class JsCore implements Core {
         else if (!fits(lens[0]!, vals[v]!, vals[v + 1]!)) rc = E.EINVAL;
         else if (cap < Layout.HEADER) rc = E.ENOMEM;
         else if (used > cap) rc = E.EBADMSG;
-        else if (allFit && fields.distinct && ((h0 | l0) & f0) === 0 && ((h1 | l1) & f1) === 0 && used + fields.bytes <= cap) rc = 0;
+        else if (
+          allFit &&
+          fields.distinct &&
+          ((h0 | l0) & f0) === 0 &&
+          ((h1 | l1) & f1) === 0 &&
+          used + fields.bytes <= cap
+        )
+          rc = 0;
         else {
           // Not all distinct new keys that fit: replay the sets one by one to find the first error, or the new header.
-          n0 = h0; n1 = h1; m0 = l0; m1 = l1; lowest = 64;
+          n0 = h0;
+          n1 = h1;
+          m0 = l0;
+          m1 = l1;
+          lowest = 64;
           let added = 0;
           rc = 0;
           for (let j = 0; j < m && rc === 0; j++) {
-            const key = keys[j]!, len = lens[j]!, code = codeOf(len, t), bit = 1 << (key & 31);
+            const key = keys[j]!,
+              len = lens[j]!,
+              code = codeOf(len, t),
+              bit = 1 << (key & 31);
             const old = ((key < 32 ? n0 : n1) & bit ? 2 : 0) | ((key < 32 ? m0 : m1) & bit ? 1 : 0);
             if (!fits(len, vals[v + 2 * j]!, vals[v + 2 * j + 1]!)) rc = E.EINVAL;
             else if (old !== 0) rc = old === code ? 0 : E.EBUSY;
             else if (used + (added += len) > cap) rc = E.ENOSPC;
             else {
-              if (key < 32) { if (code & 2) n0 |= bit; if (code & 1) m0 |= bit; }
-              else { if (code & 2) n1 |= bit; if (code & 1) m1 |= bit; }
+              if (key < 32) {
+                if (code & 2) n0 |= bit;
+                if (code & 1) m0 |= bit;
+              } else {
+                if (code & 2) n1 |= bit;
+                if (code & 1) m1 |= bit;
+              }
               if (key < lowest) lowest = key;
             }
           }
@@ -416,7 +619,8 @@ export class JsCore implements Core {
         if (rc === 0 && m > 0) {
           if ((h0 | l0 | h1 | l1) === 0 && fields.distinct) {
             // An empty store (or a replaced one) and distinct keys: the prepared offsets hold.
-            for (let j = 0; j < m; j++) writeValue(u16, start + offsets[j]!, lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
+            for (let j = 0; j < m; j++)
+              writeValue(u16, start + offsets[j]!, lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
           } else {
             const newLow = halfSize(t, n0, m0);
             // Values above the lowest inserted key move up, highest first, each once.
@@ -424,7 +628,8 @@ export class JsCore implements Core {
               let rest = half === 1 ? h1 | l1 : h0 | l0;
               if (lowest >= 32 * half) rest &= ~(((2 << (lowest - 32 * half)) - 1) | 0);
               while (rest !== 0) {
-                const bit = 31 - Math.clz32(rest), key = 32 * half + bit;
+                const bit = 31 - Math.clz32(rest),
+                  key = 32 * half + bit;
                 rest ^= 1 << bit;
                 const code = ((((half === 1 ? h1 : h0) >>> bit) & 1) << 1) | (((half === 1 ? l1 : l0) >>> bit) & 1);
                 const from = (start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key)) >>> 1;
@@ -433,12 +638,24 @@ export class JsCore implements Core {
               }
             }
             for (let j = 0; j < m; j++) {
-              writeValue(u16, start + Layout.HEADER + sizeBelow(t, n0, m0, n1, m1, newLow, keys[j]!), lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
+              writeValue(
+                u16,
+                start + Layout.HEADER + sizeBelow(t, n0, m0, n1, m1, newLow, keys[j]!),
+                lens[j]!,
+                vals[v + 2 * j]!,
+                vals[v + 2 * j + 1]!,
+              );
             }
           }
-          i32[w] = n0; i32[w + 1] = n1; i32[w + 2] = m0; i32[w + 3] = m1;
+          i32[w] = n0;
+          i32[w + 1] = n1;
+          i32[w + 2] = m0;
+          i32[w + 3] = m1;
         } else if (rc === 0 && replace) {
-          i32[w] = 0; i32[w + 1] = 0; i32[w + 2] = 0; i32[w + 3] = 0;
+          i32[w] = 0;
+          i32[w + 1] = 0;
+          i32[w + 2] = 0;
+          i32[w + 3] = 0;
         }
       }
       status[s + i] = rc;
@@ -453,25 +670,46 @@ export class JsCore implements Core {
    * vals[v + 2e], for entries e < room; a store that does not fit gets ENOSPC and writes nothing.
    * Status = the store's entry count. Returns the number of entries written.
    */
-  private decodeLoop(n: number, keys: Uint8Array, k: number, lens: Uint8Array, l: number, vals: Int32Array, v: number, room: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this, fixedCap = this.cap;
+  private decodeLoop(
+    n: number,
+    keys: Uint8Array,
+    k: number,
+    lens: Uint8Array,
+    l: number,
+    vals: Int32Array,
+    v: number,
+    room: number,
+    status: Int32Array,
+    s: number,
+  ): number {
+    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this,
+      fixedCap = this.cap;
     let total = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
       if (frame >= 0 && frame < count) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap, start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
-        if (cap < Layout.HEADER) rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
+        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
+          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+        if (cap < Layout.HEADER)
+          rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          const w = start >>> 2, h0 = i32[w]!, h1 = i32[w + 1]!, l0 = i32[w + 2]!, l1 = i32[w + 3]!;
+          const w = start >>> 2,
+            h0 = i32[w]!,
+            h1 = i32[w + 1]!,
+            l0 = i32[w + 2]!,
+            l1 = i32[w + 3]!;
           if (Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) > cap) rc = E.EBADMSG;
           else if (popcount(h0 | l0) + popcount(h1 | l1) > room - total) rc = E.ENOSPC;
           else {
-            let at = start + Layout.HEADER, e = total;
+            let at = start + Layout.HEADER,
+              e = total;
             for (let half = 0; half < 2; half++) {
-              const high = half === 0 ? h0 : h1, low = half === 0 ? l0 : l1;
+              const high = half === 0 ? h0 : h1,
+                low = half === 0 ? l0 : l1;
               for (let rest = high | low; rest !== 0; rest &= rest - 1) {
-                const bit = 31 - Math.clz32(rest & -rest), len = lengthOf((((high >>> bit) & 1) << 1) | ((low >>> bit) & 1), t);
+                const bit = 31 - Math.clz32(rest & -rest),
+                  len = lengthOf((((high >>> bit) & 1) << 1) | ((low >>> bit) & 1), t);
                 keys[k + e] = 32 * half + bit;
                 lens[l + e] = len;
                 readValue(u16, at, len, vals, v + 2 * e, true);

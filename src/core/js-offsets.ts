@@ -4,7 +4,9 @@
  */
 
 // Inlined as literals by tsc: module-level consts cost a TDZ check on every use in V8's optimized code.
-export const enum Layout { HEADER = 16 }
+export const enum Layout {
+  HEADER = 16,
+}
 
 // The offset math, on 32-bit halves of the header: h0/l0 hold keys 0..31 of `high`/`low`, h1/l1 keys 32..63.
 // A table per profile gives the value bytes of 8 keys from their high and low bits (one byte of each
@@ -21,7 +23,8 @@ export function sizeTable(profile: number): Uint8Array {
 }
 
 function buildTable(profile: number): Uint8Array {
-  const sizes = [0, smallSize(profile), 4, 8], t = (tables[profile] = new Uint8Array(65536));
+  const sizes = [0, smallSize(profile), 4, 8],
+    t = (tables[profile] = new Uint8Array(65536));
   for (let x = 0; x < 65536; x++) {
     let bytes = 0;
     for (let b = 0; b < 8; b++) bytes += sizes[(((x >>> (8 + b)) & 1) << 1) | ((x >>> b) & 1)]!;
@@ -32,7 +35,8 @@ function buildTable(profile: number): Uint8Array {
 
 /** Bytes the values of one header half (32 keys) take: four lookups of (high byte, low byte) pairs. */
 export function halfSize(t: Uint8Array, h: number, l: number): number {
-  const even = ((h & 0x00ff00ff) << 8) | (l & 0x00ff00ff), odd = (h & 0xff00ff00) | ((l >>> 8) & 0x00ff00ff);
+  const even = ((h & 0x00ff00ff) << 8) | (l & 0x00ff00ff),
+    odd = (h & 0xff00ff00) | ((l >>> 8) & 0x00ff00ff);
   return t[even & 0xffff]! + t[even >>> 16]! + t[odd & 0xffff]! + t[odd >>> 16]!;
 }
 
@@ -40,14 +44,26 @@ export function halfSize(t: Uint8Array, h: number, l: number): number {
  * Bytes taken by the values of keys below `key` (0..63), where `low` = halfSize(t, h0, l0): with it,
  * the one place of the offset math (a store's size is Layout.HEADER + low + halfSize(t, h1, l1)).
  */
-export function sizeBelow(t: Uint8Array, h0: number, l0: number, h1: number, l1: number, low: number, key: number): number {
-  const m = ((1 << (key & 31)) - 1) | 0, upper = key >= 32;
+export function sizeBelow(
+  t: Uint8Array,
+  h0: number,
+  l0: number,
+  h1: number,
+  l1: number,
+  low: number,
+  key: number,
+): number {
+  const m = ((1 << (key & 31)) - 1) | 0,
+    upper = key >= 32;
   return (upper ? low : 0) + halfSize(t, (upper ? h1 : h0) & m, (upper ? l1 : l0) & m);
 }
 
 /** True if a header fits `cap` (>= 16): first a cheap bound (8 bytes a key), then the exact size. */
 export function headerFits(t: Uint8Array, h0: number, l0: number, h1: number, l1: number, cap: number): boolean {
-  return Layout.HEADER + ((popcount(h0 | l0) + popcount(h1 | l1)) << 3) <= cap || Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) <= cap;
+  return (
+    Layout.HEADER + ((popcount(h0 | l0) + popcount(h1 | l1)) << 3) <= cap ||
+    Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) <= cap
+  );
 }
 
 /** Number of set bits in a 32-bit integer (SWAR). */
@@ -90,7 +106,10 @@ export function writeValue(u16: Uint16Array, at: number, len: number, lo: number
   const h = at >>> 1;
   if (len >= 2) u16[h] = lo;
   if (len >= 4) u16[h + 1] = lo >>> 16;
-  if (len === 8) { u16[h + 2] = hi; u16[h + 3] = hi >>> 16; }
+  if (len === 8) {
+    u16[h + 2] = hi;
+    u16[h + 3] = hi >>> 16;
+  }
 }
 
 /** A field list of setMany, prepared once per call: keys, lengths, and (as prepareFields in assembly/store.ts) their masks and offsets. */
@@ -100,15 +119,33 @@ export class Fields {
   readonly lens = new Uint8Array(64);
   readonly offsets = new Int32Array(64);
   /** The fields' size codes as header halves (h0/l0 keys 0..31, h1/l1 keys 32..63), total bytes, distinct keys. */
-  h0 = 0; l0 = 0; h1 = 0; l1 = 0; bytes = 0; distinct = true;
+  h0 = 0;
+  l0 = 0;
+  h1 = 0;
+  l1 = 0;
+  bytes = 0;
+  distinct = true;
 
   prepare(t: Uint8Array): void {
-    let h0 = 0, l0 = 0, h1 = 0, l1 = 0, bytes = 0, distinct = true;
+    let h0 = 0,
+      l0 = 0,
+      h1 = 0,
+      l1 = 0,
+      bytes = 0,
+      distinct = true;
     for (let j = 0; j < this.m; j++) {
-      const key = this.keys[j]!, len = this.lens[j]!, code = codeOf(len, t), bit = 1 << (key & 31);
+      const key = this.keys[j]!,
+        len = this.lens[j]!,
+        code = codeOf(len, t),
+        bit = 1 << (key & 31);
       if (((key < 32 ? h0 | l0 : h1 | l1) & bit) !== 0) distinct = false;
-      if (key < 32) { if (code & 2) h0 |= bit; if (code & 1) l0 |= bit; }
-      else { if (code & 2) h1 |= bit; if (code & 1) l1 |= bit; }
+      if (key < 32) {
+        if (code & 2) h0 |= bit;
+        if (code & 1) l0 |= bit;
+      } else {
+        if (code & 2) h1 |= bit;
+        if (code & 1) l1 |= bit;
+      }
       bytes += len;
     }
     const low = halfSize(t, h0, l0);

@@ -9,7 +9,8 @@ const compiled: Array<WebAssembly.Module | Error | undefined> = [];
 
 /** Decodes base64 to bytes (atob exists in Node, browsers, Deno and Bun). */
 function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text), bytes = new Uint8Array(binary.length);
+  const binary = atob(text),
+    bytes = new Uint8Array(binary.length);
   for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
   return bytes;
 }

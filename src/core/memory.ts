@@ -15,7 +15,10 @@ export class Arena {
   /** Freed regions by size and alignment (size * 128 + align): a stack each, so reuse is O(1). */
   private readonly free = new Map<number, number[]>();
 
-  constructor(readonly memory: WebAssembly.Memory, base: number) {
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    base: number,
+  ) {
     this.top = base;
   }
 
@@ -39,7 +42,8 @@ export class Arena {
 
   /** Gives back `size` bytes at `at`, from an earlier alloc(size, align). */
   release(at: number, size: number, align = 8): void {
-    const key = size * 128 + align, list = this.free.get(key);
+    const key = size * 128 + align,
+      list = this.free.get(key);
     if (list) list.push(at);
     else this.free.set(key, [at]);
   }

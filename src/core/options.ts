@@ -42,14 +42,19 @@ let warned = false;
  * for "wasm" asked for (option or environment) where WebAssembly does not exist.
  */
 export function toImpl(impl: unknown): Impl {
-  const chosen = impl ?? envImpl(), from = impl === undefined ? "PACKET_TRAITS_IMPL" : "impl";
-  if (chosen !== undefined && chosen !== "wasm" && chosen !== "js") throw new TraitsError("EINVAL", `${from} must be "wasm" or "js", not ${describe(chosen)}`);
+  const chosen = impl ?? envImpl(),
+    from = impl === undefined ? "PACKET_TRAITS_IMPL" : "impl";
+  if (chosen !== undefined && chosen !== "wasm" && chosen !== "js")
+    throw new TraitsError("EINVAL", `${from} must be "wasm" or "js", not ${describe(chosen)}`);
   if (chosen === "js" || typeof WebAssembly === "object") return chosen ?? "wasm";
-  if (chosen === "wasm") throw new TraitsError("EINVAL", `${from} is "wasm" but this JavaScript runtime has no WebAssembly`);
+  if (chosen === "wasm")
+    throw new TraitsError("EINVAL", `${from} is "wasm" but this JavaScript runtime has no WebAssembly`);
   if (!warned) {
     warned = true;
-    const message = "packet-traits: this JavaScript runtime has no WebAssembly; running on the pure-JS core (about 3x slower). Set PACKET_TRAITS_IMPL=js or impl: \"js\" to choose it.";
-    if (typeof globalThis.process?.emitWarning === "function") globalThis.process.emitWarning(message, { code: "PACKET_TRAITS_NO_WASM" });
+    const message =
+      'packet-traits: this JavaScript runtime has no WebAssembly; running on the pure-JS core (about 3x slower). Set PACKET_TRAITS_IMPL=js or impl: "js" to choose it.';
+    if (typeof globalThis.process?.emitWarning === "function")
+      globalThis.process.emitWarning(message, { code: "PACKET_TRAITS_NO_WASM" });
     else console.warn(message);
   }
   return "js";
@@ -57,7 +62,7 @@ export function toImpl(impl: unknown): Impl {
 
 /** A short description of any argument for error messages. */
 export function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? value.slice(0, 40) + "…" : value);
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === "bigint") return `${value}n`;
   if (typeof value === "function") return "a function";
   if (value === null || typeof value !== "object") return String(value);

@@ -32,7 +32,10 @@ export function coreOf(memory: WebAssembly.Memory, impl: Impl): Core {
   if (impl === "js") return jsCoreOf(memory);
   const core = wasmCoreOf(memory);
   if (core) return core;
-  throw new TraitsError("EINVAL", `the WebAssembly core cannot run on this memory (${wasmFailure(memory)}); use impl "js" to choose the pure-JS core`);
+  throw new TraitsError(
+    "EINVAL",
+    `the WebAssembly core cannot run on this memory (${wasmFailure(memory)}); use impl "js" to choose the pure-JS core`,
+  );
 }
 
 /**
@@ -41,7 +44,10 @@ export function coreOf(memory: WebAssembly.Memory, impl: Impl): Core {
  */
 export function viewCoreOf(memory: WebAssembly.Memory, impl: Impl): Core {
   if (impl === "wasm" && memory !== defaultMemory() && !hasWasmCore(memory)) {
-    throw new TraitsError("EINVAL", `the WebAssembly core needs a ${Scratch.BYTES}-byte scratch area in this memory: call useMemory(memory) first (it grows the memory by one page, which detaches views of it), or useMemory(memory, { scratch }) with bytes you reserved; or use impl "js"`);
+    throw new TraitsError(
+      "EINVAL",
+      `the WebAssembly core needs a ${Scratch.BYTES}-byte scratch area in this memory: call useMemory(memory) first (it grows the memory by one page, which detaches views of it), or useMemory(memory, { scratch }) with bytes you reserved; or use impl "js"`,
+    );
   }
   return coreOf(memory, impl);
 }
@@ -54,14 +60,17 @@ export function viewCoreOf(memory: WebAssembly.Memory, impl: Impl): Core {
  * or if WebAssembly cannot run on this memory; ENOMEM if the memory cannot grow.
  */
 export function useMemory(memory: WebAssembly.Memory, options: { scratch?: number } = {}): number {
-  if (!isMemory(memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(memory)}`);
+  if (!isMemory(memory))
+    throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(memory)}`);
   const { scratch } = options;
   if (scratch !== undefined) {
     checkInteger(scratch, "scratch", 0, memory.buffer.byteLength - Scratch.BYTES);
     if (scratch % 8 !== 0) throw new TraitsError("EINVAL", `scratch ${scratch} is not 8-byte aligned`);
   }
-  const had = hasWasmCore(memory), core = wasmCoreOf(memory, scratch);
+  const had = hasWasmCore(memory),
+    core = wasmCoreOf(memory, scratch);
   if (!core) throw new TraitsError("EINVAL", `the WebAssembly core cannot run on this memory (${wasmFailure(memory)})`);
-  if (had && scratch !== undefined && scratch !== core.scratch) throw new TraitsError("EINVAL", `this memory's scratch area is already at ${core.scratch}`);
+  if (had && scratch !== undefined && scratch !== core.scratch)
+    throw new TraitsError("EINVAL", `this memory's scratch area is already at ${core.scratch}`);
   return core.scratch;
 }

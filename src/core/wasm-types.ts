@@ -12,7 +12,11 @@ export interface MemoryShape {
 }
 
 /** WebAssembly.Memory where the consumer's libs declare it, else MemoryShape. */
-export type WasmMemory = typeof globalThis extends { WebAssembly: { Memory: abstract new (...args: never) => infer M } } ? M : MemoryShape;
+export type WasmMemory = typeof globalThis extends { WebAssembly: { Memory: abstract new (...args: never) => infer M } }
+  ? M
+  : MemoryShape;
 
 /** WebAssembly.Module where the consumer's libs declare it, else an opaque object. */
-export type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: never) => infer M } } ? M : object;
+export type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: never) => infer M } }
+  ? M
+  : object;

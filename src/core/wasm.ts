@@ -54,13 +54,27 @@ export class WasmCore implements Core {
   readonly batchDecode: Core["batchDecode"];
 
   /** An instance on `memory`; its scratch area at `scratch`, or allocated from the memory's arena. */
-  constructor(module: WebAssembly.Module, private readonly memory: WebAssembly.Memory, scratch?: number) {
+  constructor(
+    module: WebAssembly.Module,
+    private readonly memory: WebAssembly.Memory,
+    scratch?: number,
+  ) {
     const ex = (this.ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Exports);
     this.scratch = scratch ?? arenaOf(memory).alloc(Scratch.BYTES, 8);
     this.u8 = new Uint8Array(memory.buffer);
     this.u32 = new Uint32Array(memory.buffer, 0, memory.buffer.byteLength >>> 2);
-    ({ batchGet: this.batchGet, batchSet: this.batchSet, batchSetMany: this.batchSetMany, batchDel: this.batchDel } = ex);
-    ({ batchHas: this.batchHas, batchInit: this.batchInit, batchGetWide: this.batchGetWide, batchDecode: this.batchDecode } = ex);
+    ({
+      batchGet: this.batchGet,
+      batchSet: this.batchSet,
+      batchSetMany: this.batchSetMany,
+      batchDel: this.batchDel,
+    } = ex);
+    ({
+      batchHas: this.batchHas,
+      batchInit: this.batchInit,
+      batchGetWide: this.batchGetWide,
+      batchDecode: this.batchDecode,
+    } = ex);
   }
 
   /** The views, recreated if memory.grow detached them. */
@@ -82,7 +96,8 @@ export class WasmCore implements Core {
     return this.ex.has(start, cap, profile, key);
   }
   get(start: number, cap: number, profile: number, key: number, outLen: number, out: Uint32Array): number {
-    const s = this.scratch, len = this.ex.get(start, cap, profile, key, s, outLen);
+    const s = this.scratch,
+      len = this.ex.get(start, cap, profile, key, s, outLen);
     if (len >= 0) {
       const u32 = this.u32.length === 0 ? this.views() : this.u32;
       out[0] = u32[s >>> 2]!;
@@ -96,8 +111,18 @@ export class WasmCore implements Core {
   del(start: number, cap: number, profile: number, key: number): number {
     return this.ex.del(start, cap, profile, key);
   }
-  setMany(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array): number {
-    const s = this.scratch, fields = s + Scratch.FIELDS, u32 = this.views();
+  setMany(
+    start: number,
+    cap: number,
+    profile: number,
+    keys: Uint8Array,
+    lens: Uint8Array,
+    m: number,
+    values: Uint32Array,
+  ): number {
+    const s = this.scratch,
+      fields = s + Scratch.FIELDS,
+      u32 = this.views();
     u32.set(values.subarray(0, 2 * m), s >>> 2);
     u32[(fields + FieldList.M) >>> 2] = m;
     this.u8.set(keys.subarray(0, m), fields + FieldList.KEYS);
@@ -107,7 +132,9 @@ export class WasmCore implements Core {
   decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
     const s = this.scratch;
     const n = this.ex.decode(start, cap, profile, s + Scratch.DECODE_KEYS, s + Scratch.DECODE_LENS, s + Scratch.VALUES);
-    const u32 = this.views(), u8 = this.u8, w = s >>> 2;
+    const u32 = this.views(),
+      u8 = this.u8,
+      w = s >>> 2;
     for (let i = 0; i < n; i++) {
       keys[i] = u8[s + Scratch.DECODE_KEYS + i]!;
       lens[i] = u8[s + Scratch.DECODE_LENS + i]!;
@@ -130,7 +157,11 @@ export function wasmCoreOf(memory: WebAssembly.Memory, scratch?: number): WasmCo
   let core = cores.get(memory);
   if (core === undefined) {
     try {
-      core = new WasmCore(wasmModule(typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer), memory, scratch);
+      core = new WasmCore(
+        wasmModule(typeof SharedArrayBuffer !== "undefined" && memory.buffer instanceof SharedArrayBuffer),
+        memory,
+        scratch,
+      );
     } catch (e) {
       core = e instanceof Error ? e.message : String(e); // e.g. a shared memory whose maximum exceeds 4 GiB
     }

@@ -31,7 +31,12 @@ export class Burst {
   #released = false;
 
   /** Every field but the selection is frozen: a caller cannot point a burst at other arrays. */
-  private constructor(pool: FramePool, capacity: number, slots: number, arrays?: Pick<BurstLayout, "desc" | "stat" | "vals">) {
+  private constructor(
+    pool: FramePool,
+    capacity: number,
+    slots: number,
+    arrays?: Pick<BurstLayout, "desc" | "stat" | "vals">,
+  ) {
     this.pool = pool;
     this.capacity = capacity;
     this.slots = slots;
@@ -76,7 +81,8 @@ export class Burst {
 
   /** @internal Throws EINVAL if the burst was released (its arrays may belong to someone else now). */
   checkLive(): void {
-    if (this.#released) throw new TraitsError("EINVAL", "this burst was released; its arrays may now belong to another burst");
+    if (this.#released)
+      throw new TraitsError("EINVAL", "this burst was released; its arrays may now belong to another burst");
   }
 
   /** Where the burst's arrays are: to attach to them in a worker, or to a part of them (see part). */
@@ -87,7 +93,11 @@ export class Burst {
   /** @internal A burst over arrays another burst (or thread) allocated: entries from `offset` on, `capacity` of them. */
   static attach(pool: FramePool, layout: BurstLayout, offset = 0, capacity = layout.capacity - offset): Burst {
     const { slots } = layout;
-    return new Burst(pool, capacity, slots, { desc: layout.desc + 4 * offset, stat: layout.stat + 4 * offset, vals: layout.vals + 8 * slots * offset });
+    return new Burst(pool, capacity, slots, {
+      desc: layout.desc + 4 * offset,
+      stat: layout.stat + 4 * offset,
+      vals: layout.vals + 8 * slots * offset,
+    });
   }
 
   /** Selects frames first .. first + n - 1. Throws EINVAL if they are not all in the pool or n > capacity. Returns the burst. */
@@ -110,7 +120,8 @@ export class Burst {
     this.checkLive();
     checkInteger(n, "n", 0, this.capacity);
     if (frames !== undefined) {
-      if (frames.length < n) throw new TraitsError("EINVAL", `frames has ${frames.length} entries, fewer than n = ${n}`);
+      if (frames.length < n)
+        throw new TraitsError("EINVAL", `frames has ${frames.length} entries, fewer than n = ${n}`);
       const d = this.frames();
       for (let i = 0; i < n; i++) d[i] = checkInteger(frames[i], `frames[${i}]`, 0, 0xffffffff);
     }
@@ -150,7 +161,11 @@ export class Burst {
     arena.release(this.vals - 192, 8 * this.slots * this.capacity + 192, 64);
   }
 
-  private view<T>(kind: new (buffer: ArrayBufferLike, offset: number, length: number) => T, at: number, length: number): T {
+  private view<T>(
+    kind: new (buffer: ArrayBufferLike, offset: number, length: number) => T,
+    at: number,
+    length: number,
+  ): T {
     this.checkLive();
     return new kind(this.pool.memory.buffer, at, length);
   }

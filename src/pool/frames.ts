@@ -16,7 +16,14 @@ import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } f
 import { arenaOf } from "../core/memory.js";
 import { coreOf } from "../core/select.js";
 import { TraitStore, setHardEnd } from "../store/store.js";
-import { HARDWARE_FIRST_APP_KEY, HINTS_BYTES, HardwareKey, appLength, toPlacement, type HardwarePlacement } from "../store/hardware.js";
+import {
+  HARDWARE_FIRST_APP_KEY,
+  HINTS_BYTES,
+  HardwareKey,
+  appLength,
+  toPlacement,
+  type HardwarePlacement,
+} from "../store/hardware.js";
 import { strictCheck, type KeyLookup } from "../registry/registry.js";
 
 /** Options of a PacketPool. */
@@ -144,8 +151,21 @@ export class FramePool {
   constructor(options: PoolOptions, view?: PoolView) {
     if (view !== undefined) {
       if (!(view instanceof PoolView)) throw new TraitsError("EINVAL", "a pool takes one argument, its options");
-      ({ memory: this.memory, count: this.count, frameSize: this.frameSize, headroom: this.headroom, profile: this.profile } = view.layout);
-      ({ hardwareKeys: this.hardwareKeys, dataEnd: this.dataEnd, base: this.base, control: this.control, heads: this.heads, lengths: this.lengths } = view.layout);
+      ({
+        memory: this.memory,
+        count: this.count,
+        frameSize: this.frameSize,
+        headroom: this.headroom,
+        profile: this.profile,
+      } = view.layout);
+      ({
+        hardwareKeys: this.hardwareKeys,
+        dataEnd: this.dataEnd,
+        base: this.base,
+        control: this.control,
+        heads: this.heads,
+        lengths: this.lengths,
+      } = view.layout);
       ({ placement: this.placement, metaLength: this.metaLength, metas: this.metas } = view.layout);
       ({ core: this.core, registry: this.registry, scratch: this.scratch } = view);
       this.#u32 = new Uint32Array(this.memory.buffer);
@@ -153,24 +173,44 @@ export class FramePool {
       return;
     }
     this.attached = false;
-    if (typeof options !== "object" || options === null) throw new TraitsError("EINVAL", `pool options must be an object, not ${describe(options)}`);
+    if (typeof options !== "object" || options === null)
+      throw new TraitsError("EINVAL", `pool options must be an object, not ${describe(options)}`);
     this.count = checkInteger(options.count, "count", 1, 2 ** 24);
     this.frameSize = checkInteger(options.frameSize ?? 2048, "frameSize", 64, 65536);
     if (this.frameSize % 8 !== 0) throw new TraitsError("EINVAL", `frameSize ${this.frameSize} is not a multiple of 8`);
     this.headroom = checkInteger(options.headroom ?? 256, "headroom", 16, this.frameSize);
-    if (this.count * this.frameSize > MAX_POOL_BYTES) throw new TraitsError("ENOMEM", `${this.count} frames of ${this.frameSize} bytes do not fit in a 4 GiB WebAssembly memory`);
+    if (this.count * this.frameSize > MAX_POOL_BYTES)
+      throw new TraitsError(
+        "ENOMEM",
+        `${this.count} frames of ${this.frameSize} bytes do not fit in a 4 GiB WebAssembly memory`,
+      );
     this.profile = toProfile(options.profile);
     this.hardwareKeys = toPlacement(options.hardwareKeys, "struct");
     this.dataEnd = this.frameSize - (this.hardwareKeys === "struct" ? HINTS_BYTES : 0);
-    if (this.headroom > this.dataEnd) throw new TraitsError("EINVAL", `headroom ${this.headroom} leaves no room for data before the hints area at ${this.dataEnd}`);
+    if (this.headroom > this.dataEnd)
+      throw new TraitsError(
+        "EINVAL",
+        `headroom ${this.headroom} leaves no room for data before the hints area at ${this.dataEnd}`,
+      );
     this.placement = toStorePlacement(options.placement);
-    if (this.placement === "frame" && options.metaLength !== undefined) throw new TraitsError("EINVAL", `metaLength is for placement "metadata"; with placement "frame" the store's capacity is the head`);
-    this.metaLength = this.placement === "frame" ? 0 : checkInteger(options.metaLength ?? 32, "metaLength", 0, this.headroom);
-    if (this.metaLength % 4 !== 0) throw new TraitsError("EINVAL", `metaLength ${this.metaLength} is not a multiple of 4 (as XDP's metadata area)`);
-    if (this.placement === "metadata" && this.headroom % 4 !== 0) throw new TraitsError("EINVAL", `headroom ${this.headroom} is not a multiple of 4: the store before it would be unaligned`);
+    if (this.placement === "frame" && options.metaLength !== undefined)
+      throw new TraitsError(
+        "EINVAL",
+        `metaLength is for placement "metadata"; with placement "frame" the store's capacity is the head`,
+      );
+    this.metaLength =
+      this.placement === "frame" ? 0 : checkInteger(options.metaLength ?? 32, "metaLength", 0, this.headroom);
+    if (this.metaLength % 4 !== 0)
+      throw new TraitsError("EINVAL", `metaLength ${this.metaLength} is not a multiple of 4 (as XDP's metadata area)`);
+    if (this.placement === "metadata" && this.headroom % 4 !== 0)
+      throw new TraitsError(
+        "EINVAL",
+        `headroom ${this.headroom} is not a multiple of 4: the store before it would be unaligned`,
+      );
     this.registry = options.registry;
     const impl = toImpl(options.impl);
-    if (options.memory !== undefined && !(options.memory instanceof WebAssembly.Memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(options.memory)}`);
+    if (options.memory !== undefined && !(options.memory instanceof WebAssembly.Memory))
+      throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(options.memory)}`);
     this.memory = options.memory ?? new WebAssembly.Memory({ initial: 1, maximum: 65536 });
     this.core = coreOf(this.memory, impl);
     const arena = arenaOf(this.memory);
@@ -181,7 +221,8 @@ export class FramePool {
     this.control = arena.alloc(CONTROL + Scratch.BYTES, 64);
     this.scratch = this.control + CONTROL;
     this.#u32 = new Uint32Array(this.memory.buffer);
-    const words = this.words(), at = this.control >>> 2;
+    const words = this.words(),
+      at = this.control >>> 2;
     words[at + (PoolControl.BASE >>> 2)] = this.base;
     words[at + (PoolControl.FRAME_SIZE >>> 2)] = this.frameSize;
     words[at + (PoolControl.COUNT >>> 2)] = this.count;
@@ -190,13 +231,44 @@ export class FramePool {
     words[at + (PoolControl.METAS >>> 2)] = this.metas;
     this.words().fill(this.headroom, this.heads >>> 2, (this.heads >>> 2) + this.count);
     this.words().fill(0, this.lengths >>> 2, (this.lengths >>> 2) + this.count);
-    if (this.placement === "metadata") this.words().fill(this.metaLength, this.metas >>> 2, (this.metas >>> 2) + this.count);
+    if (this.placement === "metadata")
+      this.words().fill(this.metaLength, this.metas >>> 2, (this.metas >>> 2) + this.count);
   }
 
   /** The pool's layout in its memory, to attach to it in a worker (WorkerGroup does). */
   layout(): PoolLayout {
-    const { memory, count, frameSize, headroom, profile, hardwareKeys, placement, metaLength, dataEnd, base, control, heads, lengths, metas } = this;
-    return { memory, count, frameSize, headroom, profile, hardwareKeys, placement, metaLength, dataEnd, base, control, heads, lengths, metas };
+    const {
+      memory,
+      count,
+      frameSize,
+      headroom,
+      profile,
+      hardwareKeys,
+      placement,
+      metaLength,
+      dataEnd,
+      base,
+      control,
+      heads,
+      lengths,
+      metas,
+    } = this;
+    return {
+      memory,
+      count,
+      frameSize,
+      headroom,
+      profile,
+      hardwareKeys,
+      placement,
+      metaLength,
+      dataEnd,
+      base,
+      control,
+      heads,
+      lengths,
+      metas,
+    };
   }
 
   /** Which implementation runs this pool's operations. */
@@ -212,7 +284,11 @@ export class FramePool {
 
   /** Throws EINVAL in a worker's view of the pool, which must not allocate: its thread has no say over the shared memory's arena. */
   protected allocating(what: string): void {
-    if (this.attached) throw new TraitsError("EINVAL", `${what}(): a worker cannot allocate in the shared memory; use the burst its WorkerGroup gives it`);
+    if (this.attached)
+      throw new TraitsError(
+        "EINVAL",
+        `${what}(): a worker cannot allocate in the shared memory; use the burst its WorkerGroup gives it`,
+      );
   }
 
   /** Checks a frame index; throws EINVAL. */
@@ -264,7 +340,8 @@ export class FramePool {
 
   /** Copies `packet` into the frame's data area and sets its length; throws EINVAL if it does not fit. */
   write(frame: number, packet: Uint8Array): void {
-    if (!(packet instanceof Uint8Array)) throw new TraitsError("EINVAL", `packet must be a Uint8Array, not ${describe(packet)}`);
+    if (!(packet instanceof Uint8Array))
+      throw new TraitsError("EINVAL", `packet must be a Uint8Array, not ${describe(packet)}`);
     this.setLength(frame, packet.length);
     this.data(frame).set(packet);
   }
@@ -279,13 +356,22 @@ export class FramePool {
    * be 4-byte aligned. On error nothing changes.
    */
   adjustHead(frame: number, delta: number): number {
-    const head = this.head(frame), length = this.length(frame);
+    const head = this.head(frame),
+      length = this.length(frame);
     checkInteger(delta, "delta", -head, length);
     const next = head + delta;
     if (this.placement === "metadata") {
       const meta = this.metaLengthOf(frame);
-      if (next < meta) throw new TraitsError("ENOSPC", `adjustHead(${frame}, ${delta}): the data would start at ${next}, leaving no room for the ${meta}-byte metadata area before it`);
-      if (delta % 4 !== 0) throw new TraitsError("EINVAL", `adjustHead(${frame}, ${delta}): the metadata area before the data would start at an offset that is not a multiple of 4`);
+      if (next < meta)
+        throw new TraitsError(
+          "ENOSPC",
+          `adjustHead(${frame}, ${delta}): the data would start at ${next}, leaving no room for the ${meta}-byte metadata area before it`,
+        );
+      if (delta % 4 !== 0)
+        throw new TraitsError(
+          "EINVAL",
+          `adjustHead(${frame}, ${delta}): the metadata area before the data would start at an offset that is not a multiple of 4`,
+        );
       const start = this.frameStart(frame);
       new Uint8Array(this.memory.buffer).copyWithin(start + next - meta, start + head - meta, start + head);
       this.setHead(frame, next, length - delta, meta);
@@ -293,7 +379,11 @@ export class FramePool {
     }
     const used = this.traits(frame).trySize();
     if (used < 0) this.traits(frame).validate();
-    if (next < used) throw new TraitsError("ENOSPC", `adjustHead(${frame}, ${delta}): the data would start at ${next}, over the ${used} bytes the trait store uses`);
+    if (next < used)
+      throw new TraitsError(
+        "ENOSPC",
+        `adjustHead(${frame}, ${delta}): the data would start at ${next}, over the ${used} bytes the trait store uses`,
+      );
     this.setHead(frame, next, length - delta, next);
     return next;
   }
@@ -306,10 +396,19 @@ export class FramePool {
    * (grow) or below 0 bytes (shrink). On error nothing changes.
    */
   adjustMeta(frame: number, delta: number): number {
-    if (this.placement !== "metadata") throw new TraitsError("EINVAL", `adjustMeta(): the pool's stores are at the frame start (placement "frame"), not in a metadata area`);
-    const head = this.head(frame), meta = this.metaLengthOf(frame);
+    if (this.placement !== "metadata")
+      throw new TraitsError(
+        "EINVAL",
+        `adjustMeta(): the pool's stores are at the frame start (placement "frame"), not in a metadata area`,
+      );
+    const head = this.head(frame),
+      meta = this.metaLengthOf(frame);
     checkInteger(delta, "delta", meta - head, meta);
-    if (delta % 4 !== 0) throw new TraitsError("EINVAL", `adjustMeta(${frame}, ${delta}): delta is not a multiple of 4 (as XDP's metadata area)`);
+    if (delta % 4 !== 0)
+      throw new TraitsError(
+        "EINVAL",
+        `adjustMeta(${frame}, ${delta}): delta is not a multiple of 4 (as XDP's metadata area)`,
+      );
     this.setHead(frame, head, this.length(frame), meta - delta);
     return meta - delta;
   }
@@ -319,7 +418,16 @@ export class FramePool {
     let store = this.stores[this.frameIndex(frame)];
     if (!store) {
       const start = this.frameStart(frame);
-      store = TraitStore.create({ core: this.core, source: this.memory, start: this.storeStart(frame), capacity: this.metaLengthOf(frame), profile: this.profile, registry: this.registry, hardwareKeys: this.hardwareKeys, hints: start + this.frameSize - HINTS_BYTES });
+      store = TraitStore.create({
+        core: this.core,
+        source: this.memory,
+        start: this.storeStart(frame),
+        capacity: this.metaLengthOf(frame),
+        profile: this.profile,
+        registry: this.registry,
+        hardwareKeys: this.hardwareKeys,
+        hints: start + this.frameSize - HINTS_BYTES,
+      });
       this.stores[frame] = store;
     }
     return store;
@@ -332,7 +440,8 @@ export class FramePool {
    */
   copyTraits(frame: number, dstFrame: number, dst: FramePool = this): void {
     if (!(dst instanceof FramePool)) throw new TraitsError("EINVAL", `dst must be a PacketPool, not ${describe(dst)}`);
-    if (dst.profile !== this.profile) throw new TraitsError("EINVAL", `cannot copy traits from a ${this.profile} pool to a ${dst.profile} pool`);
+    if (dst.profile !== this.profile)
+      throw new TraitsError("EINVAL", `cannot copy traits from a ${this.profile} pool to a ${dst.profile} pool`);
     const hardware = this.hardwarePlan(frame, dstFrame, dst, dst.metaLengthOf(dstFrame));
     this.copyStore(frame, dstFrame, dst, this.traits(frame).size);
     this.copyHints(frame, dstFrame, dst);
@@ -341,7 +450,8 @@ export class FramePool {
 
   /** Copies the first `size` bytes of a frame's store to the start of another frame's store (memmove: they may overlap). */
   private copyStore(frame: number, dstFrame: number, dst: FramePool, size: number): void {
-    const from = this.storeStart(frame), to = dst.storeStart(dstFrame);
+    const from = this.storeStart(frame),
+      to = dst.storeStart(dstFrame);
     if (dst.memory === this.memory) new Uint8Array(this.memory.buffer).copyWithin(to, from, from + size);
     else new Uint8Array(dst.memory.buffer, to, size).set(new Uint8Array(this.memory.buffer, from, size));
   }
@@ -349,7 +459,9 @@ export class FramePool {
   /** Copies the hints area (hardware keys, placement "struct") to a frame of a pool with the same placement. */
   private copyHints(frame: number, dstFrame: number, dst: FramePool): void {
     if (dst.hardwareKeys !== "struct" || this.hardwareKeys !== "struct") return;
-    dst.frameBytes(dstFrame).set(this.frameBytes(frame).subarray(this.frameSize - HINTS_BYTES), dst.frameSize - HINTS_BYTES);
+    dst
+      .frameBytes(dstFrame)
+      .set(this.frameBytes(frame).subarray(this.frameSize - HINTS_BYTES), dst.frameSize - HINTS_BYTES);
   }
 
   /**
@@ -361,16 +473,26 @@ export class FramePool {
    * or a hardware key's application key holding another length).
    */
   private hardwarePlan(frame: number, dstFrame: number, dst: FramePool, room: number): HardwarePlan | undefined {
-    const from = this.traits(frame), size = from.size;
+    const from = this.traits(frame),
+      size = from.size;
     const fail = (code: "ENOSPC" | "EBUSY" | "EOPNOTSUPP", why: string): never => {
       throw new TraitsError(code, `traits of frame ${frame} cannot go to frame ${dstFrame}: ${why}`);
     };
-    if (size > room) throw new TraitsError("ENOSPC", `traits of frame ${frame} take ${size} bytes; frame ${dstFrame} has room for ${room}`);
+    if (size > room)
+      throw new TraitsError(
+        "ENOSPC",
+        `traits of frame ${frame} take ${size} bytes; frame ${dstFrame} has room for ${room}`,
+      );
     if (dst.hardwareKeys === this.hardwareKeys) {
-      dst.checkAllowed(from.keys().map((key) => [key, from.getBytes(key)!.length] as const), frame, dstFrame);
+      dst.checkAllowed(
+        from.keys().map((key) => [key, from.getBytes(key)!.length] as const),
+        frame,
+        dstFrame,
+      );
       return undefined;
     }
-    const plan: HardwarePlan = { values: [], fromKeys: this.hardwareKeys === "keys" }, value = new Uint32Array(2);
+    const plan: HardwarePlan = { values: [], fromKeys: this.hardwareKeys === "keys" },
+      value = new Uint32Array(2);
     let bytes = size;
     for (const key of Object.values(HardwareKey)) {
       const len = from.tryGet(key, value);
@@ -381,14 +503,34 @@ export class FramePool {
       if (plan.fromKeys) bytes -= stored; // leaves the store: dst keeps it elsewhere
       if (dst.hardwareKeys === "keys") bytes += stored;
     }
-    if (dst.hardwareKeys === "off" && plan.values.length > 0) fail("EOPNOTSUPP", `it has hardware keys off, and the frame has ${plan.values.length}`);
+    if (dst.hardwareKeys === "off" && plan.values.length > 0)
+      fail("EOPNOTSUPP", `it has hardware keys off, and the frame has ${plan.values.length}`);
     if (dst.hardwareKeys === "keys") {
-      for (let app = HARDWARE_FIRST_APP_KEY; app < 64; app++) if (from.has(app)) fail("EBUSY", `it keeps hardware keys in application keys 59..63, and the frame uses key ${app} for its own value`);
+      for (let app = HARDWARE_FIRST_APP_KEY; app < 64; app++)
+        if (from.has(app))
+          fail(
+            "EBUSY",
+            `it keeps hardware keys in application keys 59..63, and the frame uses key ${app} for its own value`,
+          );
     }
     if (bytes > room) fail("ENOSPC", `they take ${bytes} bytes there; it has room for ${room}`);
-    const moved = plan.fromKeys ? new Set(plan.values.map(({ key }) => HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH)) : new Set<number>();
-    const kept = from.keys().filter((key) => !moved.has(key)).map((key) => [key, from.getBytes(key)!.length] as const);
-    const added = dst.hardwareKeys === "keys" ? plan.values.map(({ key }) => [HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH, appLength(key - HardwareKey.RX_HASH, this.profile)] as const) : [];
+    const moved = plan.fromKeys
+      ? new Set(plan.values.map(({ key }) => HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH))
+      : new Set<number>();
+    const kept = from
+      .keys()
+      .filter((key) => !moved.has(key))
+      .map((key) => [key, from.getBytes(key)!.length] as const);
+    const added =
+      dst.hardwareKeys === "keys"
+        ? plan.values.map(
+            ({ key }) =>
+              [
+                HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH,
+                appLength(key - HardwareKey.RX_HASH, this.profile),
+              ] as const,
+          )
+        : [];
     dst.checkAllowed([...kept, ...added], frame, dstFrame);
     return plan;
   }
@@ -397,8 +539,16 @@ export class FramePool {
   private checkAllowed(entries: ReadonlyArray<readonly [number, number]>, frame: number, dstFrame: number): void {
     for (const [key, len] of entries) {
       const rc = strictCheck(this.registry, key, len);
-      if (rc === Errno.EPERM) throw new TraitsError("EPERM", `traits of frame ${frame} cannot go to frame ${dstFrame}: key ${key} is not registered, and the pool is strict`);
-      if (rc < 0) throw new TraitsError("EINVAL", `traits of frame ${frame} cannot go to frame ${dstFrame}: key ${key} holds ${len} bytes, registered with ${this.registry!.sizeOfKey(key)}`);
+      if (rc === Errno.EPERM)
+        throw new TraitsError(
+          "EPERM",
+          `traits of frame ${frame} cannot go to frame ${dstFrame}: key ${key} is not registered, and the pool is strict`,
+        );
+      if (rc < 0)
+        throw new TraitsError(
+          "EINVAL",
+          `traits of frame ${frame} cannot go to frame ${dstFrame}: key ${key} holds ${len} bytes, registered with ${this.registry!.sizeOfKey(key)}`,
+        );
     }
   }
 
@@ -406,7 +556,8 @@ export class FramePool {
   private applyHardware(frame: number, plan: HardwarePlan | undefined): void {
     if (plan === undefined) return;
     const to = this.traits(frame);
-    if (plan.fromKeys) for (const { key } of plan.values) to.tryDelete(HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH);
+    if (plan.fromKeys)
+      for (const { key } of plan.values) to.tryDelete(HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH);
     if (this.hardwareKeys === "struct") this.frameBytes(frame).fill(0, this.frameSize - HINTS_BYTES);
     for (const { key, len, lo, hi } of plan.values) to.trySet(key, lo, hi, len);
   }
@@ -420,13 +571,24 @@ export class FramePool {
    */
   transfer(frame: number, dstFrame: number, dst: FramePool = this, { move = false }: { move?: boolean } = {}): void {
     if (!(dst instanceof FramePool)) throw new TraitsError("EINVAL", `dst must be a PacketPool, not ${describe(dst)}`);
-    const head = this.head(frame), length = this.length(frame);
+    const head = this.head(frame),
+      length = this.length(frame);
     dst.frameIndex(dstFrame);
-    if (head + length > dst.dataEnd) throw new TraitsError("ENOSPC", `packet of frame ${frame} (head ${head}, ${length} bytes) does not fit a ${dst.frameSize}-byte frame`);
-    if (dst.profile !== this.profile) throw new TraitsError("EINVAL", `cannot copy traits from a ${this.profile} pool to a ${dst.profile} pool`);
+    if (head + length > dst.dataEnd)
+      throw new TraitsError(
+        "ENOSPC",
+        `packet of frame ${frame} (head ${head}, ${length} bytes) does not fit a ${dst.frameSize}-byte frame`,
+      );
+    if (dst.profile !== this.profile)
+      throw new TraitsError("EINVAL", `cannot copy traits from a ${this.profile} pool to a ${dst.profile} pool`);
     const size = this.traits(frame).size;
-    const meta = dst.placement === "frame" ? head : this.placement === "metadata" ? this.metaLengthOf(frame) : (size + 3) & ~3;
-    if (dst.placement === "metadata" && (meta > head || head % 4 !== 0)) throw new TraitsError("ENOSPC", `traits of frame ${frame} (${size} bytes) do not fit a 4-aligned metadata area before head ${head}`);
+    const meta =
+      dst.placement === "frame" ? head : this.placement === "metadata" ? this.metaLengthOf(frame) : (size + 3) & ~3;
+    if (dst.placement === "metadata" && (meta > head || head % 4 !== 0))
+      throw new TraitsError(
+        "ENOSPC",
+        `traits of frame ${frame} (${size} bytes) do not fit a 4-aligned metadata area before head ${head}`,
+      );
     const hardware = this.hardwarePlan(frame, dstFrame, dst, meta);
     if (frame === dstFrame && dst === this) return;
     dst.setHead(dstFrame, head, length, meta);

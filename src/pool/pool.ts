@@ -73,24 +73,46 @@ export class PacketPool extends FramePool {
 
   /** Checks that a burst is this pool's and returns its descriptor address (0 for a range). */
   private select(burst: Burst): number {
-    if (!(burst instanceof Burst) || burst.pool !== this) throw new TraitsError("EINVAL", "the burst belongs to another pool");
+    if (!(burst instanceof Burst) || burst.pool !== this)
+      throw new TraitsError("EINVAL", "the burst belongs to another pool");
     burst.checkLive();
     return burst.ranged ? 0 : burst.desc;
   }
 
   /** Gets `key` from every selected frame into value slot 0 of the burst; status = length or errno. Returns the count of successes. */
   batchGet(burst: Burst, key: Key): number {
-    const desc = this.select(burst), h = hardwareIndex(key);
-    if (h >= 0) return this.eachFrame(burst, (store, i, values) => store.tryGet(key, values.subarray(2 * i * burst.slots)), (rc) => rc >= 0);
-    return this.core.batchGet(this.control, desc, burst.first, burst.length, toKey(key), burst.vals, burst.stride, burst.stat);
+    const desc = this.select(burst),
+      h = hardwareIndex(key);
+    if (h >= 0)
+      return this.eachFrame(
+        burst,
+        (store, i, values) => store.tryGet(key, values.subarray(2 * i * burst.slots)),
+        (rc) => rc >= 0,
+      );
+    return this.core.batchGet(
+      this.control,
+      desc,
+      burst.first,
+      burst.length,
+      toKey(key),
+      burst.vals,
+      burst.stride,
+      burst.stat,
+    );
   }
 
   /**
    * Runs a single-store call on every selected frame (the path of hardware keys in batches: they are
    * fixed fields, not store entries); its result is the frame's status. Returns how many satisfy `ok`.
    */
-  private eachFrame(burst: Burst, call: (store: TraitStore, i: number, values: Uint32Array) => number, ok: (rc: number) => boolean): number {
-    const frames = burst.ranged ? undefined : burst.frames(), status = burst.status(), values = burst.values();
+  private eachFrame(
+    burst: Burst,
+    call: (store: TraitStore, i: number, values: Uint32Array) => number,
+    ok: (rc: number) => boolean,
+  ): number {
+    const frames = burst.ranged ? undefined : burst.frames(),
+      status = burst.status(),
+      values = burst.values();
     let count = 0;
     for (let i = 0; i < burst.length; i++) {
       const frame = frames ? frames[i]! : burst.first + i;
@@ -106,7 +128,10 @@ export class PacketPool extends FramePool {
     const rc = strictCheck(this.registry, k, len);
     if (rc === 0) return;
     if (rc === Errno.EPERM) throw new TraitsError("EPERM", `key ${k} is not registered, and this pool is strict`);
-    throw new TraitsError("EINVAL", `key ${k} (${this.registry!.lookupKey(k)?.name}) is registered with size ${this.registry!.sizeOfKey(k)}, not ${len}`);
+    throw new TraitsError(
+      "EINVAL",
+      `key ${k} (${this.registry!.lookupKey(k)?.name}) is registered with size ${this.registry!.sizeOfKey(k)}, not ${len}`,
+    );
   }
 
   /**
@@ -114,18 +139,26 @@ export class PacketPool extends FramePool {
    * each frame's value slot 0 (a value that does not fit gets EINVAL in its status). Returns the count of successes.
    */
   batchSet(burst: Burst, key: Key, len: number, value?: number | bigint): number {
-    const desc = this.select(burst), h = hardwareIndex(key);
+    const desc = this.select(burst),
+      h = hardwareIndex(key);
     if (h >= 0) {
       if (value !== undefined) toPair(value, len, pair);
-      return this.eachFrame(burst, (store, i, values) => {
-        const at = 2 * i * burst.slots;
-        return value === undefined ? store.trySet(key, values[at]!, values[at + 1]!, len) : store.trySet(key, pair[0]!, pair[1]!, len);
-      }, (rc) => rc === 0);
+      return this.eachFrame(
+        burst,
+        (store, i, values) => {
+          const at = 2 * i * burst.slots;
+          return value === undefined
+            ? store.trySet(key, values[at]!, values[at + 1]!, len)
+            : store.trySet(key, pair[0]!, pair[1]!, len);
+        },
+        (rc) => rc === 0,
+      );
     }
     const k = toKey(key);
     checkLength(len, this.profile);
     this.checkStrict(k, len);
-    let values = burst.vals, stride = burst.stride;
+    let values = burst.vals,
+      stride = burst.stride;
     if (value !== undefined) {
       values = this.scratch;
       stride = 0;
@@ -144,17 +177,39 @@ export class PacketPool extends FramePool {
    */
   batchSetMany(burst: Burst, fields: readonly Field[], options?: SetManyOptions): number;
   /** @deprecated The 0.1 form: pass `{ values, replace }` as the third argument. */
-  batchSetMany(burst: Burst, fields: readonly Field[], values: ReadonlyArray<number | bigint> | undefined, options?: { replace?: boolean }): number;
-  batchSetMany(burst: Burst, fields: readonly Field[], third?: SetManyOptions | ReadonlyArray<number | bigint>, fourth?: { replace?: boolean }): number {
-    const { values, replace = false } = third === undefined || Array.isArray(third) ? { values: third as ReadonlyArray<number | bigint> | undefined, ...fourth } : (third as SetManyOptions);
+  batchSetMany(
+    burst: Burst,
+    fields: readonly Field[],
+    values: ReadonlyArray<number | bigint> | undefined,
+    options?: { replace?: boolean },
+  ): number;
+  batchSetMany(
+    burst: Burst,
+    fields: readonly Field[],
+    third?: SetManyOptions | ReadonlyArray<number | bigint>,
+    fourth?: { replace?: boolean },
+  ): number {
+    const { values, replace = false } =
+      third === undefined || Array.isArray(third)
+        ? { values: third as ReadonlyArray<number | bigint> | undefined, ...fourth }
+        : (third as SetManyOptions);
     const desc = this.select(burst);
-    if (!Array.isArray(fields) || fields.length === 0 || fields.length > burst.slots) throw new TraitsError("EINVAL", `fields must be an array of 1 to ${burst.slots} (the burst's slots) {key, len}`);
-    if (values !== undefined && (!Array.isArray(values) || values.length !== fields.length)) throw new TraitsError("EINVAL", `values must be an array of ${fields.length} values, one per field`);
-    const scratch = this.scratch, list = scratch + Scratch.FIELDS;
-    const w = this.words(), bytes = new Uint8Array(w.buffer);
+    if (!Array.isArray(fields) || fields.length === 0 || fields.length > burst.slots)
+      throw new TraitsError("EINVAL", `fields must be an array of 1 to ${burst.slots} (the burst's slots) {key, len}`);
+    if (values !== undefined && (!Array.isArray(values) || values.length !== fields.length))
+      throw new TraitsError("EINVAL", `values must be an array of ${fields.length} values, one per field`);
+    const scratch = this.scratch,
+      list = scratch + Scratch.FIELDS;
+    const w = this.words(),
+      bytes = new Uint8Array(w.buffer);
     fields.forEach((field, j) => {
-      if (typeof field !== "object" || field === null) throw new TraitsError("EINVAL", `fields[${j}] must be {key, len}, not ${describe(field)}`);
-      if (hardwareIndex(field.key) >= 0) throw new TraitsError("EINVAL", `fields[${j}]: hardware keys are fixed fields, not store entries; set them with batchSet`);
+      if (typeof field !== "object" || field === null)
+        throw new TraitsError("EINVAL", `fields[${j}] must be {key, len}, not ${describe(field)}`);
+      if (hardwareIndex(field.key) >= 0)
+        throw new TraitsError(
+          "EINVAL",
+          `fields[${j}]: hardware keys are fixed fields, not store entries; set them with batchSet`,
+        );
       bytes[list + FieldList.KEYS + j] = toKey(field.key);
       bytes[list + FieldList.LENS + j] = checkLength(field.len, this.profile);
       this.checkStrict(bytes[list + FieldList.KEYS + j]!, field.len);
@@ -162,20 +217,40 @@ export class PacketPool extends FramePool {
     });
     w[(list + FieldList.M) >>> 2] = fields.length;
     const [from, stride] = values ? [scratch, 0] : [burst.vals, burst.stride];
-    return this.core.batchSetMany(this.control, desc, burst.first, burst.length, list, from, stride, replace ? 1 : 0, burst.stat);
+    return this.core.batchSetMany(
+      this.control,
+      desc,
+      burst.first,
+      burst.length,
+      list,
+      from,
+      stride,
+      replace ? 1 : 0,
+      burst.stat,
+    );
   }
 
   /** Removes `key` from every selected frame; status 0 or errno. Returns the count of successes. */
   batchDelete(burst: Burst, key: Key): number {
     const desc = this.select(burst);
-    if (hardwareIndex(key) >= 0) return this.eachFrame(burst, (store) => store.tryDelete(key), (rc) => rc === 0);
+    if (hardwareIndex(key) >= 0)
+      return this.eachFrame(
+        burst,
+        (store) => store.tryDelete(key),
+        (rc) => rc === 0,
+      );
     return this.core.batchDel(this.control, desc, burst.first, burst.length, toKey(key), burst.stat);
   }
 
   /** Tests `key` on every selected frame; status 1, 0 or errno. Returns how many frames hold it. */
   batchHas(burst: Burst, key: Key): number {
     const desc = this.select(burst);
-    if (hardwareIndex(key) >= 0) return this.eachFrame(burst, (store) => store.tryHas(key), (rc) => rc === 1);
+    if (hardwareIndex(key) >= 0)
+      return this.eachFrame(
+        burst,
+        (store) => store.tryHas(key),
+        (rc) => rc === 1,
+      );
     return this.core.batchHas(this.control, desc, burst.first, burst.length, toKey(key), burst.stat);
   }
 
@@ -190,17 +265,33 @@ export class PacketPool extends FramePool {
    * 8 bytes. Returns the count of successes.
    */
   batchGetWide(burst: Burst, key: Key): number {
-    const k = wideKey(key), desc = this.select(burst);
+    const k = wideKey(key),
+      desc = this.select(burst);
     if (burst.slots < 2) throw new TraitsError("EINVAL", "a 16-byte value needs a burst with 2 slots");
-    return this.core.batchGetWide(this.control, desc, burst.first, burst.length, k, burst.vals, burst.stride, burst.stat);
+    return this.core.batchGetWide(
+      this.control,
+      desc,
+      burst.first,
+      burst.length,
+      k,
+      burst.vals,
+      burst.stride,
+      burst.stat,
+    );
   }
 
   /** Sets keys `key` and `key + 1` as one 16-byte value on every selected frame, from `value` or value slots 0-1; both or neither. Returns the count of successes. */
   batchSetWide(burst: Burst, key: Key, value?: Uint8Array): number {
     const k = wideKey(key);
-    if (value !== undefined && (!(value instanceof Uint8Array) || value.length !== 16)) throw new TraitsError("EINVAL", `a 16-byte value must be a Uint8Array of 16 bytes, not ${describe(value)}`);
-    const fields = [{ key: k, len: 8 }, { key: k + 1, len: 8 }];
-    return this.batchSetMany(burst, fields, { values: value && [value.subarray(0, 8), value.subarray(8)].map(toBigInt) });
+    if (value !== undefined && (!(value instanceof Uint8Array) || value.length !== 16))
+      throw new TraitsError("EINVAL", `a 16-byte value must be a Uint8Array of 16 bytes, not ${describe(value)}`);
+    const fields = [
+      { key: k, len: 8 },
+      { key: k + 1, len: 8 },
+    ];
+    return this.batchSetMany(burst, fields, {
+      values: value && [value.subarray(0, 8), value.subarray(8)].map(toBigInt),
+    });
   }
 
   /**
@@ -209,8 +300,21 @@ export class PacketPool extends FramePool {
    */
   batchDecode(burst: Burst, out: DecodeBuffer): number {
     const desc = this.select(burst);
-    if (!(out instanceof DecodeBuffer) || out.memory !== this.memory) throw new TraitsError("EINVAL", "out must be a DecodeBuffer of this pool's memory");
-    return out.filled(this.core.batchDecode(this.control, desc, burst.first, burst.length, out.keysAt, out.lensAt, out.valuesAt, out.room, burst.stat));
+    if (!(out instanceof DecodeBuffer) || out.memory !== this.memory)
+      throw new TraitsError("EINVAL", "out must be a DecodeBuffer of this pool's memory");
+    return out.filled(
+      this.core.batchDecode(
+        this.control,
+        desc,
+        burst.first,
+        burst.length,
+        out.keysAt,
+        out.lensAt,
+        out.valuesAt,
+        out.room,
+        burst.stat,
+      ),
+    );
   }
 
   /** A DecodeBuffer with room for `room` entries in this pool's memory. */

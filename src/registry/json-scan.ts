@@ -26,7 +26,8 @@ export function duplicateField(text: string): string | undefined {
     space();
     const open = text[i];
     if (open === "{" || open === "[") {
-      const close = open === "{" ? "}" : "]", seen = new Set<string>();
+      const close = open === "{" ? "}" : "]",
+        seen = new Set<string>();
       i++;
       space();
       if (text[i] === close) return void i++;

@@ -15,7 +15,19 @@
  *   judged stale (if a new owner took the lock in between, it is put back).
  */
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, readlinkSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeSync,
+} from "node:fs";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TraitsError } from "../core/errors.js";
@@ -58,7 +70,13 @@ let me: Omit<Token, "nonce" | "time"> | undefined;
 
 /** This process's identity (read once). */
 function identity(): Omit<Token, "nonce" | "time"> {
-  me ??= { pid: process.pid, start: processStart(process.pid), host: hostname(), boot: readOr("/proc/sys/kernel/random/boot_id").trim(), pidns: linkOr("/proc/self/ns/pid") };
+  me ??= {
+    pid: process.pid,
+    start: processStart(process.pid),
+    host: hostname(),
+    boot: readOr("/proc/sys/kernel/random/boot_id").trim(),
+    pidns: linkOr("/proc/self/ns/pid"),
+  };
   return me;
 }
 
@@ -97,7 +115,10 @@ class Attempt {
   private readonly nonce = randomBytes(12).toString("hex");
   private readonly temporary: string;
 
-  constructor(private readonly path: string, private readonly options: LockOptions) {
+  constructor(
+    private readonly path: string,
+    private readonly options: LockOptions,
+  ) {
     this.deadline = Date.now() + options.timeoutMs;
     this.token = JSON.stringify({ ...identity(), nonce: this.nonce, time: Date.now() } satisfies Token);
     this.temporary = `${path}.${this.nonce}.tmp`;
@@ -126,7 +147,11 @@ class Attempt {
       const holder = readHolder(this.path);
       if (holder === undefined) continue; // released between our link and our read
       if (!stale(holder, this.options.staleMs)) {
-        if (Date.now() >= this.deadline) throw new TraitsError("EBUSY", `cannot lock ${this.path} within ${this.options.timeoutMs} ms: ${describeHolder(holder)}`);
+        if (Date.now() >= this.deadline)
+          throw new TraitsError(
+            "EBUSY",
+            `cannot lock ${this.path} within ${this.options.timeoutMs} ms: ${describeHolder(holder)}`,
+          );
         return undefined;
       }
       pauseAt("lock.takeover");
@@ -144,7 +169,11 @@ class Attempt {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EEXIST") return false;
-      if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP") throw new TraitsError("EOPNOTSUPP", `cannot lock ${this.path}: its filesystem does not support hard links (${code})`);
+      if (code === "EPERM" || code === "ENOTSUP" || code === "EOPNOTSUPP")
+        throw new TraitsError(
+          "EOPNOTSUPP",
+          `cannot lock ${this.path}: its filesystem does not support hard links (${code})`,
+        );
       throw error;
     }
   }
@@ -174,7 +203,11 @@ class Attempt {
     const { path, token } = this;
     return {
       check() {
-        if (readOr(path) !== token) throw new TraitsError("EBUSY", `lost the lock ${path} to another process (it judged this one stale): nothing was saved`);
+        if (readOr(path) !== token)
+          throw new TraitsError(
+            "EBUSY",
+            `lost the lock ${path} to another process (it judged this one stale): nothing was saved`,
+          );
       },
       release() {
         pauseAt("lock.release");
@@ -191,7 +224,8 @@ class Attempt {
 
 function readHolder(path: string): Holder | undefined {
   try {
-    const text = readFileSync(path, "utf8"), ageMs = Date.now() - statSync(path).mtimeMs;
+    const text = readFileSync(path, "utf8"),
+      ageMs = Date.now() - statSync(path).mtimeMs;
     return { text, token: parseToken(text), ageMs };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
@@ -202,7 +236,9 @@ function readHolder(path: string): Holder | undefined {
 function parseToken(text: string): Token | undefined {
   try {
     const t = JSON.parse(text) as Token;
-    return Number.isInteger(t.pid) && [t.start, t.host, t.boot, t.pidns, t.nonce].every((s) => typeof s === "string") ? t : undefined;
+    return Number.isInteger(t.pid) && [t.start, t.host, t.boot, t.pidns, t.nonce].every((s) => typeof s === "string")
+      ? t
+      : undefined;
   } catch {
     return undefined;
   }
@@ -210,7 +246,8 @@ function parseToken(text: string): Token | undefined {
 
 /** True if a lock's holder is gone: provably on this machine (a process gone, an earlier boot), else by the lock's age. */
 function stale(holder: Holder, staleMs: number): boolean {
-  const t = holder.token, self = identity();
+  const t = holder.token,
+    self = identity();
   if (t && t.host === self.host && t.pidns === self.pidns) return t.boot !== self.boot || !running(t.pid, t.start);
   return holder.ageMs > staleMs;
 }
@@ -228,7 +265,9 @@ function running(pid: number, start: string): boolean {
 
 function describeHolder(holder: Holder): string {
   const t = holder.token;
-  const who = t ? `process ${t.pid} on ${t.host}` : `an unrecognized lock (${JSON.stringify(holder.text.slice(0, 40))})`;
+  const who = t
+    ? `process ${t.pid} on ${t.host}`
+    : `an unrecognized lock (${JSON.stringify(holder.text.slice(0, 40))})`;
   return `held by ${who} for ${Math.round(holder.ageMs)} ms`;
 }
 

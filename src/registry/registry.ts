@@ -4,7 +4,24 @@
  * loaded with validation, saved atomically, updated under a lock file across processes) and
  * dynamic registration (lowest free key, idempotent for the same name and size).
  */
-import { type Stats, accessSync, closeSync, constants, existsSync, fchmodSync, fchownSync, fsyncSync, openSync, readFileSync, readlinkSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  type Stats,
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fchmodSync,
+  fchownSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { Errno, TraitsError } from "../core/errors.js";
 import { PROFILE_SIZES, checkInteger, describe, toProfile, type Profile } from "../core/options.js";
@@ -47,15 +64,23 @@ const NAME = /^[a-z][a-z0-9_.-]*$/;
 /** Checks a key name: 1 to 63 characters of [a-z0-9_.-], starting with a letter. Throws EINVAL or ENAMETOOLONG. */
 export function checkName(name: unknown, where = "name"): string {
   if (typeof name !== "string") throw new TraitsError("EINVAL", `${where} must be a string, not ${describe(name)}`);
-  if (name.length > 63) throw new TraitsError("ENAMETOOLONG", `${where} ${describe(name)} has ${name.length} characters; at most 63`);
-  if (!NAME.test(name)) throw new TraitsError("EINVAL", `${where} ${describe(name)} must be 1 to 63 characters of [a-z0-9_.-], starting with a letter`);
+  if (name.length > 63)
+    throw new TraitsError("ENAMETOOLONG", `${where} ${describe(name)} has ${name.length} characters; at most 63`);
+  if (!NAME.test(name))
+    throw new TraitsError(
+      "EINVAL",
+      `${where} ${describe(name)} must be 1 to 63 characters of [a-z0-9_.-], starting with a letter`,
+    );
   return name;
 }
 
 /** Checks a value size for a profile; throws EINVAL naming `where`. */
 export function checkSize(size: unknown, profile: Profile, where = "size"): number {
   if (typeof size === "number" && PROFILE_SIZES[profile].includes(size)) return size;
-  throw new TraitsError("EINVAL", `${where}: ${describe(size)} is not a size of profile ${profile} (${PROFILE_SIZES[profile].join(", ")})`);
+  throw new TraitsError(
+    "EINVAL",
+    `${where}: ${describe(size)} is not a size of profile ${profile} (${PROFILE_SIZES[profile].join(", ")})`,
+  );
 }
 
 /** Control characters (C0, DEL, C1: ANSI escapes start with ESC or CSI) and bidirectional overrides. */
@@ -67,11 +92,15 @@ const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-
  * that `dump()` and `registry ls` never print anything but text.
  */
 export function checkDescription(description: unknown, where = "description"): string {
-  if (typeof description !== "string") throw new TraitsError("EINVAL", `${where}: expected a string, not ${describe(description)}`);
+  if (typeof description !== "string")
+    throw new TraitsError("EINVAL", `${where}: expected a string, not ${describe(description)}`);
   const found = UNPRINTABLE.exec(description);
   if (found) {
     const code = found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
-    throw new TraitsError("EINVAL", `${where}: control character U+${code} at index ${found.index}; a description is printable text (no control characters, ANSI escapes or bidirectional overrides)`);
+    throw new TraitsError(
+      "EINVAL",
+      `${where}: control character U+${code} at index ${found.index}; a description is printable text (no control characters, ANSI escapes or bidirectional overrides)`,
+    );
   }
   return description;
 }
@@ -106,14 +135,18 @@ export class KeyRegistry implements KeyLookup {
     if (description !== undefined) checkDescription(description);
     const old = this.byName.get(name);
     if (old) {
-      if (old.size !== size) throw new TraitsError("EEXIST", `${name} is registered as key ${old.key} with size ${old.size}, not ${size}`);
-      if (key !== undefined && key !== old.key) throw new TraitsError("EEXIST", `${name} is registered as key ${old.key}, not ${key}`);
+      if (old.size !== size)
+        throw new TraitsError("EEXIST", `${name} is registered as key ${old.key} with size ${old.size}, not ${size}`);
+      if (key !== undefined && key !== old.key)
+        throw new TraitsError("EEXIST", `${name} is registered as key ${old.key}, not ${key}`);
       return old.key;
     }
-    if (key !== undefined && this.byKey[key]) throw new TraitsError("EBUSY", `key ${key} is registered to ${this.byKey[key]!.name}`);
-    const chosen = key ?? this.byKey.findIndex((entry) => entry === undefined);
+    if (key !== undefined && this.byKey[key])
+      throw new TraitsError("EBUSY", `key ${key} is registered to ${this.byKey[key]!.name}`);
+    const chosen = key ?? this.byKey.indexOf(undefined);
     if (chosen < 0) throw new TraitsError("ENOSPC", `no free key for ${name}: all 64 are registered`);
-    const entry: KeyEntry = description === undefined ? { name, key: chosen, size } : { name, key: chosen, size, description };
+    const entry: KeyEntry =
+      description === undefined ? { name, key: chosen, size } : { name, key: chosen, size, description };
     this.byKey[chosen] = entry;
     this.byName.set(name, entry);
     return chosen;
@@ -157,30 +190,45 @@ export class KeyRegistry implements KeyLookup {
   /** The config file's object. */
   toJSON(): RegistryConfig {
     const keys: RegistryConfig["keys"] = {};
-    for (const { name, key, size, description } of this.entries()) keys[name] = description === undefined ? { key, size } : { key, size, description };
+    for (const { name, key, size, description } of this.entries())
+      keys[name] = description === undefined ? { key, size } : { key, size, description };
     return { version: 1, profile: this.profile, keys };
   }
 
   /** A registry from a config object, every field validated; errors (EINVAL) name the field path and what was expected. */
   static fromJSON(config: unknown): KeyRegistry {
-    if (typeof config !== "object" || config === null || Array.isArray(config)) throw new TraitsError("EINVAL", `registry config must be an object, not ${describe(config)}`);
+    if (typeof config !== "object" || config === null || Array.isArray(config))
+      throw new TraitsError("EINVAL", `registry config must be an object, not ${describe(config)}`);
     const c = config as Record<string, unknown>;
-    for (const field of Object.keys(c)) if (!["version", "profile", "keys"].includes(field)) throw new TraitsError("EINVAL", `${field}: unknown field (expected version, profile, keys)`);
-    if (c.version !== 1) throw new TraitsError("EINVAL", `version: ${describe(c.version)} is not supported (expected 1)`);
-    if (c.profile !== "v1" && c.profile !== "flags") throw new TraitsError("EINVAL", `profile: ${describe(c.profile)} is not "v1" or "flags"`);
-    if (typeof c.keys !== "object" || c.keys === null || Array.isArray(c.keys)) throw new TraitsError("EINVAL", `keys: expected an object of name: { key, size }, not ${describe(c.keys)}`);
+    for (const field of Object.keys(c))
+      if (!["version", "profile", "keys"].includes(field))
+        throw new TraitsError("EINVAL", `${field}: unknown field (expected version, profile, keys)`);
+    if (c.version !== 1)
+      throw new TraitsError("EINVAL", `version: ${describe(c.version)} is not supported (expected 1)`);
+    if (c.profile !== "v1" && c.profile !== "flags")
+      throw new TraitsError("EINVAL", `profile: ${describe(c.profile)} is not "v1" or "flags"`);
+    if (typeof c.keys !== "object" || c.keys === null || Array.isArray(c.keys))
+      throw new TraitsError("EINVAL", `keys: expected an object of name: { key, size }, not ${describe(c.keys)}`);
     const registry = new KeyRegistry({ profile: c.profile });
     for (const [name, value] of Object.entries(c.keys as Record<string, unknown>)) {
       const path = `keys.${name}`;
       checkName(name, path);
-      if (typeof value !== "object" || value === null || Array.isArray(value)) throw new TraitsError("EINVAL", `${path}: expected { key, size, description? }, not ${describe(value)}`);
+      if (typeof value !== "object" || value === null || Array.isArray(value))
+        throw new TraitsError("EINVAL", `${path}: expected { key, size, description? }, not ${describe(value)}`);
       const v = value as Record<string, unknown>;
-      for (const field of Object.keys(v)) if (!["key", "size", "description"].includes(field)) throw new TraitsError("EINVAL", `${path}.${field}: unknown field (expected key, size, description)`);
-      const key = checkAppKey(v.key, `${path}.key`), size = checkSize(v.size, registry.profile, `${path}.size`);
+      for (const field of Object.keys(v))
+        if (!["key", "size", "description"].includes(field))
+          throw new TraitsError("EINVAL", `${path}.${field}: unknown field (expected key, size, description)`);
+      const key = checkAppKey(v.key, `${path}.key`),
+        size = checkSize(v.size, registry.profile, `${path}.size`);
       if (v.description !== undefined) checkDescription(v.description, `${path}.description`);
       const holder = registry.byKey[key];
       if (holder) throw new TraitsError("EINVAL", `${path}.key: ${key} is already keys.${holder.name}'s`);
-      registry.register(name, size, v.description === undefined ? { key } : { key, description: v.description as string });
+      registry.register(
+        name,
+        size,
+        v.description === undefined ? { key } : { key, description: v.description as string },
+      );
     }
     return registry;
   }
@@ -194,7 +242,8 @@ export class KeyRegistry implements KeyLookup {
       throw new TraitsError("EINVAL", `registry config is not JSON: ${(error as Error).message}`);
     }
     const duplicate = duplicateField(text);
-    if (duplicate !== undefined) throw new TraitsError("EINVAL", `${duplicate}: given twice (JSON would keep only the last one)`);
+    if (duplicate !== undefined)
+      throw new TraitsError("EINVAL", `${duplicate}: given twice (JSON would keep only the last one)`);
     return KeyRegistry.fromJSON(config);
   }
 
@@ -209,7 +258,8 @@ export class KeyRegistry implements KeyLookup {
     try {
       return KeyRegistry.parse(text);
     } catch (error) {
-      if (error instanceof TraitsError) throw new TraitsError(error.code, `${file}: ${error.message.slice(error.code.length + 2)}`);
+      if (error instanceof TraitsError)
+        throw new TraitsError(error.code, `${file}: ${error.message.slice(error.code.length + 2)}`);
       throw error;
     }
   }
@@ -221,7 +271,7 @@ export class KeyRegistry implements KeyLookup {
    * if the file exists but is read-only (no write permission bit, or not writable by this process).
    */
   save(file: string): void {
-    writeConfig(realTarget(file), JSON.stringify(this.toJSON(), null, 2) + "\n");
+    writeConfig(realTarget(file), `${JSON.stringify(this.toJSON(), null, 2)}\n`);
   }
 
   /**
@@ -239,7 +289,11 @@ export class KeyRegistry implements KeyLookup {
   }
 
   /** As update, but waits for the lock with timers, so the event loop keeps running; resolves to what `change` returned. */
-  static async updateAsync<T>(file: string, change: (registry: KeyRegistry) => T, options: UpdateOptions = {}): Promise<T> {
+  static async updateAsync<T>(
+    file: string,
+    change: (registry: KeyRegistry) => T,
+    options: UpdateOptions = {},
+  ): Promise<T> {
     const target = realTarget(file);
     return changeLocked(target, await lockAsync(`${target}.lock`, lockOptions(options)), change, options.profile);
   }
@@ -251,9 +305,18 @@ export class KeyRegistry implements KeyLookup {
   }
 
   /** As registerInFile, without blocking the event loop while it waits for the lock (see updateAsync). */
-  static registerInFileAsync(file: string, name: string, size: number, options: RegisterInFileOptions = {}): Promise<number> {
+  static registerInFileAsync(
+    file: string,
+    name: string,
+    size: number,
+    options: RegisterInFileOptions = {},
+  ): Promise<number> {
     const { profile, timeoutMs, staleMs, ...rest } = options;
-    return KeyRegistry.updateAsync(file, (registry) => registry.register(name, size, rest), { profile, timeoutMs, staleMs });
+    return KeyRegistry.updateAsync(file, (registry) => registry.register(name, size, rest), {
+      profile,
+      timeoutMs,
+      staleMs,
+    });
   }
 }
 
@@ -274,17 +337,25 @@ export interface RegisterInFileOptions extends UpdateOptions {
 }
 
 function lockOptions({ timeoutMs = 10_000, staleMs = 30_000 }: UpdateOptions): LockOptions {
-  return { timeoutMs: checkInteger(timeoutMs, "timeoutMs", 0, 2 ** 31), staleMs: checkInteger(staleMs, "staleMs", 0, 2 ** 31) };
+  return {
+    timeoutMs: checkInteger(timeoutMs, "timeoutMs", 0, 2 ** 31),
+    staleMs: checkInteger(staleMs, "staleMs", 0, 2 ** 31),
+  };
 }
 
 /** Loads `target` (or starts an empty registry), runs `change`, and saves it while `held`; releases the lock whatever happens. */
-function changeLocked<T>(target: string, held: HeldLock, change: (registry: KeyRegistry) => T, profile: Profile | undefined): T {
+function changeLocked<T>(
+  target: string,
+  held: HeldLock,
+  change: (registry: KeyRegistry) => T,
+  profile: Profile | undefined,
+): T {
   try {
     pauseAt("lock.acquired");
     const registry = existsSync(target) ? KeyRegistry.load(target) : new KeyRegistry({ profile });
     const result = change(registry);
     pauseAt("lock.save");
-    writeConfig(target, JSON.stringify(registry.toJSON(), null, 2) + "\n", () => held.check());
+    writeConfig(target, `${JSON.stringify(registry.toJSON(), null, 2)}\n`, () => held.check());
     return result;
   } finally {
     held.release();
@@ -329,7 +400,11 @@ function writeConfig(target: string, text: string, beforeCommit?: () => void): v
     } catch {
       writable = false;
     }
-    if (!writable) throw new TraitsError("EPERM", `${target} is read-only (mode ${mode.toString(8).padStart(4, "0")}): nothing was saved; make it writable to change the registry`);
+    if (!writable)
+      throw new TraitsError(
+        "EPERM",
+        `${target} is read-only (mode ${mode.toString(8).padStart(4, "0")}): nothing was saved; make it writable to change the registry`,
+      );
   }
   const temporary = `${target}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
@@ -377,6 +452,9 @@ function unlinkOr(path: string): void {
 /** A readable table of registry entries. */
 export function dumpEntries(profile: Profile, entries: KeyEntry[]): string {
   const lines = [`key registry (profile ${profile}, ${entries.length} of 64 keys)`, "key  size  name"];
-  for (const e of entries) lines.push(`${String(e.key).padStart(3)}  ${String(e.size).padStart(4)}  ${e.name}${e.description ? `  (${e.description})` : ""}`);
+  for (const e of entries)
+    lines.push(
+      `${String(e.key).padStart(3)}  ${String(e.size).padStart(4)}  ${e.name}${e.description ? `  (${e.description})` : ""}`,
+    );
   return lines.join("\n");
 }

@@ -20,7 +20,12 @@ import { PROFILE_ID, describe, toProfile, type Profile } from "../core/options.j
 import { checkAppKey, checkName, checkSize, dumpEntries, type KeyEntry, type KeyLookup } from "./registry.js";
 import { pauseAt } from "./pauses.js";
 
-const LOCK = 4, PROFILE = 5, CHANGING = 6, VERSIONS = 8, NAMES = 288, BYTES = NAMES + 64 * 64;
+const LOCK = 4,
+  PROFILE = 5,
+  CHANGING = 6,
+  VERSIONS = 8,
+  NAMES = 288,
+  BYTES = NAMES + 64 * 64;
 const RECOVERING = -1;
 
 /** The longest a register() or unregister() waits for the lock word before EBUSY (a registration holds it for microseconds). */
@@ -47,7 +52,11 @@ export class SharedKeyRegistry implements KeyLookup {
 
   /** The registry in `buffer` (from create(), possibly in another thread). Throws EINVAL for anything else. */
   static from(buffer: SharedArrayBuffer): SharedKeyRegistry {
-    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== BYTES) throw new TraitsError("EINVAL", `expected the ${BYTES}-byte SharedArrayBuffer of a SharedKeyRegistry, not ${describe(buffer)}`);
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== BYTES)
+      throw new TraitsError(
+        "EINVAL",
+        `expected the ${BYTES}-byte SharedArrayBuffer of a SharedKeyRegistry, not ${describe(buffer)}`,
+      );
     return new SharedKeyRegistry(buffer);
   }
 
@@ -62,18 +71,26 @@ export class SharedKeyRegistry implements KeyLookup {
     return this.locked(() => {
       const old = this.find(name);
       if (old >= 0) {
-        if (this.sizeOfKey(old) !== size) throw new TraitsError("EEXIST", `${name} is registered as key ${old} with size ${this.sizeOfKey(old)}, not ${size}`);
-        if (key !== undefined && key !== old) throw new TraitsError("EEXIST", `${name} is registered as key ${old}, not ${key}`);
+        if (this.sizeOfKey(old) !== size)
+          throw new TraitsError(
+            "EEXIST",
+            `${name} is registered as key ${old} with size ${this.sizeOfKey(old)}, not ${size}`,
+          );
+        if (key !== undefined && key !== old)
+          throw new TraitsError("EEXIST", `${name} is registered as key ${old}, not ${key}`);
         return old;
       }
-      if (key !== undefined && this.sizeOfKey(key) >= 0) throw new TraitsError("EBUSY", `key ${key} is registered to ${this.nameOf(key)}`);
+      if (key !== undefined && this.sizeOfKey(key) >= 0)
+        throw new TraitsError("EBUSY", `key ${key} is registered to ${this.nameOf(key)}`);
       let chosen = key ?? -1;
       for (let k = 0; chosen < 0 && k < 64; k++) if (this.sizeOfKey(k) < 0) chosen = k;
       if (chosen < 0) throw new TraitsError("ENOSPC", `no free key for ${name}: all 64 are registered`);
       Atomics.store(this.words, CHANGING, chosen + 1);
       this.writeName(chosen, name);
       pauseAt("shared.claim");
-      const code = size === 8 ? 3 : size === 4 ? 2 : 1, half = chosen >>> 5, bit = 1 << (chosen & 31);
+      const code = size === 8 ? 3 : size === 4 ? 2 : 1,
+        half = chosen >>> 5,
+        bit = 1 << (chosen & 31);
       if (code & 2) Atomics.or(this.words, half, bit);
       if (code & 1) Atomics.or(this.words, 2 + half, bit);
       Atomics.store(this.words, CHANGING, 0);
@@ -120,14 +137,17 @@ export class SharedKeyRegistry implements KeyLookup {
 
   /** The entry of a key, or undefined. Takes no lock. */
   lookupKey(key: number): KeyEntry | undefined {
-    const size = this.sizeOfKey(key), name = size < 0 ? undefined : this.nameOf(key);
+    const size = this.sizeOfKey(key),
+      name = size < 0 ? undefined : this.nameOf(key);
     return name === undefined ? undefined : { name, key, size };
   }
 
   /** The registered size of key 0..63 (from the header's size code), or -1. */
   sizeOfKey(key: number): number {
-    const half = key >>> 5, shift = key & 31;
-    const code = (((Atomics.load(this.words, half) >>> shift) & 1) << 1) | ((Atomics.load(this.words, 2 + half) >>> shift) & 1);
+    const half = key >>> 5,
+      shift = key & 31;
+    const code =
+      (((Atomics.load(this.words, half) >>> shift) & 1) << 1) | ((Atomics.load(this.words, 2 + half) >>> shift) & 1);
     return code === 0 ? -1 : code === 3 ? 8 : code === 2 ? 4 : this.profile === "v1" ? 2 : 0;
   }
 
@@ -157,7 +177,8 @@ export class SharedKeyRegistry implements KeyLookup {
     for (;;) {
       const before = Atomics.load(this.words, VERSIONS + key);
       if (before & 1) continue;
-      const at = NAMES + 64 * key, length = Atomics.load(this.bytes, at);
+      const at = NAMES + 64 * key,
+        length = Atomics.load(this.bytes, at);
       let name = "";
       for (let i = 1; i <= length && i < 64; i++) name += String.fromCharCode(Atomics.load(this.bytes, at + i));
       if (Atomics.load(this.words, VERSIONS + key) === before) return length === 0 ? undefined : name;
@@ -165,7 +186,8 @@ export class SharedKeyRegistry implements KeyLookup {
   }
 
   private clearKey(key: number): void {
-    const half = key >>> 5, bit = ~(1 << (key & 31));
+    const half = key >>> 5,
+      bit = ~(1 << (key & 31));
     Atomics.and(this.words, half, bit);
     Atomics.and(this.words, 2 + half, bit);
   }
@@ -186,8 +208,16 @@ export class SharedKeyRegistry implements KeyLookup {
       if (owner === 0) break;
       const left = deadline - Date.now();
       if (left <= 0) {
-        const who = owner === RECOVERING ? "recover()" : owner - 1 === threadId ? "this thread (a call that never returned)" : `thread ${owner - 1}`;
-        throw new TraitsError("EBUSY", `the SharedKeyRegistry lock has been held by ${who} for over ${LOCK_WAIT_MS} ms; if that thread exited while registering, recover(${owner - 1}) frees it (WorkerGroup does so for its workers)`);
+        const who =
+          owner === RECOVERING
+            ? "recover()"
+            : owner - 1 === threadId
+              ? "this thread (a call that never returned)"
+              : `thread ${owner - 1}`;
+        throw new TraitsError(
+          "EBUSY",
+          `the SharedKeyRegistry lock has been held by ${who} for over ${LOCK_WAIT_MS} ms; if that thread exited while registering, recover(${owner - 1}) frees it (WorkerGroup does so for its workers)`,
+        );
       }
       Atomics.wait(this.words, LOCK, owner, Math.min(left, 10));
     }

@@ -23,7 +23,11 @@ export type TraitValueOf<T extends TraitType> = T extends "u64" ? bigint : T ext
 export type TraitInputOf<T extends TraitType> = T extends "u64" ? bigint | number : TraitValueOf<T>;
 
 /** The type of a declaration. */
-export type TypeOfSpec<S extends TraitSpec> = S extends TraitType ? S : S extends { type: infer T extends TraitType } ? T : never;
+export type TypeOfSpec<S extends TraitSpec> = S extends TraitType
+  ? S
+  : S extends { type: infer T extends TraitType }
+    ? T
+    : never;
 
 /** What defineTraits takes: trait names (as registry names: [a-z][a-z0-9_.-]*) to declarations. */
 export type TraitDeclarations = Record<string, TraitSpec>;
@@ -104,7 +108,8 @@ export class Trait<T extends TraitType = TraitType> {
 
   /** The value in value slot `slot` of burst frame `i` (after batchGet), typed; the status says whether it is there. */
   slot(burst: Burst, i: number, slot = 0): TraitValueOf<T> {
-    const values = burst.values(), at = 2 * (i * burst.slots + slot);
+    const values = burst.values(),
+      at = 2 * (i * burst.slots + slot);
     if (this.len === 0) return (burst.status()[i] === 0) as TraitValueOf<T>;
     return (this.len === 8 ? (BigInt(values[at + 1]!) << 32n) | BigInt(values[at]!) : values[at]!) as TraitValueOf<T>;
   }
@@ -135,12 +140,17 @@ export class TraitSet<D extends TraitDeclarations = TraitDeclarations, N extends
    * given for every frame) or, without it, trait j from each frame's value slot j; `replace` empties
    * each store first. Returns the count of successes; throws as PacketPool.batchSetMany.
    */
-  batchSet(pool: PacketPool, burst: Burst, options: { values?: { [K in N]: TraitInputOf<TypeOfSpec<D[K]>> }; replace?: boolean } = {}): number {
+  batchSet(
+    pool: PacketPool,
+    burst: Burst,
+    options: { values?: { [K in N]: TraitInputOf<TypeOfSpec<D[K]>> }; replace?: boolean } = {},
+  ): number {
     const { values, replace } = options;
     if (values === undefined) return pool.batchSetMany(burst, this.fields, { replace: replace ?? false });
     const list = this.#names.map((name) => {
       const value = values[name];
-      if (value === false) throw new TraitsError("EINVAL", `${name}: a flag in a set is set; clear it with batchDelete`);
+      if (value === false)
+        throw new TraitsError("EINVAL", `${name}: a flag in a set is set; clear it with batchDelete`);
       return value === true ? 0 : (value as number | bigint);
     });
     return pool.batchSetMany(burst, this.fields, { values: list, replace: replace ?? false });
@@ -173,22 +183,37 @@ export interface SchemaOptions {
  * Throws EINVAL (a bad name, type or key, a type outside the profile, a key without a registry or
  * given twice, a reserved name: set, get, fields), and what KeyRegistry.register throws.
  */
-export function defineTraits<const D extends TraitDeclarations>(declarations: D, options: SchemaOptions = {}): TraitSchema<D> {
+export function defineTraits<const D extends TraitDeclarations>(
+  declarations: D,
+  options: SchemaOptions = {},
+): TraitSchema<D> {
   const { registry } = options;
-  if (registry !== undefined && !(registry instanceof KeyRegistry || registry instanceof SharedKeyRegistry)) throw new TraitsError("EINVAL", `registry must be a KeyRegistry or a SharedKeyRegistry, not ${describe(registry)}`);
+  if (registry !== undefined && !(registry instanceof KeyRegistry || registry instanceof SharedKeyRegistry))
+    throw new TraitsError("EINVAL", `registry must be a KeyRegistry or a SharedKeyRegistry, not ${describe(registry)}`);
   const profile = registry?.profile ?? toProfile(options.profile);
-  if (typeof declarations !== "object" || declarations === null) throw new TraitsError("EINVAL", `declarations must be an object of name: type, not ${describe(declarations)}`);
-  const traits = new Map<string, Trait>(), used = new Set<number>();
+  if (typeof declarations !== "object" || declarations === null)
+    throw new TraitsError("EINVAL", `declarations must be an object of name: type, not ${describe(declarations)}`);
+  const traits = new Map<string, Trait>(),
+    used = new Set<number>();
   for (const [name, spec] of Object.entries(declarations)) {
-    if (RESERVED.has(name)) throw new TraitsError("EINVAL", `${describe(name)} is the name of a schema method; choose another trait name`);
-    const type = typeof spec === "string" ? spec : spec?.type, key = typeof spec === "string" ? undefined : spec?.key;
-    if (!(type! in LENGTHS)) throw new TraitsError("EINVAL", `${name}: type must be "u16", "u32", "u64" or "flag", not ${describe(type)}`);
+    if (RESERVED.has(name))
+      throw new TraitsError("EINVAL", `${describe(name)} is the name of a schema method; choose another trait name`);
+    const type = typeof spec === "string" ? spec : spec?.type,
+      key = typeof spec === "string" ? undefined : spec?.key;
+    if (!(type! in LENGTHS))
+      throw new TraitsError("EINVAL", `${name}: type must be "u16", "u32", "u64" or "flag", not ${describe(type)}`);
     const len = LENGTHS[type!];
-    if (!PROFILE_SIZES[profile].includes(len)) throw new TraitsError("EINVAL", `${name}: a ${type} is not a size of profile ${profile} (${PROFILE_SIZES[profile].join(", ")})`);
+    if (!PROFILE_SIZES[profile].includes(len))
+      throw new TraitsError(
+        "EINVAL",
+        `${name}: a ${type} is not a size of profile ${profile} (${PROFILE_SIZES[profile].join(", ")})`,
+      );
     let k: number;
     if (registry) k = registry.register(name, len, key === undefined ? {} : { key });
-    else if (key === undefined) throw new TraitsError("EINVAL", `${name}: without a registry, declare its key: { type: "${type}", key }`);
-    else if (!Number.isInteger(key) || key < 0 || key > 63) throw new TraitsError("EINVAL", `${name}: key must be an integer in 0..63, not ${describe(key)}`);
+    else if (key === undefined)
+      throw new TraitsError("EINVAL", `${name}: without a registry, declare its key: { type: "${type}", key }`);
+    else if (!Number.isInteger(key) || key < 0 || key > 63)
+      throw new TraitsError("EINVAL", `${name}: key must be an integer in 0..63, not ${describe(key)}`);
     else k = key;
     if (used.has(k)) throw new TraitsError("EINVAL", `${name}: key ${k} is declared twice`);
     used.add(k);
@@ -215,8 +240,13 @@ export function defineTraits<const D extends TraitDeclarations>(declarations: D,
       return out;
     },
     fields(...names: string[]): TraitSet {
-      const chosen = names.map((name) => traits.get(name) ?? fail(`${describe(name)} is not a trait of this schema (${[...traits.keys()].join(", ")})`));
-      if (chosen.length === 0 || chosen.length > 64) throw new TraitsError("EINVAL", "fields takes 1 to 64 trait names");
+      const chosen = names.map(
+        (name) =>
+          traits.get(name) ??
+          fail(`${describe(name)} is not a trait of this schema (${[...traits.keys()].join(", ")})`),
+      );
+      if (chosen.length === 0 || chosen.length > 64)
+        throw new TraitsError("EINVAL", "fields takes 1 to 64 trait names");
       return new TraitSet(chosen, names);
     },
   };

@@ -59,7 +59,8 @@ export const VLAN_PROTO = hardwareIndex(HardwareKey.VLAN_PROTO);
 /** The hardware-key placement of a store outside a pool: "keys" or "off" ("struct" needs a frame's hints area). */
 export function standalonePlacement(value: unknown): HardwarePlacement {
   const placement = toPlacement(value, "off");
-  if (placement === "struct") throw new TraitsError("EINVAL", `hardwareKeys "struct" needs a pool frame's hints area; use "keys" or "off"`);
+  if (placement === "struct")
+    throw new TraitsError("EINVAL", `hardwareKeys "struct" needs a pool frame's hints area; use "keys" or "off"`);
   return placement;
 }
 
@@ -133,7 +134,8 @@ export function hardwareGet(s: HardwareStore, i: number, outLen: number, out: Ui
   }
   if (!present(s, i)) return Errno.ENOENT;
   if (size > outLen) return Errno.ENOSPC;
-  const view = hints(s), at = HINT_OFFSETS[i]!;
+  const view = hints(s),
+    at = HINT_OFFSETS[i]!;
   out[0] = size === 2 ? view.getUint16(at, i !== VLAN_PROTO) : view.getUint32(at, true);
   out[1] = size === 8 ? view.getUint32(at + 4, true) : 0;
   return size;
@@ -144,9 +146,18 @@ export function hardwareSet(s: HardwareStore, i: number, len: number, lo: number
   if (len !== HARDWARE_SIZES[i]) return Errno.EINVAL;
   if (s.hardwareKeys === "off") return Errno.EOPNOTSUPP;
   if (s.hardwareKeys === "keys") {
-    return s.core.set(s.start, s.capacity, s.p, HARDWARE_FIRST_APP_KEY + i, appLength(i, s.profile), i === VLAN_PROTO ? swap16(lo) : lo, hi);
+    return s.core.set(
+      s.start,
+      s.capacity,
+      s.p,
+      HARDWARE_FIRST_APP_KEY + i,
+      appLength(i, s.profile),
+      i === VLAN_PROTO ? swap16(lo) : lo,
+      hi,
+    );
   }
-  const view = hints(s), at = HINT_OFFSETS[i]!;
+  const view = hints(s),
+    at = HINT_OFFSETS[i]!;
   if (len === 2) view.setUint16(at, lo, i !== VLAN_PROTO);
   else view.setUint32(at, lo, true);
   if (len === 8) view.setUint32(at + 4, hi, true);

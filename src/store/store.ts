@@ -5,7 +5,21 @@ import { Errno, TraitsError, errnoName } from "../core/errors.js";
 import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "../core/options.js";
 import { checkLength, fitsPair, keyIndex, toKey, toPair, wideKey, type Key } from "./values.js";
 import { Lease, arenaOf, defaultMemory } from "../core/memory.js";
-import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, appLength, HARDWARE_SIZES, VLAN_PROTO, hardwareDelete, hardwareGet, hardwareHas, hardwareIndex, hardwareSet, standalonePlacement, storedBytes, type HardwarePlacement } from "./hardware.js";
+import {
+  HARDWARE_FIRST_APP_KEY,
+  HARDWARE_NAMES,
+  appLength,
+  HARDWARE_SIZES,
+  VLAN_PROTO,
+  hardwareDelete,
+  hardwareGet,
+  hardwareHas,
+  hardwareIndex,
+  hardwareSet,
+  standalonePlacement,
+  storedBytes,
+  type HardwarePlacement,
+} from "./hardware.js";
 import { KeyRegistry, strictCheck, type KeyLookup } from "../registry/registry.js";
 import { SharedKeyRegistry } from "../registry/shared-registry.js";
 
@@ -77,7 +91,6 @@ export function setHardEnd(store: TraitStore, capacity: number, start: number = 
   moveHardEnd(store, capacity, start);
 }
 
-
 /**
  * A view of one traits store: `capacity` bytes at byte `start` of a buffer.
  * Map-like methods throw TraitsError; the `try*` methods return a negative errno instead, for hot loops.
@@ -113,8 +126,13 @@ export class TraitStore {
   /** Every field but the capacity is frozen: a caller cannot point a store at other bytes. */
   private constructor(init: StoreInit) {
     const { registry, profile } = init;
-    if (registry !== undefined && !(registry instanceof KeyRegistry || registry instanceof SharedKeyRegistry)) throw new TraitsError("EINVAL", `registry must be a KeyRegistry or a SharedKeyRegistry, not ${describe(registry)}`);
-    if (registry !== undefined && registry.profile !== profile) throw new TraitsError("EINVAL", `the registry is for profile ${registry.profile}, the store for ${profile}`);
+    if (registry !== undefined && !(registry instanceof KeyRegistry || registry instanceof SharedKeyRegistry))
+      throw new TraitsError(
+        "EINVAL",
+        `registry must be a KeyRegistry or a SharedKeyRegistry, not ${describe(registry)}`,
+      );
+    if (registry !== undefined && registry.profile !== profile)
+      throw new TraitsError("EINVAL", `the registry is for profile ${registry.profile}, the store for ${profile}`);
     this.core = init.core;
     this.source = init.source;
     this.#start = init.start;
@@ -152,7 +170,11 @@ export class TraitStore {
    * frame's, and as at() for a bad region.
    */
   retarget(start: number, capacity: number = this.#capacity): this {
-    if (!this.#retargetable) throw new TraitsError("EINVAL", "only a view made by TraitStore.at() or TraitStore.over() can be retargeted; this store owns its bytes or is a pool frame's");
+    if (!this.#retargetable)
+      throw new TraitsError(
+        "EINVAL",
+        "only a view made by TraitStore.at() or TraitStore.over() can be retargeted; this store owns its bytes or is a pool frame's",
+      );
     checkRegion(start, capacity, this.source.buffer.byteLength);
     this.#start = start;
     this.#capacity = capacity;
@@ -186,11 +208,22 @@ export class TraitStore {
    * Throws EINVAL for a misaligned start or a region outside the memory, ENOMEM for a capacity below 16.
    */
   static at(memory: WebAssembly.Memory, start: number, capacity: number, options: StoreOptions = {}): TraitStore {
-    if (!isMemory(memory)) throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(memory)}`);
-    const impl = toImpl(options.impl), profile = toProfile(options.profile);
+    if (!isMemory(memory))
+      throw new TraitsError("EINVAL", `memory must be a WebAssembly.Memory, not ${describe(memory)}`);
+    const impl = toImpl(options.impl),
+      profile = toProfile(options.profile);
     checkRegion(start, capacity, memory.buffer.byteLength);
     const core = viewCoreOf(memory, impl);
-    return new TraitStore({ core, source: memory, start, capacity, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), retargetable: true });
+    return new TraitStore({
+      core,
+      source: memory,
+      start,
+      capacity,
+      profile,
+      registry: options.registry,
+      hardwareKeys: standalonePlacement(options.hardwareKeys),
+      retargetable: true,
+    });
   }
 
   /**
@@ -199,22 +232,51 @@ export class TraitStore {
    * Throws EINVAL for a misaligned start or for impl "wasm" on bytes outside WebAssembly memory; ENOMEM below 16 bytes.
    */
   static over(bytes: Uint8Array, options: StoreOptions = {}): TraitStore {
-    if (!(bytes instanceof Uint8Array)) throw new TraitsError("EINVAL", `bytes must be a Uint8Array, not ${describe(bytes)}`);
+    if (!(bytes instanceof Uint8Array))
+      throw new TraitsError("EINVAL", `bytes must be a Uint8Array, not ${describe(bytes)}`);
     toImpl(options.impl);
     const profile = toProfile(options.profile);
     checkRegion(bytes.byteOffset, bytes.byteLength, bytes.buffer.byteLength);
     const { resizable, growable } = bytes.buffer as { resizable?: boolean; growable?: boolean }; // ES2024 buffers
     if (resizable || growable) {
-      throw new TraitsError("EINVAL", "bytes are in a resizable buffer, whose views would not follow its size; copy them into a fixed-size buffer");
+      throw new TraitsError(
+        "EINVAL",
+        "bytes are in a resizable buffer, whose views would not follow its size; copy them into a fixed-size buffer",
+      );
     }
-    const memory = typeof WebAssembly === "object" ? defaultMemory() : undefined, lease = leased.get(bytes);
+    const memory = typeof WebAssembly === "object" ? defaultMemory() : undefined,
+      lease = leased.get(bytes);
     if (memory && lease) {
       // A view of a createStore() store's bytes: it shares (and keeps alive) the store's region.
-      return new TraitStore({ core: viewCoreOf(memory, toImpl(options.impl)), source: memory, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), lease, alias: true });
+      return new TraitStore({
+        core: viewCoreOf(memory, toImpl(options.impl)),
+        source: memory,
+        start: bytes.byteOffset,
+        capacity: bytes.byteLength,
+        profile,
+        registry: options.registry,
+        hardwareKeys: standalonePlacement(options.hardwareKeys),
+        lease,
+        alias: true,
+      });
     }
-    if (memory && bytes.buffer === memory.buffer) return TraitStore.at(memory, bytes.byteOffset, bytes.byteLength, options);
-    if (options.impl === "wasm") throw new TraitsError("EINVAL", "impl \"wasm\" needs the store in WebAssembly memory: use createStore() or TraitStore.at(), or impl \"js\"");
-    return new TraitStore({ core: jsCoreOf(bytes.buffer), source: { buffer: bytes.buffer }, start: bytes.byteOffset, capacity: bytes.byteLength, profile, registry: options.registry, hardwareKeys: standalonePlacement(options.hardwareKeys), retargetable: true });
+    if (memory && bytes.buffer === memory.buffer)
+      return TraitStore.at(memory, bytes.byteOffset, bytes.byteLength, options);
+    if (options.impl === "wasm")
+      throw new TraitsError(
+        "EINVAL",
+        'impl "wasm" needs the store in WebAssembly memory: use createStore() or TraitStore.at(), or impl "js"',
+      );
+    return new TraitStore({
+      core: jsCoreOf(bytes.buffer),
+      source: { buffer: bytes.buffer },
+      start: bytes.byteOffset,
+      capacity: bytes.byteLength,
+      profile,
+      registry: options.registry,
+      hardwareKeys: standalonePlacement(options.hardwareKeys),
+      retargetable: true,
+    });
   }
 
   /**
@@ -259,7 +321,11 @@ export class TraitStore {
   getNumber(key: StoreKey): number | undefined {
     const len = this.rawGet(this.id(key), 8, pair);
     if (len < 0) return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
-    if (pair[1]! > 0x1fffff) throw new TraitsError("ERANGE", `key ${key} holds ${toValue(len, pair[0]!, pair[1]!)}, above 2^53-1; use getBigInt()`);
+    if (pair[1]! > 0x1fffff)
+      throw new TraitsError(
+        "ERANGE",
+        `key ${key} holds ${toValue(len, pair[0]!, pair[1]!)}, above 2^53-1; use getBigInt()`,
+      );
     return pair[1]! * 0x100000000 + pair[0]!;
   }
 
@@ -272,7 +338,8 @@ export class TraitStore {
 
   /** A copy of the value's bytes as stored (empty for a flag; VLAN_PROTO in network order), undefined if absent. Throws as get(). */
   getBytes(key: StoreKey): Uint8Array | undefined {
-    const id = this.id(key), len = this.rawGet(id, 8, pair);
+    const id = this.id(key),
+      len = this.rawGet(id, 8, pair);
     if (len < 0) return len === Errno.ENOENT ? undefined : this.fail(len, "get", key);
     return storedBytes(id, pairBytes.slice(0, len));
   }
@@ -293,7 +360,11 @@ export class TraitStore {
       else throw new TraitsError("EINVAL", `set(${key}, ${describe(value)}): a number value needs its length`);
     }
     if (id < 64) checkLength(len, this.profile);
-    else if (len !== HARDWARE_SIZES[id - 64]) throw new TraitsError("EINVAL", `hardware key ${HARDWARE_NAMES[id - 64]} holds ${HARDWARE_SIZES[id - 64]} bytes, not ${describe(len)}`);
+    else if (len !== HARDWARE_SIZES[id - 64])
+      throw new TraitsError(
+        "EINVAL",
+        `hardware key ${HARDWARE_NAMES[id - 64]} holds ${HARDWARE_SIZES[id - 64]} bytes, not ${describe(len)}`,
+      );
     if (id === 64 + VLAN_PROTO && value instanceof Uint8Array) value = value.slice().reverse(); // bytes come in network order
     toPair(value, len, pair);
     const rc = this.rawSet(id, len, pair[0]!, pair[1]!);
@@ -310,8 +381,13 @@ export class TraitStore {
   setPair(key: StoreKey, lo: number, hi: number): this {
     const id = this.id(key);
     if (id < 64) checkLength(8, this.profile);
-    else if (HARDWARE_SIZES[id - 64] !== 8) throw new TraitsError("EINVAL", `hardware key ${HARDWARE_NAMES[id - 64]} holds ${HARDWARE_SIZES[id - 64]} bytes, not 8`);
-    if (!fitsPair(8, lo, hi)) throw new TraitsError("EINVAL", `halves ${describe(lo)}, ${describe(hi)} are not both u32 integers`);
+    else if (HARDWARE_SIZES[id - 64] !== 8)
+      throw new TraitsError(
+        "EINVAL",
+        `hardware key ${HARDWARE_NAMES[id - 64]} holds ${HARDWARE_SIZES[id - 64]} bytes, not 8`,
+      );
+    if (!fitsPair(8, lo, hi))
+      throw new TraitsError("EINVAL", `halves ${describe(lo)}, ${describe(hi)} are not both u32 integers`);
     const rc = this.rawSet(id, 8, lo, hi);
     if (rc < 0) this.fail(rc, "set", key, 8);
     return this;
@@ -323,10 +399,15 @@ export class TraitStore {
    * the same set() calls one by one would throw; on error nothing changes.
    */
   setMany(entries: ReadonlyArray<readonly [StoreKey, TraitValue | Uint8Array, number?]>): this {
-    if (!Array.isArray(entries) || entries.length > 64) throw new TraitsError("EINVAL", `entries must be an array of at most 64 [key, value, len] entries, not ${describe(entries)}`);
+    if (!Array.isArray(entries) || entries.length > 64)
+      throw new TraitsError(
+        "EINVAL",
+        `entries must be an array of at most 64 [key, value, len] entries, not ${describe(entries)}`,
+      );
     const m = entries.length;
     entries.forEach((entry, j) => {
-      if (!Array.isArray(entry)) throw new TraitsError("EINVAL", `entries[${j}] must be [key, value, len], not ${describe(entry)}`);
+      if (!Array.isArray(entry))
+        throw new TraitsError("EINVAL", `entries[${j}] must be [key, value, len], not ${describe(entry)}`);
       const [key, value] = entry;
       const len = entry[2] ?? (value instanceof Uint8Array ? value.length : typeof value === "bigint" ? 8 : undefined);
       many.keys[j] = toKey(this.resolve(key));
@@ -346,9 +427,15 @@ export class TraitStore {
 
   /** The 16-byte value kept in keys `key` and `key + 1` (8 bytes each), or undefined if neither is present. Throws EBADMSG if only one is, or either is not 8 bytes. */
   getWide(key: StoreKey): Uint8Array | undefined {
-    const k = wideKey(this.resolve(key)), low = this.getBytes(k), high = this.getBytes(k + 1);
+    const k = wideKey(this.resolve(key)),
+      low = this.getBytes(k),
+      high = this.getBytes(k + 1);
     if (!low && !high) return undefined;
-    if (low?.length !== 8 || high?.length !== 8) throw new TraitsError("EBADMSG", `keys ${k} and ${k + 1} do not hold a 16-byte value (lengths ${low?.length ?? "absent"} and ${high?.length ?? "absent"})`);
+    if (low?.length !== 8 || high?.length !== 8)
+      throw new TraitsError(
+        "EBADMSG",
+        `keys ${k} and ${k + 1} do not hold a 16-byte value (lengths ${low?.length ?? "absent"} and ${high?.length ?? "absent"})`,
+      );
     const out = new Uint8Array(16);
     out.set(low);
     out.set(high, 8);
@@ -358,8 +445,12 @@ export class TraitStore {
   /** Sets keys `key` and `key + 1` to a 16-byte value (an IPv6 address, a UUID), both or neither. Returns the store. Throws as setMany(). */
   setWide(key: StoreKey, value: Uint8Array): this {
     const k = wideKey(this.resolve(key));
-    if (!(value instanceof Uint8Array) || value.length !== 16) throw new TraitsError("EINVAL", `a 16-byte value must be a Uint8Array of 16 bytes, not ${describe(value)}`);
-    return this.setMany([[k, value.subarray(0, 8)], [k + 1, value.subarray(8)]]);
+    if (!(value instanceof Uint8Array) || value.length !== 16)
+      throw new TraitsError("EINVAL", `a 16-byte value must be a Uint8Array of 16 bytes, not ${describe(value)}`);
+    return this.setMany([
+      [k, value.subarray(0, 8)],
+      [k + 1, value.subarray(8)],
+    ]);
   }
 
   /** Removes `key`; returns false if it was absent. Throws EINVAL for a bad key, EBADMSG for a corrupt header. */
@@ -381,8 +472,10 @@ export class TraitStore {
 
   /** [key, value] for every present key in ascending order, values as get() returns them. Throws EBADMSG. */
   entries(): Array<[number, TraitValue]> {
-    const n = this.decode(), out: Array<[number, TraitValue]> = [];
-    for (let i = 0; i < n; i++) out.push([decoded.keys[i]!, toValue(decoded.lens[i]!, decoded.values[2 * i]!, decoded.values[2 * i + 1]!)]);
+    const n = this.decode(),
+      out: Array<[number, TraitValue]> = [];
+    for (let i = 0; i < n; i++)
+      out.push([decoded.keys[i]!, toValue(decoded.lens[i]!, decoded.values[2 * i]!, decoded.values[2 * i + 1]!)]);
     return out;
   }
 
@@ -437,7 +530,13 @@ export class TraitStore {
    * or EINVAL (arrays too small), EBADMSG.
    */
   tryDecode(keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
-    if (!(keys instanceof Uint8Array && lens instanceof Uint8Array && values instanceof Uint32Array) || keys.length < 64 || lens.length < 64 || values.length < 128) return Errno.EINVAL;
+    if (
+      !(keys instanceof Uint8Array && lens instanceof Uint8Array && values instanceof Uint32Array) ||
+      keys.length < 64 ||
+      lens.length < 64 ||
+      values.length < 128
+    )
+      return Errno.EINVAL;
     return this.core.decode(this.#start, this.#capacity, this.p, keys, lens, values);
   }
 
@@ -467,7 +566,12 @@ export class TraitStore {
     if (typeof key !== "string") return key;
     const k = this.lookup(key);
     if (k !== undefined) return k;
-    throw new TraitsError("EINVAL", this.registry ? `key name ${describe(key)} is not registered in this store's registry` : `a key must be a number or a bigint, not ${describe(key)} (names are keys only in a store with a registry)`);
+    throw new TraitsError(
+      "EINVAL",
+      this.registry
+        ? `key name ${describe(key)} is not registered in this store's registry`
+        : `a key must be a number or a bigint, not ${describe(key)} (names are keys only in a store with a registry)`,
+    );
   }
 
   private rawHas(id: number): number {
@@ -475,12 +579,19 @@ export class TraitStore {
   }
 
   private rawGet(id: number, outLen: number, out: Uint32Array): number {
-    return id < 64 ? this.core.get(this.#start, this.#capacity, this.p, id, outLen, out) : hardwareGet(this, id - 64, outLen, out);
+    return id < 64
+      ? this.core.get(this.#start, this.#capacity, this.p, id, outLen, out)
+      : hardwareGet(this, id - 64, outLen, out);
   }
 
   private rawSet(id: number, len: number, lo: number, hi: number): number {
     // Under placement "keys" a hardware key is application key 59 + i: a strict store's registry must allow it too.
-    const strict = id < 64 ? strictCheck(this.registry, id, len) : this.hardwareKeys === "keys" && len === HARDWARE_SIZES[id - 64] ? strictCheck(this.registry, HARDWARE_FIRST_APP_KEY + id - 64, appLength(id - 64, this.profile)) : 0;
+    const strict =
+      id < 64
+        ? strictCheck(this.registry, id, len)
+        : this.hardwareKeys === "keys" && len === HARDWARE_SIZES[id - 64]
+          ? strictCheck(this.registry, HARDWARE_FIRST_APP_KEY + id - 64, appLength(id - 64, this.profile))
+          : 0;
     if (id >= 64) return strict < 0 ? strict : hardwareSet(this, id - 64, len, lo, hi);
     return strict < 0 ? strict : this.core.set(this.#start, this.#capacity, this.p, id, len, lo, hi);
   }
@@ -494,7 +605,10 @@ export class TraitStore {
     const rc = strictCheck(this.registry, id, len);
     if (rc === 0) return;
     if (rc === Errno.EPERM) throw new TraitsError("EPERM", `${op} key ${id}: not registered, and this store is strict`);
-    throw new TraitsError("EINVAL", `${op} key ${id} (${this.registry!.lookupKey(id)?.name}): registered with size ${this.registry!.sizeOfKey(id)}, not ${len}`);
+    throw new TraitsError(
+      "EINVAL",
+      `${op} key ${id} (${this.registry!.lookupKey(id)?.name}): registered with size ${this.registry!.sizeOfKey(id)}, not ${len}`,
+    );
   }
 
   /** Decodes into the module's scratch arrays; returns the count or throws. */
@@ -508,27 +622,46 @@ export class TraitStore {
     const js = jsCoreOf(isMemory(this.source) ? this.source : this.source.buffer);
     const what = key === undefined ? op : `${op} key ${key}`;
     const id = key === undefined ? -1 : this.tryId(key);
-    if (op === "set" && id >= 0 && id < 64 && (rc === Errno.EPERM || rc === Errno.EINVAL)) this.checkStrict(id, len!, op);
-    if (op === "set" && id >= 64 && this.hardwareKeys === "keys" && rc === Errno.EPERM) this.checkStrict(HARDWARE_FIRST_APP_KEY + id - 64, appLength(id - 64, this.profile), op);
-    if (id >= 64 && rc === Errno.EOPNOTSUPP) throw new TraitsError("EOPNOTSUPP", `${what}: hardware keys are off in this store`);
+    if (op === "set" && id >= 0 && id < 64 && (rc === Errno.EPERM || rc === Errno.EINVAL))
+      this.checkStrict(id, len!, op);
+    if (op === "set" && id >= 64 && this.hardwareKeys === "keys" && rc === Errno.EPERM)
+      this.checkStrict(HARDWARE_FIRST_APP_KEY + id - 64, appLength(id - 64, this.profile), op);
+    if (id >= 64 && rc === Errno.EOPNOTSUPP)
+      throw new TraitsError("EOPNOTSUPP", `${what}: hardware keys are off in this store`);
     if (id >= 64 && this.hardwareKeys === "keys") {
       key = HARDWARE_FIRST_APP_KEY + id - 64;
       if (rc === Errno.EBADMSG && js.size(this.#start, this.#capacity, this.p) >= 0) {
         const held = js.get(this.#start, this.#capacity, this.p, key, 8, pair);
-        throw new TraitsError("EBADMSG", `${what}: application key ${key}, where placement "keys" keeps ${HARDWARE_NAMES[id - 64]}, holds a ${held}-byte value, not ${appLength(id - 64, this.profile)} bytes`);
+        throw new TraitsError(
+          "EBADMSG",
+          `${what}: application key ${key}, where placement "keys" keeps ${HARDWARE_NAMES[id - 64]}, holds a ${held}-byte value, not ${appLength(id - 64, this.profile)} bytes`,
+        );
       }
     }
     switch (rc) {
       case Errno.EBADMSG:
-        throw new TraitsError("EBADMSG", `${what}: corrupt header declares ${js.declared(this.#start, this.p)} bytes but the capacity is ${this.#capacity}`);
+        throw new TraitsError(
+          "EBADMSG",
+          `${what}: corrupt header declares ${js.declared(this.#start, this.p)} bytes but the capacity is ${this.#capacity}`,
+        );
       case Errno.ENOMEM:
         if (this.#lease?.released) throw new TraitsError("ENOMEM", `${what}: the store was freed`);
-        if (this.source.buffer.byteLength < this.#start + this.#capacity) throw new TraitsError("ENOMEM", `${what}: the store's buffer was detached (transferred) or shrank: it has ${this.source.buffer.byteLength} bytes, the store ends at ${this.#start + this.#capacity}`);
+        if (this.source.buffer.byteLength < this.#start + this.#capacity)
+          throw new TraitsError(
+            "ENOMEM",
+            `${what}: the store's buffer was detached (transferred) or shrank: it has ${this.source.buffer.byteLength} bytes, the store ends at ${this.#start + this.#capacity}`,
+          );
         throw new TraitsError("ENOMEM", `${what}: capacity ${this.#capacity} is below the 16-byte header`);
       case Errno.EBUSY:
-        throw new TraitsError("EBUSY", `${what}: it holds a ${js.get(this.#start, this.#capacity, this.p, id, 8, pair)}-byte value, not ${len}; delete it first`);
+        throw new TraitsError(
+          "EBUSY",
+          `${what}: it holds a ${js.get(this.#start, this.#capacity, this.p, id, 8, pair)}-byte value, not ${len}; delete it first`,
+        );
       case Errno.ENOSPC:
-        throw new TraitsError("ENOSPC", `${what}: no room for ${len} more bytes (${js.size(this.#start, this.#capacity, this.p)} of ${this.#capacity} in use)`);
+        throw new TraitsError(
+          "ENOSPC",
+          `${what}: no room for ${len} more bytes (${js.size(this.#start, this.#capacity, this.p)} of ${this.#capacity} in use)`,
+        );
       default:
         throw new TraitsError(errnoName(rc) ?? "EINVAL", `${what} failed with ${rc}`);
     }
@@ -550,17 +683,37 @@ export function checkRegion(start: number, capacity: number, limit: number): voi
  * Throws ENOMEM below 16 bytes, EINVAL for bad options.
  */
 export function createStore(capacity: number, options: StoreOptions = {}): TraitStore {
-  const impl = toImpl(options.impl), profile = toProfile(options.profile);
+  const impl = toImpl(options.impl),
+    profile = toProfile(options.profile);
   checkInteger(capacity, "store capacity", 0, 0xffffffff);
   if (capacity < 16) throw new TraitsError("ENOMEM", `store capacity ${capacity} is below the 16-byte header`);
   let store: TraitStore;
   const hardwareKeys = standalonePlacement(options.hardwareKeys);
   if (impl === "wasm") {
-    const memory = defaultMemory(), core = coreOf(memory, impl), lease = new Lease(arenaOf(memory), capacity);
-    store = TraitStore.create({ core, source: memory, start: lease.at, capacity, profile, registry: options.registry, hardwareKeys, lease });
+    const memory = defaultMemory(),
+      core = coreOf(memory, impl),
+      lease = new Lease(arenaOf(memory), capacity);
+    store = TraitStore.create({
+      core,
+      source: memory,
+      start: lease.at,
+      capacity,
+      profile,
+      registry: options.registry,
+      hardwareKeys,
+      lease,
+    });
   } else {
     const buffer = new ArrayBuffer(capacity);
-    store = TraitStore.create({ core: jsCoreOf(buffer), source: { buffer }, start: 0, capacity, profile, registry: options.registry, hardwareKeys });
+    store = TraitStore.create({
+      core: jsCoreOf(buffer),
+      source: { buffer },
+      start: 0,
+      capacity,
+      profile,
+      registry: options.registry,
+      hardwareKeys,
+    });
   }
   store.clear();
   return store;

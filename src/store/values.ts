@@ -20,7 +20,8 @@ export function toKey(key: unknown): number {
   if (index >= 0) return index;
   if (typeof key === "number") {
     if (!Number.isInteger(key) || key < 0) throw new TraitsError("EINVAL", `key ${key} is not an integer in 0..2^64-1`);
-    if (!Number.isSafeInteger(key)) throw new TraitsError("EINVAL", `key ${key} is above 2^53-1 and not exact as a number; pass it as a bigint`);
+    if (!Number.isSafeInteger(key))
+      throw new TraitsError("EINVAL", `key ${key} is above 2^53-1 and not exact as a number; pass it as a bigint`);
   } else if (typeof key === "bigint") {
     if (key < 0n || key > U64_MAX) throw new TraitsError("EINVAL", `key ${key}n is not in 0..2^64-1`);
   } else {
@@ -39,7 +40,10 @@ export function wideKey(key: unknown): number {
 /** Checks that `len` is a value size of the profile; throws EINVAL otherwise. */
 export function checkLength(len: unknown, profile: Profile): number {
   if (typeof len === "number" && PROFILE_SIZES[profile].includes(len)) return len;
-  throw new TraitsError("EINVAL", `length ${describe(len)} is not a size of profile ${profile} (${PROFILE_SIZES[profile].join(", ")})`);
+  throw new TraitsError(
+    "EINVAL",
+    `length ${describe(len)} is not a size of profile ${profile} (${PROFILE_SIZES[profile].join(", ")})`,
+  );
 }
 
 /** True if (hi:lo) are u32 halves of a value that fits in `len` bytes. */
@@ -65,14 +69,17 @@ export function toPair(value: unknown, len: number, pair: Uint32Array): void {
     throw new TraitsError("EINVAL", `value ${value} does not fit in ${len} bytes (an integer in ${range})${why}`);
   }
   if (typeof value === "bigint") {
-    if (value < 0n || value >= 1n << BigInt(8 * len)) throw new TraitsError("EINVAL", `value ${value}n does not fit in ${len} bytes (${range})`);
+    if (value < 0n || value >= 1n << BigInt(8 * len))
+      throw new TraitsError("EINVAL", `value ${value}n does not fit in ${len} bytes (${range})`);
     pair[0] = Number(value & 0xffffffffn);
     pair[1] = Number(value >> 32n);
     return;
   }
   if (value instanceof Uint8Array) {
-    if (value.length !== len) throw new TraitsError("EINVAL", `value has ${value.length} bytes but the length is ${len}`);
-    let lo = 0, hi = 0;
+    if (value.length !== len)
+      throw new TraitsError("EINVAL", `value has ${value.length} bytes but the length is ${len}`);
+    let lo = 0,
+      hi = 0;
     for (let i = 0; i < len; i++) {
       if (i < 4) lo |= value[i]! << (8 * i);
       else hi |= value[i]! << (8 * (i - 4));

@@ -35,7 +35,7 @@ export interface BurstContext {
   registry: SharedKeyRegistry | undefined;
 }
 
-type Handler = (ctx: BurstContext) => number | void;
+type Handler = (ctx: BurstContext) => number | undefined;
 
 const init = workerData as Init;
 const port = parentPort!;
@@ -48,7 +48,8 @@ let handler: Handler | undefined;
 function chunks(span: { offset: number; first: number; n: number; queued: boolean }): Burst[] {
   const out: Burst[] = [];
   for (let at = 0; at < span.n; at += init.burst) {
-    const n = Math.min(init.burst, span.n - at), burst = Burst.attach(pool, init.results, span.offset + at, n);
+    const n = Math.min(init.burst, span.n - at),
+      burst = Burst.attach(pool, init.results, span.offset + at, n);
     out.push(span.queued ? burst.selectFrames(undefined, n) : burst.selectRange(span.first + at, n));
   }
   return out;
@@ -56,19 +57,32 @@ function chunks(span: { offset: number; first: number; n: number; queued: boolea
 
 function runTask(task: WorkerTask, burst: Burst): number {
   switch (task.op) {
-    case "get": return pool.batchGet(burst, task.key);
-    case "set": return pool.batchSet(burst, task.key, task.len, task.value);
-    case "setMany": return pool.batchSetMany(burst, task.fields, { values: task.values, replace: task.replace ?? false });
-    case "delete": return pool.batchDelete(burst, task.key);
-    case "has": return pool.batchHas(burst, task.key);
-    case "init": return pool.batchInit(burst);
+    case "get":
+      return pool.batchGet(burst, task.key);
+    case "set":
+      return pool.batchSet(burst, task.key, task.len, task.value);
+    case "setMany":
+      return pool.batchSetMany(burst, task.fields, { values: task.values, replace: task.replace ?? false });
+    case "delete":
+      return pool.batchDelete(burst, task.key);
+    case "has":
+      return pool.batchHas(burst, task.key);
+    case "init":
+      return pool.batchInit(burst);
     case "handler": {
       if (!handler) throw new Error("this WorkerGroup has no handler module");
       const count = handler({ pool, burst, worker: init.id, args: task.args, registry }) ?? 0;
-      if (!Number.isInteger(count) || count < 0 || count > burst.length) throw Object.assign(new Error(`the handler returned ${describe(count)} for a burst of ${burst.length} frames; expected a count of successes (an integer in 0..${burst.length}) or nothing`), { code: "EINVAL" });
+      if (!Number.isInteger(count) || count < 0 || count > burst.length)
+        throw Object.assign(
+          new Error(
+            `the handler returned ${describe(count)} for a burst of ${burst.length} frames; expected a count of successes (an integer in 0..${burst.length}) or nothing`,
+          ),
+          { code: "EINVAL" },
+        );
       return count;
     }
-    default: throw new Error(`unknown task ${JSON.stringify((task as { op: unknown }).op)}`);
+    default:
+      throw new Error(`unknown task ${JSON.stringify((task as { op: unknown }).op)}`);
   }
 }
 
@@ -78,18 +92,33 @@ async function start(): Promise<void> {
     if (typeof module.burst !== "function") throw new Error(`${init.handler} does not export a burst(ctx) function`);
     handler = module.burst;
   }
-  port.on("message", ({ id, task, passes, span, close }: { id: number; task: WorkerTask; passes: number; span: Parameters<typeof chunks>[0]; close?: true }) => {
-    if (close) return port.close(); // the thread ends once its console output is flushed
-    try {
-      const bursts = chunks(span);
-      let count = 0;
-      for (let p = 0; p < passes; p++) for (const burst of bursts) count += runTask(task, burst);
-      Atomics.add(init.counter, 0, 1); // publishes this worker's writes to the thread that reads the counter
-      port.postMessage({ id, count });
-    } catch (error) {
-      port.postMessage({ id, error: report(error) });
-    }
-  });
+  port.on(
+    "message",
+    ({
+      id,
+      task,
+      passes,
+      span,
+      close,
+    }: {
+      id: number;
+      task: WorkerTask;
+      passes: number;
+      span: Parameters<typeof chunks>[0];
+      close?: true;
+    }) => {
+      if (close) return port.close(); // the thread ends once its console output is flushed
+      try {
+        const bursts = chunks(span);
+        let count = 0;
+        for (let p = 0; p < passes; p++) for (const burst of bursts) count += runTask(task, burst);
+        Atomics.add(init.counter, 0, 1); // publishes this worker's writes to the thread that reads the counter
+        port.postMessage({ id, count });
+      } catch (error) {
+        port.postMessage({ id, error: report(error) });
+      }
+    },
+  );
   port.postMessage({ ready: true });
 }
 

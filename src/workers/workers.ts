@@ -20,7 +20,7 @@ const WORKER_SCRATCH = Math.ceil(Scratch.BYTES / 64) * 64 + Scratch.BYTES;
 export type WorkerTask =
   | { op: "get"; key: Key }
   | { op: "set"; key: Key; len: number; value?: number | bigint }
-  | { op: "setMany"; fields: Field[]; values?: Array<number | bigint>; replace?: boolean }
+  | { op: "setMany"; fields: readonly Field[]; values?: ReadonlyArray<number | bigint>; replace?: boolean }
   | { op: "delete"; key: Key }
   | { op: "has"; key: Key }
   | { op: "init" }
@@ -67,20 +67,46 @@ export class WorkerGroup {
   private next = 0;
 
   /** Starts the workers; throws EINVAL if the pool's memory is not shared, or for bad options. */
-  constructor(readonly pool: PacketPool, options: WorkerGroupOptions) {
-    if (!(pool.memory.buffer instanceof SharedArrayBuffer)) throw new TraitsError("EINVAL", "a WorkerGroup needs a pool in a shared WebAssembly.Memory (new WebAssembly.Memory({ initial, maximum, shared: true }))");
+  constructor(
+    readonly pool: PacketPool,
+    options: WorkerGroupOptions,
+  ) {
+    if (!(pool.memory.buffer instanceof SharedArrayBuffer))
+      throw new TraitsError(
+        "EINVAL",
+        "a WorkerGroup needs a pool in a shared WebAssembly.Memory (new WebAssembly.Memory({ initial, maximum, shared: true }))",
+      );
     this.size = checkInteger(options?.workers, "workers", 1, 64);
-    const burst = checkInteger(options.burst ?? 256, "burst", 1, 2 ** 24), slots = checkInteger(options.slots ?? 4, "slots", 1, 64);
-    if (options.registry !== undefined && !(options.registry instanceof SharedKeyRegistry)) throw new TraitsError("EINVAL", `registry must be a SharedKeyRegistry, not ${describe(options.registry)}`);
-    const handler = options.handler === undefined ? undefined : String(options.handler instanceof URL ? options.handler : new URL(options.handler, `file://${process.cwd()}/`));
+    const burst = checkInteger(options.burst ?? 256, "burst", 1, 2 ** 24),
+      slots = checkInteger(options.slots ?? 4, "slots", 1, 64);
+    if (options.registry !== undefined && !(options.registry instanceof SharedKeyRegistry))
+      throw new TraitsError("EINVAL", `registry must be a SharedKeyRegistry, not ${describe(options.registry)}`);
+    const handler =
+      options.handler === undefined
+        ? undefined
+        : String(
+            options.handler instanceof URL ? options.handler : new URL(options.handler, `file://${process.cwd()}/`),
+          );
     this.results = pool.burst(pool.count, { slots });
     const arena = arenaOf(pool.memory);
     // Each worker's scratch: its WASM instance's, then its pool view's; 64-byte aligned so that no two workers share a cache line.
     this.scratch = Array.from({ length: this.size }, () => arena.alloc(WORKER_SCRATCH, 64));
     const entry = new URL("./worker.js", import.meta.url);
-    this.workers = this.scratch.map((scratch, id) => startWorker(entry, {
-      workerData: { id, pool: pool.layout(), impl: pool.impl, results: this.results.layout(), burst, scratch, handler, registry: options.registry?.buffer, counter: this.counter },
-    }));
+    this.workers = this.scratch.map((scratch, id) =>
+      startWorker(entry, {
+        workerData: {
+          id,
+          pool: pool.layout(),
+          impl: pool.impl,
+          results: this.results.layout(),
+          burst,
+          scratch,
+          handler,
+          registry: options.registry?.buffer,
+          counter: this.counter,
+        },
+      }),
+    );
     this.threadIds = this.workers.map((worker) => worker.threadId);
     this.workers.forEach((worker, id) => {
       let error: Error | undefined;
@@ -90,10 +116,19 @@ export class WorkerGroup {
         if (!this.closing) this.died(workerDeath(id, code, error));
       });
     });
-    this.started = Promise.all(this.workers.map((worker, id) => new Promise<void>((resolve, reject) => {
-      worker.once("message", (message: { ready?: true; error?: WorkerError }) => (message.ready ? resolve() : reject(workerError(id, message.error!))));
-      worker.once("exit", () => reject(this.broken ?? new TraitsError("EINVAL", "the WorkerGroup was closed before it started")));
-    }))).then(() => {
+    this.started = Promise.all(
+      this.workers.map(
+        (worker, id) =>
+          new Promise<void>((resolve, reject) => {
+            worker.once("message", (message: { ready?: true; error?: WorkerError }) =>
+              message.ready ? resolve() : reject(workerError(id, message.error!)),
+            );
+            worker.once("exit", () =>
+              reject(this.broken ?? new TraitsError("EINVAL", "the WorkerGroup was closed before it started")),
+            );
+          }),
+      ),
+    ).then(() => {
       this.workers.forEach((worker, id) => worker.on("message", (message: Done) => this.done(id, message)));
     });
     this.started.catch(() => this.close());
@@ -114,14 +149,20 @@ export class WorkerGroup {
    * it and how it ended; the group is then broken: every later run rejects with that error (close it
    * and start a new group; the frames of the run that failed may be half-done).
    */
-  async run(task: WorkerTask, { passes = 1, queues }: { passes?: number; queues?: ArrayLike<number>[] } = {}): Promise<number> {
+  async run(
+    task: WorkerTask,
+    { passes = 1, queues }: { passes?: number; queues?: ArrayLike<number>[] } = {},
+  ): Promise<number> {
     await this.started;
     if (this.broken) throw this.broken;
     if (this.closing) throw new TraitsError("EINVAL", "the WorkerGroup is closed");
     if (this.pending) throw new TraitsError("EBUSY", "a run is under way: await it first");
     checkInteger(passes, "passes", 1, 2 ** 31);
     const spans = this.spans(queues);
-    this.results.selectRange(0, spans.reduce((end, span) => Math.max(end, span.offset + span.n), 0));
+    this.results.selectRange(
+      0,
+      spans.reduce((end, span) => Math.max(end, span.offset + span.n), 0),
+    );
     return new Promise<number>((resolve, reject) => {
       const id = ++this.next;
       this.pending = { id, resolve, reject, counts: [], waiting: this.size };
@@ -150,18 +191,23 @@ export class WorkerGroup {
   private spans(queues?: ArrayLike<number>[]): Array<{ offset: number; first: number; n: number; queued: boolean }> {
     if (queues === undefined) {
       return Array.from({ length: this.size }, (_, w) => {
-        const first = Math.floor((w * this.pool.count) / this.size), end = Math.floor(((w + 1) * this.pool.count) / this.size);
+        const first = Math.floor((w * this.pool.count) / this.size),
+          end = Math.floor(((w + 1) * this.pool.count) / this.size);
         return { offset: first, first, n: end - first, queued: false };
       });
     }
-    if (!Array.isArray(queues) || queues.length !== this.size) throw new TraitsError("EINVAL", `queues must be an array of ${this.size} frame lists, one per worker`);
-    const seen = new Set<number>(), frames = this.results.frames();
+    if (!Array.isArray(queues) || queues.length !== this.size)
+      throw new TraitsError("EINVAL", `queues must be an array of ${this.size} frame lists, one per worker`);
+    const seen = new Set<number>(),
+      frames = this.results.frames();
     let offset = 0;
     return queues.map((queue, w) => {
-      if (offset + queue.length > this.pool.count) throw new TraitsError("EINVAL", `the queues hold more than the pool's ${this.pool.count} frames`);
+      if (offset + queue.length > this.pool.count)
+        throw new TraitsError("EINVAL", `the queues hold more than the pool's ${this.pool.count} frames`);
       for (let i = 0; i < queue.length; i++) {
         const frame = checkInteger(queue[i], `queues[${w}][${i}]`, 0, this.pool.count - 1);
-        if (seen.has(frame)) throw new TraitsError("EINVAL", `frame ${frame} is in two queues: workers must own their frames`);
+        if (seen.has(frame))
+          throw new TraitsError("EINVAL", `frame ${frame} is in two queues: workers must own their frames`);
         seen.add(frame);
         frames[offset + i] = frame;
       }
@@ -174,7 +220,10 @@ export class WorkerGroup {
   private done(worker: number, message: Done): void {
     const pending = this.pending;
     if (!pending || message.id !== pending.id) return; // a run that already failed
-    if (message.error) return this.fail(workerError(worker, message.error));
+    if (message.error) {
+      this.fail(workerError(worker, message.error));
+      return;
+    }
     Atomics.load(this.counter, 0); // pairs with the worker's Atomics.add: its writes are visible from here on
     pending.counts[worker] = message.count!;
     if (--pending.waiting === 0) {
@@ -238,7 +287,9 @@ function startWorker(entry: URL, options: WorkerOptions): Worker {
   try {
     return new Worker(entry, { ...options, execArgv: workerExecArgv });
   } catch (error) {
-    const refused = (error as { code?: string }).code === "ERR_WORKER_INVALID_EXEC_ARGV" && /flags: (.+)$/.exec((error as Error).message)?.[1]?.split(", ");
+    const refused =
+      (error as { code?: string }).code === "ERR_WORKER_INVALID_EXEC_ARGV" &&
+      /flags: (.+)$/.exec((error as Error).message)?.[1]?.split(", ");
     if (!refused) throw error;
     workerExecArgv = withoutFlags(workerExecArgv, refused);
     return new Worker(entry, { ...options, execArgv: workerExecArgv });
@@ -271,7 +322,10 @@ function withoutFlags(argv: string[], flags: string[]): string[] {
  */
 function workerError(id: number, error: WorkerError): Error {
   const message = `worker ${id}: ${error.message.replace(/^E[A-Z]+: /, "")}`;
-  const result = error.code && error.code in Errno ? new TraitsError(error.code as ErrnoName, message) : Object.assign(new Error(`worker ${id}: ${error.message}`), error.code ? { code: error.code } : {});
+  const result =
+    error.code && error.code in Errno
+      ? new TraitsError(error.code as ErrnoName, message)
+      : Object.assign(new Error(`worker ${id}: ${error.message}`), error.code ? { code: error.code } : {});
   result.stack = `${result.name}: ${result.message}\n    --- in worker ${id} ---\n${error.stack}`;
   return result;
 }
@@ -280,9 +334,15 @@ function workerError(id: number, error: WorkerError): Error {
 function workerDeath(id: number, code: number, thrown: Error | undefined): Error {
   if (thrown) {
     const how = (thrown as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY" ? "ENOMEM" : "EINVAL";
-    const error = new TraitsError(how, `worker ${id} died: ${thrown.message} (an error nothing caught in the worker); the WorkerGroup cannot run any more`);
+    const error = new TraitsError(
+      how,
+      `worker ${id} died: ${thrown.message} (an error nothing caught in the worker); the WorkerGroup cannot run any more`,
+    );
     error.stack = `${error.name}: ${error.message}\n    --- in worker ${id} ---\n${thrown.stack ?? ""}`;
     return error;
   }
-  return new TraitsError("EINVAL", `worker ${id} exited with code ${code} (process.exit in a handler?); the WorkerGroup cannot run any more`);
+  return new TraitsError(
+    "EINVAL",
+    `worker ${id} exited with code ${code} (process.exit in a handler?); the WorkerGroup cannot run any more`,
+  );
 }

@@ -1,8 +1,20 @@
 /** Errors of the kernel bridge: a Linux errno name and number, and a one-line message. */
 
 const NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 7: "E2BIG", 9: "EBADF", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT",
-  16: "EBUSY", 19: "ENODEV", 22: "EINVAL", 28: "ENOSPC", 38: "ENOSYS", 95: "EOPNOTSUPP", 524: "ENOTSUPP",
+  1: "EPERM",
+  2: "ENOENT",
+  7: "E2BIG",
+  9: "EBADF",
+  12: "ENOMEM",
+  13: "EACCES",
+  14: "EFAULT",
+  16: "EBUSY",
+  19: "ENODEV",
+  22: "EINVAL",
+  28: "ENOSPC",
+  38: "ENOSYS",
+  95: "EOPNOTSUPP",
+  524: "ENOTSUPP",
 };
 
 /**
@@ -17,7 +29,8 @@ export class BpfError extends Error {
 
   /** `errno` may be given positive (as C's errno) or negative (as the kernel returns it). */
   constructor(errno: number, message: string) {
-    const n = Math.abs(errno), code = NAMES[n] ?? `E${n}`;
+    const n = Math.abs(errno),
+      code = NAMES[n] ?? `E${n}`;
     super(`${code}: ${message}`);
     this.name = "BpfError";
     this.code = code;

@@ -56,7 +56,16 @@ export interface Native {
   ifIndex(name: string): number;
 }
 
-const SYS_BPF: Record<string, number> = { x64: 321, arm64: 280, riscv64: 280, loong64: 280, ia32: 357, arm: 386, s390x: 351, ppc64: 361 };
+const SYS_BPF: Record<string, number> = {
+  x64: 321,
+  arm64: 280,
+  riscv64: 280,
+  loong64: 280,
+  ia32: 357,
+  arm: 386,
+  s390x: 351,
+  ppc64: 361,
+};
 
 let native: Native | undefined;
 
@@ -67,7 +76,11 @@ export function getNative(): Native {
 
 function openNative(): Native {
   const nr = SYS_BPF[process.arch];
-  if (process.platform !== "linux" || nr === undefined) throw new BpfError(38, `the kernel bridge needs Linux (bpf() system call), not ${process.platform}/${process.arch}`);
+  if (process.platform !== "linux" || nr === undefined)
+    throw new BpfError(
+      38,
+      `the kernel bridge needs Linux (bpf() system call), not ${process.platform}/${process.arch}`,
+    );
   let koffi: Koffi;
   try {
     koffi = createRequire(import.meta.url)("koffi") as Koffi;
@@ -106,7 +119,9 @@ function openNative(): Native {
     mmap: libc.func("void *mmap(void *address, size_t length, int prot, int flags, int fd, int64_t offset)"),
     munmap: libc.func("int munmap(void *address, size_t length)"),
     closeFd: libc.func("int close(int fd)"),
-    sendto: libc.func("intptr_t sendto(int fd, const void *buffer, size_t length, int flags, const void *address, uint32_t address_length)"),
+    sendto: libc.func(
+      "intptr_t sendto(int fd, const void *buffer, size_t length, int flags, const void *address, uint32_t address_length)",
+    ),
     ifIndex: libc.func("uint32_t if_nametoindex(const char *name)"),
   };
   f.setPrint(null); // errors are reported as BpfError, with the verifier's log where there is one
@@ -134,7 +149,14 @@ function openNative(): Native {
     getsockopt: (fd, level, name, value, length) => f.getsockopt(fd, level, name, value, length) as number,
     bind: (fd, address) => f.bind(fd, address, address.byteLength) as number,
     mmap: (length, fd, offset) => {
-      const pointer = f.mmap(null, length, 3 /* PROT_READ | PROT_WRITE */, 0x8001 /* MAP_SHARED | MAP_POPULATE */, fd, offset);
+      const pointer = f.mmap(
+        null,
+        length,
+        3 /* PROT_READ | PROT_WRITE */,
+        0x8001 /* MAP_SHARED | MAP_POPULATE */,
+        fd,
+        offset,
+      );
       if (pointer === null || koffi.address(pointer) === 0xffffffffffffffffn) return null;
       return { buffer: koffi.view(pointer, length), pointer };
     },

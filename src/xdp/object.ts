@@ -22,7 +22,11 @@ export class BpfObject {
   private obj: Pointer | null;
   private readonly fds = new Map<string, number>();
 
-  private constructor(private readonly native: Native, obj: Pointer, readonly path: string) {
+  private constructor(
+    private readonly native: Native,
+    obj: Pointer,
+    readonly path: string,
+  ) {
     this.obj = obj;
   }
 
@@ -38,7 +42,10 @@ export class BpfObject {
     const obj = native.openFile(path);
     if (obj === null) {
       const errno = native.errno(); // libbpf's own codes (4000 on) say what is wrong with the file: EINVAL
-      throw new BpfError(errno >= 4000 ? 22 : errno, `libbpf cannot open ${path} as a BPF object${errno >= 4000 ? ` (libbpf error ${errno})` : ""}`);
+      throw new BpfError(
+        errno >= 4000 ? 22 : errno,
+        `libbpf cannot open ${path} as a BPF object${errno >= 4000 ? ` (libbpf error ${errno})` : ""}`,
+      );
     }
     const logs = new Map<string, Uint8Array>();
     for (let prog = native.nextProgram(obj, null); prog !== null; prog = native.nextProgram(obj, prog)) {
@@ -53,7 +60,8 @@ export class BpfObject {
     const rc = native.load(obj);
     if (rc < 0) {
       native.close(obj);
-      const why = rc === -1 ? PRIVILEGES : [...logs].map(([name, log]) => lastLine(name, log)).find((line) => line !== undefined);
+      const why =
+        rc === -1 ? PRIVILEGES : [...logs].map(([name, log]) => lastLine(name, log)).find((line) => line !== undefined);
       throw new BpfError(rc, `loading ${path} failed${why ? `: ${why}` : ""}`);
     }
     const object = new BpfObject(native, obj, path);
@@ -76,11 +84,13 @@ export class BpfObject {
   programFd(name?: string): number {
     if (this.obj === null) throw new BpfError(9, `${this.path} is closed`);
     if (name === undefined) {
-      if (this.fds.size !== 1) throw new BpfError(22, `${this.path} holds ${this.fds.size} programs (${this.programs.join(", ")}): name one`);
+      if (this.fds.size !== 1)
+        throw new BpfError(22, `${this.path} holds ${this.fds.size} programs (${this.programs.join(", ")}): name one`);
       return this.fds.values().next().value!;
     }
     const fd = this.fds.get(name);
-    if (fd === undefined) throw new BpfError(2, `${this.path} has no program ${name} (it has ${this.programs.join(", ") || "none"})`);
+    if (fd === undefined)
+      throw new BpfError(2, `${this.path} has no program ${name} (it has ${this.programs.join(", ") || "none"})`);
     return fd;
   }
 
@@ -103,7 +113,10 @@ export class BpfObject {
     const link = prog && this.native.attachXdp(prog, ifindex);
     if (!link) {
       const errno = this.native.errno();
-      throw new BpfError(errno, `attaching ${this.path} to interface ${ifindex} failed${errno === 16 || errno === 17 ? " (the interface has an XDP program already)" : errno === 1 ? `: ${PRIVILEGES}` : ""}`);
+      throw new BpfError(
+        errno,
+        `attaching ${this.path} to interface ${ifindex} failed${errno === 16 || errno === 17 ? " (the interface has an XDP program already)" : errno === 1 ? `: ${PRIVILEGES}` : ""}`,
+      );
     }
     return link;
   }
@@ -120,7 +133,18 @@ export class BpfObject {
 /** "program NAME: <the log's last non-empty line>", or undefined for an empty log. */
 function lastLine(name: string, log: Uint8Array): string | undefined {
   const end = log.indexOf(0);
-  const lines = Buffer.from(log.subarray(0, end < 0 ? log.length : end)).toString("utf8").split("\n").map((line) => line.trim());
-  const last = lines.filter((line) => line && !line.startsWith("processed ") && !line.startsWith("verification time") && !line.startsWith("stack depth")).pop();
+  const lines = Buffer.from(log.subarray(0, end < 0 ? log.length : end))
+    .toString("utf8")
+    .split("\n")
+    .map((line) => line.trim());
+  const last = lines
+    .filter(
+      (line) =>
+        line &&
+        !line.startsWith("processed ") &&
+        !line.startsWith("verification time") &&
+        !line.startsWith("stack depth"),
+    )
+    .pop();
   return last === undefined ? undefined : `program ${name}: ${last}`;
 }

@@ -43,7 +43,11 @@ export class XdpProgram {
   /** Where the kernel writes a run's output (metadata, then packet), copied into the frame once it is known to fit: a frame's bytes outside its new store and packet never change. */
   #out = new Uint8Array(0);
 
-  private constructor(object: BpfObject, fd: number, readonly name: string) {
+  private constructor(
+    object: BpfObject,
+    fd: number,
+    readonly name: string,
+  ) {
     this.#object = object;
     this.#fd = fd;
     Object.freeze(this);
@@ -61,7 +65,10 @@ export class XdpProgram {
       object = BpfObject.load(path);
     } catch (error) {
       if (error instanceof BpfError && /device-bound/.test(error.message)) {
-        throw new BpfError(22, `${path} calls the rx-metadata kfuncs (bpf_xdp_metadata_rx_*), which load only into a program bound to a device, and BPF_PROG_TEST_RUN cannot run such a program: attach it to an interface instead`);
+        throw new BpfError(
+          22,
+          `${path} calls the rx-metadata kfuncs (bpf_xdp_metadata_rx_*), which load only into a program bound to a device, and BPF_PROG_TEST_RUN cannot run such a program: attach it to an interface instead`,
+        );
       }
       throw error;
     }
@@ -90,33 +97,60 @@ export class XdpProgram {
    */
   run(pool: PacketPool, burst: Burst): number {
     if (!(pool instanceof PacketPool)) throw new TraitsError("EINVAL", "run(pool, burst): pool must be a PacketPool");
-    if (pool.placement !== "metadata") throw new TraitsError("EINVAL", `run(): the pool keeps its stores at the frame start; XDP programs write theirs before the packet: create it with placement "metadata"`);
+    if (pool.placement !== "metadata")
+      throw new TraitsError(
+        "EINVAL",
+        `run(): the pool keeps its stores at the frame start; XDP programs write theirs before the packet: create it with placement "metadata"`,
+      );
     if (burst.pool !== pool) throw new TraitsError("EINVAL", "run(): the burst belongs to another pool");
     burst.checkLive();
-    const n = burst.length, frames = burst.ranged ? undefined : burst.frames(), status = burst.status();
+    const n = burst.length,
+      frames = burst.ranged ? undefined : burst.frames(),
+      status = burst.status();
     if (this.#out.length < pool.dataEnd) this.#out = new Uint8Array(pool.dataEnd);
-    const native = getNative(), memory = pool.memory, base = native.address(new Uint8Array(memory.buffer)), ctx = native.address(this.#ctx);
-    const md = this.#md, output = this.#out, out = native.address(output);
+    const native = getNative(),
+      memory = pool.memory,
+      base = native.address(new Uint8Array(memory.buffer)),
+      ctx = native.address(this.#ctx);
+    const md = this.#md,
+      output = this.#out,
+      out = native.address(output);
     let ran = 0;
     for (let i = 0; i < n; i++) {
       const frame = frames ? frames[i]! : burst.first + i;
-      if (frame >= pool.count) { status[i] = Errno.EINVAL; continue; }
-      const head = pool.head(frame), length = pool.length(frame), start = pool.frameStart(frame);
-      if (length < ETH_HLEN) { status[i] = Errno.EINVAL; continue; }
+      if (frame >= pool.count) {
+        status[i] = Errno.EINVAL;
+        continue;
+      }
+      const head = pool.head(frame),
+        length = pool.length(frame),
+        start = pool.frameStart(frame);
+      if (length < ETH_HLEN) {
+        status[i] = Errno.EINVAL;
+        continue;
+      }
       md.setUint32(0, 0, true); // ctx in: no metadata, the whole input is packet
       md.setUint32(4, length, true);
       let verdict: number;
       try {
         verdict = testRunAt(this.#fd, {
-          dataIn: base + BigInt(start + head), dataInSize: length, dataOut: out, dataOutSize: output.length,
-          ctxIn: ctx, ctxInSize: XDP_MD, ctxOut: ctx + BigInt(XDP_MD), ctxOutSize: XDP_MD, repeat: 1,
+          dataIn: base + BigInt(start + head),
+          dataInSize: length,
+          dataOut: out,
+          dataOutSize: output.length,
+          ctxIn: ctx,
+          ctxInSize: XDP_MD,
+          ctxOut: ctx + BigInt(XDP_MD),
+          ctxOutSize: XDP_MD,
+          repeat: 1,
         }).retval;
       } catch (error) {
         if (!(error instanceof BpfError) || error.errno !== -28) throw this.refused(error, frame, length);
         status[i] = Errno.ENOSPC;
         continue;
       }
-      const meta = md.getUint32(XDP_MD, true), size = md.getUint32(XDP_MD + 4, true) - meta;
+      const meta = md.getUint32(XDP_MD, true),
+        size = md.getUint32(XDP_MD + 4, true) - meta;
       if (meta > head || head + size > pool.dataEnd) {
         status[i] = Errno.ENOSPC;
         continue;
@@ -132,7 +166,10 @@ export class XdpProgram {
   /** A test run the kernel refused, said with what most likely caused it. */
   private refused(error: unknown, frame: number, length: number): unknown {
     if (!(error instanceof BpfError) || error.errno !== -22) return error;
-    return new BpfError(22, `the kernel refused to run ${this.name} on frame ${frame} (${length} bytes): ${length > 3520 ? "packets over 3520 bytes need a program with frags support (SEC(\"xdp.frags\"))" : "it cannot test-run this program (a device-bound program, or not an XDP program)"}`);
+    return new BpfError(
+      22,
+      `the kernel refused to run ${this.name} on frame ${frame} (${length} bytes): ${length > 3520 ? 'packets over 3520 bytes need a program with frags support (SEC("xdp.frags"))' : "it cannot test-run this program (a device-bound program, or not an XDP program)"}`,
+    );
   }
 
   /** Unloads the program and its object's maps. Safe to call twice. */

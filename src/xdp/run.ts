@@ -43,11 +43,19 @@ const view = new DataView(attr.buffer);
  * result says how much was needed), EBADF (not a program fd).
  */
 export function testRun(progFd: number, options: TestRunOptions): TestRunResult {
-  const native = getNative(), { dataIn, dataOut, ctxIn, ctxOut } = options;
+  const native = getNative(),
+    { dataIn, dataOut, ctxIn, ctxOut } = options;
   const at = (view: Uint8Array | undefined) => (view ? native.address(view) : 0n);
   return testRunAt(progFd, {
-    dataIn: at(dataIn), dataInSize: dataIn.byteLength, dataOut: at(dataOut), dataOutSize: dataOut?.byteLength ?? 0,
-    ctxIn: at(ctxIn), ctxInSize: ctxIn?.byteLength ?? 0, ctxOut: at(ctxOut), ctxOutSize: ctxOut?.byteLength ?? 0, repeat: options.repeat ?? 1,
+    dataIn: at(dataIn),
+    dataInSize: dataIn.byteLength,
+    dataOut: at(dataOut),
+    dataOutSize: dataOut?.byteLength ?? 0,
+    ctxIn: at(ctxIn),
+    ctxInSize: ctxIn?.byteLength ?? 0,
+    ctxOut: at(ctxOut),
+    ctxOutSize: ctxOut?.byteLength ?? 0,
+    repeat: options.repeat ?? 1,
   });
 }
 
@@ -87,15 +95,24 @@ export function testRunAt(progFd: number, a: TestRunAddresses): TestRunResult {
     const errno = native.errno();
     throw new BpfError(errno, `test run of program fd ${progFd}: ${failure(errno)}`);
   }
-  return { retval: view.getUint32(4, true), dataSize: view.getUint32(12, true), ctxSize: view.getUint32(44, true), duration: view.getUint32(36, true) };
+  return {
+    retval: view.getUint32(4, true),
+    dataSize: view.getUint32(12, true),
+    ctxSize: view.getUint32(44, true),
+    duration: view.getUint32(36, true),
+  };
 }
 
 /** What a failed test run's errno means. */
 function failure(errno: number): string {
   switch (errno) {
-    case 1: return PRIVILEGES;
-    case 22: return "the kernel refused the arguments (data size, context, or a program it cannot test-run)";
-    case 28: return `dataOut or ctxOut too short (${view.getUint32(12, true)} data bytes, ${view.getUint32(44, true)} context bytes out)`;
-    default: return "BPF_PROG_TEST_RUN failed";
+    case 1:
+      return PRIVILEGES;
+    case 22:
+      return "the kernel refused the arguments (data size, context, or a program it cannot test-run)";
+    case 28:
+      return `dataOut or ctxOut too short (${view.getUint32(12, true)} data bytes, ${view.getUint32(44, true)} context bytes out)`;
+    default:
+      return "BPF_PROG_TEST_RUN failed";
   }
 }

@@ -11,26 +11,52 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "esbuild";
 import puppeteer, { type Browser } from "puppeteer-core";
 
-const ROOT = join(import.meta.dirname, "..", ".."), CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const ROOT = join(import.meta.dirname, "..", ".."),
+  CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const site = mkdtempSync(join(tmpdir(), "packet-traits-browser-"));
-const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".jsonl": "application/json", ".pcapng": "application/octet-stream" };
-let server: Server, browser: Browser, origin = "";
+const TYPES: Record<string, string> = {
+  ".html": "text/html",
+  ".js": "text/javascript",
+  ".jsonl": "application/json",
+  ".pcapng": "application/octet-stream",
+};
+let server: Server,
+  browser: Browser,
+  origin = "";
 
 beforeAll(async () => {
   // The pages, bundled as a user's bundler would: "packet-traits" resolves to the browser build.
-  await build({ entryPoints: { "test/page": join(ROOT, "test/browser/page.ts"), "demo/demo": join(ROOT, "demo/demo.ts") }, outdir: site, bundle: true, format: "esm", platform: "browser", target: "es2022", logLevel: "warning", absWorkingDir: ROOT });
-  writeFileSync(join(site, "test", "index.html"), '<!doctype html><meta charset="utf-8"><script type="module" src="./page.js"></script>');
+  await build({
+    entryPoints: { "test/page": join(ROOT, "test/browser/page.ts"), "demo/demo": join(ROOT, "demo/demo.ts") },
+    outdir: site,
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    logLevel: "warning",
+    absWorkingDir: ROOT,
+  });
+  writeFileSync(
+    join(site, "test", "index.html"),
+    '<!doctype html><meta charset="utf-8"><script type="module" src="./page.js"></script>',
+  );
   copyFileSync(join(ROOT, "demo", "index.html"), join(site, "demo", "index.html"));
   mkdirSync(join(site, "vectors"));
-  for (const f of ["traits-v1.jsonl", "traits-flags.jsonl"]) copyFileSync(join(ROOT, "test", "vectors", f), join(site, "vectors", f));
+  for (const f of ["traits-v1.jsonl", "traits-flags.jsonl"])
+    copyFileSync(join(ROOT, "test", "vectors", f), join(site, "vectors", f));
   server = createServer((req, res) => {
-    const path = normalize(join(site, decodeURIComponent(new URL(req.url!, "http://x").pathname))), file = path.endsWith("/") ? join(path, "index.html") : path;
+    const path = normalize(join(site, decodeURIComponent(new URL(req.url!, "http://x").pathname))),
+      file = path.endsWith("/") ? join(path, "index.html") : path;
     if (!file.startsWith(site) || !existsSync(file)) return void res.writeHead(404).end();
     res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" }).end(readFileSync(file));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   origin = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox", "--disable-gpu"] });
+  browser = await puppeteer.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu"],
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -52,7 +78,10 @@ describe(`headless Chromium (${CHROMIUM})`, () => {
       cases: 1400,
       wasm: { ops: expect.any(Number), failures: [] },
       js: { ops: expect.any(Number), failures: [] },
-      batch: [{ impl: "wasm", ...batch }, { impl: "js", ...batch }],
+      batch: [
+        { impl: "wasm", ...batch },
+        { impl: "js", ...batch },
+      ],
       defaultImpl: "wasm",
     });
     expect((result as { wasm: { ops: number } }).wasm.ops).toBeGreaterThan(10_000);
@@ -60,13 +89,19 @@ describe(`headless Chromium (${CHROMIUM})`, () => {
 
   it("the demo page shows every packet's traits by name, decoded by the WASM core", async () => {
     const capture = join(site, "demo", "sample.pcapng");
-    execFileSync("node", [join(ROOT, "dist/cli/bin.js"), "pcap", "annotate", join(ROOT, "test/fixtures/sample.pcap"), capture], { stdio: "ignore" });
+    execFileSync(
+      "node",
+      [join(ROOT, "dist/cli/bin.js"), "pcap", "annotate", join(ROOT, "test/fixtures/sample.pcap"), capture],
+      { stdio: "ignore" },
+    );
     const page = await browser.newPage();
     await page.setViewport({ width: 1100, height: 440 });
     await page.goto(`${origin}/demo/`);
     await (await page.$("input#files"))!.uploadFile(capture);
     await page.waitForSelector("#status[data-impl]");
-    const rows = await page.$$eval("#packets tbody tr", (trs) => trs.map((tr) => [...tr.querySelectorAll("td.traits span")].map((span) => span.textContent).join(" ")));
+    const rows = await page.$$eval("#packets tbody tr", (trs) =>
+      trs.map((tr) => [...tr.querySelectorAll("td.traits span")].map((span) => span.textContent).join(" ")),
+    );
     expect(await page.$eval("#status", (s) => (s as HTMLElement).dataset.impl)).toBe("wasm");
     expect(rows).toHaveLength(5);
     expect(rows[0]).toMatch(/^packet_id=0 rx_hash=0x51ccc178 rss_hash_type=0x19 rx_timestamp=1700000000000000000/);

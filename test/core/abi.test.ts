@@ -47,7 +47,9 @@ describe.each(["traits.wasm", "traits.shared.wasm"])("%s", (file) => {
   const memory = new WebAssembly.Memory(shared ? { initial: 1, maximum: 65536, shared: true } : { initial: 1 });
   const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
   const globals = Object.fromEntries(
-    Object.entries(exports).flatMap(([name, value]) => (value instanceof WebAssembly.Global ? [[name, value.value as number]] : [])),
+    Object.entries(exports).flatMap(([name, value]) =>
+      value instanceof WebAssembly.Global ? [[name, value.value as number]] : [],
+    ),
   );
 
   it("exports every layout constant the TS side mirrors, with the same value, and no other", () => {
@@ -58,10 +60,13 @@ describe.each(["traits.wasm", "traits.shared.wasm"])("%s", (file) => {
     const functions = Object.fromEntries(
       Object.entries(exports).flatMap(([name, value]) => (typeof value === "function" ? [[name, value.length]] : [])),
     );
-    expect(functions).toEqual(Object.fromEntries(Object.entries(EXPORTS).map(([name, params]) => [name, params.length])));
+    expect(functions).toEqual(
+      Object.fromEntries(Object.entries(EXPORTS).map(([name, params]) => [name, params.length])),
+    );
   });
 });
 
 it("the public Errno table agrees with the core's errnos", () => {
-  for (const name of ["ENOENT", "ENOMEM", "EBUSY", "EINVAL", "ENOSPC", "EBADMSG"] as const) expect(Errno[name]).toBe(MIRROR[name]);
+  for (const name of ["ENOENT", "ENOMEM", "EBUSY", "EINVAL", "ENOSPC", "EBADMSG"] as const)
+    expect(Errno[name]).toBe(MIRROR[name]);
 });

@@ -6,13 +6,34 @@ import { describe, expect, it, afterAll } from "vitest";
 import { TraitsError, type Profile, type TraitStore } from "packet-traits";
 import { IMPLS, guardedStore, hex, unhex } from "../helpers.js";
 
-interface Op { op: "set" | "get" | "del" | "has"; key: number; value?: string; len?: number; outLen?: number; rc: number; size?: number; header?: string }
-interface Case { id: number; profile: Profile; cap: number; init: string; ops: Op[]; final: string }
+interface Op {
+  op: "set" | "get" | "del" | "has";
+  key: number;
+  value?: string;
+  len?: number;
+  outLen?: number;
+  rc: number;
+  size?: number;
+  header?: string;
+}
+interface Case {
+  id: number;
+  profile: Profile;
+  cap: number;
+  init: string;
+  ops: Op[];
+  final: string;
+}
 
 const dir = resolve(process.env.TRAITS_VECTORS ?? join(import.meta.dirname, "..", "vectors"));
-const files = readdirSync(dir).filter((f) => f.endsWith(".jsonl")).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith(".jsonl"))
+  .sort();
 const cases = files.flatMap((file) =>
-  readFileSync(join(dir, file), "utf8").split("\n").filter((line) => line.trim()).map((line) => ({ file, c: JSON.parse(line) as Case })),
+  readFileSync(join(dir, file), "utf8")
+    .split("\n")
+    .filter((line) => line.trim())
+    .map((line) => ({ file, c: JSON.parse(line) as Case })),
 );
 const opCount = cases.reduce((n, { c }) => n + c.ops.length, 0);
 
@@ -20,9 +41,13 @@ const opCount = cases.reduce((n, { c }) => n + c.ops.length, 0);
 function viaThrowing(store: TraitStore, op: Op): [number, string] {
   try {
     switch (op.op) {
-      case "set": store.set(op.key, unhex(op.value!), op.len); return [0, ""];
-      case "has": return [store.has(op.key) ? 1 : 0, ""];
-      case "del": return [store.delete(op.key) ? 0 : -2, ""];
+      case "set":
+        store.set(op.key, unhex(op.value!), op.len);
+        return [0, ""];
+      case "has":
+        return [store.has(op.key) ? 1 : 0, ""];
+      case "del":
+        return [store.delete(op.key) ? 0 : -2, ""];
       case "get": {
         const value = store.getBytes(op.key);
         if (value === undefined) return [-2, ""];
@@ -44,8 +69,10 @@ function viaErrno(store: TraitStore, op: Op): [number, string] {
       const view = new DataView(new Uint8Array([...bytes, 0, 0, 0, 0, 0, 0, 0, 0]).buffer);
       return [store.trySet(op.key, view.getUint32(0, true), view.getUint32(4, true), op.len), ""];
     }
-    case "has": return [store.tryHas(op.key), ""];
-    case "del": return [store.tryDelete(op.key), ""];
+    case "has":
+      return [store.tryHas(op.key), ""];
+    case "del":
+      return [store.tryDelete(op.key), ""];
     case "get": {
       const out = new Uint8Array(op.outLen!);
       const rc = store.tryGetBytes(op.key, out);
@@ -60,10 +87,17 @@ describe(`conformance vectors in ${dir}`, () => {
   });
 
   let ran = 0;
-  afterAll(() => console.log(`conformance: ${cases.length} cases, ${opCount} ops from ${files.length} files, ${ran} op runs (2 impls x 2 API styles)`));
+  afterAll(() =>
+    console.log(
+      `conformance: ${cases.length} cases, ${opCount} ops from ${files.length} files, ${ran} op runs (2 impls x 2 API styles)`,
+    ),
+  );
 
   for (const impl of IMPLS) {
-    for (const [style, apply] of [["throwing", viaThrowing], ["errno", viaErrno]] as const) {
+    for (const [style, apply] of [
+      ["throwing", viaThrowing],
+      ["errno", viaErrno],
+    ] as const) {
       it(`${impl}, ${style} API: every op's rc, value, size and header; final bytes; guards intact`, () => {
         for (const { file, c } of cases) {
           const g = guardedStore(impl, c.profile, c.cap, unhex(c.init));

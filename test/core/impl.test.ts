@@ -7,13 +7,20 @@ import { createStore } from "packet-traits";
 
 /** Runs a module script in a fresh node with `flags` and `env`; returns its stdout. */
 function node(flags: string[], script: string, env: Record<string, string> = {}): string {
-  return execFileSync(process.execPath, [...flags, "--input-type=module", "-e", script], { encoding: "utf8", env: { ...process.env, PACKET_TRAITS_IMPL: "", ...env }, stdio: ["ignore", "pipe", "pipe"] }).trim();
+  return execFileSync(process.execPath, [...flags, "--input-type=module", "-e", script], {
+    encoding: "utf8",
+    env: { ...process.env, PACKET_TRAITS_IMPL: "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  }).trim();
 }
 
 describe("core selection", () => {
   it("without WebAssembly (node --jitless) stores run on JS, with one process warning", () => {
     const script = `import { createStore } from "packet-traits"; const a = createStore(32), b = createStore(32); a.set(1, 5, 2); console.log(a.impl, b.impl, a.get(1));`;
-    const out = execFileSync("bash", ["-c", `${process.execPath} --jitless --input-type=module -e '${script}' 2>&1`], { encoding: "utf8", env: { ...process.env, PACKET_TRAITS_IMPL: "" } });
+    const out = execFileSync("bash", ["-c", `${process.execPath} --jitless --input-type=module -e '${script}' 2>&1`], {
+      encoding: "utf8",
+      env: { ...process.env, PACKET_TRAITS_IMPL: "" },
+    });
     expect(out.match(/PACKET_TRAITS_NO_WASM/g)).toHaveLength(1);
     expect(out).toMatch(/^js js 5$/m);
   });
@@ -25,7 +32,10 @@ describe("core selection", () => {
   });
 
   it("an environment that cannot be read (Deno without --allow-env) is as if unset", () => {
-    const out = node([], `process.env = new Proxy(process.env, { get(t, k) { if (k === "PACKET_TRAITS_IMPL") throw new Error("NotCapable: Requires env access"); return Reflect.get(t, k); } }); const { createStore } = await import("packet-traits"); console.log(createStore(32).impl);`);
+    const out = node(
+      [],
+      `process.env = new Proxy(process.env, { get(t, k) { if (k === "PACKET_TRAITS_IMPL") throw new Error("NotCapable: Requires env access"); return Reflect.get(t, k); } }); const { createStore } = await import("packet-traits"); console.log(createStore(32).impl);`,
+    );
     expect(out).toBe("wasm");
   });
 

@@ -10,7 +10,10 @@ const SIZES: Record<Profile, number[]> = { v1: [2, 4, 8], flags: [0, 4, 8] };
 /** The reference model: a Map from key to value bytes, serialised the way the format lays it out. */
 class Model {
   readonly values = new Map<number, Uint8Array>();
-  constructor(readonly profile: Profile, readonly cap: number) {}
+  constructor(
+    readonly profile: Profile,
+    readonly cap: number,
+  ) {}
   get size(): number {
     let n = 16;
     for (const v of this.values.values()) n += v.length;
@@ -36,9 +39,12 @@ class Model {
   }
   bytes(): string {
     const header = new DataView(new ArrayBuffer(16));
-    let high = 0n, low = 0n, body = "";
+    let high = 0n,
+      low = 0n,
+      body = "";
     for (const key of [...this.values.keys()].sort((a, b) => a - b)) {
-      const v = this.values.get(key)!, code = BigInt(SIZES[this.profile].indexOf(v.length) + 1);
+      const v = this.values.get(key)!,
+        code = BigInt(SIZES[this.profile].indexOf(v.length) + 1);
       high |= (code >> 1n) << BigInt(key);
       low |= (code & 1n) << BigInt(key);
       body += hex(v);
@@ -49,9 +55,19 @@ class Model {
   }
 }
 
-const key = fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: 63 }) }, { weight: 1, arbitrary: fc.integer({ min: 64, max: 200 }) });
+const key = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 0, max: 63 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 64, max: 200 }) },
+);
 const op = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant("set" as const), key, value: fc.uint8Array({ minLength: 0, maxLength: 9 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant("set" as const),
+      key,
+      value: fc.uint8Array({ minLength: 0, maxLength: 9 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("del" as const), key }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant("get" as const), key, outLen: fc.integer({ min: 0, max: 8 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("has" as const), key }) },
@@ -76,7 +92,17 @@ describe("random op sequences: WASM, JS and the Map model agree after every op",
             let got: [number, string];
             if (o.op === "set") {
               const v = new DataView(new Uint8Array([...o.value, 0, 0, 0, 0, 0, 0, 0, 0]).buffer);
-              got = [o.value.length > 8 ? Errno.EINVAL : s.trySet(o.key, v.getUint32(0, true), o.value.length === 8 ? v.getUint32(4, true) : 0, o.value.length), ""];
+              got = [
+                o.value.length > 8
+                  ? Errno.EINVAL
+                  : s.trySet(
+                      o.key,
+                      v.getUint32(0, true),
+                      o.value.length === 8 ? v.getUint32(4, true) : 0,
+                      o.value.length,
+                    ),
+                "",
+              ];
             } else if (o.op === "del") got = [s.tryDelete(o.key), ""];
             else if (o.op === "get") {
               const out = new Uint8Array(o.outLen);
@@ -98,25 +124,34 @@ describe("random op sequences: WASM, JS and the Map model agree after every op",
 describe("hostile headers", () => {
   it("any header and body: both cores agree, stay inside the store, and a header over the capacity changes nothing", () => {
     fc.assert(
-      fc.property(profile, fc.integer({ min: 16, max: 96 }), fc.uint8Array({ minLength: 96, maxLength: 96 }), fc.array(op, { maxLength: 20 }), (profile, cap, init, ops) => {
-        const stores = [guardedStore("wasm", profile, cap, init.subarray(0, cap)), guardedStore("js", profile, cap, init.subarray(0, cap))];
-        const corrupt = stores[0]!.store.trySize() === Errno.EBADMSG;
-        for (const o of ops) {
-          const results = stores.map(({ store: s }) => {
-            if (o.op === "set") return s.trySet(o.key, o.value[0] ?? 0, 0, o.value.length > 8 ? 3 : o.value.length);
-            if (o.op === "del") return s.tryDelete(o.key);
-            if (o.op === "get") return s.tryGetBytes(o.key, new Uint8Array(o.outLen));
-            return s.tryHas(o.key);
-          });
-          expect(results[0]).toBe(results[1]);
-          expect(hex(stores[0]!.store.bytes())).toBe(hex(stores[1]!.store.bytes()));
-          if (corrupt) {
-            expect([Errno.EBADMSG, Errno.EINVAL]).toContain(results[0]);
-            expect(hex(stores[0]!.store.bytes())).toBe(hex(init.subarray(0, cap)));
+      fc.property(
+        profile,
+        fc.integer({ min: 16, max: 96 }),
+        fc.uint8Array({ minLength: 96, maxLength: 96 }),
+        fc.array(op, { maxLength: 20 }),
+        (profile, cap, init, ops) => {
+          const stores = [
+            guardedStore("wasm", profile, cap, init.subarray(0, cap)),
+            guardedStore("js", profile, cap, init.subarray(0, cap)),
+          ];
+          const corrupt = stores[0]!.store.trySize() === Errno.EBADMSG;
+          for (const o of ops) {
+            const results = stores.map(({ store: s }) => {
+              if (o.op === "set") return s.trySet(o.key, o.value[0] ?? 0, 0, o.value.length > 8 ? 3 : o.value.length);
+              if (o.op === "del") return s.tryDelete(o.key);
+              if (o.op === "get") return s.tryGetBytes(o.key, new Uint8Array(o.outLen));
+              return s.tryHas(o.key);
+            });
+            expect(results[0]).toBe(results[1]);
+            expect(hex(stores[0]!.store.bytes())).toBe(hex(stores[1]!.store.bytes()));
+            if (corrupt) {
+              expect([Errno.EBADMSG, Errno.EINVAL]).toContain(results[0]);
+              expect(hex(stores[0]!.store.bytes())).toBe(hex(init.subarray(0, cap)));
+            }
+            for (const g of stores) g.checkGuards();
           }
-          for (const g of stores) g.checkGuards();
-        }
-      }),
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -135,34 +170,44 @@ describe("hostile headers", () => {
 });
 
 describe("setMany: the same result as set() one by one, or nothing at all", () => {
-  const entry = fc.record({ key: fc.integer({ min: 0, max: 63 }), size: fc.integer({ min: 0, max: 2 }), seed: fc.integer({ min: 0, max: 0xffff }) });
+  const entry = fc.record({
+    key: fc.integer({ min: 0, max: 63 }),
+    size: fc.integer({ min: 0, max: 2 }),
+    seed: fc.integer({ min: 0, max: 0xffff }),
+  });
   it("on random stores, both impls", () => {
     fc.assert(
-      fc.property(profile, fc.integer({ min: 16, max: 120 }), fc.array(entry, { maxLength: 12 }), fc.array(entry, { minLength: 1, maxLength: 5 }), (profile, cap, fill, batch) => {
-        const sizeOf = (e: { size: number }) => SIZES[profile][e.size]!;
-        const reference = guardedStore("js", profile, cap);
-        reference.store.clear();
-        for (const e of fill) reference.store.trySet(e.key, e.seed, 0, sizeOf(e));
-        const before = hex(reference.store.bytes());
-        let expected = 0;
-        for (const e of batch) {
-          expected = reference.store.trySet(e.key, sizeOf(e) === 0 ? 0 : e.seed, 0, sizeOf(e));
-          if (expected < 0) break;
-        }
-        for (const impl of ["wasm", "js"] as const) {
-          const g = guardedStore(impl, profile, cap);
-          g.store.bytes().set(new Uint8Array(Buffer.from(before, "hex")));
-          let rc = 0;
-          try {
-            g.store.setMany(batch.map((e) => [e.key, sizeOf(e) === 0 ? 0 : e.seed, sizeOf(e)] as const));
-          } catch (error) {
-            rc = (error as { errno: number }).errno;
+      fc.property(
+        profile,
+        fc.integer({ min: 16, max: 120 }),
+        fc.array(entry, { maxLength: 12 }),
+        fc.array(entry, { minLength: 1, maxLength: 5 }),
+        (profile, cap, fill, batch) => {
+          const sizeOf = (e: { size: number }) => SIZES[profile][e.size]!;
+          const reference = guardedStore("js", profile, cap);
+          reference.store.clear();
+          for (const e of fill) reference.store.trySet(e.key, e.seed, 0, sizeOf(e));
+          const before = hex(reference.store.bytes());
+          let expected = 0;
+          for (const e of batch) {
+            expected = reference.store.trySet(e.key, sizeOf(e) === 0 ? 0 : e.seed, 0, sizeOf(e));
+            if (expected < 0) break;
           }
-          expect(rc, impl).toBe(expected);
-          expect(hex(g.store.bytes()), impl).toBe(expected === 0 ? hex(reference.store.bytes()) : before);
-          g.checkGuards();
-        }
-      }),
+          for (const impl of ["wasm", "js"] as const) {
+            const g = guardedStore(impl, profile, cap);
+            g.store.bytes().set(new Uint8Array(Buffer.from(before, "hex")));
+            let rc = 0;
+            try {
+              g.store.setMany(batch.map((e) => [e.key, sizeOf(e) === 0 ? 0 : e.seed, sizeOf(e)] as const));
+            } catch (error) {
+              rc = (error as { errno: number }).errno;
+            }
+            expect(rc, impl).toBe(expected);
+            expect(hex(g.store.bytes()), impl).toBe(expected === 0 ? hex(reference.store.bytes()) : before);
+            g.checkGuards();
+          }
+        },
+      ),
       { numRuns: 1000 },
     );
   });

@@ -11,7 +11,8 @@ describe.each(IMPLS)("fuzz findings (%s)", (impl) => {
   // wrong length is not, and must read as EBADMSG, not as a 32-bit "u16" or a truncated one.
   it("profile flags, placement keys: a u16 hardware key holding a value above 0xffff reads as EBADMSG", () => {
     const pool = new PacketPool({ count: 1, profile: "flags", hardwareKeys: "keys", impl });
-    const store = pool.traits(0), out = new Uint32Array(2);
+    const store = pool.traits(0),
+      out = new Uint32Array(2);
     expect(store.trySet(61, 0x56789abc, 0, 4)).toBe(0); // key 61 = VLAN_TCI's place
     expect(store.trySet(62, 0x12340081, 0, 4)).toBe(0); // key 62 = VLAN_PROTO's place
     const got = [store.tryGet(HardwareKey.VLAN_TCI, out), out[0], store.tryGet(HardwareKey.VLAN_PROTO, out), out[0]];
@@ -45,7 +46,8 @@ describe.each(IMPLS)("fuzz findings (%s)", (impl) => {
   // never end up holding a key its registry does not allow.
   /** Throws unless every key a strict store holds is registered with the length it holds. */
   function allowed(store: TraitStore): void {
-    for (const key of store.keys()) expect([key, store.getBytes(key)!.length]).toEqual([key, store.registry!.sizeOfKey(key)]);
+    for (const key of store.keys())
+      expect([key, store.getBytes(key)!.length]).toEqual([key, store.registry!.sizeOfKey(key)]);
   }
 
   it("a strict pool with placement keys never writes a hardware key into an application key registered otherwise", () => {
@@ -62,7 +64,8 @@ describe.each(IMPLS)("fuzz findings (%s)", (impl) => {
   });
 
   it("copyTraits and transfer into a strict pool never bring keys its registry does not allow", () => {
-    const loose = new PacketPool({ count: 1, impl }), strict = new PacketPool({ count: 2, registry: new KeyRegistry(), impl });
+    const loose = new PacketPool({ count: 1, impl }),
+      strict = new PacketPool({ count: 2, registry: new KeyRegistry(), impl });
     loose.traits(0).set(3, 7, 4);
     for (const move of [() => loose.copyTraits(0, 0, strict), () => loose.transfer(0, 1, strict)]) {
       try {

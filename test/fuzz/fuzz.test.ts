@@ -44,7 +44,8 @@ describe("fuzz targets, short", () => {
 
   it("the watchdog turns a hang into a failure naming the target and the seed, and passes a target's error on", async () => {
     const fixtures = new URL("../fixtures/hang.mjs", import.meta.url).href;
-    const hang = new Watched("hang", 500, { module: fixtures, fn: "hang" }), fail = new Watched("fail", 10_000, { module: fixtures, fn: "fail" });
+    const hang = new Watched("hang", 500, { module: fixtures, fn: "hang" }),
+      fail = new Watched("fail", 10_000, { module: fixtures, fn: "fail" });
     watched.push(hang, fail);
     await expect(hang.run(42, 10)).rejects.toThrow(/^hang: seed 42: no result after 0.5 s .*watchdog/);
     await expect(fail.run(7, 10)).rejects.toThrow(/^seed 7 op 0: a finding/);

@@ -12,7 +12,13 @@ export const ROOT = join(import.meta.dirname, "..", "..");
 /** Runs a command as a user would (PACKET_TRAITS_IMPL unset unless `env` sets it); returns its stdout, or throws with its stderr. */
 export function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): string {
   const { PACKET_TRAITS_IMPL: _, ...inherited } = process.env;
-  return execFileSync(command, args, { cwd, env: { ...inherited, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
+  return execFileSync(command, args, {
+    cwd,
+    env: { ...inherited, ...env },
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+    timeout: 120_000,
+  });
 }
 
 /** Packs the built package (dist/ must be built: npm test builds it) and installs it into a new consumer project; returns the project's folder. */

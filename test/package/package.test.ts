@@ -33,8 +33,19 @@ const result = (out: string) => JSON.parse(out.trim().split("\n").at(-1)!);
 
 describe("from the packed tarball", () => {
   it("ships dist, README, LICENSE and CHANGELOG, and no source maps", () => {
-    const files = JSON.parse(run("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], ROOT))[0].files.map((f: { path: string }) => f.path);
-    expect(files).toEqual(expect.arrayContaining(["LICENSE", "CHANGELOG.md", "README.md", "dist/index.js", "dist/cjs/index.js", "dist/web/browser.js"]));
+    const files = JSON.parse(run("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], ROOT))[0].files.map(
+      (f: { path: string }) => f.path,
+    );
+    expect(files).toEqual(
+      expect.arrayContaining([
+        "LICENSE",
+        "CHANGELOG.md",
+        "README.md",
+        "dist/index.js",
+        "dist/cjs/index.js",
+        "dist/web/browser.js",
+      ]),
+    );
     expect(files.filter((f: string) => f.endsWith(".map"))).toEqual([]);
   });
 
@@ -49,36 +60,99 @@ describe("from the packed tarball", () => {
   });
 
   it("CommonJS: a WorkerGroup runs an ES module handler in the workers of the CommonJS build", () => {
-    writeFileSync(join(dir, "handler.mjs"), "export function burst({ pool, burst, worker, args }) { return pool.batchSet(burst, 9, 4, args.t + worker); }\n");
-    writeFileSync(join(dir, "workers.cjs"), `const { PacketPool } = require("packet-traits");\nconst { WorkerGroup } = require("packet-traits/workers");\n(async () => {\n  const pool = new PacketPool({ count: 64, memory: new WebAssembly.Memory({ initial: 1, maximum: 1024, shared: true }) });\n  const group = new WorkerGroup(pool, { workers: 2, handler: require("node:url").pathToFileURL(__dirname + "/handler.mjs") });\n  console.log(JSON.stringify([await group.run({ op: "handler", args: { t: 5 } }), pool.traits(0).get(9), pool.traits(63).get(9), pool.impl]));\n  await group.close();\n})();\n`);
+    writeFileSync(
+      join(dir, "handler.mjs"),
+      "export function burst({ pool, burst, worker, args }) { return pool.batchSet(burst, 9, 4, args.t + worker); }\n",
+    );
+    writeFileSync(
+      join(dir, "workers.cjs"),
+      `const { PacketPool } = require("packet-traits");\nconst { WorkerGroup } = require("packet-traits/workers");\n(async () => {\n  const pool = new PacketPool({ count: 64, memory: new WebAssembly.Memory({ initial: 1, maximum: 1024, shared: true }) });\n  const group = new WorkerGroup(pool, { workers: 2, handler: require("node:url").pathToFileURL(__dirname + "/handler.mjs") });\n  console.log(JSON.stringify([await group.run({ op: "handler", args: { t: 5 } }), pool.traits(0).get(9), pool.traits(63).get(9), pool.impl]));\n  await group.close();\n})();\n`,
+    );
     expect(result(run("node", ["workers.cjs"], dir))).toEqual([64, 5, 6, "wasm"]);
   });
 
   it("strict Node-only TypeScript (no DOM lib, skipLibCheck false), ESM and CommonJS files, node16", () => {
     const ts = join(dir, "ts");
     mkdirSync(ts, { recursive: true });
-    writeFileSync(join(ts, "esm.mts"), `import { createStore, PacketPool, TraitStore, type BurstLayout, type StoreKey } from "packet-traits";\nimport type { BurstContext } from "packet-traits/workers";\nimport { CaptureReader } from "packet-traits/capture";\nconst pool = new PacketPool({ count: 4 });\nconst layout: BurstLayout = pool.burst(4).layout();\nconst memory = pool.memory;\nconst view: TraitStore = TraitStore.at(memory, 0, 64, { impl: "js" });\nconst key: StoreKey = "packet_id";\nexport const out: unknown[] = [createStore(64).get(3), layout.capacity, view.impl, key, CaptureReader, (ctx: BurstContext) => ctx.worker];\n`);
-    writeFileSync(join(ts, "cjs.cts"), `import { createStore, defineTraits } from "packet-traits";\nimport { WorkerGroup } from "packet-traits/workers";\nconst T = defineTraits({ vlan: { type: "u16", key: 7 } });\nconst vlan: number | undefined = T.vlan.get(createStore(64));\nexport = [vlan, WorkerGroup];\n`);
-    writeFileSync(join(ts, "tsconfig.json"), JSON.stringify({ compilerOptions: { strict: true, noEmit: true, target: "es2022", lib: ["es2022"], types: ["node"], typeRoots: [join(ROOT, "node_modules", "@types")], module: "node16", moduleResolution: "node16", skipLibCheck: false }, files: ["esm.mts", "cjs.cts"] }));
+    writeFileSync(
+      join(ts, "esm.mts"),
+      `import { createStore, PacketPool, TraitStore, type BurstLayout, type StoreKey } from "packet-traits";\nimport type { BurstContext } from "packet-traits/workers";\nimport { CaptureReader } from "packet-traits/capture";\nconst pool = new PacketPool({ count: 4 });\nconst layout: BurstLayout = pool.burst(4).layout();\nconst memory = pool.memory;\nconst view: TraitStore = TraitStore.at(memory, 0, 64, { impl: "js" });\nconst key: StoreKey = "packet_id";\nexport const out: unknown[] = [createStore(64).get(3), layout.capacity, view.impl, key, CaptureReader, (ctx: BurstContext) => ctx.worker];\n`,
+    );
+    writeFileSync(
+      join(ts, "cjs.cts"),
+      `import { createStore, defineTraits } from "packet-traits";\nimport { WorkerGroup } from "packet-traits/workers";\nconst T = defineTraits({ vlan: { type: "u16", key: 7 } });\nconst vlan: number | undefined = T.vlan.get(createStore(64));\nexport = [vlan, WorkerGroup];\n`,
+    );
+    writeFileSync(
+      join(ts, "tsconfig.json"),
+      JSON.stringify({
+        compilerOptions: {
+          strict: true,
+          noEmit: true,
+          target: "es2022",
+          lib: ["es2022"],
+          types: ["node"],
+          typeRoots: [join(ROOT, "node_modules", "@types")],
+          module: "node16",
+          moduleResolution: "node16",
+          skipLibCheck: false,
+        },
+        files: ["esm.mts", "cjs.cts"],
+      }),
+    );
     expect(() => run("node", [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "."], ts)).not.toThrow();
   });
 
   it.each(["esm", "cjs"] as const)("an esbuild bundle for Node (%s) keeps the WASM core", async (format) => {
-    const entry = join(dir, format === "esm" ? "esm.mjs" : "cjs.cjs"), outfile = join(dir, `bundle.${format === "esm" ? "mjs" : "cjs"}`);
+    const entry = join(dir, format === "esm" ? "esm.mjs" : "cjs.cjs"),
+      outfile = join(dir, `bundle.${format === "esm" ? "mjs" : "cjs"}`);
     writeFileSync(entry, format === "esm" ? ESM : CJS);
-    await build({ entryPoints: [entry], bundle: true, platform: "node", format, outfile, logLevel: "silent", absWorkingDir: dir });
+    await build({
+      entryPoints: [entry],
+      bundle: true,
+      platform: "node",
+      format,
+      outfile,
+      logLevel: "silent",
+      absWorkingDir: dir,
+    });
     expect(result(run("node", [outfile], dir, { PACKET_TRAITS_IMPL: "wasm" }))).toEqual(EXPECTED);
   });
 
   it("an esbuild bundle for the browser resolves the browser build: no node: modules", async () => {
-    writeFileSync(join(dir, "web.mjs"), `import { createStore } from "packet-traits";\nimport { CaptureReader } from "packet-traits/capture";\nconsole.log(createStore(64).impl, typeof CaptureReader);\n`);
-    const { outputFiles } = await build({ entryPoints: [join(dir, "web.mjs")], bundle: true, platform: "browser", format: "esm", write: false, logLevel: "silent", absWorkingDir: dir });
+    writeFileSync(
+      join(dir, "web.mjs"),
+      `import { createStore } from "packet-traits";\nimport { CaptureReader } from "packet-traits/capture";\nconsole.log(createStore(64).impl, typeof CaptureReader);\n`,
+    );
+    const { outputFiles } = await build({
+      entryPoints: [join(dir, "web.mjs")],
+      bundle: true,
+      platform: "browser",
+      format: "esm",
+      write: false,
+      logLevel: "silent",
+      absWorkingDir: dir,
+    });
     expect(outputFiles[0]!.text).not.toMatch(/["']node:/);
   });
 
   it("Jest 30 loads it (CommonJS)", () => {
-    writeFileSync(join(dir, "store.test.cjs"), `const { createStore } = require("packet-traits");\ntest("store", () => { const s = createStore(64); s.set(3, 7, 2); expect([s.impl, s.get(3)]).toEqual(["wasm", 7]); });\n`);
-    const out = run("node", [join(ROOT, "node_modules", "jest", "bin", "jest.js"), "--rootDir", dir, "--ci", "--testMatch", "**/store.test.cjs", "--no-watchman"], dir);
+    writeFileSync(
+      join(dir, "store.test.cjs"),
+      `const { createStore } = require("packet-traits");\ntest("store", () => { const s = createStore(64); s.set(3, 7, 2); expect([s.impl, s.get(3)]).toEqual(["wasm", 7]); });\n`,
+    );
+    const out = run(
+      "node",
+      [
+        join(ROOT, "node_modules", "jest", "bin", "jest.js"),
+        "--rootDir",
+        dir,
+        "--ci",
+        "--testMatch",
+        "**/store.test.cjs",
+        "--no-watchman",
+      ],
+      dir,
+    );
     expect(out).toBe(""); // jest reports on stderr; a failure throws
   });
 });
@@ -112,6 +186,18 @@ describe("Deno and Bun", () => {
 
 it("publint and @arethetypeswrong/cli (node16 profile) find nothing", () => {
   expect(run("node", [join(ROOT, "node_modules", "publint", "src", "cli.js"), "--strict"], ROOT)).toMatch(/All good/);
-  expect(() => run("node", [join(ROOT, "node_modules", "@arethetypeswrong", "cli", "dist", "index.js"), "--pack", ".", "--profile", "node16"], ROOT)).not.toThrow();
+  expect(() =>
+    run(
+      "node",
+      [
+        join(ROOT, "node_modules", "@arethetypeswrong", "cli", "dist", "index.js"),
+        "--pack",
+        ".",
+        "--profile",
+        "node16",
+      ],
+      ROOT,
+    ),
+  ).not.toThrow();
   expect(readFileSync(join(ROOT, "LICENSE"), "utf8")).toMatch(/MIT License/);
 }, 120_000);

@@ -4,30 +4,65 @@
 // frame and head semantics.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Errno, PacketPool, TraitsError, type Burst, type Impl, type Profile } from "packet-traits";
+import { Errno, PacketPool, type TraitsError, type Burst, type Impl, type Profile } from "packet-traits";
 import { IMPLS, hex } from "../helpers.js";
 
 const SIZES: Record<Profile, number[]> = { v1: [2, 4, 8], flags: [0, 4, 8] };
 
 /** A value of `len` bytes as u32 halves, or a misfit (for per-frame values that must be refused). */
 const pairFor = (len: number, seed: number, misfit: boolean): [number, number] =>
-  misfit ? [0x12345, 1] : len === 8 ? [seed >>> 0, (seed * 7) >>> 0] : len === 4 ? [seed >>> 0, 0] : len === 2 ? [seed & 0xffff, 0] : [0, 0];
+  misfit
+    ? [0x12345, 1]
+    : len === 8
+      ? [seed >>> 0, (seed * 7) >>> 0]
+      : len === 4
+        ? [seed >>> 0, 0]
+        : len === 2
+          ? [seed & 0xffff, 0]
+          : [0, 0];
 
 const scenario = fc.record({
   profile: fc.constantFrom<Profile>("v1", "flags"),
   count: fc.integer({ min: 1, max: 10 }),
   frameSize: fc.constantFrom(64, 128, 2048),
   headroom: fc.integer({ min: 16, max: 64 }),
-  fill: fc.array(fc.record({ frame: fc.nat(), key: fc.integer({ min: 0, max: 63 }), size: fc.integer({ min: 0, max: 2 }), seed: fc.integer() }), { maxLength: 60 }),
+  fill: fc.array(
+    fc.record({
+      frame: fc.nat(),
+      key: fc.integer({ min: 0, max: 63 }),
+      size: fc.integer({ min: 0, max: 2 }),
+      seed: fc.integer(),
+    }),
+    { maxLength: 60 },
+  ),
   corrupt: fc.array(fc.nat(), { maxLength: 3 }),
   selection: fc.oneof(
     fc.record({ kind: fc.constant("range" as const), first: fc.nat(), n: fc.nat() }),
-    fc.record({ kind: fc.constant("frames" as const), frames: fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 12 }) }),
+    fc.record({
+      kind: fc.constant("frames" as const),
+      frames: fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 12 }),
+    }),
   ),
-  op: fc.constantFrom("get", "set", "setEach", "setMany", "setManyEach", "setManyReplace", "del", "has", "init", "getWide", "setWide", "decode"),
+  op: fc.constantFrom(
+    "get",
+    "set",
+    "setEach",
+    "setMany",
+    "setManyEach",
+    "setManyReplace",
+    "del",
+    "has",
+    "init",
+    "getWide",
+    "setWide",
+    "decode",
+  ),
   key: fc.integer({ min: 0, max: 62 }),
   size: fc.integer({ min: 0, max: 2 }),
-  fields: fc.array(fc.record({ key: fc.integer({ min: 0, max: 63 }), size: fc.integer({ min: 0, max: 2 }) }), { minLength: 1, maxLength: 4 }),
+  fields: fc.array(fc.record({ key: fc.integer({ min: 0, max: 63 }), size: fc.integer({ min: 0, max: 2 }) }), {
+    minLength: 1,
+    maxLength: 4,
+  }),
   seed: fc.integer(),
   misfit: fc.nat(),
   room: fc.integer({ min: 1, max: 200 }),
@@ -48,8 +83,18 @@ function build(s: Scenario, impl: Impl): PacketPool {
     for (const c of s.corrupt) pool.frameBytes(c % s.count).fill(0xee, 0, 16);
     return pool;
   }
-  const pool = new PacketPool({ count: s.count, frameSize: s.frameSize, headroom, profile: s.profile, impl, placement: "metadata", metaLength: Math.min(32, headroom) });
-  s.metas.forEach((m, f) => { if (f < s.count) pool.adjustMeta(f, pool.metaLengthOf(f) - Math.min(4 * m, headroom)); });
+  const pool = new PacketPool({
+    count: s.count,
+    frameSize: s.frameSize,
+    headroom,
+    profile: s.profile,
+    impl,
+    placement: "metadata",
+    metaLength: Math.min(32, headroom),
+  });
+  s.metas.forEach((m, f) => {
+    if (f < s.count) pool.adjustMeta(f, pool.metaLengthOf(f) - Math.min(4 * m, headroom));
+  });
   for (let f = 0; f < s.count; f++) {
     pool.frameBytes(f).fill(0xa5);
     if (pool.metaLengthOf(f) >= 16) pool.traits(f).clear();
@@ -58,20 +103,26 @@ function build(s: Scenario, impl: Impl): PacketPool {
     const len = SIZES[s.profile][f.size]!;
     pool.traits(f.frame % s.count).trySet(f.key, ...pairFor(len, f.seed, false), len);
   }
-  for (const c of s.corrupt) new Uint8Array(pool.memory.buffer, pool.storeStart(c % s.count), Math.min(16, pool.metaLengthOf(c % s.count))).fill(0xee);
+  for (const c of s.corrupt)
+    new Uint8Array(pool.memory.buffer, pool.storeStart(c % s.count), Math.min(16, pool.metaLengthOf(c % s.count))).fill(
+      0xee,
+    );
   return pool;
 }
 
 /** Each frame's bytes outside its store [head - metaLength, head). */
-const outside = (pool: PacketPool) => Array.from({ length: pool.count }, (_, f) => {
-  const bytes = pool.frameBytes(f), start = pool.head(f) - pool.metaLengthOf(f);
-  return hex(bytes.subarray(0, start)) + "|" + hex(bytes.subarray(pool.head(f)));
-});
+const outside = (pool: PacketPool) =>
+  Array.from({ length: pool.count }, (_, f) => {
+    const bytes = pool.frameBytes(f),
+      start = pool.head(f) - pool.metaLengthOf(f);
+    return `${hex(bytes.subarray(0, start))}|${hex(bytes.subarray(pool.head(f)))}`;
+  });
 
 /** Selects the scenario's frames in a burst; returns the frame indices (out-of-range ones included). */
 function select(s: Scenario, burst: Burst): number[] {
   if (s.selection.kind === "range") {
-    const n = s.selection.n % (s.count + 1), first = s.selection.first % (s.count - n + 1);
+    const n = s.selection.n % (s.count + 1),
+      first = s.selection.first % (s.count - n + 1);
     burst.selectRange(first, n);
     return Array.from({ length: n }, (_, i) => first + i);
   }
@@ -82,33 +133,66 @@ function select(s: Scenario, burst: Burst): number[] {
 /** Fills the per-frame value slots (slot j of frame i) with a scenario's values; the frame selected `misfit` gets values that fit no length < 8. */
 function fillSlots(s: Scenario, burst: Burst, lens: number[], n: number): void {
   const v = burst.values();
-  for (let i = 0; i < n; i++) lens.forEach((len, j) => {
-    const [lo, hi] = pairFor(len, s.seed + 31 * i + j, s.misfit % (n + 1) === i && len < 8);
-    v[2 * (i * burst.slots + j)] = lo;
-    v[2 * (i * burst.slots + j) + 1] = hi;
-  });
+  for (let i = 0; i < n; i++)
+    lens.forEach((len, j) => {
+      const [lo, hi] = pairFor(len, s.seed + 31 * i + j, s.misfit % (n + 1) === i && len < 8);
+      v[2 * (i * burst.slots + j)] = lo;
+      v[2 * (i * burst.slots + j) + 1] = hi;
+    });
 }
 
 /** Runs the scenario's batch op; returns [returned count, statuses, values, decoded entries]. */
 function runBatch(s: Scenario, pool: PacketPool): unknown[] {
-  const burst = pool.burst(16, { slots: 4 }), frames = select(s, burst), n = frames.length;
-  const len = SIZES[s.profile][s.size]!, fieldLens = s.fields.map((f) => SIZES[s.profile][f.size]!);
+  const burst = pool.burst(16, { slots: 4 }),
+    frames = select(s, burst),
+    n = frames.length;
+  const len = SIZES[s.profile][s.size]!,
+    fieldLens = s.fields.map((f) => SIZES[s.profile][f.size]!);
   const fields = s.fields.map((f, j) => ({ key: f.key, len: fieldLens[j]! }));
   const broadcast = fieldLens.map((l, j) => BigInt.asUintN(8 * l, BigInt(s.seed + j)));
   let out: unknown[] = [];
   let ret: number;
   switch (s.op) {
-    case "get": ret = pool.batchGet(burst, s.key); break;
-    case "set": ret = pool.batchSet(burst, s.key, len, BigInt.asUintN(8 * len, BigInt(s.seed))); break;
-    case "setEach": fillSlots(s, burst, [len], n); ret = pool.batchSet(burst, s.key, len); break;
-    case "setMany": ret = pool.batchSetMany(burst, fields, broadcast); break;
-    case "setManyEach": fillSlots(s, burst, fieldLens, n); ret = pool.batchSetMany(burst, fields); break;
-    case "setManyReplace": fillSlots(s, burst, fieldLens, n); ret = pool.batchSetMany(burst, fields, undefined, { replace: true }); break;
-    case "del": ret = pool.batchDelete(burst, s.key); break;
-    case "has": ret = pool.batchHas(burst, s.key); break;
-    case "init": ret = pool.batchInit(burst); break;
-    case "getWide": ret = pool.batchGetWide(burst, s.key); break;
-    case "setWide": ret = pool.batchSetWide(burst, s.key, new Uint8Array(16).map((_, i) => s.seed + i)); break;
+    case "get":
+      ret = pool.batchGet(burst, s.key);
+      break;
+    case "set":
+      ret = pool.batchSet(burst, s.key, len, BigInt.asUintN(8 * len, BigInt(s.seed)));
+      break;
+    case "setEach":
+      fillSlots(s, burst, [len], n);
+      ret = pool.batchSet(burst, s.key, len);
+      break;
+    case "setMany":
+      ret = pool.batchSetMany(burst, fields, broadcast);
+      break;
+    case "setManyEach":
+      fillSlots(s, burst, fieldLens, n);
+      ret = pool.batchSetMany(burst, fields);
+      break;
+    case "setManyReplace":
+      fillSlots(s, burst, fieldLens, n);
+      ret = pool.batchSetMany(burst, fields, undefined, { replace: true });
+      break;
+    case "del":
+      ret = pool.batchDelete(burst, s.key);
+      break;
+    case "has":
+      ret = pool.batchHas(burst, s.key);
+      break;
+    case "init":
+      ret = pool.batchInit(burst);
+      break;
+    case "getWide":
+      ret = pool.batchGetWide(burst, s.key);
+      break;
+    case "setWide":
+      ret = pool.batchSetWide(
+        burst,
+        s.key,
+        new Uint8Array(16).map((_, i) => s.seed + i),
+      );
+      break;
     case "decode": {
       const d = pool.decodeBuffer(s.room);
       ret = pool.batchDecode(burst, d);
@@ -117,49 +201,114 @@ function runBatch(s: Scenario, pool: PacketPool): unknown[] {
     }
   }
   const status = [...burst.status()];
-  const values = s.op === "get" || s.op === "getWide"
-    ? frames.map((_, i) => (status[i]! >= 0 ? [...burst.values().subarray(8 * i, 8 * i + (s.op === "get" ? 2 : 4))] : null))
-    : [];
+  const values =
+    s.op === "get" || s.op === "getWide"
+      ? frames.map((_, i) =>
+          status[i]! >= 0 ? [...burst.values().subarray(8 * i, 8 * i + (s.op === "get" ? 2 : 4))] : null,
+        )
+      : [];
   return [ret, status, values, out];
 }
 
 /** The same op as a loop of single-store calls on the reference pool. */
 function runLoop(s: Scenario, pool: PacketPool): unknown[] {
-  const burst = pool.burst(16, { slots: 4 }), frames = select(s, burst), n = frames.length;
-  const len = SIZES[s.profile][s.size]!, fieldLens = s.fields.map((f) => SIZES[s.profile][f.size]!);
-  const status: number[] = [], values: Array<number[] | null> = [], keys: number[] = [], lens: number[] = [], vals: number[] = [];
+  const burst = pool.burst(16, { slots: 4 }),
+    frames = select(s, burst),
+    n = frames.length;
+  const len = SIZES[s.profile][s.size]!,
+    fieldLens = s.fields.map((f) => SIZES[s.profile][f.size]!);
+  const status: number[] = [],
+    values: Array<number[] | null> = [],
+    keys: number[] = [],
+    lens: number[] = [],
+    vals: number[] = [];
   const out = new Uint32Array(2);
   let ret = 0;
   frames.forEach((frame, i) => {
-    if (frame >= s.count) { status.push(Errno.EINVAL); values.push(null); return; }
+    if (frame >= s.count) {
+      status.push(Errno.EINVAL);
+      values.push(null);
+      return;
+    }
     const store = pool.traits(frame);
     let rc: number;
     switch (s.op) {
-      case "get": rc = store.tryGet(s.key, out); values.push(rc >= 0 ? [...out] : null); ret += +(rc >= 0); break;
-      case "set": rc = store.trySet(s.key, ...pairFor(len, 0, false).map((_, h) => Number((BigInt.asUintN(8 * len, BigInt(s.seed)) >> BigInt(32 * h)) & 0xffffffffn)) as [number, number], len); ret += +(rc === 0); break;
-      case "setEach": rc = store.trySet(s.key, ...pairFor(len, s.seed + 31 * i, s.misfit % (n + 1) === i && len < 8), len); ret += +(rc === 0); break;
-      case "setMany": case "setManyEach": case "setManyReplace": case "setWide": {
-        const seq: Array<[number, number, number, number]> = s.op === "setWide"
-          ? [0, 1].map((h) => { const b = new DataView(new Uint8Array(16).map((_, x) => s.seed + x).buffer); return [s.key + h, 8, b.getUint32(8 * h, true), b.getUint32(8 * h + 4, true)]; })
-          : s.fields.map((f, j) => {
-            const l = fieldLens[j]!;
-            if (s.op === "setMany") { const v = BigInt.asUintN(8 * l, BigInt(s.seed + j)); return [f.key, l, Number(v & 0xffffffffn), Number(v >> 32n)]; }
-            return [f.key, l, ...pairFor(l, s.seed + 31 * i + j, s.misfit % (n + 1) === i && l < 8)];
-          });
+      case "get":
+        rc = store.tryGet(s.key, out);
+        values.push(rc >= 0 ? [...out] : null);
+        ret += +(rc >= 0);
+        break;
+      case "set":
+        rc = store.trySet(
+          s.key,
+          ...(pairFor(len, 0, false).map((_, h) =>
+            Number((BigInt.asUintN(8 * len, BigInt(s.seed)) >> BigInt(32 * h)) & 0xffffffffn),
+          ) as [number, number]),
+          len,
+        );
+        ret += +(rc === 0);
+        break;
+      case "setEach":
+        rc = store.trySet(s.key, ...pairFor(len, s.seed + 31 * i, s.misfit % (n + 1) === i && len < 8), len);
+        ret += +(rc === 0);
+        break;
+      case "setMany":
+      case "setManyEach":
+      case "setManyReplace":
+      case "setWide": {
+        const seq: Array<[number, number, number, number]> =
+          s.op === "setWide"
+            ? [0, 1].map((h) => {
+                const b = new DataView(new Uint8Array(16).map((_, x) => s.seed + x).buffer);
+                return [s.key + h, 8, b.getUint32(8 * h, true), b.getUint32(8 * h + 4, true)];
+              })
+            : s.fields.map((f, j) => {
+                const l = fieldLens[j]!;
+                if (s.op === "setMany") {
+                  const v = BigInt.asUintN(8 * l, BigInt(s.seed + j));
+                  return [f.key, l, Number(v & 0xffffffffn), Number(v >> 32n)];
+                }
+                return [f.key, l, ...pairFor(l, s.seed + 31 * i + j, s.misfit % (n + 1) === i && l < 8)];
+              });
         const before = pool.frameBytes(frame).slice();
         rc = 0;
-        if (s.op === "setManyReplace") { if (store.capacity < 16) rc = Errno.ENOMEM; else store.clear(); } // replace empties first: ENOMEM under 16 bytes
-        if (rc === 0) for (const [k, l, lo, hi] of seq) { rc = store.trySet(k, lo, hi, l); if (rc < 0) break; }
+        if (s.op === "setManyReplace") {
+          if (store.capacity < 16) rc = Errno.ENOMEM;
+          else store.clear();
+        } // replace empties first: ENOMEM under 16 bytes
+        if (rc === 0)
+          for (const [k, l, lo, hi] of seq) {
+            rc = store.trySet(k, lo, hi, l);
+            if (rc < 0) break;
+          }
         if (rc < 0) pool.frameBytes(frame).set(before);
         ret += +(rc === 0);
         break;
       }
-      case "del": rc = store.tryDelete(s.key); ret += +(rc === 0); break;
-      case "has": rc = store.tryHas(s.key); ret += +(rc === 1); break;
-      case "init": rc = store.capacity < 16 ? Errno.ENOMEM : (store.clear(), 0); ret += +(rc === 0); break;
+      case "del":
+        rc = store.tryDelete(s.key);
+        ret += +(rc === 0);
+        break;
+      case "has":
+        rc = store.tryHas(s.key);
+        ret += +(rc === 1);
+        break;
+      case "init":
+        rc = store.capacity < 16 ? Errno.ENOMEM : (store.clear(), 0);
+        ret += +(rc === 0);
+        break;
       case "getWide": {
-        const a = store.tryGet(s.key, out), lo = [...out], b = store.tryGet(s.key + 1, out);
-        rc = a === 8 && b === 8 ? 16 : a === Errno.ENOENT && b === Errno.ENOENT ? Errno.ENOENT : a < 0 && a !== Errno.ENOENT ? a : Errno.EBADMSG;
+        const a = store.tryGet(s.key, out),
+          lo = [...out],
+          b = store.tryGet(s.key + 1, out);
+        rc =
+          a === 8 && b === 8
+            ? 16
+            : a === Errno.ENOENT && b === Errno.ENOENT
+              ? Errno.ENOENT
+              : a < 0 && a !== Errno.ENOENT
+                ? a
+                : Errno.EBADMSG;
         values.push(rc >= 0 ? [...lo, ...out] : null);
         ret += +(rc === 16);
         break;
@@ -171,7 +320,12 @@ function runLoop(s: Scenario, pool: PacketPool): unknown[] {
           if (keys.length + entries.length > s.room) rc = Errno.ENOSPC;
           else {
             rc = entries.length;
-            for (const k of entries) { const l = store.tryGet(k, out); keys.push(k); lens.push(l); vals.push(out[0]!, out[1]!); }
+            for (const k of entries) {
+              const l = store.tryGet(k, out);
+              keys.push(k);
+              lens.push(l);
+              vals.push(out[0]!, out[1]!);
+            }
           }
         }
         ret = keys.length;
@@ -192,10 +346,12 @@ describe("batch operations agree with loops of single operations", () => {
         const reference = build(s, "js");
         const expected = runLoop(s, reference);
         for (const impl of IMPLS) {
-          const pool = build(s, impl), guard = outside(pool);
+          const pool = build(s, impl),
+            guard = outside(pool);
           expect(runBatch(s, pool), `${impl} ${s.op}`).toEqual(expected);
           expect(framesHex(pool), `${impl} ${s.op} frames`).toEqual(framesHex(reference));
-          if (s.placement === "metadata") expect(outside(pool), `${impl} ${s.op}: bytes outside the metadata areas`).toEqual(guard);
+          if (s.placement === "metadata")
+            expect(outside(pool), `${impl} ${s.op}: bytes outside the metadata areas`).toEqual(guard);
         }
       }),
       { numRuns: 3000 },
@@ -225,7 +381,11 @@ describe.each(IMPLS)("%s packet pool", (impl) => {
     expect([p.length(0), p.traits(0).capacity]).toEqual([324, 32]);
     expect(() => p.traits(0).set(3, 1, 2)).toThrow(/ENOSPC/);
     let error: unknown;
-    try { p.adjustHead(0, -1); } catch (e) { error = e; }
+    try {
+      p.adjustHead(0, -1);
+    } catch (e) {
+      error = e;
+    }
     expect((error as TraitsError).code).toBe("ENOSPC");
     expect([p.head(0), p.length(0)]).toEqual([32, 324]);
     expect(() => p.adjustHead(0, 325)).toThrow(/delta must be an integer in -32..324/);
@@ -249,30 +409,47 @@ describe.each(IMPLS)("%s packet pool", (impl) => {
   });
 
   it("copyTraits and transfer carry traits to another frame or pool; move empties the source", () => {
-    const a = pool(), b = new PacketPool({ count: 2, frameSize: 4096, headroom: 512, impl });
+    const a = pool(),
+      b = new PacketPool({ count: 2, frameSize: 4096, headroom: 512, impl });
     a.write(0, new Uint8Array([5, 6, 7]));
     a.traits(0).set(4, 0xbeef, 2).set(9, 123n);
     a.copyTraits(0, 3);
-    expect(a.traits(3).entries()).toEqual([[4, 0xbeef], [9, 123n]]);
+    expect(a.traits(3).entries()).toEqual([
+      [4, 0xbeef],
+      [9, 123n],
+    ]);
     a.transfer(0, 1, b, { move: true });
-    expect([b.head(1), [...b.data(1)], b.traits(1).entries()]).toEqual([256, [5, 6, 7], [[4, 0xbeef], [9, 123n]]]);
+    expect([b.head(1), [...b.data(1)], b.traits(1).entries()]).toEqual([
+      256,
+      [5, 6, 7],
+      [
+        [4, 0xbeef],
+        [9, 123n],
+      ],
+    ]);
     expect([a.head(0), a.length(0), a.traits(0).size]).toEqual([256, 0, 16]);
     const small = new PacketPool({ count: 1, frameSize: 64, headroom: 24, impl });
     expect(() => a.copyTraits(3, 0, small)).toThrow(/take 26 bytes; frame 0 has room for 24/);
     expect(() => b.transfer(1, 0, small)).toThrow(/does not fit a 64-byte frame/);
-    expect(() => a.copyTraits(3, 0, new PacketPool({ count: 1, profile: "flags", impl }))).toThrow(/v1 pool to a flags pool/);
+    expect(() => a.copyTraits(3, 0, new PacketPool({ count: 1, profile: "flags", impl }))).toThrow(
+      /v1 pool to a flags pool/,
+    );
   });
 
   it("several pools share one memory and survive its growth", () => {
     const memory = new WebAssembly.Memory({ initial: 1 });
     memory.buffer.byteLength;
-    const a = new PacketPool({ count: 2, memory, impl }), b = new PacketPool({ count: 40, memory, impl });
+    const a = new PacketPool({ count: 2, memory, impl }),
+      b = new PacketPool({ count: 40, memory, impl });
     expect(a.base + 2 * 2048).toBeLessThanOrEqual(b.base);
     a.traits(1).set(1, 11, 2);
     const burst = a.burst(2).selectRange(0, 2);
     a.batchSet(burst, 2, 4, 5);
     const c = new PacketPool({ count: 100, memory, impl }); // grows the memory: old views detach
-    expect(a.traits(1).entries()).toEqual([[1, 11], [2, 5]]);
+    expect(a.traits(1).entries()).toEqual([
+      [1, 11],
+      [2, 5],
+    ]);
     expect(a.batchGet(burst, 2)).toBe(2);
     expect([...burst.status()]).toEqual([4, 4]);
     expect(b.traits(39).size).toBe(16);
@@ -292,14 +469,20 @@ describe.each(IMPLS)("%s packet pool", (impl) => {
 
   it("refuses bad pool options, frames and batch arguments with clear errors", () => {
     const bad: Array<[object, RegExp]> = [
-      [{ count: 0 }, /count must be an integer in 1..16777216, not 0/], [{ count: 1.5 }, /count/], [{ count: 2 ** 25 }, /count/],
-      [{ count: 4, frameSize: 100 }, /frameSize 100 is not a multiple of 8/], [{ count: 4, frameSize: 32 }, /frameSize must be/],
-      [{ count: 4, headroom: 8 }, /headroom must be an integer in 16..2048/], [{ count: 4, headroom: 4096 }, /headroom/],
-      [{ count: 2 ** 24, frameSize: 65536 }, /do not fit in a 4 GiB/], [{ count: 4, memory: {} }, /memory must be a WebAssembly.Memory/],
+      [{ count: 0 }, /count must be an integer in 1..16777216, not 0/],
+      [{ count: 1.5 }, /count/],
+      [{ count: 2 ** 25 }, /count/],
+      [{ count: 4, frameSize: 100 }, /frameSize 100 is not a multiple of 8/],
+      [{ count: 4, frameSize: 32 }, /frameSize must be/],
+      [{ count: 4, headroom: 8 }, /headroom must be an integer in 16..2048/],
+      [{ count: 4, headroom: 4096 }, /headroom/],
+      [{ count: 2 ** 24, frameSize: 65536 }, /do not fit in a 4 GiB/],
+      [{ count: 4, memory: {} }, /memory must be a WebAssembly.Memory/],
       [{ count: 4, profile: "v3" }, /profile/],
     ];
     for (const [options, message] of bad) expect(() => new PacketPool({ impl, ...options } as never)).toThrow(message);
-    const p = pool(), burst = p.burst(4);
+    const p = pool(),
+      burst = p.burst(4);
     expect(() => p.traits(4)).toThrow(/frame must be an integer in 0..3, not 4/);
     expect(() => p.data(-1)).toThrow(/frame/);
     expect(() => burst.selectRange(2, 3)).toThrow(/first must be an integer in 0..1/);
@@ -309,7 +492,13 @@ describe.each(IMPLS)("%s packet pool", (impl) => {
     expect(() => p.batchGet(burst, 64)).toThrow(/outside the key-value space/);
     expect(() => p.batchSet(burst, 1, 3, 0)).toThrow(/length 3 is not a size of profile v1/);
     expect(() => p.batchSet(burst, 1, 2, 70000)).toThrow(/does not fit in 2 bytes/);
-    expect(() => p.batchSetMany(burst, [{ key: 1, len: 2 }, { key: 2, len: 2 }, { key: 3, len: 2 }])).toThrow(/1 to 2/);
+    expect(() =>
+      p.batchSetMany(burst, [
+        { key: 1, len: 2 },
+        { key: 2, len: 2 },
+        { key: 3, len: 2 },
+      ]),
+    ).toThrow(/1 to 2/);
     expect(() => p.batchSetMany(burst, [{ key: 1, len: 2 }], [1, 2])).toThrow(/one per field/);
     expect(() => p.batchGetWide(burst, 63)).toThrow(/keys 63 and 64/);
     expect(() => pool().batchGet(burst, 1)).toThrow(/another pool/);
@@ -324,15 +513,24 @@ describe.each(IMPLS)("%s packet pool, placement metadata", (impl) => {
   it("puts each frame's store in the metaLength bytes right before the data, as XDP's metadata area", () => {
     const p = pool();
     p.write(1, new Uint8Array([1, 2, 3]));
-    expect([p.placement, p.metaLength, p.head(1), p.metaLengthOf(1), p.storeStart(1) - p.frameStart(1)]).toEqual(["metadata", 32, 256, 32, 224]);
+    expect([p.placement, p.metaLength, p.head(1), p.metaLengthOf(1), p.storeStart(1) - p.frameStart(1)]).toEqual([
+      "metadata",
+      32,
+      256,
+      32,
+      224,
+    ]);
     p.traits(1).set(3, 0xabcd, 2);
-    expect(hex(p.frameBytes(1).subarray(224, 242))).toBe(hex(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0xcd, 0xab])));
+    expect(hex(p.frameBytes(1).subarray(224, 242))).toBe(
+      hex(new Uint8Array([0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0xcd, 0xab])),
+    );
     expect([...p.data(1)]).toEqual([1, 2, 3]);
     expect([p.traits(1).capacity, p.traits(1).start]).toEqual([32, p.frameStart(1) + 224]);
   });
 
   it("adjustHead moves the store with the data (as the kernel moves the metadata); adjustMeta grows and shrinks it in place", () => {
-    const p = pool(), store = p.traits(0);
+    const p = pool(),
+      store = p.traits(0);
     p.write(0, new Uint8Array([9, 8, 7, 6, 5]));
     store.set(5, 77n);
     expect(p.adjustHead(0, -16)).toBe(240);
@@ -351,18 +549,37 @@ describe.each(IMPLS)("%s packet pool, placement metadata", (impl) => {
     expect(() => p.adjustMeta(0, 68)).toThrow(/delta must be an integer in -196..64/);
     expect(() => new PacketPool({ count: 1, impl }).adjustMeta(0, -4)).toThrow(/placement "frame"/);
     p.reset(0);
-    expect([p.head(0), p.metaLengthOf(0), p.length(0), store.start - p.frameStart(0), store.size]).toEqual([256, 32, 0, 224, 16]);
+    expect([p.head(0), p.metaLengthOf(0), p.length(0), store.start - p.frameStart(0), store.size]).toEqual([
+      256, 32, 0, 224, 16,
+    ]);
   });
 
   it("copyTraits and transfer work between placements; transfer keeps the metadata length", () => {
-    const m = pool(), f = new PacketPool({ count: 2, impl });
+    const m = pool(),
+      f = new PacketPool({ count: 2, impl });
     m.write(0, new Uint8Array([1, 2]));
     m.traits(0).set(4, 0xbeef, 2).set(9, 123n);
     m.transfer(0, 1, f);
-    expect([f.head(1), [...f.data(1)], f.traits(1).entries()]).toEqual([256, [1, 2], [[4, 0xbeef], [9, 123n]]]);
+    expect([f.head(1), [...f.data(1)], f.traits(1).entries()]).toEqual([
+      256,
+      [1, 2],
+      [
+        [4, 0xbeef],
+        [9, 123n],
+      ],
+    ]);
     f.traits(1).set(10, 5, 4);
     f.transfer(1, 2, m, { move: true });
-    expect([m.head(2), m.metaLengthOf(2), [...m.data(2)], m.traits(2).entries()]).toEqual([256, 32, [1, 2], [[4, 0xbeef], [9, 123n], [10, 5]]]);
+    expect([m.head(2), m.metaLengthOf(2), [...m.data(2)], m.traits(2).entries()]).toEqual([
+      256,
+      32,
+      [1, 2],
+      [
+        [4, 0xbeef],
+        [9, 123n],
+        [10, 5],
+      ],
+    ]);
     expect(f.traits(1).size).toBe(16);
     m.adjustMeta(3, 16);
     expect(() => m.copyTraits(2, 3)).toThrow(/take 30 bytes; frame 3 has room for 16/);
@@ -371,10 +588,18 @@ describe.each(IMPLS)("%s packet pool, placement metadata", (impl) => {
   });
 
   it("refuses bad metadata options", () => {
-    expect(() => new PacketPool({ count: 1, impl, placement: "meta" as never })).toThrow(/placement must be "frame" or "metadata"/);
+    expect(() => new PacketPool({ count: 1, impl, placement: "meta" as never })).toThrow(
+      /placement must be "frame" or "metadata"/,
+    );
     expect(() => new PacketPool({ count: 1, impl, metaLength: 32 })).toThrow(/metaLength is for placement "metadata"/);
-    expect(() => new PacketPool({ count: 1, impl, placement: "metadata", metaLength: 30 })).toThrow(/not a multiple of 4/);
-    expect(() => new PacketPool({ count: 1, impl, placement: "metadata", metaLength: 300 })).toThrow(/metaLength must be an integer in 0..256/);
-    expect(() => new PacketPool({ count: 1, impl, placement: "metadata", headroom: 18, metaLength: 16 })).toThrow(/headroom 18 is not a multiple of 4/);
+    expect(() => new PacketPool({ count: 1, impl, placement: "metadata", metaLength: 30 })).toThrow(
+      /not a multiple of 4/,
+    );
+    expect(() => new PacketPool({ count: 1, impl, placement: "metadata", metaLength: 300 })).toThrow(
+      /metaLength must be an integer in 0..256/,
+    );
+    expect(() => new PacketPool({ count: 1, impl, placement: "metadata", headroom: 18, metaLength: 16 })).toThrow(
+      /headroom 18 is not a multiple of 4/,
+    );
   });
 });

@@ -39,7 +39,12 @@ describe.each(IMPLS)("%s", (impl) => {
     expect(() => ((rx as { capacity: number }).capacity = 64)).toThrow(TypeError);
     expect(pool.batchSet(rx, 3, 2, 7)).toBe(4);
     expect(pool.batchHas(other, 3)).toBe(4);
-    expect(other.status().subarray(4).every((s) => s === 0)).toBe(true);
+    expect(
+      other
+        .status()
+        .subarray(4)
+        .every((s) => s === 0),
+    ).toBe(true);
   });
 
   it("a decode buffer's room and a pool's layout are read-only", () => {

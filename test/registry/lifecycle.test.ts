@@ -2,7 +2,21 @@
 // symbolic links, their mode, duplicate fields and control characters, the lock file's ownership
 // under injected pauses, and the SharedKeyRegistry lock word of a thread that died holding it.
 import { execFile, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
@@ -24,19 +38,31 @@ function token(pid: number, override: Record<string, unknown> = {}): string {
   } catch {
     // the process is gone
   }
-  const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim(), pidns = readlinkSync("/proc/self/ns/pid");
-  return JSON.stringify({ pid, start, host: hostname(), boot, pidns, nonce: `test${pid}`, time: Date.now(), ...override });
+  const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim(),
+    pidns = readlinkSync("/proc/self/ns/pid");
+  return JSON.stringify({
+    pid,
+    start,
+    host: hostname(),
+    boot,
+    pidns,
+    nonce: `test${pid}`,
+    time: Date.now(),
+    ...override,
+  });
 }
 
 /** The pid of a process that has exited. */
-const deadPid = () => Number(spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" }).stdout.trim());
+const deadPid = () =>
+  Number(spawnSync(process.execPath, ["-e", "console.log(process.pid)"], { encoding: "utf8" }).stdout.trim());
 
 /** Files beside `file` that a save or a lock may leave behind. */
 const leftovers = (file: string) => readdirSync(join(file, "..")).filter((f) => /\.(tmp|stale|lock)$/.test(f));
 
 describe("registry files behind symbolic links, and their mode", () => {
   it("a symlinked config is updated where it lives: the link stays a link, and both paths take one lock", () => {
-    const real = join(fresh("real"), "keys.json"), link = fresh("link.json");
+    const real = join(fresh("real"), "keys.json"),
+      link = fresh("link.json");
     mkdirSync(join(real, ".."));
     new KeyRegistry().save(real);
     symlinkSync(real, link);
@@ -51,7 +77,8 @@ describe("registry files behind symbolic links, and their mode", () => {
     unlinkSync(`${real}.lock`);
     expect(existsSync(`${link}.lock`)).toBe(false);
     // A link to a file that does not exist yet: the file is created at the link's target.
-    const target = fresh("later.json"), dangling = fresh("dangling.json");
+    const target = fresh("later.json"),
+      dangling = fresh("dangling.json");
     symlinkSync(target, dangling);
     expect(KeyRegistry.registerInFile(dangling, "first", 2)).toBe(0);
     expect([lstatSync(dangling).isSymbolicLink(), KeyRegistry.load(target).lookup("first")?.key]).toEqual([true, 0]);
@@ -65,7 +92,11 @@ describe("registry files behind symbolic links, and their mode", () => {
     expect(statSync(file).mode & 0o7777).toBe(0o640);
     chmodSync(file, 0o444);
     const before = readFileSync(file, "utf8");
-    expectError(() => KeyRegistry.registerInFile(file, "refused", 4), "EPERM", /mode\.json is read-only \(mode 0444\): nothing was saved/);
+    expectError(
+      () => KeyRegistry.registerInFile(file, "refused", 4),
+      "EPERM",
+      /mode\.json is read-only \(mode 0444\): nothing was saved/,
+    );
     expectError(() => KeyRegistry.load(file).save(file), "EPERM", /read-only/);
     expect([readFileSync(file, "utf8"), statSync(file).mode & 0o7777]).toEqual([before, 0o444]);
     expect(leftovers(file)).toEqual([]);
@@ -83,37 +114,70 @@ describe("config text: duplicate fields and control characters", () => {
     [config(`"b": { "key": 1, "size": 8, "description": "x", "description": "y" }`), "keys.b.description"],
     [config(`"": { "key": 1, "size": 8 }, "": { "key": 2, "size": 8 }`), `keys.""`],
   ])("refuses %s naming the field given twice", (text, path) => {
-    expectError(() => KeyRegistry.parse(text), "EINVAL", new RegExp(`^EINVAL: ${path.replace(/\./g, "\\.")}: given twice`));
+    expectError(
+      () => KeyRegistry.parse(text),
+      "EINVAL",
+      new RegExp(`^EINVAL: ${path.replace(/\./g, "\\.")}: given twice`),
+    );
   });
 
   it("finds no duplicate in any JSON without one (fast-check: the scan follows strings, escapes, nesting and spacing)", () => {
-    fc.assert(fc.property(fc.jsonValue(), fc.integer({ min: 0, max: 3 }), (value, indent) => {
-      const text = JSON.stringify({ version: 1, profile: "v1", keys: {}, extra: value }, null, indent);
-      expectError(() => KeyRegistry.parse(text), "EINVAL", /^EINVAL: extra: unknown field/);
-    }), { numRuns: 500 });
+    fc.assert(
+      fc.property(fc.jsonValue(), fc.integer({ min: 0, max: 3 }), (value, indent) => {
+        const text = JSON.stringify({ version: 1, profile: "v1", keys: {}, extra: value }, null, indent);
+        expectError(() => KeyRegistry.parse(text), "EINVAL", /^EINVAL: extra: unknown field/);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it("a registry add over a file with a duplicate key names the file and changes nothing", () => {
-    const file = fresh("dup.json"), text = config(`"a": { "key": 1, "size": 8 }, "a": { "key": 2, "size": 4 }`);
+    const file = fresh("dup.json"),
+      text = config(`"a": { "key": 1, "size": 8 }, "a": { "key": 2, "size": 4 }`);
     writeFileSync(file, text);
     expectError(() => KeyRegistry.registerInFile(file, "b", 4), "EINVAL", /dup\.json: keys\.a: given twice/);
     expect(readFileSync(file, "utf8")).toBe(text);
-    expect(KeyRegistry.parse(config(`"a": { "key": 1, "size": 8 }, "b": { "key": 2, "size": 8, "description": "a, \\"b\\": {}" }`)).entries()).toHaveLength(2);
+    expect(
+      KeyRegistry.parse(
+        config(`"a": { "key": 1, "size": 8 }, "b": { "key": 2, "size": 8, "description": "a, \\"b\\": {}" }`),
+      ).entries(),
+    ).toHaveLength(2);
   });
 
   it("refuses control characters, ANSI escapes and bidirectional overrides in descriptions", () => {
-    for (const bad of ["red \u001b[31mALERT\u001b[0m", "two\nlines", "tab\there", "csi \u009b31m", "\u202eevil", "nul\u0000", "del\u007f"]) {
-      expectError(() => new KeyRegistry().register("a", 8, { description: bad }), "EINVAL", /description: control character U\+[0-9A-F]{4} at index \d+/);
-      expectError(() => KeyRegistry.fromJSON({ version: 1, profile: "v1", keys: { a: { key: 1, size: 8, description: bad } } }), "EINVAL", /^EINVAL: keys\.a\.description: control character/);
+    for (const bad of [
+      "red \u001b[31mALERT\u001b[0m",
+      "two\nlines",
+      "tab\there",
+      "csi \u009b31m",
+      "\u202eevil",
+      "nul\u0000",
+      "del\u007f",
+    ]) {
+      expectError(
+        () => new KeyRegistry().register("a", 8, { description: bad }),
+        "EINVAL",
+        /description: control character U\+[0-9A-F]{4} at index \d+/,
+      );
+      expectError(
+        () => KeyRegistry.fromJSON({ version: 1, profile: "v1", keys: { a: { key: 1, size: 8, description: bad } } }),
+        "EINVAL",
+        /^EINVAL: keys\.a\.description: control character/,
+      );
     }
     const ok = new KeyRegistry();
-    ok.register("a", 8, { description: "µs — ünïcode, \"quotes\" and 日本語" });
+    ok.register("a", 8, { description: 'µs — ünïcode, "quotes" and 日本語' });
     expect(ok.dump()).toContain("(µs — ünïcode");
   });
 });
 
 /** Runs registerInFile in a child process with test pauses; resolves to its key or its error. */
-function registerInChild(file: string, name: string, pauses: string, options: Record<string, unknown> = {}): Promise<{ name: string; key?: number; error?: { name: string; code?: string; message: string } }> {
+function registerInChild(
+  file: string,
+  name: string,
+  pauses: string,
+  options: Record<string, unknown> = {},
+): Promise<{ name: string; key?: number; error?: { name: string; code?: string; message: string } }> {
   const script = `
     const { KeyRegistry } = require("packet-traits");
     try {
@@ -122,10 +186,15 @@ function registerInChild(file: string, name: string, pauses: string, options: Re
       console.log(JSON.stringify({ error: { name: e.name, code: e.code, message: e.message } }));
     }`;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ["-e", script], { env: { ...process.env, PACKET_TRAITS_TEST_PAUSES: pauses }, timeout: 30_000 }, (error, stdout, stderr) => {
-      if (error) return reject(new Error(`${name}: ${error.message}\n${stderr}`));
-      resolve({ name, ...JSON.parse(stdout) });
-    });
+    execFile(
+      process.execPath,
+      ["-e", script],
+      { env: { ...process.env, PACKET_TRAITS_TEST_PAUSES: pauses }, timeout: 30_000 },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`${name}: ${error.message}\n${stderr}`));
+        resolve({ name, ...JSON.parse(stdout) });
+      },
+    );
   });
 }
 
@@ -188,10 +257,22 @@ describe("the registry file's lock, with pauses injected at its racy points", { 
     const started = Date.now();
     expectError(() => KeyRegistry.registerInFile(file, "x", 8, { timeoutMs: 0 }), "EBUSY", /held by process \d+ on /);
     expect(Date.now() - started).toBeLessThan(1000);
-    expectError(() => KeyRegistry.update(file, (r) => r.register("x", 8), { timeoutMs: 50 }), "EBUSY", /within 50 ms: held by process/);
-    expectError(() => KeyRegistry.registerInFile(file, "x", 8, { timeoutMs: -1 }), "EINVAL", /timeoutMs must be an integer/);
+    expectError(
+      () => KeyRegistry.update(file, (r) => r.register("x", 8), { timeoutMs: 50 }),
+      "EBUSY",
+      /within 50 ms: held by process/,
+    );
+    expectError(
+      () => KeyRegistry.registerInFile(file, "x", 8, { timeoutMs: -1 }),
+      "EINVAL",
+      /timeoutMs must be an integer/,
+    );
     writeFileSync(`${file}.lock`, token(1, { host: "another-host" }));
-    expectError(() => KeyRegistry.registerInFile(file, "x", 8, { timeoutMs: 50 }), "EBUSY", /process 1 on another-host/);
+    expectError(
+      () => KeyRegistry.registerInFile(file, "x", 8, { timeoutMs: 50 }),
+      "EBUSY",
+      /process 1 on another-host/,
+    );
     expect(KeyRegistry.registerInFile(file, "x", 8, { timeoutMs: 2000, staleMs: 200 })).toBe(0);
   });
 
@@ -236,9 +317,14 @@ describe("SharedKeyRegistry: a thread that dies holding the lock word", () => {
     expect(r.signal, `the process hung: ${r.stderr}`).toBeNull();
     const out = JSON.parse(r.stdout);
     expect(out.code).toBe("EBUSY");
-    expect(out.message).toMatch(new RegExp(`held by thread ${out.thread} for over 1000 ms; .*recover\\(${out.thread}\\)`));
+    expect(out.message).toMatch(
+      new RegExp(`held by thread ${out.thread} for over 1000 ms; .*recover\\(${out.thread}\\)`),
+    );
     expect(out.waited).toBeLessThan(5000);
     expect([out.recovered, out.again, out.after]).toEqual([true, false, 1]);
-    expect(out.entries).toEqual([{ name: "first", key: 0, size: 4 }, { name: "after", key: 1, size: 4 }]);
+    expect(out.entries).toEqual([
+      { name: "first", key: 0, size: 4 },
+      { name: "after", key: 1, size: 4 },
+    ]);
   });
 });

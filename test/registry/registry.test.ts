@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
-import { KeyRegistry, PacketPool, SharedKeyRegistry, TraitsError, createStore } from "packet-traits";
+import { KeyRegistry, PacketPool, SharedKeyRegistry, createStore } from "packet-traits";
 import { IMPLS, expectError } from "../helpers.js";
 
 const run = promisify(execFile);
@@ -28,7 +28,7 @@ describe.each([
     expect(r.lookup("nope")).toBeUndefined();
     expect(r.lookupKey(2)).toBeUndefined();
     expect(r.entries().map((e) => e.name)).toEqual(["packet_id", "vlan", "flow_hash"]);
-    expect(r.dump()).toMatch(/key registry \(profile v1, 3 of 64 keys\)[\s\S]*  5     4  flow_hash/);
+    expect(r.dump()).toMatch(/key registry \(profile v1, 3 of 64 keys\)[\s\S]* {2}5 {5}4 {2}flow_hash/);
     r.unregister("vlan");
     expect(r.lookup("vlan")).toBeUndefined();
     expect(r.register("rx_queue", 4)).toBe(1);
@@ -73,7 +73,11 @@ describe("config files", () => {
     r.save(file);
     const back = KeyRegistry.load(file);
     expect(back.entries()).toEqual(r.entries());
-    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({ version: 1, profile: "v1", keys: { vlan: { key: 0, size: 2 }, packet_id: { key: 5, size: 8, description: "sequence number" } } });
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual({
+      version: 1,
+      profile: "v1",
+      keys: { vlan: { key: 0, size: 2 }, packet_id: { key: 5, size: 8, description: "sequence number" } },
+    });
     expect(readdirSync(dir).filter((f) => f.includes(".tmp"))).toEqual([]);
   });
 
@@ -82,14 +86,29 @@ describe("config files", () => {
     [{ version: 1, profile: "v9", keys: {} }, /profile: "v9" is not "v1" or "flags"/],
     [{ version: 1, profile: "v1" }, /keys: expected an object/],
     [{ version: 1, profile: "v1", keys: {}, extra: 1 }, /extra: unknown field/],
-    [{ version: 1, profile: "v1", keys: { packet_id: { key: 5, size: 3 } } }, /keys.packet_id.size: 3 is not a size of profile v1 \(2, 4, 8\)/],
-    [{ version: 1, profile: "v1", keys: { packet_id: { key: 64, size: 8 } } }, /keys.packet_id.key: 64 is not a key in 0..63/],
+    [
+      { version: 1, profile: "v1", keys: { packet_id: { key: 5, size: 3 } } },
+      /keys.packet_id.size: 3 is not a size of profile v1 \(2, 4, 8\)/,
+    ],
+    [
+      { version: 1, profile: "v1", keys: { packet_id: { key: 64, size: 8 } } },
+      /keys.packet_id.key: 64 is not a key in 0..63/,
+    ],
     [{ version: 1, profile: "v1", keys: { packet_id: { size: 8 } } }, /keys.packet_id.key: undefined is not a key/],
-    [{ version: 1, profile: "v1", keys: { a: { key: 5, size: 8 }, b: { key: 5, size: 4 } } }, /keys.b.key: 5 is already keys.a's/],
-    [{ version: 1, profile: "v1", keys: { "Bad Name": { key: 1, size: 8 } } }, /keys.Bad Name "Bad Name" must be 1 to 63 characters/],
+    [
+      { version: 1, profile: "v1", keys: { a: { key: 5, size: 8 }, b: { key: 5, size: 4 } } },
+      /keys.b.key: 5 is already keys.a's/,
+    ],
+    [
+      { version: 1, profile: "v1", keys: { "Bad Name": { key: 1, size: 8 } } },
+      /keys.Bad Name "Bad Name" must be 1 to 63 characters/,
+    ],
     [{ version: 1, profile: "v1", keys: { ["x".repeat(64)]: { key: 1, size: 8 } } }, /ENAMETOOLONG/],
     [{ version: 1, profile: "v1", keys: { a: { key: 1, size: 8, colour: "red" } } }, /keys.a.colour: unknown field/],
-    [{ version: 1, profile: "v1", keys: { a: { key: 1, size: 8, description: 7 } } }, /keys.a.description: expected a string/],
+    [
+      { version: 1, profile: "v1", keys: { a: { key: 1, size: 8, description: 7 } } },
+      /keys.a.description: expected a string/,
+    ],
     [{ version: 1, profile: "v1", keys: { a: 5 } }, /keys.a: expected \{ key, size, description\? \}/],
     [[], /registry config must be an object/],
   ];
@@ -100,7 +119,11 @@ describe("config files", () => {
   it("names the file and refuses text that is not JSON", () => {
     const file = join(dir, "broken.json");
     writeFileSync(file, "{ version: 1");
-    expectError(() => KeyRegistry.load(file), "EINVAL", new RegExp(`${file.replace(/[.]/g, "\\.")}: registry config is not JSON`));
+    expectError(
+      () => KeyRegistry.load(file),
+      "EINVAL",
+      new RegExp(`${file.replace(/[.]/g, "\\.")}: registry config is not JSON`),
+    );
     expectError(() => KeyRegistry.load(join(dir, "missing.json")), "ENOENT");
   });
 
@@ -111,7 +134,8 @@ describe("config files", () => {
       const keys = [];
       for (let i = 0; i < 12; i++) keys.push(KeyRegistry.registerInFile(${JSON.stringify(file)}, "name_" + ((i * 3 + ${worker}) % 40), 4));
       console.log(JSON.stringify(keys));`;
-    let reads = 0, done = false;
+    let reads = 0,
+      done = false;
     const watcher = (async () => {
       while (!done) {
         if (existsSync(file)) {
@@ -126,11 +150,15 @@ describe("config files", () => {
     await watcher;
     const registry = KeyRegistry.load(file);
     const entries = registry.entries();
-    const names = new Set(Array.from({ length: 4 }, (_, w) => Array.from({ length: 12 }, (_, i) => `name_${(i * 3 + w) % 40}`)).flat());
+    const names = new Set(
+      Array.from({ length: 4 }, (_, w) => Array.from({ length: 12 }, (_, i) => `name_${(i * 3 + w) % 40}`)).flat(),
+    );
     expect(entries.map((e) => e.name).sort()).toEqual([...names].sort());
     expect(new Set(entries.map((e) => e.key)).size).toBe(entries.length);
     outputs.forEach(({ stdout }, w) => {
-      JSON.parse(stdout).forEach((key: number, i: number) => expect(registry.lookup(`name_${(i * 3 + w) % 40}`)?.key).toBe(key));
+      JSON.parse(stdout).forEach((key: number, i: number) =>
+        expect(registry.lookup(`name_${(i * 3 + w) % 40}`)?.key).toBe(key),
+      );
     });
     expect(reads).toBeGreaterThan(0);
     expect(existsSync(`${file}.lock`)).toBe(false);
@@ -149,15 +177,22 @@ describe("SharedKeyRegistry across worker threads", () => {
       const keys = [];
       for (let i = 0; i < 30; i++) keys.push(r.register("w_" + ((i * 7 + workerData.id * 5) % 50), 8));
       parentPort.postMessage(keys);`;
-    const results = await Promise.all([0, 1, 2, 3].map((id) => new Promise<number[]>((resolve, reject) => {
-      const worker = new Worker(code, { eval: true, workerData: { buffer: registry.buffer, id } });
-      worker.once("message", resolve);
-      worker.once("error", reject);
-    })));
+    const results = await Promise.all(
+      [0, 1, 2, 3].map(
+        (id) =>
+          new Promise<number[]>((resolve, reject) => {
+            const worker = new Worker(code, { eval: true, workerData: { buffer: registry.buffer, id } });
+            worker.once("message", resolve);
+            worker.once("error", reject);
+          }),
+      ),
+    );
     const entries = registry.entries();
     expect(new Set(entries.map((e) => e.key)).size).toBe(entries.length);
     expect(new Set(entries.map((e) => e.name)).size).toBe(entries.length);
-    results.forEach((keys, id) => keys.forEach((key, i) => expect(registry.lookup(`w_${(i * 7 + id * 5) % 50}`)?.key).toBe(key)));
+    results.forEach((keys, id) =>
+      keys.forEach((key, i) => expect(registry.lookup(`w_${(i * 7 + id * 5) % 50}`)?.key).toBe(key)),
+    );
     expect(SharedKeyRegistry.from(registry.buffer).entries()).toEqual(entries);
     expectError(() => SharedKeyRegistry.from(new SharedArrayBuffer(8)), "EINVAL");
   });
@@ -171,17 +206,30 @@ describe.each(IMPLS)("%s strict stores", (impl) => {
     store.set(5, 1n);
     expectError(() => store.set(6, 1, 4), "EPERM", /key 6: not registered, and this store is strict/);
     expectError(() => store.set(5, 1, 4), "EINVAL", /key 5 \(packet_id\): registered with size 8, not 4/);
-    expectError(() => store.setMany([[5, 2n], [9, 1, 2]]), "EPERM");
+    expectError(
+      () =>
+        store.setMany([
+          [5, 2n],
+          [9, 1, 2],
+        ]),
+      "EPERM",
+    );
     expect(store.trySet(6, 1, 0, 4)).toBe(-1);
     expect(store.trySet(5, 1, 0, 4)).toBe(-22);
     expect([store.get(5), store.has(6), store.delete(6), store.keys()]).toEqual([1n, false, false, [5]]);
-    expectError(() => createStore(64, { impl, registry: new KeyRegistry({ profile: "flags" }) }), "EINVAL", /registry is for profile flags/);
+    expectError(
+      () => createStore(64, { impl, registry: new KeyRegistry({ profile: "flags" }) }),
+      "EINVAL",
+      /registry is for profile flags/,
+    );
 
     const pool = new PacketPool({ count: 4, impl, registry });
     const burst = pool.burst(4).selectRange(0, 4);
     expect(pool.batchSet(burst, 5, 8, 9n)).toBe(4);
     expect(() => pool.batchSet(burst, 6, 4, 1)).toThrow(/EPERM: key 6 is not registered, and this pool is strict/);
-    expect(() => pool.batchSetMany(burst, [{ key: 5, len: 4 }])).toThrow(/EINVAL: key 5 \(packet_id\) is registered with size 8, not 4/);
+    expect(() => pool.batchSetMany(burst, [{ key: 5, len: 4 }])).toThrow(
+      /EINVAL: key 5 \(packet_id\) is registered with size 8, not 4/,
+    );
     expectError(() => pool.traits(0).set(7, 1, 2), "EPERM");
     const shared = SharedKeyRegistry.create();
     shared.register("flow", 4, { key: 3 });

@@ -11,21 +11,35 @@ describe.each(IMPLS)("defineTraits on %s", (impl) => {
     const registry = new KeyRegistry();
     registry.register("vlan", 2, { key: 7 });
     const T = defineTraits(DECL, { registry });
-    expect([T.packet_id.key, T.packet_id.len, T.flow_hash.key, T.flow_hash.len, T.vlan.key, T.vlan.len]).toEqual([0, 8, 1, 4, 7, 2]);
+    expect([T.packet_id.key, T.packet_id.len, T.flow_hash.key, T.flow_hash.len, T.vlan.key, T.vlan.len]).toEqual([
+      0, 8, 1, 4, 7, 2,
+    ]);
     expect(registry.lookup("flow_hash")).toMatchObject({ key: 1, size: 4 });
     expect(defineTraits(DECL, { registry }).packet_id.key).toBe(0); // the same keys again
   });
 
   it("one store: typed accessors read and write exactly what the raw calls do", () => {
-    const registry = new KeyRegistry(), T = defineTraits(DECL, { registry });
-    const typed = createStore(64, { impl, registry }), raw = createStore(64, { impl, registry });
+    const registry = new KeyRegistry(),
+      T = defineTraits(DECL, { registry });
+    const typed = createStore(64, { impl, registry }),
+      raw = createStore(64, { impl, registry });
     T.set(typed, { packet_id: 5n, vlan: 10 });
     T.flow_hash.set(typed, 0xdeadbeef);
-    raw.setMany([[0, 5n, 8], [2, 10, 2]]).set(1, 0xdeadbeef, 4);
+    raw
+      .setMany([
+        [0, 5n, 8],
+        [2, 10, 2],
+      ])
+      .set(1, 0xdeadbeef, 4);
     expect(typed.toBytes()).toEqual(raw.toBytes());
     expect([T.packet_id.get(typed), T.flow_hash.get(typed), T.vlan.get(typed)]).toEqual([5n, 0xdeadbeef, 10]);
     expect(T.get(typed)).toEqual({ packet_id: 5n, flow_hash: 0xdeadbeef, vlan: 10 });
-    expect([T.vlan.has(typed), T.vlan.delete(typed), T.vlan.get(typed), T.vlan.delete(typed)]).toEqual([true, true, undefined, false]);
+    expect([T.vlan.has(typed), T.vlan.delete(typed), T.vlan.get(typed), T.vlan.delete(typed)]).toEqual([
+      true,
+      true,
+      undefined,
+      false,
+    ]);
     T.packet_id.set(typed, 7); // a number for a u64
     expect(T.packet_id.get(typed)).toBe(7n);
   });
@@ -46,20 +60,49 @@ describe.each(IMPLS)("defineTraits on %s", (impl) => {
     expect([T.seen.get(store), T.get(store)]).toEqual([true, { seen: true, n: 4 }]);
     T.seen.set(store, false);
     expect([T.seen.get(store), store.has(9)]).toEqual([false, false]);
-    const pool = new PacketPool({ count: 8, impl, profile: "flags" }), rx = pool.burst(8).selectRange(0, 8);
-    expect([T.fields("seen", "n").batchSet(pool, rx, { values: { seen: true, n: 1 } }), T.seen.batchHas(pool, rx)]).toEqual([8, 8]);
-    expect([T.seen.batchSet(pool, rx, false), T.seen.batchHas(pool, rx), T.seen.batchSet(pool, rx, true), T.seen.batchHas(pool, rx)]).toEqual([8, 0, 8, 8]);
-    expectError(() => T.fields("seen").batchSet(pool, rx, { values: { seen: false } }), "EINVAL", /clear it with batchDelete/);
+    const pool = new PacketPool({ count: 8, impl, profile: "flags" }),
+      rx = pool.burst(8).selectRange(0, 8);
+    expect([
+      T.fields("seen", "n").batchSet(pool, rx, { values: { seen: true, n: 1 } }),
+      T.seen.batchHas(pool, rx),
+    ]).toEqual([8, 8]);
+    expect([
+      T.seen.batchSet(pool, rx, false),
+      T.seen.batchHas(pool, rx),
+      T.seen.batchSet(pool, rx, true),
+      T.seen.batchHas(pool, rx),
+    ]).toEqual([8, 0, 8, 8]);
+    expectError(
+      () => T.fields("seen").batchSet(pool, rx, { values: { seen: false } }),
+      "EINVAL",
+      /clear it with batchDelete/,
+    );
   });
 
   it("bursts: each typed batch call equals the raw call, frame by frame", () => {
-    const registry = new KeyRegistry(), T = defineTraits(DECL, { registry });
+    const registry = new KeyRegistry(),
+      T = defineTraits(DECL, { registry });
     const pools = [new PacketPool({ count: 64, impl, registry }), new PacketPool({ count: 64, impl, registry })];
     const [typed, raw] = pools.map((pool) => ({ pool, rx: pool.burst(64, { slots: 2 }).selectRange(0, 64) }));
     const set = T.fields("packet_id", "vlan");
-    expect(set.fields).toEqual([{ key: 0, len: 8 }, { key: 2, len: 2 }]);
-    expect([set.slotOf("vlan"), set.batchSet(typed!.pool, typed!.rx, { values: { packet_id: 1n << 40n, vlan: 3 }, replace: true })]).toEqual([1, 64]);
-    expect(raw!.pool.batchSetMany(raw!.rx, [{ key: 0, len: 8 }, { key: 2, len: 2 }], { values: [1n << 40n, 3], replace: true })).toBe(64);
+    expect(set.fields).toEqual([
+      { key: 0, len: 8 },
+      { key: 2, len: 2 },
+    ]);
+    expect([
+      set.slotOf("vlan"),
+      set.batchSet(typed!.pool, typed!.rx, { values: { packet_id: 1n << 40n, vlan: 3 }, replace: true }),
+    ]).toEqual([1, 64]);
+    expect(
+      raw!.pool.batchSetMany(
+        raw!.rx,
+        [
+          { key: 0, len: 8 },
+          { key: 2, len: 2 },
+        ],
+        { values: [1n << 40n, 3], replace: true },
+      ),
+    ).toBe(64);
     for (const { rx } of [typed!, raw!]) rx.values().forEach((_, i, v) => (v[i] = i % 4 === 0 ? 9 : 0)); // each frame's slot 0: 9
     expect([T.flow_hash.batchSet(typed!.pool, typed!.rx), raw!.pool.batchSet(raw!.rx, 1, 4)]).toEqual([64, 64]);
     expect([T.vlan.batchGet(typed!.pool, typed!.rx), raw!.pool.batchGet(raw!.rx, 2)]).toEqual([64, 64]);
@@ -75,19 +118,36 @@ describe("defineTraits: declarations", () => {
   it("refuses what it cannot compile, saying what", () => {
     expectError(() => defineTraits({ a: "u16" }), "EINVAL", /without a registry, declare its key/);
     expectError(() => defineTraits({ a: "u24" as "u16" }, { registry: new KeyRegistry() }), "EINVAL", /type must be/);
-    expectError(() => defineTraits({ a: "flag" }, { registry: new KeyRegistry() }), "EINVAL", /not a size of profile v1/);
+    expectError(
+      () => defineTraits({ a: "flag" }, { registry: new KeyRegistry() }),
+      "EINVAL",
+      /not a size of profile v1/,
+    );
     expectError(() => defineTraits({ a: { type: "u32", key: 64 } }), "EINVAL", /0\.\.63/);
-    expectError(() => defineTraits({ a: { type: "u32", key: 1 }, b: { type: "u16", key: 1 } }), "EINVAL", /declared twice/);
+    expectError(
+      () => defineTraits({ a: { type: "u32", key: 1 }, b: { type: "u16", key: 1 } }),
+      "EINVAL",
+      /declared twice/,
+    );
     expectError(() => defineTraits({ set: { type: "u32", key: 1 } }), "EINVAL", /schema method/);
-    expectError(() => defineTraits({ a: "u64" }, { registry: {} as KeyRegistry }), "EINVAL", /KeyRegistry or a SharedKeyRegistry/);
+    expectError(
+      () => defineTraits({ a: "u64" }, { registry: {} as KeyRegistry }),
+      "EINVAL",
+      /KeyRegistry or a SharedKeyRegistry/,
+    );
     const registry = new KeyRegistry();
     registry.register("a", 4);
     expectError(() => defineTraits({ a: "u64" }, { registry }), "EEXIST");
-    expectError(() => defineTraits({ a: "u32" }, { registry }).fields("b" as "a"), "EINVAL", /not a trait of this schema/);
+    expectError(
+      () => defineTraits({ a: "u32" }, { registry }).fields("b" as "a"),
+      "EINVAL",
+      /not a trait of this schema/,
+    );
   });
 
   it("a SharedKeyRegistry works as well", () => {
-    const registry = SharedKeyRegistry.create(), T = defineTraits({ x: "u32" }, { registry });
+    const registry = SharedKeyRegistry.create(),
+      T = defineTraits({ x: "u32" }, { registry });
     expect([T.x.key, registry.lookup("x")?.size]).toEqual([0, 4]);
   });
 });

@@ -1,9 +1,8 @@
 // The public API: value types, both error styles, and every kind of bad argument (a clear error, nothing changed).
 import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { Errno, KeyRegistry, TraitStore, TraitsError, createStore, defaultMemory, errnoName, useMemory, type TraitStore as Store } from "packet-traits";
+import { Errno, KeyRegistry, TraitStore, createStore, defaultMemory, errnoName, useMemory } from "packet-traits";
 import { IMPLS, expectError, guardedStore, hex } from "../helpers.js";
-
 
 /** A store with keys 3 (2 B), 10 (4 B), 40 (8 B), between guards. */
 function filled(impl: "wasm" | "js") {
@@ -24,14 +23,22 @@ describe.each(IMPLS)("%s store API", (impl) => {
     expect(store.get(41)).toBeUndefined();
     expect(store.getBigInt(10)).toBe(0xdeadbeefn);
     expect(store.getNumber(10)).toBe(0xdeadbeef);
-    expectError(() => store.getNumber(40), "ERANGE", /key 40 holds 72623859790382856, above 2\^53-1; use getBigInt\(\)/);
+    expectError(
+      () => store.getNumber(40),
+      "ERANGE",
+      /key 40 holds 72623859790382856, above 2\^53-1; use getBigInt\(\)/,
+    );
     expect(hex(store.getBytes(40)!)).toBe("0807060504030201");
     const out = new Uint32Array(2);
     expect(store.tryGet(40, out)).toBe(8);
     expect([...out]).toEqual([0x05060708, 0x01020304]);
     expect(store.tryGet(41, out)).toBe(Errno.ENOENT);
     expect(store.keys()).toEqual([3, 10, 40]);
-    expect(store.entries()).toEqual([[3, 0x1234], [10, 0xdeadbeef], [40, 0x0102030405060708n]]);
+    expect(store.entries()).toEqual([
+      [3, 0x1234],
+      [10, 0xdeadbeef],
+      [40, 0x0102030405060708n],
+    ]);
     expect(store.has(10n)).toBe(true);
     expect(store.delete(10)).toBe(true);
     expect(store.delete(10)).toBe(false);
@@ -79,18 +86,40 @@ describe.each(IMPLS)("%s store API", (impl) => {
   });
 
   const badKeys: Array<[unknown, RegExp]> = [
-    [-1, /key -1 is not an integer/], [1.5, /key 1.5 is not an integer/], [NaN, /key NaN/], [Infinity, /key Infinity/],
-    [-Infinity, /key -Infinity/], [64, /outside the key-value space 0..63/], [2 ** 53, /above 2\^53-1.*bigint/],
-    [2n ** 64n, /not in 0..2\^64-1/], [-1n, /not in 0..2\^64-1/], [64n, /outside the key-value space/],
-    ["3", /must be a number or a bigint, not "3"/], [null, /not null/], [undefined, /not undefined/], [{}, /not Object/],
+    [-1, /key -1 is not an integer/],
+    [1.5, /key 1.5 is not an integer/],
+    [NaN, /key NaN/],
+    [Infinity, /key Infinity/],
+    [-Infinity, /key -Infinity/],
+    [64, /outside the key-value space 0..63/],
+    [2 ** 53, /above 2\^53-1.*bigint/],
+    [2n ** 64n, /not in 0..2\^64-1/],
+    [-1n, /not in 0..2\^64-1/],
+    [64n, /outside the key-value space/],
+    ["3", /must be a number or a bigint, not "3"/],
+    [null, /not null/],
+    [undefined, /not undefined/],
+    [{}, /not Object/],
   ];
   const badValues: Array<[unknown, number | undefined, RegExp]> = [
-    [70000, 2, /value 70000 does not fit in 2 bytes \(an integer in 0..65535\)/], [-1, 4, /does not fit/], [1.5, 4, /does not fit/],
-    [NaN, 4, /does not fit/], [Infinity, 8, /does not fit/], [2 ** 53, 8, /pass values above 2\^53-1 as a bigint/],
-    [2n ** 64n, 8, /does not fit in 8 bytes/], [-1n, 8, /does not fit/], [0x10000n, 2, /does not fit/],
-    [new Uint8Array(3), 4, /value has 3 bytes but the length is 4/], [new Uint16Array(2), 4, /not Uint16Array/],
-    ["1", 2, /not "1"/], [5, undefined, /a number value needs its length/], [5, 3, /length 3 is not a size of profile v1/],
-    [5, 16, /length 16/], [5, -2, /length -2/], [5, 2.5, /length 2.5/], [new Uint8Array(16), undefined, /length 16/],
+    [70000, 2, /value 70000 does not fit in 2 bytes \(an integer in 0..65535\)/],
+    [-1, 4, /does not fit/],
+    [1.5, 4, /does not fit/],
+    [NaN, 4, /does not fit/],
+    [Infinity, 8, /does not fit/],
+    [2 ** 53, 8, /pass values above 2\^53-1 as a bigint/],
+    [2n ** 64n, 8, /does not fit in 8 bytes/],
+    [-1n, 8, /does not fit/],
+    [0x10000n, 2, /does not fit/],
+    [new Uint8Array(3), 4, /value has 3 bytes but the length is 4/],
+    [new Uint16Array(2), 4, /not Uint16Array/],
+    ["1", 2, /not "1"/],
+    [5, undefined, /a number value needs its length/],
+    [5, 3, /length 3 is not a size of profile v1/],
+    [5, 16, /length 16/],
+    [5, -2, /length -2/],
+    [5, 2.5, /length 2.5/],
+    [new Uint8Array(16), undefined, /length 16/],
   ];
 
   it("refuses every bad key in every method with EINVAL, changing nothing", () => {
@@ -98,13 +127,27 @@ describe.each(IMPLS)("%s store API", (impl) => {
     const before = hex(g.all());
     for (const [key, message] of badKeys) {
       const k = key as number;
-      for (const call of [() => g.store.get(k), () => g.store.has(k), () => g.store.delete(k), () => g.store.set(k, 1, 2),
-        () => g.store.getBigInt(k), () => g.store.getNumber(k), () => g.store.getBytes(k), () => g.store.setPair(k, 1, 2), () => g.store.setFlag(k)]) {
+      for (const call of [
+        () => g.store.get(k),
+        () => g.store.has(k),
+        () => g.store.delete(k),
+        () => g.store.set(k, 1, 2),
+        () => g.store.getBigInt(k),
+        () => g.store.getNumber(k),
+        () => g.store.getBytes(k),
+        () => g.store.setPair(k, 1, 2),
+        () => g.store.setFlag(k),
+      ]) {
         expectError(call, "EINVAL", message);
       }
       const out = new Uint32Array(2);
-      expect([g.store.tryGet(k, out), g.store.tryHas(k), g.store.tryDelete(k), g.store.trySet(k, 1, 0, 2), g.store.tryGetBytes(k, new Uint8Array(8))])
-        .toEqual([Errno.EINVAL, Errno.EINVAL, Errno.EINVAL, Errno.EINVAL, Errno.EINVAL]);
+      expect([
+        g.store.tryGet(k, out),
+        g.store.tryHas(k),
+        g.store.tryDelete(k),
+        g.store.trySet(k, 1, 0, 2),
+        g.store.tryGetBytes(k, new Uint8Array(8)),
+      ]).toEqual([Errno.EINVAL, Errno.EINVAL, Errno.EINVAL, Errno.EINVAL, Errno.EINVAL]);
     }
     expect(hex(g.all())).toBe(before);
   });
@@ -116,11 +159,25 @@ describe.each(IMPLS)("%s store API", (impl) => {
       expectError(() => g.store.set(20, value as number, len), "EINVAL", message);
       expectError(() => g.store.set(3, value as number, len), "EINVAL");
     }
-    for (const [lo, hi] of [[-1, 0], [2 ** 32, 0], [0, -1], [0.5, 0], [NaN, 0], [0, 2 ** 32]]) {
+    for (const [lo, hi] of [
+      [-1, 0],
+      [2 ** 32, 0],
+      [0, -1],
+      [0.5, 0],
+      [NaN, 0],
+      [0, 2 ** 32],
+    ]) {
       expectError(() => g.store.setPair(20, lo!, hi!), "EINVAL", /not both u32 integers/);
       expect(g.store.trySet(20, lo!, hi!, 8)).toBe(Errno.EINVAL);
     }
-    for (const [len, lo, hi] of [[2, 0x10000, 0], [4, 1, 1], [0, 1, 0], [3, 1, 0], [16, 0, 0], [NaN, 0, 0]]) {
+    for (const [len, lo, hi] of [
+      [2, 0x10000, 0],
+      [4, 1, 1],
+      [0, 1, 0],
+      [3, 1, 0],
+      [16, 0, 0],
+      [NaN, 0, 0],
+    ]) {
       expect(g.store.trySet(20, lo!, hi!, len!)).toBe(Errno.EINVAL);
     }
     expect(g.store.tryGet(3, new Uint32Array(1))).toBe(Errno.EINVAL);
@@ -142,14 +199,27 @@ describe("creating and placing stores", () => {
 
   it("refuses bad capacities, starts, profiles and impls", () => {
     expectError(() => createStore(15), "ENOMEM", /capacity 15 is below the 16-byte header/);
-    for (const cap of [-1, 1.5, NaN, "64", 2 ** 32]) expectError(() => createStore(cap as number), "EINVAL", /store capacity must be an integer/);
-    expectError(() => createStore(64, { profile: "v2" as "v1" }), "EINVAL", /profile must be "v1" or "flags", not "v2"/);
+    for (const cap of [-1, 1.5, NaN, "64", 2 ** 32])
+      expectError(() => createStore(cap as number), "EINVAL", /store capacity must be an integer/);
+    expectError(
+      () => createStore(64, { profile: "v2" as "v1" }),
+      "EINVAL",
+      /profile must be "v1" or "flags", not "v2"/,
+    );
     expectError(() => createStore(64, { impl: "asm" as "js" }), "EINVAL", /impl must be "wasm" or "js", not "asm"/);
     const buffer = new ArrayBuffer(128);
     expectError(() => TraitStore.over(new Uint8Array(buffer, 4, 32)), "EINVAL", /store start 4 is not 8-byte aligned/);
     expectError(() => TraitStore.over(new Uint8Array(buffer, 8, 8)), "ENOMEM");
-    expectError(() => TraitStore.over(new Uint8Array(buffer), { impl: "wasm" }), "EINVAL", /needs the store in WebAssembly memory/);
-    expectError(() => TraitStore.over(buffer as unknown as Uint8Array), "EINVAL", /bytes must be a Uint8Array, not ArrayBuffer/);
+    expectError(
+      () => TraitStore.over(new Uint8Array(buffer), { impl: "wasm" }),
+      "EINVAL",
+      /needs the store in WebAssembly memory/,
+    );
+    expectError(
+      () => TraitStore.over(buffer as unknown as Uint8Array),
+      "EINVAL",
+      /bytes must be a Uint8Array, not ArrayBuffer/,
+    );
     const memory = new WebAssembly.Memory({ initial: 1 });
     expectError(() => TraitStore.at(memory, 12, 32), "EINVAL", /not 8-byte aligned/);
     expectError(() => TraitStore.at(memory, 65536 - 8, 32), "EINVAL", /store capacity must be an integer in 0..8/);
@@ -175,9 +245,19 @@ describe("creating and placing stores", () => {
     store.clear();
     store.set(1, 5, 2);
     structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
-    expectError(() => store.get(1), "ENOMEM", /buffer was detached \(transferred\) or shrank: it has 0 bytes, the store ends at 64/);
+    expectError(
+      () => store.get(1),
+      "ENOMEM",
+      /buffer was detached \(transferred\) or shrank: it has 0 bytes, the store ends at 64/,
+    );
     expectError(() => store.set(2, 1, 2), "ENOMEM", /detached/);
-    expect([store.tryGet(1, new Uint32Array(2)), store.trySet(2, 1, 0, 2), store.tryHas(1), store.tryDelete(1), store.trySize()]).toEqual([Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM]);
+    expect([
+      store.tryGet(1, new Uint32Array(2)),
+      store.trySet(2, 1, 0, 2),
+      store.tryHas(1),
+      store.tryDelete(1),
+      store.trySize(),
+    ]).toEqual([Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM, Errno.ENOMEM]);
     expectError(() => TraitStore.over(bytes), "ENOMEM", /capacity 0 is below/);
   });
 
@@ -209,7 +289,14 @@ describe("creating and placing stores", () => {
 
 describe("packaging", () => {
   it("works through require() as well as import", () => {
-    const out = execFileSync(process.execPath, ["-e", 'const t = require("packet-traits"); const s = t.createStore(32); s.set(1, 5, 2); console.log(s.impl, s.get(1))'], { encoding: "utf8" });
+    const out = execFileSync(
+      process.execPath,
+      [
+        "-e",
+        'const t = require("packet-traits"); const s = t.createStore(32); s.set(1, 5, 2); console.log(s.impl, s.get(1))',
+      ],
+      { encoding: "utf8" },
+    );
     expect(out.trim()).toBe(`${process.env.PACKET_TRAITS_IMPL ?? "wasm"} 5`);
   });
 });
@@ -228,12 +315,21 @@ describe("issue 14: argument order and string keys", () => {
     registry.register("packet_id", 8, { key: 5 });
     const store = createStore(64, { impl, registry });
     store.set("packet_id", 42n);
-    expect([store.get("packet_id"), store.get(5), store.has("packet_id"), store.tryHas("packet_id")]).toEqual([42n, 42n, true, 1]);
+    expect([store.get("packet_id"), store.get(5), store.has("packet_id"), store.tryHas("packet_id")]).toEqual([
+      42n,
+      42n,
+      true,
+      1,
+    ]);
     expect(store.trySet("packet_id", 1, 0, 8)).toBe(0);
     expect(store.getBigInt("packet_id")).toBe(1n);
     expect([store.tryHas("nope"), store.trySet("nope", 1, 0, 4)]).toEqual([Errno.EINVAL, Errno.EINVAL]);
     expectError(() => store.get("nope"), "EINVAL", /"nope" is not registered/);
-    expectError(() => createStore(64, { impl }).get("packet_id"), "EINVAL", /not "packet_id" \(names are keys only in a store with a registry\)/);
+    expectError(
+      () => createStore(64, { impl }).get("packet_id"),
+      "EINVAL",
+      /not "packet_id" \(names are keys only in a store with a registry\)/,
+    );
     expect(store.delete("packet_id")).toBe(true);
   });
 });

@@ -11,7 +11,10 @@ const ROOT = join(import.meta.dirname, "..", "..");
 
 /** Runs an ES module in a child `node --expose-gc` (so that the test can collect garbage) and returns its stdout lines. */
 function withGc(source: string): string[] {
-  const run = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", source], { cwd: ROOT, encoding: "utf8" });
+  const run = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", source], {
+    cwd: ROOT,
+    encoding: "utf8",
+  });
   expect(run.stderr).toBe("");
   return run.stdout.trim().split("\n");
 }
@@ -80,11 +83,17 @@ describe("views of a caller's memory", () => {
     expect(mine.length).toBe(65536); // still attached: nothing grew
     expect(mine[0]).toBe(4); // and it sees the store's header: key 2's high bit
     expectError(() => useMemory(memory, { scratch: 1024 }), "EINVAL", /already at 32768/);
-    expectError(() => useMemory(new WebAssembly.Memory({ initial: 1 }), { scratch: 12 }), "EINVAL", /not 8-byte aligned/);
+    expectError(
+      () => useMemory(new WebAssembly.Memory({ initial: 1 }), { scratch: 12 }),
+      "EINVAL",
+      /not 8-byte aligned/,
+    );
   });
 
   it("refuses bytes in a resizable buffer, whose views would not follow it", () => {
-    const buffer = new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(64, { maxByteLength: 4096 });
+    const buffer = new (ArrayBuffer as unknown as new (n: number, o: object) => ArrayBuffer)(64, {
+      maxByteLength: 4096,
+    });
     expectError(() => TraitStore.over(new Uint8Array(buffer)), "EINVAL", /resizable/);
   });
 });

@@ -13,20 +13,32 @@ afterAll(() => Promise.all(groups.map((g) => g.close())));
 
 /** A started group of 2 workers with the test handler over a 16-frame pool. */
 async function group(registry?: SharedKeyRegistry): Promise<WorkerGroup> {
-  const g = new WorkerGroup(new PacketPool({ count: 16, memory: shared() }), { workers: 2, handler: HANDLER, burst: 4, ...(registry && { registry }) });
+  const g = new WorkerGroup(new PacketPool({ count: 16, memory: shared() }), {
+    workers: 2,
+    handler: HANDLER,
+    burst: 4,
+    ...(registry && { registry }),
+  });
   groups.push(g);
   await g.ready();
   return g;
 }
 
-const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: Error) => error);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: Error) => error,
+  );
 
 describe("WorkerGroup with workers that die or misbehave", { timeout: 20_000 }, () => {
   it("a worker that calls process.exit rejects the run, and every later run, with an error naming it; close() still works", async () => {
     const g = await group();
     const error = await failure(g.run({ op: "handler", args: { mode: "exit", worker: 1 } }));
     expect(error).toBeInstanceOf(TraitsError);
-    expect(error).toMatchObject({ code: "EINVAL", message: "EINVAL: worker 1 exited with code 3 (process.exit in a handler?); the WorkerGroup cannot run any more" });
+    expect(error).toMatchObject({
+      code: "EINVAL",
+      message: "EINVAL: worker 1 exited with code 3 (process.exit in a handler?); the WorkerGroup cannot run any more",
+    });
     await expect(g.run({ op: "init" })).rejects.toBe(error);
     await expect(g.run({ op: "init" })).rejects.toBe(error);
     await g.close();
@@ -38,14 +50,20 @@ describe("WorkerGroup with workers that die or misbehave", { timeout: 20_000 }, 
     await new Promise((resolve) => setTimeout(resolve, 200));
     const error = await failure(g.run({ op: "init" }));
     expect(error).toBeInstanceOf(TraitsError);
-    expect((error as Error).message).toMatch(/^EINVAL: worker 0 died: thrown from a timer \(an error nothing caught in the worker\)/);
+    expect((error as Error).message).toMatch(
+      /^EINVAL: worker 0 died: thrown from a timer \(an error nothing caught in the worker\)/,
+    );
     expect((error as Error).stack).toMatch(/in worker 0[\s\S]*handler\.mjs/);
   });
 
   it("a handler that throws null or a string reports what it threw, and the group stays usable", async () => {
     const g = await group();
-    await expect(g.run({ op: "handler", args: { mode: "throw-value", worker: 1, value: null } })).rejects.toThrow(/^worker 1: the handler threw null, not an Error$/);
-    await expect(g.run({ op: "handler", args: { mode: "throw-value", worker: 0, value: "boom" } })).rejects.toThrow(/^worker 0: the handler threw "boom", not an Error$/);
+    await expect(g.run({ op: "handler", args: { mode: "throw-value", worker: 1, value: null } })).rejects.toThrow(
+      /^worker 1: the handler threw null, not an Error$/,
+    );
+    await expect(g.run({ op: "handler", args: { mode: "throw-value", worker: 0, value: "boom" } })).rejects.toThrow(
+      /^worker 0: the handler threw "boom", not an Error$/,
+    );
     expect(await g.run({ op: "init" })).toBe(16);
   });
 
@@ -54,7 +72,9 @@ describe("WorkerGroup with workers that die or misbehave", { timeout: 20_000 }, 
     for (const value of ["x", -1, 1.5, 5, 10n, {}]) {
       const error = await failure(g.run({ op: "handler", args: { mode: "return", value } }));
       expect(error, String(value)).toBeInstanceOf(TraitsError);
-      expect((error as TraitsError).message).toMatch(/^EINVAL: worker \d: the handler returned .* for a burst of 4 frames; expected a count of successes \(an integer in 0\.\.4\) or nothing$/);
+      expect((error as TraitsError).message).toMatch(
+        /^EINVAL: worker \d: the handler returned .* for a burst of 4 frames; expected a count of successes \(an integer in 0\.\.4\) or nothing$/,
+      );
     }
     expect(await g.run({ op: "handler", args: { mode: "return", value: 3 } })).toBe(12);
     expect(await g.run({ op: "handler", args: { mode: "return" } })).toBe(0);
@@ -64,13 +84,18 @@ describe("WorkerGroup with workers that die or misbehave", { timeout: 20_000 }, 
     const g = await group();
     const error = await failure(g.run({ op: "handler", args: { mode: "node-error" } }));
     expect(error).not.toBeInstanceOf(TraitsError);
-    expect(error).toMatchObject({ code: "ERR_INVALID_ARG_TYPE", message: expect.stringMatching(/^worker \d: The first argument must be/) });
+    expect(error).toMatchObject({
+      code: "ERR_INVALID_ARG_TYPE",
+      message: expect.stringMatching(/^worker \d: The first argument must be/),
+    });
   });
 
   it("a worker that dies holding the SharedKeyRegistry lock: the group frees the lock", async () => {
     const registry = SharedKeyRegistry.create();
     const g = await group(registry);
-    await expect(g.run({ op: "handler", args: { mode: "die-holding-registry-lock" } })).rejects.toThrow(/exited with code 9/);
+    await expect(g.run({ op: "handler", args: { mode: "die-holding-registry-lock" } })).rejects.toThrow(
+      /exited with code 9/,
+    );
     await g.close();
     const started = Date.now();
     expect(registry.register("after", 4)).toBe(0);
@@ -80,7 +105,10 @@ describe("WorkerGroup with workers that die or misbehave", { timeout: 20_000 }, 
 
 /** Runs an ES module script with node and `flags`; returns its result (never hangs: 20 s timeout). */
 function node(flags: string[], script: string) {
-  return spawnSync(process.execPath, [...flags, "--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 });
+  return spawnSync(process.execPath, [...flags, "--input-type=module", "-e", script], {
+    encoding: "utf8",
+    timeout: 20_000,
+  });
 }
 
 describe("WorkerGroup in its process", { timeout: 60_000 }, () => {

@@ -51,7 +51,11 @@ describe.skipIf(skip)(`kernel bridge${skip ? ` skipped: ${reason}` : ""}`, () =>
   });
 
   it("calls a file that is not a BPF object EINVAL", () => {
-    expectBpfError(() => BpfObject.load(join(import.meta.dirname, "bridge.test.ts")), "EINVAL", /cannot open .* as a BPF object/);
+    expectBpfError(
+      () => BpfObject.load(join(import.meta.dirname, "bridge.test.ts")),
+      "EINVAL",
+      /cannot open .* as a BPF object/,
+    );
   });
 
   it("reports test-run errors: EINVAL (a packet below 14 bytes), ENOSPC (dataOut too short), EBADF", () => {
@@ -59,7 +63,11 @@ describe.skipIf(skip)(`kernel bridge${skip ? ` skipped: ${reason}` : ""}`, () =>
     try {
       const fd = object.programFd();
       expectBpfError(() => testRun(fd, { dataIn: new Uint8Array(4) }), "EINVAL", /refused the arguments/);
-      expectBpfError(() => testRun(fd, { dataIn: new Uint8Array(100), dataOut: new Uint8Array(10) }), "ENOSPC", /too short \(100 data bytes/);
+      expectBpfError(
+        () => testRun(fd, { dataIn: new Uint8Array(100), dataOut: new Uint8Array(10) }),
+        "ENOSPC",
+        /too short \(100 data bytes/,
+      );
       expect(testRun(fd, { dataIn: new Uint8Array(100), repeat: 3 }).retval).toBe(0); // a malformed oracle packet: XDP_ABORTED
     } finally {
       object.close();
@@ -68,18 +76,26 @@ describe.skipIf(skip)(`kernel bridge${skip ? ` skipped: ${reason}` : ""}`, () =>
   });
 
   it("runs on views into a WebAssembly memory, before and after it grows", () => {
-    const object = BpfObject.load(EXAMPLE), memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
+    const object = BpfObject.load(EXAMPLE),
+      memory = new WebAssembly.Memory({ initial: 1, maximum: 4 });
     try {
-      const fd = object.programFd(), frame = new Uint8Array(64);
+      const fd = object.programFd(),
+        frame = new Uint8Array(64);
       frame.set([0x08, 0x06], 12); // an ARP frame: no hash, no VLAN tag
-      for (const [id, grow] of [[0, false], [1, true]] as const) {
+      for (const [id, grow] of [
+        [0, false],
+        [1, true],
+      ] as const) {
         if (grow) memory.grow(2);
-        const dataIn = new Uint8Array(memory.buffer, 1000, frame.length), dataOut = new Uint8Array(memory.buffer, 2048, 40 + frame.length);
+        const dataIn = new Uint8Array(memory.buffer, 1000, frame.length),
+          dataOut = new Uint8Array(memory.buffer, 2048, 40 + frame.length);
         dataIn.set(frame);
         expect(testRun(fd, { dataIn, dataOut }).retval).toBe(2);
         expect(Buffer.from(dataOut.subarray(40)).equals(frame)).toBe(true);
         // keys 0 (8 bytes: the packet id), 59 and 60 (4 bytes each: no hash, no type)
-        expect(Buffer.from(dataOut.subarray(0, 32)).toString("hex")).toBe(`010000000000001801000000000000000${id}${"00".repeat(15)}`);
+        expect(Buffer.from(dataOut.subarray(0, 32)).toString("hex")).toBe(
+          `010000000000001801000000000000000${id}${"00".repeat(15)}`,
+        );
       }
     } finally {
       object.close();

@@ -11,7 +11,8 @@ import { BpfError, BpfObject, testRun } from "packet-traits/xdp";
 const OBJECT = join(import.meta.dirname, "../../bpf/example.bpf.o");
 const META = 40;
 
-let example: BpfObject | undefined, reason = "";
+let example: BpfObject | undefined,
+  reason = "";
 try {
   example = BpfObject.load(OBJECT);
 } catch (error) {
@@ -23,7 +24,8 @@ if (skip) console.warn(`example program skipped: ${reason}`);
 
 /** The frames of a little-endian classic pcap file. */
 function frames(file: string): Uint8Array[] {
-  const bytes = readFileSync(file), out: Uint8Array[] = [];
+  const bytes = readFileSync(file),
+    out: Uint8Array[] = [];
   for (let at = 24; at + 16 <= bytes.length; ) {
     const length = bytes.readUInt32LE(at + 8);
     out.push(new Uint8Array(bytes.subarray(at + 16, at + 16 + length)));
@@ -47,7 +49,8 @@ describe.skipIf(skip)(`example XDP program (bpf/example.bpf.o)${skip ? ` skipped
 
   it("writes packet_id, rx_hash, rss_hash_type and the VLAN tag into a store the library decodes, and passes every frame", () => {
     if (!example) throw new Error(`example program unavailable: ${reason}`);
-    const fd = example.programFd("traits_example"), sample = frames(join(import.meta.dirname, "../fixtures/sample.pcap"));
+    const fd = example.programFd("traits_example"),
+      sample = frames(join(import.meta.dirname, "../fixtures/sample.pcap"));
     expect(sample).toHaveLength(EXPECTED.length);
     sample.forEach((frame, i) => {
       const out = new Uint8Array(META + frame.length);
@@ -55,7 +58,8 @@ describe.skipIf(skip)(`example XDP program (bpf/example.bpf.o)${skip ? ` skipped
       expect(run.retval, `frame ${i}: XDP_PASS`).toBe(2);
       expect(run.dataSize).toBe(out.length);
       expect(Buffer.from(out.subarray(META)).equals(frame), `frame ${i} unchanged`).toBe(true);
-      const store = TraitStore.over(out.subarray(0, META), { profile: "v1", impl: "js", hardwareKeys: "keys" }), want = EXPECTED[i]!;
+      const store = TraitStore.over(out.subarray(0, META), { profile: "v1", impl: "js", hardwareKeys: "keys" }),
+        want = EXPECTED[i]!;
       expect(store.get(0), `frame ${i} packet_id`).toBe(BigInt(i));
       expect(store.get(HardwareKey.RX_HASH), `frame ${i} rx_hash`).toBe(want.hash);
       expect(store.get(HardwareKey.RSS_HASH_TYPE), `frame ${i} rss_hash_type`).toBe(want.type);

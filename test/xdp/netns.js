@@ -33,10 +33,16 @@ function ip(...args) {
  * @returns {VethPair}
  */
 export function vethPair(tag) {
-  const id = `${process.pid % 100000}${tag}`, n = (process.pid % 200) + 20;
+  const id = `${process.pid % 100000}${tag}`,
+    n = (process.pid % 200) + 20;
   /** @type {VethPair} */
   const pair = {
-    rxNs: `ptrx${id}`, rxDev: `ptr${id}`, txNs: `pttx${id}`, txDev: `ptt${id}`, rxIp: `10.99.${n}.1`, rxMac: "",
+    rxNs: `ptrx${id}`,
+    rxDev: `ptr${id}`,
+    txNs: `pttx${id}`,
+    txDev: `ptt${id}`,
+    rxIp: `10.99.${n}.1`,
+    rxMac: "",
     remove() {
       for (const ns of [pair.rxNs, pair.txNs]) spawnSync("ip", ["netns", "del", ns]);
     },
@@ -44,9 +50,23 @@ export function vethPair(tag) {
   try {
     ip("netns", "add", pair.rxNs);
     ip("netns", "add", pair.txNs);
-    for (const ns of [pair.rxNs, pair.txNs]) { // no IPv6 neighbour discovery or MLD: the only packets are the test's
-      const r = spawnSync("ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1"], { encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`sysctl in ${ns}: ${(r.stderr || r.error?.message || "").trim().split("\n")[0]}`);
+    for (const ns of [pair.rxNs, pair.txNs]) {
+      // no IPv6 neighbour discovery or MLD: the only packets are the test's
+      const r = spawnSync(
+        "ip",
+        [
+          "netns",
+          "exec",
+          ns,
+          "sysctl",
+          "-qw",
+          "net.ipv6.conf.all.disable_ipv6=1",
+          "net.ipv6.conf.default.disable_ipv6=1",
+        ],
+        { encoding: "utf8" },
+      );
+      if (r.status !== 0)
+        throw new Error(`sysctl in ${ns}: ${(r.stderr || r.error?.message || "").trim().split("\n")[0]}`);
     }
     ip("link", "add", pair.rxDev, "netns", pair.rxNs, "type", "veth", "peer", "name", pair.txDev, "netns", pair.txNs);
     ip("-n", pair.rxNs, "addr", "add", `${pair.rxIp}/24`, "dev", pair.rxDev);
@@ -70,5 +90,7 @@ export function vethPair(tag) {
  */
 export function send(pair, count, flows, size = 32, base = 9000) {
   const script = `const s=require("dgram").createSocket("udp4");let i=0;const next=()=>{if(i===${count})return s.close();const p=Buffer.alloc(${size},0x2e);p.write("packet "+i);s.send(p,${base}+(i%${flows}),"${pair.rxIp}",()=>{i++;next()})};next();`;
-  execFileSync("ip", ["netns", "exec", pair.txNs, process.execPath, "-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+  execFileSync("ip", ["netns", "exec", pair.txNs, process.execPath, "-e", script], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
 }

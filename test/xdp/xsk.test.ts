@@ -14,9 +14,12 @@ import { send, vethPair } from "./netns.js";
 import type { VethPair } from "./netns.js";
 
 const RECEIVER = join(import.meta.dirname, "../fixtures/xdp/receiver.mjs");
-const N = 300, FLOWS = 4, SIZE = 64;
+const N = 300,
+  FLOWS = 4,
+  SIZE = 64;
 
-let pair: VethPair | undefined, reason = "";
+let pair: VethPair | undefined,
+  reason = "";
 try {
   if (process.getuid?.() !== 0) throw new Error("network namespaces and AF_XDP need root");
   pair = vethPair("x");
@@ -28,10 +31,25 @@ if (skip) console.warn(`AF_XDP test skipped: ${reason}`);
 
 /** Starts the receiver in the receiving namespace; resolves once its socket is open. */
 function receiver(p: VethPair, count: number, mode = "print"): Promise<{ lines: Promise<string[]> }> {
-  const child = spawn("ip", ["netns", "exec", p.rxNs, process.execPath, RECEIVER, p.rxDev, String(count), "15000", mode], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "", err = "";
+  const child = spawn(
+    "ip",
+    ["netns", "exec", p.rxNs, process.execPath, RECEIVER, p.rxDev, String(count), "15000", mode],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let out = "",
+    err = "";
   child.stderr.on("data", (d: Buffer) => (err += d));
-  const done = new Promise<string[]>((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve(out.trim().split("\n").slice(1)) : reject(new Error(`receiver exited ${code}: ${err.trim().split("\n").pop() ?? ""} (${out.trim().split("\n").length - 1} packets)`)))));
+  const done = new Promise<string[]>((resolve, reject) =>
+    child.on("close", (code) =>
+      code === 0
+        ? resolve(out.trim().split("\n").slice(1))
+        : reject(
+            new Error(
+              `receiver exited ${code}: ${err.trim().split("\n").pop() ?? ""} (${out.trim().split("\n").length - 1} packets)`,
+            ),
+          ),
+    ),
+  );
   return new Promise((resolve, reject) => {
     child.stdout.on("data", (d: Buffer) => {
       out += d;
@@ -48,12 +66,15 @@ describe.skipIf(skip)(`AF_XDP receive on a veth pair${skip ? ` skipped: ${reason
     if (!pair) throw new Error(reason);
     const { lines } = await receiver(pair, N);
     send(pair, N, FLOWS, SIZE);
-    const packets = (await lines).map((line) => JSON.parse(line) as { head: number; data: string; traits: Array<[number, string]> });
+    const packets = (await lines).map(
+      (line) => JSON.parse(line) as { head: number; data: string; traits: Array<[number, string]> },
+    );
     expect(packets).toHaveLength(N);
     const hashes = new Map<number, string>();
     let last = 0n;
     packets.forEach((p, i) => {
-      const data = Buffer.from(p.data, "hex"), traits = new Map(p.traits);
+      const data = Buffer.from(p.data, "hex"),
+        traits = new Map(p.traits);
       expect(data.length, `packet ${i}`).toBe(14 + 20 + 8 + SIZE);
       const payload = Buffer.alloc(SIZE, 0x2e);
       payload.write(`packet ${i}`);
