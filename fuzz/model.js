@@ -49,7 +49,12 @@ export function leBytes(len, lo, hi) {
 /** A pool's frames as the model sees them; `registry` is a KeyLookup (strict pool) or undefined. */
 export class PoolModel {
   constructor({ count, frameSize, headroom, profile, placement, registry }, images) {
-    Object.assign(this, { count, frameSize, headroom, profile, placement, registry });
+    this.count = count;
+    this.frameSize = frameSize;
+    this.headroom = headroom;
+    this.profile = profile;
+    this.placement = placement;
+    this.registry = registry;
     this.dataEnd = frameSize - (placement === "struct" ? HINTS : 0);
     this.frames = images.map((image) => ({
       head: headroom,
