@@ -14,6 +14,7 @@ const TIMESTAMP = 1_700_000_000_123_456_789n,
   TS_HI = Number(TIMESTAMP >> 32n);
 
 /** Each returns the operations that succeeded; `state` carries what runs across bursts (annotate's packet id). */
+/** @type {Record<string, (pool: import("packet-traits").PacketPool, burst: import("packet-traits").Burst, state: any) => number>} */
 export const BURST_OPS = {
   "get 4B": (pool, b) => pool.batchGet(b, 10),
   "get 8B": (pool, b) => pool.batchGet(b, 17),

@@ -122,6 +122,15 @@ function machine() {
   };
 }
 
+/**
+ * The mean latency (ms) of a task that completed (errored ones stopped the run above).
+ * @param {unknown} result
+ * @returns {number}
+ */
+function latencyOf(result) {
+  return /** @type {{ latency: { mean: number } }} */ (result).latency.mean;
+}
+
 const options = parseArgs(process.argv.slice(2));
 if (options.xdp) {
   const { benchXdp } = await import("./xdp.js");
@@ -180,7 +189,7 @@ for (const size of options.rings) {
     for (const task of bench.tasks) {
       if (task.result.state === "errored") fail(`${task.name}: ${task.result.error?.message}`);
     }
-    if (round >= 0) order.forEach((t, i) => t.samples.push((bench.tasks[i].result.latency.mean * 1e6) / packets));
+    if (round >= 0) order.forEach((t, i) => t.samples.push((latencyOf(bench.tasks[i].result) * 1e6) / packets));
     process.stderr.write(
       round < 0 ? `ring ${size}: warmed up\n` : `ring ${size}: sample ${round + 1}/${options.samples}\n`,
     );

@@ -62,7 +62,10 @@ function child(ns, args) {
   return { proc, done, ready };
 }
 
-/** Runs the live benchmark; returns rows { case, runs: packets/s of each sample }. */
+/**
+ * Runs the live benchmark; returns rows { case, runs: packets/s of each sample }.
+ * @returns {Promise<Array<{ case: string, runs: number[] }>>}
+ */
 export async function benchXdp({ samples = 3, seconds = 3 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "bench-xdp-"));
   const pair = vethPair("b");
@@ -97,7 +100,7 @@ export async function benchXdp({ samples = 3, seconds = 3 } = {}) {
         console.log(`xdp: ${name}: ${(JSON.parse(line).pps / 1e6).toFixed(3)} Mpps (sample ${s + 1}/${samples})`);
       }
     }
-    return cases.map(([name]) => ({ case: name, runs: runs.get(name) }));
+    return cases.map(([name]) => ({ case: String(name), runs: runs.get(name) }));
   } finally {
     process.removeListener("SIGINT", interrupted).removeListener("SIGTERM", interrupted);
     pair.remove();

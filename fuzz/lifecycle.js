@@ -79,7 +79,10 @@ function checkViews(v, where) {
     if (page[i] !== GUARD) throw new Error(`${where}: ${v.impl} view wrote guard byte ${i}`);
 }
 
-/** A random single-store op on a handle: [description, run(store), expected(model)]. */
+/**
+ * A random single-store op on a handle: [description, run(store), expected(model)].
+ * @returns {[string, (store: any) => unknown, (model: any) => unknown]}
+ */
 function storeOp(r, profile) {
   const k = r.int(12);
   const key = k < 8 ? r.int(64) : k < 11 ? r.pick(HW_KEYS) : r.pick([64, -1, 0x10005]);
@@ -220,7 +223,7 @@ export function fuzzLifecycle(seed, ops) {
                 : undefined;
           for (const v of views) {
             const { start, cap } = v.regions[target];
-            const got = rcOf(() => (v.view.retarget(...(bad ?? [start, cap])), 0));
+            const got = rcOf(() => (v.view.retarget(.../** @type {[number, number]} */ (bad ?? [start, cap])), 0));
             const expected = bad ? (bad[1] === 15 ? Errno.ENOMEM : Errno.EINVAL) : 0;
             if (got !== expected)
               throw new Error(
@@ -250,8 +253,8 @@ export function fuzzLifecycle(seed, ops) {
           const shared = r.int(2) === 1,
             size = 16 + 8 * r.int(10);
           const buffer = shared
-            ? new SharedArrayBuffer(size, { maxByteLength: 1024 })
-            : new ArrayBuffer(size, { maxByteLength: 1024 });
+            ? new /** @type {any} */ (SharedArrayBuffer)(size, { maxByteLength: 1024 }) // ES2024 growable
+            : new /** @type {any} */ (ArrayBuffer)(size, { maxByteLength: 1024 }); // ES2024 resizable
           new Uint8Array(buffer).fill(7);
           const got = rcOf(() => TraitStore.over(new Uint8Array(buffer), { impl: "js" }));
           if (got !== Errno.EINVAL || new Uint8Array(buffer).some((b) => b !== 7))

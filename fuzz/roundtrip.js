@@ -121,14 +121,17 @@ export function fuzzRoundTrips(seed, ops) {
             throw new Error(
               `${where}: store ${Buffer.from(bytes).toString("hex")} decodes as ${JSON.stringify(decoded[0])} on js, ${JSON.stringify(decoded[1])} on wasm`,
             );
-          const [n, size, keys, lens, values] = decoded[0];
+          const [n, size, keys, lens, values] = /** @type {[number, number, number[], number[], number[]]} */ (
+            decoded[0]
+          );
           if (n < 0) continue;
           // Re-encode: the same entries set on an empty store of the same capacity give the same bytes.
           const copy = TraitStore.over(new Uint8Array(bytes.length), { profile, impl: "js" });
           copy.setMany(
-            keys
-              .map((k, j) => [k, (BigInt(values[2 * j + 1]) << 32n) | BigInt(values[2 * j]), lens[j]])
-              .map(([k, v, l]) => [k, l === 8 ? v : Number(v), l]),
+            keys.map((k, j) => {
+              const v = (BigInt(values[2 * j + 1]) << 32n) | BigInt(values[2 * j]);
+              return /** @type {[number, number | bigint, number]} */ ([k, lens[j] === 8 ? v : Number(v), lens[j]]);
+            }),
           );
           if (copy.size !== size || Buffer.compare(copy.toBytes(), bytes.subarray(0, size)) !== 0)
             throw new Error(

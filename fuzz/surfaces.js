@@ -531,7 +531,7 @@ function randomOp(r, config) {
               (rc) => rc === 16,
               false,
             );
-            return [count, status, status.map((st, i) => (st === 16 ? wides[i] : null))];
+            return [count, status, /** @type {number[]} */ (status).map((st, i) => (st === 16 ? wides[i] : null))];
           },
         ];
       }
@@ -906,7 +906,7 @@ export async function fuzzWorkers(seed, ops) {
       const expected = rcOf(() => runOne(single, burst, task));
       let got;
       try {
-        got = await group.run(task, queues ? { queues } : {});
+        got = await group.run(/** @type {import("packet-traits").WorkerTask} */ (task), queues ? { queues } : {});
       } catch (error) {
         if (!(error instanceof TraitsError)) throw new Error(`${where}: the group threw ${error?.stack ?? error}`);
         got = error.errno;

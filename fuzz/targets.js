@@ -89,7 +89,10 @@ function outcome(fn) {
 
 const KEYS = () => [0, 1, 5, 17, 31, 32, 33, 40, 62, 63, 64, 65, 1000, -1];
 
-/** A random op, as a function of one world (applied to both in turn); returns [description, op]. */
+/**
+ * A random op, as a function of one world (applied to both in turn); returns [description, op].
+ * @returns {[string, (world: any) => unknown]}
+ */
 function randomOp(r) {
   const frame = r.int(FRAMES + 2) - (r.int(10) === 0 ? 1 : 0); // now and then out of range
   const key = r.int(4) === 0 ? r.pick(KEYS()) : r.int(64),
