@@ -11,8 +11,8 @@ import type { Profile } from "../core/options.js";
 import { PacketPool, type Field } from "../pool/pool.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, HardwareKey } from "../store/hardware.js";
 import type { Burst } from "../pool/burst.js";
-import { BLOCK, CaptureReader, END, STALL, keysText, type ByteSource, type KeyName } from "./capture.js";
-import { PcapngWriter, packetTicks, pipelineMemory, type ByteSink } from "./writer.js";
+import { CaptureReader, keysText, type ByteSource, type KeyName } from "./capture.js";
+import { PcapngWriter, packetTicks, pipelineMemory, runPipeline, type ByteSink } from "./writer.js";
 import { rxHash } from "./rss.js";
 import { commentText, storeRows } from "./rows.js";
 
@@ -124,25 +124,13 @@ class Annotator {
 
   run(): number {
     const { reader, writer, options } = this;
-    let header = false;
-    while (this.packets < options.limit) {
-      const kind = reader.next(this.n === 0);
-      if (!header && reader.format === "pcap") {
-        writer.pcapHeader(reader);
-        header = true;
-      }
-      if (kind === END) break;
-      if (kind === STALL) this.flushBurst();
-      else if (kind === BLOCK) {
-        this.flushBurst();
-        writer.block(reader);
-      } else {
-        this.stash();
-        if (this.n === BURST) this.flushBurst();
-      }
-    }
-    this.flushBurst();
-    writer.flush();
+    runPipeline(reader, writer, {
+      pending: () => this.n,
+      full: () => this.n === BURST,
+      done: () => this.packets >= options.limit,
+      stash: () => this.stash(),
+      flushBurst: () => this.flushBurst(),
+    });
     return this.packets;
   }
 

@@ -6,7 +6,10 @@
  * option (and comments).
  */
 import {
+  BLOCK,
   BYTE_ORDER_MAGIC,
+  END,
+  STALL,
   EPB,
   IDB,
   IF_FCSLEN,
@@ -279,4 +282,47 @@ export function packetTicks(reader: CaptureReader, out: Uint32Array, at: number)
     out[at] = reader.tsLow;
     out[at + 1] = reader.tsHigh;
   }
+}
+
+/** What a pipeline does with a capture's packets, burst by burst (annotate, xdp run). */
+export interface BurstStage {
+  /** Packets taken into the burst not yet written. */
+  pending(): number;
+  /** True when the burst holds all it can. */
+  full(): boolean;
+  /** True when no more packets are wanted (-c). */
+  done(): boolean;
+  /** Takes the reader's current packet into the burst. */
+  stash(): void;
+  /** Processes the burst and writes its packets through the writer. */
+  flushBurst(): void;
+}
+
+/**
+ * Drives a pipeline over a capture: each packet goes to the stage; a full burst, a stall of the
+ * source (so that a slow input still flows) or a block that is not a packet flushes the burst first;
+ * a pcap file's header and the blocks that are not packets are written as they come. Ends at the end
+ * of the capture or when the stage is done, flushing the burst and the writer. Throws what the
+ * reader, the stage or the writer throw.
+ */
+export function runPipeline(reader: CaptureReader, writer: PcapngWriter, stage: BurstStage): void {
+  let header = false;
+  while (!stage.done()) {
+    const kind = reader.next(stage.pending() === 0);
+    if (!header && reader.format === "pcap") {
+      writer.pcapHeader(reader);
+      header = true;
+    }
+    if (kind === END) break;
+    if (kind === STALL) stage.flushBurst();
+    else if (kind === BLOCK) {
+      stage.flushBurst();
+      writer.block(reader);
+    } else {
+      stage.stash();
+      if (stage.full()) stage.flushBurst();
+    }
+  }
+  stage.flushBurst();
+  writer.flush();
 }

@@ -7,20 +7,18 @@
  */
 import { TraitsError, errnoName } from "../core/errors.js";
 import { toProfile, type Profile } from "../core/options.js";
-import {
-  BLOCK,
-  CaptureReader,
-  END,
-  READER_BYTES,
-  STALL,
-  keysText,
-  type ByteSource,
-  type KeyName,
-} from "../capture/capture.js";
+import { CaptureReader, READER_BYTES, keysText, type ByteSource, type KeyName } from "../capture/capture.js";
 import { hardwareNames } from "../capture/annotate.js";
 import { Output, openInput } from "../capture/io.js";
 import { commentText, storeRows } from "../capture/rows.js";
-import { PcapngWriter, WRITER_BYTES, packetTicks, pipelineMemory, type ByteSink } from "../capture/writer.js";
+import {
+  PcapngWriter,
+  WRITER_BYTES,
+  packetTicks,
+  pipelineMemory,
+  runPipeline,
+  type ByteSink,
+} from "../capture/writer.js";
 import { PacketPool } from "../pool/pool.js";
 import type { Burst } from "../pool/burst.js";
 import { KeyRegistry } from "../registry/registry.js";
@@ -219,25 +217,13 @@ class XdpRun {
 
   run(): Map<string, number> {
     const { reader, writer } = this;
-    let header = false;
-    while (this.packets < this.options.limit) {
-      const kind = reader.next(this.n === 0);
-      if (!header && reader.format === "pcap") {
-        writer.pcapHeader(reader);
-        header = true;
-      }
-      if (kind === END) break;
-      if (kind === STALL) this.flushBurst();
-      else if (kind === BLOCK) {
-        this.flushBurst();
-        writer.block(reader);
-      } else {
-        this.stash();
-        if (this.n === BURST) this.flushBurst();
-      }
-    }
-    this.flushBurst();
-    writer.flush();
+    runPipeline(reader, writer, {
+      pending: () => this.n,
+      full: () => this.n === BURST,
+      done: () => this.packets >= this.options.limit,
+      stash: () => this.stash(),
+      flushBurst: () => this.flushBurst(),
+    });
     return this.counts;
   }
 
