@@ -14,11 +14,13 @@ export const TRAITS_OPTION = 2989;
 export const KEYS_OPTION = 2988;
 /** The Private Enterprise Number our options are filed under: IANA's PEN for documentation (no PEN is assigned to this project). */
 export const TRAITS_PEN = 32473;
+/** pcapng option codes: end of options, comment, and the interface options the reader uses. */
 export const OPT_END = 0,
   OPT_COMMENT = 1,
   IF_TSRESOL = 9,
   IF_FCSLEN = 13,
   IF_TSOFFSET = 14;
+/** pcapng block types (SHB, IDB, SPB, EPB) and the section header's byte-order magic. */
 export const SHB = 0x0a0d0d0a,
   IDB = 1,
   SPB = 3,

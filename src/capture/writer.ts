@@ -33,6 +33,7 @@ export interface ByteSink {
 
 /** The output buffer is written once it holds this much; it has room for a maximal record, our options and a chunk. */
 export const WRITE_CHUNK = 2 ** 20;
+/** Bytes of the writer's output buffer: a maximal record, room for our options, and a chunk. */
 export const WRITER_BYTES = MAX_RECORD + 65536 + WRITE_CHUNK;
 /** Comments that belong to our traits option (written right after it; dropped with it when a capture is written again). */
 const OUR_COMMENTS = ["traits:", "xdp: "].map((text) => [...text].map((c) => c.charCodeAt(0)));

@@ -9,6 +9,7 @@ import { rowsTable, storeRows } from "../capture/rows.js";
 import { parseHex } from "./hex.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
 
+/** The usage text of `decode` (printed by -h and with usage errors). */
 export const DECODE_USAGE = `usage: packet-traits decode [HEX] [--file F [--offset N] [--capacity N]] [--profile v1|flags]
                             [--registry FILE] [--key NAME=KEY:LEN]... [--hardware-keys keys|off] [--json]
 

@@ -8,11 +8,13 @@ import { showCapture } from "../capture/show.js";
 import { FileError, Output, TextOut, openInput } from "../capture/io.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
 
+/** The usage text of `pcap`. */
 export const PCAP_USAGE = `usage: packet-traits pcap annotate IN OUT [--registry FILE] [--set NAME=VALUE]... [--comment] [--profile v1|flags] [-c N]
        packet-traits pcap show FILE [--registry FILE] [--profile v1|flags] [--json] [-c N]
 
 IN, OUT and FILE may be - for stdin and stdout.`;
 
+/** The usage text of `pcap annotate`. */
 export const ANNOTATE_USAGE = `usage: packet-traits pcap annotate IN OUT [--registry FILE] [--set NAME=VALUE]... [--comment] [--profile v1|flags] [-c N]
 
 Reads a pcap or pcapng capture (IN, or - for stdin) and writes pcapng (OUT, or - for stdout) whose
@@ -25,6 +27,7 @@ its directory, renamed into place when complete: on any error it is untouched.
   --profile P       v1 (default) or flags
   -c, --count N     stop after N packets`;
 
+/** The usage text of `pcap show`. */
 export const SHOW_USAGE = `usage: packet-traits pcap show FILE [--registry FILE] [--profile v1|flags] [--json] [-c N]
 
 Prints each packet's traits, as it reads them, by name: from --registry, else from the capture's own

@@ -5,6 +5,7 @@ import { toProfile } from "../core/options.js";
 import { KeyRegistry } from "../registry/registry.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
 
+/** The usage text of `registry`. */
 export const REGISTRY_USAGE = `usage: packet-traits registry init --file FILE [--profile v1|flags]
        packet-traits registry add NAME SIZE --file FILE [--key K] [--description TEXT]
        packet-traits registry rm NAME --file FILE

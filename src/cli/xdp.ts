@@ -33,6 +33,7 @@ import { UsageError, integer, parse, print, type Io } from "./args.js";
 export const XDP_USAGE = `  xdp run PROG.o IN OUT ...              run an XDP program over a capture (BPF_PROG_TEST_RUN; - for stdin/stdout)
   xdp capture --dev IF OUT ...           capture live through AF_XDP, each packet with its traits (- for stdout)`;
 
+/** The usage text of `xdp capture`. */
 export const CAPTURE_USAGE = `usage: packet-traits xdp capture --dev IF [--queue Q] [-c N] [--program P.o] [--meta-length N] OUT
 
 Captures from queue Q (default 0) of interface IF through an AF_XDP socket whose frames are a
@@ -51,6 +52,7 @@ const CAPTURE = {
   "meta-length": { type: "string" },
 } as const;
 
+/** The usage text of `xdp run`. */
 export const RUN_USAGE = `usage: packet-traits xdp run PROG.o IN OUT [--program NAME] [--profile v1|flags] [--registry FILE] [--verdict-key K] [-c N]
 
 Runs the XDP program of PROG.o (BPF_PROG_TEST_RUN) over each packet of a pcap or pcapng capture (IN,

@@ -4,6 +4,7 @@
  */
 
 // Inlined as literals by tsc: module-level consts cost a TDZ check on every use in V8's optimized code.
+/** The store header's size: values start HEADER bytes after the store. */
 export const enum Layout {
   HEADER = 16,
 }

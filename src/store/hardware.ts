@@ -35,6 +35,7 @@ export const HARDWARE_SIZES = [4, 4, 2, 2, 8] as const;
 export const HARDWARE_FIRST_APP_KEY = 59;
 /** Placement "struct": the hints area's size, and each field's offset in it (presence bits: u32 at 0). */
 export const HINTS_BYTES = 32;
+/** Placement "struct": each hardware key's offset in the hints area, by index. */
 export const HINT_OFFSETS = [4, 8, 12, 14, 16] as const;
 /** Names of the hardware keys, by index, as tools show them. */
 export const HARDWARE_NAMES = ["rx_hash", "rss_hash_type", "vlan_tci", "vlan_proto", "rx_timestamp"] as const;

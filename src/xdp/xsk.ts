@@ -26,6 +26,7 @@ const XDP_COPY = 1 << 1;
 const PGOFF = { rx: 0n, tx: 0x80000000n, fill: 0x100000000n, completion: 0x180000000n } as const;
 /** The shipped receive program and the metadata length it makes. */
 export const RECEIVE_PROGRAM = join(fileURLToPath(new URL(".", import.meta.url)), "../../bpf/receive.bpf.o");
+/** Bytes of the metadata area the shipped receive program makes (its traits store). */
 export const RECEIVE_META_LENGTH = 48;
 
 /** Options of XskSocket.open. */
