@@ -1,10 +1,12 @@
 // A reference model of pool frames for the fuzz targets of fuzz/surfaces.js: what every public call
 // on a PacketPool should return and leave behind, written from the format and the documented API
 // (README.md, docs/FORMAT.md, docs/REGISTRY.md), not from the implementation. A frame is a Map of
-// key -> { len, lo, hi } (profile-aware) or a corrupt header (all ones: it declares 528 bytes, more
-// than any frame of the fuzzers holds), the 32-byte hints area of placement "struct", the head,
-// the packet length, and an image of the frame's bytes outside its store with a mask of the bytes
-// whose value is known (bytes that left the store by a push of the head are unknown).
+// key -> { len, lo, hi } (profile-aware) or a corrupt header (16 raw bytes declaring more than the
+// store's capacity: all ones declares 528 bytes, more than any frame of the fuzzers holds), the
+// 32-byte hints area of placement "struct", the head, the packet length, the store's capacity (the
+// head in store placement "frame", the metadata length in placement "metadata", where the store ends
+// at the head), and an image of the frame's bytes outside its store with a mask of the bytes whose
+// value is known (bytes that left the store by a push of the head are unknown).
 import { Errno } from "packet-traits";
 
 /** Value sizes of each profile, in size-code order (code = index + 1). */
@@ -15,7 +17,8 @@ export const HW_SIZES = [4, 4, 2, 2, 8];
 const HW_OFFSETS = [4, 8, 12, 14, 16],
   VLAN_PROTO = 3,
   FIRST_APP_KEY = 59,
-  HINTS = 32;
+  HINTS = 32,
+  ALL_ONES = new Uint8Array(16).fill(0xff);
 
 /** 0..63 for an application key, 64 + i for hardware key i, -1 for anything else (numbers or bigints). */
 export function keyId(key) {
@@ -48,19 +51,23 @@ export function leBytes(len, lo, hi) {
 
 /** A pool's frames as the model sees them; `registry` is a KeyLookup (strict pool) or undefined. */
 export class PoolModel {
-  constructor({ count, frameSize, headroom, profile, placement, registry }, images) {
+  constructor({ count, frameSize, headroom, profile, placement, registry, store = "frame", metaLength = 32 }, images) {
     this.count = count;
     this.frameSize = frameSize;
     this.headroom = headroom;
     this.profile = profile;
     this.placement = placement;
+    this.store = store;
+    this.metaLength = store === "frame" ? headroom : metaLength;
     this.registry = registry;
     this.dataEnd = frameSize - (placement === "struct" ? HINTS : 0);
     this.frames = images.map((image) => ({
       head: headroom,
       length: 0,
+      cap: this.metaLength,
       map: new Map(),
       corrupt: false,
+      raw: ALL_ONES,
       hints: new Uint8Array(HINTS),
       image: image.slice(),
       known: new Uint8Array(frameSize).fill(1),
@@ -76,7 +83,7 @@ export class PoolModel {
 
   /** The store's bytes as the format lays them out: header (high, low), then values in key order. */
   serialize(f) {
-    if (this.frames[f].corrupt) return new Uint8Array(16).fill(0xff);
+    if (this.frames[f].corrupt) return this.frames[f].raw;
     const map = this.frames[f].map,
       keys = [...map.keys()].sort((a, b) => a - b),
       out = new Uint8Array(this.size(f)),
@@ -107,7 +114,7 @@ export class PoolModel {
     } else {
       let used = 16;
       for (const v of map.values()) used += v.len;
-      if (used + len > this.frames[f].head) return Errno.ENOSPC;
+      if (used + len > this.frames[f].cap) return Errno.ENOSPC;
     }
     map.set(k, { len, lo: len === 0 ? 0 : lo, hi: len === 8 ? hi : 0 });
     return 0;
@@ -240,23 +247,78 @@ export class PoolModel {
     return 0;
   }
 
-  /** pool.adjustHead(f, delta) as an rc (the new head on success). */
+  /**
+   * pool.adjustHead(f, delta) as an rc (the new head on success). Store placement "frame": the store's
+   * capacity follows the head; "metadata": the store moves with the data, its capacity unchanged.
+   */
   adjustHead(f, delta) {
     const fm = this.frames[f];
     if (!Number.isInteger(delta) || delta < -fm.head || delta > fm.length) return Errno.EINVAL;
     const next = fm.head + delta;
+    if (this.store === "metadata") {
+      if (next < fm.cap) return Errno.ENOSPC;
+      if (delta % 4 !== 0) return Errno.EINVAL;
+      this.moveHead(f, next, fm.length - delta, fm.cap);
+      return next;
+    }
     if (fm.corrupt) return Errno.EBADMSG;
     if (next < this.size(f)) return Errno.ENOSPC;
     this.moveHead(f, next, fm.length - delta);
     return next;
   }
 
-  /** Moves a frame's head: bytes that leave the store (a push) held store garbage, unknown from now on. */
-  moveHead(f, head, length) {
+  /**
+   * pool.adjustMeta(f, delta) as an rc (the new metadata length). `bytes`: the frame's bytes before
+   * the call, where the store's new header and values are (no byte moves: after a grow they are
+   * whatever the headroom held, after a shrink the old store's values), parsed as the format says.
+   */
+  adjustMeta(f, delta, bytes) {
+    const fm = this.frames[f];
+    if (this.store === "frame") return Errno.EINVAL;
+    if (!Number.isInteger(delta) || delta < fm.cap - fm.head || delta > fm.cap || delta % 4 !== 0) return Errno.EINVAL;
+    fm.cap -= delta;
+    this.parse(f, bytes.subarray(fm.head - fm.cap, fm.head));
+    return fm.cap;
+  }
+
+  /** A corrupt header: all ones, 528 bytes declared. */
+  corruptHeader(f) {
+    Object.assign(this.frames[f], { map: new Map(), corrupt: true, raw: ALL_ONES });
+    return 0;
+  }
+
+  /** Takes a store's bytes as they are: its entries, or a corrupt header if it declares more than its capacity. */
+  parse(f, store) {
+    const fm = this.frames[f],
+      view = new DataView(store.buffer, store.byteOffset, store.length),
+      high = view.getBigUint64(0, true),
+      low = view.getBigUint64(8, true),
+      map = new Map();
+    let at = 16;
+    for (let k = 0; k < 64; k++) {
+      const code = Number((((high >> BigInt(k)) & 1n) << 1n) | ((low >> BigInt(k)) & 1n));
+      if (code === 0) continue;
+      const len = SIZES[this.profile][code - 1];
+      if (at + len <= store.length)
+        map.set(k, {
+          len,
+          lo: len >= 4 ? view.getUint32(at, true) : len === 2 ? view.getUint16(at, true) : 0,
+          hi: len === 8 ? view.getUint32(at + 4, true) : 0,
+        });
+      at += len;
+    }
+    fm.corrupt = at > store.length;
+    fm.map = fm.corrupt ? new Map() : map;
+    fm.raw = store.slice(0, 16);
+  }
+
+  /** Moves a frame's head (and sets its store's capacity): bytes that leave the store (a push) held store garbage, unknown from now on. */
+  moveHead(f, head, length, cap = this.store === "frame" ? head : this.frames[f].cap) {
     const fm = this.frames[f];
     if (head < fm.head) fm.known.fill(0, head, fm.head);
     fm.head = head;
     fm.length = length;
+    fm.cap = cap;
   }
 
   /** pool.write(f, packet). */
@@ -289,8 +351,16 @@ export class PoolModel {
     const src = this.frames[f];
     if (packet && src.head + src.length > dst.dataEnd) return Errno.ENOSPC;
     if (dst.profile !== this.profile) return Errno.EINVAL;
-    const room = packet ? src.head : dst.frames[g].head;
     if (src.corrupt) return Errno.EBADMSG;
+    // A transfer gives a "metadata" destination the source's capacity ("frame" source: its used bytes, 4-aligned).
+    const room = !packet
+      ? dst.frames[g].cap
+      : dst.store === "frame"
+        ? src.head
+        : this.store === "metadata"
+          ? src.cap
+          : (this.size(f) + 3) & ~3;
+    if (packet && dst.store === "metadata" && (room > src.head || src.head % 4 !== 0)) return Errno.ENOSPC;
     if (this.size(f) > room) return Errno.ENOSPC;
     let map = new Map(src.map),
       hints = src.hints.slice();
@@ -332,7 +402,7 @@ export class PoolModel {
     if (packet) {
       const data = src.image.slice(src.head, src.head + src.length),
         known = src.known.slice(src.head, src.head + src.length);
-      dst.moveHead(g, src.head, src.length);
+      dst.moveHead(g, src.head, src.length, room);
       to.image.set(data, to.head);
       to.known.set(known, to.head);
     }
@@ -340,7 +410,7 @@ export class PoolModel {
     to.corrupt = false;
     if (dst.placement === "struct") to.hints = hints;
     if (move) {
-      this.moveHead(f, this.headroom, 0);
+      this.moveHead(f, this.headroom, 0, this.metaLength);
       src.map = new Map();
       src.corrupt = false;
       src.hints = new Uint8Array(HINTS);
@@ -353,15 +423,16 @@ export class PoolModel {
     for (let f = 0; f < this.count; f++) {
       const fm = this.frames[f],
         bytes = pool.frameBytes(f);
-      if (pool.head(f) !== fm.head || pool.length(f) !== fm.length)
+      if (pool.head(f) !== fm.head || pool.length(f) !== fm.length || pool.metaLengthOf(f) !== fm.cap)
         throw new Error(
-          `${where}: frame ${f}: head ${pool.head(f)}, length ${pool.length(f)}; the model says ${fm.head}, ${fm.length}`,
+          `${where}: frame ${f}: head ${pool.head(f)}, length ${pool.length(f)}, store capacity ${pool.metaLengthOf(f)}; the model says ${fm.head}, ${fm.length}, ${fm.cap}`,
         );
-      const expected = this.serialize(f);
+      const expected = this.serialize(f),
+        store = bytes.subarray(fm.head - fm.cap);
       for (let i = 0; i < expected.length; i++)
-        if (bytes[i] !== expected[i])
+        if (store[i] !== expected[i])
           throw new Error(
-            `${where}: frame ${f}: store byte ${i} is ${bytes[i]}, the model says ${expected[i]} (store ${hex(bytes.subarray(0, expected.length))}, model ${hex(expected)})`,
+            `${where}: frame ${f}: store byte ${i} is ${store[i]}, the model says ${expected[i]} (store ${hex(store.subarray(0, expected.length))}, model ${hex(expected)})`,
           );
       for (let i = fm.head; i < this.dataEnd; i++)
         if (fm.known[i] && bytes[i] !== fm.image[i])

@@ -1,5 +1,5 @@
-// Fuzz targets of the surfaces around the codec: pools of both profiles and every hardware-key
-// placement, strict registries, transfers between pools, memory growth, released bursts (target
+// Fuzz targets of the surfaces around the codec: pools of both profiles, every hardware-key
+// placement and both store placements ("frame", "metadata" with adjustMeta), strict registries, transfers between pools, memory growth, released bursts (target
 // "pools", WASM vs JS vs the model of fuzz/model.js), the same on the shared-memory WASM build
 // (target "shared"), and a WorkerGroup against one thread (target "workers", async).
 // Each throws on the first disagreement, naming the seed and the op.
@@ -10,6 +10,7 @@ import { HW_KEYS, HW_SIZES, PoolModel, SIZES, leBytes } from "./model.js";
 const GUARD = 0xa5,
   GUARD_PAGE = new Uint8Array(65536).fill(GUARD),
   PLACEMENTS = ["struct", "keys", "off"],
+  STORES = ["frame", "frame", "metadata"],
   PROFILES = ["v1", "flags"];
 
 /** Runs a call; a TraitsError becomes its (negative) errno, so that results compare with the model's. */
@@ -39,6 +40,20 @@ function randomRegistry(r, profile) {
   return registry;
 }
 
+/**
+ * A store placement and the headroom and metadata length that go with it: a "metadata" pool's are
+ * multiples of 4, its metadata length at least 16 (smaller stores, ENOMEM for every op, are left to
+ * the unit tests: the model has no such store); undefined now and then (the default, 32).
+ */
+export function randomStorePlacement(r, dataEnd) {
+  const store = r.pick(STORES),
+    headroom = 16 + r.int(dataEnd - 15);
+  if (store === "frame") return { store, headroom };
+  const aligned = headroom & ~3,
+    metaLength = aligned >= 32 && r.int(4) === 0 ? undefined : 16 + 4 * r.int((aligned - 16) / 4 + 1);
+  return { store, headroom: aligned, metaLength };
+}
+
 /** The two pools of a seed: random sizes, profiles (mostly equal, so that transfers run), placements and registries. */
 function randomConfig(r) {
   const profile = r.pick(PROFILES);
@@ -52,7 +67,7 @@ function randomConfig(r) {
       count,
       room: 1 + r.int(6 * count),
       frameSize,
-      headroom: 16 + r.int(dataEnd - 15),
+      ...randomStorePlacement(r, dataEnd),
       profile: poolProfile,
       placement,
       registry: randomRegistry(r, poolProfile),
@@ -71,8 +86,19 @@ function world(kind, config) {
   new Uint8Array(memory.buffer).fill(GUARD);
   const impl = kind === "js" ? "js" : "wasm";
   const pools = config.map(
-    ({ count, frameSize, headroom, profile, placement, registry }) =>
-      new PacketPool({ count, frameSize, headroom, profile, hardwareKeys: placement, registry, memory, impl }),
+    ({ count, frameSize, headroom, profile, placement, registry, store, metaLength }) =>
+      new PacketPool({
+        count,
+        frameSize,
+        headroom,
+        profile,
+        hardwareKeys: placement,
+        placement: store,
+        metaLength,
+        registry,
+        memory,
+        impl,
+      }),
   );
   pools.forEach((pool, p) => {
     if (pool.impl !== impl) throw new Error(`a ${kind} world got a pool on ${pool.impl}`);
@@ -179,8 +205,9 @@ const numberValue = (r, len) => {
 const fitsNumber = (value, len) => Number.isSafeInteger(value) && value >= 0 && value < 2 ** (8 * len);
 
 /**
- * A random op of the pools target: [description, the op on a world, the same on the model]; both
- * return comparable results (a TraitsError as its errno). Frame f and key are now and then invalid.
+ * A random op of the pools target: [description, the op on a world, the same on the model (which runs
+ * first, given the model and the first world as it is before the op)]; both return comparable
+ * results (a TraitsError as its errno). Frame f and key are now and then invalid.
  */
 function randomOp(r, config) {
   const p = r.int(2),
@@ -200,7 +227,7 @@ function randomOp(r, config) {
     Array.from({ length: 4 }, () => randomPair(r, r.pick([2, 4, 8]))),
   );
   const broadcast = r.int(2) ? undefined : numberValue(r, len);
-  const kind = r.int(28);
+  const kind = r.int(29);
   const frameOk = (m) => f < m.pools[p].count;
   switch (kind) {
     case 0:
@@ -429,11 +456,31 @@ function randomOp(r, config) {
         },
       ];
     case 19: {
-      const delta = r.int(3) ? r.int(200) - 100 : r.pick([0.5, -100000, 100000]);
+      const delta = r.int(3)
+        ? (r.int(200) - 100) & (c.store === "metadata" && r.int(4) ? ~3 : ~0)
+        : r.pick([0.5, -100000, 100000]);
       return [
         `adjustHead p${p} f${f} ${delta}`,
         (w) => rcOf(() => w.pools[p].adjustHead(f, delta)),
         (m) => (frameOk(m) ? m.pools[p].adjustHead(f, delta) : Errno.EINVAL),
+      ];
+    }
+    case 26: {
+      // The delta is drawn against the frame's state when the op runs (the model runs first): a new
+      // metadata length from 16 to the head, or now and then a bad delta (unaligned, past the frame
+      // start, below 0 bytes, not an integer).
+      const pick = r(),
+        bad = r.int(8) === 0 ? r.pick([2, -2, 0.5, -100000, 100000]) : undefined;
+      let delta = bad;
+      return [
+        `adjustMeta p${p} f${f} ${bad ?? `to ${pick}`}`,
+        (w) => rcOf(() => w.pools[p].adjustMeta(f, delta)),
+        (m, w0) => {
+          if (!frameOk(m)) return Errno.EINVAL;
+          const fm = m.pools[p].frames[f];
+          delta ??= fm.cap - (16 + 4 * (pick % (Math.max(0, fm.head - 16) / 4 + 1)));
+          return m.pools[p].adjustMeta(f, delta, w0.pools[p].frameBytes(f));
+        },
       ];
     }
     case 20: {
@@ -632,8 +679,12 @@ function randomOp(r, config) {
       if (what === 5 && f < count)
         return [
           `corrupt header p${p} f${f}`,
-          (w) => (w.pools[p].frameBytes(f).fill(0xff, 0, 16), 0),
-          (m) => ((m.pools[p].frames[f].corrupt = true), 0),
+          (w) => {
+            const at = w.pools[p].head(f) - w.pools[p].metaLengthOf(f);
+            w.pools[p].frameBytes(f).fill(0xff, at, at + 16);
+            return 0;
+          },
+          (m) => m.pools[p].corruptHeader(f),
         ];
       if (what === 3) {
         // A caller pointing a pool, a burst or a frame's store at other bytes: refused (sealed objects), or a no-op.
@@ -778,7 +829,7 @@ function snapshot(w) {
 
 /** One op of the pools target on every world and the model, then every check. */
 function step(worlds, model, op, modelOp, where, kinds) {
-  const expected = modelOp(model);
+  const expected = modelOp(model, worlds[0]);
   // Reads, and any call that fails as a whole, must leave every byte of every frame as it was.
   const pure = /^(tryGet|tryHas|getWide|batchGet |batchGetWide |batchHas |batchDecode )/.test(
     where.slice(where.indexOf("(") + 1),
@@ -877,7 +928,8 @@ export async function fuzzWorkers(seed, ops) {
     profile = r.pick(PROFILES),
     placement = r.pick(PLACEMENTS),
     count = 8 + r.int(40);
-  const options = { count, frameSize: 256, headroom: 16 + r.int(200), profile, hardwareKeys: placement };
+  const { store, headroom, metaLength } = randomStorePlacement(r, 224);
+  const options = { count, frameSize: 256, headroom, profile, hardwareKeys: placement, placement: store, metaLength };
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 64, shared: true });
   const shared = new PacketPool({ ...options, memory, impl: "wasm" }),
     single = new PacketPool({ ...options, impl: "js" });
