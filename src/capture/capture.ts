@@ -143,6 +143,22 @@ export class CaptureReader {
     return this.format === "pcap" ? this.pcapRecord(mayMove) : this.block(mayMove);
   }
 
+  /** Buffer index of the first unread byte; the unread bytes end at unreadEnd. */
+  get unreadAt(): number {
+    return this.pos;
+  }
+
+  /** Buffer index after the last byte read from the source. */
+  get unreadEnd(): number {
+    return this.filled;
+  }
+
+  /** Takes `packets` pcap records that a fast path consumed, up to buffer index `at` (at most unreadEnd), as read. */
+  consumed(at: number, packets: number): void {
+    this.pos = at;
+    this.packet += packets;
+  }
+
   /** The capture offset of buffer index `at`. */
   offsetOf(at: number): number {
     return this.base + at - this.from;
