@@ -66,6 +66,18 @@ const RSS_IPV4: u32 = 1, RSS_IPV6: u32 = 2, RSS_L4: u32 = 8, RSS_TCP: u32 = 16, 
   return true;
 }
 
+/** Copies n bytes from `from` to `to` (not overlapping): 8 at a time up to 256 bytes, where a call of memory.copy costs more than the loop. */
+// @ts-ignore: decorator
+@inline function copy(to: usize, from: usize, n: u32): void {
+  if (n > 256) {
+    memory.copy(to, from, n);
+    return;
+  }
+  let i: usize = 0;
+  for (; i + 8 <= <usize>n; i += 8) store<u64>(to + i, load<u64>(from + i));
+  for (; i < <usize>n; i++) store<u8>(to + i, load<u8>(from + i));
+}
+
 /** Zeroes the bytes from at + n up to the next multiple of 4 of n; returns that end. */
 // @ts-ignore: decorator
 @inline function padded(at: usize, n: u32): usize {
@@ -82,16 +94,26 @@ const RSS_IPV4: u32 = 1, RSS_IPV6: u32 = 2, RSS_L4: u32 = 8, RSS_TCP: u32 = 16, 
  * replace (prepared here), from the u64 slots at `values`: slot 0 is the packet id (counted up from its value),
  * the last three the RSS hash, its type and the timestamp in ns (written here); `storeSize` is the
  * size of such a store; `table` is the 36 * 256 u32 Toeplitz table (rss.ts). Writes the input and
- * output positions reached as u32 at result and result + 4. Returns the number of records annotated.
+ * output positions reached as u32 at result and result + 4, and at result + 8 1 if it stopped at a
+ * record not all in the input (else 0). Returns the number of records annotated.
  */
 export function pcapAnnotate(input: usize, inputEnd: usize, output: usize, outputLimit: usize, max: u32, linkType: u32, nanoseconds: u32, profile: u32, fields: usize, values: usize, storeSize: u32, table: usize, result: usize): i32 {
   prepareFields(fields, profile);
   const perSecond: u64 = nanoseconds != 0 ? 1_000_000_000 : 1_000_000, nsPerTick: u64 = nanoseconds != 0 ? 1 : 1000;
   const hashSlots = values + ((<usize>load<u32>(fields, FIELDS_M) - 3) << 3);
-  let at = input, out = output, n: u32 = 0;
-  while (n < max && out < outputLimit && at + 16 <= inputEnd) {
+  let at = input, out = output, n: u32 = 0, partial: u32 = 0;
+  while (n < max && out < outputLimit) {
+    if (at + 16 > inputEnd) {
+      partial = 1;
+      break;
+    }
     const seconds = <u64>load<u32>(at), fraction = <u64>load<u32>(at, 4), captured = load<u32>(at, 8);
-    if (captured > MAX_RECORD - 16 || <usize>captured > inputEnd - at - 16 || fraction >= perSecond) break;
+    if (captured > MAX_RECORD - 16) break;
+    if (<usize>captured > inputEnd - at - 16) {
+      partial = 1;
+      break;
+    }
+    if (fraction >= perSecond) break;
     const data = at + 16;
     if (!rxHash(table, data, data + captured, linkType, hashSlots)) break;
     store<u64>(hashSlots, seconds * 1_000_000_000 + fraction * nsPerTick, 16);
@@ -104,7 +126,7 @@ export function pcapAnnotate(input: usize, inputEnd: usize, output: usize, outpu
     store<u32>(out, <u32>ticks, 16);
     store<u32>(out, captured, 20);
     store<u32>(out, load<u32>(at, 12), 24);
-    memory.copy(out + 28, data, captured);
+    copy(out + 28, data, captured);
     store<u16>(option, TRAITS_OPTION);
     store<u16>(option, <u16>(4 + storeSize), 2);
     store<u32>(option, TRAITS_PEN, 4);
@@ -120,5 +142,6 @@ export function pcapAnnotate(input: usize, inputEnd: usize, output: usize, outpu
   }
   store<u32>(result, <u32>at);
   store<u32>(result, <u32>out, 4);
+  store<u32>(result, partial, 8);
   return n;
 }

@@ -91,7 +91,7 @@ class Annotator {
   private n = 0;
   private packets = 0;
   private readonly encoder = new TextEncoder();
-  /** The fast path, where it applies: the core, its field list, the Toeplitz table and a result pair in the memory. */
+  /** The fast path, where it applies: the core, its field list, the Toeplitz table and 3 result words in the memory. */
   private readonly fast:
     | {
         core: WasmCore;
@@ -144,7 +144,7 @@ class Annotator {
     const { pool, fields, options } = this;
     if (!(pool.core instanceof WasmCore) || options.comment) return undefined;
     if (new Set(fields.map((f) => f.key)).size < fields.length || this.storeSize > HEADROOM) return undefined;
-    const table = arenaOf(this.memory).alloc(TOEPLITZ_TABLE.byteLength + 8, 8),
+    const table = arenaOf(this.memory).alloc(TOEPLITZ_TABLE.byteLength + 12, 8),
       values = new Uint32Array(2 * fields.length);
     new Uint32Array(this.memory.buffer).set(TOEPLITZ_TABLE, table >>> 2);
     options.sets.forEach(({ lo, hi }, j) => values.set([lo, hi], 2 + 2 * j));
@@ -174,7 +174,11 @@ class Annotator {
     return this.packets;
   }
 
-  /** Runs the fast path over the buffered records of a little-endian pcap, writing out each chunk it fills. */
+  /**
+   * Runs the fast path over the records of a little-endian pcap, writing out each chunk it fills and
+   * reading more input when a record is not all in the buffer, until it stops at a record it leaves
+   * to the burst path (or the end, or the count).
+   */
   private drain(): void {
     const { fast, reader, writer, options } = this;
     if (!fast || !reader.littleEndian) return;
@@ -202,8 +206,8 @@ class Annotator {
       reader.consumed(words[result]!, count);
       writer.wrote(words[result + 1]!);
       this.packets += count;
-      if (writer.at < writer.chunkEnd) return;
-      writer.flush();
+      if (writer.at >= writer.chunkEnd) writer.flush();
+      else if (words[result + 2] === 0 || !reader.more()) return;
     }
   }
 

@@ -153,6 +153,13 @@ export class CaptureReader {
     return this.filled;
   }
 
+  /** Reads more of the source after the unread bytes (moving them to the front if need be); false at its end. */
+  more(): boolean {
+    const unread = this.filled - this.pos;
+    this.ensure(unread + 1, true);
+    return this.filled - this.pos > unread;
+  }
+
   /** Takes `packets` pcap records that a fast path consumed, up to buffer index `at` (at most unreadEnd), as read. */
   consumed(at: number, packets: number): void {
     this.pos = at;

@@ -53,11 +53,12 @@ function window(key: Uint8Array, from: number): number {
  */
 export const TOEPLITZ_TABLE = ((): Uint32Array => {
   const table = new Uint32Array(MAX_INPUT * 256);
+  const windows = new Uint32Array(8);
+  // Byte v's share is that of v without its lowest set bit, xor that bit's window: one xor an entry.
   for (let p = 0; p < MAX_INPUT; p++) {
-    for (let bit = 0; bit < 8; bit++) {
-      const w = window(RSS_DEFAULT_KEY, 8 * p + 7 - bit);
-      for (let v = 1 << bit; v < 256; v = (v + 1) | (1 << bit)) table[256 * p + v]! ^= w;
-    }
+    for (let bit = 0; bit < 8; bit++) windows[bit] = window(RSS_DEFAULT_KEY, 8 * p + 7 - bit);
+    for (let v = 1; v < 256; v++)
+      table[256 * p + v] = table[256 * p + (v & (v - 1))]! ^ windows[31 - Math.clz32(v & -v)]!;
   }
   return table;
 })();
