@@ -143,24 +143,24 @@ export class CaptureReader {
     return this.format === "pcap" ? this.pcapRecord(mayMove) : this.block(mayMove);
   }
 
-  /** Buffer index of the first unread byte; the unread bytes end at unreadEnd. */
+  /** @internal Buffer index of the first unread byte; the unread bytes end at unreadEnd. */
   get unreadAt(): number {
     return this.pos;
   }
 
-  /** Buffer index after the last byte read from the source. */
+  /** @internal Buffer index after the last byte read from the source. */
   get unreadEnd(): number {
     return this.filled;
   }
 
-  /** Reads more of the source after the unread bytes (moving them to the front if need be); false at its end. */
+  /** @internal Reads more of the source after the unread bytes (moving them to the front if need be); false at its end. */
   more(): boolean {
     const unread = this.filled - this.pos;
     this.ensure(unread + 1, true);
     return this.filled - this.pos > unread;
   }
 
-  /** Takes `packets` pcap records that a fast path consumed, up to buffer index `at` (at most unreadEnd), as read. */
+  /** @internal Takes `packets` pcap records that a fast path consumed, up to buffer index `at` (at most unreadEnd), as read. */
   consumed(at: number, packets: number): void {
     this.pos = at;
     this.packet += packets;

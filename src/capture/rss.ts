@@ -47,7 +47,7 @@ function window(key: Uint8Array, from: number): number {
 }
 
 /**
- * TOEPLITZ_TABLE[256 p + v]: the Toeplitz contribution of byte value v at input position p, under
+ * @internal TOEPLITZ_TABLE[256 p + v]: the Toeplitz contribution of byte value v at input position p, under
  * the default key (36 positions: two IPv6 addresses and two ports). The WebAssembly fast path of
  * annotate (assembly/pipeline.ts) hashes with a copy of it.
  */
