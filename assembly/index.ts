@@ -4,6 +4,8 @@
 import { prepareFields, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany, usedBytes } from "./store";
 
 export * from "./batch";
+// The fast path of `pcap annotate` (pipeline.ts).
+export * from "./pipeline";
 // The shared layouts, as exported globals that test/core/abi.test.ts compares with src/core/abi.ts.
 export * from "./abi";
 

@@ -2,6 +2,7 @@
 // 1. dist/**/*.d.ts: WebAssembly.Memory/Module -> core/wasm-types.js (no DOM lib needed by consumers).
 // 2. dist/cjs/: a CommonJS copy of dist/ (esbuild, file by file) with its declarations, for `require`.
 // 3. dist/web/: the browser entries bundled (the "browser" export condition), node:fs stubbed.
+// 4. dist/cli/bin.js: the command line bundled into one module.
 import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -75,4 +76,18 @@ await build({
       b.onLoad({ filter: /.*/, namespace: "node-stub" }, async ({ path }) => ({ contents: await stub(path) }));
     },
   }],
+});
+
+// 4. The command line as one module (dist/cli/bin.js, the package's bin): node then resolves and
+// compiles one file instead of about 25, which starts it about 60 ms sooner. It stays in dist/cli/,
+// so that the paths it takes from import.meta.url (../../package.json, ../../bpf) hold.
+await build({
+  entryPoints: [join(dist, "cli", "bin.js")],
+  outfile: join(dist, "cli", "bin.js"),
+  allowOverwrite: true,
+  bundle: true,
+  format: "esm",
+  platform: "node",
+  target: "node20",
+  logLevel: "warning",
 });

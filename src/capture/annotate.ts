@@ -4,16 +4,20 @@
  * buffer, the output buffer and a PacketPool of 256 frames: records are parsed in place, their
  * first bytes copied into the frames, whole bursts annotated with one batch call, and the blocks
  * assembled in the output buffer by a PcapngWriter (writer.ts), written in chunks of 1 MiB. Nothing is allocated per
- * packet (without --comment).
+ * packet (without --comment). On the WebAssembly core, classic little-endian pcap records take a
+ * fast path (pcapAnnotate, assembly/pipeline.ts) that does all of this in one loop, record by
+ * record straight from the input to the output buffer; the burst path takes what it leaves.
  */
 import { TraitsError } from "../core/errors.js";
-import type { Profile } from "../core/options.js";
+import { arenaOf } from "../core/memory.js";
+import { PROFILE_ID, type Profile } from "../core/options.js";
+import { WasmCore } from "../core/wasm.js";
 import { PacketPool, type Field } from "../pool/pool.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, HardwareKey } from "../store/hardware.js";
 import type { Burst } from "../pool/burst.js";
 import { CaptureReader, keysText, type ByteSource, type KeyName } from "./capture.js";
 import { PcapngWriter, packetTicks, pipelineMemory, runPipeline, type ByteSink } from "./writer.js";
-import { rxHash } from "./rss.js";
+import { TOEPLITZ_TABLE, rxHash } from "./rss.js";
 import { commentText, storeRows } from "./rows.js";
 
 /** What annotate writes into every packet's store, besides the hardware keys. */
@@ -87,6 +91,15 @@ class Annotator {
   private n = 0;
   private packets = 0;
   private readonly encoder = new TextEncoder();
+  /** The fast path, where it applies: the core, its field list, the Toeplitz table and 3 result words in the memory. */
+  private readonly fast:
+    | {
+        core: WasmCore;
+        fields: { keys: Uint8Array; lens: Uint8Array; m: number; values: Uint32Array };
+        table: number;
+        result: number;
+      }
+    | undefined;
 
   constructor(
     source: ByteSource,
@@ -114,12 +127,38 @@ class Annotator {
     this.hashSlot = 1 + options.sets.length;
     this.storeSize = 16 + this.fields.reduce((n, f) => n + f.len, 0);
     this.burst = this.pool.burst(BURST, { slots: this.slots });
+    this.fast = this.fastPath();
     const all = [...options.names, ...hardwareNames(options.profile)];
     this.names = new Map(all.map((k) => [k.key, k.name]));
     this.bytes = new Uint8Array(this.memory.buffer);
     this.writer = new PcapngWriter(sink, this.bytes, new TextEncoder().encode(keysText(options.profile, all)));
     this.values = this.burst.values();
     this.reader = new CaptureReader(source, this.bytes, 0);
+  }
+
+  /**
+   * The fast path's state (allocated here, before any view of the memory is taken), or undefined
+   * where the burst path must do everything: the JS core, comments, keys that repeat or do not fit.
+   */
+  private fastPath(): Annotator["fast"] {
+    const { pool, fields, options } = this;
+    if (!(pool.core instanceof WasmCore) || options.comment) return undefined;
+    if (new Set(fields.map((f) => f.key)).size < fields.length || this.storeSize > HEADROOM) return undefined;
+    const table = arenaOf(this.memory).alloc(TOEPLITZ_TABLE.byteLength + 12, 8),
+      values = new Uint32Array(2 * fields.length);
+    new Uint32Array(this.memory.buffer).set(TOEPLITZ_TABLE, table >>> 2);
+    options.sets.forEach(({ lo, hi }, j) => values.set([lo, hi], 2 + 2 * j));
+    return {
+      core: pool.core,
+      fields: {
+        keys: Uint8Array.from(fields, (f) => Number(f.key)),
+        lens: Uint8Array.from(fields, (f) => f.len),
+        m: fields.length,
+        values,
+      },
+      table,
+      result: table + TOEPLITZ_TABLE.byteLength,
+    };
   }
 
   run(): number {
@@ -130,8 +169,46 @@ class Annotator {
       done: () => this.packets >= options.limit,
       stash: () => this.stash(),
       flushBurst: () => this.flushBurst(),
+      drain: () => this.drain(),
     });
     return this.packets;
+  }
+
+  /**
+   * Runs the fast path over the records of a little-endian pcap, writing out each chunk it fills and
+   * reading more input when a record is not all in the buffer, until it stops at a record it leaves
+   * to the burst path (or the end, or the count).
+   */
+  private drain(): void {
+    const { fast, reader, writer, options } = this;
+    if (!fast || !reader.littleEndian) return;
+    const { values } = fast.fields,
+      result = fast.result >>> 2,
+      words = new Uint32Array(this.memory.buffer),
+      iface = reader.interfaces[0]!;
+    for (;;) {
+      values[0] = this.packets >>> 0;
+      values[1] = Math.floor(this.packets / 2 ** 32);
+      const count = fast.core.pcapAnnotate(
+        reader.unreadAt,
+        reader.unreadEnd,
+        writer.at,
+        writer.chunkEnd,
+        Math.min(options.limit - this.packets, 2 ** 31 - 1),
+        iface.linkType,
+        reader.nanoseconds,
+        PROFILE_ID[options.profile],
+        fast.fields,
+        this.storeSize,
+        fast.table,
+        fast.result,
+      );
+      reader.consumed(words[result]!, count);
+      writer.wrote(words[result + 1]!);
+      this.packets += count;
+      if (writer.at >= writer.chunkEnd) writer.flush();
+      else if (words[result + 2] === 0 || !reader.more()) return;
+    }
   }
 
   /** Takes the current packet into frame n: its first bytes, its value slots, what its output block needs. */

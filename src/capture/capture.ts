@@ -143,6 +143,29 @@ export class CaptureReader {
     return this.format === "pcap" ? this.pcapRecord(mayMove) : this.block(mayMove);
   }
 
+  /** @internal Buffer index of the first unread byte; the unread bytes end at unreadEnd. */
+  get unreadAt(): number {
+    return this.pos;
+  }
+
+  /** @internal Buffer index after the last byte read from the source. */
+  get unreadEnd(): number {
+    return this.filled;
+  }
+
+  /** @internal Reads more of the source after the unread bytes (moving them to the front if need be); false at its end. */
+  more(): boolean {
+    const unread = this.filled - this.pos;
+    this.ensure(unread + 1, true);
+    return this.filled - this.pos > unread;
+  }
+
+  /** @internal Takes `packets` pcap records that a fast path consumed, up to buffer index `at` (at most unreadEnd), as read. */
+  consumed(at: number, packets: number): void {
+    this.pos = at;
+    this.packet += packets;
+  }
+
   /** The capture offset of buffer index `at`. */
   offsetOf(at: number): number {
     return this.base + at - this.from;

@@ -46,14 +46,19 @@ function window(key: Uint8Array, from: number): number {
   return w >>> 0;
 }
 
-/** TABLE[256 p + v]: the Toeplitz contribution of byte value v at input position p, under the default key. */
-const TABLE = ((): Uint32Array => {
+/**
+ * @internal TOEPLITZ_TABLE[256 p + v]: the Toeplitz contribution of byte value v at input position p, under
+ * the default key (36 positions: two IPv6 addresses and two ports). The WebAssembly fast path of
+ * annotate (assembly/pipeline.ts) hashes with a copy of it.
+ */
+export const TOEPLITZ_TABLE = ((): Uint32Array => {
   const table = new Uint32Array(MAX_INPUT * 256);
+  const windows = new Uint32Array(8);
+  // Byte v's share is that of v without its lowest set bit, xor that bit's window: one xor an entry.
   for (let p = 0; p < MAX_INPUT; p++) {
-    for (let bit = 0; bit < 8; bit++) {
-      const w = window(RSS_DEFAULT_KEY, 8 * p + 7 - bit);
-      for (let v = 1 << bit; v < 256; v = (v + 1) | (1 << bit)) table[256 * p + v]! ^= w;
-    }
+    for (let bit = 0; bit < 8; bit++) windows[bit] = window(RSS_DEFAULT_KEY, 8 * p + 7 - bit);
+    for (let v = 1; v < 256; v++)
+      table[256 * p + v] = table[256 * p + (v & (v - 1))]! ^ windows[31 - Math.clz32(v & -v)]!;
   }
   return table;
 })();
@@ -61,8 +66,8 @@ const TABLE = ((): Uint32Array => {
 /** The table-driven Toeplitz hash (default key) of bytes[from, from + n) followed by bytes[from2, from2 + n2). */
 function hashBytes(bytes: Uint8Array, from: number, n: number, from2: number, n2: number): number {
   let hash = 0;
-  for (let i = 0; i < n; i++) hash ^= TABLE[(i << 8) | bytes[from + i]!]!;
-  for (let i = 0; i < n2; i++) hash ^= TABLE[((n + i) << 8) | bytes[from2 + i]!]!;
+  for (let i = 0; i < n; i++) hash ^= TOEPLITZ_TABLE[(i << 8) | bytes[from + i]!]!;
+  for (let i = 0; i < n2; i++) hash ^= TOEPLITZ_TABLE[((n + i) << 8) | bytes[from2 + i]!]!;
   return hash >>> 0;
 }
 

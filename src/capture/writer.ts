@@ -84,6 +84,21 @@ export class PcapngWriter {
     if (this.pos - this.out >= WRITE_CHUNK) this.flush();
   }
 
+  /** Where the next block goes (an index into bytes). */
+  get at(): number {
+    return this.pos;
+  }
+
+  /** Where a chunk ends: a block started before it fits (the buffer has room for a maximal record after it). */
+  get chunkEnd(): number {
+    return this.out + WRITE_CHUNK;
+  }
+
+  /** Takes the blocks a fast path wrote from `at` up to index `to` (a block started before chunkEnd). */
+  wrote(to: number): void {
+    this.pos = to;
+  }
+
   private u16(at: number, value: number, le: boolean): void {
     this.view.setUint16(at, value, le);
   }
@@ -297,10 +312,16 @@ export interface BurstStage {
   stash(): void;
   /** Processes the burst and writes its packets through the writer. */
   flushBurst(): void;
+  /**
+   * Optional fast path: takes as many of the reader's next packets as it can straight to the writer,
+   * leaving the rest to next() and stash(). Called for pcap captures only, after their header,
+   * whenever no packet is pending.
+   */
+  drain?(): void;
 }
 
 /**
- * Drives a pipeline over a capture: each packet goes to the stage; a full burst, a stall of the
+ * Drives a pipeline over a capture: each packet goes to the stage (or its fast path); a full burst, a stall of the
  * source (so that a slow input still flows) or a block that is not a packet flushes the burst first;
  * a pcap file's header and the blocks that are not packets are written as they come. Ends at the end
  * of the capture or when the stage is done, flushing the burst and the writer. Throws what the
@@ -309,6 +330,10 @@ export interface BurstStage {
 export function runPipeline(reader: CaptureReader, writer: PcapngWriter, stage: BurstStage): void {
   let header = false;
   while (!stage.done()) {
+    if (header && stage.drain && stage.pending() === 0) {
+      stage.drain();
+      if (stage.done()) break;
+    }
     const kind = reader.next(stage.pending() === 0);
     if (!header && reader.format === "pcap") {
       writer.pcapHeader(reader);

@@ -29,6 +29,21 @@ export const EXPORTS = {
   batchInit: ["pool", "desc", "first", "n", "status"],
   batchGetWide: ["pool", "desc", "first", "n", "key", "values", "stride", "status"],
   batchDecode: ["pool", "desc", "first", "n", "keys", "lens", "values", "room", "status"],
+  pcapAnnotate: [
+    "input",
+    "inputEnd",
+    "output",
+    "outputLimit",
+    "max",
+    "linkType",
+    "nanoseconds",
+    "profile",
+    "fields",
+    "values",
+    "storeSize",
+    "table",
+    "result",
+  ],
 } as const;
 
 /** A number for each name of a parameter list. */
@@ -120,6 +135,11 @@ export class WasmCore implements Core {
     m: number,
     values: Uint32Array,
   ): number {
+    return this.ex.setMany(start, cap, profile, this.fieldList(keys, lens, m, values), this.scratch, 0);
+  }
+
+  /** Writes a field list (m keys and lengths) and its values (u32 lo, hi pairs) to the scratch area; returns the list's address (the values are at scratch). */
+  private fieldList(keys: Uint8Array, lens: Uint8Array, m: number, values: Uint32Array): number {
     const s = this.scratch,
       fields = s + Scratch.FIELDS,
       u32 = this.views();
@@ -127,7 +147,45 @@ export class WasmCore implements Core {
     u32[(fields + FieldList.M) >>> 2] = m;
     this.u8.set(keys.subarray(0, m), fields + FieldList.KEYS);
     this.u8.set(lens.subarray(0, m), fields + FieldList.LENS);
-    return this.ex.setMany(start, cap, profile, fields, s, 0);
+    return fields;
+  }
+
+  /**
+   * The fast path of `pcap annotate` (pcapAnnotate in assembly/pipeline.ts: its parameters), with
+   * its field list, m keys and lengths, and their first values (u32 lo, hi pairs) written to the
+   * scratch area. Returns the number of records annotated; the input and output positions reached
+   * are the u32 at result and result + 4.
+   */
+  pcapAnnotate(
+    input: number,
+    inputEnd: number,
+    output: number,
+    outputLimit: number,
+    max: number,
+    linkType: number,
+    nanoseconds: boolean,
+    profile: number,
+    fields: { keys: Uint8Array; lens: Uint8Array; m: number; values: Uint32Array },
+    storeSize: number,
+    table: number,
+    result: number,
+  ): number {
+    const { keys, lens, m, values } = fields;
+    return this.ex.pcapAnnotate(
+      input,
+      inputEnd,
+      output,
+      outputLimit,
+      max,
+      linkType,
+      nanoseconds ? 1 : 0,
+      profile,
+      this.fieldList(keys, lens, m, values),
+      this.scratch,
+      storeSize,
+      table,
+      result,
+    );
   }
   decode(start: number, cap: number, profile: number, keys: Uint8Array, lens: Uint8Array, values: Uint32Array): number {
     const s = this.scratch;

@@ -336,6 +336,58 @@ describe("pcap annotate", () => {
     expect(out[6]!.bytes.subarray(28, 28 + huge.length).equals(huge)).toBe(true);
   });
 
+  it("writes the same bytes on the WebAssembly fast path as on the burst path (the JS core), whatever the packets", () => {
+    // Every kind the fast path hashes or leaves to the burst path, in records that cross the input's
+    // and the output's 1 MiB chunks; µs and ns; stopped by -c mid-run; a bad timestamp at the end.
+    const ipv6 = (next: number): Buffer => {
+      const p = Buffer.alloc(80, 0x5a);
+      Buffer.from([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd, 0x60]).copy(p);
+      p[20] = next;
+      return p;
+    };
+    const vlan = (p: Buffer): Buffer =>
+      Buffer.concat([p.subarray(0, 12), Buffer.from([0x81, 0, 0x20, 0x64]), p.subarray(12)]);
+    const kinds = [
+      (i: number) => udp(i),
+      (i: number) => Object.assign(udp(i, 1500), { 23: 6 }),
+      (i: number) => Object.assign(udp(i), { 20: 0x20 }),
+      (i: number) => Object.assign(udp(i), { 14: 0x46 }),
+      () => ipv6(6),
+      () => ipv6(58),
+      (i: number) => vlan(udp(i)),
+      (i: number) => udp(i).subarray(0, i % 40),
+      (i: number) => udp(i, 9000),
+    ];
+    const packets = Array.from({ length: 30000 }, (_, i) => kinds[(i * 7) % kinds.length]!(i));
+    const raw = pcap(
+      packets.map((p) => p.subarray(14)),
+      101,
+    );
+    const ns = pcap(packets.slice(0, 2000));
+    ns.writeUInt32LE(0xa1b23c4d, 0);
+    const bad = pcap(packets.slice(0, 700));
+    bad.writeUInt32LE(1_000_000, bad.length - 16 - packets[699]!.length + 4);
+    const runs: Array<[Buffer, string[]]> = [
+      [pcap(packets), []],
+      [pcap(packets), ["-c", "12345"]],
+      [raw, []],
+      [ns, []],
+      [bad, []],
+    ];
+    for (const [capture, args] of runs) {
+      const input = file("kinds.pcap", capture);
+      const [wasm, js] = (["wasm", "js"] as const).map((impl) =>
+        cli(["pcap", "annotate", input, "-", ...args], {
+          binary: true,
+          env: { ...process.env, PACKET_TRAITS_IMPL: impl },
+        }),
+      );
+      expect(wasm!.code).toBe(capture === bad ? 1 : 0);
+      expect([wasm!.code, wasm!.err]).toEqual([js!.code, js!.err]);
+      expect(wasm!.bytes.equals(js!.bytes)).toBe(true);
+    }
+  });
+
   it("refuses malformed captures at every block boundary with the byte offset: one line, exit 1, never a crash", () => {
     const bytes = readFileSync(annotate(SAMPLE)),
       boundaries: number[] = [];
