@@ -5,4 +5,4 @@
  * Runs in browsers too.
  */
 export * from "./capture/capture.js";
-export * from "./capture/rss.js";
+export { RSS_DEFAULT_KEY, RssType, rxHash, toeplitz } from "./capture/rss.js";

@@ -1,6 +1,7 @@
 // The RSS hash's table (which annotate's WebAssembly fast path copies) against the bit-by-bit
 // Toeplitz reference, and rxHash on the Microsoft RSS verification suite.
 import { describe, expect, it } from "vitest";
+import * as capture from "../../src/capture.js";
 import { RssType, TOEPLITZ_TABLE, rxHash, toeplitz } from "../../src/capture/rss.js";
 
 describe("the Toeplitz table", () => {
@@ -12,6 +13,11 @@ describe("the Toeplitz table", () => {
         expect(TOEPLITZ_TABLE[256 * p + v]).toBe(toeplitz(input));
       }
     }
+  });
+
+  it("is not part of packet-traits/capture (a caller writing into it would change every later hash)", () => {
+    expect(Object.keys(capture)).not.toContain("TOEPLITZ_TABLE");
+    expect(Object.keys(capture)).toEqual(expect.arrayContaining(["RSS_DEFAULT_KEY", "RssType", "rxHash", "toeplitz"]));
   });
 
   it("gives rxHash the hashes of the Microsoft RSS verification suite (IPv4 with TCP, IPv6 with TCP)", () => {
