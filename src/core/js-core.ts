@@ -9,12 +9,11 @@ import type { BufferSource, Core } from "./contract.js";
 import {
   Fields,
   Layout,
+  codeAt,
   codeOf,
   fits,
   halfSize,
-  headerFits,
   lengthOf,
-  popcount,
   readValue,
   sizeBelow,
   sizeTable,
@@ -41,20 +40,26 @@ export class JsCore implements Core {
   private readonly scratch = new Int32Array(3);
   private readonly manyValues = new Int32Array(128);
   private readonly fields = new Fields();
-  /** The selection: frame i is i32[desc + i] (desc >= 0) or first + i; its store ends at base + frame * frameSize + head, */
+  /**
+   * The selection: frame i is i32[desc + i] (desc >= 0) or first + i, frames 0..count-1; its store has
+   * capacity caps[metas + frame] and ends at the head caps[heads + frame], at base + frame * frameSize + head.
+   * For a pool (see assembly/batch.ts) caps is i32; for one store, `single` holding its capacity, with
+   * heads = metas = 0 and frameSize 0 (so that it starts at base). t is the profile's size table.
+   */
   private base = 0;
   private frameSize = 0;
   private count = 0;
   private desc = -1;
   private first = 0;
-  /**
-   * with capacity i32[metas + frame] and ending at the head i32[heads + frame] (heads >= 0: a pool,
-   * see assembly/batch.ts), or capacity cap at base (one store); t is the profile's size table.
-   */
-  private heads = -1;
-  private metas = -1;
-  private cap = 0;
+  private caps: Int32Array = new Int32Array(1);
+  private heads = 0;
+  private metas = 0;
+  private readonly single = new Int32Array(1);
   private t = sizeTable(0);
+  /** What decodeLoop found in the last distinct header: each entry's key, length and offset in the store. */
+  private readonly memoKeys = new Uint8Array(64);
+  private readonly memoLens = new Uint8Array(64);
+  private readonly memoAt = new Int32Array(64);
 
   constructor(private readonly source: BufferSource) {
     this.refresh();
@@ -80,9 +85,10 @@ export class JsCore implements Core {
     this.count = 1;
     this.desc = -1;
     this.first = 0;
-    this.heads = -1;
-    this.metas = -1;
-    this.cap = cap;
+    this.single[0] = cap;
+    this.caps = this.single;
+    this.heads = 0;
+    this.metas = 0;
     this.t = sizeTable(profile);
   }
 
@@ -94,6 +100,7 @@ export class JsCore implements Core {
     this.base = i32[p + (PoolControl.BASE >>> 2)]!;
     this.frameSize = i32[p + (PoolControl.FRAME_SIZE >>> 2)]!;
     this.count = i32[p + (PoolControl.COUNT >>> 2)]!;
+    this.caps = i32;
     this.heads = i32[p + (PoolControl.HEADS >>> 2)]! >>> 2;
     this.metas = i32[p + (PoolControl.METAS >>> 2)]! >>> 2;
     this.t = sizeTable(i32[p + (PoolControl.PROFILE >>> 2)]!);
@@ -109,7 +116,7 @@ export class JsCore implements Core {
 
   size(start: number, cap: number, profile: number): number {
     this.one(start, cap, profile);
-    if (this.cap < Layout.HEADER) return E.ENOMEM;
+    if (this.single[0]! < Layout.HEADER) return E.ENOMEM;
     const i32 = this.i32,
       t = this.t,
       w = start >>> 2;
@@ -298,20 +305,23 @@ export class JsCore implements Core {
   }
 
   // The loops, in the order of assembly/store.ts. Each frame's result goes to status[s + i]; each
-  // returns its count of successes.
+  // returns its count of successes. A frame outside the pool (or a key over 63) gets EINVAL; a store
+  // under 16 bytes ENOMEM, before its header is read; a header declaring more than the capacity EBADMSG.
+  // What a header implies for the operation (its size, the key's size code and value offset) is worked
+  // out once per distinct header and kept while the frames' headers repeat, as they do in a burst of
+  // one flow: the memo (m0, n0, m1, n1 = h0, l0, h1, l1) starts as the empty header's.
 
   // Mirrors storeInit, frame by frame as batchInit.
   /** Empties each store (zeroes its header). */
   private initLoop(n: number, status: Int32Array, s: number): number {
-    const { i32, base, frameSize, count, desc, first, heads, metas } = this,
-      fixedCap = this.cap;
+    const { i32, caps, base, frameSize, count, desc, first, heads, metas } = this;
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          w = (heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base) >>> 2;
+      if (frame >>> 0 < count) {
+        const cap = caps[metas + frame]!,
+          w = (base + frame * frameSize + caps[heads + frame]! - cap) >>> 2;
         if (cap < Layout.HEADER) rc = E.ENOMEM;
         else {
           i32[w] = 0;
@@ -330,25 +340,39 @@ export class JsCore implements Core {
   // Mirrors storeHas, frame by frame as batchHas.
   /** Tests `key`: 1 or 0; returns how many frames hold it. */
   private hasLoop(n: number, key: number, status: Int32Array, s: number): number {
-    const { i32, t, base, frameSize, count, desc, first, heads, metas } = this,
-      fixedCap = this.cap;
-    let ok = 0;
+    const { i32, caps, t, base, frameSize, desc, first, heads, metas } = this,
+      count = key < 64 ? this.count : 0,
+      half = key >>> 5,
+      bit = key & 31;
+    let ok = 0,
+      m0 = 0,
+      n0 = 0,
+      m1 = 0,
+      n1 = 0,
+      used: number = Layout.HEADER,
+      res = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && key < 64) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+      if (frame >>> 0 < count) {
+        const cap = caps[metas + frame]!,
+          w = (base + frame * frameSize + caps[heads + frame]! - cap) >>> 2;
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          const w = start >>> 2,
-            h0 = i32[w]!,
+          const h0 = i32[w]!,
             h1 = i32[w + 1]!,
             l0 = i32[w + 2]!,
             l1 = i32[w + 3]!;
-          if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
-          else rc = ((key < 32 ? h0 | l0 : h1 | l1) >>> (key & 31)) & 1;
+          if (h0 !== m0 || l0 !== n0 || h1 !== m1 || l1 !== n1) {
+            m0 = h0;
+            n0 = l0;
+            m1 = h1;
+            n1 = l1;
+            used = Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1);
+            res = ((half === 0 ? h0 | l0 : h1 | l1) >>> bit) & 1;
+          }
+          rc = used > cap ? E.EBADMSG : res;
         }
       }
       status[s + i] = rc;
@@ -369,16 +393,23 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this,
-      fixedCap = this.cap,
+    const { i32, u16, caps, t, base, frameSize, desc, first, heads, metas } = this,
+      count = key < 64 ? this.count : 0,
       wide = outLen >= 8;
-    let ok = 0;
+    let ok = 0,
+      m0 = 0,
+      n0 = 0,
+      m1 = 0,
+      n1 = 0,
+      used: number = Layout.HEADER,
+      res: number = E.ENOENT,
+      at = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && key < 64) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+      if (frame >>> 0 < count) {
+        const cap = caps[metas + frame]!,
+          start = base + frame * frameSize + caps[heads + frame]! - cap;
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
@@ -387,28 +418,20 @@ export class JsCore implements Core {
             h1 = i32[w + 1]!,
             l0 = i32[w + 2]!,
             l1 = i32[w + 3]!;
-          if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
-          else {
-            const bit = key & 31,
-              code =
-                key < 32
-                  ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1)
-                  : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
-            const len = lengthOf(code, t);
-            if (code === 0) rc = E.ENOENT;
-            else if (len > outLen) rc = E.ENOSPC;
-            else {
-              readValue(
-                u16,
-                start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key),
-                len,
-                out,
-                o + i * step,
-                wide,
-              );
-              rc = len;
-            }
+          if (h0 !== m0 || l0 !== n0 || h1 !== m1 || l1 !== n1) {
+            m0 = h0;
+            n0 = l0;
+            m1 = h1;
+            n1 = l1;
+            const low = halfSize(t, h0, l0),
+              code = codeAt(h0, l0, h1, l1, key),
+              len = lengthOf(code, t);
+            used = Layout.HEADER + low + halfSize(t, h1, l1);
+            res = code === 0 ? E.ENOENT : len > outLen ? E.ENOSPC : len;
+            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
           }
+          rc = used > cap ? E.EBADMSG : res;
+          if (rc >= 0) readValue(u16, start + at, rc, out, o + i * step, wide);
         }
       }
       status[s + i] = rc;
@@ -429,18 +452,28 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this,
-      fixedCap = this.cap,
-      code = codeOf(len, t);
-    let ok = 0;
+    const { i32, u16, caps, t, base, frameSize, desc, first, heads, metas } = this,
+      code = codeOf(len, t),
+      count = key < 64 && code !== 0 ? this.count : 0,
+      half = key >>> 5,
+      bit = 1 << (key & 31),
+      shift = len >>> 1;
+    let ok = 0,
+      m0 = 0,
+      n0 = 0,
+      m1 = 0,
+      n1 = 0,
+      used: number = Layout.HEADER,
+      old = 0,
+      at: number = Layout.HEADER;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i,
         lo = vals[v + i * step]!,
         hi = vals[v + i * step + 1]!;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && key < 64 && code !== 0 && fits(len, lo, hi)) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+      if (frame >>> 0 < count && fits(len, lo, hi)) {
+        const cap = caps[metas + frame]!,
+          start = base + frame * frameSize + caps[heads + frame]! - cap;
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
@@ -449,29 +482,30 @@ export class JsCore implements Core {
             h1 = i32[w + 1]!,
             l0 = i32[w + 2]!,
             l1 = i32[w + 3]!;
-          if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
+          if (h0 !== m0 || l0 !== n0 || h1 !== m1 || l1 !== n1) {
+            m0 = h0;
+            n0 = l0;
+            m1 = h1;
+            n1 = l1;
+            const low = halfSize(t, h0, l0);
+            used = Layout.HEADER + low + halfSize(t, h1, l1);
+            old = codeAt(h0, l0, h1, l1, key);
+            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
+          }
+          if (used > cap) rc = E.EBADMSG;
+          else if (old !== 0 && old !== code) rc = E.EBUSY;
+          else if (old === 0 && used + len > cap) rc = E.ENOSPC;
           else {
-            const low = halfSize(t, h0, l0),
-              at = start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
-            const half = w + (key >>> 5),
-              bit = 1 << (key & 31);
-            const old = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
-            const used = old === 0 ? Layout.HEADER + low + halfSize(t, h1, l1) : 0;
-            if (old !== 0 && old !== code) rc = E.EBUSY;
-            else if (old === 0 && used + len > cap) rc = E.ENOSPC;
-            else {
-              if (old === 0) {
-                const shift = len >>> 1;
-                for (let j = (start + used) >>> 1, end = at >>> 1; j > end; ) {
-                  j--;
-                  u16[j + shift] = u16[j]!;
-                }
-                if (code & 2) i32[half] = i32[half]! | bit;
-                if (code & 1) i32[half + 2] = i32[half + 2]! | bit;
+            if (old === 0) {
+              for (let j = (start + used) >>> 1, end = (start + at) >>> 1; j > end; ) {
+                j--;
+                u16[j + shift] = u16[j]!;
               }
-              writeValue(u16, at, len, lo, hi);
-              rc = 0;
+              if (code & 2) i32[w + half] = (half === 0 ? h0 : h1) | bit;
+              if (code & 1) i32[w + 2 + half] = (half === 0 ? l0 : l1) | bit;
             }
+            writeValue(u16, start + at, len, lo, hi);
+            rc = 0;
           }
         }
       }
@@ -484,15 +518,24 @@ export class JsCore implements Core {
   // Mirrors storeDel, frame by frame as batchDel.
   /** Removes `key`. */
   private delLoop(n: number, key: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this,
-      fixedCap = this.cap;
-    let ok = 0;
+    const { i32, u16, caps, t, base, frameSize, desc, first, heads, metas } = this,
+      count = key < 64 ? this.count : 0,
+      half = key >>> 5,
+      bit = 1 << (key & 31);
+    let ok = 0,
+      m0 = 0,
+      n0 = 0,
+      m1 = 0,
+      n1 = 0,
+      used: number = Layout.HEADER,
+      shift = -1,
+      at = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && key < 64) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+      if (frame >>> 0 < count) {
+        const cap = caps[metas + frame]!,
+          start = base + frame * frameSize + caps[heads + frame]! - cap;
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
@@ -500,25 +543,26 @@ export class JsCore implements Core {
             h0 = i32[w]!,
             h1 = i32[w + 1]!,
             l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!,
-            low = halfSize(t, h0, l0);
-          const used = Layout.HEADER + low + halfSize(t, h1, l1);
-          const half = w + (key >>> 5),
-            bit = 1 << (key & 31);
-          const code = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
+            l1 = i32[w + 3]!;
+          if (h0 !== m0 || l0 !== n0 || h1 !== m1 || l1 !== n1) {
+            m0 = h0;
+            n0 = l0;
+            m1 = h1;
+            n1 = l1;
+            const low = halfSize(t, h0, l0),
+              code = codeAt(h0, l0, h1, l1, key);
+            used = Layout.HEADER + low + halfSize(t, h1, l1);
+            // Half the value's length: the u16 moves below; -1 for an absent key (ENOENT).
+            shift = code === 0 ? -1 : lengthOf(code, t) >>> 1;
+            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
+          }
           if (used > cap) rc = E.EBADMSG;
-          else if (code === 0) rc = E.ENOENT;
+          else if (shift < 0) rc = E.ENOENT;
           else {
-            const shift = lengthOf(code, t) >>> 1;
-            for (
-              let j = (start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key)) >>> 1,
-                end = ((start + used) >>> 1) - shift;
-              j < end;
-              j++
-            )
+            for (let j = (start + at) >>> 1, end = ((start + used) >>> 1) - shift; j < end; j++)
               u16[j] = u16[j + shift]!;
-            i32[half] = i32[half]! & ~bit;
-            i32[half + 2] = i32[half + 2]! & ~bit;
+            i32[w + half] = (half === 0 ? h0 : h1) & ~bit;
+            i32[w + 2 + half] = (half === 0 ? l0 : l1) & ~bit;
             rc = 0;
           }
         }
@@ -543,8 +587,7 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas, fields } = this,
-      fixedCap = this.cap;
+    const { i32, u16, caps, t, base, frameSize, count, desc, first, heads, metas, fields } = this;
     const { m, keys, lens, offsets } = fields,
       f0 = fields.h0 | fields.l0,
       f1 = fields.h1 | fields.l1;
@@ -553,9 +596,9 @@ export class JsCore implements Core {
       const frame = desc >= 0 ? i32[desc + i]! : first + i,
         v = v0 + i * step;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base,
+      if (frame >>> 0 < count) {
+        const cap = caps[metas + frame]!,
+          start = base + frame * frameSize + caps[heads + frame]! - cap,
           w = start >>> 2;
         let allFit = true;
         for (let j = 0; j < m; j++) allFit &&= fits(lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
@@ -682,15 +725,20 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this,
-      fixedCap = this.cap;
-    let total = 0;
+    const { i32, u16, caps, t, base, frameSize, count, desc, first, heads, metas, memoKeys, memoLens, memoAt } = this;
+    let total = 0,
+      m0 = 0,
+      n0 = 0,
+      m1 = 0,
+      n1 = 0,
+      used: number = Layout.HEADER,
+      entries = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+      if (frame >>> 0 < count) {
+        const cap = caps[metas + frame]!,
+          start = base + frame * frameSize + caps[heads + frame]! - cap;
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
@@ -699,26 +747,39 @@ export class JsCore implements Core {
             h1 = i32[w + 1]!,
             l0 = i32[w + 2]!,
             l1 = i32[w + 3]!;
-          if (Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) > cap) rc = E.EBADMSG;
-          else if (popcount(h0 | l0) + popcount(h1 | l1) > room - total) rc = E.ENOSPC;
-          else {
-            let at = start + Layout.HEADER,
-              e = total;
+          if (h0 !== m0 || l0 !== n0 || h1 !== m1 || l1 !== n1) {
+            m0 = h0;
+            n0 = l0;
+            m1 = h1;
+            n1 = l1;
+            let at: number = Layout.HEADER;
+            entries = 0;
             for (let half = 0; half < 2; half++) {
               const high = half === 0 ? h0 : h1,
                 low = half === 0 ? l0 : l1;
               for (let rest = high | low; rest !== 0; rest &= rest - 1) {
                 const bit = 31 - Math.clz32(rest & -rest),
                   len = lengthOf((((high >>> bit) & 1) << 1) | ((low >>> bit) & 1), t);
-                keys[k + e] = 32 * half + bit;
-                lens[l + e] = len;
-                readValue(u16, at, len, vals, v + 2 * e, true);
+                memoKeys[entries] = 32 * half + bit;
+                memoLens[entries] = len;
+                memoAt[entries] = at;
                 at += len;
-                e++;
+                entries++;
               }
             }
-            rc = e - total;
-            total = e;
+            used = at;
+          }
+          if (used > cap) rc = E.EBADMSG;
+          else if (entries > room - total) rc = E.ENOSPC;
+          else {
+            for (let j = 0; j < entries; j++) {
+              const e = total + j;
+              keys[k + e] = memoKeys[j]!;
+              lens[l + e] = memoLens[j]!;
+              readValue(u16, start + memoAt[j]!, memoLens[j]!, vals, v + 2 * e, true);
+            }
+            rc = entries;
+            total += entries;
           }
         }
       }

@@ -59,20 +59,10 @@ export function sizeBelow(
   return (upper ? low : 0) + halfSize(t, (upper ? h1 : h0) & m, (upper ? l1 : l0) & m);
 }
 
-/** True if a header fits `cap` (>= 16): first a cheap bound (8 bytes a key), then the exact size. */
-export function headerFits(t: Uint8Array, h0: number, l0: number, h1: number, l1: number, cap: number): boolean {
-  return (
-    Layout.HEADER + ((popcount(h0 | l0) + popcount(h1 | l1)) << 3) <= cap ||
-    Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) <= cap
-  );
-}
-
-/** Number of set bits in a 32-bit integer (SWAR). */
-export function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  x = (x + (x >>> 4)) & 0x0f0f0f0f;
-  return Math.imul(x, 0x01010101) >>> 24;
+/** Size code (0 absent, 1..3) of `key` (0..63) in a header. */
+export function codeAt(h0: number, l0: number, h1: number, l1: number, key: number): number {
+  const bit = key & 31;
+  return key < 32 ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1) : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
 }
 
 /** Bytes of a size code 01 value: 2 in v1, 0 (a flag) in flags. */
