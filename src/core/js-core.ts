@@ -35,6 +35,7 @@ export class JsCore implements Core {
   readonly impl = "js" as const;
   private u8!: Uint8Array;
   private u16!: Uint16Array;
+  private dv!: DataView;
   private i32!: Int32Array;
   /** Single-store results (lo, hi, status) and setMany/decode operands, so that loops see one array type. */
   private readonly scratch = new Int32Array(3);
@@ -71,6 +72,7 @@ export class JsCore implements Core {
     if (this.u8?.length === buffer.byteLength) return;
     this.u8 = new Uint8Array(buffer);
     this.u16 = new Uint16Array(buffer, 0, buffer.byteLength >>> 1);
+    this.dv = new DataView(buffer);
     this.i32 = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
   }
 
@@ -321,7 +323,7 @@ export class JsCore implements Core {
       let rc: number = E.EINVAL;
       if (frame >>> 0 < count) {
         const cap = caps[metas + frame]!,
-          w = (base + frame * frameSize + caps[heads + frame]! - cap) >>> 2;
+          w = (base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap)) >>> 2;
         if (cap < Layout.HEADER) rc = E.ENOMEM;
         else {
           i32[w] = 0;
@@ -356,7 +358,7 @@ export class JsCore implements Core {
       let rc: number = E.EINVAL;
       if (frame >>> 0 < count) {
         const cap = caps[metas + frame]!,
-          w = (base + frame * frameSize + caps[heads + frame]! - cap) >>> 2;
+          w = (base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap)) >>> 2;
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
@@ -393,7 +395,7 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, u16, caps, t, base, frameSize, desc, first, heads, metas } = this,
+    const { i32, dv, caps, t, base, frameSize, desc, first, heads, metas } = this,
       count = key < 64 ? this.count : 0,
       wide = outLen >= 8;
     let ok = 0,
@@ -409,7 +411,7 @@ export class JsCore implements Core {
       let rc: number = E.EINVAL;
       if (frame >>> 0 < count) {
         const cap = caps[metas + frame]!,
-          start = base + frame * frameSize + caps[heads + frame]! - cap;
+          start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap);
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
@@ -431,7 +433,7 @@ export class JsCore implements Core {
             at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
           }
           rc = used > cap ? E.EBADMSG : res;
-          if (rc >= 0) readValue(u16, start + at, rc, out, o + i * step, wide);
+          if (rc >= 0) readValue(dv, start + at, rc, out, o + i * step, wide);
         }
       }
       status[s + i] = rc;
@@ -452,12 +454,15 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, u16, caps, t, base, frameSize, desc, first, heads, metas } = this,
+    const { i32, u16, dv, caps, t, base, frameSize, desc, first, heads, metas } = this,
       code = codeOf(len, t),
-      count = key < 64 && code !== 0 ? this.count : 0,
       half = key >>> 5,
       bit = 1 << (key & 31),
       shift = len >>> 1;
+    // One value for all (step 0) is read and checked once, as assembly/batch.ts does.
+    let lo = vals[v]!,
+      hi = vals[v + 1]!;
+    const count = key < 64 && code !== 0 && (step !== 0 || fits(len, lo, hi)) ? this.count : 0;
     let ok = 0,
       m0 = 0,
       n0 = 0,
@@ -467,13 +472,15 @@ export class JsCore implements Core {
       old = 0,
       at: number = Layout.HEADER;
     for (let i = 0; i < n; i++) {
-      const frame = desc >= 0 ? i32[desc + i]! : first + i,
-        lo = vals[v + i * step]!,
+      const frame = desc >= 0 ? i32[desc + i]! : first + i;
+      if (step !== 0) {
+        lo = vals[v + i * step]!;
         hi = vals[v + i * step + 1]!;
+      }
       let rc: number = E.EINVAL;
-      if (frame >>> 0 < count && fits(len, lo, hi)) {
+      if (frame >>> 0 < count && (step === 0 || fits(len, lo, hi))) {
         const cap = caps[metas + frame]!,
-          start = base + frame * frameSize + caps[heads + frame]! - cap;
+          start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap);
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
@@ -504,7 +511,7 @@ export class JsCore implements Core {
               if (code & 2) i32[w + half] = (half === 0 ? h0 : h1) | bit;
               if (code & 1) i32[w + 2 + half] = (half === 0 ? l0 : l1) | bit;
             }
-            writeValue(u16, start + at, len, lo, hi);
+            writeValue(dv, start + at, len, lo, hi);
             rc = 0;
           }
         }
@@ -535,7 +542,7 @@ export class JsCore implements Core {
       let rc: number = E.EINVAL;
       if (frame >>> 0 < count) {
         const cap = caps[metas + frame]!,
-          start = base + frame * frameSize + caps[heads + frame]! - cap;
+          start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap);
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
@@ -587,7 +594,7 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, u16, caps, t, base, frameSize, count, desc, first, heads, metas, fields } = this;
+    const { i32, u16, dv, caps, t, base, frameSize, count, desc, first, heads, metas, fields } = this;
     const { m, keys, lens, offsets } = fields,
       f0 = fields.h0 | fields.l0,
       f1 = fields.h1 | fields.l1;
@@ -598,7 +605,7 @@ export class JsCore implements Core {
       let rc: number = E.EINVAL;
       if (frame >>> 0 < count) {
         const cap = caps[metas + frame]!,
-          start = base + frame * frameSize + caps[heads + frame]! - cap,
+          start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap),
           w = start >>> 2;
         let allFit = true;
         for (let j = 0; j < m; j++) allFit &&= fits(lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
@@ -663,7 +670,7 @@ export class JsCore implements Core {
           if ((h0 | l0 | h1 | l1) === 0 && fields.distinct) {
             // An empty store (or a replaced one) and distinct keys: the prepared offsets hold.
             for (let j = 0; j < m; j++)
-              writeValue(u16, start + offsets[j]!, lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
+              writeValue(dv, start + offsets[j]!, lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
           } else {
             const newLow = halfSize(t, n0, m0);
             // Values above the lowest inserted key move up, highest first, each once.
@@ -682,7 +689,7 @@ export class JsCore implements Core {
             }
             for (let j = 0; j < m; j++) {
               writeValue(
-                u16,
+                dv,
                 start + Layout.HEADER + sizeBelow(t, n0, m0, n1, m1, newLow, keys[j]!),
                 lens[j]!,
                 vals[v + 2 * j]!,
@@ -725,7 +732,7 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, u16, caps, t, base, frameSize, count, desc, first, heads, metas, memoKeys, memoLens, memoAt } = this;
+    const { i32, dv, caps, t, base, frameSize, count, desc, first, heads, metas, memoKeys, memoLens, memoAt } = this;
     let total = 0,
       m0 = 0,
       n0 = 0,
@@ -738,7 +745,7 @@ export class JsCore implements Core {
       let rc: number = E.EINVAL;
       if (frame >>> 0 < count) {
         const cap = caps[metas + frame]!,
-          start = base + frame * frameSize + caps[heads + frame]! - cap;
+          start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap);
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
@@ -776,7 +783,7 @@ export class JsCore implements Core {
               const e = total + j;
               keys[k + e] = memoKeys[j]!;
               lens[l + e] = memoLens[j]!;
-              readValue(u16, start + memoAt[j]!, memoLens[j]!, vals, v + 2 * e, true);
+              readValue(dv, start + memoAt[j]!, memoLens[j]!, vals, v + 2 * e, true);
             }
             rc = entries;
             total += entries;

@@ -86,20 +86,17 @@ export function fits(len: number, lo: number, hi: number): boolean {
 }
 
 /** Reads the `len`-byte value at byte `at` into out[o] (lo) and, if `wide`, out[o + 1] (hi). */
-export function readValue(u16: Uint16Array, at: number, len: number, out: Int32Array, o: number, wide: boolean): void {
-  const h = at >>> 1;
-  out[o] = len === 0 ? 0 : len === 2 ? u16[h]! : u16[h]! | (u16[h + 1]! << 16);
-  if (wide) out[o + 1] = len === 8 ? u16[h + 2]! | (u16[h + 3]! << 16) : 0;
+export function readValue(dv: DataView, at: number, len: number, out: Int32Array, o: number, wide: boolean): void {
+  out[o] = len === 0 ? 0 : len === 2 ? dv.getUint16(at, true) : dv.getInt32(at, true);
+  if (wide) out[o + 1] = len === 8 ? dv.getInt32(at + 4, true) : 0;
 }
 
 /** Writes the low `len` bytes of (hi:lo) at byte `at`. */
-export function writeValue(u16: Uint16Array, at: number, len: number, lo: number, hi: number): void {
-  const h = at >>> 1;
-  if (len >= 2) u16[h] = lo;
-  if (len >= 4) u16[h + 1] = lo >>> 16;
-  if (len === 8) {
-    u16[h + 2] = hi;
-    u16[h + 3] = hi >>> 16;
+export function writeValue(dv: DataView, at: number, len: number, lo: number, hi: number): void {
+  if (len === 2) dv.setUint16(at, lo, true);
+  else if (len >= 4) {
+    dv.setInt32(at, lo, true);
+    if (len === 8) dv.setInt32(at + 4, hi, true);
   }
 }
 
