@@ -57,10 +57,8 @@ export class JsCore implements Core {
   private metas = 0;
   private readonly single = new Int32Array(1);
   private t = sizeTable(0);
-  /** What decodeLoop found in the last distinct header: each entry's key, length and offset in the store. */
-  private readonly memoKeys = new Uint8Array(64);
-  private readonly memoLens = new Uint8Array(64);
-  private readonly memoAt = new Int32Array(64);
+  /** What decodeLoop found in the last distinct header: each entry as its offset in the store << 16 | key << 8 | length. */
+  private readonly memoEntries = new Int32Array(64);
 
   constructor(private readonly source: BufferSource) {
     this.refresh();
@@ -732,7 +730,7 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, dv, caps, t, base, frameSize, count, desc, first, heads, metas, memoKeys, memoLens, memoAt } = this;
+    const { i32, dv, caps, t, base, frameSize, count, desc, first, heads, metas, memoEntries } = this;
     let total = 0,
       m0 = 0,
       n0 = 0,
@@ -767,9 +765,7 @@ export class JsCore implements Core {
               for (let rest = high | low; rest !== 0; rest &= rest - 1) {
                 const bit = 31 - Math.clz32(rest & -rest),
                   len = lengthOf((((high >>> bit) & 1) << 1) | ((low >>> bit) & 1), t);
-                memoKeys[entries] = 32 * half + bit;
-                memoLens[entries] = len;
-                memoAt[entries] = at;
+                memoEntries[entries] = (at << 16) | ((32 * half + bit) << 8) | len;
                 at += len;
                 entries++;
               }
@@ -780,10 +776,12 @@ export class JsCore implements Core {
           else if (entries > room - total) rc = E.ENOSPC;
           else {
             for (let j = 0; j < entries; j++) {
-              const e = total + j;
-              keys[k + e] = memoKeys[j]!;
-              lens[l + e] = memoLens[j]!;
-              readValue(dv, start + memoAt[j]!, memoLens[j]!, vals, v + 2 * e, true);
+              const e = total + j,
+                entry = memoEntries[j]!,
+                len = entry & 0xff;
+              keys[k + e] = entry >>> 8;
+              lens[l + e] = len;
+              readValue(dv, start + (entry >>> 16), len, vals, v + 2 * e, true);
             }
             rc = entries;
             total += entries;
