@@ -15,6 +15,7 @@ import {
   halfSize,
   lengthOf,
   readValue,
+  sameHeader,
   sizeBelow,
   sizeTable,
   writeValue,
@@ -309,7 +310,8 @@ export class JsCore implements Core {
   // under 16 bytes ENOMEM, before its header is read; a header declaring more than the capacity EBADMSG.
   // What a header implies for the operation (its size, the key's size code and value offset) is worked
   // out once per distinct header and kept while the frames' headers repeat, as they do in a burst of
-  // one flow: the memo (m0, n0, m1, n1 = h0, l0, h1, l1) starts as the empty header's.
+  // one flow. The memo is the header's two u64 words read as float64 (high, low: two loads; sameHeader),
+  // and starts as the empty header's; the 32-bit halves (h0, l0, h1, l1) are read only when it changes.
 
   // Mirrors storeInit, frame by frame as batchInit.
   /** Empties each store (zeroes its header). */
@@ -340,15 +342,13 @@ export class JsCore implements Core {
   // Mirrors storeHas, frame by frame as batchHas.
   /** Tests `key`: 1 or 0; returns how many frames hold it. */
   private hasLoop(n: number, key: number, status: Int32Array, s: number): number {
-    const { i32, caps, t, base, frameSize, desc, first, heads, metas } = this,
+    const { i32, dv, caps, t, base, frameSize, desc, first, heads, metas } = this,
       count = key < 64 ? this.count : 0,
       half = key >>> 5,
       bit = key & 31;
     let ok = 0,
-      m0 = 0,
-      n0 = 0,
-      m1 = 0,
-      n1 = 0,
+      high = 0,
+      low = 0,
       used: number = Layout.HEADER,
       res = 0;
     for (let i = 0; i < n; i++) {
@@ -356,19 +356,20 @@ export class JsCore implements Core {
       let rc: number = E.EINVAL;
       if (frame >>> 0 < count) {
         const cap = caps[metas + frame]!,
-          w = (base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap)) >>> 2;
+          start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap);
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          const h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!;
-          if (h0 !== m0 || l0 !== n0 || h1 !== m1 || l1 !== n1) {
-            m0 = h0;
-            n0 = l0;
-            m1 = h1;
-            n1 = l1;
+          const h64 = dv.getFloat64(start, true),
+            l64 = dv.getFloat64(start + 8, true);
+          if (!sameHeader(h64, l64, high, low)) {
+            high = h64;
+            low = l64;
+            const w = start >>> 2,
+              h0 = i32[w]!,
+              h1 = i32[w + 1]!,
+              l0 = i32[w + 2]!,
+              l1 = i32[w + 3]!;
             used = Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1);
             res = ((half === 0 ? h0 | l0 : h1 | l1) >>> bit) & 1;
           }
@@ -397,10 +398,8 @@ export class JsCore implements Core {
       count = key < 64 ? this.count : 0,
       wide = outLen >= 8;
     let ok = 0,
-      m0 = 0,
-      n0 = 0,
-      m1 = 0,
-      n1 = 0,
+      high = 0,
+      low = 0,
       used: number = Layout.HEADER,
       res: number = E.ENOENT,
       at = 0;
@@ -413,22 +412,22 @@ export class JsCore implements Core {
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          const w = start >>> 2,
-            h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!;
-          if (h0 !== m0 || l0 !== n0 || h1 !== m1 || l1 !== n1) {
-            m0 = h0;
-            n0 = l0;
-            m1 = h1;
-            n1 = l1;
-            const low = halfSize(t, h0, l0),
+          const h64 = dv.getFloat64(start, true),
+            l64 = dv.getFloat64(start + 8, true);
+          if (!sameHeader(h64, l64, high, low)) {
+            high = h64;
+            low = l64;
+            const w = start >>> 2,
+              h0 = i32[w]!,
+              h1 = i32[w + 1]!,
+              l0 = i32[w + 2]!,
+              l1 = i32[w + 3]!;
+            const below = halfSize(t, h0, l0),
               code = codeAt(h0, l0, h1, l1, key),
               len = lengthOf(code, t);
-            used = Layout.HEADER + low + halfSize(t, h1, l1);
+            used = Layout.HEADER + below + halfSize(t, h1, l1);
             res = code === 0 ? E.ENOENT : len > outLen ? E.ENOSPC : len;
-            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
+            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, below, key);
           }
           rc = used > cap ? E.EBADMSG : res;
           if (rc >= 0) readValue(dv, start + at, rc, out, o + i * step, wide);
@@ -462,13 +461,14 @@ export class JsCore implements Core {
       hi = vals[v + 1]!;
     const count = key < 64 && code !== 0 && (step !== 0 || fits(len, lo, hi)) ? this.count : 0;
     let ok = 0,
-      m0 = 0,
-      n0 = 0,
-      m1 = 0,
-      n1 = 0,
+      high = 0,
+      low = 0,
       used: number = Layout.HEADER,
       old = 0,
-      at: number = Layout.HEADER;
+      at: number = Layout.HEADER,
+      // The key's two header words with its size code added (an insert writes them).
+      withHigh = code & 2 ? bit : 0,
+      withLow = code & 1 ? bit : 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       if (step !== 0) {
@@ -483,19 +483,21 @@ export class JsCore implements Core {
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
           const w = start >>> 2,
-            h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!;
-          if (h0 !== m0 || l0 !== n0 || h1 !== m1 || l1 !== n1) {
-            m0 = h0;
-            n0 = l0;
-            m1 = h1;
-            n1 = l1;
-            const low = halfSize(t, h0, l0);
-            used = Layout.HEADER + low + halfSize(t, h1, l1);
+            h64 = dv.getFloat64(start, true),
+            l64 = dv.getFloat64(start + 8, true);
+          if (!sameHeader(h64, l64, high, low)) {
+            high = h64;
+            low = l64;
+            const h0 = i32[w]!,
+              h1 = i32[w + 1]!,
+              l0 = i32[w + 2]!,
+              l1 = i32[w + 3]!,
+              below = halfSize(t, h0, l0);
+            used = Layout.HEADER + below + halfSize(t, h1, l1);
             old = codeAt(h0, l0, h1, l1, key);
-            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
+            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, below, key);
+            withHigh = (half === 0 ? h0 : h1) | (code & 2 ? bit : 0);
+            withLow = (half === 0 ? l0 : l1) | (code & 1 ? bit : 0);
           }
           if (used > cap) rc = E.EBADMSG;
           else if (old !== 0 && old !== code) rc = E.EBUSY;
@@ -506,8 +508,8 @@ export class JsCore implements Core {
                 j--;
                 u16[j + shift] = u16[j]!;
               }
-              if (code & 2) i32[w + half] = (half === 0 ? h0 : h1) | bit;
-              if (code & 1) i32[w + 2 + half] = (half === 0 ? l0 : l1) | bit;
+              i32[w + half] = withHigh;
+              i32[w + 2 + half] = withLow;
             }
             writeValue(dv, start + at, len, lo, hi);
             rc = 0;
@@ -523,18 +525,19 @@ export class JsCore implements Core {
   // Mirrors storeDel, frame by frame as batchDel.
   /** Removes `key`. */
   private delLoop(n: number, key: number, status: Int32Array, s: number): number {
-    const { i32, u16, caps, t, base, frameSize, desc, first, heads, metas } = this,
+    const { i32, u16, dv, caps, t, base, frameSize, desc, first, heads, metas } = this,
       count = key < 64 ? this.count : 0,
       half = key >>> 5,
       bit = 1 << (key & 31);
     let ok = 0,
-      m0 = 0,
-      n0 = 0,
-      m1 = 0,
-      n1 = 0,
+      high = 0,
+      low = 0,
       used: number = Layout.HEADER,
       shift = -1,
-      at = 0;
+      at = 0,
+      // The key's two header words without it (a delete writes them).
+      withoutHigh = 0,
+      withoutLow = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
@@ -545,29 +548,31 @@ export class JsCore implements Core {
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
           const w = start >>> 2,
-            h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!;
-          if (h0 !== m0 || l0 !== n0 || h1 !== m1 || l1 !== n1) {
-            m0 = h0;
-            n0 = l0;
-            m1 = h1;
-            n1 = l1;
-            const low = halfSize(t, h0, l0),
+            h64 = dv.getFloat64(start, true),
+            l64 = dv.getFloat64(start + 8, true);
+          if (!sameHeader(h64, l64, high, low)) {
+            high = h64;
+            low = l64;
+            const h0 = i32[w]!,
+              h1 = i32[w + 1]!,
+              l0 = i32[w + 2]!,
+              l1 = i32[w + 3]!,
+              below = halfSize(t, h0, l0),
               code = codeAt(h0, l0, h1, l1, key);
-            used = Layout.HEADER + low + halfSize(t, h1, l1);
+            used = Layout.HEADER + below + halfSize(t, h1, l1);
             // Half the value's length: the u16 moves below; -1 for an absent key (ENOENT).
             shift = code === 0 ? -1 : lengthOf(code, t) >>> 1;
-            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
+            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, below, key);
+            withoutHigh = (half === 0 ? h0 : h1) & ~bit;
+            withoutLow = (half === 0 ? l0 : l1) & ~bit;
           }
           if (used > cap) rc = E.EBADMSG;
           else if (shift < 0) rc = E.ENOENT;
           else {
             for (let j = (start + at) >>> 1, end = ((start + used) >>> 1) - shift; j < end; j++)
               u16[j] = u16[j + shift]!;
-            i32[w + half] = (half === 0 ? h0 : h1) & ~bit;
-            i32[w + 2 + half] = (half === 0 ? l0 : l1) & ~bit;
+            i32[w + half] = withoutHigh;
+            i32[w + 2 + half] = withoutLow;
             rc = 0;
           }
         }
@@ -732,10 +737,8 @@ export class JsCore implements Core {
   ): number {
     const { i32, dv, caps, t, base, frameSize, count, desc, first, heads, metas, memoEntries } = this;
     let total = 0,
-      m0 = 0,
-      n0 = 0,
-      m1 = 0,
-      n1 = 0,
+      high = 0,
+      low = 0,
       used: number = Layout.HEADER,
       entries = 0;
     for (let i = 0; i < n; i++) {
@@ -747,24 +750,20 @@ export class JsCore implements Core {
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          const w = start >>> 2,
-            h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!;
-          if (h0 !== m0 || l0 !== n0 || h1 !== m1 || l1 !== n1) {
-            m0 = h0;
-            n0 = l0;
-            m1 = h1;
-            n1 = l1;
+          const h64 = dv.getFloat64(start, true),
+            l64 = dv.getFloat64(start + 8, true);
+          if (!sameHeader(h64, l64, high, low)) {
+            high = h64;
+            low = l64;
+            const w = start >>> 2;
             let at: number = Layout.HEADER;
             entries = 0;
             for (let half = 0; half < 2; half++) {
-              const high = half === 0 ? h0 : h1,
-                low = half === 0 ? l0 : l1;
-              for (let rest = high | low; rest !== 0; rest &= rest - 1) {
+              const hw = i32[w + half]!,
+                lw = i32[w + 2 + half]!;
+              for (let rest = hw | lw; rest !== 0; rest &= rest - 1) {
                 const bit = 31 - Math.clz32(rest & -rest),
-                  len = lengthOf((((high >>> bit) & 1) << 1) | ((low >>> bit) & 1), t);
+                  len = lengthOf((((hw >>> bit) & 1) << 1) | ((lw >>> bit) & 1), t);
                 memoEntries[entries] = (at << 16) | ((32 * half + bit) << 8) | len;
                 at += len;
                 entries++;

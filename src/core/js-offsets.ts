@@ -59,6 +59,15 @@ export function sizeBelow(
   return (upper ? low : 0) + halfSize(t, (upper ? h1 : h0) & m, (upper ? l1 : l0) & m);
 }
 
+/**
+ * True if a header's u64 words read as float64 (h, l) are those of the header (high, low) seen before:
+ * equal doubles have equal bits, except +0/-0 (told apart here) and NaNs (never equal: a header with a
+ * NaN pattern is never taken for another, only worked out again).
+ */
+export function sameHeader(h: number, l: number, high: number, low: number): boolean {
+  return h === high && l === low && (h !== 0 || Object.is(h, high)) && (l !== 0 || Object.is(l, low));
+}
+
 /** Size code (0 absent, 1..3) of `key` (0..63) in a header. */
 export function codeAt(h0: number, l0: number, h1: number, l1: number, key: number): number {
   const bit = key & 31;

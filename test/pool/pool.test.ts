@@ -373,6 +373,31 @@ describe.each(IMPLS)("%s packet pool", (impl) => {
     expect(p.traits(1).size).toBe(16);
   });
 
+  it("tells apart headers whose u64 words are equal as doubles (+0, -0) and repeated NaN-pattern headers", () => {
+    // The JS twin remembers the last header as two float64 words: -0 (key 63 alone, in one word) must
+    // not pass for +0 (an empty word), and NaN patterns (keys 52..62 and 0 in the high word) never match.
+    const p = new PacketPool({ count: 6, impl, hardwareKeys: "off" });
+    p.traits(1).trySet(63, 0xaabbccdd, 0, 4); // high word 1 << 63: -0
+    p.traits(3).trySet(63, 0xbeef, 0, 2); // low word 1 << 63: -0
+    for (const f of [4, 5])
+      for (const key of [0, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62]) p.traits(f).trySet(key, f, 0, 4);
+    const b = p.burst(6).selectRange(0, 6),
+      E = Errno.ENOENT;
+    expect(p.batchGet(b, 63)).toBe(2);
+    expect([...b.status()]).toEqual([E, 4, E, 2, E, E]);
+    expect([b.values()[4], b.values()[12]]).toEqual([0xaabbccdd, 0xbeef]); // 2 slots (4 u32) a frame
+    expect(p.batchHas(b, 0)).toBe(2);
+    expect([...b.status()]).toEqual([0, 0, 0, 0, 1, 1]);
+    const out = p.decodeBuffer(64);
+    expect(p.batchDecode(b, out)).toBe(26);
+    expect([...b.status()]).toEqual([0, 1, 0, 1, 12, 12]);
+    expect(p.batchSet(b, 62, 4, 7)).toBe(6);
+    expect([...b.status()]).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(p.batchDelete(b, 63)).toBe(2);
+    expect([...b.status()]).toEqual([E, 0, E, 0, E, E]);
+    expect([1, 3].map((f) => p.traits(f).size)).toEqual([20, 20]);
+  });
+
   it("adjustHead pushes and pulls the data start; the store's hard end follows; never over the store", () => {
     const p = pool();
     p.write(0, new Uint8Array(100).fill(9));
