@@ -17,7 +17,9 @@ import {
   readValue,
   sameHeader,
   sizeBelow,
+  sizeBound,
   sizeTable,
+  storeSize,
   writeValue,
 } from "./js-offsets.js";
 
@@ -118,20 +120,14 @@ export class JsCore implements Core {
   size(start: number, cap: number, profile: number): number {
     this.one(start, cap, profile);
     if (this.single[0]! < Layout.HEADER) return E.ENOMEM;
-    const i32 = this.i32,
-      t = this.t,
-      w = start >>> 2;
-    const used = Layout.HEADER + halfSize(t, i32[w]!, i32[w + 2]!) + halfSize(t, i32[w + 1]!, i32[w + 3]!);
+    const used = storeSize(this.t, this.i32, start >>> 2);
     return used > cap ? E.EBADMSG : used;
   }
 
   /** The size a header at `start` declares, whatever the capacity (for error messages). */
   declared(start: number, profile: number): number {
     this.refresh();
-    const i32 = this.i32,
-      t = sizeTable(profile),
-      w = start >>> 2;
-    return Layout.HEADER + halfSize(t, i32[w]!, i32[w + 2]!) + halfSize(t, i32[w + 1]!, i32[w + 3]!);
+    return storeSize(sizeTable(profile), this.i32, start >>> 2);
   }
 
   has(start: number, cap: number, profile: number, key: number): number {
@@ -349,6 +345,7 @@ export class JsCore implements Core {
     let ok = 0,
       high = 0,
       low = 0,
+      bound: number = Layout.HEADER,
       used: number = Layout.HEADER,
       res = 0;
     for (let i = 0; i < n; i++) {
@@ -370,10 +367,12 @@ export class JsCore implements Core {
               h1 = i32[w + 1]!,
               l0 = i32[w + 2]!,
               l1 = i32[w + 3]!;
-            used = Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1);
+            bound = sizeBound(h0, l0, h1, l1);
+            used = -1; // worked out below if a capacity is under the bound
             res = ((half === 0 ? h0 | l0 : h1 | l1) >>> bit) & 1;
           }
-          rc = used > cap ? E.EBADMSG : res;
+          if (bound > cap && used < 0) used = storeSize(t, i32, start >>> 2);
+          rc = bound > cap && used > cap ? E.EBADMSG : res;
         }
       }
       status[s + i] = rc;
@@ -400,6 +399,7 @@ export class JsCore implements Core {
     let ok = 0,
       high = 0,
       low = 0,
+      bound: number = Layout.HEADER,
       used: number = Layout.HEADER,
       res: number = E.ENOENT,
       at = 0;
@@ -422,14 +422,15 @@ export class JsCore implements Core {
               h1 = i32[w + 1]!,
               l0 = i32[w + 2]!,
               l1 = i32[w + 3]!;
-            const below = halfSize(t, h0, l0),
-              code = codeAt(h0, l0, h1, l1, key),
+            const code = codeAt(h0, l0, h1, l1, key),
               len = lengthOf(code, t);
-            used = Layout.HEADER + below + halfSize(t, h1, l1);
+            bound = sizeBound(h0, l0, h1, l1);
+            used = -1; // worked out below if a capacity is under the bound
             res = code === 0 ? E.ENOENT : len > outLen ? E.ENOSPC : len;
-            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, below, key);
+            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key);
           }
-          rc = used > cap ? E.EBADMSG : res;
+          if (bound > cap && used < 0) used = storeSize(t, i32, start >>> 2);
+          rc = bound > cap && used > cap ? E.EBADMSG : res;
           if (rc >= 0) readValue(dv, start + at, rc, out, o + i * step, wide);
         }
       }
@@ -463,6 +464,7 @@ export class JsCore implements Core {
     let ok = 0,
       high = 0,
       low = 0,
+      bound: number = Layout.HEADER,
       used: number = Layout.HEADER,
       old = 0,
       at: number = Layout.HEADER,
@@ -491,15 +493,17 @@ export class JsCore implements Core {
             const h0 = i32[w]!,
               h1 = i32[w + 1]!,
               l0 = i32[w + 2]!,
-              l1 = i32[w + 3]!,
-              below = halfSize(t, h0, l0);
-            used = Layout.HEADER + below + halfSize(t, h1, l1);
+              l1 = i32[w + 3]!;
             old = codeAt(h0, l0, h1, l1, key);
-            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, below, key);
+            bound = sizeBound(h0, l0, h1, l1);
+            // An insert moves the values after it: exact size now; an overwrite needs it only under the bound.
+            used = old === 0 ? Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) : -1;
+            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key);
             withHigh = (half === 0 ? h0 : h1) | (code & 2 ? bit : 0);
             withLow = (half === 0 ? l0 : l1) | (code & 1 ? bit : 0);
           }
-          if (used > cap) rc = E.EBADMSG;
+          if (bound > cap && used < 0) used = storeSize(t, i32, w);
+          if (bound > cap && used > cap) rc = E.EBADMSG;
           else if (old !== 0 && old !== code) rc = E.EBUSY;
           else if (old === 0 && used + len > cap) rc = E.ENOSPC;
           else {

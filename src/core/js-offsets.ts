@@ -59,6 +59,27 @@ export function sizeBelow(
   return (upper ? low : 0) + halfSize(t, (upper ? h1 : h0) & m, (upper ? l1 : l0) & m);
 }
 
+/** The exact size of the store whose header is at i32[w .. w + 3]: header and values. */
+export function storeSize(t: Uint8Array, i32: Int32Array, w: number): number {
+  return Layout.HEADER + halfSize(t, i32[w]!, i32[w + 2]!) + halfSize(t, i32[w + 1]!, i32[w + 3]!);
+}
+
+/**
+ * An upper bound of a store's size, 8 bytes a key: two popcounts, where the exact size takes eight
+ * lookups; the exact size is needed only when a capacity is under it.
+ */
+export function sizeBound(h0: number, l0: number, h1: number, l1: number): number {
+  return Layout.HEADER + ((popcount(h0 | l0) + popcount(h1 | l1)) << 3);
+}
+
+/** Number of set bits in a 32-bit integer (SWAR). */
+export function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  x = (x + (x >>> 4)) & 0x0f0f0f0f;
+  return Math.imul(x, 0x01010101) >>> 24;
+}
+
 /**
  * True if a header's u64 words read as float64 (h, l) are those of the header (high, low) seen before:
  * equal doubles have equal bits, except +0/-0 (told apart here) and NaNs (never equal: a header with a
