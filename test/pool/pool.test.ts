@@ -398,6 +398,28 @@ describe.each(IMPLS)("%s packet pool", (impl) => {
     expect([1, 3].map((f) => p.traits(f).size)).toEqual([20, 20]);
   });
 
+  it("checks each frame's header against its own capacity when frames repeat a header", () => {
+    // Six 2-byte keys: 28 bytes, under the 64-byte bound of 8 bytes a key. Heads (capacities) 64, 32
+    // (under the bound, over the size) and 24 (a copied header declaring more than the store holds).
+    const p = new PacketPool({ count: 4, impl, headroom: 64, hardwareKeys: "off" });
+    for (const f of [0, 1, 3]) for (let key = 1; key <= 6; key++) p.traits(f).trySet(key, key, 0, 2);
+    p.write(1, new Uint8Array(8));
+    p.adjustHead(1, -32); // data start 32: the store's capacity
+    p.write(2, new Uint8Array(8));
+    p.adjustHead(2, -40);
+    p.frameBytes(2).set(p.frameBytes(0).subarray(0, 16));
+    const b = p.burst(4).selectRange(0, 4);
+    expect([0, 1, 2, 3].map((f) => p.head(f))).toEqual([64, 32, 24, 64]);
+    expect(p.batchGet(b, 6)).toBe(3);
+    expect([...b.status()]).toEqual([2, 2, Errno.EBADMSG, 2]);
+    expect(p.batchSet(b, 4, 2, 9)).toBe(3);
+    expect([...b.status()]).toEqual([0, 0, Errno.EBADMSG, 0]);
+    expect(p.batchSet(b, 20, 8, 9)).toBe(2);
+    expect([...b.status()]).toEqual([0, 0, Errno.EBADMSG, 0].map((rc, f) => (f === 1 ? Errno.ENOSPC : rc)));
+    expect(p.batchHas(b, 1)).toBe(3);
+    expect([...b.status()]).toEqual([1, 1, Errno.EBADMSG, 1]);
+  });
+
   it("adjustHead pushes and pulls the data start; the store's hard end follows; never over the store", () => {
     const p = pool();
     p.write(0, new Uint8Array(100).fill(9));
