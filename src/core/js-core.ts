@@ -25,7 +25,8 @@ import {
 
 /**
  * The pure-JS core over any ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory. Values are read
- * and written as u16 halves (they are only 2-byte aligned), header words as i32; no BigInt anywhere.
+ * and written through a DataView (they are only 2-byte aligned), header words as i32 (and, to compare
+ * headers, as float64), moved as u16; no BigInt anywhere.
  *
  * Every operation is a loop over the frames of a selection (see select); a single store is a
  * selection of one frame. Each loop holds its operation's whole per-frame body, calling only the
