@@ -9,21 +9,24 @@ import type { BufferSource, Core } from "./contract.js";
 import {
   Fields,
   Layout,
+  codeAt,
   codeOf,
   fits,
   halfSize,
-  headerFits,
   lengthOf,
-  popcount,
   readValue,
+  sameHeader,
   sizeBelow,
+  sizeBound,
   sizeTable,
+  storeSize,
   writeValue,
 } from "./js-offsets.js";
 
 /**
  * The pure-JS core over any ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory. Values are read
- * and written as u16 halves (they are only 2-byte aligned), header words as i32; no BigInt anywhere.
+ * and written through a DataView (they are only 2-byte aligned), header words as i32 (and, to compare
+ * headers, as float64), moved as u16; no BigInt anywhere.
  *
  * Every operation is a loop over the frames of a selection (see select); a single store is a
  * selection of one frame. Each loop holds its operation's whole per-frame body, calling only the
@@ -36,25 +39,30 @@ export class JsCore implements Core {
   readonly impl = "js" as const;
   private u8!: Uint8Array;
   private u16!: Uint16Array;
+  private dv!: DataView;
   private i32!: Int32Array;
   /** Single-store results (lo, hi, status) and setMany/decode operands, so that loops see one array type. */
   private readonly scratch = new Int32Array(3);
   private readonly manyValues = new Int32Array(128);
   private readonly fields = new Fields();
-  /** The selection: frame i is i32[desc + i] (desc >= 0) or first + i; its store ends at base + frame * frameSize + head, */
+  /**
+   * The selection: frame i is i32[desc + i] (desc >= 0) or first + i, frames 0..count-1; its store has
+   * capacity caps[metas + frame] and ends at the head caps[heads + frame], at base + frame * frameSize + head.
+   * For a pool (see assembly/batch.ts) caps is i32; for one store, `single` holding its capacity, with
+   * heads = metas = 0 and frameSize 0 (so that it starts at base). t is the profile's size table.
+   */
   private base = 0;
   private frameSize = 0;
   private count = 0;
   private desc = -1;
   private first = 0;
-  /**
-   * with capacity i32[metas + frame] and ending at the head i32[heads + frame] (heads >= 0: a pool,
-   * see assembly/batch.ts), or capacity cap at base (one store); t is the profile's size table.
-   */
-  private heads = -1;
-  private metas = -1;
-  private cap = 0;
+  private caps: Int32Array = new Int32Array(1);
+  private heads = 0;
+  private metas = 0;
+  private readonly single = new Int32Array(1);
   private t = sizeTable(0);
+  /** What decodeLoop found in the last distinct header: each entry as its offset in the store << 16 | key << 8 | length. */
+  private readonly memoEntries = new Int32Array(64);
 
   constructor(private readonly source: BufferSource) {
     this.refresh();
@@ -66,6 +74,7 @@ export class JsCore implements Core {
     if (this.u8?.length === buffer.byteLength) return;
     this.u8 = new Uint8Array(buffer);
     this.u16 = new Uint16Array(buffer, 0, buffer.byteLength >>> 1);
+    this.dv = new DataView(buffer);
     this.i32 = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
   }
 
@@ -80,9 +89,10 @@ export class JsCore implements Core {
     this.count = 1;
     this.desc = -1;
     this.first = 0;
-    this.heads = -1;
-    this.metas = -1;
-    this.cap = cap;
+    this.single[0] = cap;
+    this.caps = this.single;
+    this.heads = 0;
+    this.metas = 0;
     this.t = sizeTable(profile);
   }
 
@@ -94,6 +104,7 @@ export class JsCore implements Core {
     this.base = i32[p + (PoolControl.BASE >>> 2)]!;
     this.frameSize = i32[p + (PoolControl.FRAME_SIZE >>> 2)]!;
     this.count = i32[p + (PoolControl.COUNT >>> 2)]!;
+    this.caps = i32;
     this.heads = i32[p + (PoolControl.HEADS >>> 2)]! >>> 2;
     this.metas = i32[p + (PoolControl.METAS >>> 2)]! >>> 2;
     this.t = sizeTable(i32[p + (PoolControl.PROFILE >>> 2)]!);
@@ -109,21 +120,15 @@ export class JsCore implements Core {
 
   size(start: number, cap: number, profile: number): number {
     this.one(start, cap, profile);
-    if (this.cap < Layout.HEADER) return E.ENOMEM;
-    const i32 = this.i32,
-      t = this.t,
-      w = start >>> 2;
-    const used = Layout.HEADER + halfSize(t, i32[w]!, i32[w + 2]!) + halfSize(t, i32[w + 1]!, i32[w + 3]!);
+    if (this.single[0]! < Layout.HEADER) return E.ENOMEM;
+    const used = storeSize(this.t, this.i32, start >>> 2);
     return used > cap ? E.EBADMSG : used;
   }
 
   /** The size a header at `start` declares, whatever the capacity (for error messages). */
   declared(start: number, profile: number): number {
     this.refresh();
-    const i32 = this.i32,
-      t = sizeTable(profile),
-      w = start >>> 2;
-    return Layout.HEADER + halfSize(t, i32[w]!, i32[w + 2]!) + halfSize(t, i32[w + 1]!, i32[w + 3]!);
+    return storeSize(sizeTable(profile), this.i32, start >>> 2);
   }
 
   has(start: number, cap: number, profile: number, key: number): number {
@@ -298,20 +303,24 @@ export class JsCore implements Core {
   }
 
   // The loops, in the order of assembly/store.ts. Each frame's result goes to status[s + i]; each
-  // returns its count of successes.
+  // returns its count of successes. A frame outside the pool (or a key over 63) gets EINVAL; a store
+  // under 16 bytes ENOMEM, before its header is read; a header declaring more than the capacity EBADMSG.
+  // What a header implies for the operation (its size, the key's size code and value offset) is worked
+  // out once per distinct header and kept while the frames' headers repeat, as they do in a burst of
+  // one flow. The memo is the header's two u64 words read as float64 (high, low: two loads; sameHeader),
+  // and starts as the empty header's; the 32-bit halves (h0, l0, h1, l1) are read only when it changes.
 
   // Mirrors storeInit, frame by frame as batchInit.
   /** Empties each store (zeroes its header). */
   private initLoop(n: number, status: Int32Array, s: number): number {
-    const { i32, base, frameSize, count, desc, first, heads, metas } = this,
-      fixedCap = this.cap;
+    const { i32, caps, base, frameSize, count, desc, first, heads, metas } = this;
     let ok = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          w = (heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base) >>> 2;
+      if (frame >>> 0 < count) {
+        const cap = caps[metas + frame]!,
+          w = (base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap)) >>> 2;
         if (cap < Layout.HEADER) rc = E.ENOMEM;
         else {
           i32[w] = 0;
@@ -330,25 +339,41 @@ export class JsCore implements Core {
   // Mirrors storeHas, frame by frame as batchHas.
   /** Tests `key`: 1 or 0; returns how many frames hold it. */
   private hasLoop(n: number, key: number, status: Int32Array, s: number): number {
-    const { i32, t, base, frameSize, count, desc, first, heads, metas } = this,
-      fixedCap = this.cap;
-    let ok = 0;
+    const { i32, dv, caps, t, base, frameSize, desc, first, heads, metas } = this,
+      count = key < 64 ? this.count : 0,
+      half = key >>> 5,
+      bit = key & 31;
+    let ok = 0,
+      high = 0,
+      low = 0,
+      bound: number = Layout.HEADER,
+      used: number = Layout.HEADER,
+      res = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && key < 64) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+      if (frame >>> 0 < count) {
+        const cap = caps[metas + frame]!,
+          start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap);
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          const w = start >>> 2,
-            h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!;
-          if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
-          else rc = ((key < 32 ? h0 | l0 : h1 | l1) >>> (key & 31)) & 1;
+          const h64 = dv.getFloat64(start, true),
+            l64 = dv.getFloat64(start + 8, true);
+          if (!sameHeader(h64, l64, high, low)) {
+            high = h64;
+            low = l64;
+            const w = start >>> 2,
+              h0 = i32[w]!,
+              h1 = i32[w + 1]!,
+              l0 = i32[w + 2]!,
+              l1 = i32[w + 3]!;
+            bound = sizeBound(h0, l0, h1, l1);
+            used = -1; // worked out below if a capacity is under the bound
+            res = ((half === 0 ? h0 | l0 : h1 | l1) >>> bit) & 1;
+          }
+          if (bound > cap && used < 0) used = storeSize(t, i32, start >>> 2);
+          rc = bound > cap && used > cap ? E.EBADMSG : res;
         }
       }
       status[s + i] = rc;
@@ -369,46 +394,45 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this,
-      fixedCap = this.cap,
+    const { i32, dv, caps, t, base, frameSize, desc, first, heads, metas } = this,
+      count = key < 64 ? this.count : 0,
       wide = outLen >= 8;
-    let ok = 0;
+    let ok = 0,
+      high = 0,
+      low = 0,
+      bound: number = Layout.HEADER,
+      used: number = Layout.HEADER,
+      res: number = E.ENOENT,
+      at = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && key < 64) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+      if (frame >>> 0 < count) {
+        const cap = caps[metas + frame]!,
+          start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap);
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          const w = start >>> 2,
-            h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!;
-          if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
-          else {
-            const bit = key & 31,
-              code =
-                key < 32
-                  ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1)
-                  : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
-            const len = lengthOf(code, t);
-            if (code === 0) rc = E.ENOENT;
-            else if (len > outLen) rc = E.ENOSPC;
-            else {
-              readValue(
-                u16,
-                start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key),
-                len,
-                out,
-                o + i * step,
-                wide,
-              );
-              rc = len;
-            }
+          const h64 = dv.getFloat64(start, true),
+            l64 = dv.getFloat64(start + 8, true);
+          if (!sameHeader(h64, l64, high, low)) {
+            high = h64;
+            low = l64;
+            const w = start >>> 2,
+              h0 = i32[w]!,
+              h1 = i32[w + 1]!,
+              l0 = i32[w + 2]!,
+              l1 = i32[w + 3]!;
+            const code = codeAt(h0, l0, h1, l1, key),
+              len = lengthOf(code, t);
+            bound = sizeBound(h0, l0, h1, l1);
+            used = -1; // worked out below if a capacity is under the bound
+            res = code === 0 ? E.ENOENT : len > outLen ? E.ENOSPC : len;
+            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key);
           }
+          if (bound > cap && used < 0) used = storeSize(t, i32, start >>> 2);
+          rc = bound > cap && used > cap ? E.EBADMSG : res;
+          if (rc >= 0) readValue(dv, start + at, rc, out, o + i * step, wide);
         }
       }
       status[s + i] = rc;
@@ -429,49 +453,71 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this,
-      fixedCap = this.cap,
-      code = codeOf(len, t);
-    let ok = 0;
+    const { i32, u16, dv, caps, t, base, frameSize, desc, first, heads, metas } = this,
+      code = codeOf(len, t),
+      half = key >>> 5,
+      bit = 1 << (key & 31),
+      shift = len >>> 1;
+    // One value for all (step 0) is read and checked once, as assembly/batch.ts does.
+    let lo = vals[v]!,
+      hi = vals[v + 1]!;
+    const count = key < 64 && code !== 0 && (step !== 0 || fits(len, lo, hi)) ? this.count : 0;
+    let ok = 0,
+      high = 0,
+      low = 0,
+      bound: number = Layout.HEADER,
+      used: number = Layout.HEADER,
+      old = 0,
+      at: number = Layout.HEADER,
+      // The key's two header words with its size code added (an insert writes them).
+      withHigh = code & 2 ? bit : 0,
+      withLow = code & 1 ? bit : 0;
     for (let i = 0; i < n; i++) {
-      const frame = desc >= 0 ? i32[desc + i]! : first + i,
-        lo = vals[v + i * step]!,
+      const frame = desc >= 0 ? i32[desc + i]! : first + i;
+      if (step !== 0) {
+        lo = vals[v + i * step]!;
         hi = vals[v + i * step + 1]!;
+      }
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && key < 64 && code !== 0 && fits(len, lo, hi)) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+      if (frame >>> 0 < count && (step === 0 || fits(len, lo, hi))) {
+        const cap = caps[metas + frame]!,
+          start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap);
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
           const w = start >>> 2,
-            h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!;
-          if (!headerFits(t, h0, l0, h1, l1, cap)) rc = E.EBADMSG;
+            h64 = dv.getFloat64(start, true),
+            l64 = dv.getFloat64(start + 8, true);
+          if (!sameHeader(h64, l64, high, low)) {
+            high = h64;
+            low = l64;
+            const h0 = i32[w]!,
+              h1 = i32[w + 1]!,
+              l0 = i32[w + 2]!,
+              l1 = i32[w + 3]!;
+            old = codeAt(h0, l0, h1, l1, key);
+            bound = sizeBound(h0, l0, h1, l1);
+            // An insert moves the values after it: exact size now; an overwrite needs it only under the bound.
+            used = old === 0 ? Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) : -1;
+            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key);
+            withHigh = (half === 0 ? h0 : h1) | (code & 2 ? bit : 0);
+            withLow = (half === 0 ? l0 : l1) | (code & 1 ? bit : 0);
+          }
+          if (bound > cap && used < 0) used = storeSize(t, i32, w);
+          if (bound > cap && used > cap) rc = E.EBADMSG;
+          else if (old !== 0 && old !== code) rc = E.EBUSY;
+          else if (old === 0 && used + len > cap) rc = E.ENOSPC;
           else {
-            const low = halfSize(t, h0, l0),
-              at = start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key);
-            const half = w + (key >>> 5),
-              bit = 1 << (key & 31);
-            const old = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
-            const used = old === 0 ? Layout.HEADER + low + halfSize(t, h1, l1) : 0;
-            if (old !== 0 && old !== code) rc = E.EBUSY;
-            else if (old === 0 && used + len > cap) rc = E.ENOSPC;
-            else {
-              if (old === 0) {
-                const shift = len >>> 1;
-                for (let j = (start + used) >>> 1, end = at >>> 1; j > end; ) {
-                  j--;
-                  u16[j + shift] = u16[j]!;
-                }
-                if (code & 2) i32[half] = i32[half]! | bit;
-                if (code & 1) i32[half + 2] = i32[half + 2]! | bit;
+            if (old === 0) {
+              for (let j = (start + used) >>> 1, end = (start + at) >>> 1; j > end; ) {
+                j--;
+                u16[j + shift] = u16[j]!;
               }
-              writeValue(u16, at, len, lo, hi);
-              rc = 0;
+              i32[w + half] = withHigh;
+              i32[w + 2 + half] = withLow;
             }
+            writeValue(dv, start + at, len, lo, hi);
+            rc = 0;
           }
         }
       }
@@ -484,41 +530,54 @@ export class JsCore implements Core {
   // Mirrors storeDel, frame by frame as batchDel.
   /** Removes `key`. */
   private delLoop(n: number, key: number, status: Int32Array, s: number): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this,
-      fixedCap = this.cap;
-    let ok = 0;
+    const { i32, u16, dv, caps, t, base, frameSize, desc, first, heads, metas } = this,
+      count = key < 64 ? this.count : 0,
+      half = key >>> 5,
+      bit = 1 << (key & 31);
+    let ok = 0,
+      high = 0,
+      low = 0,
+      used: number = Layout.HEADER,
+      shift = -1,
+      at = 0,
+      // The key's two header words without it (a delete writes them).
+      withoutHigh = 0,
+      withoutLow = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count && key < 64) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+      if (frame >>> 0 < count) {
+        const cap = caps[metas + frame]!,
+          start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap);
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
           const w = start >>> 2,
-            h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!,
-            low = halfSize(t, h0, l0);
-          const used = Layout.HEADER + low + halfSize(t, h1, l1);
-          const half = w + (key >>> 5),
-            bit = 1 << (key & 31);
-          const code = (i32[half]! & bit ? 2 : 0) | (i32[half + 2]! & bit ? 1 : 0);
+            h64 = dv.getFloat64(start, true),
+            l64 = dv.getFloat64(start + 8, true);
+          if (!sameHeader(h64, l64, high, low)) {
+            high = h64;
+            low = l64;
+            const h0 = i32[w]!,
+              h1 = i32[w + 1]!,
+              l0 = i32[w + 2]!,
+              l1 = i32[w + 3]!,
+              below = halfSize(t, h0, l0),
+              code = codeAt(h0, l0, h1, l1, key);
+            used = Layout.HEADER + below + halfSize(t, h1, l1);
+            // Half the value's length: the u16 moves below; -1 for an absent key (ENOENT).
+            shift = code === 0 ? -1 : lengthOf(code, t) >>> 1;
+            at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, below, key);
+            withoutHigh = (half === 0 ? h0 : h1) & ~bit;
+            withoutLow = (half === 0 ? l0 : l1) & ~bit;
+          }
           if (used > cap) rc = E.EBADMSG;
-          else if (code === 0) rc = E.ENOENT;
+          else if (shift < 0) rc = E.ENOENT;
           else {
-            const shift = lengthOf(code, t) >>> 1;
-            for (
-              let j = (start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key)) >>> 1,
-                end = ((start + used) >>> 1) - shift;
-              j < end;
-              j++
-            )
+            for (let j = (start + at) >>> 1, end = ((start + used) >>> 1) - shift; j < end; j++)
               u16[j] = u16[j + shift]!;
-            i32[half] = i32[half]! & ~bit;
-            i32[half + 2] = i32[half + 2]! & ~bit;
+            i32[w + half] = withoutHigh;
+            i32[w + 2 + half] = withoutLow;
             rc = 0;
           }
         }
@@ -543,8 +602,7 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas, fields } = this,
-      fixedCap = this.cap;
+    const { i32, u16, dv, caps, t, base, frameSize, count, desc, first, heads, metas, fields } = this;
     const { m, keys, lens, offsets } = fields,
       f0 = fields.h0 | fields.l0,
       f1 = fields.h1 | fields.l1;
@@ -553,9 +611,9 @@ export class JsCore implements Core {
       const frame = desc >= 0 ? i32[desc + i]! : first + i,
         v = v0 + i * step;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base,
+      if (frame >>> 0 < count) {
+        const cap = caps[metas + frame]!,
+          start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap),
           w = start >>> 2;
         let allFit = true;
         for (let j = 0; j < m; j++) allFit &&= fits(lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
@@ -620,7 +678,7 @@ export class JsCore implements Core {
           if ((h0 | l0 | h1 | l1) === 0 && fields.distinct) {
             // An empty store (or a replaced one) and distinct keys: the prepared offsets hold.
             for (let j = 0; j < m; j++)
-              writeValue(u16, start + offsets[j]!, lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
+              writeValue(dv, start + offsets[j]!, lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
           } else {
             const newLow = halfSize(t, n0, m0);
             // Values above the lowest inserted key move up, highest first, each once.
@@ -639,7 +697,7 @@ export class JsCore implements Core {
             }
             for (let j = 0; j < m; j++) {
               writeValue(
-                u16,
+                dv,
                 start + Layout.HEADER + sizeBelow(t, n0, m0, n1, m1, newLow, keys[j]!),
                 lens[j]!,
                 vals[v + 2 * j]!,
@@ -682,43 +740,55 @@ export class JsCore implements Core {
     status: Int32Array,
     s: number,
   ): number {
-    const { i32, u16, t, base, frameSize, count, desc, first, heads, metas } = this,
-      fixedCap = this.cap;
-    let total = 0;
+    const { i32, dv, caps, t, base, frameSize, count, desc, first, heads, metas, memoEntries } = this;
+    let total = 0,
+      high = 0,
+      low = 0,
+      used: number = Layout.HEADER,
+      entries = 0;
     for (let i = 0; i < n; i++) {
       const frame = desc >= 0 ? i32[desc + i]! : first + i;
       let rc: number = E.EINVAL;
-      if (frame >= 0 && frame < count) {
-        const cap = heads >= 0 ? i32[metas + frame]! : fixedCap,
-          start = heads >= 0 ? base + frame * frameSize + i32[heads + frame]! - cap : base;
+      if (frame >>> 0 < count) {
+        const cap = caps[metas + frame]!,
+          start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap);
         if (cap < Layout.HEADER)
           rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
         else {
-          const w = start >>> 2,
-            h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!;
-          if (Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) > cap) rc = E.EBADMSG;
-          else if (popcount(h0 | l0) + popcount(h1 | l1) > room - total) rc = E.ENOSPC;
-          else {
-            let at = start + Layout.HEADER,
-              e = total;
+          const h64 = dv.getFloat64(start, true),
+            l64 = dv.getFloat64(start + 8, true);
+          if (!sameHeader(h64, l64, high, low)) {
+            high = h64;
+            low = l64;
+            const w = start >>> 2;
+            let at: number = Layout.HEADER;
+            entries = 0;
             for (let half = 0; half < 2; half++) {
-              const high = half === 0 ? h0 : h1,
-                low = half === 0 ? l0 : l1;
-              for (let rest = high | low; rest !== 0; rest &= rest - 1) {
+              const hw = i32[w + half]!,
+                lw = i32[w + 2 + half]!;
+              for (let rest = hw | lw; rest !== 0; rest &= rest - 1) {
                 const bit = 31 - Math.clz32(rest & -rest),
-                  len = lengthOf((((high >>> bit) & 1) << 1) | ((low >>> bit) & 1), t);
-                keys[k + e] = 32 * half + bit;
-                lens[l + e] = len;
-                readValue(u16, at, len, vals, v + 2 * e, true);
+                  len = lengthOf((((hw >>> bit) & 1) << 1) | ((lw >>> bit) & 1), t);
+                memoEntries[entries] = (at << 16) | ((32 * half + bit) << 8) | len;
                 at += len;
-                e++;
+                entries++;
               }
             }
-            rc = e - total;
-            total = e;
+            used = at;
+          }
+          if (used > cap) rc = E.EBADMSG;
+          else if (entries > room - total) rc = E.ENOSPC;
+          else {
+            for (let j = 0; j < entries; j++) {
+              const e = total + j,
+                entry = memoEntries[j]!,
+                len = entry & 0xff;
+              keys[k + e] = entry >>> 8;
+              lens[l + e] = len;
+              readValue(dv, start + (entry >>> 16), len, vals, v + 2 * e, true);
+            }
+            rc = entries;
+            total += entries;
           }
         }
       }

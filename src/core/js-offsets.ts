@@ -59,12 +59,17 @@ export function sizeBelow(
   return (upper ? low : 0) + halfSize(t, (upper ? h1 : h0) & m, (upper ? l1 : l0) & m);
 }
 
-/** True if a header fits `cap` (>= 16): first a cheap bound (8 bytes a key), then the exact size. */
-export function headerFits(t: Uint8Array, h0: number, l0: number, h1: number, l1: number, cap: number): boolean {
-  return (
-    Layout.HEADER + ((popcount(h0 | l0) + popcount(h1 | l1)) << 3) <= cap ||
-    Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) <= cap
-  );
+/** The exact size of the store whose header is at i32[w .. w + 3]: header and values. */
+export function storeSize(t: Uint8Array, i32: Int32Array, w: number): number {
+  return Layout.HEADER + halfSize(t, i32[w]!, i32[w + 2]!) + halfSize(t, i32[w + 1]!, i32[w + 3]!);
+}
+
+/**
+ * An upper bound of a store's size, 8 bytes a key: two popcounts, where the exact size takes eight
+ * lookups; the exact size is needed only when a capacity is under it.
+ */
+export function sizeBound(h0: number, l0: number, h1: number, l1: number): number {
+  return Layout.HEADER + ((popcount(h0 | l0) + popcount(h1 | l1)) << 3);
 }
 
 /** Number of set bits in a 32-bit integer (SWAR). */
@@ -73,6 +78,21 @@ export function popcount(x: number): number {
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
   x = (x + (x >>> 4)) & 0x0f0f0f0f;
   return Math.imul(x, 0x01010101) >>> 24;
+}
+
+/**
+ * True if a header's u64 words read as float64 (h, l) are those of the header (high, low) seen before:
+ * equal doubles have equal bits, except +0/-0 (told apart here) and NaNs (never equal: a header with a
+ * NaN pattern is never taken for another, only worked out again).
+ */
+export function sameHeader(h: number, l: number, high: number, low: number): boolean {
+  return h === high && l === low && (h !== 0 || Object.is(h, high)) && (l !== 0 || Object.is(l, low));
+}
+
+/** Size code (0 absent, 1..3) of `key` (0..63) in a header. */
+export function codeAt(h0: number, l0: number, h1: number, l1: number, key: number): number {
+  const bit = key & 31;
+  return key < 32 ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1) : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
 }
 
 /** Bytes of a size code 01 value: 2 in v1, 0 (a flag) in flags. */
@@ -96,20 +116,17 @@ export function fits(len: number, lo: number, hi: number): boolean {
 }
 
 /** Reads the `len`-byte value at byte `at` into out[o] (lo) and, if `wide`, out[o + 1] (hi). */
-export function readValue(u16: Uint16Array, at: number, len: number, out: Int32Array, o: number, wide: boolean): void {
-  const h = at >>> 1;
-  out[o] = len === 0 ? 0 : len === 2 ? u16[h]! : u16[h]! | (u16[h + 1]! << 16);
-  if (wide) out[o + 1] = len === 8 ? u16[h + 2]! | (u16[h + 3]! << 16) : 0;
+export function readValue(dv: DataView, at: number, len: number, out: Int32Array, o: number, wide: boolean): void {
+  out[o] = len === 0 ? 0 : len === 2 ? dv.getUint16(at, true) : dv.getInt32(at, true);
+  if (wide) out[o + 1] = len === 8 ? dv.getInt32(at + 4, true) : 0;
 }
 
 /** Writes the low `len` bytes of (hi:lo) at byte `at`. */
-export function writeValue(u16: Uint16Array, at: number, len: number, lo: number, hi: number): void {
-  const h = at >>> 1;
-  if (len >= 2) u16[h] = lo;
-  if (len >= 4) u16[h + 1] = lo >>> 16;
-  if (len === 8) {
-    u16[h + 2] = hi;
-    u16[h + 3] = hi >>> 16;
+export function writeValue(dv: DataView, at: number, len: number, lo: number, hi: number): void {
+  if (len === 2) dv.setUint16(at, lo, true);
+  else if (len >= 4) {
+    dv.setInt32(at, lo, true);
+    if (len === 8) dv.setInt32(at + 4, hi, true);
   }
 }
 

@@ -163,7 +163,9 @@ export class PacketPool extends FramePool {
       values = this.scratch;
       stride = 0;
       const w = this.words();
-      toPair(value, len, w.subarray(values >>> 2, (values >>> 2) + 2));
+      toPair(value, len, pair);
+      w[values >>> 2] = pair[0]!;
+      w[(values >>> 2) + 1] = pair[1]!;
     }
     return this.core.batchSet(this.control, desc, burst.first, burst.length, k, len, values, stride, burst.stat);
   }

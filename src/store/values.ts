@@ -6,6 +6,14 @@ import { PROFILE_SIZES, describe, type Profile } from "../core/options.js";
 export type Key = number | bigint;
 
 const U64_MAX = (1n << 64n) - 1n;
+/** A u64 and its u32 halves (lo, hi on the little-endian hosts the cores assume): bigint values split without BigInt arithmetic. */
+const u64 = new BigUint64Array(1),
+  u64Halves = new Uint32Array(u64.buffer);
+
+/** The values `len` bytes hold, for error messages. */
+function rangeOf(len: number): string {
+  return len === 8 ? "0..2^64-1" : `0..${2 ** (8 * len) - 1}`;
+}
 
 /** Returns the key as 0..63, or -1 if it is not a valid key below 64. */
 export function keyIndex(key: unknown): number {
@@ -58,7 +66,6 @@ export function fitsPair(len: number, lo: number, hi: number): boolean {
  * throws EINVAL if the value is of another kind or does not fit.
  */
 export function toPair(value: unknown, len: number, pair: Uint32Array): void {
-  const range = len === 8 ? "0..2^64-1" : `0..${2 ** (8 * len) - 1}`;
   if (typeof value === "number") {
     if (Number.isSafeInteger(value) && value >= 0 && value < 2 ** (8 * len)) {
       pair[0] = value % 0x100000000;
@@ -66,14 +73,24 @@ export function toPair(value: unknown, len: number, pair: Uint32Array): void {
       return;
     }
     const why = len === 8 && Number.isInteger(value) && value > 0 ? "; pass values above 2^53-1 as a bigint" : "";
-    throw new TraitsError("EINVAL", `value ${value} does not fit in ${len} bytes (an integer in ${range})${why}`);
+    throw new TraitsError(
+      "EINVAL",
+      `value ${value} does not fit in ${len} bytes (an integer in ${rangeOf(len)})${why}`,
+    );
   }
   if (typeof value === "bigint") {
-    if (value < 0n || value >= 1n << BigInt(8 * len))
-      throw new TraitsError("EINVAL", `value ${value}n does not fit in ${len} bytes (${range})`);
-    pair[0] = Number(value & 0xffffffffn);
-    pair[1] = Number(value >> 32n);
-    return;
+    // Split through a u64 view and checked as halves: no BigInt is created (each costs 15-30 ns).
+    if (value >= 0n && value <= U64_MAX) {
+      u64[0] = value;
+      const lo = u64Halves[0]!,
+        hi = u64Halves[1]!;
+      if (len >= 8 || (hi === 0 && lo < 2 ** (8 * len))) {
+        pair[0] = lo;
+        pair[1] = hi;
+        return;
+      }
+    }
+    throw new TraitsError("EINVAL", `value ${value}n does not fit in ${len} bytes (${rangeOf(len)})`);
   }
   if (value instanceof Uint8Array) {
     if (value.length !== len)

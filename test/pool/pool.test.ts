@@ -373,6 +373,53 @@ describe.each(IMPLS)("%s packet pool", (impl) => {
     expect(p.traits(1).size).toBe(16);
   });
 
+  it("tells apart headers whose u64 words are equal as doubles (+0, -0) and repeated NaN-pattern headers", () => {
+    // The JS twin remembers the last header as two float64 words: -0 (key 63 alone, in one word) must
+    // not pass for +0 (an empty word), and NaN patterns (keys 52..62 and 0 in the high word) never match.
+    const p = new PacketPool({ count: 6, impl, hardwareKeys: "off" });
+    p.traits(1).trySet(63, 0xaabbccdd, 0, 4); // high word 1 << 63: -0
+    p.traits(3).trySet(63, 0xbeef, 0, 2); // low word 1 << 63: -0
+    for (const f of [4, 5])
+      for (const key of [0, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62]) p.traits(f).trySet(key, f, 0, 4);
+    const b = p.burst(6).selectRange(0, 6),
+      E = Errno.ENOENT;
+    expect(p.batchGet(b, 63)).toBe(2);
+    expect([...b.status()]).toEqual([E, 4, E, 2, E, E]);
+    expect([b.values()[4], b.values()[12]]).toEqual([0xaabbccdd, 0xbeef]); // 2 slots (4 u32) a frame
+    expect(p.batchHas(b, 0)).toBe(2);
+    expect([...b.status()]).toEqual([0, 0, 0, 0, 1, 1]);
+    const out = p.decodeBuffer(64);
+    expect(p.batchDecode(b, out)).toBe(26);
+    expect([...b.status()]).toEqual([0, 1, 0, 1, 12, 12]);
+    expect(p.batchSet(b, 62, 4, 7)).toBe(6);
+    expect([...b.status()]).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(p.batchDelete(b, 63)).toBe(2);
+    expect([...b.status()]).toEqual([E, 0, E, 0, E, E]);
+    expect([1, 3].map((f) => p.traits(f).size)).toEqual([20, 20]);
+  });
+
+  it("checks each frame's header against its own capacity when frames repeat a header", () => {
+    // Six 2-byte keys: 28 bytes, under the 64-byte bound of 8 bytes a key. Heads (capacities) 64, 32
+    // (under the bound, over the size) and 24 (a copied header declaring more than the store holds).
+    const p = new PacketPool({ count: 4, impl, headroom: 64, hardwareKeys: "off" });
+    for (const f of [0, 1, 3]) for (let key = 1; key <= 6; key++) p.traits(f).trySet(key, key, 0, 2);
+    p.write(1, new Uint8Array(8));
+    p.adjustHead(1, -32); // data start 32: the store's capacity
+    p.write(2, new Uint8Array(8));
+    p.adjustHead(2, -40);
+    p.frameBytes(2).set(p.frameBytes(0).subarray(0, 16));
+    const b = p.burst(4).selectRange(0, 4);
+    expect([0, 1, 2, 3].map((f) => p.head(f))).toEqual([64, 32, 24, 64]);
+    expect(p.batchGet(b, 6)).toBe(3);
+    expect([...b.status()]).toEqual([2, 2, Errno.EBADMSG, 2]);
+    expect(p.batchSet(b, 4, 2, 9)).toBe(3);
+    expect([...b.status()]).toEqual([0, 0, Errno.EBADMSG, 0]);
+    expect(p.batchSet(b, 20, 8, 9)).toBe(2);
+    expect([...b.status()]).toEqual([0, 0, Errno.EBADMSG, 0].map((rc, f) => (f === 1 ? Errno.ENOSPC : rc)));
+    expect(p.batchHas(b, 1)).toBe(3);
+    expect([...b.status()]).toEqual([1, 1, Errno.EBADMSG, 1]);
+  });
+
   it("adjustHead pushes and pulls the data start; the store's hard end follows; never over the store", () => {
     const p = pool();
     p.write(0, new Uint8Array(100).fill(9));

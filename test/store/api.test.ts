@@ -111,6 +111,7 @@ describe.each(IMPLS)("%s store API", (impl) => {
     [2n ** 64n, 8, /does not fit in 8 bytes/],
     [-1n, 8, /does not fit/],
     [0x10000n, 2, /does not fit/],
+    [0x100000000n, 4, /does not fit in 4 bytes/],
     [new Uint8Array(3), 4, /value has 3 bytes but the length is 4/],
     [new Uint16Array(2), 4, /not Uint16Array/],
     ["1", 2, /not "1"/],
