@@ -10,8 +10,12 @@
 // status + 4i; values of frame i are at values + i * stride. Each function
 // returns how many frames succeeded. Each reads the control block once, into
 // locals (stores to the outputs could otherwise alias it and force reloads).
-import { EBADMSG, EINVAL, ENOENT, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_METAS, POOL_PROFILE } from "./abi";
-import { fits, prepareFields, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany } from "./store";
+//
+// The common burst, a range of frames all in the pool with a valid key, takes a fast
+// path: frames walked by address (no descriptor, no index check, no multiply per
+// frame) and the key's bit computed once. Its results are those of the general loop.
+import { EBADMSG, EINVAL, ENOENT, ENOSPC, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_METAS, POOL_PROFILE } from "./abi";
+import { HEADER, KEYS, codeOf, fits, prepareFields, readValue, sizeOf, storeDecode, storeDel, storeDelBit, storeGet, storeGetBit, storeHas, storeInit, storeSet, storeSetBit, storeSetMany } from "./store";
 
 // @ts-ignore: decorator
 @inline function frameAt(desc: usize, first: u32, i: u32): u32 {
@@ -29,10 +33,27 @@ import { fits, prepareFields, storeDecode, storeDel, storeGet, storeHas, storeIn
   return load<u32>(metas + (<usize>frame << 2));
 }
 
+/** True if the burst is the range first .. first + n - 1 and all of it is in the pool: the fast path's case. */
+// @ts-ignore: decorator
+@inline function inRange(desc: usize, first: u32, n: u32, count: u32): bool {
+  return desc == 0 && first <= count && n <= count - first;
+}
+
 /** Gets `key` of every frame into u32 (stride 4) or u64 (stride >= 8) slots; status = length or errno. */
 export function batchGet(pool: usize, desc: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
   const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
+  if (key < KEYS && inRange(desc, first, n, count)) {
+    const bit = <u64>1 << key;
+    let frame = base + <usize>first * size, at = <usize>first << 2;
+    for (let i: u32 = 0; i < n; i++, frame += size, at += 4) {
+      const cap = load<u32>(metas + at);
+      const rc = storeGetBit(frame + load<u32>(heads + at) - cap, cap, profile, bit, values + i * stride, stride);
+      store<i32>(status + (i << 2), rc);
+      ok += i32(rc >= 0);
+    }
+    return ok;
+  }
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
     const rc = frame >= count ? EINVAL : storeGet(storeStart(base, size, heads, metas, frame), storeCap(metas, frame), profile, key, values + i * stride, stride);
@@ -48,6 +69,28 @@ export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
   // One value for all (stride 0) is read once: the stores below could alias it, so the compiler would not hoist it.
   let lo = load<u32>(values), hi = load<u32>(values, 4);
   let ok = 0;
+  const code = codeOf(len, profile);
+  if (key < KEYS && code != 0 && inRange(desc, first, n, count)) {
+    const bit = <u64>1 << key, same = fits(len, lo, hi);
+    let frame = base + <usize>first * size, at = <usize>first << 2;
+    for (let i: u32 = 0; i < n; i++, frame += size, at += 4) {
+      let valid = same;
+      if (stride != 0) {
+        const from = values + i * stride;
+        lo = load<u32>(from);
+        hi = load<u32>(from, 4);
+        valid = fits(len, lo, hi);
+      }
+      let rc = EINVAL;
+      if (valid) {
+        const cap = load<u32>(metas + at);
+        rc = storeSetBit(frame + load<u32>(heads + at) - cap, cap, profile, bit, code, len, lo, hi);
+      }
+      store<i32>(status + (i << 2), rc);
+      ok += i32(rc == 0);
+    }
+    return ok;
+  }
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
     if (stride != 0) {
@@ -87,6 +130,17 @@ export function batchSetMany(pool: usize, desc: usize, first: u32, n: u32, field
 export function batchDel(pool: usize, desc: usize, first: u32, n: u32, key: u32, status: usize): i32 {
   const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
+  if (key < KEYS && inRange(desc, first, n, count)) {
+    const bit = <u64>1 << key;
+    let frame = base + <usize>first * size, at = <usize>first << 2;
+    for (let i: u32 = 0; i < n; i++, frame += size, at += 4) {
+      const cap = load<u32>(metas + at);
+      const rc = storeDelBit(frame + load<u32>(heads + at) - cap, cap, profile, bit);
+      store<i32>(status + (i << 2), rc);
+      ok += i32(rc == 0);
+    }
+    return ok;
+  }
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
     const rc = frame >= count ? EINVAL : storeDel(storeStart(base, size, heads, metas, frame), storeCap(metas, frame), profile, key);
@@ -154,6 +208,41 @@ export function batchGetWide(pool: usize, desc: usize, first: u32, n: u32, key: 
 export function batchDecode(pool: usize, desc: usize, first: u32, n: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
   const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   let total: u32 = 0;
+  if (inRange(desc, first, n, count)) {
+    // Frames of a burst mostly hold the same keys: a frame whose header is that of the last one
+    // decoded (the pattern) copies its keys and lengths from that frame's entries.
+    let patternHigh: u64 = 0, patternLow: u64 = 0, patternUsed: u32 = 0, patternCount: i32 = -1, patternAt: u32 = 0;
+    let frame = base + <usize>first * size, at = <usize>first << 2;
+    for (let i: u32 = 0; i < n; i++, frame += size, at += 4) {
+      const cap = load<u32>(metas + at), start = frame + load<u32>(heads + at) - cap;
+      let rc: i32;
+      if (patternCount >= 0 && cap >= HEADER && load<u64>(start) == patternHigh && load<u64>(start, 8) == patternLow) {
+        rc = patternUsed > cap ? EBADMSG : <u32>patternCount > room - total ? ENOSPC : patternCount;
+        if (rc > 0) {
+          let from = start + HEADER;
+          for (let j: u32 = 0; j < <u32>rc; j++) {
+            const len = <u32>load<u8>(lens + patternAt + j);
+            store<u8>(keys + total + j, load<u8>(keys + patternAt + j));
+            store<u8>(lens + total + j, <u8>len);
+            store<u64>(values + ((total + j) << 3), readValue(from, len));
+            from += len;
+          }
+        }
+      } else {
+        rc = storeDecode(start, cap, profile, keys + total, lens + total, values + (total << 3), room - total);
+        if (rc >= 0) {
+          patternHigh = load<u64>(start);
+          patternLow = load<u64>(start, 8);
+          patternUsed = HEADER + sizeOf(patternHigh, patternLow, <u64>-1, profile);
+          patternCount = rc;
+          patternAt = total;
+        }
+      }
+      store<i32>(status + (i << 2), rc);
+      if (rc > 0) total += <u32>rc;
+    }
+    return <i32>total;
+  }
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
     const rc = frame >= count ? EINVAL
