@@ -13,9 +13,15 @@
 //
 // The common burst, a range of frames all in the pool with a valid key, takes a fast
 // path: frames walked by address (no descriptor, no index check, no multiply per
-// frame) and the key's bit computed once. Its results are those of the general loop.
-import { EBADMSG, EINVAL, ENOENT, ENOSPC, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_METAS, POOL_PROFILE } from "./abi";
-import { HEADER, KEYS, codeOf, fits, prepareFields, readValue, sizeOf, storeDecode, storeDel, storeDelBit, storeGet, storeGetBit, storeHas, storeInit, storeSet, storeSetBit, storeSetMany } from "./store";
+// frame) and the key's bit computed once. Frames of a burst mostly hold the same keys:
+// a frame goes through the store function, and if its header fits its store, that
+// header's outcome (the pattern) is applied to the frames that follow with the same
+// header and a capacity of at least the bytes it needs, in a tight inner loop without
+// the offset math (few live values, so the compiler keeps them in registers). Each
+// fast path is a function of its own (Binaryen does not inline functions with loops)
+// for the same reason. Results and bytes written are those of the general loop.
+import { EBADMSG, EBUSY, EINVAL, ENOENT, ENOMEM, ENOSPC, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_METAS, POOL_PROFILE } from "./abi";
+import { HEADER, KEYS, codeOf, codeOfBit, fits, lengthOf, moveDown, moveUp, prepareFields, readValue, sizeOf, storeDecode, storeDel, storeDelBit, storeGet, storeGetBit, storeHas, storeInit, storeSet, storeSetBit, storeSetMany, storeValue, writeValue } from "./store";
 
 // @ts-ignore: decorator
 @inline function frameAt(desc: usize, first: u32, i: u32): u32 {
@@ -39,20 +45,173 @@ import { HEADER, KEYS, codeOf, fits, prepareFields, readValue, sizeOf, storeDeco
   return desc == 0 && first <= count && n <= count - first;
 }
 
+/**
+ * batchGet's fast path: the n frames from address `frame` on, `size` bytes apart, each store at its
+ * frame start with the capacity at caps + 4i; the valid key whose bit is `bit`.
+ */
+function getRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, bit: u64, values: usize, stride: u32, status: usize): i32 {
+  let ok = 0, i: u32 = 0;
+  while (i < n) {
+    const rc = storeGetBit(frame, load<u32>(caps + (<usize>i << 2)), profile, bit, values, stride);
+    const fitted = rc != ENOMEM && rc != EBADMSG;
+    let high: u64 = 0, low: u64 = 0, need: u32 = 0, at: usize = 0;
+    if (fitted) {
+      // The outcome (a length, ENOENT or ENOSPC) holds for any capacity the header fits.
+      high = load<u64>(frame);
+      low = load<u64>(frame, 8);
+      need = HEADER + sizeOf(high, low, <u64>-1, profile);
+      at = HEADER + sizeOf(high, low, bit - 1, profile);
+    }
+    const got = i32(rc >= 0);
+    do {
+      store<i32>(status, rc);
+      ok += got;
+      i++;
+      frame += size;
+      status += 4;
+      values += stride;
+      if (!(fitted && i < n && load<u32>(caps + (<usize>i << 2)) >= need && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0)) break;
+      if (got) storeValue(values, stride, readValue(frame + at, <u32>rc));
+    } while (true);
+  }
+  return ok;
+}
+
+/**
+ * batchSet's fast path (frames as getRange's): sets the valid key whose bit is `bit` to `len` bytes of
+ * size code `code`, from the u64 slot at values + i * stride (stride 0: one value for all).
+ */
+function setRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, bit: u64, code: u32, len: u32, values: usize, stride: u32, status: usize): i32 {
+  const highBit = code & 2 ? bit : 0, lowBit = code & 1 ? bit : 0;
+  let lo = load<u32>(values), hi = load<u32>(values, 4);
+  const same = fits(len, lo, hi);
+  let ok = 0, i: u32 = 0;
+  while (i < n) {
+    if (stride != 0) {
+      lo = load<u32>(values);
+      hi = load<u32>(values, 4);
+    }
+    const cap = load<u32>(caps + (<usize>i << 2));
+    // The header before the set (which may change it), if the store has one.
+    let high: u64 = 0, low: u64 = 0;
+    if (cap >= HEADER) {
+      high = load<u64>(frame);
+      low = load<u64>(frame, 8);
+    }
+    const rc = (stride != 0 ? fits(len, lo, hi) : same) ? storeSetBit(frame, cap, profile, bit, code, len, lo, hi) : EINVAL;
+    store<i32>(status, rc);
+    ok += i32(rc == 0);
+    i++;
+    frame += size;
+    status += 4;
+    values += stride;
+    if (rc == EINVAL || rc == ENOMEM || rc == EBADMSG) continue;
+    // The header fits: with room for the value (ENOSPC otherwise), its outcome is an overwrite, an insert or EBUSY.
+    const used = HEADER + sizeOf(high, low, <u64>-1, profile), old = codeOfBit(high, low, bit), insert = old == 0;
+    const result = insert || old == code ? 0 : EBUSY, need = insert ? used + len : used;
+    const at = HEADER + sizeOf(high, low, bit - 1, profile), move = used - <u32>at;
+    while (i < n && load<u32>(caps + (<usize>i << 2)) >= need && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
+      if (stride != 0) {
+        lo = load<u32>(values);
+        hi = load<u32>(values, 4);
+        if (!fits(len, lo, hi)) break;
+      }
+      if (result == 0) {
+        if (insert) {
+          moveUp(frame + at, move, len);
+          store<u64>(frame, high | highBit);
+          store<u64>(frame, low | lowBit, 8);
+        }
+        writeValue(frame + at, len, lo, hi);
+      }
+      store<i32>(status, result);
+      ok += i32(result == 0);
+      i++;
+      frame += size;
+      status += 4;
+      values += stride;
+    }
+  }
+  return ok;
+}
+
+/** batchDel's fast path (frames as getRange's): removes the valid key whose bit is `bit`. */
+function delRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, bit: u64, status: usize): i32 {
+  let ok = 0, i: u32 = 0;
+  while (i < n) {
+    const cap = load<u32>(caps + (<usize>i << 2));
+    // The header before the delete (which changes it), if the store has one.
+    let high: u64 = 0, low: u64 = 0;
+    if (cap >= HEADER) {
+      high = load<u64>(frame);
+      low = load<u64>(frame, 8);
+    }
+    const rc = storeDelBit(frame, cap, profile, bit);
+    store<i32>(status, rc);
+    ok += i32(rc == 0);
+    i++;
+    frame += size;
+    status += 4;
+    if (rc == ENOMEM || rc == EBADMSG) continue;
+    // The header fits: its outcome is a removal or ENOENT.
+    const used = HEADER + sizeOf(high, low, <u64>-1, profile), old = codeOfBit(high, low, bit);
+    const result = old == 0 ? ENOENT : 0, len = old == 0 ? 0 : lengthOf(old, profile);
+    const at = HEADER + sizeOf(high, low, bit - 1, profile), move = used - <u32>at - len;
+    while (i < n && load<u32>(caps + (<usize>i << 2)) >= used && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
+      if (result == 0) {
+        moveDown(frame + at + len, move, len);
+        store<u64>(frame, high & ~bit);
+        store<u64>(frame, low & ~bit, 8);
+      }
+      store<i32>(status, result);
+      ok += i32(result == 0);
+      i++;
+      frame += size;
+      status += 4;
+    }
+  }
+  return ok;
+}
+
+/** batchDecode's fast path (frames as getRange's): the entries of each frame copied after those before. */
+function decodeRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
+  let total: u32 = 0, i: u32 = 0;
+  while (i < n) {
+    const rc = storeDecode(frame, load<u32>(caps + (<usize>i << 2)), profile, keys + total, lens + total, values + (total << 3), room - total);
+    store<i32>(status, rc);
+    i++;
+    frame += size;
+    status += 4;
+    if (rc < 0) continue;
+    // The header fits: a frame with the same one and room for it has the same keys and lengths, copied from this frame's entries.
+    const from = total, count = <u32>rc, high = load<u64>(frame - size), low = load<u64>(frame - size, 8);
+    const used = HEADER + sizeOf(high, low, <u64>-1, profile);
+    total += count;
+    while (i < n && load<u32>(caps + (<usize>i << 2)) >= used && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0 && count <= room - total) {
+      let at = frame + HEADER;
+      for (let j: u32 = 0; j < count; j++) {
+        const len = <u32>load<u8>(lens + from + j);
+        store<u8>(keys + total + j, load<u8>(keys + from + j));
+        store<u8>(lens + total + j, <u8>len);
+        store<u64>(values + ((total + j) << 3), readValue(at, len));
+        at += len;
+      }
+      store<i32>(status, rc);
+      total += count;
+      i++;
+      frame += size;
+      status += 4;
+    }
+  }
+  return <i32>total;
+}
+
 /** Gets `key` of every frame into u32 (stride 4) or u64 (stride >= 8) slots; status = length or errno. */
 export function batchGet(pool: usize, desc: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
   const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
-  if (key < KEYS && inRange(desc, first, n, count)) {
-    const bit = <u64>1 << key;
-    let frame = base + <usize>first * size, at = <usize>first << 2;
-    for (let i: u32 = 0; i < n; i++, frame += size, at += 4) {
-      const cap = load<u32>(metas + at);
-      const rc = storeGetBit(frame + load<u32>(heads + at) - cap, cap, profile, bit, values + i * stride, stride);
-      store<i32>(status + (i << 2), rc);
-      ok += i32(rc >= 0);
-    }
-    return ok;
+  if (key < KEYS && heads == metas && inRange(desc, first, n, count)) {
+    return getRange(base + <usize>first * size, size, metas + (<usize>first << 2), n, profile, <u64>1 << key, values, stride, status);
   }
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
@@ -70,26 +229,8 @@ export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
   let lo = load<u32>(values), hi = load<u32>(values, 4);
   let ok = 0;
   const code = codeOf(len, profile);
-  if (key < KEYS && code != 0 && inRange(desc, first, n, count)) {
-    const bit = <u64>1 << key, same = fits(len, lo, hi);
-    let frame = base + <usize>first * size, at = <usize>first << 2;
-    for (let i: u32 = 0; i < n; i++, frame += size, at += 4) {
-      let valid = same;
-      if (stride != 0) {
-        const from = values + i * stride;
-        lo = load<u32>(from);
-        hi = load<u32>(from, 4);
-        valid = fits(len, lo, hi);
-      }
-      let rc = EINVAL;
-      if (valid) {
-        const cap = load<u32>(metas + at);
-        rc = storeSetBit(frame + load<u32>(heads + at) - cap, cap, profile, bit, code, len, lo, hi);
-      }
-      store<i32>(status + (i << 2), rc);
-      ok += i32(rc == 0);
-    }
-    return ok;
+  if (key < KEYS && code != 0 && heads == metas && inRange(desc, first, n, count)) {
+    return setRange(base + <usize>first * size, size, metas + (<usize>first << 2), n, profile, <u64>1 << key, code, len, values, stride, status);
   }
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
@@ -130,16 +271,8 @@ export function batchSetMany(pool: usize, desc: usize, first: u32, n: u32, field
 export function batchDel(pool: usize, desc: usize, first: u32, n: u32, key: u32, status: usize): i32 {
   const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
-  if (key < KEYS && inRange(desc, first, n, count)) {
-    const bit = <u64>1 << key;
-    let frame = base + <usize>first * size, at = <usize>first << 2;
-    for (let i: u32 = 0; i < n; i++, frame += size, at += 4) {
-      const cap = load<u32>(metas + at);
-      const rc = storeDelBit(frame + load<u32>(heads + at) - cap, cap, profile, bit);
-      store<i32>(status + (i << 2), rc);
-      ok += i32(rc == 0);
-    }
-    return ok;
+  if (key < KEYS && heads == metas && inRange(desc, first, n, count)) {
+    return delRange(base + <usize>first * size, size, metas + (<usize>first << 2), n, profile, <u64>1 << key, status);
   }
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
@@ -208,40 +341,8 @@ export function batchGetWide(pool: usize, desc: usize, first: u32, n: u32, key: 
 export function batchDecode(pool: usize, desc: usize, first: u32, n: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
   const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   let total: u32 = 0;
-  if (inRange(desc, first, n, count)) {
-    // Frames of a burst mostly hold the same keys: a frame whose header is that of the last one
-    // decoded (the pattern) copies its keys and lengths from that frame's entries.
-    let patternHigh: u64 = 0, patternLow: u64 = 0, patternUsed: u32 = 0, patternCount: i32 = -1, patternAt: u32 = 0;
-    let frame = base + <usize>first * size, at = <usize>first << 2;
-    for (let i: u32 = 0; i < n; i++, frame += size, at += 4) {
-      const cap = load<u32>(metas + at), start = frame + load<u32>(heads + at) - cap;
-      let rc: i32;
-      if (patternCount >= 0 && cap >= HEADER && load<u64>(start) == patternHigh && load<u64>(start, 8) == patternLow) {
-        rc = patternUsed > cap ? EBADMSG : <u32>patternCount > room - total ? ENOSPC : patternCount;
-        if (rc > 0) {
-          let from = start + HEADER;
-          for (let j: u32 = 0; j < <u32>rc; j++) {
-            const len = <u32>load<u8>(lens + patternAt + j);
-            store<u8>(keys + total + j, load<u8>(keys + patternAt + j));
-            store<u8>(lens + total + j, <u8>len);
-            store<u64>(values + ((total + j) << 3), readValue(from, len));
-            from += len;
-          }
-        }
-      } else {
-        rc = storeDecode(start, cap, profile, keys + total, lens + total, values + (total << 3), room - total);
-        if (rc >= 0) {
-          patternHigh = load<u64>(start);
-          patternLow = load<u64>(start, 8);
-          patternUsed = HEADER + sizeOf(patternHigh, patternLow, <u64>-1, profile);
-          patternCount = rc;
-          patternAt = total;
-        }
-      }
-      store<i32>(status + (i << 2), rc);
-      if (rc > 0) total += <u32>rc;
-    }
-    return <i32>total;
+  if (heads == metas && inRange(desc, first, n, count)) {
+    return decodeRange(base + <usize>first * size, size, metas + (<usize>first << 2), n, profile, keys, lens, values, room, status);
   }
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);

@@ -77,7 +77,7 @@ export const KEYS: u32 = 64;
 
 /** Moves `n` bytes (even) from `src` up to `src + by`, highest first. */
 // @ts-ignore: decorator
-@inline function moveUp(src: usize, n: u32, by: u32): void {
+@inline export function moveUp(src: usize, n: u32, by: u32): void {
   if (n >= 8) {
     const head = load<u64>(src);
     let i = n;
@@ -92,7 +92,7 @@ export const KEYS: u32 = 64;
 
 /** Moves `n` bytes (even) from `src` down to `src - by`, lowest first. */
 // @ts-ignore: decorator
-@inline function moveDown(src: usize, n: u32, by: u32): void {
+@inline export function moveDown(src: usize, n: u32, by: u32): void {
   if (n >= 8) {
     const tail = load<u64>(src + n - 8);
     for (let i: u32 = 0; i + 8 < n; i += 8) store<u64>(src + i - by, load<u64>(src + i));
@@ -140,7 +140,7 @@ export const KEYS: u32 = 64;
 
 /** Size code (0..3) of the key whose bit is `bit` in a header. */
 // @ts-ignore: decorator
-@inline function codeOfBit(high: u64, low: u64, bit: u64): u32 {
+@inline export function codeOfBit(high: u64, low: u64, bit: u64): u32 {
   return (u32((high & bit) != 0) << 1) | u32((low & bit) != 0);
 }
 
@@ -161,10 +161,15 @@ export const KEYS: u32 = 64;
   if (code == 0) return ENOENT;
   const len = lengthOf(code, profile);
   if (len > outLen) return ENOSPC;
-  const v = readValue(start + HEADER + sizeOf(high, low, bit - 1, profile), len);
+  storeValue(value, outLen, readValue(start + HEADER + sizeOf(high, low, bit - 1, profile), len));
+  return <i32>len;
+}
+
+/** Writes a value read by get to its slot: a u64 if outLen >= 8, else a u32. */
+// @ts-ignore: decorator
+@inline export function storeValue(value: usize, outLen: u32, v: u64): void {
   if (outLen >= 8) store<u64>(value, v);
   else store<u32>(value, <u32>v);
-  return <i32>len;
 }
 
 // @ts-ignore: decorator
