@@ -110,6 +110,33 @@ function setRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, 
     const used = HEADER + sizeOf(high, low, <u64>-1, profile), old = codeOfBit(high, low, bit), insert = old == 0;
     const result = insert || old == code ? 0 : EBUSY, need = insert ? used + len : used;
     const at = HEADER + sizeOf(high, low, bit - 1, profile), move = used - <u32>at;
+    // The common cases, one value for all frames overwritten or inserted, in loops of their own (fewer live values).
+    if (stride == 0 && result == 0 && !insert) {
+      while (i < n && load<u32>(caps + (<usize>i << 2)) >= need && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
+        writeValue(frame + at, len, lo, hi);
+        store<i32>(status, 0);
+        ok++;
+        i++;
+        frame += size;
+        status += 4;
+      }
+      continue;
+    }
+    if (stride == 0 && result == 0) {
+      const newHigh = high | highBit, newLow = low | lowBit;
+      while (i < n && load<u32>(caps + (<usize>i << 2)) >= need && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
+        moveUp(frame + at, move, len);
+        writeValue(frame + at, len, lo, hi);
+        store<u64>(frame, newHigh);
+        store<u64>(frame, newLow, 8);
+        store<i32>(status, 0);
+        ok++;
+        i++;
+        frame += size;
+        status += 4;
+      }
+      continue;
+    }
     while (i < n && load<u32>(caps + (<usize>i << 2)) >= need && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
       if (stride != 0) {
         lo = load<u32>(values);
@@ -157,17 +184,26 @@ function delRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, 
     const used = HEADER + sizeOf(high, low, <u64>-1, profile), old = codeOfBit(high, low, bit);
     const result = old == 0 ? ENOENT : 0, len = old == 0 ? 0 : lengthOf(old, profile);
     const at = HEADER + sizeOf(high, low, bit - 1, profile), move = used - <u32>at - len;
-    while (i < n && load<u32>(caps + (<usize>i << 2)) >= used && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
-      if (result == 0) {
+    const newHigh = high & ~bit, newLow = low & ~bit;
+    // Removals and ENOENT in loops of their own (fewer live values).
+    if (result == 0) {
+      while (i < n && load<u32>(caps + (<usize>i << 2)) >= used && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
         moveDown(frame + at + len, move, len);
-        store<u64>(frame, high & ~bit);
-        store<u64>(frame, low & ~bit, 8);
+        store<u64>(frame, newHigh);
+        store<u64>(frame, newLow, 8);
+        store<i32>(status, 0);
+        ok++;
+        i++;
+        frame += size;
+        status += 4;
       }
-      store<i32>(status, result);
-      ok += i32(result == 0);
-      i++;
-      frame += size;
-      status += 4;
+    } else {
+      while (i < n && load<u32>(caps + (<usize>i << 2)) >= used && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
+        store<i32>(status, ENOENT);
+        i++;
+        frame += size;
+        status += 4;
+      }
     }
   }
   return ok;
