@@ -11,8 +11,8 @@
 // returns how many frames succeeded. Each reads the control block once, into
 // locals (stores to the outputs could otherwise alias it and force reloads).
 //
-// The common burst, a range of frames all in the pool with a valid key, takes a fast
-// path: frames walked by address (no descriptor, no index check, no multiply per
+// The common burst, a range of frames all in the pool with their stores at the frame
+// starts (placement "frame") and a valid key, takes a fast path: frames walked by address (no descriptor, no index check, no multiply per
 // frame) and the key's bit computed once. Frames of a burst mostly hold the same keys:
 // a frame goes through the store function, and if its header fits its store, that
 // header's outcome (the pattern) is applied to the frames that follow with the same
@@ -46,6 +46,15 @@ import { HEADER, KEYS, codeOf, codeOfBit, fits, lengthOf, moveDown, moveUp, prep
 }
 
 /**
+ * True if frame i (of n, at `frame`, its capacity at caps + 4i) has a capacity of at least `need`
+ * and the header (high, low): a run of the fast path goes on. The header is read only if it fits.
+ */
+// @ts-ignore: decorator
+@inline function sameRun(i: u32, n: u32, frame: usize, caps: usize, need: u32, high: u64, low: u64): bool {
+  return i < n && load<u32>(caps + (<usize>i << 2)) >= need && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0;
+}
+
+/**
  * batchGet's fast path: the n frames from address `frame` on, `size` bytes apart, each store at its
  * frame start with the capacity at caps + 4i; the valid key whose bit is `bit`.
  */
@@ -53,9 +62,8 @@ function getRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, 
   let ok = 0, i: u32 = 0;
   while (i < n) {
     const rc = storeGetBit(frame, load<u32>(caps + (<usize>i << 2)), profile, bit, values, stride);
-    const fitted = rc != ENOMEM && rc != EBADMSG;
-    let high: u64 = 0, low: u64 = 0, need: u32 = 0, at: usize = 0;
-    if (fitted) {
+    let high: u64 = 0, low: u64 = 0, need = u32.MAX_VALUE, at: usize = 0;
+    if (rc != ENOMEM && rc != EBADMSG) {
       // The outcome (a length, ENOENT or ENOSPC) holds for any capacity the header fits.
       high = load<u64>(frame);
       low = load<u64>(frame, 8);
@@ -70,7 +78,7 @@ function getRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, 
       frame += size;
       status += 4;
       values += stride;
-      if (!(fitted && i < n && load<u32>(caps + (<usize>i << 2)) >= need && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0)) break;
+      if (!sameRun(i, n, frame, caps, need, high, low)) break;
       if (got) storeValue(values, stride, readValue(frame + at, <u32>rc));
     } while (true);
   }
@@ -112,7 +120,7 @@ function setRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, 
     const at = HEADER + sizeOf(high, low, bit - 1, profile), move = used - <u32>at;
     // The common cases, one value for all frames overwritten or inserted, in loops of their own (fewer live values).
     if (stride == 0 && result == 0 && !insert) {
-      while (i < n && load<u32>(caps + (<usize>i << 2)) >= need && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
+      while (sameRun(i, n, frame, caps, need, high, low)) {
         writeValue(frame + at, len, lo, hi);
         store<i32>(status, 0);
         ok++;
@@ -124,7 +132,7 @@ function setRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, 
     }
     if (stride == 0 && result == 0) {
       const newHigh = high | highBit, newLow = low | lowBit;
-      while (i < n && load<u32>(caps + (<usize>i << 2)) >= need && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
+      while (sameRun(i, n, frame, caps, need, high, low)) {
         moveUp(frame + at, move, len);
         writeValue(frame + at, len, lo, hi);
         store<u64>(frame, newHigh);
@@ -137,7 +145,7 @@ function setRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, 
       }
       continue;
     }
-    while (i < n && load<u32>(caps + (<usize>i << 2)) >= need && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
+    while (sameRun(i, n, frame, caps, need, high, low)) {
       if (stride != 0) {
         lo = load<u32>(values);
         hi = load<u32>(values, 4);
@@ -187,7 +195,7 @@ function delRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, 
     const newHigh = high & ~bit, newLow = low & ~bit;
     // Removals and ENOENT in loops of their own (fewer live values).
     if (result == 0) {
-      while (i < n && load<u32>(caps + (<usize>i << 2)) >= used && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
+      while (sameRun(i, n, frame, caps, used, high, low)) {
         moveDown(frame + at + len, move, len);
         store<u64>(frame, newHigh);
         store<u64>(frame, newLow, 8);
@@ -198,7 +206,7 @@ function delRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, 
         status += 4;
       }
     } else {
-      while (i < n && load<u32>(caps + (<usize>i << 2)) >= used && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0) {
+      while (sameRun(i, n, frame, caps, used, high, low)) {
         store<i32>(status, ENOENT);
         i++;
         frame += size;
@@ -223,7 +231,7 @@ function decodeRange(frame: usize, size: usize, caps: usize, n: u32, profile: u3
     const from = total, count = <u32>rc, high = load<u64>(frame - size), low = load<u64>(frame - size, 8);
     const used = HEADER + sizeOf(high, low, <u64>-1, profile);
     total += count;
-    while (i < n && load<u32>(caps + (<usize>i << 2)) >= used && ((load<u64>(frame) ^ high) | (load<u64>(frame, 8) ^ low)) == 0 && count <= room - total) {
+    while (count <= room - total && sameRun(i, n, frame, caps, used, high, low)) {
       let at = frame + HEADER;
       for (let j: u32 = 0; j < count; j++) {
         const len = <u32>load<u8>(lens + from + j);
