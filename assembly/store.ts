@@ -31,10 +31,16 @@ export const KEYS: u32 = 64;
   return small * smallSize(profile) + (wide << 2);
 }
 
+/** Size code (0..3) of the key whose bit is `bit` in a header. */
+// @ts-ignore: decorator
+@inline export function codeOfBit(high: u64, low: u64, bit: u64): u32 {
+  return (u32((high & bit) != 0) << 1) | u32((low & bit) != 0);
+}
+
 /** Size code (0..3) of `key` in a header. */
 // @ts-ignore: decorator
 @inline export function codeAt(high: u64, low: u64, key: u32): u32 {
-  return <u32>(((high >> key) & 1) << 1 | ((low >> key) & 1));
+  return codeOfBit(high, low, <u64>1 << key);
 }
 
 /** Bytes of a value of size code `code` (1..3): 2, 4, 8, without the 2 in profile flags (a flag: 0). */
@@ -136,12 +142,6 @@ export const KEYS: u32 = 64;
   const high = load<u64>(start), low = load<u64>(start, 8);
   if (!headerFits(high, low, cap, profile)) return EBADMSG;
   return <i32>(((high | low) >> key) & 1);
-}
-
-/** Size code (0..3) of the key whose bit is `bit` in a header. */
-// @ts-ignore: decorator
-@inline export function codeOfBit(high: u64, low: u64, bit: u64): u32 {
-  return (u32((high & bit) != 0) << 1) | u32((low & bit) != 0);
 }
 
 /** Reads the value of `key` into `value` (a u64 slot, zero-extended); returns its length or an errno. */

@@ -11,8 +11,13 @@ const ROOT = join(import.meta.dirname, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "bench-smoke-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Why the benchmark's "c" implementation cannot run here (no C compiler), or undefined. */
-const noCompiler = spawnSync("cc", ["--version"]).error ? "no C compiler (cc) on this machine" : undefined;
+/** Why the benchmark's "c" implementation cannot run here (no C compiler, no koffi), or undefined. */
+const noCompiler = spawnSync("cc", ["--version"]).error
+  ? "no C compiler (cc) on this machine"
+  : await import("koffi").then(
+      () => undefined,
+      () => "koffi (an optional dependency) is not installed",
+    );
 
 it("npm run bench runs every workload on every implementation", () => {
   const json = join(dir, "bench.json"),
