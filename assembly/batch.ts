@@ -20,7 +20,7 @@
 // the offset math (few live values, so the compiler keeps them in registers). Each
 // fast path is a function of its own (Binaryen does not inline functions with loops)
 // for the same reason. Results and bytes written are those of the general loop.
-import { EBADMSG, EBUSY, EINVAL, ENOENT, ENOMEM, ENOSPC, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_METAS, POOL_PROFILE } from "./abi";
+import { EBADMSG, EBUSY, EINVAL, ENOENT, ENOMEM, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_METAS, POOL_PROFILE } from "./abi";
 import { HEADER, KEYS, codeOf, codeOfBit, fits, lengthOf, moveDown, moveUp, prepareFields, readValue, sizeOf, storeDecode, storeDel, storeDelBit, storeGet, storeGetBit, storeHas, storeInit, storeSet, storeSetBit, storeSetMany, storeValue, writeValue } from "./store";
 
 // @ts-ignore: decorator
