@@ -12,8 +12,10 @@
 // byte outside [start, start + cap), whatever the header holds.
 import { EBADMSG, EBUSY, EINVAL, ENOENT, ENOMEM, ENOSPC, FIELDS_DISTINCT, FIELDS_HIGH, FIELDS_KEYS, FIELDS_LENS, FIELDS_LOW, FIELDS_M, FIELDS_OFFSETS, FIELDS_VALUE_BYTES } from "./abi";
 
-const HEADER: u32 = 16;
-const KEYS: u32 = 64;
+/** Bytes of a store header. */
+export const HEADER: u32 = 16;
+/** Keys of a store: 0..63. */
+export const KEYS: u32 = 64;
 
 /** Bytes of a size code 01 value: 2 in v1, 0 (a flag) in flags. */
 // @ts-ignore: decorator
@@ -29,16 +31,22 @@ const KEYS: u32 = 64;
   return small * smallSize(profile) + (wide << 2);
 }
 
+/** Size code (0..3) of the key whose bit is `bit` in a header. */
+// @ts-ignore: decorator
+@inline export function codeOfBit(high: u64, low: u64, bit: u64): u32 {
+  return (u32((high & bit) != 0) << 1) | u32((low & bit) != 0);
+}
+
 /** Size code (0..3) of `key` in a header. */
 // @ts-ignore: decorator
 @inline export function codeAt(high: u64, low: u64, key: u32): u32 {
-  return <u32>(((high >> key) & 1) << 1 | ((low >> key) & 1));
+  return codeOfBit(high, low, <u64>1 << key);
 }
 
-/** Bytes of a value of size code `code` (1..3). */
+/** Bytes of a value of size code `code` (1..3): 2, 4, 8, without the 2 in profile flags (a flag: 0). */
 // @ts-ignore: decorator
 @inline export function lengthOf(code: u32, profile: u32): u32 {
-  return code == 3 ? 8 : code == 2 ? 4 : smallSize(profile);
+  return (<u32>1 << code) & ~(profile << 1);
 }
 
 /** Size code (1..3) of a value length, or 0 if the profile has no such size. */
@@ -69,20 +77,37 @@ const KEYS: u32 = 64;
   return HEADER + (<u32>popcnt<u64>(high | low) << 3) <= cap || HEADER + sizeOf(high, low, <u64>-1, profile) <= cap;
 }
 
+// The two moves below read only [src, src + n) and write only the n bytes at their
+// destination: 8-byte words, the one at the far end overlapping its neighbour when n is
+// not a multiple of 8, and loaded before any store (so that the overlap holds old bytes).
+
 /** Moves `n` bytes (even) from `src` up to `src + by`, highest first. */
 // @ts-ignore: decorator
-@inline function moveUp(src: usize, n: u32, by: u32): void {
-  let i = n;
-  while (i >= 8) { i -= 8; store<u64>(src + i + by, load<u64>(src + i)); }
-  while (i > 0) { i -= 2; store<u16>(src + i + by, load<u16>(src + i)); }
+@inline export function moveUp(src: usize, n: u32, by: u32): void {
+  if (n >= 8) {
+    const head = load<u64>(src);
+    let i = n;
+    while (i > 8) { i -= 8; store<u64>(src + i + by, load<u64>(src + i)); }
+    store<u64>(src + by, head);
+  } else if (n >= 4) {
+    const head = load<u32>(src), tail = load<u32>(src + n - 4);
+    store<u32>(src + n - 4 + by, tail);
+    store<u32>(src + by, head);
+  } else if (n != 0) store<u16>(src + by, load<u16>(src));
 }
 
 /** Moves `n` bytes (even) from `src` down to `src - by`, lowest first. */
 // @ts-ignore: decorator
-@inline function moveDown(src: usize, n: u32, by: u32): void {
-  let i: u32 = 0;
-  for (; i + 8 <= n; i += 8) store<u64>(src + i - by, load<u64>(src + i));
-  for (; i < n; i += 2) store<u16>(src + i - by, load<u16>(src + i));
+@inline export function moveDown(src: usize, n: u32, by: u32): void {
+  if (n >= 8) {
+    const tail = load<u64>(src + n - 8);
+    for (let i: u32 = 0; i + 8 < n; i += 8) store<u64>(src + i - by, load<u64>(src + i));
+    store<u64>(src + n - 8 - by, tail);
+  } else if (n >= 4) {
+    const head = load<u32>(src), tail = load<u32>(src + n - 4);
+    store<u32>(src - by, head);
+    store<u32>(src + n - 4 - by, tail);
+  } else if (n != 0) store<u16>(src - by, load<u16>(src));
 }
 
 /** Writes the low `len` (0, 2, 4 or 8) bytes of (hi:lo) at `at`, little-endian. */
@@ -123,29 +148,45 @@ const KEYS: u32 = 64;
 // @ts-ignore: decorator
 @inline export function storeGet(start: usize, cap: u32, profile: u32, key: u32, value: usize, outLen: u32): i32 {
   if (key >= KEYS) return EINVAL;
+  return storeGetBit(start, cap, profile, <u64>1 << key, value, outLen);
+}
+
+/** storeGet of the valid key whose bit is `bit` (a batch computes it once). */
+// @ts-ignore: decorator
+@inline export function storeGetBit(start: usize, cap: u32, profile: u32, bit: u64, value: usize, outLen: u32): i32 {
   if (cap < HEADER) return ENOMEM;
   const high = load<u64>(start), low = load<u64>(start, 8);
   if (!headerFits(high, low, cap, profile)) return EBADMSG;
-  const code = codeAt(high, low, key);
+  const code = codeOfBit(high, low, bit);
   if (code == 0) return ENOENT;
   const len = lengthOf(code, profile);
   if (len > outLen) return ENOSPC;
-  const v = readValue(start + HEADER + sizeOf(high, low, (<u64>1 << key) - 1, profile), len);
+  storeValue(value, outLen, readValue(start + HEADER + sizeOf(high, low, bit - 1, profile), len));
+  return <i32>len;
+}
+
+/** Writes a value read by get to its slot: a u64 if outLen >= 8, else a u32. */
+// @ts-ignore: decorator
+@inline export function storeValue(value: usize, outLen: u32, v: u64): void {
   if (outLen >= 8) store<u64>(value, v);
   else store<u32>(value, <u32>v);
-  return <i32>len;
 }
 
 // @ts-ignore: decorator
 @inline export function storeSet(start: usize, cap: u32, profile: u32, key: u32, len: u32, lo: u32, hi: u32): i32 {
   const code = codeOf(len, profile);
   if (key >= KEYS || code == 0) return EINVAL;
+  return storeSetBit(start, cap, profile, <u64>1 << key, code, len, lo, hi);
+}
+
+/** storeSet of the valid key whose bit is `bit`, `len` bytes of size code `code` (a batch computes both once). */
+// @ts-ignore: decorator
+@inline export function storeSetBit(start: usize, cap: u32, profile: u32, bit: u64, code: u32, len: u32, lo: u32, hi: u32): i32 {
   if (cap < HEADER) return ENOMEM;
   const high = load<u64>(start), low = load<u64>(start, 8);
   if (!headerFits(high, low, cap, profile)) return EBADMSG;
-  const bit = <u64>1 << key;
   const at = start + HEADER + sizeOf(high, low, bit - 1, profile);
-  const old = codeAt(high, low, key);
+  const old = codeOfBit(high, low, bit);
   if (old != 0) {
     if (old != code) return EBUSY;
     writeValue(at, len, lo, hi);
@@ -163,11 +204,16 @@ const KEYS: u32 = 64;
 // @ts-ignore: decorator
 @inline export function storeDel(start: usize, cap: u32, profile: u32, key: u32): i32 {
   if (key >= KEYS) return EINVAL;
+  return storeDelBit(start, cap, profile, <u64>1 << key);
+}
+
+/** storeDel of the valid key whose bit is `bit` (a batch computes it once). */
+// @ts-ignore: decorator
+@inline export function storeDelBit(start: usize, cap: u32, profile: u32, bit: u64): i32 {
   const used = usedBytes(start, cap, profile);
   if (used < 0) return used;
   const high = load<u64>(start), low = load<u64>(start, 8);
-  const bit = <u64>1 << key;
-  const code = codeAt(high, low, key);
+  const code = codeOfBit(high, low, bit);
   if (code == 0) return ENOENT;
   const len = lengthOf(code, profile);
   const at = start + HEADER + sizeOf(high, low, bit - 1, profile);

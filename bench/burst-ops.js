@@ -9,8 +9,9 @@ export const ANNOTATE = [
   { key: 8, len: 8 },
 ];
 const REPLACE = { replace: true };
-const TIMESTAMP = 1_700_000_000_123_456_789n,
-  TS_LO = Number(TIMESTAMP & 0xffffffffn),
+const TIMESTAMP = 1_700_000_000_123_456_789n;
+/** The rx timestamp of annotate (key 8) as u32 halves. */
+export const TS_LO = Number(TIMESTAMP & 0xffffffffn),
   TS_HI = Number(TIMESTAMP >> 32n);
 
 /** Each returns the operations that succeeded; `state` carries what runs across bursts (annotate's packet id). */

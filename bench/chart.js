@@ -1,6 +1,13 @@
 // An SVG bar chart of a benchmark report: Mpps per workload and implementation (largest ring),
 // on a log scale, with the Ethernet line rates drawn as vertical lines.
-const COLORS = { "wasm-batch": "#1f6feb", "wasm-single": "#7aa7f0", "js-batch": "#d97706", "js-single": "#f3c27a" };
+const COLORS = {
+  "wasm-batch": "#1f6feb",
+  "wasm-single": "#7aa7f0",
+  "js-batch": "#d97706",
+  "js-single": "#f3c27a",
+  "js-plain": "#9ca3af",
+  c: "#374151",
+};
 const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;");
 
 /** Returns the SVG text for `report` (as bench/run.js writes it) and `lineRates` ([name, Mpps] pairs). */

@@ -7,6 +7,7 @@ import { Bench } from "tinybench";
 import { PacketPool, WorkerGroup } from "packet-traits";
 import { IMPLS, Ring, WORKLOADS, fillStores } from "./workloads.js";
 import { chart } from "./chart.js";
+import { loadNative } from "./native.js";
 
 const LINE_RATES = [
   ["10GbE", 14.88],
@@ -154,27 +155,35 @@ console.log(
 );
 console.log(`${machine().cpu}, ${machine().cores} cores, node ${process.version}\n`);
 
+// The C reference joins when the system compiler can build it.
+const native = await loadNative();
+const impls = native.skipped ? IMPLS : [...IMPLS, "c"];
+if (native.skipped) console.log(`(no "c" implementation: ${native.skipped})\n`);
+
 const results = [];
 for (const size of options.rings) {
   const passes = Math.ceil(options.packets / size),
     packets = passes * size;
   const rings = new Map();
-  for (const impl of IMPLS)
-    rings.set(impl, { main: new Ring(size, impl, options.burst), annotate: new Ring(size, impl, options.burst) });
+  for (const impl of impls)
+    rings.set(impl, {
+      main: new Ring(size, impl, options.burst, native),
+      annotate: new Ring(size, impl, options.burst, native),
+    });
   const ringFor = (impl, name) => (name.startsWith("annotate") ? rings.get(impl).annotate : rings.get(impl).main);
 
   // Every workload checks its result: the same checksum from every implementation, before timing.
   for (const [name, w] of workloads) {
-    const sums = IMPLS.map((impl) => w.check(ringFor(impl, name)));
+    const sums = impls.map((impl) => w.check(ringFor(impl, name)));
     if (new Set(sums).size !== 1)
       fail(
-        `${name} on ring ${size}: implementations disagree (${IMPLS.map((impl, i) => `${impl} ${sums[i]}`).join(", ")})`,
+        `${name} on ring ${size}: implementations disagree (${impls.map((impl, i) => `${impl} ${sums[i]}`).join(", ")})`,
       );
-    for (const impl of IMPLS) ringFor(impl, name).fill();
+    for (const impl of impls) ringFor(impl, name).fill();
   }
 
   // Interleaved rounds: each round runs every (workload, impl) once, in a rotating order.
-  const tasks = workloads.flatMap(([name, w]) => IMPLS.map((impl) => ({ name, impl, w, samples: [] })));
+  const tasks = workloads.flatMap(([name, w]) => impls.map((impl) => ({ name, impl, w, samples: [] })));
   for (let round = -1; round < options.samples; round++) {
     const bench = new Bench({ iterations: 1, time: 0, warmup: false });
     const order = tasks.map((_, i) => tasks[(i + Math.max(round, 0) * 3) % tasks.length]);
@@ -269,27 +278,46 @@ const rows = [];
 for (const size of options.rings) {
   for (const [name] of workloads) {
     const of = (impl) => results.find((r) => r.ring === size && r.workload === name && r.impl === impl);
-    for (const impl of IMPLS) {
+    const ratio = (a, b) => (a && b ? `${fmt(a.nsPerPacket / b.nsPerPacket, 2)}x` : "");
+    for (const impl of impls) {
       const r = of(impl),
-        js = of(impl.replace("wasm", "js"));
+        batch = impl === "wasm-batch";
       rows.push([
         String(size),
         name,
         impl,
         `${fmt(r.nsPerPacket, 2)} (${fmt(r.spread[0], 2)}-${fmt(r.spread[1], 2)})`,
         fmt(r.mpps),
-        impl.startsWith("wasm") ? `${fmt(js.nsPerPacket / r.nsPerPacket, 2)}x` : "",
+        impl.startsWith("wasm") ? ratio(of(impl.replace("wasm", "js")), r) : "",
+        batch ? ratio(r, of("c")) : "",
+        impl === "js-batch" ? ratio(r, of("js-plain")) : "",
         lineRate(r.mpps),
       ]);
     }
   }
 }
-const header = ["ring", "workload", "impl", "ns/packet median (min-max)", "Mpps", "WASM/JS", "keeps up with"];
+const header = [
+  "ring",
+  "workload",
+  "impl",
+  "ns/packet median (min-max)",
+  "Mpps",
+  "WASM/JS",
+  "WASM/C",
+  "JS/js-plain",
+  "keeps up with",
+];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (cells) => cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ");
 console.log(`\n${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
 for (const r of rows) console.log(line(r));
 console.log("\nWASM/JS: JS ns/packet divided by WASM ns/packet, batch vs batch and single vs single, same run.");
+console.log(
+  "WASM/C: WASM batch ns/packet divided by C's; JS/js-plain: JS batch (the twin) ns/packet divided by js-plain's (1.00x = as fast).",
+);
+console.log(
+  "c and js-plain are references that do less: no header validation, no per-frame status (c: per-packet C as in trait.h).",
+);
 console.log(`Line rates at 64-byte packets: ${LINE_RATES.map(([n, r]) => `${n} ${r} Mpps`).join(", ")}.`);
 
 if (scaling.length) {

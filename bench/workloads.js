@@ -1,7 +1,12 @@
 // The benchmark's workloads: each processes whole passes over a ring of frames in a PacketPool,
-// in four implementations: WASM batch, WASM single-op, JS batch, JS single-op.
+// in the library's four implementations (WASM batch, WASM single-op, JS batch, JS single-op) and two
+// references that do less (no header validation, no per-frame status): js-plain, the naive pure-JS
+// loop (bench/plain.js), and c, per-packet C in the style of the kernel's trait.h (bench/native.js,
+// when a C compiler is there).
 import { PacketPool } from "packet-traits";
-import { ANNOTATE, BURST_OPS, annotateOne } from "./burst-ops.js";
+import { ANNOTATE, BURST_OPS, TS_HI, TS_LO, annotateOne } from "./burst-ops.js";
+import { NativeRing } from "./native.js";
+import { PlainRing } from "./plain.js";
 
 /** The stores every ring starts with: key, length (6 keys, 44 bytes in use). */
 export const STORE_KEYS = [
@@ -13,7 +18,8 @@ export const STORE_KEYS = [
   [55, 8],
 ];
 export { ANNOTATE };
-export const IMPLS = ["wasm-batch", "wasm-single", "js-batch", "js-single"];
+/** The implementations that always run; "c" joins them when bench/native.js could build it. */
+export const IMPLS = ["wasm-batch", "wasm-single", "js-batch", "js-single", "js-plain"];
 
 /** Gives every frame of a pool the six-key store, values derived from the frame index. */
 export function fillStores(pool) {
@@ -25,12 +31,27 @@ export function fillStores(pool) {
   }
 }
 
-/** A ring of `size` frames with the six-key stores, for one implementation. */
+/**
+ * A ring of `size` frames with the six-key stores, for one implementation (`native`: the C functions
+ * of bench/native.js, for impl "c"). The references (c, js-plain) run on a WASM pool's memory.
+ */
 export class Ring {
-  constructor(size, impl, burstSize) {
+  constructor(size, impl, burstSize, native) {
     this.size = size;
+    this.burstSize = burstSize;
     this.batch = impl.endsWith("batch");
-    this.pool = new PacketPool({ count: size, impl: impl.startsWith("wasm") ? "wasm" : "js", hardwareKeys: "off" });
+    this.pool = new PacketPool({
+      count: size,
+      impl: impl.startsWith("js-") && impl !== "js-plain" ? "js" : "wasm",
+      hardwareKeys: "off",
+    });
+    /** The reference's loops (c, js-plain), or undefined for the library's implementations. */
+    this.reference =
+      impl === "c"
+        ? new NativeRing(this.pool, native)
+        : impl === "js-plain"
+          ? new PlainRing(this.pool.layout())
+          : undefined;
     this.id = 0;
     this.stores = Array.from({ length: size }, (_, f) => this.pool.traits(f));
     this.bursts = [];
@@ -69,6 +90,37 @@ export class Ring {
  */
 // Each workload's batch and single loops are functions of their own: V8 optimizes each on its own,
 // so that inlining the batch path's callees does not use up the single path's inlining budget.
+// The references make one call per pass over the whole ring.
+function reference_get_4B(r, passes) {
+  let ok = 0;
+  for (let p = 0; p < passes; p++) ok += r.reference.get(10);
+  return ok;
+}
+function reference_get_8B(r, passes) {
+  let ok = 0;
+  for (let p = 0; p < passes; p++) ok += r.reference.get(17);
+  return ok;
+}
+function reference_set_8B_overwrite(r, passes) {
+  let ok = 0;
+  for (let p = 0; p < passes; p++) ok += r.reference.set(17, 8, 0x55667788, 0x11223344);
+  return ok;
+}
+function reference_insert_delete(r, passes) {
+  let ok = 0;
+  for (let p = 0; p < passes; p++) ok += r.reference.insertDelete(30, 4, 0xcafe);
+  return ok;
+}
+function reference_decode_store(r, passes) {
+  let ok = 0;
+  for (let p = 0; p < passes; p++) ok += r.reference.decode() / 6;
+  return ok;
+}
+function reference_annotate_4_keys(r, passes) {
+  let ok = 0;
+  for (let p = 0; p < passes; p++, r.id += r.size) ok += r.reference.annotate(r.id, TS_LO, TS_HI);
+  return ok;
+}
 function batch_get_4B(r, passes) {
   let ok = 0;
   for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += BURST_OPS["get 4B"](r.pool, b, r);
@@ -136,44 +188,58 @@ export const WORKLOADS = {
   "get 4B": {
     perPacket: 1,
     run(r, passes) {
-      return r.batch ? batch_get_4B(r, passes) : single_get_4B(r, passes);
+      return r.reference ? reference_get_4B(r, passes) : r.batch ? batch_get_4B(r, passes) : single_get_4B(r, passes);
     },
-    check: (r) => sumReads(r, 10),
+    check: (r) => sumReads(r, 10, 4),
   },
   "get 8B": {
     perPacket: 1,
     run(r, passes) {
-      return r.batch ? batch_get_8B(r, passes) : single_get_8B(r, passes);
+      return r.reference ? reference_get_8B(r, passes) : r.batch ? batch_get_8B(r, passes) : single_get_8B(r, passes);
     },
-    check: (r) => sumReads(r, 17),
+    check: (r) => sumReads(r, 17, 8),
   },
   "set 8B (overwrite)": {
     perPacket: 1,
     run(r, passes) {
-      return r.batch ? batch_set_8B_overwrite(r, passes) : single_set_8B_overwrite(r, passes);
+      return r.reference
+        ? reference_set_8B_overwrite(r, passes)
+        : r.batch
+          ? batch_set_8B_overwrite(r, passes)
+          : single_set_8B_overwrite(r, passes);
     },
     check: (r) => (WORKLOADS["set 8B (overwrite)"].run(r, 1), r.storesHash()),
   },
   "insert+delete": {
     perPacket: 2,
     run(r, passes) {
-      return r.batch ? batch_insert_delete(r, passes) : single_insert_delete(r, passes);
+      return r.reference
+        ? reference_insert_delete(r, passes)
+        : r.batch
+          ? batch_insert_delete(r, passes)
+          : single_insert_delete(r, passes);
     },
     check(r) {
       const hash = [];
-      if (r.batch) for (const b of r.bursts) r.pool.batchSet(b, 30, 4, 0xcafe);
+      if (r.reference) r.reference.set(30, 4, 0xcafe, 0);
+      else if (r.batch) for (const b of r.bursts) r.pool.batchSet(b, 30, 4, 0xcafe);
       else for (const s of r.stores) s.trySet(30, 0xcafe, 0, 4);
       hash.push(r.storesHash());
       WORKLOADS["insert+delete"].run(r, 1);
+      // The pass deleted key 30 everywhere, so this delete finds none (a reference has no delete of its own).
       if (r.batch) for (const b of r.bursts) r.pool.batchDelete(b, 30);
-      else for (const s of r.stores) s.tryDelete(30);
+      else if (!r.reference) for (const s of r.stores) s.tryDelete(30);
       return `${hash.join()}/${r.storesHash()}`;
     },
   },
   "decode store": {
     perPacket: 1,
     run(r, passes) {
-      return r.batch ? batch_decode_store(r, passes) : single_decode_store(r, passes);
+      return r.reference
+        ? reference_decode_store(r, passes)
+        : r.batch
+          ? batch_decode_store(r, passes)
+          : single_decode_store(r, passes);
     },
     check(r) {
       let h = 0;
@@ -181,7 +247,12 @@ export const WORKLOADS = {
         for (let i = 0; i < n; i++)
           h = Math.imul(h ^ (keys[i] * 16 + lens[i]) ^ values[2 * i] ^ values[2 * i + 1], 0x01000193);
       };
-      if (r.batch)
+      if (r.reference)
+        for (let first = 0; first < r.size; first += r.burstSize) {
+          const ref = r.reference;
+          mix(ref.keys, ref.lens, ref.decoded, ref.decode(first, Math.min(r.burstSize, r.size - first)));
+        }
+      else if (r.batch)
         for (const b of r.bursts) {
           const n = r.pool.batchDecode(b, r.decoded);
           mix(r.decoded.keys(), r.decoded.lens(), r.decoded.values(), n);
@@ -194,16 +265,27 @@ export const WORKLOADS = {
     perPacket: 1,
     run(r, passes) {
       r.id = 0;
-      return r.batch ? batch_annotate_4_keys(r, passes) : single_annotate_4_keys(r, passes);
+      return r.reference
+        ? reference_annotate_4_keys(r, passes)
+        : r.batch
+          ? batch_annotate_4_keys(r, passes)
+          : single_annotate_4_keys(r, passes);
     },
     check: (r) => (WORKLOADS["annotate 4 keys"].run(r, 1), r.storesHash()),
   },
 };
 
-/** One pass of gets of `key`, summed into a checksum. */
-function sumReads(r, key) {
+/**
+ * One pass of gets of `key` (a `len`-byte value), summed into a checksum. The references have no
+ * per-frame status: each frame's counts as `len` when all frames succeeded.
+ */
+function sumReads(r, key, len) {
   let h = 0;
-  if (r.batch) {
+  if (r.reference) {
+    const status = r.reference.get(key) === r.size ? len : 0,
+      v = r.reference.values;
+    for (let f = 0; f < r.size; f++) h = Math.imul(h ^ v[2 * f] ^ v[2 * f + 1] ^ status, 0x01000193);
+  } else if (r.batch) {
     for (const b of r.bursts) {
       r.pool.batchGet(b, key);
       const v = b.values(),

@@ -359,6 +359,57 @@ describe("batch operations agree with loops of single operations", () => {
   });
 });
 
+describe("batch operations on runs of frames with the same header (the WASM core's fast path)", () => {
+  /** A pool's internal setter of a frame's head and store capacity, to give a store less room than its header needs. */
+  type Heads = { setHead(frame: number, head: number, length: number, meta: number): void };
+  const runs = fc.record({
+    base: scenario,
+    template: fc.array(fc.record({ key: fc.integer({ min: 0, max: 63 }), size: fc.integer({ min: 0, max: 2 }) }), {
+      maxLength: 6,
+    }),
+    heads: fc.array(fc.integer({ min: 0, max: 80 }), { minLength: 1, maxLength: 12 }),
+    corrupt: fc.array(fc.nat(), { maxLength: 2 }),
+  });
+
+  it("agree with loops of single operations whatever each frame's capacity (under 16, under the header's bytes, exact, more)", () => {
+    fc.assert(
+      fc.property(runs, ({ base, template, heads, corrupt }) => {
+        const s: Scenario = {
+          ...base,
+          count: heads.length,
+          frameSize: 128,
+          headroom: 80,
+          placement: "frame",
+          fill: [],
+          corrupt,
+          selection: { kind: "range", first: 0, n: heads.length },
+        };
+        // Every frame gets the same keys (values of its own), then a head of its own: the store's capacity.
+        const make = (impl: Impl) => {
+          const pool = new PacketPool({ count: s.count, frameSize: 128, headroom: 80, profile: s.profile, impl });
+          heads.forEach((head, f) => {
+            for (const t of template) {
+              const len = SIZES[s.profile][t.size]!;
+              pool.traits(f).trySet(t.key, ...pairFor(len, 131 * f + t.key, false), len);
+            }
+            (pool as unknown as Heads).setHead(f, head, 0, head);
+          });
+          for (const c of corrupt) pool.frameBytes(c % s.count).fill(0xee, 0, 16);
+          return pool;
+        };
+        const reference = make("js"),
+          expected = runLoop(s, reference);
+        for (const impl of IMPLS) {
+          const pool = make(impl);
+          expect(runBatch(s, pool), `${impl} ${s.op}`).toEqual(expected);
+          expect(framesHex(pool), `${impl} ${s.op} frames`).toEqual(framesHex(reference));
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
 describe.each(IMPLS)("%s packet pool", (impl) => {
   const pool = () => new PacketPool({ count: 4, impl });
 
