@@ -7,7 +7,7 @@
 // refused, TraitStore.at on a memory without useMemory() fails without growing it.
 import { Errno, KeyRegistry, TraitStore, createStore, defaultMemory, useMemory } from "packet-traits";
 import { rng } from "./targets.js";
-import { HW_KEYS, HW_SIZES, PoolModel, SIZES, fitsPair, keyId } from "./model.js";
+import { FIRST_APP_KEY, HW_KEYS, HW_SIZES, PoolModel, SIZES, appLength, fitsPair, keyId } from "./model.js";
 import { named, rcOf } from "./surfaces.js";
 
 const GUARD = 0x5c,
@@ -32,7 +32,12 @@ function freedRc(pm, op, key, len, lo, hi) {
   switch (op) {
     case "set":
       if (!fitsPair(len, lo, hi)) return Errno.EINVAL;
-      if (hw) return len !== HW_SIZES[i] ? Errno.EINVAL : off ? Errno.EOPNOTSUPP : Errno.ENOMEM;
+      if (hw) {
+        if (len !== HW_SIZES[i]) return Errno.EINVAL;
+        if (off) return Errno.EOPNOTSUPP;
+        // Placement "keys": application key 59 + i, checked against a strict registry first, as any key.
+        return (pm.placement === "keys" && pm.strict(FIRST_APP_KEY + i, appLength(i, pm.profile))) || Errno.ENOMEM;
+      }
       return pm.strict(id, len) || (SIZES[pm.profile].includes(len) ? Errno.ENOMEM : Errno.EINVAL);
     case "has":
       return hw && off ? 0 : Errno.ENOMEM;

@@ -14,9 +14,10 @@ export const SIZES = { v1: [2, 4, 8], flags: [0, 4, 8] };
 /** Hardware keys: the key, its value size, its offset in the hints area; VLAN_PROTO (index 3) is big-endian. */
 export const HW_KEYS = [0x10000, 0x10001, 0x10002, 0x10003, 0x10004];
 export const HW_SIZES = [4, 4, 2, 2, 8];
+/** The application key of hardware key 0 in placement "keys" (59..63). */
+export const FIRST_APP_KEY = 59;
 const HW_OFFSETS = [4, 8, 12, 14, 16],
   VLAN_PROTO = 3,
-  FIRST_APP_KEY = 59,
   HINTS = 32,
   ALL_ONES = new Uint8Array(16).fill(0xff);
 
