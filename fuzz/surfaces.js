@@ -145,6 +145,10 @@ function randomPair(r, len) {
   return [len >= 4 ? r() : len === 2 ? r() & 0xffff : 0, len === 8 ? r() : 0];
 }
 
+/** True if a batch call takes `key` as it is: an application key 0..63, a hardware key, or any bigint (the per-frame model calls judge it). */
+const batchKey = (key) =>
+  typeof key === "bigint" || HW_KEYS.includes(key) || (Number.isInteger(key) && key >= 0 && key < 64);
+
 /** Selects frames of a burst at random: a range, or descriptors with some out of range. */
 function randomSelection(r, count) {
   if (r.int(2)) {
@@ -310,9 +314,7 @@ function randomOp(r, config) {
         `batchGet p${p} ${String(key)} ${json(sel)}`,
         (w) => rcOf(() => batchResult(w.pools[p].batchGet(select(burstOf(w), sel), key), burstOf(w), true)),
         (m) => {
-          if (wrongBurst) return Errno.EINVAL;
-          if (typeof key !== "bigint" && !HW_KEYS.includes(key) && !(Number.isInteger(key) && key >= 0 && key < 64))
-            return Errno.EINVAL;
+          if (wrongBurst || !batchKey(key)) return Errno.EINVAL;
           return modelBatch(
             m.pools[p],
             sel,
@@ -407,11 +409,7 @@ function randomOp(r, config) {
         `batchDelete p${p} ${String(key)} ${json(sel)}`,
         (w) => rcOf(() => batchResult(w.pools[p].batchDelete(select(burstOf(w), sel), key), burstOf(w), false)),
         (m) => {
-          if (
-            wrongBurst ||
-            (typeof key !== "bigint" && !HW_KEYS.includes(key) && !(Number.isInteger(key) && key >= 0 && key < 64))
-          )
-            return Errno.EINVAL;
+          if (wrongBurst || !batchKey(key)) return Errno.EINVAL;
           return modelBatch(
             m.pools[p],
             sel,
@@ -426,11 +424,7 @@ function randomOp(r, config) {
         `batchHas p${p} ${String(key)} ${json(sel)}`,
         (w) => rcOf(() => batchResult(w.pools[p].batchHas(select(burstOf(w), sel), key), burstOf(w), false)),
         (m) => {
-          if (
-            wrongBurst ||
-            (typeof key !== "bigint" && !HW_KEYS.includes(key) && !(Number.isInteger(key) && key >= 0 && key < 64))
-          )
-            return Errno.EINVAL;
+          if (wrongBurst || !batchKey(key)) return Errno.EINVAL;
           return modelBatch(
             m.pools[p],
             sel,
