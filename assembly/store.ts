@@ -127,6 +127,7 @@ export const KEYS: u32 = 64;
   return 0;
 }
 
+/** Empties a store (a zero header); 0, or ENOMEM if cap < 16. */
 // @ts-ignore: decorator
 @inline export function storeInit(start: usize, cap: u32): i32 {
   if (cap < HEADER) return ENOMEM;
@@ -135,6 +136,7 @@ export const KEYS: u32 = 64;
   return 0;
 }
 
+/** 1 if `key` is present, 0 if not; EINVAL (key >= 64), ENOMEM (cap < 16) or EBADMSG (the header declares more than cap). */
 // @ts-ignore: decorator
 @inline export function storeHas(start: usize, cap: u32, profile: u32, key: u32): i32 {
   if (key >= KEYS) return EINVAL;
@@ -172,6 +174,7 @@ export const KEYS: u32 = 64;
   else store<u32>(value, <u32>v);
 }
 
+/** Sets `key` to the low `len` bytes of (hi:lo): 0, or EINVAL (key, or no such size), ENOMEM, EBADMSG, EBUSY (present with another size), ENOSPC (no room). */
 // @ts-ignore: decorator
 @inline export function storeSet(start: usize, cap: u32, profile: u32, key: u32, len: u32, lo: u32, hi: u32): i32 {
   const code = codeOf(len, profile);
@@ -201,6 +204,7 @@ export const KEYS: u32 = 64;
   return 0;
 }
 
+/** Removes `key`, moving the values above it down: 0, or EINVAL, ENOMEM, EBADMSG, ENOENT (absent). */
 // @ts-ignore: decorator
 @inline export function storeDel(start: usize, cap: u32, profile: u32, key: u32): i32 {
   if (key >= KEYS) return EINVAL;
