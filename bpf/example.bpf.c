@@ -24,6 +24,9 @@
 
 #define META_BYTES 40
 
+/* The profile and metadata length, for the loaders to check (bpf/traits.bpf.h). */
+TRAITS_PROGRAM(TRAITS_V1, META_BYTES);
+
 enum { KEY_PACKET_ID = 0, KEY_RX_HASH = 59, KEY_RSS_HASH_TYPE = 60, KEY_VLAN_TCI = 61, KEY_VLAN_PROTO = 62 };
 /* xdp_rss_hash_type bits (include/net/xdp.h). */
 enum { RSS_L3_IPV4 = 1, RSS_L3_IPV6 = 2, RSS_L4 = 8, RSS_L4_TCP = 16, RSS_L4_UDP = 32 };

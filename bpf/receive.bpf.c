@@ -22,6 +22,9 @@
 
 #define META_BYTES 48
 
+/* The profile and metadata length, for the loaders to check (bpf/traits.bpf.h). */
+TRAITS_PROGRAM(TRAITS_V1, META_BYTES);
+
 enum { KEY_PACKET_ID = 0, KEY_TIMESTAMP_SOURCE = 1, KEY_RX_HASH = 59, KEY_RSS_HASH_TYPE = 60, KEY_VLAN_TCI = 61, KEY_VLAN_PROTO = 62, KEY_RX_TIMESTAMP = 63 };
 enum xdp_rss_hash_type { XDP_RSS_TYPE_NONE = 0 };
 

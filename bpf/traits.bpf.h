@@ -68,6 +68,23 @@ enum traits_profile {
 };
 
 /*
+ * TRAITS_PROGRAM(profile, meta_bytes): declares, once per object, the profile of the stores its
+ * programs write and the length of the metadata area they make (0: none, or not always the same).
+ * It is a 16-byte record in the object's ".traits" section, which libbpf does not load and the
+ * library reads from the file: `xdp run` refuses a --profile other than the declared one,
+ * `xdp capture` and XskSocket a --meta-length or pool other than the declared one, before any
+ * packet. Without it they can only check the stores packet by packet.
+ */
+struct traits_declaration {
+	char magic[8];     /* "traits1" */
+	__u32 profile;     /* enum traits_profile */
+	__u32 meta_bytes;  /* a multiple of 4, at most 252; 0: not declared */
+};
+#define TRAITS_PROGRAM(profile, meta_bytes)                                                     \
+	const struct traits_declaration __traits_declaration SEC(".traits") __attribute__((used)) = \
+		{ "traits1", (profile), (meta_bytes) }
+
+/*
  * The header: two little-endian u64 words, `high` at byte 0 and `low` at byte 8. Key k (0..63)
  * owns bit k of both; (high bit, low bit) is its size code: 00 absent, 01 small (2 bytes, or a
  * flag), 10 4 bytes, 11 8 bytes. The values follow, packed in ascending key order.
