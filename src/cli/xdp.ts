@@ -5,7 +5,7 @@
  * 4 bytes, named xdp_verdict), readable by `pcap show` and Wireshark. Streamed in bursts through a
  * PacketPool, in bounded memory; OUT is written through a temporary file (src/capture/io.ts).
  */
-import { TraitsError, errnoName } from "../core/errors.js";
+import { Errno, TraitsError, errnoName } from "../core/errors.js";
 import { toProfile, type Profile } from "../core/options.js";
 import { CaptureReader, READER_BYTES, keysText, type ByteSource, type KeyName } from "../capture/capture.js";
 import { hardwareNames } from "../capture/annotate.js";
@@ -25,6 +25,8 @@ import { KeyRegistry } from "../registry/registry.js";
 import { HARDWARE_FIRST_APP_KEY } from "../store/hardware.js";
 import { TraitStore } from "../store/store.js";
 import { BpfError } from "../xdp/errors.js";
+import { linearLimit } from "../xdp/run.js";
+import { readDeclaration } from "../xdp/declaration.js";
 import { XdpProgram, xdpActionName } from "../xdp/program.js";
 import { RECEIVE_META_LENGTH, RECEIVE_PROGRAM, XskSocket } from "../xdp/xsk.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
@@ -61,7 +63,9 @@ traits store it left in its metadata area plus its verdict, and the comments "tr
 (read by wireshark/traits.lua) and "xdp: VERDICT". OUT is written through a temporary file in its
 directory, renamed into place when complete: on any error it is untouched.
   --program NAME    the program in PROG.o (default: its only XDP program)
-  --profile P       the profile of the program's stores: v1 (default, or the registry's) or flags
+  --profile P       the profile of the program's stores: v1 or flags (default: what the program
+                    declares with TRAITS_PROGRAM, else the registry's, else v1); another than the
+                    program declares is an error
   --registry FILE   names of the program's keys, embedded in OUT (pcap show prints them)
   --verdict-key K   the key of the verdict, xdp_verdict (default ${HARDWARE_FIRST_APP_KEY - 1})
   -c, --count N     stop after N packets`;
@@ -112,9 +116,14 @@ function run(argv: string[], io: Io): number {
     throw new UsageError("xdp run takes PROG.o IN OUT");
   const verdictKey = integer(v["verdict-key"] ?? String(HARDWARE_FIRST_APP_KEY - 1), "--verdict-key", 0, 63);
   const registry = v.registry === undefined ? undefined : KeyRegistry.load(v.registry);
-  const profile = toProfile(v.profile ?? registry?.profile);
+  const declared = readDeclaration(object)?.profile;
+  const profile = toProfile(v.profile ?? registry?.profile ?? declared);
   if (registry && registry.profile !== profile)
     throw new UsageError(`the registry is for profile ${registry.profile}; pass --profile ${registry.profile}`);
+  if (declared && declared !== profile)
+    throw new UsageError(
+      `${object} writes stores of profile ${declared} (its TRAITS_PROGRAM declaration), not ${profile}${registry ? "" : `: pass --profile ${declared}`}`,
+    );
   const clash = registry?.entries().find((e) => e.key === verdictKey);
   if (clash)
     throw new TraitsError(
@@ -189,6 +198,8 @@ class XdpRun {
   private readonly optionsAt = new Int32Array(BURST);
   private readonly optionsEnd = new Int32Array(BURST);
   private readonly ticks = new Uint32Array(2 * BURST);
+  /** The program's return value for each packet of the burst. */
+  private readonly verdicts = new Uint32Array(BURST);
   private littleEndian = true;
   private n = 0;
   private packets = 0;
@@ -234,8 +245,8 @@ class XdpRun {
     const { reader, n } = this;
     if (HEADROOM + reader.captured > FRAME_SIZE)
       throw new TraitsError(
-        "EINVAL",
-        `byte offset ${reader.offset}: packet ${reader.packet}: ${reader.captured} bytes do not fit a ${FRAME_SIZE}-byte frame after its ${HEADROOM}-byte headroom`,
+        "EMSGSIZE",
+        `byte offset ${reader.offset}: packet ${reader.packet}: ${reader.captured} bytes do not fit a ${FRAME_SIZE}-byte frame after its ${HEADROOM}-byte headroom (xdp run takes packets of up to ${FRAME_SIZE - HEADROOM} bytes)`,
       );
     if (n === 0) this.littleEndian = reader.format === "pcap" || reader.littleEndian;
     this.pool.write(n, this.bytes.subarray(reader.dataAt, reader.dataAt + reader.captured));
@@ -253,17 +264,14 @@ class XdpRun {
   private flushBurst(): void {
     const { n, pool, burst } = this;
     if (n === 0) return;
-    this.program.run(pool, burst.selectRange(0, n));
+    this.program.run(pool, burst.selectRange(0, n), this.verdicts);
     const status = burst.status();
     for (let i = 0; i < n; i++) {
       const index = this.packets - n + i,
-        verdict = status[i]!;
-      if (verdict < 0)
-        throw new TraitsError(
-          errnoName(verdict) ?? "EINVAL",
-          `packet ${index}: ${verdict === -22 ? `${this.captured[i]} bytes is shorter than an Ethernet header; the kernel runs XDP programs on 14 bytes or more` : "the program's output does not fit a frame"}`,
-        );
-      const store = this.traitsOf(i, index),
+        rc = status[i]!;
+      if (rc < 0 && rc !== Errno.ERANGE) throw this.notRun(rc, index, this.captured[i]!);
+      const verdict = this.verdicts[i]!,
+        store = this.traitsOf(i, index),
         name = xdpActionName(verdict);
       store.set(this.options.verdictKey, verdict, 4);
       this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
@@ -271,8 +279,9 @@ class XdpRun {
         this.encoder.encode(commentText(storeRows(store, this.names))),
         this.encoder.encode(`xdp: ${name}`),
       ];
+      // What the program added to or cut from the packet, on its original length too (a u32: saturated).
       const length = pool.length(i),
-        original = Math.max(length, this.original[i]! + length - this.captured[i]!);
+        original = Math.min(0xffffffff, Math.max(length, this.original[i]! + length - this.captured[i]!));
       this.writer.packet(
         this.littleEndian,
         this.interfaceId[i]!,
@@ -292,6 +301,19 @@ class XdpRun {
     this.writer.flushChunk();
   }
 
+  /** The error for packet `index` (of `captured` bytes), which the program did not run on (status `rc`). */
+  private notRun(rc: number, index: number, captured: number): TraitsError {
+    const why =
+      rc === Errno.EINVAL
+        ? `${captured} bytes is shorter than an Ethernet header; the kernel runs XDP programs on 14 bytes or more`
+        : rc === Errno.EMSGSIZE
+          ? this.program.frags
+            ? `${captured} bytes take more page fragments than the kernel gives a test run (MAX_SKB_FRAGS)`
+            : `${captured} bytes is over the ${linearLimit()} bytes the kernel gives an XDP program in one buffer; ${this.program.name} is not loaded with frags support (SEC("xdp.frags")), so it cannot take a longer packet`
+          : "the program's output does not fit a frame";
+    return new TraitsError(errnoName(rc) ?? "EINVAL", `packet ${index}: ${why}`);
+  }
+
   /**
    * The traits the program left in frame `i` (packet `index`), copied to the scratch area with room
    * for the verdict (no traits if it made no metadata area). Throws TraitsError naming the packet for
@@ -308,13 +330,24 @@ class XdpRun {
     let used = 16;
     bytes.fill(0, scratch, scratch + 16);
     if (meta > 0) {
+      const declared = this.program.declaration?.metaLength;
+      if (declared && meta !== declared)
+        throw new TraitsError(
+          "EBADMSG",
+          `packet ${index}: the program made a ${meta}-byte metadata area, where it declares ${declared} bytes (TRAITS_PROGRAM)`,
+        );
       const left = pool.traits(i);
       try {
         used = left.validate();
       } catch (error) {
+        const other = options.profile === "v1" ? "flags" : "v1",
+          fits = TraitStore.over(bytes.subarray(pool.storeStart(i), pool.storeStart(i) + meta), {
+            profile: other,
+            impl: "js",
+          }).trySize();
         throw new TraitsError(
           "EBADMSG",
-          `packet ${index}: the program's ${meta}-byte metadata area is not a traits store of profile ${options.profile} (${(error as Error).message})`,
+          `packet ${index}: the program's ${meta}-byte metadata area is not a traits store of profile ${options.profile} (${(error as Error).message})${fits >= 0 ? `; it is one of profile ${other}: pass --profile ${other}` : ""}`,
         );
       }
       if (left.has(options.verdictKey))

@@ -10,6 +10,7 @@ export const Errno = {
   ENOSPC: -28,
   ENAMETOOLONG: -36,
   EBADMSG: -74,
+  EMSGSIZE: -90,
   EOPNOTSUPP: -95,
 } as const;
 

@@ -13,6 +13,7 @@ const NAMES: Record<number, string> = {
   22: "EINVAL",
   28: "ENOSPC",
   38: "ENOSYS",
+  90: "EMSGSIZE",
   95: "EOPNOTSUPP",
   524: "ENOTSUPP",
 };

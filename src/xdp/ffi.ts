@@ -30,6 +30,8 @@ export interface Native {
   nextProgram(obj: Pointer, prev: Pointer | null): Pointer | null;
   programName(prog: Pointer): string;
   programFd(prog: Pointer): number;
+  /** bpf_program__section_name: its ELF section ("xdp", "xdp.frags", ...), from which libbpf derives its type and flags. */
+  sectionName(prog: Pointer): string;
   setLogBuf(prog: Pointer, buf: Uint8Array, size: number): number;
   close(obj: Pointer): void;
   /** libbpf: bind a program to a device before load (bpf_program__set_ifindex, __set_flags), its maps, and XDP attach. */
@@ -54,6 +56,8 @@ export interface Native {
   /** sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0): kicks the kernel to transmit. */
   kick(fd: number): number;
   ifIndex(name: string): number;
+  /** sysconf(_SC_PAGESIZE). */
+  pageSize(): number;
 }
 
 const SYS_BPF: Record<string, number> = {
@@ -102,6 +106,7 @@ function openNative(): Native {
     nextProgram: libbpf.func("void *bpf_object__next_program(void *obj, void *prev)"),
     programName: libbpf.func("const char *bpf_program__name(void *prog)"),
     programFd: libbpf.func("int bpf_program__fd(void *prog)"),
+    sectionName: libbpf.func("const char *bpf_program__section_name(void *prog)"),
     setLogBuf: libbpf.func("int bpf_program__set_log_buf(void *prog, void *buf, size_t size)"),
     close: libbpf.func("void bpf_object__close(void *obj)"),
     setIfindex: libbpf.func("void bpf_program__set_ifindex(void *prog, uint32_t ifindex)"),
@@ -123,6 +128,7 @@ function openNative(): Native {
       "intptr_t sendto(int fd, const void *buffer, size_t length, int flags, const void *address, uint32_t address_length)",
     ),
     ifIndex: libc.func("uint32_t if_nametoindex(const char *name)"),
+    sysconf: libc.func("long sysconf(int name)"),
   };
   f.setPrint(null); // errors are reported as BpfError, with the verifier's log where there is one
   return {
@@ -134,6 +140,7 @@ function openNative(): Native {
     nextProgram: (obj, prev) => f.nextProgram(obj, prev) as Pointer | null,
     programName: (prog) => f.programName(prog) as string,
     programFd: (prog) => f.programFd(prog) as number,
+    sectionName: (prog) => f.sectionName(prog) as string,
     setLogBuf: (prog, buf, size) => f.setLogBuf(prog, buf, size) as number,
     close: (obj) => void f.close(obj),
     setIfindex: (prog, ifindex) => void f.setIfindex(prog, ifindex),
@@ -164,5 +171,6 @@ function openNative(): Native {
     closeFd: (fd) => f.closeFd(fd) as number,
     kick: (fd) => Number(f.sendto(fd, null, 0, 0x40 /* MSG_DONTWAIT */, null, 0)),
     ifIndex: (name) => f.ifIndex(name) as number,
+    pageSize: () => Number(f.sysconf(30 /* _SC_PAGESIZE */)),
   };
 }

@@ -21,6 +21,7 @@ export interface BpfLoadOptions {
 export class BpfObject {
   private obj: Pointer | null;
   private readonly fds = new Map<string, number>();
+  private readonly sections = new Map<string, string>();
 
   private constructor(
     private readonly native: Native,
@@ -67,6 +68,7 @@ export class BpfObject {
     const object = new BpfObject(native, obj, path);
     for (let prog = native.nextProgram(obj, null); prog !== null; prog = native.nextProgram(obj, prog)) {
       object.fds.set(native.programName(prog), native.programFd(prog));
+      object.sections.set(native.programName(prog), native.sectionName(prog));
     }
     return object;
   }
@@ -92,6 +94,16 @@ export class BpfObject {
     if (fd === undefined)
       throw new BpfError(2, `${this.path} has no program ${name} (it has ${this.programs.join(", ") || "none"})`);
     return fd;
+  }
+
+  /**
+   * True if the program `name` (default: the only one) takes packets in several buffers: its section
+   * is "xdp.frags" (or "xdp.frags/..."), for which libbpf loads it with BPF_F_XDP_HAS_FRAGS. Throws as
+   * programFd.
+   */
+  hasFrags(name?: string): boolean {
+    this.programFd(name);
+    return /^xdp\.frags(\/|$)/.test(this.sections.get(name ?? this.programs[0]!) ?? "");
   }
 
   /** File descriptor of the map `name`. Throws BpfError EBADF after close(), ENOENT for an unknown name. */
@@ -127,6 +139,7 @@ export class BpfObject {
     this.native.close(this.obj);
     this.obj = null;
     this.fds.clear();
+    this.sections.clear();
   }
 }
 

@@ -9,15 +9,19 @@ import { PacketPool } from "../pool/pool.js";
 import { BpfError } from "./errors.js";
 import { getNative } from "./ffi.js";
 import { BpfObject } from "./object.js";
-import { testRunAt } from "./run.js";
+import { type TraitsDeclaration, readDeclaration } from "./declaration.js";
+import { linearLimit, testRunAt } from "./run.js";
 
 /** XDP verdicts, as an XDP program returns them (enum xdp_action). */
 export const XdpAction = { ABORTED: 0, DROP: 1, PASS: 2, TX: 3, REDIRECT: 4 } as const;
 
-/** The name of an XDP verdict ("XDP_PASS"), or "verdict N" for a value outside enum xdp_action. */
+/**
+ * The name of an XDP verdict ("XDP_PASS"), or "unknown verdict N" for any other value (N as the
+ * u32 the program returned; the kernel drops such packets, warning once).
+ */
 export function xdpActionName(verdict: number): string {
   const name = Object.entries(XdpAction).find(([, value]) => value === verdict)?.[0];
-  return name === undefined ? `verdict ${verdict}` : `XDP_${name}`;
+  return name === undefined ? `unknown verdict ${verdict >>> 0}` : `XDP_${name}`;
 }
 
 /** Bytes of struct xdp_md (data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex). */
@@ -47,6 +51,10 @@ export class XdpProgram {
     object: BpfObject,
     fd: number,
     readonly name: string,
+    /** True if the program takes packets in several buffers (SEC("xdp.frags")). */
+    readonly frags: boolean,
+    /** What the object declares with TRAITS_PROGRAM (bpf/traits.bpf.h): its stores' profile and metadata length. */
+    readonly declaration: TraitsDeclaration | undefined,
   ) {
     this.#object = object;
     this.#fd = fd;
@@ -55,11 +63,12 @@ export class XdpProgram {
 
   /**
    * Loads the XDP program `program` (default: the only one) of the BPF object at `path`.
-   * Throws BpfError as BpfObject.load and programFd; a program that calls the rx-metadata kfuncs
+   * Throws BpfError as BpfObject.load and programFd (EINVAL also for a malformed TRAITS_PROGRAM declaration); a program that calls the rx-metadata kfuncs
    * (bpf_xdp_metadata_rx_hash and friends) gets EINVAL saying that those load only into a
    * device-bound program, which BPF_PROG_TEST_RUN cannot run.
    */
   static load(path: string, { program }: XdpProgramOptions = {}): XdpProgram {
+    const declaration = readDeclaration(path);
     let object: BpfObject;
     try {
       object = BpfObject.load(path);
@@ -74,7 +83,7 @@ export class XdpProgram {
     }
     try {
       const fd = object.programFd(program);
-      return new XdpProgram(object, fd, program ?? object.programs[0]!);
+      return new XdpProgram(object, fd, program ?? object.programs[0]!, object.hasFrags(program), declaration);
     } catch (error) {
       object.close();
       throw error;
@@ -86,16 +95,23 @@ export class XdpProgram {
    * packet: it sees the packet data [head, head + length) and an empty metadata area. Afterwards the
    * frame holds what the program left: the packet (its length changed if the program grew or
    * shrank it; the head stays) and, right before it, the metadata area the program made
-   * (bpf_xdp_adjust_meta), which is the frame's store; no other byte of the frame changes. Status i
-   * is the frame's verdict (XdpAction), or EINVAL (no such frame, or a packet shorter than an
-   * Ethernet header: not run), or ENOSPC (the output does not fit the frame around its head: the
-   * frame is left as it was). The packet is read in place; the output comes back through a buffer
-   * of this program's and is copied into the frame (one copy of metadata and packet).
-   * Returns how many frames ran. Throws EINVAL for a pool not in placement "metadata" or a burst
-   * of another pool, and BpfError for a test run the kernel refuses (EPERM; EINVAL for a packet
-   * over what one page holds in a program without frags support).
+   * (bpf_xdp_adjust_meta), which is the frame's store; no other byte of the frame changes.
+   * A packet longer than the kernel's first buffer (linearLimit(): 3520 bytes with 4 KiB pages) is
+   * run in several buffers, as a jumbo frame is received, if the program takes them (loaded from
+   * SEC("xdp.frags")); the output is then the whole packet.
+   * Status i is the frame's verdict (XdpAction, or any other value the program returned below 2^31);
+   * ERANGE for a verdict of 2^31 or more (`verdicts` has it); or, for a frame not run and left as it
+   * was: EINVAL (no such frame, or a packet shorter than an Ethernet header), EMSGSIZE (a packet
+   * longer than the first buffer for a program without frags support, or in more fragments than
+   * the kernel takes), ENOSPC (the output does not fit the frame around its head).
+   * `verdicts`, if given (at least the burst's length), receives each run frame's return value as
+   * the u32 it is. The packet is read in place; the output comes back through a buffer of this
+   * program's and is copied into the frame (one copy of metadata and packet).
+   * Returns how many frames ran. Throws EINVAL for a pool not in placement "metadata", a burst of
+   * another pool or a `verdicts` array too short, and BpfError for a test run the kernel refuses
+   * (EPERM).
    */
-  run(pool: PacketPool, burst: Burst): number {
+  run(pool: PacketPool, burst: Burst, verdicts?: Uint32Array): number {
     if (!(pool instanceof PacketPool)) throw new TraitsError("EINVAL", "run(pool, burst): pool must be a PacketPool");
     if (pool.placement !== "metadata")
       throw new TraitsError(
@@ -104,14 +120,17 @@ export class XdpProgram {
       );
     if (burst.pool !== pool) throw new TraitsError("EINVAL", "run(): the burst belongs to another pool");
     burst.checkLive();
-    const n = burst.length,
-      frames = burst.ranged ? undefined : burst.frames(),
+    const n = burst.length;
+    if (verdicts !== undefined && !(verdicts instanceof Uint32Array && verdicts.length >= n))
+      throw new TraitsError("EINVAL", `run(): verdicts must be a Uint32Array of at least ${n} entries`);
+    const frames = burst.ranged ? undefined : burst.frames(),
       status = burst.status();
     if (this.#out.length < pool.dataEnd) this.#out = new Uint8Array(pool.dataEnd);
     const native = getNative(),
       memory = pool.memory,
       base = native.address(new Uint8Array(memory.buffer)),
-      ctx = native.address(this.#ctx);
+      ctx = native.address(this.#ctx),
+      linear = linearLimit();
     const md = this.#md,
       output = this.#out,
       out = native.address(output);
@@ -125,15 +144,15 @@ export class XdpProgram {
       const head = pool.head(frame),
         length = pool.length(frame),
         start = pool.frameStart(frame);
-      if (length < ETH_HLEN) {
-        status[i] = Errno.EINVAL;
+      if (length < ETH_HLEN || (length > linear && !this.frags)) {
+        status[i] = length < ETH_HLEN ? Errno.EINVAL : Errno.EMSGSIZE;
         continue;
       }
       md.setUint32(0, 0, true); // ctx in: no metadata, the whole input is packet
       md.setUint32(4, length, true);
-      let verdict: number;
+      let result: { retval: number; dataSize: number };
       try {
-        verdict = testRunAt(this.#fd, {
+        result = testRunAt(this.#fd, {
           dataIn: base + BigInt(start + head),
           dataInSize: length,
           dataOut: out,
@@ -143,21 +162,27 @@ export class XdpProgram {
           ctxOut: ctx + BigInt(XDP_MD),
           ctxOutSize: XDP_MD,
           repeat: 1,
-        }).retval;
+        });
       } catch (error) {
-        if (!(error instanceof BpfError) || error.errno !== -28) throw this.refused(error, frame, length);
-        status[i] = Errno.ENOSPC;
-        continue;
+        if (error instanceof BpfError && (error.errno === -28 || (error.errno === -12 && length > linear))) {
+          status[i] = error.errno === -28 ? Errno.ENOSPC : Errno.EMSGSIZE;
+          continue;
+        }
+        throw this.refused(error, frame, length);
       }
+      // The context out says where the packet starts after the metadata area; the data size covers
+      // every buffer (the context's data_end only the first).
       const meta = md.getUint32(XDP_MD, true),
-        size = md.getUint32(XDP_MD + 4, true) - meta;
-      if (meta > head || head + size > pool.dataEnd) {
+        size = result.dataSize - meta;
+      if (meta > result.dataSize || meta > head || head + size > pool.dataEnd) {
         status[i] = Errno.ENOSPC;
         continue;
       }
       new Uint8Array(memory.buffer, start + head - meta, meta + size).set(output.subarray(0, meta + size));
       pool.setHead(frame, head, size, meta);
-      status[i] = verdict;
+      const verdict = result.retval;
+      if (verdicts) verdicts[i] = verdict;
+      status[i] = verdict < 2 ** 31 ? verdict : Errno.ERANGE;
       ran++;
     }
     return ran;
@@ -168,7 +193,7 @@ export class XdpProgram {
     if (!(error instanceof BpfError) || error.errno !== -22) return error;
     return new BpfError(
       22,
-      `the kernel refused to run ${this.name} on frame ${frame} (${length} bytes): ${length > 3520 ? 'packets over 3520 bytes need a program with frags support (SEC("xdp.frags"))' : "it cannot test-run this program (a device-bound program, or not an XDP program)"}`,
+      `the kernel refused to run ${this.name} on frame ${frame} (${length} bytes): it cannot test-run this program (a device-bound program, or not an XDP program)`,
     );
   }
 

@@ -2,7 +2,9 @@
 import { BpfError, PRIVILEGES } from "./errors.js";
 import { getNative } from "./ffi.js";
 
-const BPF_PROG_TEST_RUN = 10;
+const BPF_PROG_LOAD = 5,
+  BPF_PROG_TEST_RUN = 10,
+  BPF_PROG_TYPE_XDP = 6;
 /** Size of the test-run part of union bpf_attr (through batch_size, padded to 8). */
 const ATTR_SIZE = 80;
 
@@ -78,6 +80,15 @@ export interface TestRunAddresses {
 /** @internal testRun on addresses (XdpProgram runs on frames in WebAssembly memory); throws as testRun. */
 export function testRunAt(progFd: number, a: TestRunAddresses): TestRunResult {
   const native = getNative();
+  for (const [name, size] of [
+    ["dataIn", a.dataInSize],
+    ["dataOut", a.dataOutSize],
+    ["ctxIn", a.ctxInSize],
+    ["ctxOut", a.ctxOutSize],
+    ["repeat", a.repeat],
+  ] as const)
+    if (!Number.isInteger(size) || size < 0 || size > 0xffffffff)
+      throw new BpfError(22, `test run of program fd ${progFd}: ${name} is ${size}, not a u32 size`);
   attr.fill(0);
   view.setUint32(0, progFd, true);
   view.setUint32(8, a.dataInSize, true);
@@ -115,4 +126,43 @@ function failure(errno: number): string {
     default:
       return "BPF_PROG_TEST_RUN failed";
   }
+}
+
+let linear: number | undefined;
+
+/**
+ * The longest packet BPF_PROG_TEST_RUN gives an XDP program in one buffer: the page size less
+ * XDP_PACKET_HEADROOM and the skb_shared_info at the end (3520 bytes on x86-64 with 4 KiB pages).
+ * A longer packet goes in several (the rest in page fragments), which only a program loaded with
+ * frags support (SEC("xdp.frags")) can take. Asked of the kernel once: a test run of a two-instruction
+ * program on a packet one byte over a page, whose context out says where the first buffer ends.
+ * Throws BpfError as testRun.
+ */
+export function linearLimit(): number {
+  if (linear !== undefined) return linear;
+  const native = getNative(),
+    page = native.pageSize();
+  const insns = new Uint8Array([0xb7, 0, 0, 0, 2, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]), // r0 = XDP_PASS; exit
+    license = new TextEncoder().encode("GPL\0"),
+    load = new Uint8Array(72),
+    v = new DataView(load.buffer);
+  v.setUint32(0, BPF_PROG_TYPE_XDP, true);
+  v.setUint32(4, 2, true);
+  v.setBigUint64(8, native.address(insns), true);
+  v.setBigUint64(16, native.address(license), true);
+  const fd = native.bpf(BPF_PROG_LOAD, load);
+  if (fd < 0) {
+    const errno = native.errno();
+    throw new BpfError(errno, `loading a probe XDP program: ${failure(errno)}`);
+  }
+  try {
+    const data = new Uint8Array(page + 1),
+      ctx = new Uint8Array(48);
+    new DataView(ctx.buffer).setUint32(4, data.length, true);
+    testRun(fd, { dataIn: data, ctxIn: ctx.subarray(0, 24), ctxOut: ctx.subarray(24) });
+    linear = new DataView(ctx.buffer).getUint32(28, true);
+  } finally {
+    native.closeFd(fd);
+  }
+  return linear;
 }

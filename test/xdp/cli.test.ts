@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { CaptureReader, END, PACKET, READER_BYTES, bytesSource, writePcap } from "../../dist/capture/capture.js";
 import { BpfError, XdpProgram } from "packet-traits/xdp";
 import { installed, needs } from "../capture/helpers.js";
+import { compileFixture } from "./helpers.js";
 
 const CLI = join(import.meta.dirname, "../../dist/cli/bin.js");
 const SAMPLE = join(import.meta.dirname, "../fixtures/sample.pcap");
@@ -23,39 +24,13 @@ function cli(args: string[]): { code: number; out: string; err: string } {
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
-/** Compiles test/fixtures/xdp/NAME.bpf.c; returns the object's path. */
-function compile(name: string): string {
-  const out = join(dir, `${name}.bpf.o`);
-  const cc = spawnSync(
-    "clang",
-    [
-      "-target",
-      "bpf",
-      "-O2",
-      "-g",
-      "-I",
-      `/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
-      "-c",
-      join(import.meta.dirname, `../fixtures/xdp/${name}.bpf.c`),
-      "-o",
-      out,
-    ],
-    { encoding: "utf8" },
-  );
-  if (cc.error || cc.status !== 0)
-    throw new Error(
-      `clang could not build test/fixtures/xdp/${name}.bpf.c: ${cc.error?.message ?? cc.stderr.trim().split("\n")[0]}`,
-    );
-  return out;
-}
-
 let reason = "",
   tagger = "",
   rxHash = "";
 try {
   XdpProgram.load(EXAMPLE).close();
-  tagger = compile("tagger");
-  rxHash = compile("rx-hash");
+  tagger = compileFixture("tagger", dir);
+  rxHash = compileFixture("rx-hash", dir);
 } catch (error) {
   if (!(error instanceof BpfError) && !(error instanceof Error && /clang/.test(error.message))) throw error;
   reason = error.message;

@@ -4,53 +4,28 @@
 // the shipped example, and test/fixtures/xdp/tagger.bpf.c (another metadata length and profile,
 // compiled here with clang). Skipped, saying why, where bpf() is not permitted or clang is missing;
 // with CI=true that fails instead.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { Errno, HardwareKey, PacketPool } from "packet-traits";
 import { BpfError, XdpAction, XdpProgram, xdpActionName } from "packet-traits/xdp";
+import { linearLimit } from "../../dist/xdp/run.js";
 import { IMPLS, hex } from "../helpers.js";
+import { compileFixture } from "./helpers.js";
 
 const EXAMPLE = join(import.meta.dirname, "../../bpf/example.bpf.o");
-const FIXTURES = join(import.meta.dirname, "../fixtures/xdp");
 const built = mkdtempSync(join(tmpdir(), "xdp-program-test-"));
-
-/** Compiles test/fixtures/xdp/NAME.bpf.c into the temporary directory; returns the object's path, or why not. */
-function compile(name: string): string {
-  const out = join(built, `${name}.bpf.o`);
-  const cc = spawnSync(
-    "clang",
-    [
-      "-target",
-      "bpf",
-      "-O2",
-      "-g",
-      "-Wall",
-      "-Werror",
-      "-I",
-      `/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
-      "-c",
-      join(FIXTURES, `${name}.bpf.c`),
-      "-o",
-      out,
-    ],
-    { encoding: "utf8" },
-  );
-  if (cc.error)
-    throw new Error(`clang not found (needed to build test/fixtures/xdp/${name}.bpf.c): ${cc.error.message}`);
-  if (cc.status !== 0) throw new Error(`clang failed on ${name}.bpf.c: ${cc.stderr.trim().split("\n")[0]}`);
-  return out;
-}
 
 let reason = "",
   tagger = "",
-  rxHash = "";
+  rxHash = "",
+  edges = "";
 try {
   XdpProgram.load(EXAMPLE).close();
-  tagger = compile("tagger");
-  rxHash = compile("rx-hash");
+  tagger = compileFixture("tagger", built);
+  rxHash = compileFixture("rx-hash", built);
+  edges = compileFixture("edges", built);
 } catch (error) {
   if (!(error instanceof BpfError) && !(error instanceof Error && /clang/.test(error.message))) throw error;
   reason = error.message;
@@ -87,9 +62,9 @@ describe.skipIf(skip)(`XdpProgram over a PacketPool${skip ? ` skipped: ${reason}
       const pool = new PacketPool({ count: 8, impl, placement: "metadata", metaLength: 40, hardwareKeys: "keys" });
       SAMPLE.forEach((packet, f) => pool.write(f, packet));
       pool.write(5, new Uint8Array(10));
-      const burst = pool.burst(8).selectFrames([0, 1, 2, 3, 4, 5, 9]);
+      const burst = pool.burst(8).selectFrames([0, 1, 2, 3, 4, 5, 9, 8]); // 8: the pool's count, the first frame past it
       expect(program.run(pool, burst)).toBe(5);
-      expect([...burst.status()]).toEqual([2, 2, 2, 2, 2, Errno.EINVAL, Errno.EINVAL]);
+      expect([...burst.status()]).toEqual([2, 2, 2, 2, 2, Errno.EINVAL, Errno.EINVAL, Errno.EINVAL]);
       expect(
         burst
           .status()
@@ -162,5 +137,68 @@ describe.skipIf(skip)(`XdpProgram over a PacketPool${skip ? ` skipped: ${reason}
       /EINVAL: .*rx-metadata kfuncs .* BPF_PROG_TEST_RUN cannot run such a program/,
     );
     expect(() => XdpProgram.load(tagger, { program: "nope" })).toThrow(/has no program nope/);
+  });
+
+  it("long packets: a program without frags support gets EMSGSIZE past the kernel's first buffer, not run; one with it runs on the whole packet", () => {
+    need();
+    const linear = linearLimit(),
+      pool = new PacketPool({ count: 4, frameSize: 16384, placement: "metadata", metaLength: 24 });
+    const packet = (n: number) => {
+      const data = new Uint8Array(n).map((_, i) => (i * 7) & 255);
+      data.set(SAMPLE[0]!.subarray(0, 14));
+      return data;
+    };
+    const lengths = [linear, linear + 1, 9000, pool.dataEnd - pool.head(3)];
+    const fill = () => lengths.forEach((n, f) => pool.write(f, packet(n)));
+    {
+      using example = XdpProgram.load(EXAMPLE);
+      expect(example.frags).toBe(false);
+      fill();
+      const before = lengths.map((_, f) => pool.frameBytes(f).slice());
+      const burst = pool.burst(4).selectRange(0, 4);
+      expect(example.run(pool, burst)).toBe(1);
+      expect([...burst.status()]).toEqual([XdpAction.PASS, Errno.EMSGSIZE, Errno.EMSGSIZE, Errno.EMSGSIZE]);
+      for (const f of [1, 2, 3]) expect(hex(pool.frameBytes(f)), `frame ${f} unchanged`).toBe(hex(before[f]!));
+      // Not run: the example's packet counter moved once (frame 0), so the next id is 1.
+      expect(example.run(pool, burst.selectRange(0, 1))).toBe(1);
+      expect(pool.traits(0).get(0)).toBe(1n);
+    }
+    using jumbo = XdpProgram.load(edges, { program: "jumbo" });
+    expect(jumbo.frags).toBe(true);
+    fill();
+    const burst = pool.burst(4).selectRange(0, 4);
+    expect(jumbo.run(pool, burst)).toBe(4);
+    expect([...burst.status()]).toEqual([2, 2, 2, 2]);
+    lengths.forEach((n, f) => {
+      expect([pool.length(f), pool.traits(f).get(7)], `frame ${f}`).toEqual([n, n]);
+      expect(hex(pool.data(f)), `frame ${f} data`).toBe(hex(packet(n)));
+    });
+  });
+
+  it("verdicts: any u32 the program returns is the frame's verdict, named unknown outside enum xdp_action; from 2^31 the status is ERANGE and `verdicts` has it", () => {
+    need();
+    using program = XdpProgram.load(edges, { program: "edges" });
+    const returned = [2, 5, 0x7fffffff, 0x80000000, 0xffffffea, 0xffffffff];
+    const pool = new PacketPool({ count: returned.length, placement: "metadata" });
+    returned.forEach((verdict, f) => {
+      const data = new Uint8Array(60);
+      data.set([0x88, 0xb5], 12);
+      new DataView(data.buffer).setUint32(14, verdict, true);
+      pool.write(f, data);
+    });
+    const burst = pool.burst(8).selectRange(0, returned.length),
+      verdicts = new Uint32Array(8);
+    expect(program.run(pool, burst, verdicts)).toBe(returned.length);
+    expect([...verdicts.subarray(0, returned.length)]).toEqual(returned);
+    expect([...burst.status()]).toEqual([2, 5, 0x7fffffff, Errno.ERANGE, Errno.ERANGE, Errno.ERANGE]);
+    expect(returned.map(xdpActionName)).toEqual([
+      "XDP_PASS",
+      "unknown verdict 5",
+      "unknown verdict 2147483647",
+      "unknown verdict 2147483648",
+      "unknown verdict 4294967274",
+      "unknown verdict 4294967295",
+    ]);
+    expect(() => program.run(pool, burst, new Uint32Array(2))).toThrow(/verdicts must be a Uint32Array of at least 6/);
   });
 });
