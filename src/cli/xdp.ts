@@ -341,7 +341,7 @@ class XdpRun {
         used = left.validate();
       } catch (error) {
         const other = options.profile === "v1" ? "flags" : "v1",
-          fits = TraitStore.over(bytes.subarray(pool.storeStart(i), pool.storeStart(i) + meta), {
+          fits = TraitStore.over(bytes.slice(pool.storeStart(i), pool.storeStart(i) + meta), {
             profile: other,
             impl: "js",
           }).trySize();
