@@ -110,6 +110,20 @@ export class Output {
     }
   }
 
+  /**
+   * Opens `target` for a live capture: written in place as it goes, as `tcpdump -w` does (there is no
+   * old file to protect, and what was written survives a crash); `-` is `stdout`. commit() and
+   * abort() only close it. Throws FileError.
+   */
+  static live(target: string, stdout = 1): Output {
+    if (target === "-") return new Output(target, stdout, undefined);
+    try {
+      return new Output(target, openSync(target, "w", 0o644), undefined);
+    } catch (error) {
+      throw FileError.from(error, `cannot write ${target}`);
+    }
+  }
+
   /** Writes bytes[at, at + length). */
   write(bytes: Uint8Array, at: number, length: number): void {
     try {

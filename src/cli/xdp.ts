@@ -28,28 +28,38 @@ import { BpfError } from "../xdp/errors.js";
 import { linearLimit } from "../xdp/run.js";
 import { readDeclaration } from "../xdp/declaration.js";
 import { XdpProgram, xdpActionName } from "../xdp/program.js";
-import { RECEIVE_META_LENGTH, RECEIVE_PROGRAM, XskSocket } from "../xdp/xsk.js";
+import { RECEIVE_PROGRAM, XskSocket } from "../xdp/xsk.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
+import { onStopSignals } from "./signals.js";
 
 /** The usage lines of the xdp commands (main.ts prints them with the others). */
 export const XDP_USAGE = `  xdp run PROG.o IN OUT ...              run an XDP program over a capture (BPF_PROG_TEST_RUN; - for stdin/stdout)
   xdp capture --dev IF OUT ...           capture live through AF_XDP, each packet with its traits (- for stdout)`;
 
+/** A live capture's output is written at most this long after a packet arrives. */
+const FLUSH_MS = 100;
+
 /** The usage text of `xdp capture`. */
-export const CAPTURE_USAGE = `usage: packet-traits xdp capture --dev IF [--queue Q] [-c N] [--program P.o] [--meta-length N] OUT
+export const CAPTURE_USAGE = `usage: packet-traits xdp capture --dev IF [--queue Q] [-c N] [-U] [--program P.o] [--meta-length N] OUT
 
 Captures from queue Q (default 0) of interface IF through an AF_XDP socket whose frames are a
-PacketPool in WebAssembly memory, until N packets (default: no limit) or SIGINT, and writes pcapng
-(OUT, or - for stdout): each packet with the traits store its XDP program wrote in the metadata area.
+PacketPool in WebAssembly memory, until N packets (default: no limit) or SIGINT, SIGTERM or SIGHUP,
+and writes pcapng (OUT, or - for stdout): each packet with the traits store its XDP program wrote in
+the metadata area. OUT is written as the packets come (as tcpdump -w does), each at most ${FLUSH_MS} ms
+after it arrived: a capture that is killed leaves a valid pcapng of all but its last ${FLUSH_MS} ms.
 The program (default: the shipped receive program, bpf/receive.bpf.o) is always detached at the end.
-OUT is written through a temporary file in its directory, renamed into place when complete.
-  --program P.o      another XDP program that writes a traits store and redirects to the socket's XSKMAP
-  --meta-length N    bytes of its metadata area (default 32 with --program)`;
+A packet whose metadata area is not the program's store is written without traits, and said so.
+  -U, --packet-buffered  write each packet out as soon as it arrives
+  --program P.o          another XDP program that writes a traits store and redirects to the
+                         socket's XSKMAP
+  --meta-length N        bytes of its metadata area: what it declares (TRAITS_PROGRAM in
+                         bpf/traits.bpf.h; another value is an error), required if it declares none`;
 
 const CAPTURE = {
   dev: { type: "string" },
   queue: { type: "string" },
   count: { type: "string", short: "c" },
+  "packet-buffered": { type: "boolean", short: "U" },
   program: { type: "string" },
   "meta-length": { type: "string" },
 } as const;
@@ -362,10 +372,11 @@ class XdpRun {
 }
 
 /**
- * `xdp capture`: receives bursts from an XskSocket until -c packets or SIGINT and writes each packet
- * with its store in the traits option, through a PcapngWriter (bounded memory). Returns 0 once started;
- * it runs on timers: an error after the start prints one line and sets the exit code 1. The program
- * is always detached, the output committed only when complete.
+ * `xdp capture`: receives bursts from an XskSocket until -c packets or a stop signal (SIGINT, SIGTERM,
+ * SIGHUP) and writes each packet with its store in the traits option, through a PcapngWriter
+ * (bounded memory) straight into OUT, at most FLUSH_MS after each packet (at once with -U). Returns 0
+ * once started; it runs on timers: an error after the start prints one line and sets the exit code
+ * 1, keeping what was written. The program is always detached.
  */
 function capture(argv: string[], io: Io): number {
   const p = parse(argv, CAPTURE, CAPTURE_USAGE, io);
@@ -376,41 +387,76 @@ function capture(argv: string[], io: Io): number {
     throw new UsageError("xdp capture takes --dev IF and OUT.pcapng (or - for stdout)");
   const limit = v.count === undefined ? Infinity : integer(v.count, "-c", 0, Number.MAX_SAFE_INTEGER);
   const queue = integer(v.queue ?? "0", "--queue", 0, 1023),
-    device = v.dev;
-  const metaLength = integer(
-    v["meta-length"] ?? String(v.program === undefined ? RECEIVE_META_LENGTH : 32),
-    "--meta-length",
-    16,
-    252,
-  );
-  const memory = pipelineMemory();
-  const pool = new PacketPool({ memory, count: 4096, placement: "metadata", metaLength, hardwareKeys: "keys" });
-  const names = hardwareNames("v1");
-  const sink = Output.open(output, io.stdout);
-  let socket: XskSocket;
+    device = v.dev,
+    program = v.program ?? RECEIVE_PROGRAM,
+    buffered = v["packet-buffered"] === true;
+  const declared = readDeclaration(program),
+    given = v["meta-length"] === undefined ? undefined : integer(v["meta-length"], "--meta-length", 16, 252);
+  if (declared?.metaLength && given !== undefined && given !== declared.metaLength)
+    throw new UsageError(
+      `${program} makes a ${declared.metaLength}-byte metadata area (its TRAITS_PROGRAM declaration), not ${given}: leave out --meta-length or pass ${declared.metaLength}`,
+    );
+  const metaLength = declared?.metaLength || given;
+  if (metaLength === undefined)
+    throw new UsageError(
+      `${program} does not declare the length of its metadata area (TRAITS_PROGRAM in bpf/traits.bpf.h): pass --meta-length N`,
+    );
+  if (metaLength % 4 !== 0)
+    throw new UsageError(`--meta-length must be a multiple of 4 (as XDP's metadata areas), not ${metaLength}`);
+  const profile = declared?.profile ?? "v1",
+    names = hardwareNames(profile);
+  // An empty store (16 zero bytes) for the packets written without traits, then the pool.
+  const memory = pipelineMemory(16),
+    emptyStore = READER_BYTES + WRITER_BYTES;
+  const pool = new PacketPool({
+    memory,
+    count: 4096,
+    placement: "metadata",
+    metaLength,
+    profile,
+    hardwareKeys: "keys",
+  });
+  const socket = XskSocket.open({ pool, device, queue, program });
+  let sink: Output;
   try {
-    socket = XskSocket.open({ pool, device, queue, program: v.program ?? RECEIVE_PROGRAM });
+    sink = Output.live(output, io.stdout);
   } catch (error) {
-    sink.abort();
+    socket.close();
     throw error;
   }
   // The pool and the socket grew the memory: the writer's view is taken after them.
-  const writer = new PcapngWriter(sink, new Uint8Array(memory.buffer), new TextEncoder().encode(keysText("v1", names)));
+  const encoder = new TextEncoder(),
+    writer = new PcapngWriter(sink, new Uint8Array(memory.buffer), encoder.encode(keysText(profile, names)));
   writer.pcapHeader({ interfaces: [{ linkType: 1 }], snapLength: 65535, nanoseconds: true, fcsBytes: -1 });
+  writer.flush();
   const burst = pool.burst(256),
-    ticks = new Uint32Array(2);
+    ticks = new Uint32Array(2),
+    noTraits = [
+      encoder.encode(`xdp: no traits: the metadata area is not a ${metaLength}-byte store of profile ${profile}`),
+    ];
   print(
     io.stderr,
-    `xdp capture: listening on ${device} queue ${queue}${limit < Infinity ? ` for ${limit} packets` : ""} (SIGINT stops)\n`,
+    `xdp capture: listening on ${device} queue ${queue}${limit < Infinity ? ` for ${limit} packets` : ""} (SIGINT, SIGTERM or SIGHUP stops)\n`,
   );
   let total = 0,
-    stop = false;
-  const interrupt = () => {
+    withoutTraits = 0,
+    stop = false,
+    /** When the oldest packet not yet written out arrived (0: none waiting). */
+    waitingSince = 0;
+  const removeSignals = onStopSignals(() => {
     stop = true;
-  };
-  process.once("SIGINT", interrupt);
+  });
   const finish = (error?: unknown) => {
-    process.removeListener("SIGINT", interrupt);
+    removeSignals();
+    let dropped = "";
+    try {
+      const s = socket.statistics(),
+        lost = s.rxDropped + s.rxRingFull;
+      if (lost > 0n)
+        dropped = `; the kernel dropped ${lost} (${s.rxRingFull} with the rx ring full, ${s.rxDropped} for want of a frame or too long for one)`;
+    } catch {
+      // The counters are a report: without them the capture is still what it is.
+    }
     socket.close();
     try {
       if (error !== undefined) throw error;
@@ -418,9 +464,15 @@ function capture(argv: string[], io: Io): number {
       sink.commit();
       print(
         io.stderr,
-        `xdp capture: ${total} packets from ${device} queue ${queue}: ${output === "-" ? "stdout" : output}\n`,
+        `xdp capture: ${total} packets from ${device} queue ${queue}: ${output === "-" ? "stdout" : output}${withoutTraits ? `; ${withoutTraits} written without traits` : ""}${dropped}\n`,
       );
+      if (withoutTraits) process.exitCode = 1;
     } catch (failure) {
+      try {
+        writer.flush(); // what was received is kept, as far as the output takes it
+      } catch {
+        // The output itself failed: what is on disk stays.
+      }
       sink.abort();
       print(io.stderr, `packet-traits: ${(failure as Error).message}\n`);
       process.exitCode = 1;
@@ -430,13 +482,21 @@ function capture(argv: string[], io: Io): number {
     try {
       const n = stop ? 0 : socket.receive(burst, Math.min(burst.capacity, limit - total));
       const frames = burst.frames(),
-        now = BigInt(Date.now()) * 1_000_000n;
+        status = burst.status(),
+        clock = Date.now(),
+        now = BigInt(clock) * 1_000_000n;
       for (let i = 0; i < n; i++) {
         const frame = frames[i]!,
           traits = pool.traits(frame),
-          length = pool.length(frame);
+          length = pool.length(frame),
+          size = status[i] === 0 ? traits.trySize() : -1;
+        if (size < 0 && withoutTraits++ === 0)
+          print(
+            io.stderr,
+            `xdp capture: packet ${total + i}: the program's metadata area is not a ${metaLength}-byte traits store of profile ${profile}${status[i] === 0 ? "" : " (the program made an area of another length)"}: written without traits\n`,
+          );
         // The receive program's timestamp (key 63), else the time of the burst.
-        const stamp = traits.has(63) ? (traits.get(63) as bigint) : now;
+        const stamp = size >= 0 && traits.has(63) ? (traits.get(63) as bigint) : now;
         ticks[0] = Number(stamp & 0xffffffffn);
         ticks[1] = Number(stamp >> 32n);
         writer.packet(
@@ -449,16 +509,21 @@ function capture(argv: string[], io: Io): number {
           length,
           0,
           0,
-          pool.storeStart(frame),
-          traits.size,
-          [],
+          size < 0 ? emptyStore : pool.storeStart(frame),
+          size < 0 ? 16 : size,
+          size < 0 ? noTraits : [],
         );
       }
       if (n > 0) {
         socket.release(burst);
-        writer.flushChunk();
         total += n;
+        waitingSince ||= clock;
       }
+      // Out as the packets come: each at once with -U, else when the traffic pauses, or FLUSH_MS after it arrived.
+      if (waitingSince && (buffered || n === 0 || clock - waitingSince >= FLUSH_MS)) {
+        writer.flush();
+        waitingSince = 0;
+      } else writer.flushChunk();
       if (stop || total >= limit) return finish();
       setTimeout(step, n > 0 ? 0 : 1);
     } catch (error) {
