@@ -33,9 +33,12 @@ export function readDeclaration(path: string): TraitsDeclaration | undefined {
   const section = elfSection(file, SECTION, path);
   if (section === undefined) return undefined;
   const le = file[5] === 1,
-    bad = (why: string) => new BpfError(22, `${path}: its ${SECTION} section is not a TRAITS_PROGRAM declaration: ${why}`);
+    bad = (why: string) =>
+      new BpfError(22, `${path}: its ${SECTION} section is not a TRAITS_PROGRAM declaration: ${why}`);
   if (section.length !== RECORD || section.toString("latin1", 0, 8) !== MAGIC)
-    throw bad(`${section.length} bytes${section.length >= 8 ? ` starting "${section.toString("latin1", 0, 7)}"` : ""}, not one 16-byte record starting "traits1"`);
+    throw bad(
+      `${section.length} bytes${section.length >= 8 ? ` starting "${section.toString("latin1", 0, 7)}"` : ""}, not one 16-byte record starting "traits1"`,
+    );
   const profile = le ? section.readUInt32LE(8) : section.readUInt32BE(8),
     metaLength = le ? section.readUInt32LE(12) : section.readUInt32BE(12);
   if (profile > 1) throw bad(`profile ${profile} (TRAITS_V1 is 0, TRAITS_FLAGS 1)`);

@@ -5,5 +5,6 @@
 export { BpfError } from "./errors.js";
 export { BpfObject, type BpfLoadOptions } from "./object.js";
 export { XdpAction, XdpProgram, xdpActionName, type XdpProgramOptions } from "./program.js";
-export { RECEIVE_META_LENGTH, RECEIVE_PROGRAM, XskSocket, type XskOptions } from "./xsk.js";
-export { testRun, type TestRunOptions, type TestRunResult } from "./run.js";
+export { RECEIVE_META_LENGTH, RECEIVE_PROGRAM, XskSocket, type XskOptions, type XskStatistics } from "./xsk.js";
+export { linearLimit, testRun, type TestRunOptions, type TestRunResult } from "./run.js";
+export type { TraitsDeclaration } from "./declaration.js";

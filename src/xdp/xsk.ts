@@ -51,7 +51,7 @@ export interface XskOptions {
 }
 
 /**
- * @internal One ring of an AF_XDP socket, over any memory (the socket's mapping, or a plain buffer in
+ * One ring of an AF_XDP socket (XskSocket's; not exported by packet-traits/xdp), over any memory (the socket's mapping, or a plain buffer in
  * a test): its producer and consumer words and its entries, read as u32 words. Offsets are in bytes.
  */
 export class Ring {
@@ -105,7 +105,8 @@ const USER = 0,
 const MARK = 0xffffffff;
 
 /**
- * @internal The user side of an AF_XDP socket's four rings over a pool's frames (XskSocket drives it
+ * The user side of an AF_XDP socket's four rings over a pool's frames (not exported by
+ * packet-traits/xdp: XskSocket drives it
  * on the socket's mapped rings; tests drive it on rings in plain memory). Every descriptor the kernel
  * writes is checked before use, and every frame's owner (the user, the kernel's fill/rx side, its tx
  * side) is tracked, so that a frame is never handed out or given back twice.
@@ -168,7 +169,7 @@ export class XskRings {
    * checked first; on a malformed one nothing changes (the ring, the pool, the burst) and it throws
    * TraitsError EBADMSG.
    */
-  receive(burst: Burst, max: number): number {
+  receive(burst: Burst, max: number = burst.capacity): number {
     const { rx, pool } = this;
     if (burst.pool !== pool) throw new TraitsError("EINVAL", "receive(): the burst belongs to another pool");
     const consumer = rx.consumer,
@@ -247,7 +248,10 @@ export class XskRings {
     const n = burst.length,
       frames = this.selected(burst, "release");
     if (fill.filled + n > fill.size)
-      throw new TraitsError("ENOSPC", `release(): the fill ring has room for ${fill.size - fill.filled} frames, not ${n}`);
+      throw new TraitsError(
+        "ENOSPC",
+        `release(): the fill ring has room for ${fill.size - fill.filled} frames, not ${n}`,
+      );
     const words = this.marking();
     for (let i = 0; i < n; i++) this.give(frames[i]!, i, words);
     fill.producer = fill.producer + n;

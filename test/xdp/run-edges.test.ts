@@ -48,7 +48,13 @@ function frame(length: number, type = 0x0800, word?: number): Uint8Array {
 /** Writes a pcap of the frames (original lengths optional); returns its path. */
 function capture(name: string, frames: Array<{ data: Uint8Array; originalLength?: number }>): string {
   const file = join(dir, name);
-  writeFileSync(file, writePcap(1, frames.map((f, i) => ({ timestampNs: BigInt(i) * 1000n, ...f }))));
+  writeFileSync(
+    file,
+    writePcap(
+      1,
+      frames.map((f, i) => ({ timestampNs: BigInt(i) * 1000n, ...f })),
+    ),
+  );
   return file;
 }
 
@@ -112,7 +118,15 @@ describe.skipIf(skip)(`packet-traits xdp run at its edges${skip ? ` skipped: ${r
       `packet-traits: EMSGSIZE: packet 2: ${linear + 1} bytes is over the ${linear} bytes the kernel gives an XDP program in one buffer; traits_example is not loaded with frags support (SEC("xdp.frags")), so it cannot take a longer packet`,
     ]);
     expect(existsSync(refused)).toBe(false);
-    const over = cli(["xdp", "run", edges, capture("over.pcap", [{ data: frame(65281) }]), refused, "--program", "jumbo"]);
+    const over = cli([
+      "xdp",
+      "run",
+      edges,
+      capture("over.pcap", [{ data: frame(65281) }]),
+      refused,
+      "--program",
+      "jumbo",
+    ]);
     expect([over.code, over.err.trim()]).toEqual([
       1,
       "packet-traits: EMSGSIZE: byte offset 24: packet 0: 65281 bytes do not fit a 65536-byte frame after its 256-byte headroom (xdp run takes packets of up to 65280 bytes)",

@@ -103,4 +103,13 @@ describe.skipIf(skip)(`AF_XDP receive on a veth pair${skip ? ` skipped: ${reason
     await lines;
     expect(JSON.parse(echoed.stdout)).toEqual(Array.from({ length: 50 }, (_, i) => `echo ${i}`));
   }, 30000);
+
+  it("reopens at once: a socket opened on a queue right after another closed there waits for the kernel's release (no EBUSY)", async () => {
+    if (!pair) throw new Error(reason);
+    const { lines } = await receiver(pair, 0, "reopen");
+    const [line] = await lines,
+      { ms, statistics } = JSON.parse(line!) as { ms: number; statistics: Record<string, string> };
+    expect(ms).toBeLessThan(1000);
+    expect(statistics).toEqual({ rxDropped: "0", rxInvalid: "0", txInvalid: "0", rxRingFull: "0", fillRingEmpty: "0" });
+  }, 30000);
 });
