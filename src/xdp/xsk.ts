@@ -114,6 +114,8 @@ const MARK = 0xffffffff;
 export class XskRings {
   /** Each frame's owner (USER, KERNEL_RX, KERNEL_TX). */
   private readonly owner: Uint8Array;
+  /** receive()'s descriptors as checked, before anything changes: frame, head and length of each. */
+  private taken = new Uint32Array(0);
   private heads = new Uint32Array(0);
   private lengths = new Uint32Array(0);
 
@@ -176,13 +178,14 @@ export class XskRings {
       n = Math.min(rx.filled, burst.capacity, max),
       w = rx.words;
     if (this.heads.length < n) {
+      this.taken = new Uint32Array(burst.capacity);
       this.heads = new Uint32Array(burst.capacity);
       this.lengths = new Uint32Array(burst.capacity);
     }
-    const { heads, lengths, owner } = this,
-      taken: number[] = [];
+    const { taken, heads, lengths, owner } = this;
+    let i = 0;
     try {
-      for (let i = 0; i < n; i++) {
+      for (; i < n; i++) {
         const at = rx.descAt + 4 * ((consumer + i) & (rx.size - 1)),
           address = w[at + 1]! * 2 ** 32 + w[at]!,
           length = w[at + 2]!,
@@ -209,12 +212,12 @@ export class XskRings {
             `rx descriptor ${consumer + i} on ${this.name} (address ${address}, length ${length}) ${wrong}`,
           );
         owner[frame] = CLAIMED;
-        taken.push(frame);
+        taken[i] = frame;
         heads[i] = head;
         lengths[i] = length;
       }
     } catch (error) {
-      for (const frame of taken) owner[frame] = KERNEL_RX;
+      for (let j = 0; j < i; j++) owner[taken[j]!] = KERNEL_RX;
       throw error;
     }
     const frames = burst.frames(),
