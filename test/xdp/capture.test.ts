@@ -11,8 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { CaptureReader, END, PACKET, READER_BYTES, bytesSource } from "../../dist/capture/capture.js";
-import { compileFixture } from "./helpers.js";
+import { compileFixture, packetsOf } from "./helpers.js";
 import { send, vethPair } from "./netns.js";
 import type { VethPair } from "./netns.js";
 
@@ -66,28 +65,12 @@ const payload = (i: number) => {
   return p.toString("hex");
 };
 
-/** The UDP payloads of the packets in a capture (bytes, e.g. what a capture wrote to stdout so far), each with its packet_id (key 0) if it has traits. */
-function payloads(bytes: Uint8Array): Array<{ payload: string; id: bigint | undefined }> {
-  const reader = new CaptureReader(bytesSource(bytes), new Uint8Array(READER_BYTES)),
-    out = [];
-  for (let kind = reader.next(true); kind !== END; kind = reader.next(true)) {
-    if (kind !== PACKET) continue;
-    const data = reader.bytes.subarray(reader.dataAt, reader.dataAt + reader.captured),
-      view = new DataView(reader.bytes.buffer);
-    let id: bigint | undefined;
-    for (let at = reader.optionsAt; at + 4 <= reader.optionsEnd; ) {
-      const code = view.getUint16(at, true),
-        length = view.getUint16(at + 2, true);
-      if (code === 0) break;
-      // Our traits option (custom, code 2989): PEN, then the store; key 0 (8 bytes) is the first value when present.
-      if (code === 2989 && length >= 4 + 24 && (view.getUint32(at + 8, true) & 1) === 1)
-        id = view.getBigUint64(at + 8 + 16, true);
-      at += 4 + length + ((4 - (length % 4)) % 4);
-    }
-    out.push({ payload: Buffer.from(data.subarray(42)).toString("hex"), id });
-  }
-  return out;
-}
+/** The UDP payloads of the packets in a capture (bytes, e.g. what a capture wrote to stdout so far), each with its packet_id (key 0, the first value) if its store has it. */
+const payloads = (bytes: Uint8Array) =>
+  packetsOf(bytes).map(({ data, store }) => ({
+    payload: data.slice(2 * 42),
+    id: store && store.length >= 24 && (store[8]! & 1) === 1 ? Buffer.from(store).readBigUInt64LE(16) : undefined,
+  }));
 
 /** Polls `check` every 20 ms until it holds or `ms` pass; returns whether it held. */
 async function until(check: () => boolean, ms = 5000): Promise<boolean> {

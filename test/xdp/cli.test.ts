@@ -8,10 +8,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CaptureReader, END, PACKET, READER_BYTES, bytesSource, writePcap } from "../../dist/capture/capture.js";
+import { writePcap } from "../../dist/capture/capture.js";
 import { BpfError, XdpProgram } from "packet-traits/xdp";
 import { installed, needs } from "../capture/helpers.js";
-import { compileFixture } from "./helpers.js";
+import { compileFixture, packetsOf as read } from "./helpers.js";
 
 const CLI = join(import.meta.dirname, "../../dist/cli/bin.js");
 const SAMPLE = join(import.meta.dirname, "../fixtures/sample.pcap");
@@ -38,28 +38,8 @@ try {
 const skip = reason !== "" && process.env.CI !== "true";
 if (skip) console.warn(`xdp run tests skipped: ${reason}`);
 
-/** The packets of a capture file as CaptureReader reads them: data and comments. */
-function packetsOf(file: string): Array<{ data: string; comments: string[] }> {
-  const reader = new CaptureReader(bytesSource(readFileSync(file)), new Uint8Array(READER_BYTES)),
-    out = [];
-  for (let kind = reader.next(true); kind !== END; kind = reader.next(true)) {
-    if (kind !== PACKET) continue;
-    const comments: string[] = [],
-      view = new DataView(reader.bytes.buffer);
-    for (let at = reader.optionsAt; at + 4 <= reader.optionsEnd; ) {
-      const code = view.getUint16(at, true),
-        length = view.getUint16(at + 2, true);
-      if (code === 0) break;
-      if (code === 1) comments.push(Buffer.from(reader.bytes.subarray(at + 4, at + 4 + length)).toString());
-      at += 4 + length + ((4 - (length % 4)) % 4);
-    }
-    out.push({
-      data: Buffer.from(reader.bytes.subarray(reader.dataAt, reader.dataAt + reader.captured)).toString("hex"),
-      comments,
-    });
-  }
-  return out;
-}
+/** The packets of a capture file: data and comments. */
+const packetsOf = (file: string) => read(readFileSync(file));
 
 type Entry = { key: number; name: string; value: string; hex: string };
 /** `pcap show --json` (JSON Lines), each packet's entries by name (or key number where unnamed). */

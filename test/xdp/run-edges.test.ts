@@ -10,10 +10,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CaptureReader, END, PACKET, READER_BYTES, bytesSource, writePcap } from "../../dist/capture/capture.js";
+import { writePcap } from "../../dist/capture/capture.js";
 import { linearLimit } from "../../dist/xdp/run.js";
 import { BpfError, XdpProgram } from "packet-traits/xdp";
-import { compileFixture } from "./helpers.js";
+import { compileFixture, packetsOf as read } from "./helpers.js";
 
 const CLI = join(import.meta.dirname, "../../dist/cli/bin.js");
 const EXAMPLE = join(import.meta.dirname, "../../bpf/example.bpf.o");
@@ -58,30 +58,8 @@ function capture(name: string, frames: Array<{ data: Uint8Array; originalLength?
   return file;
 }
 
-/** The packets of a capture: data (hex), captured and original length, and comments. */
-function packetsOf(file: string): Array<{ data: string; captured: number; original: number; comments: string[] }> {
-  const reader = new CaptureReader(bytesSource(readFileSync(file)), new Uint8Array(READER_BYTES)),
-    out = [];
-  for (let kind = reader.next(true); kind !== END; kind = reader.next(true)) {
-    if (kind !== PACKET) continue;
-    const comments: string[] = [],
-      view = new DataView(reader.bytes.buffer);
-    for (let at = reader.optionsAt; at + 4 <= reader.optionsEnd; ) {
-      const code = view.getUint16(at, true),
-        length = view.getUint16(at + 2, true);
-      if (code === 0) break;
-      if (code === 1) comments.push(Buffer.from(reader.bytes.subarray(at + 4, at + 4 + length)).toString());
-      at += 4 + length + ((4 - (length % 4)) % 4);
-    }
-    out.push({
-      data: Buffer.from(reader.bytes.subarray(reader.dataAt, reader.dataAt + reader.captured)).toString("hex"),
-      captured: reader.captured,
-      original: reader.original,
-      comments,
-    });
-  }
-  return out;
-}
+/** The packets of a capture file. */
+const packetsOf = (file: string) => read(readFileSync(file));
 
 describe.skipIf(skip)(`packet-traits xdp run at its edges${skip ? ` skipped: ${reason}` : ""}`, () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
