@@ -624,17 +624,26 @@ export class TraitStore {
     const id = key === undefined ? -1 : this.tryId(key);
     if (op === "set" && id >= 0 && id < 64 && (rc === Errno.EPERM || rc === Errno.EINVAL))
       this.checkStrict(id, len!, op);
-    if (op === "set" && id >= 64 && this.hardwareKeys === "keys" && rc === Errno.EPERM)
-      this.checkStrict(HARDWARE_FIRST_APP_KEY + id - 64, appLength(id - 64, this.profile), op);
+    if (op === "set" && id >= 64 && this.hardwareKeys === "keys" && (rc === Errno.EPERM || rc === Errno.EINVAL))
+      this.checkStrict(
+        HARDWARE_FIRST_APP_KEY + id - 64,
+        appLength(id - 64, this.profile),
+        `set ${HARDWARE_NAMES[id - 64]} (placement "keys" keeps it in application key ${HARDWARE_FIRST_APP_KEY + id - 64}):`,
+      );
     if (id >= 64 && rc === Errno.EOPNOTSUPP)
       throw new TraitsError("EOPNOTSUPP", `${what}: hardware keys are off in this store`);
     if (id >= 64 && this.hardwareKeys === "keys") {
       key = HARDWARE_FIRST_APP_KEY + id - 64;
       if (rc === Errno.EBADMSG && js.size(this.#start, this.#capacity, this.p) >= 0) {
-        const held = js.get(this.#start, this.#capacity, this.p, key, 8, pair);
+        const held = js.get(this.#start, this.#capacity, this.p, key, 8, pair),
+          want = appLength(id - 64, this.profile);
         throw new TraitsError(
           "EBADMSG",
-          `${what}: application key ${key}, where placement "keys" keeps ${HARDWARE_NAMES[id - 64]}, holds a ${held}-byte value, not ${appLength(id - 64, this.profile)} bytes`,
+          `${what}: application key ${key}, where placement "keys" keeps ${HARDWARE_NAMES[id - 64]}, holds ${
+            held === want
+              ? `0x${pair[0]!.toString(16)}, over a u16's 0xffff`
+              : `a ${held}-byte value, not ${want} bytes`
+          }`,
         );
       }
     }
