@@ -1,14 +1,15 @@
 // The command-line tool, run as a user runs it (the built dist/cli/bin.js): exit codes, stdout,
 // stderr of decode and registry, and the conventions every command keeps. Captures: test/capture/.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
 const CLI = join(import.meta.dirname, "..", "..", "dist", "cli", "bin.js");
 const _SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample.pcap");
 const dir = mkdtempSync(join(tmpdir(), "traits-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the CLI; returns its exit code, stdout and stderr. */
 function cli(args: string[], input?: string): { code: number; out: string; err: string } {

@@ -11,6 +11,7 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  rmSync,
   statSync,
   symlinkSync,
   unlinkSync,
@@ -20,11 +21,12 @@ import {
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { KeyRegistry } from "packet-traits";
 import { expectError } from "../helpers.js";
 
 const dir = mkdtempSync(join(tmpdir(), "traits-lifecycle-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 /** A fresh file name in the test directory. */
 const fresh = (name: string) => join(dir, `${files++}-${name}`);

@@ -1,12 +1,12 @@
 // The key registry: registration rules, config files, locking across processes, the
 // SharedArrayBuffer registry across worker threads, and strict stores.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { KeyRegistry, PacketPool, SharedKeyRegistry, createStore } from "packet-traits";
 import { IMPLS, expectError } from "../helpers.js";
 
@@ -64,6 +64,7 @@ describe.each([
 
 describe("config files", () => {
   const dir = mkdtempSync(join(tmpdir(), "traits-registry-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it("round-trip through save and load; saving leaves no temporary file", () => {
     const r = new KeyRegistry();
