@@ -66,6 +66,20 @@ describe("config files", () => {
   const dir = mkdtempSync(join(tmpdir(), "traits-registry-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it("names that are Object.prototype's (constructor) are names like any other, through JSON, files and stores", () => {
+    const r = new KeyRegistry();
+    expect([r.register("constructor", 4), r.register("id", 8)]).toEqual([0, 1]);
+    const file = join(dir, "constructor.json");
+    r.save(file);
+    const back = KeyRegistry.load(file);
+    expect(back.entries()).toEqual(r.entries());
+    expect(KeyRegistry.fromJSON(r.toJSON()).lookup("constructor")).toEqual({ name: "constructor", key: 0, size: 4 });
+    expect(back.lookup("toString")).toBeUndefined();
+    const store = createStore(64, { registry: back }).set("constructor", 5, 4);
+    expect([store.get("constructor"), store.keys()]).toEqual([5, [0]]);
+    expectError(() => store.get("toString"), "EINVAL", /key name "toString" is not registered/);
+  });
+
   it("round-trip through save and load; saving leaves no temporary file", () => {
     const r = new KeyRegistry();
     r.register("packet_id", 8, { key: 5, description: "sequence number" });
