@@ -41,6 +41,17 @@ export type StoreKey = Key | string;
 /** A value as `get` returns it: a number for 0-, 2- and 4-byte values, a bigint for 8-byte values. */
 export type TraitValue = number | bigint;
 
+declare global {
+  interface SymbolConstructor {
+    /**
+     * The symbol of `using` declarations (Node 20 and current browsers have it). Declared here, as
+     * @types/node declares it, so that a TypeScript project needs neither lib "esnext" nor @types/node
+     * to compile against TraitStore's `[Symbol.dispose]`.
+     */
+    readonly dispose: unique symbol;
+  }
+}
+
 const pair = new Uint32Array(2);
 const pairBytes = new Uint8Array(pair.buffer);
 const decoded = { keys: new Uint8Array(64), lens: new Uint8Array(64), values: new Uint32Array(128) };
