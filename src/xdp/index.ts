@@ -5,5 +5,6 @@
 export { BpfError } from "./errors.js";
 export { BpfObject, type BpfLoadOptions } from "./object.js";
 export { XdpAction, XdpProgram, xdpActionName, type XdpProgramOptions } from "./program.js";
-export { RECEIVE_META_LENGTH, RECEIVE_PROGRAM, XskSocket, type XskOptions } from "./xsk.js";
+export { RECEIVE_META_LENGTH, XskSocket, type XskOptions } from "./xsk.js";
+export { EXAMPLE_PROGRAM, ORACLE_PROGRAM, RECEIVE_PROGRAM } from "./programs.js";
 export { testRun, type TestRunOptions, type TestRunResult } from "./run.js";

@@ -4,14 +4,13 @@
  * traits into its metadata area and redirects it to the socket; receive() hands the frames to a
  * Burst with the store right before the packet, release() gives them back to the kernel.
  */
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { TraitsError } from "../core/errors.js";
 import type { Burst } from "../pool/burst.js";
 import { PacketPool } from "../pool/pool.js";
 import { BpfError, PRIVILEGES } from "./errors.js";
 import { getNative, type Native, type Pointer } from "./ffi.js";
 import { BpfObject } from "./object.js";
+import { RECEIVE_PROGRAM } from "./programs.js";
 
 const AF_XDP = 44,
   SOCK_RAW = 3,
@@ -24,8 +23,7 @@ const XDP_MMAP_OFFSETS = 1,
   XDP_UMEM_COMPLETION_RING = 6;
 const XDP_COPY = 1 << 1;
 const PGOFF = { rx: 0n, tx: 0x80000000n, fill: 0x100000000n, completion: 0x180000000n } as const;
-/** The shipped receive program and the metadata length it makes. */
-export const RECEIVE_PROGRAM = join(fileURLToPath(new URL(".", import.meta.url)), "../../bpf/receive.bpf.o");
+export { RECEIVE_PROGRAM } from "./programs.js";
 /** Bytes of the metadata area the shipped receive program makes (its traits store). */
 export const RECEIVE_META_LENGTH = 48;
 

@@ -139,6 +139,19 @@ describe("from the packed tarball", () => {
     },
   );
 
+  it("packet-traits/xdp gives the paths of the shipped BPF objects, from import and require alike", () => {
+    const names = ["EXAMPLE_PROGRAM", "ORACLE_PROGRAM", "RECEIVE_PROGRAM"],
+      print = `console.log(JSON.stringify([${names.map((n) => `x.${n}`).join(", ")}]))`;
+    writeFileSync(join(dir, "paths.mjs"), `import * as x from "packet-traits/xdp";\n${print};\n`);
+    writeFileSync(join(dir, "paths.cjs"), `const x = require("packet-traits/xdp");\n${print};\n`);
+    const bpf = join(dir, "node_modules", "packet-traits", "bpf"),
+      want = ["example", "oracle", "receive"].map((name) => join(bpf, `${name}.bpf.o`));
+    // Before: no EXAMPLE_PROGRAM, and require's RECEIVE_PROGRAM pointed into dist/ (dist/bpf/receive.bpf.o).
+    expect(result(run("node", ["paths.mjs"], dir))).toEqual(want);
+    expect(result(run("node", ["paths.cjs"], dir))).toEqual(want);
+    for (const file of want) expect(readFileSync(file).subarray(0, 4)).toEqual(Buffer.from("\x7fELF", "latin1"));
+  });
+
   it("ships no test hook, and no link to a repository that does not exist", () => {
     const pkg = join(dir, "node_modules", "packet-traits");
     const code = readdirSync(pkg, { recursive: true })
