@@ -180,6 +180,7 @@ describe("command-line conventions", () => {
       ["pcap", "--help"],
       ["pcap", "annotate", "-h"],
       ["pcap", "show", "--help"],
+      ["wireshark", "--help"],
     ]) {
       const r = cli(args);
       expect(`${r.code} ${r.err}`, args.join(" ")).toBe("0 ");
@@ -187,6 +188,17 @@ describe("command-line conventions", () => {
     }
     expect(cli(["decode", "--help"]).out).toMatch(/--hardware-keys keys/);
     expect(cli(["pcap", "annotate", "--help"]).out).toMatch(/-c, --count N/);
+  });
+
+  it("wireshark --plugin-path: the plugin shipped in the package", () => {
+    const r = cli(["wireshark", "--plugin-path"]);
+    expect(r).toMatchObject({ code: 0, err: "" });
+    expect(r.out).toBe(`${join(import.meta.dirname, "..", "..", "wireshark", "traits.lua")}\n`);
+    expect(readFileSync(r.out.trim(), "utf8")).toMatch(/Proto\("traits"/);
+    expect(cli(["wireshark"])).toMatchObject({
+      code: 2,
+      err: "packet-traits: wireshark takes --plugin-path (see packet-traits --help)\n",
+    });
   });
 
   it("--version", () => {
