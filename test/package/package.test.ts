@@ -1,6 +1,7 @@
 // The package as a user gets it: the packed tarball installed into a fresh consumer project, used from
 // ESM, CommonJS, strict Node-only TypeScript (no DOM lib), an esbuild bundle, Jest, Deno and Bun.
 import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "esbuild";
@@ -242,6 +243,23 @@ describe("Deno and Bun", () => {
       expect(result(run("bun", ["cjs.cjs"], dir))).toEqual(EXPECTED);
     },
   );
+});
+
+it("every package npm ci installs accepts the Node versions the package declares (no EBADENGINE)", () => {
+  // Before: puppeteer-core 25 and @puppeteer/browsers 3 asked for Node 22.12, and npm ci warned on Node 20.
+  const semver = createRequire(import.meta.url)("semver") as {
+    minVersion(range: string): { version: string };
+    satisfies(version: string, range: string): boolean;
+  };
+  const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { engines?: { node?: string } }>;
+    },
+    oldest = semver.minVersion(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).engines.node).version;
+  const refusing = Object.entries(lock.packages)
+    .filter(([path, { engines }]) => path !== "" && engines?.node && !semver.satisfies(oldest, engines.node))
+    .map(([path, { engines }]) => `${path}: node ${engines!.node}`);
+  expect(oldest).toBe("20.19.0");
+  expect(refusing).toEqual([]);
 });
 
 it("publint and @arethetypeswrong/cli (its default profile: node10 too) find nothing", () => {
