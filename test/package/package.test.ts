@@ -226,7 +226,7 @@ const deno = onPath("deno"),
   bun = onPath("bun");
 
 describe("Deno and Bun", () => {
-  it.runIf(needs(deno, "Deno: no deno on PATH (npm install -g deno@2, as .ci/run does)"))(
+  it.runIf(needs(deno, "Deno: no deno on PATH (npm install -g deno@2; .ci/run installs it)"))(
     "Deno runs it from npm, with no permissions (no --allow-read, no --allow-env)",
     () => {
       writeFileSync(join(dir, "esm.mjs"), ESM);
@@ -234,7 +234,7 @@ describe("Deno and Bun", () => {
     },
   );
 
-  it.runIf(needs(bun, "Bun: no bun on PATH (npm install -g bun@1, as .ci/run does)"))(
+  it.runIf(needs(bun, "Bun: no bun on PATH (npm install -g bun@1; .ci/run installs it)"))(
     "Bun runs it, ESM and CommonJS",
     () => {
       writeFileSync(join(dir, "esm.mjs"), ESM);
