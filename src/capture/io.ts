@@ -31,7 +31,7 @@ export class FileError extends Error {
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /** Runs an fs call, waiting and retrying while it reports EAGAIN (a non-blocking pipe or terminal). */
-function retrying<T>(call: () => T): T {
+export function retrying<T>(call: () => T): T {
   for (;;) {
     try {
       return call();

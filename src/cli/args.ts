@@ -33,7 +33,7 @@ export function parse<O extends Options>(argv: string[], options: O, usage: stri
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      args: negativeValues(argv, options),
       options: { ...options, help: { type: "boolean", short: "h" } },
       allowPositionals: true,
       strict: true,
@@ -55,6 +55,30 @@ export function parse<O extends Options>(argv: string[], options: O, usage: stri
     };
     positionals: string[];
   };
+}
+
+/**
+ * parseArgs reads "-1" in "-c -1" as an option, and then says -c needs a value. A value that looks
+ * like a negative number is the option's value: "-c -1" becomes "--count=-1", so that the option's own
+ * check says what is wrong with it (out of range).
+ */
+function negativeValues(argv: string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") return [...out, ...argv.slice(i)];
+    const name = arg.startsWith("--")
+      ? arg.slice(2)
+      : /^-[^-]$/.test(arg)
+        ? Object.keys(options).find((key) => options[key]!.short === arg[1])
+        : undefined;
+    const next = argv[i + 1];
+    if (name !== undefined && options[name]?.type === "string" && next !== undefined && /^-[\d.]/.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
 }
 
 /** A decimal or 0x-hex integer in [min, max]; throws UsageError naming `what`. */

@@ -12,6 +12,7 @@ import { decode } from "./decode.js";
 import { registry } from "./registry.js";
 import { ANNOTATE_USAGE, PCAP_USAGE, SHOW_USAGE, annotate, show } from "./pcap.js";
 import { XDP_USAGE, xdp } from "./xdp.js";
+import { wireshark } from "./wireshark.js";
 
 const USAGE = `usage: packet-traits [-h | --help] [--version] COMMAND [ARGS]
 
@@ -21,6 +22,7 @@ commands:
   pcap annotate IN OUT ...               pcap/pcapng in, pcapng with each packet's traits out (- for stdin/stdout)
   pcap show FILE ...                     print each packet's traits
 ${XDP_USAGE}
+  wireshark --plugin-path                print the path of the Wireshark plugin shipped in the package
 
 "packet-traits COMMAND --help" describes a command. Exit codes: 0 success, 1 runtime error, 2 usage error.`;
 
@@ -66,6 +68,8 @@ export function main(argv: string[], io: Io = STD): number {
         return pcap(rest, io);
       case "xdp":
         return xdp(rest, io);
+      case "wireshark":
+        return wireshark(rest, io);
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }

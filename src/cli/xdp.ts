@@ -28,7 +28,8 @@ import { BpfError } from "../xdp/errors.js";
 import { linearLimit } from "../xdp/run.js";
 import { readDeclaration } from "../xdp/declaration.js";
 import { XdpProgram, xdpActionName } from "../xdp/program.js";
-import { RECEIVE_PROGRAM, XskSocket } from "../xdp/xsk.js";
+import { RECEIVE_PROGRAM } from "../xdp/programs.js";
+import { XskSocket } from "../xdp/xsk.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
 import { onStopSignals } from "./signals.js";
 

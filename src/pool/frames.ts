@@ -1,6 +1,7 @@
 /**
  * FramePool: packet frames in one WebAssembly.Memory, laid out like XDP buffers: their layout,
- * heads, data and redirects. PacketPool (pool.ts) adds the batch operations.
+ * heads, data and redirects. PacketPool (pool.ts) adds the batch operations; placements.ts says where
+ * a frame's store and hardware keys are, and how traits travel between placements.
  *
  * Frame layout (frameSize bytes, default 2048 like an AF_XDP UMEM chunk), placement "frame":
  *   [ trait store | free headroom | packet data (length bytes) | tailroom ]
@@ -11,20 +12,24 @@
  */
 import { PoolControl, Scratch } from "../core/abi.js";
 import type { Core, Impl } from "../core/contract.js";
-import { Errno, TraitsError } from "../core/errors.js";
+import { TraitsError } from "../core/errors.js";
 import { PROFILE_ID, checkInteger, describe, toImpl, toProfile, type Profile } from "../core/options.js";
 import { arenaOf } from "../core/memory.js";
 import { coreOf } from "../core/select.js";
 import { TraitStore, setHardEnd } from "../store/store.js";
+import { HINTS_BYTES, toPlacement, type HardwarePlacement } from "../store/hardware.js";
+import type { KeyLookup } from "../registry/registry.js";
 import {
-  HARDWARE_FIRST_APP_KEY,
-  HINTS_BYTES,
-  HardwareKey,
-  appLength,
-  toPlacement,
-  type HardwarePlacement,
-} from "../store/hardware.js";
-import { strictCheck, type KeyLookup } from "../registry/registry.js";
+  applyHardware,
+  copyHints,
+  copyStore,
+  hardwarePlan,
+  toStorePlacement,
+  type PlacedFrames,
+  type StorePlacement,
+} from "./placements.js";
+
+export type { StorePlacement } from "./placements.js";
 
 /** Options of a PacketPool. */
 export interface PoolOptions {
@@ -50,9 +55,6 @@ export interface PoolOptions {
   metaLength?: number;
 }
 
-/** Where a pool frame's store is: at the frame start ("frame") or right before the packet data ("metadata"). */
-export type StorePlacement = "frame" | "metadata";
-
 /** Where a pool lives in its memory: what a worker needs to attach to it. */
 export interface PoolLayout {
   memory: WebAssembly.Memory;
@@ -71,20 +73,6 @@ export interface PoolLayout {
   metas: number;
 }
 
-/** A hardware key's value on its way to another frame. */
-interface HardwareValue {
-  key: number;
-  len: number;
-  lo: number;
-  hi: number;
-}
-
-/** The hardware keys a copy between placements moves, and whether they leave application keys 59..63 (placement "keys"). */
-interface HardwarePlan {
-  values: HardwareValue[];
-  fromKeys: boolean;
-}
-
 /** @internal What a worker's view of a pool is made of: the layout another thread made, this thread's core, scratch and registry. */
 export class PoolView {
   constructor(
@@ -93,12 +81,6 @@ export class PoolView {
     readonly scratch: number,
     readonly registry: KeyLookup | undefined,
   ) {}
-}
-
-/** Checks a store placement option; throws EINVAL. */
-function toStorePlacement(value: unknown): StorePlacement {
-  if (value === undefined || value === "frame" || value === "metadata") return value ?? "frame";
-  throw new TraitsError("EINVAL", `placement must be "frame" or "metadata", not ${describe(value)}`);
 }
 
 /** Largest number of bytes a pool may take: WebAssembly memory (wasm32) ends at 4 GiB. */
@@ -112,7 +94,7 @@ const CONTROL = 32;
  * Burst's arrays) are recreated after memory grows: take them again rather than keeping them
  * across anything that allocates (a new pool, burst or store in the same memory).
  */
-export class FramePool {
+export class FramePool implements PlacedFrames {
   readonly memory: WebAssembly.Memory;
   readonly count: number;
   readonly frameSize: number;
@@ -442,124 +424,10 @@ export class FramePool {
     if (!(dst instanceof FramePool)) throw new TraitsError("EINVAL", `dst must be a PacketPool, not ${describe(dst)}`);
     if (dst.profile !== this.profile)
       throw new TraitsError("EINVAL", `cannot copy traits from a ${this.profile} pool to a ${dst.profile} pool`);
-    const hardware = this.hardwarePlan(frame, dstFrame, dst, dst.metaLengthOf(dstFrame));
-    this.copyStore(frame, dstFrame, dst, this.traits(frame).size);
-    this.copyHints(frame, dstFrame, dst);
-    dst.applyHardware(dstFrame, hardware);
-  }
-
-  /** Copies the first `size` bytes of a frame's store to the start of another frame's store (memmove: they may overlap). */
-  private copyStore(frame: number, dstFrame: number, dst: FramePool, size: number): void {
-    const from = this.storeStart(frame),
-      to = dst.storeStart(dstFrame);
-    if (dst.memory === this.memory) new Uint8Array(this.memory.buffer).copyWithin(to, from, from + size);
-    else new Uint8Array(dst.memory.buffer, to, size).set(new Uint8Array(this.memory.buffer, from, size));
-  }
-
-  /** Copies the hints area (hardware keys, placement "struct") to a frame of a pool with the same placement. */
-  private copyHints(frame: number, dstFrame: number, dst: FramePool): void {
-    if (dst.hardwareKeys !== "struct" || this.hardwareKeys !== "struct") return;
-    dst
-      .frameBytes(dstFrame)
-      .set(this.frameBytes(frame).subarray(this.frameSize - HINTS_BYTES), dst.frameSize - HINTS_BYTES);
-  }
-
-  /**
-   * What carrying frame's traits to dstFrame of dst (room bytes for its store) takes: the hardware
-   * keys to move into dst's placement, or undefined when the store bytes and hints copy as they are
-   * (same placement). Throws, before anything changes, if they cannot all arrive faithfully:
-   * EOPNOTSUPP (dst has hardware keys off), EBUSY (dst keeps hardware keys in application keys
-   * 59..63, which this frame uses for its own values), ENOSPC (no room), EBADMSG (a corrupt store,
-   * or a hardware key's application key holding another length).
-   */
-  private hardwarePlan(frame: number, dstFrame: number, dst: FramePool, room: number): HardwarePlan | undefined {
-    const from = this.traits(frame),
-      size = from.size;
-    const fail = (code: "ENOSPC" | "EBUSY" | "EOPNOTSUPP", why: string): never => {
-      throw new TraitsError(code, `traits of frame ${frame} cannot go to frame ${dstFrame}: ${why}`);
-    };
-    if (size > room)
-      throw new TraitsError(
-        "ENOSPC",
-        `traits of frame ${frame} take ${size} bytes; frame ${dstFrame} has room for ${room}`,
-      );
-    if (dst.hardwareKeys === this.hardwareKeys) {
-      dst.checkAllowed(
-        from.keys().map((key) => [key, from.getBytes(key)!.length] as const),
-        frame,
-        dstFrame,
-      );
-      return undefined;
-    }
-    const plan: HardwarePlan = { values: [], fromKeys: this.hardwareKeys === "keys" },
-      value = new Uint32Array(2);
-    let bytes = size;
-    for (const key of Object.values(HardwareKey)) {
-      const len = from.tryGet(key, value);
-      if (len === Errno.ENOENT) continue;
-      if (len < 0) from.get(key); // throws what is wrong
-      plan.values.push({ key, len, lo: value[0]!, hi: value[1]! });
-      const stored = appLength(key - HardwareKey.RX_HASH, this.profile);
-      if (plan.fromKeys) bytes -= stored; // leaves the store: dst keeps it elsewhere
-      if (dst.hardwareKeys === "keys") bytes += stored;
-    }
-    if (dst.hardwareKeys === "off" && plan.values.length > 0)
-      fail("EOPNOTSUPP", `it has hardware keys off, and the frame has ${plan.values.length}`);
-    if (dst.hardwareKeys === "keys") {
-      for (let app = HARDWARE_FIRST_APP_KEY; app < 64; app++)
-        if (from.has(app))
-          fail(
-            "EBUSY",
-            `it keeps hardware keys in application keys 59..63, and the frame uses key ${app} for its own value`,
-          );
-    }
-    if (bytes > room) fail("ENOSPC", `they take ${bytes} bytes there; it has room for ${room}`);
-    const moved = plan.fromKeys
-      ? new Set(plan.values.map(({ key }) => HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH))
-      : new Set<number>();
-    const kept = from
-      .keys()
-      .filter((key) => !moved.has(key))
-      .map((key) => [key, from.getBytes(key)!.length] as const);
-    const added =
-      dst.hardwareKeys === "keys"
-        ? plan.values.map(
-            ({ key }) =>
-              [
-                HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH,
-                appLength(key - HardwareKey.RX_HASH, this.profile),
-              ] as const,
-          )
-        : [];
-    dst.checkAllowed([...kept, ...added], frame, dstFrame);
-    return plan;
-  }
-
-  /** Throws EPERM or EINVAL (nothing changed yet) if a strict pool's registry does not allow every [key, length] its frame would hold. */
-  private checkAllowed(entries: ReadonlyArray<readonly [number, number]>, frame: number, dstFrame: number): void {
-    for (const [key, len] of entries) {
-      const rc = strictCheck(this.registry, key, len);
-      if (rc === Errno.EPERM)
-        throw new TraitsError(
-          "EPERM",
-          `traits of frame ${frame} cannot go to frame ${dstFrame}: key ${key} is not registered, and the pool is strict`,
-        );
-      if (rc < 0)
-        throw new TraitsError(
-          "EINVAL",
-          `traits of frame ${frame} cannot go to frame ${dstFrame}: key ${key} holds ${len} bytes, registered with ${this.registry!.sizeOfKey(key)}`,
-        );
-    }
-  }
-
-  /** Moves the hardware keys of a plan into a frame whose store was just copied in, in this pool's placement. */
-  private applyHardware(frame: number, plan: HardwarePlan | undefined): void {
-    if (plan === undefined) return;
-    const to = this.traits(frame);
-    if (plan.fromKeys)
-      for (const { key } of plan.values) to.tryDelete(HARDWARE_FIRST_APP_KEY + key - HardwareKey.RX_HASH);
-    if (this.hardwareKeys === "struct") this.frameBytes(frame).fill(0, this.frameSize - HINTS_BYTES);
-    for (const { key, len, lo, hi } of plan.values) to.trySet(key, lo, hi, len);
+    const hardware = hardwarePlan(this, frame, dst, dstFrame, dst.metaLengthOf(dstFrame));
+    copyStore(this, frame, dst, dstFrame, this.traits(frame).size);
+    copyHints(this, frame, dst, dstFrame);
+    applyHardware(dst, dstFrame, hardware);
   }
 
   /**
@@ -589,13 +457,13 @@ export class FramePool {
         "ENOSPC",
         `traits of frame ${frame} (${size} bytes) do not fit a 4-aligned metadata area before head ${head}`,
       );
-    const hardware = this.hardwarePlan(frame, dstFrame, dst, meta);
+    const hardware = hardwarePlan(this, frame, dst, dstFrame, meta);
     if (frame === dstFrame && dst === this) return;
     dst.setHead(dstFrame, head, length, meta);
-    this.copyStore(frame, dstFrame, dst, size);
-    this.copyHints(frame, dstFrame, dst);
+    copyStore(this, frame, dst, dstFrame, size);
+    copyHints(this, frame, dst, dstFrame);
     dst.data(dstFrame).set(this.data(frame));
-    dst.applyHardware(dstFrame, hardware);
+    applyHardware(dst, dstFrame, hardware);
     if (move) this.reset(frame);
   }
 

@@ -31,7 +31,15 @@ import {
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { TraitsError } from "../core/errors.js";
-import { pauseAt, sleepSync } from "./pauses.js";
+import { pauseAt } from "./pauses.js";
+
+// Where SharedArrayBuffer does not exist (a page that is not cross-origin isolated), there is nothing to wait for.
+const sleeper = new Int32Array(typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(4) : new ArrayBuffer(4));
+
+/** Blocks this thread for `ms` milliseconds (Atomics.wait: allowed on Node's main thread too). */
+function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
 
 /** How long to wait for a lock, and when a holder that cannot be checked counts as gone. */
 export interface LockOptions {

@@ -1,30 +1,8 @@
 /**
- * A test hook: PACKET_TRAITS_TEST_PAUSES="step=ms,step=ms" makes the thread sleep `ms` at each named
- * step, so that tests can widen the races of the lock file and of the shared registry's lock word
- * (test/registry/). Unset (always, outside those tests), pauseAt does nothing.
- * Steps: lock.acquired, lock.save, lock.release, lock.takeover (registry file lock);
- * shared.claim (SharedKeyRegistry, holding its lock word between the name and the header bits).
+ * The registry's racy steps call pauseAt(step): lock.acquired, lock.save, lock.release and
+ * lock.takeover (the registry file's lock), shared.claim (SharedKeyRegistry, holding its lock word
+ * between a name and its header bits). In the package it does nothing. The tests that widen those
+ * races run a copy of the package whose pauses.js sleeps at the steps their environment names
+ * (test/registry/paused.ts): test hooks stay out of what is published.
  */
-const pauses = new Map<string, number>();
-try {
-  for (const item of (globalThis.process?.env?.PACKET_TRAITS_TEST_PAUSES ?? "").split(",")) {
-    const [step, ms] = item.split("=");
-    if (step && Number(ms) > 0) pauses.set(step.trim(), Number(ms));
-  }
-} catch {
-  // no access to the environment (Deno without --allow-env): no pauses
-}
-
-// Where SharedArrayBuffer does not exist (a page that is not cross-origin isolated), there is nothing to wait for.
-const sleeper = new Int32Array(typeof SharedArrayBuffer === "function" ? new SharedArrayBuffer(4) : new ArrayBuffer(4));
-
-/** Blocks this thread for `ms` milliseconds (Atomics.wait: allowed on Node's main thread too). */
-export function sleepSync(ms: number): void {
-  Atomics.wait(sleeper, 0, 0, ms);
-}
-
-/** Sleeps at `step` if PACKET_TRAITS_TEST_PAUSES names it (tests only). */
-export function pauseAt(step: string): void {
-  const ms = pauses.get(step);
-  if (ms !== undefined) sleepSync(ms);
-}
+export function pauseAt(_step: string): void {}

@@ -3,11 +3,11 @@
  * for one store and for bursts, compiled once to keys and lengths (no name lookup per call).
  */
 import { TraitsError } from "../core/errors.js";
-import { PROFILE_SIZES, describe, toProfile, type Profile } from "../core/options.js";
+import { PROFILE_SIZES, checkInteger, describe, toProfile, type Profile } from "../core/options.js";
 import type { TraitStore } from "../store/store.js";
 import type { PacketPool, Field } from "../pool/pool.js";
 import type { Burst } from "../pool/burst.js";
-import { KeyRegistry } from "../registry/registry.js";
+import { KeyRegistry, checkName } from "../registry/registry.js";
 import { SharedKeyRegistry } from "../registry/shared-registry.js";
 
 /** A trait's type: an unsigned integer of 2 (profile "v1"), 4 or 8 bytes, or a flag (no value; profile "flags"). */
@@ -38,7 +38,13 @@ export type TraitInputs<D extends TraitDeclarations> = { [N in keyof D]?: TraitI
 /** Values by trait name, present ones only: what TraitSchema.get returns. */
 export type TraitValues<D extends TraitDeclarations> = { [N in keyof D]?: TraitValueOf<TypeOfSpec<D[N]>> };
 
-const LENGTHS: Record<TraitType, number> = { u16: 2, u32: 4, u64: 8, flag: 0 };
+/** Value lengths by type (a Map: no inherited names such as "constructor" pass for a type). */
+const LENGTHS = new Map<unknown, number>([
+  ["u16", 2],
+  ["u32", 4],
+  ["u64", 8],
+  ["flag", 0],
+]);
 const RESERVED = new Set(["set", "get", "fields"]);
 
 /** One trait, compiled to its key and length: typed access to it in one store or in every frame of a burst. */
@@ -57,7 +63,7 @@ export class Trait<T extends TraitType = TraitType> {
     this.name = name;
     this.type = type;
     this.key = key;
-    this.len = LENGTHS[type];
+    this.len = LENGTHS.get(type)!;
     Object.freeze(this);
   }
 
@@ -106,8 +112,14 @@ export class Trait<T extends TraitType = TraitType> {
     return pool.batchDelete(burst, this.key);
   }
 
-  /** The value in value slot `slot` of burst frame `i` (after batchGet), typed; the status says whether it is there. */
+  /**
+   * The value in value slot `slot` of burst frame `i` (after batchGet), typed; the status says whether
+   * it is there. Throws EINVAL for `i` outside the selection (0..burst.length - 1) or `slot` outside
+   * 0..burst.slots - 1.
+   */
   slot(burst: Burst, i: number, slot = 0): TraitValueOf<T> {
+    checkInteger(i, `${this.name}.slot(): frame i of a burst of ${burst.length}`, 0, burst.length - 1);
+    checkInteger(slot, `${this.name}.slot(): slot of a burst of ${burst.slots} slots`, 0, burst.slots - 1);
     const values = burst.values(),
       at = 2 * (i * burst.slots + slot);
     if (this.len === 0) return (burst.status()[i] === 0) as TraitValueOf<T>;
@@ -148,7 +160,7 @@ export class TraitSet<D extends TraitDeclarations = TraitDeclarations, N extends
     const { values, replace } = options;
     if (values === undefined) return pool.batchSetMany(burst, this.fields, { replace: replace ?? false });
     const list = this.#names.map((name) => {
-      const value = values[name];
+      const value = Object.hasOwn(values, name) ? values[name] : undefined;
       if (value === false)
         throw new TraitsError("EINVAL", `${name}: a flag in a set is set; clear it with batchDelete`);
       return value === true ? 0 : (value as number | bigint);
@@ -180,8 +192,10 @@ export interface SchemaOptions {
  * `const T = defineTraits({ packet_id: "u64", vlan: "u16" }, { registry })`, then `T.packet_id.get(store)`,
  * `T.set(store, { packet_id: 5n, vlan: 10 })`, `T.vlan.batchGet(pool, burst)`, `T.fields("packet_id", "vlan").batchSet(pool, burst, ...)`.
  * A trait's key comes from the registry (registered if new) or from its declaration (`{ type, key }`).
+ * Names are registry names ([a-z][a-z0-9_.-]*, up to 63 characters), with or without a registry.
  * Throws EINVAL (a bad name, type or key, a type outside the profile, a key without a registry or
- * given twice, a reserved name: set, get, fields), and what KeyRegistry.register throws.
+ * given twice, a reserved name: set, get, fields), ENAMETOOLONG, and what KeyRegistry.register throws
+ * (EEXIST, EBUSY, ENOSPC); a declaration that throws registers no name (all or nothing).
  */
 export function defineTraits<const D extends TraitDeclarations>(
   declarations: D,
@@ -193,39 +207,42 @@ export function defineTraits<const D extends TraitDeclarations>(
   const profile = registry?.profile ?? toProfile(options.profile);
   if (typeof declarations !== "object" || declarations === null)
     throw new TraitsError("EINVAL", `declarations must be an object of name: type, not ${describe(declarations)}`);
-  const traits = new Map<string, Trait>(),
-    used = new Set<number>();
+  // Everything is checked before anything is registered, so that a declaration that fails registers no name.
+  const specs: Array<{ name: string; type: TraitType; len: number; key: number | undefined }> = [],
+    given = new Set<number>();
   for (const [name, spec] of Object.entries(declarations)) {
+    checkName(name, "trait name");
     if (RESERVED.has(name))
       throw new TraitsError("EINVAL", `${describe(name)} is the name of a schema method; choose another trait name`);
-    const type = typeof spec === "string" ? spec : spec?.type,
-      key = typeof spec === "string" ? undefined : spec?.key;
-    if (!(type! in LENGTHS))
+    const type: unknown = typeof spec === "string" ? spec : ownField(spec, "type"),
+      key: unknown = typeof spec === "string" ? undefined : ownField(spec, "key");
+    const len = LENGTHS.get(type);
+    if (len === undefined)
       throw new TraitsError("EINVAL", `${name}: type must be "u16", "u32", "u64" or "flag", not ${describe(type)}`);
-    const len = LENGTHS[type!];
     if (!PROFILE_SIZES[profile].includes(len))
       throw new TraitsError(
         "EINVAL",
         `${name}: a ${type} is not a size of profile ${profile} (${PROFILE_SIZES[profile].join(", ")})`,
       );
-    let k: number;
-    if (registry) k = registry.register(name, len, key === undefined ? {} : { key });
-    else if (key === undefined)
+    if (key === undefined && !registry)
       throw new TraitsError("EINVAL", `${name}: without a registry, declare its key: { type: "${type}", key }`);
-    else if (!Number.isInteger(key) || key < 0 || key > 63)
-      throw new TraitsError("EINVAL", `${name}: key must be an integer in 0..63, not ${describe(key)}`);
-    else k = key;
-    if (used.has(k)) throw new TraitsError("EINVAL", `${name}: key ${k} is declared twice`);
-    used.add(k);
-    traits.set(name, new Trait(name, type!, k));
+    if (key !== undefined) {
+      checkInteger(key, `${name}: key`, 0, 63);
+      if (given.has(key as number)) throw new TraitsError("EINVAL", `${name}: key ${key} is declared twice`);
+      given.add(key as number);
+    }
+    specs.push({ name, type: type as TraitType, len, key: key as number | undefined });
   }
+  const keys = registry ? registerAll(registry, specs) : specs.map(({ key }) => key!);
+  const traits = new Map<string, Trait>();
+  specs.forEach(({ name, type }, j) => traits.set(name, new Trait(name, type, keys[j]!)));
   const list = [...traits.values()];
-  const schema = {
-    ...Object.fromEntries(traits),
+  // Null-prototype: a trait named "constructor" (a valid name) is the trait, never Object's.
+  const schema = Object.assign(Object.create(null) as object, Object.fromEntries(traits), {
     set(store: TraitStore, values: Record<string, unknown>): TraitStore {
       const entries: Array<[number, number | bigint, number]> = [];
       for (const trait of list) {
-        const value = values[trait.name];
+        const value = ownField(values, trait.name);
         if (value === undefined || value === false) continue;
         entries.push([trait.key, trait.len === 0 ? 0 : (value as number | bigint), trait.len]);
       }
@@ -249,8 +266,44 @@ export function defineTraits<const D extends TraitDeclarations>(
         throw new TraitsError("EINVAL", "fields takes 1 to 64 trait names");
       return new TraitSet(chosen, names);
     },
-  };
+  });
   return Object.freeze(schema) as unknown as TraitSchema<D>;
+}
+
+/** `object[name]` if it is the object's own property, else undefined (never an inherited one such as Object.prototype.constructor). */
+function ownField(object: unknown, name: string): unknown {
+  return typeof object === "object" && object !== null && Object.hasOwn(object, name)
+    ? (object as Record<string, unknown>)[name]
+    : undefined;
+}
+
+/**
+ * Registers every declared name in `registry`, all or nothing, and returns their keys in order. A dry
+ * run on a copy of the registry meets any error first (EEXIST, EBUSY, ENOSPC...), before the registry
+ * changes; should another thread of a SharedKeyRegistry still make a registration fail, the names this
+ * call added are removed again before the error is thrown.
+ */
+function registerAll(
+  registry: KeyRegistry | SharedKeyRegistry,
+  specs: ReadonlyArray<{ name: string; len: number; key: number | undefined }>,
+): number[] {
+  const register = (r: KeyRegistry | SharedKeyRegistry, { name, len, key }: (typeof specs)[number]) =>
+    r.register(name, len, key === undefined ? {} : { key });
+  const copy = new KeyRegistry({ profile: registry.profile });
+  for (const { name, key, size } of registry.entries()) copy.register(name, size, { key });
+  for (const spec of specs) register(copy, spec);
+  const added: string[] = [];
+  try {
+    return specs.map((spec) => {
+      const fresh = registry.lookup(spec.name) === undefined,
+        key = register(registry, spec);
+      if (fresh) added.push(spec.name);
+      return key;
+    });
+  } catch (error) {
+    for (const name of added) registry.unregister(name);
+    throw error;
+  }
 }
 
 function fail(message: string): never {

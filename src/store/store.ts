@@ -41,6 +41,17 @@ export type StoreKey = Key | string;
 /** A value as `get` returns it: a number for 0-, 2- and 4-byte values, a bigint for 8-byte values. */
 export type TraitValue = number | bigint;
 
+declare global {
+  interface SymbolConstructor {
+    /**
+     * The symbol of `using` declarations (Node 20 and current browsers have it). Declared here, as
+     * @types/node declares it, so that a TypeScript project needs neither lib "esnext" nor @types/node
+     * to compile against TraitStore's `[Symbol.dispose]`.
+     */
+    readonly dispose: unique symbol;
+  }
+}
+
 const pair = new Uint32Array(2);
 const pairBytes = new Uint8Array(pair.buffer);
 const decoded = { keys: new Uint8Array(64), lens: new Uint8Array(64), values: new Uint32Array(128) };
@@ -624,17 +635,26 @@ export class TraitStore {
     const id = key === undefined ? -1 : this.tryId(key);
     if (op === "set" && id >= 0 && id < 64 && (rc === Errno.EPERM || rc === Errno.EINVAL))
       this.checkStrict(id, len!, op);
-    if (op === "set" && id >= 64 && this.hardwareKeys === "keys" && rc === Errno.EPERM)
-      this.checkStrict(HARDWARE_FIRST_APP_KEY + id - 64, appLength(id - 64, this.profile), op);
+    if (op === "set" && id >= 64 && this.hardwareKeys === "keys" && (rc === Errno.EPERM || rc === Errno.EINVAL))
+      this.checkStrict(
+        HARDWARE_FIRST_APP_KEY + id - 64,
+        appLength(id - 64, this.profile),
+        `set ${HARDWARE_NAMES[id - 64]} (placement "keys" keeps it in application key ${HARDWARE_FIRST_APP_KEY + id - 64}):`,
+      );
     if (id >= 64 && rc === Errno.EOPNOTSUPP)
       throw new TraitsError("EOPNOTSUPP", `${what}: hardware keys are off in this store`);
     if (id >= 64 && this.hardwareKeys === "keys") {
       key = HARDWARE_FIRST_APP_KEY + id - 64;
       if (rc === Errno.EBADMSG && js.size(this.#start, this.#capacity, this.p) >= 0) {
-        const held = js.get(this.#start, this.#capacity, this.p, key, 8, pair);
+        const held = js.get(this.#start, this.#capacity, this.p, key, 8, pair),
+          want = appLength(id - 64, this.profile);
         throw new TraitsError(
           "EBADMSG",
-          `${what}: application key ${key}, where placement "keys" keeps ${HARDWARE_NAMES[id - 64]}, holds a ${held}-byte value, not ${appLength(id - 64, this.profile)} bytes`,
+          `${what}: application key ${key}, where placement "keys" keeps ${HARDWARE_NAMES[id - 64]}, holds ${
+            held === want
+              ? `0x${pair[0]!.toString(16)}, over a u16's 0xffff`
+              : `a ${held}-byte value, not ${want} bytes`
+          }`,
         );
       }
     }

@@ -26,12 +26,17 @@ export type WorkerTask =
   | { op: "init" }
   | { op: "handler"; args?: unknown };
 
+/** A file URL: a WHATWG URL (new URL("./handler.mjs", import.meta.url)), or anything with its href. Declared so that the types need no DOM or Node lib. */
+export interface FileUrl {
+  readonly href: string;
+}
+
 /** Options of a WorkerGroup. */
 export interface WorkerGroupOptions {
   /** Number of worker threads, 1 to 64. */
   workers: number;
   /** A module (path or file URL) exporting `burst(ctx)`, run for task `{ op: "handler" }`: ctx is { pool, burst, worker, args, registry }; it returns a count of successes in 0..burst.length (or nothing); anything else fails the run (EINVAL). */
-  handler?: string | URL;
+  handler?: string | FileUrl;
   /** A SharedKeyRegistry every worker sees (strict stores in the workers, and ctx.registry). */
   registry?: SharedKeyRegistry;
   /** Frames per batch call in the workers (default 256). */
@@ -81,11 +86,16 @@ export class WorkerGroup {
       slots = checkInteger(options.slots ?? 4, "slots", 1, 64);
     if (options.registry !== undefined && !(options.registry instanceof SharedKeyRegistry))
       throw new TraitsError("EINVAL", `registry must be a SharedKeyRegistry, not ${describe(options.registry)}`);
+    const given: unknown = options.handler;
+    if (!(given === undefined || typeof given === "string" || typeof (given as FileUrl | null)?.href === "string"))
+      throw new TraitsError("EINVAL", `handler must be a path or a file URL, not ${describe(given)}`);
     const handler =
       options.handler === undefined
         ? undefined
         : String(
-            options.handler instanceof URL ? options.handler : new URL(options.handler, `file://${process.cwd()}/`),
+            typeof options.handler === "string"
+              ? new URL(options.handler, `file://${process.cwd()}/`)
+              : new URL(options.handler.href),
           );
     this.results = pool.burst(pool.count, { slots });
     const arena = arenaOf(pool.memory);

@@ -4,8 +4,6 @@
  * traits into its metadata area and redirects it to the socket; receive() hands the frames to a
  * Burst with the store right before the packet, release() gives them back to the kernel.
  */
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { Errno, TraitsError } from "../core/errors.js";
 import type { Burst } from "../pool/burst.js";
 import { PacketPool } from "../pool/pool.js";
@@ -13,6 +11,7 @@ import { BpfError, PRIVILEGES } from "./errors.js";
 import { getNative, type Native, type Pointer } from "./ffi.js";
 import { readDeclaration } from "./declaration.js";
 import { BpfObject } from "./object.js";
+import { RECEIVE_PROGRAM } from "./programs.js";
 
 const AF_XDP = 44,
   SOCK_RAW = 3,
@@ -31,8 +30,6 @@ const XDP_PACKET_HEADROOM = 256;
 const BIND_WAIT_MS = 1000;
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const PGOFF = { rx: 0n, tx: 0x80000000n, fill: 0x100000000n, completion: 0x180000000n } as const;
-/** The shipped receive program and the metadata length it makes. */
-export const RECEIVE_PROGRAM = join(fileURLToPath(new URL(".", import.meta.url)), "../../bpf/receive.bpf.o");
 /** Bytes of the metadata area the shipped receive program makes (its traits store). */
 export const RECEIVE_META_LENGTH = 48;
 

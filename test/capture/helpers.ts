@@ -1,7 +1,8 @@
 // Helpers of the capture tests: running the CLI as a user does, and building and walking captures
 // byte by byte (independently of the code under test).
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { afterAll } from "vitest";
 import { main } from "../../dist/cli/main.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,8 +11,18 @@ export const ROOT = join(import.meta.dirname, "..", "..");
 export const CLI = join(ROOT, "dist", "cli", "bin.js");
 export const SAMPLE = join(ROOT, "test", "fixtures", "sample.pcap");
 
-/** A new temporary directory. */
-export const tempDir = (): string => mkdtempSync(join(tmpdir(), "traits-capture-"));
+/** The temporary directories this test file made: removed after its last test. */
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new temporary directory, removed after the test file's last test. */
+export const tempDir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), "traits-capture-"));
+  made.push(dir);
+  return dir;
+};
 
 /** Runs the CLI; returns its exit code, stdout (text, or bytes with `binary`) and stderr. */
 export function cli(
@@ -27,7 +38,7 @@ export function cli(
   };
 }
 
-const scratch = mkdtempSync(join(tmpdir(), "traits-io-"));
+const scratch = tempDir();
 
 /** Runs the CLI's main() in this process (no node startup), its stdout and stderr in files; returns as cli() does. */
 export function inProcess(args: string[]): { code: number; out: string; err: string } {

@@ -1,17 +1,18 @@
 // The command-line tool, run as a user runs it (the built dist/cli/bin.js): exit codes, stdout,
 // stderr of decode and registry, and the conventions every command keeps. Captures: test/capture/.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
 const CLI = join(import.meta.dirname, "..", "..", "dist", "cli", "bin.js");
 const _SAMPLE = join(import.meta.dirname, "..", "fixtures", "sample.pcap");
 const dir = mkdtempSync(join(tmpdir(), "traits-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the CLI; returns its exit code, stdout and stderr. */
-function cli(args: string[], input?: string): { code: number; out: string; err: string } {
+function cli(args: string[], input?: string | Buffer): { code: number; out: string; err: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8", input });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
@@ -64,6 +65,78 @@ describe("packet-traits decode", () => {
   });
 });
 
+describe("packet-traits decode reads no more than it needs (issue 22 item 11)", () => {
+  /** Runs the CLI through a shell (for redirections); a command that never ends is killed after 20 s. */
+  const sh = (command: string) => {
+    const r = spawnSync("sh", ["-c", command], {
+      encoding: "utf8",
+      timeout: 20_000,
+      env: { ...process.env, CLI: `${process.execPath} ${CLI}` },
+    });
+    return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
+  };
+  const EMPTY_64 = "store: 16 of 64 bytes in use, profile v1\nkey  name  length  hex  unsigned\n";
+
+  it("a device that never ends: --capacity bytes of it, or an error past the stated limit, in bounded memory", () => {
+    // Before: both read /dev/zero until memory ran out (8 GB in 30 s), and never finished.
+    expect(sh("$CLI decode --file /dev/zero --capacity 64")).toMatchObject({ code: 0, out: EMPTY_64 });
+    expect(sh("$CLI decode --file - --offset 5000000 --capacity 64 < /dev/zero")).toMatchObject({
+      code: 0,
+      out: EMPTY_64,
+    });
+    expect(sh("$CLI decode --file /dev/zero")).toMatchObject({
+      code: 1,
+      err: "packet-traits: EFBIG: /dev/zero: more than 1048576 bytes after offset 0; decode reads a region of at most 1048576 bytes: give --capacity N\n",
+    });
+    expect(sh("$CLI decode < /dev/zero")).toMatchObject({
+      code: 1,
+      err: "packet-traits: EFBIG: stdin: more than 4194304 bytes of hex text; decode reads at most that (for binary input: --file - --capacity N)\n",
+    });
+    // Peak memory: the region and a 64 KiB chunk, not the input.
+    const rss = sh(
+      `${process.execPath} --input-type=module -e 'import { main } from "${join(import.meta.dirname, "..", "..", "dist", "cli", "main.js")}"; const code = main(["decode", "--file", "-", "--offset", "300000000", "--capacity", "64"]); console.log(code, process.resourceUsage().maxRSS)' < /dev/zero`,
+    );
+    const [code, maxRss] = rss.out.trim().split("\n").at(-1)!.split(" ").map(Number);
+    expect([rss.signal, code]).toEqual([null, 0]);
+    expect(maxRss).toBeLessThan(120 * 1024); // kB
+  });
+
+  it("a FIFO whose writer never stops: reads offset + capacity bytes and ends", () => {
+    const fifo = join(dir, "endless.fifo");
+    expect(spawnSync("mkfifo", [fifo]).status).toBe(0);
+    const writer = spawn("sh", ["-c", `exec cat /dev/zero > ${fifo}`], { stdio: "ignore" });
+    try {
+      expect(sh(`$CLI decode --file ${fifo} --offset 100000 --capacity 64 --json`)).toMatchObject({
+        code: 0,
+        out: expect.stringContaining('"capacity": 64'),
+      });
+    } finally {
+      writer.kill();
+    }
+  });
+
+  it("a region past the end of a file: one line saying where the file ends", () => {
+    const file = join(dir, "short.bin");
+    writeFileSync(file, Buffer.from(STORE, "hex")); // 30 bytes
+    expect(cli(["decode", "--file", file, "--offset", "40"])).toMatchObject({
+      code: 1,
+      err: `packet-traits: EINVAL: ${file} ends at byte 30, before --offset 40\n`,
+    });
+    expect(cli(["decode", "--file", file, "--offset", "8", "--capacity", "30"])).toMatchObject({
+      code: 1,
+      err: `packet-traits: EINVAL: ${file} ends at byte 30: --offset 8 --capacity 30 needs 38\n`,
+    });
+    expect(cli(["decode", "--file", file, "--capacity", "2000000"])).toMatchObject({
+      code: 2,
+      err: 'packet-traits: --capacity must be an integer in 0..1048576, not "2000000" (see packet-traits --help)\n',
+    });
+    expect(cli(["decode", "--file", file, "--capacity", "30"]).out).toMatch(/^store: 30 of 30 bytes in use/);
+    expect(cli(["decode", "--file", "-", "--capacity", "30"], Buffer.from(STORE, "hex")).out).toMatch(
+      /^store: 30 of 30 bytes in use/,
+    );
+  });
+});
+
 describe("packet-traits registry", () => {
   it("init, add, ls, rm through the file, with the library's validation", () => {
     const file = join(dir, "cli-registry.json");
@@ -107,6 +180,7 @@ describe("command-line conventions", () => {
       ["pcap", "--help"],
       ["pcap", "annotate", "-h"],
       ["pcap", "show", "--help"],
+      ["wireshark", "--help"],
     ]) {
       const r = cli(args);
       expect(`${r.code} ${r.err}`, args.join(" ")).toBe("0 ");
@@ -114,6 +188,17 @@ describe("command-line conventions", () => {
     }
     expect(cli(["decode", "--help"]).out).toMatch(/--hardware-keys keys/);
     expect(cli(["pcap", "annotate", "--help"]).out).toMatch(/-c, --count N/);
+  });
+
+  it("wireshark --plugin-path: the plugin shipped in the package", () => {
+    const r = cli(["wireshark", "--plugin-path"]);
+    expect(r).toMatchObject({ code: 0, err: "" });
+    expect(r.out).toBe(`${join(import.meta.dirname, "..", "..", "wireshark", "traits.lua")}\n`);
+    expect(readFileSync(r.out.trim(), "utf8")).toMatch(/Proto\("traits"/);
+    expect(cli(["wireshark"])).toMatchObject({
+      code: 2,
+      err: "packet-traits: wireshark takes --plugin-path (see packet-traits --help)\n",
+    });
   });
 
   it("--version", () => {
@@ -131,6 +216,10 @@ describe("command-line conventions", () => {
       [["pcap", "annotate", "a", "b", "-x"], "unknown option -x"],
       [["pcap", "frob"], 'unknown pcap action "frob" (annotate, show)'],
       [["pcap", "show", "f", "-c", "many"], '-c must be an integer in 0..9007199254740991, not "many"'],
+      [["pcap", "show", "f", "-c", "-1"], '-c must be an integer in 0..9007199254740991, not "-1"'],
+      [["pcap", "annotate", "a", "b", "--count", "-2.5"], '-c must be an integer in 0..9007199254740991, not "-2.5"'],
+      [["decode", "--file", "f", "--offset", "-8"], '--offset must be an integer in 0..9007199254740991, not "-8"'],
+      [["pcap", "show", "f", "-c", "-x"], "-c needs a value"],
     ] as const) {
       const r = cli([...args]);
       expect(`${r.code} ${r.out} ${r.err}`, args.join(" ")).toBe(

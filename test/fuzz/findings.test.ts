@@ -2,7 +2,7 @@
 // them; fuzz/model.js no longer excuses them).
 import { describe, expect, it } from "vitest";
 import { Errno, HardwareKey, KeyRegistry, PacketPool, type TraitStore } from "packet-traits";
-import { IMPLS } from "../helpers.js";
+import { IMPLS, expectError } from "../helpers.js";
 
 describe.each(IMPLS)("fuzz findings (%s)", (impl) => {
   // Found by: npm run fuzz -- --target pools --seed 8 (op 396: tryGet p1 f1 65538 gave [2, 1939482007, 0]),
@@ -27,15 +27,15 @@ describe.each(IMPLS)("fuzz findings (%s)", (impl) => {
     const src = new PacketPool({ count: 1, profile: "flags", hardwareKeys: "keys", impl });
     const dst = new PacketPool({ count: 1, profile: "flags", hardwareKeys: "struct", impl });
     src.traits(0).trySet(61, 0x56789abc, 0, 4);
-    const before = dst.frameBytes(0).slice();
-    let threw = false;
-    try {
-      src.transfer(0, 0, dst);
-    } catch {
-      threw = true;
-    }
-    if (threw) expect(dst.frameBytes(0)).toEqual(before);
-    else expect(dst.traits(0).get(HardwareKey.VLAN_TCI)).toBe(0x56789abc); // before the fix: undefined, and no error
+    const before = [src.frameBytes(0).slice(), dst.frameBytes(0).slice()];
+    // Before the fix: no error, and the destination had no VLAN_TCI. A u16 above 0xffff is not a
+    // VLAN TCI a driver wrote: the transfer is refused, naming the key and the value, changing nothing.
+    expectError(
+      () => src.transfer(0, 0, dst),
+      "EBADMSG",
+      /application key 61, where placement "keys" keeps vlan_tci, holds 0x56789abc, over a u16's 0xffff/,
+    );
+    expect([src.frameBytes(0), dst.frameBytes(0)]).toEqual(before);
   });
 
   // Found while writing the pools model (strict registries with placement "keys"; transfers into
@@ -53,27 +53,24 @@ describe.each(IMPLS)("fuzz findings (%s)", (impl) => {
   it("a strict pool with placement keys never writes a hardware key into an application key registered otherwise", () => {
     const registry = new KeyRegistry();
     registry.register("flow_id", 8, { key: 61 }); // VLAN_TCI's place under placement "keys"
-    let pool: PacketPool;
-    try {
-      pool = new PacketPool({ count: 1, registry, hardwareKeys: "keys", impl });
-      pool.traits(0).set(HardwareKey.VLAN_TCI, 0x123, 2);
-    } catch {
-      return; // refused: fine
-    }
-    allowed(pool.traits(0)); // before the fix: key 61 (flow_id, 8 bytes) held the 2-byte VLAN TCI
+    const pool = new PacketPool({ count: 1, registry, hardwareKeys: "keys", impl });
+    // Before the fix: key 61 (flow_id, 8 bytes) held the 2-byte VLAN TCI. The set is refused, saying why.
+    expectError(
+      () => pool.traits(0).set(HardwareKey.VLAN_TCI, 0x123, 2),
+      "EINVAL",
+      /^EINVAL: set vlan_tci \(placement "keys" keeps it in application key 61\): key 61 \(flow_id\): registered with size 8, not 2$/,
+    );
+    expect(pool.traits(0).trySet(HardwareKey.VLAN_TCI, 0x123, 0, 2)).toBe(Errno.EINVAL);
+    expect(pool.traits(0).keys()).toEqual([]);
+    allowed(pool.traits(0));
   });
 
   it("copyTraits and transfer into a strict pool never bring keys its registry does not allow", () => {
     const loose = new PacketPool({ count: 1, impl }),
       strict = new PacketPool({ count: 2, registry: new KeyRegistry(), impl });
     loose.traits(0).set(3, 7, 4);
-    for (const move of [() => loose.copyTraits(0, 0, strict), () => loose.transfer(0, 1, strict)]) {
-      try {
-        move();
-      } catch {
-        // refused: fine
-      }
-    }
+    expectError(() => loose.copyTraits(0, 0, strict), "EPERM", /key 3 is not registered, and the pool is strict/);
+    expectError(() => loose.transfer(0, 1, strict), "EPERM", /key 3 is not registered, and the pool is strict/);
     allowed(strict.traits(0)); // before the fix: key 3, unregistered, was in both frames
     allowed(strict.traits(1));
   });

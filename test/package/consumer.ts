@@ -1,6 +1,5 @@
 // The consumer project the package tests share: the packed tarball installed into a fresh project in
-// the OS temp folder, made once per test file. npm install of a local tarball with no dependencies
-// needs no network.
+// the OS temp folder, made once per test file.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,6 +26,8 @@ export function makeConsumer(): string {
   run("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", dir], ROOT);
   const tarball = readdirSync(dir).find((f) => f.endsWith(".tgz"))!;
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", version: "1.0.0", private: true }));
-  run("npm", ["install", "--offline", "--no-audit", "--no-fund", "--silent", `./${tarball}`], dir);
+  // --prefer-offline: the optional dependency koffi (the kernel bridge's FFI) from npm's cache, which
+  // the repository's own npm ci filled (--offline would skip it quietly, and packet-traits/xdp with it).
+  run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--silent", `./${tarball}`], dir);
   return dir;
 }

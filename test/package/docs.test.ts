@@ -1,16 +1,27 @@
 // Runnable docs: every code block of README.md and docs/*.md, run as written against the packed
-// package installed in a fresh consumer project, in order, in one folder per document.
-// - ts/js blocks run as ES modules (types stripped by esbuild); json blocks must parse.
-// - A block whose info string names a file (```json keys.json, ```js my-handler.mjs) is that file:
-//   written into the document's folder for the blocks after it.
-// - sh and console blocks: each `$ command` runs in bash (the package's bin on PATH); the lines after it are its
-//   expected output (a line `...` ends the comparison early).
-// - text blocks are not code (layouts, hex dumps), c blocks are BPF programs (built by bpf/build.sh);
-//   a block marked `norun` is listed, not run.
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+// package installed in a fresh consumer project, in order, in one folder per document (which sees the
+// consumer's node_modules, as a user's project does: `node_modules/packet-traits/...` paths hold).
+// - js blocks run as ES modules as written, on this Node (so they must be plain JavaScript of the
+//   versions in engines); ts blocks run with their types stripped (esbuild); json blocks must parse.
+// - A block whose info string names a file (```json keys.json, ```js my-handler.mjs, ```c mark.bpf.c)
+//   is that file: written into the document's folder for the blocks after it. A BPF program (.bpf.c)
+//   is also compiled with clang against the shipped bpf/traits.bpf.h and loaded into the kernel.
+// - sh and console blocks: each `$ command` runs in bash (the package's bin on PATH, HOME the
+//   document's folder) and must exit 0; the lines after it are what it prints, stdout and stderr
+//   together as a terminal shows them (a line `...` ends the comparison early). A failing command is
+//   shown as `$ command; echo "exit $?"`.
+// - text blocks are not code (layouts, hex dumps). tshark's warning when run as root is left out of
+//   what commands print.
+// - Words of the info string name what a block needs: bpf (bpf() permitted: root, libbpf, koffi),
+//   netns (bpf and network namespaces: the block runs in one with a veth pair eth0/eth1), tshark,
+//   clang. Where one is missing the block is skipped, saying so, except under CI=true.
+// - norun: the README's first block only (the clone's own commands; .ci/run runs them).
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { transformSync } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { needs, onPath, onPathAt } from "../needs.js";
 import { ROOT, makeConsumer, run } from "./consumer.js";
 
 interface Block {
@@ -48,81 +59,150 @@ const DOCS = [
     .filter((f) => f.endsWith(".md"))
     .map((f) => `docs/${f}`),
 ];
-// Not run yet, and why. CLI.md (the capture and CLI work's page) shows failing commands next to their
-// error lines, which this test does not compare yet (it wants exit 0 and compares stdout).
-// KERNEL.md (the kernel work's page) needs BPF privileges and a built bpf/*.o, and its example uses
-// `packet` and `out` without defining them.
-const NOT_RUN: Record<string, string> = {
-  "docs/CLI.md": "examples of failing commands: stderr and exit codes not compared yet",
-  "docs/KERNEL.md": "needs BPF privileges and bpf/oracle.bpf.o; packet and out undefined",
-};
+const ROOT_WARNING = 'Running as user "root" and group "root". This could be dangerous.';
+const NEEDS = ["bpf", "netns", "tshark", "clang"] as const;
 const notRun: string[] = [];
 let consumer = "";
+/** Why each need is missing on this machine ("" when it is there). */
+const missing: Record<(typeof NEEDS)[number], string> = { bpf: "", netns: "", tshark: "", clang: "" };
 
 beforeAll(() => {
   consumer = makeConsumer();
+  const bpf = spawnSync(
+    "node",
+    ["-e", 'const x = require("packet-traits/xdp"); x.BpfObject.load(x.EXAMPLE_PROGRAM).close()'],
+    { cwd: consumer, encoding: "utf8" },
+  );
+  if (bpf.status !== 0) missing.bpf = `bpf() not usable here: ${bpf.stderr.trim().split("\n").at(-1)}`;
+  missing.netns =
+    missing.bpf || (process.getuid?.() === 0 && onPathAt("ip") ? "" : "network namespaces need root and ip");
+  if (!onPath("tshark")) missing.tshark = "no tshark on PATH (apt-get install tshark)";
+  if (!onPath("clang")) missing.clang = "no clang on PATH (apt-get install clang libbpf-dev)";
 }, 120_000);
 afterAll(() => rmSync(consumer, { recursive: true, force: true }));
+
+/** Runs `file` with node in a new network namespace holding a veth pair eth0/eth1 (both up); removes it after. */
+function inNetns(file: string, dir: string): void {
+  const ns = `ptdocs${process.pid}`,
+    ip = (...args: string[]) => execFileSync("ip", args, { stdio: ["ignore", "ignore", "pipe"] });
+  ip("netns", "add", ns);
+  try {
+    ip("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1");
+    for (const dev of ["eth0", "eth1", "lo"]) ip("-n", ns, "link", "set", dev, "up");
+    run("ip", ["netns", "exec", ns, "node", file], dir);
+  } finally {
+    spawnSync("ip", ["netns", "del", ns]);
+  }
+}
 
 describe.each(DOCS)("%s", (doc) => {
   const all = blocks(join(ROOT, doc));
 
-  it("every block is tagged: ts, js, json, sh or console, text (or c, for BPF programs, not run here)", () => {
+  it("every block is tagged: ts, js, json, sh or console, c (a BPF program), text", () => {
     expect(
       all
         .filter((b) => !["ts", "js", "json", "sh", "console", "text", "c"].includes(b.lang))
         .map((b) => `line ${b.line}: "${b.lang}"`),
     ).toEqual([]);
+    expect(
+      all
+        .filter((b) => b.lang === "c" && !b.file?.endsWith(".bpf.c"))
+        .map((b) => `line ${b.line}: a c block names its .bpf.c file`),
+    ).toEqual([]);
   });
 
-  it.skipIf(doc in NOT_RUN)(
-    `every code block runs as written${doc in NOT_RUN ? ` (not yet: ${NOT_RUN[doc]})` : ""}`,
-    () => {
-      const dir = join(consumer, doc.replace(/\W/g, "_"));
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, "package.json"), '{ "type": "module" }');
-      for (const [n, block] of all.entries()) {
-        const where = `${doc} line ${block.line}`;
-        if (block.lang === "text" || block.lang === "c") continue;
-        if (block.flags.includes("norun")) {
-          notRun.push(where);
-          continue;
+  it("every code block runs as written", () => {
+    const dir = join(consumer, doc.replace(/\W/g, "_"));
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "package.json"), '{ "type": "module" }');
+    symlinkSync(join(consumer, "node_modules"), join(dir, "node_modules"));
+    const { PACKET_TRAITS_IMPL: _, ...inherited } = process.env,
+      env = { ...inherited, PATH: `${join(consumer, "node_modules", ".bin")}:${process.env.PATH}`, HOME: dir };
+    for (const [n, block] of all.entries()) {
+      const where = `${doc} line ${block.line}`;
+      if (block.lang === "text") continue;
+      if (block.flags.includes("norun")) {
+        notRun.push(where);
+        continue;
+      }
+      const lacking = block.flags.filter((f) => f in missing && missing[f as keyof typeof missing] !== "");
+      if (block.file?.endsWith(".bpf.c")) lacking.push(...(["clang", "bpf"] as const).filter((f) => missing[f]));
+      if (
+        lacking.length > 0 &&
+        !needs(false, `${where}: ${lacking.map((f) => missing[f as keyof typeof missing]).join("; ")}`)
+      )
+        continue;
+      if (block.file) {
+        writeFileSync(join(dir, block.file), `${block.code}\n`);
+        if (block.file.endsWith(".bpf.c")) {
+          const object = block.file.replace(/\.c$/, ".o");
+          run(
+            "clang",
+            [
+              "-target",
+              "bpf",
+              "-O2",
+              "-g",
+              "-Wall",
+              "-Werror",
+              "-I",
+              join(dir, "node_modules", "packet-traits", "bpf"),
+              "-I",
+              `/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
+              "-c",
+              block.file,
+              "-o",
+              object,
+            ],
+            dir,
+          );
+          run("node", ["-e", `require("packet-traits/xdp").BpfObject.load(${JSON.stringify(object)}).close()`], dir);
         }
-        if (block.file) {
-          writeFileSync(join(dir, block.file), `${block.code}\n`);
-          continue;
+        continue;
+      }
+      if (block.lang === "json") {
+        expect(() => JSON.parse(block.code), where).not.toThrow();
+      } else if (block.lang === "sh" || block.lang === "console") {
+        for (const step of block.code.split(/^\$ /m).slice(1)) {
+          const [command, ...expected] = step.split("\n");
+          const r = spawnSync("bash", ["-c", `exec 2>&1\n${command}`], {
+            cwd: dir,
+            encoding: "utf8",
+            env,
+            timeout: 120_000,
+          });
+          // tshark's warning when run as root is the machine's, not the document's
+          const output = r.stdout.split("\n").filter((l) => l !== ROOT_WARNING);
+          expect(`exit ${r.status}`, `${where}: $ ${command}\n${r.stdout}`).toBe("exit 0");
+          const shown = expected.filter((l, i) => l !== "" || i < expected.length - 1),
+            cut = shown.indexOf("...");
+          const want = cut < 0 ? shown : shown.slice(0, cut),
+            got = output.slice(0, cut < 0 ? output.length : cut).map((l) => l.trimEnd());
+          if (cut < 0) while (got.at(-1) === "") got.pop();
+          expect(got, `${where}: $ ${command}`).toEqual(want.map((l) => l.trimEnd()));
         }
-        if (block.lang === "json") {
-          expect(() => JSON.parse(block.code), where).not.toThrow();
-        } else if (block.lang === "sh" || block.lang === "console") {
-          for (const step of block.code.split(/^\$ /m).slice(1)) {
-            const [command, ...expected] = step.split("\n");
-            const output = run("bash", ["-c", command!], dir, {
-              PATH: `${join(consumer, "node_modules", ".bin")}:${process.env.PATH}`,
-            }).split("\n");
-            const shown = expected.filter((l, i) => l !== "" || i < expected.length - 1),
-              cut = shown.indexOf("...");
-            const want = cut < 0 ? shown : shown.slice(0, cut),
-              got = output.slice(0, cut < 0 ? output.length : cut).map((l) => l.trimEnd());
-            if (cut < 0) while (got.at(-1) === "") got.pop();
-            expect(got, `${where}: $ ${command}`).toEqual(want.map((l) => l.trimEnd()));
-          }
-        } else {
-          const file = join(dir, `block-${n}.mjs`);
-          writeFileSync(file, transformSync(block.code, { loader: "ts", format: "esm", target: "es2022" }).code);
-          try {
-            run("node", [file], dir);
-          } catch (error) {
-            throw new Error(`${where}: ${(error as { stderr?: string }).stderr ?? error}`);
-          }
+      } else if (block.lang === "ts" || block.lang === "js") {
+        const file = join(dir, `block-${n}.mjs`);
+        writeFileSync(
+          file,
+          block.lang === "js"
+            ? block.code
+            : transformSync(block.code, { loader: "ts", format: "esm", target: "es2022" }).code,
+        );
+        try {
+          if (block.flags.includes("netns")) inNetns(file, dir);
+          else run("node", [file], dir);
+        } catch (error) {
+          throw new Error(`${where}: ${(error as { stderr?: string }).stderr ?? error}`);
         }
       }
-    },
-    120_000,
-  );
+    }
+    // CLI.md's examples build the tests' sample capture
+    if (doc === "docs/CLI.md")
+      expect(readFileSync(join(dir, "in.pcap"))).toEqual(readFileSync(join(ROOT, "test", "fixtures", "sample.pcap")));
+  }, 300_000);
 });
 
-it("lists the blocks marked norun", () => {
-  console.log(`docs: blocks not run (marked norun): ${notRun.join(", ") || "none"}`);
-  expect(notRun.length).toBeLessThanOrEqual(1);
+it("runs every block but the README's first (the clone's own commands, which .ci/run runs)", () => {
+  expect(notRun).toEqual(["README.md line 3"]);
 });

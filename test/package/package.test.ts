@@ -1,9 +1,11 @@
 // The package as a user gets it: the packed tarball installed into a fresh consumer project, used from
 // ESM, CommonJS, strict Node-only TypeScript (no DOM lib), an esbuild bundle, Jest, Deno and Bun.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "esbuild";
+import { needs, onPath } from "../needs.js";
 import { ROOT, makeConsumer, run } from "./consumer.js";
 
 let dir = "";
@@ -102,6 +104,67 @@ describe("from the packed tarball", () => {
     expect(() => run("node", [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "."], ts)).not.toThrow();
   });
 
+  it.each([
+    ["bundler", "esnext"],
+    ["node16", "node16"],
+    ["node10", "commonjs"],
+  ])(
+    "TypeScript without @types/node or the DOM lib (lib es2022, skipLibCheck false), moduleResolution %s: every entry compiles",
+    (resolution, module) => {
+      // Before: Symbol.dispose (lib esnext or @types/node) and URL (DOM or Node) in the declarations;
+      // under node10, packet-traits/capture, /workers and /xdp did not resolve at all.
+      const ts = join(dir, `portable-${resolution}`);
+      mkdirSync(ts, { recursive: true });
+      writeFileSync(
+        join(ts, "main.ts"),
+        `import { createStore, PacketPool, TraitStore, defineTraits, type StoreKey } from "packet-traits";\nimport { CaptureReader, READER_BYTES } from "packet-traits/capture";\nimport { WorkerGroup, type BurstContext } from "packet-traits/workers";\nimport { BpfObject, XdpProgram } from "packet-traits/xdp";\nconst store: TraitStore = createStore(64);\nconst key: StoreKey = "packet_id";\nconst T = defineTraits({ vlan: { type: "u16", key: 7 } });\nconst vlan: number | undefined = T.vlan.get(store);\nstore[Symbol.dispose]();\nexport const out: unknown[] = [vlan, key, new PacketPool({ count: 1 }), new CaptureReader({ read: () => 0 }, new Uint8Array(READER_BYTES)), WorkerGroup, (ctx: BurstContext) => ctx.worker, BpfObject, XdpProgram];\n`,
+      );
+      writeFileSync(
+        join(ts, "tsconfig.json"),
+        JSON.stringify({
+          compilerOptions: {
+            strict: true,
+            noEmit: true,
+            target: "es2022",
+            lib: ["es2022"],
+            types: [],
+            module,
+            moduleResolution: resolution,
+            ignoreDeprecations: "6.0", // node10 is deprecated in TypeScript 6, still used by older toolchains
+            skipLibCheck: false,
+          },
+          files: ["main.ts"],
+        }),
+      );
+      expect(() => run("node", [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "."], ts)).not.toThrow();
+    },
+  );
+
+  it("packet-traits/xdp gives the paths of the shipped BPF objects, from import and require alike", () => {
+    const names = ["EXAMPLE_PROGRAM", "ORACLE_PROGRAM", "RECEIVE_PROGRAM"],
+      print = `console.log(JSON.stringify([${names.map((n) => `x.${n}`).join(", ")}]))`;
+    writeFileSync(join(dir, "paths.mjs"), `import * as x from "packet-traits/xdp";\n${print};\n`);
+    writeFileSync(join(dir, "paths.cjs"), `const x = require("packet-traits/xdp");\n${print};\n`);
+    const bpf = join(dir, "node_modules", "packet-traits", "bpf"),
+      want = ["example", "oracle", "receive"].map((name) => join(bpf, `${name}.bpf.o`));
+    // Before: no EXAMPLE_PROGRAM, and require's RECEIVE_PROGRAM pointed into dist/ (dist/bpf/receive.bpf.o).
+    expect(result(run("node", ["paths.mjs"], dir))).toEqual(want);
+    expect(result(run("node", ["paths.cjs"], dir))).toEqual(want);
+    for (const file of want) expect(readFileSync(file).subarray(0, 4)).toEqual(Buffer.from("\x7fELF", "latin1"));
+  });
+
+  it("ships no test hook, and no link to a repository that does not exist", () => {
+    const pkg = join(dir, "node_modules", "packet-traits");
+    const code = readdirSync(pkg, { recursive: true })
+      .map(String)
+      .filter((f) => /\.(c?js|mjs|d\.ts)$/.test(f));
+    expect(code.length).toBeGreaterThan(50);
+    // Before: dist/registry/pauses.js read PACKET_TRAITS_TEST_PAUSES (test/registry/paused.ts has it now).
+    expect(code.filter((f) => readFileSync(join(pkg, f), "utf8").includes("PACKET_TRAITS_TEST"))).toEqual([]);
+    const manifest = JSON.parse(readFileSync(join(pkg, "package.json"), "utf8"));
+    expect(["repository", "bugs", "homepage"].filter((field) => field in manifest)).toEqual([]);
+  });
+
   it.each(["esm", "cjs"] as const)("an esbuild bundle for Node (%s) keeps the WASM core", async (format) => {
     const entry = join(dir, format === "esm" ? "esm.mjs" : "cjs.cjs"),
       outfile = join(dir, `bundle.${format === "esm" ? "mjs" : "cjs"}`);
@@ -157,47 +220,52 @@ describe("from the packed tarball", () => {
   });
 });
 
-// Deno and Bun from their npm packages, installed next to the consumer (about 200 MB, 15 s).
+// Deno and Bun as found on PATH: nothing is downloaded during the tests. .ci/run installs both from
+// their npm packages (prebuilt binaries) before the tests; elsewhere a missing one is skipped, saying so.
+const deno = onPath("deno"),
+  bun = onPath("bun");
+
 describe("Deno and Bun", () => {
-  let tools = "";
-  beforeAll(() => {
-    tools = join(dir, "..", `${dir.split("/").at(-1)}-runtimes`);
-    mkdirSync(tools, { recursive: true });
-    writeFileSync(join(tools, "package.json"), "{}");
-    run("npm", ["install", "--no-audit", "--no-fund", "--silent", "deno@2", "bun@1"], tools);
-  }, 180_000);
-  afterAll(() => rmSync(tools, { recursive: true, force: true }));
+  it.runIf(needs(deno, "Deno: no deno on PATH (npm install -g deno@2; .ci/run installs it)"))(
+    "Deno runs it from npm, with no permissions (no --allow-read, no --allow-env)",
+    () => {
+      writeFileSync(join(dir, "esm.mjs"), ESM);
+      expect(result(run("deno", ["run", "--no-prompt", "esm.mjs"], dir, { NO_COLOR: "1" }))).toEqual(EXPECTED);
+    },
+  );
 
-  it("Deno runs it from npm, with no permissions (no --allow-read, no --allow-env)", () => {
-    writeFileSync(join(dir, "esm.mjs"), ESM);
-    const deno = join(tools, "node_modules", ".bin", "deno");
-    expect(existsSync(deno)).toBe(true);
-    expect(result(run(deno, ["run", "--no-prompt", "esm.mjs"], dir, { NO_COLOR: "1" }))).toEqual(EXPECTED);
-  });
-
-  it("Bun runs it, ESM and CommonJS", () => {
-    writeFileSync(join(dir, "esm.mjs"), ESM);
-    writeFileSync(join(dir, "cjs.cjs"), CJS);
-    const bun = join(tools, "node_modules", ".bin", "bun");
-    expect(result(run(bun, ["esm.mjs"], dir))).toEqual(EXPECTED);
-    expect(result(run(bun, ["cjs.cjs"], dir))).toEqual(EXPECTED);
-  });
+  it.runIf(needs(bun, "Bun: no bun on PATH (npm install -g bun@1; .ci/run installs it)"))(
+    "Bun runs it, ESM and CommonJS",
+    () => {
+      writeFileSync(join(dir, "esm.mjs"), ESM);
+      writeFileSync(join(dir, "cjs.cjs"), CJS);
+      expect(result(run("bun", ["esm.mjs"], dir))).toEqual(EXPECTED);
+      expect(result(run("bun", ["cjs.cjs"], dir))).toEqual(EXPECTED);
+    },
+  );
 });
 
-it("publint and @arethetypeswrong/cli (node16 profile) find nothing", () => {
+it("every package npm ci installs accepts the Node versions the package declares (no EBADENGINE)", () => {
+  // Before: puppeteer-core 25 and @puppeteer/browsers 3 asked for Node 22.12, and npm ci warned on Node 20.
+  const semver = createRequire(import.meta.url)("semver") as {
+    minVersion(range: string): { version: string };
+    satisfies(version: string, range: string): boolean;
+  };
+  const lock = JSON.parse(readFileSync(join(ROOT, "package-lock.json"), "utf8")) as {
+      packages: Record<string, { engines?: { node?: string } }>;
+    },
+    oldest = semver.minVersion(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).engines.node).version;
+  const refusing = Object.entries(lock.packages)
+    .filter(([path, { engines }]) => path !== "" && engines?.node && !semver.satisfies(oldest, engines.node))
+    .map(([path, { engines }]) => `${path}: node ${engines!.node}`);
+  expect(oldest).toBe("20.19.0");
+  expect(refusing).toEqual([]);
+});
+
+it("publint and @arethetypeswrong/cli (its default profile: node10 too) find nothing", () => {
   expect(run("node", [join(ROOT, "node_modules", "publint", "src", "cli.js"), "--strict"], ROOT)).toMatch(/All good/);
   expect(() =>
-    run(
-      "node",
-      [
-        join(ROOT, "node_modules", "@arethetypeswrong", "cli", "dist", "index.js"),
-        "--pack",
-        ".",
-        "--profile",
-        "node16",
-      ],
-      ROOT,
-    ),
+    run("node", [join(ROOT, "node_modules", "@arethetypeswrong", "cli", "dist", "index.js"), "--pack", "."], ROOT),
   ).not.toThrow();
   expect(readFileSync(join(ROOT, "LICENSE"), "utf8")).toMatch(/MIT License/);
 }, 120_000);

@@ -11,6 +11,7 @@ import {
   readFileSync,
   readdirSync,
   readlinkSync,
+  rmSync,
   statSync,
   symlinkSync,
   unlinkSync,
@@ -20,11 +21,16 @@ import {
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { KeyRegistry } from "packet-traits";
 import { expectError } from "../helpers.js";
+import { pausedPackage } from "./paused.js";
 
 const dir = mkdtempSync(join(tmpdir(), "traits-lifecycle-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** Where child processes run: "packet-traits" there is the package with the registry's pauses (see paused.ts). */
+const paused = pausedPackage();
+afterAll(() => paused.remove());
 let files = 0;
 /** A fresh file name in the test directory. */
 const fresh = (name: string) => join(dir, `${files++}-${name}`);
@@ -189,7 +195,7 @@ function registerInChild(
     execFile(
       process.execPath,
       ["-e", script],
-      { env: { ...process.env, PACKET_TRAITS_TEST_PAUSES: pauses }, timeout: 30_000 },
+      { cwd: paused.dir, env: { ...process.env, PACKET_TRAITS_TEST_PAUSES: pauses }, timeout: 30_000 },
       (error, stdout, stderr) => {
         if (error) return reject(new Error(`${name}: ${error.message}\n${stderr}`));
         resolve({ name, ...JSON.parse(stdout) });
@@ -313,7 +319,11 @@ describe("SharedKeyRegistry: a thread that dies holding the lock word", () => {
       const waited = Date.now() - started;
       const recovered = registry.recover(thread), again = registry.recover(thread);
       console.log(JSON.stringify({ thread, code: error?.code, message: error?.message, waited, recovered, again, after: registry.register("after", 4), entries: registry.entries() }));`;
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8", timeout: 20_000 });
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: paused.dir,
+      encoding: "utf8",
+      timeout: 20_000,
+    });
     expect(r.signal, `the process hung: ${r.stderr}`).toBeNull();
     const out = JSON.parse(r.stdout);
     expect(out.code).toBe("EBUSY");

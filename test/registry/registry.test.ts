@@ -1,12 +1,12 @@
 // The key registry: registration rules, config files, locking across processes, the
 // SharedArrayBuffer registry across worker threads, and strict stores.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Worker } from "node:worker_threads";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { KeyRegistry, PacketPool, SharedKeyRegistry, createStore } from "packet-traits";
 import { IMPLS, expectError } from "../helpers.js";
 
@@ -64,6 +64,21 @@ describe.each([
 
 describe("config files", () => {
   const dir = mkdtempSync(join(tmpdir(), "traits-registry-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("names that are Object.prototype's (constructor) are names like any other, through JSON, files and stores", () => {
+    const r = new KeyRegistry();
+    expect([r.register("constructor", 4), r.register("id", 8)]).toEqual([0, 1]);
+    const file = join(dir, "constructor.json");
+    r.save(file);
+    const back = KeyRegistry.load(file);
+    expect(back.entries()).toEqual(r.entries());
+    expect(KeyRegistry.fromJSON(r.toJSON()).lookup("constructor")).toEqual({ name: "constructor", key: 0, size: 4 });
+    expect(back.lookup("toString")).toBeUndefined();
+    const store = createStore(64, { registry: back }).set("constructor", 5, 4);
+    expect([store.get("constructor"), store.keys()]).toEqual([5, [0]]);
+    expectError(() => store.get("toString"), "EINVAL", /key name "toString" is not registered/);
+  });
 
   it("round-trip through save and load; saving leaves no temporary file", () => {
     const r = new KeyRegistry();

@@ -145,6 +145,78 @@ describe("defineTraits: declarations", () => {
     );
   });
 
+  it("a trait named constructor is that trait, never Object.prototype.constructor (issue 22 item 7)", () => {
+    for (const registry of [new KeyRegistry(), SharedKeyRegistry.create()]) {
+      // Before: set of another trait also set "constructor" (to Object), get returned Object, and a u32
+      // constructor threw "not a function".
+      const T = defineTraits({ constructor: "u32", id: "u64" }, { registry });
+      const store = createStore(64, { registry });
+      // (TypeScript gives every object literal Object's constructor: TS code needs this cast too.)
+      T.set(store, { id: 5n } as { id: bigint; constructor?: number });
+      expect(store.keys()).toEqual([T.id.key]);
+      expect([T.constructor.get(store), T.get(store)]).toEqual([undefined, { id: 5n }]);
+      T.constructor.set(store, 7);
+      expect(T.get(store)).toEqual({ constructor: 7, id: 5n });
+      expect(Object.getPrototypeOf(T)).toBe(null);
+      const pool = new PacketPool({ count: 2, registry }),
+        rx = pool.burst(2, { slots: 2 }).selectRange(0, 2);
+      expect(T.fields("id", "constructor").batchSet(pool, rx, { values: { id: 1n, constructor: 9 } })).toBe(2);
+      expect(T.fields("id").batchSet(pool, rx, { values: { id: 2n } })).toBe(2);
+      expect([T.constructor.batchGet(pool, rx), T.constructor.slot(rx, 1)]).toEqual([2, 9]);
+      expect(pool.traits(0).keys()).toEqual([T.constructor.key, T.id.key].sort((a, b) => a - b));
+    }
+    // A type that is a name of Object.prototype is no type.
+    expectError(() => defineTraits({ a: { type: "constructor" as "u16", key: 1 } }), "EINVAL", /type must be/);
+    expectError(
+      () => defineTraits({ a: "toString" as "u16" }, { registry: new KeyRegistry() }),
+      "EINVAL",
+      /type must be/,
+    );
+    // Names are registry names, with or without a registry: __proto__, toString, hasOwnProperty are not.
+    for (const name of ["__proto__", "toString", "hasOwnProperty"])
+      expectError(
+        () => defineTraits(JSON.parse(`{ "${name}": { "type": "u32", "key": 1 } }`)),
+        "EINVAL",
+        /^EINVAL: trait name ".*" must be 1 to 63 characters of \[a-z0-9_.-\], starting with a letter$/,
+      );
+  });
+
+  it("slot() outside the selection or the slots is a TraitsError, not a TypeError", () => {
+    const T = defineTraits({ id: { type: "u64", key: 1 }, seen: { type: "u32", key: 2 } }),
+      pool = new PacketPool({ count: 4 }),
+      rx = pool.burst(4, { slots: 2 }).selectRange(0, 3);
+    T.id.batchSet(pool, rx, 5n);
+    T.id.batchGet(pool, rx);
+    expect(T.id.slot(rx, 2)).toBe(5n);
+    expectError(
+      () => T.id.slot(rx, 999),
+      "EINVAL",
+      /^EINVAL: id.slot\(\): frame i of a burst of 3 must be an integer in 0..2, not 999$/,
+    );
+    expectError(() => T.id.slot(rx, 3), "EINVAL", /frame i of a burst of 3/);
+    expectError(() => T.seen.slot(rx, -1), "EINVAL", /frame i/);
+    expectError(
+      () => T.seen.slot(rx, 0, 2),
+      "EINVAL",
+      /^EINVAL: seen.slot\(\): slot of a burst of 2 slots must be an integer in 0..1, not 2$/,
+    );
+  });
+
+  it("a declaration that fails registers no name: all or nothing", () => {
+    for (const registry of [new KeyRegistry(), SharedKeyRegistry.create()]) {
+      registry.register("taken", 4, { key: 9 });
+      // Before: a and b stayed registered after the error on c.
+      expectError(() => defineTraits({ a: "u32", b: "u64", c: { type: "u16", key: 9 } }, { registry }), "EBUSY");
+      expectError(() => defineTraits({ a: "u32", taken: "u64" }, { registry }), "EEXIST");
+      expectError(() => defineTraits({ a: "u32", b: "x" as "u16" }, { registry }), "EINVAL", /type must be/);
+      expect(registry.entries().map((e) => e.name)).toEqual(["taken"]);
+      for (let i = 0; i < 62; i++) registry.register(`n${i}`, 2);
+      expectError(() => defineTraits({ a: "u32", b: "u32" }, { registry }), "ENOSPC"); // one key was free
+      expect(registry.lookup("a")).toBeUndefined();
+      expect(defineTraits({ a: "u32" }, { registry }).a.key).toBe(63);
+    }
+  });
+
   it("a SharedKeyRegistry works as well", () => {
     const registry = SharedKeyRegistry.create(),
       T = defineTraits({ x: "u32" }, { registry });
