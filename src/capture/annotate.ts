@@ -15,7 +15,7 @@ import { WasmCore } from "../core/wasm.js";
 import { PacketPool, type Field } from "../pool/pool.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, HardwareKey } from "../store/hardware.js";
 import type { Burst } from "../pool/burst.js";
-import { CaptureReader, keysText, type ByteSource, type KeyName } from "./capture.js";
+import { CaptureReader, SPB, keysText, type ByteSource, type KeyName } from "./capture.js";
 import { PcapngWriter, packetTicks, pipelineMemory, runPipeline, type ByteSink } from "./writer.js";
 import { TOEPLITZ_TABLE, rxHash } from "./rss.js";
 import { commentText, storeRows } from "./rows.js";
@@ -76,15 +76,17 @@ class Annotator {
   private readonly bytes: Uint8Array;
   private readonly values: Uint32Array;
   private readonly writer: PcapngWriter;
-  /** The burst's packets as read: record, data, lengths, options, output timestamp, VLAN tag. */
+  /** The burst's packets as read: record, data, lengths, options, drop count, output timestamp, VLAN tag (-1: none), no capture time (an SPB's). */
   private readonly interfaceId = new Uint32Array(BURST);
   private readonly dataAt = new Int32Array(BURST);
   private readonly captured = new Int32Array(BURST);
   private readonly original = new Uint32Array(BURST);
   private readonly optionsAt = new Int32Array(BURST);
   private readonly optionsEnd = new Int32Array(BURST);
+  private readonly dropCount = new Int32Array(BURST);
   private readonly ticks = new Uint32Array(2 * BURST);
   private readonly vlan = new Float64Array(BURST);
+  private readonly untimed = new Uint8Array(BURST);
   private readonly offset = new Float64Array(BURST);
   /** Byte order of the burst's section. */
   private littleEndian = true;
@@ -224,6 +226,7 @@ class Annotator {
     this.original[n] = reader.original;
     this.optionsAt[n] = reader.optionsAt;
     this.optionsEnd[n] = reader.optionsEnd;
+    this.dropCount[n] = reader.dropCount;
     this.offset[n] = reader.offset;
     const slot = 2 * n * slots,
       id = this.packets;
@@ -243,7 +246,10 @@ class Annotator {
       hash,
       hash + 2,
     );
-    reader.timestampNs(values, hash + 4);
+    // A simple packet block has no capture time: its store gets none (the slot is deleted after the burst's set).
+    this.untimed[n] = reader.type === SPB ? 1 : 0;
+    if (this.untimed[n]) values[hash + 4] = values[hash + 5] = 0;
+    else reader.timestampNs(values, hash + 4);
     packetTicks(reader, this.ticks, 2 * n);
     this.n++;
     this.packets++;
@@ -263,6 +269,7 @@ class Annotator {
       );
     }
     for (let i = 0; i < n; i++) {
+      if (this.untimed[i]) pool.traits(i).delete(HardwareKey.RX_TIMESTAMP);
       const vlan = this.vlan[i]!;
       if (vlan < 0) continue;
       const store = pool.traits(i);
@@ -284,7 +291,7 @@ class Annotator {
   private packet(i: number): void {
     const { pool } = this,
       frame = pool.base + i * FRAME_SIZE,
-      size = this.vlan[i]! < 0 ? this.storeSize : pool.traits(i).size;
+      size = this.vlan[i]! < 0 && !this.untimed[i] ? this.storeSize : pool.traits(i).size;
     const comments = this.options.comment
       ? [this.encoder.encode(commentText(storeRows(pool.traits(i), this.names)))]
       : NO_COMMENTS;
@@ -301,6 +308,7 @@ class Annotator {
       frame,
       size,
       comments,
+      this.dropCount[i],
     );
   }
 }

@@ -51,7 +51,7 @@ export class CaptureReader {
   offset = 0;
   at = 0;
   length = 0;
-  /** pcapng block type of the current record (EPB for a pcap record). */
+  /** pcapng block type of the current record (EPB for a pcap record; SPB and OPB are packets too). */
   type = 0;
   /** The current packet: its index (from 0), data position in the buffer, captured and original lengths, interface. */
   packet = -1;
@@ -59,12 +59,14 @@ export class CaptureReader {
   captured = 0;
   original = 0;
   interfaceId = 0;
-  /** Timestamp as read: pcapng ticks (high, low words); pcap seconds and fraction (µs or ns). */
+  /** Timestamp as read: pcapng ticks (high, low words); pcap seconds and fraction (µs or ns); 0 for an SPB, which has none. */
   tsHigh = 0;
   tsLow = 0;
   /** The packet's options in the buffer: [optionsAt, optionsEnd) (pcapng). */
   optionsAt = 0;
   optionsEnd = 0;
+  /** The packet's drop count: an OPB's (what an EPB carries as the epb_dropcount option); -1 for none. */
+  dropCount = -1;
   /** Byte order of the current section. */
   littleEndian = true;
   /** Interfaces of the current section (pcap: the file's one). */

@@ -9,20 +9,27 @@ export const TRAITS_OPTION = 2989;
 export const KEYS_OPTION = 2988;
 /** The Private Enterprise Number our options are filed under: IANA's PEN for documentation (no PEN is assigned to this project). */
 export const TRAITS_PEN = 32473;
-/** pcapng option codes: end of options, comment, and the interface options the reader uses. */
+/** pcapng option codes: end of options, comment, the packet's drop count (EPB), and the interface options the reader uses. */
 export const OPT_END = 0,
   OPT_COMMENT = 1,
+  EPB_DROPCOUNT = 4,
   IF_TSRESOL = 9,
   IF_FCSLEN = 13,
   IF_TSOFFSET = 14;
-/** pcapng block types (SHB, IDB, SPB, EPB) and the section header's byte-order magic. */
+/** pcapng block types (SHB, IDB, the obsolete packet block OPB, SPB, EPB) and the section header's byte-order magic. */
 export const SHB = 0x0a0d0d0a,
   IDB = 1,
+  OPB = 2,
   SPB = 3,
   EPB = 6,
   BYTE_ORDER_MAGIC = 0x1a2b3c4d;
-/** Largest record (pcap record or pcapng block) read: a 16 MiB jumbo is fine, a corrupt 4 GiB length is refused before any allocation. */
-export const MAX_RECORD = 16 * 2 ** 20;
+/** Largest captured length of a packet (pcap record, EPB, SPB, OPB): a 16 MiB packet is fine, a corrupt 4 GiB length is refused before any allocation. */
+export const MAX_PACKET = 16 * 2 ** 20;
+/**
+ * Largest record (pcap record or pcapng block): a maximal packet and 64 KiB for its header and
+ * options, so that a maximal packet with our traits option is still a record the reader takes.
+ */
+export const MAX_RECORD = MAX_PACKET + 65536;
 
 /** What CaptureReader.next() found. */
 export const END = 0,
@@ -38,4 +45,6 @@ export interface Interface {
   /** Ticks per second, and the offset in seconds added to timestamps (if_tsoffset). */
   ticksPerSecond: bigint;
   offsetSeconds: bigint;
+  /** The interface's snap length (0: none), which bounds a simple packet block's data. */
+  snapLength: number;
 }

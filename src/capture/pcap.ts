@@ -3,7 +3,7 @@
  * CaptureReader reads them; and writePcap, which makes test captures.
  */
 import type { CaptureReader } from "./capture.js";
-import { EPB, MAX_RECORD, PACKET, STALL } from "./format.js";
+import { EPB, MAX_PACKET, PACKET, STALL } from "./format.js";
 
 /** The four magics: µs and ns, each in both byte orders (as read big-endian). */
 const MAGICS = [0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1];
@@ -36,6 +36,7 @@ export function readPcapHeader(r: CaptureReader): void {
       nsPerTick: r.nanoseconds ? 1 : 1000,
       ticksPerSecond: r.nanoseconds ? 1_000_000_000n : 1_000_000n,
       offsetSeconds: 0n,
+      snapLength: r.snapLength,
     },
   ];
   r.pos = at + 24;
@@ -45,8 +46,8 @@ export function readPcapHeader(r: CaptureReader): void {
 export function readPcapRecord(r: CaptureReader, mayMove: boolean): number {
   const captured = r.u32(r.pos + 8),
     offset = r.offsetOf(r.pos);
-  if (16 + captured > MAX_RECORD)
-    r.bad(offset + 8, `captured length ${captured} is over the ${MAX_RECORD}-byte limit of a record`);
+  if (captured > MAX_PACKET)
+    r.bad(offset + 8, `captured length ${captured} is over the ${MAX_PACKET}-byte limit of a packet`);
   if (!r.ensure(16 + captured, mayMove)) return STALL;
   const at = r.pos;
   if (r.filled - at < 16 + captured)
@@ -66,6 +67,7 @@ export function readPcapRecord(r: CaptureReader, mayMove: boolean): number {
   r.tsHigh = r.u32(at);
   r.tsLow = fraction;
   r.optionsAt = r.optionsEnd = at + 16 + captured;
+  r.dropCount = -1;
   r.pos = at + 16 + captured;
   return PACKET;
 }

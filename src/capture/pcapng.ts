@@ -10,7 +10,9 @@ import {
   IDB,
   IF_TSOFFSET,
   IF_TSRESOL,
+  MAX_PACKET,
   MAX_RECORD,
+  OPB,
   OPT_END,
   PACKET,
   SHB,
@@ -21,9 +23,13 @@ import {
 /** Bytes of an option whose value has `length` bytes: its header and its value padded to 4 bytes. */
 export const optionSize = (length: number): number => 4 + length + ((4 - (length % 4)) % 4);
 
+/** Bytes of a packet's data in a block: `captured` padded to 4 bytes. */
+const padded = (captured: number): number => captured + ((4 - (captured % 4)) % 4);
+
 /**
- * Reads the block at the reader's first unread byte (its 12-byte start is there): PACKET (an EPB),
- * BLOCK (any other), or STALL. Throws EBADMSG for a malformed block.
+ * Reads the block at the reader's first unread byte (its 12-byte start is there): PACKET (an EPB,
+ * SPB or OPB: the packets Wireshark numbers), BLOCK (any other), or STALL. Throws EBADMSG for a
+ * malformed block.
  */
 export function readBlock(r: CaptureReader, mayMove: boolean): number {
   const offset = r.offsetOf(r.pos),
@@ -51,9 +57,9 @@ export function readBlock(r: CaptureReader, mayMove: boolean): number {
   r.pos = at + length;
   if (type === SHB) return section(r, at, offset, length);
   if (type === IDB) return interfaceBlock(r, at, offset, length);
-  if (type === EPB) return enhanced(r, at, offset, length);
-  if (type === SPB && r.interfaces.length === 0)
-    r.bad(offset, "simple packet block before any interface description block");
+  if (type === EPB) return packet(r, at, offset, length, false);
+  if (type === SPB) return simple(r, at, offset, length);
+  if (type === OPB) return packet(r, at, offset, length, true);
   return BLOCK;
 }
 
@@ -82,18 +88,26 @@ function interfaceBlock(r: CaptureReader, at: number, offset: number, length: nu
     nsPerTick: whole ? 10 ** (9 - res) : 0,
     ticksPerSecond,
     offsetSeconds,
+    snapLength: r.u32(at + 12),
   });
   return BLOCK;
 }
 
-function enhanced(r: CaptureReader, at: number, offset: number, length: number): number {
-  if (length < 32) r.bad(offset + 4, "enhanced packet block shorter than 32 bytes");
-  const interfaceId = r.u32(at + 8),
+/**
+ * An Enhanced Packet Block, or an Obsolete Packet Block (`obsolete`: a 16-bit interface and a 16-bit
+ * drop count where the EPB has a 32-bit interface; the same fields otherwise).
+ */
+function packet(r: CaptureReader, at: number, offset: number, length: number, obsolete: boolean): number {
+  const name = obsolete ? "obsolete" : "enhanced";
+  if (length < 32) r.bad(offset + 4, `${name} packet block shorter than 32 bytes`);
+  const interfaceId = obsolete ? r.u16(at + 8) : r.u32(at + 8),
     captured = r.u32(at + 20);
   if (interfaceId >= r.interfaces.length)
     r.bad(offset + 8, `interface ${interfaceId} is not described before this packet`);
-  const dataEnd = at + 28 + captured + ((4 - (captured % 4)) % 4);
-  if (28 + captured > length - 4 || dataEnd > at + length - 4)
+  if (captured > MAX_PACKET)
+    r.bad(offset + 20, `captured length ${captured} is over the ${MAX_PACKET}-byte limit of a packet`);
+  const dataEnd = at + 28 + padded(captured);
+  if (dataEnd > at + length - 4)
     r.bad(offset + 20, `captured length ${captured} runs past the block (${length - 32} bytes of data room)`);
   checkOptions(r, dataEnd, at + length - 4, offset - at);
   r.packet++;
@@ -105,6 +119,38 @@ function enhanced(r: CaptureReader, at: number, offset: number, length: number):
   r.tsLow = r.u32(at + 16);
   r.optionsAt = dataEnd;
   r.optionsEnd = at + length - 4;
+  // An OPB's drop count of 0xFFFF means unknown (Wireshark shows no drop count then).
+  const drops = obsolete ? r.u16(at + 10) : -1;
+  r.dropCount = drops === 0xffff ? -1 : drops;
+  return PACKET;
+}
+
+/**
+ * A Simple Packet Block: a packet of interface 0 without a timestamp or options, whose captured
+ * length is its original length bounded by the interface's snap length, and which must fill the
+ * block exactly (as Wireshark requires).
+ */
+function simple(r: CaptureReader, at: number, offset: number, length: number): number {
+  const iface = r.interfaces[0];
+  if (!iface) r.bad(offset, "simple packet block before any interface description block");
+  if (length < 16) r.bad(offset + 4, "simple packet block shorter than 16 bytes");
+  const original = r.u32(at + 8),
+    captured = iface.snapLength > 0 ? Math.min(original, iface.snapLength) : original;
+  if (captured > MAX_PACKET)
+    r.bad(offset + 8, `captured length ${captured} is over the ${MAX_PACKET}-byte limit of a packet`);
+  if (16 + padded(captured) !== length)
+    r.bad(
+      offset + 4,
+      `simple packet block of ${length} bytes does not hold exactly its ${captured}-byte packet (original length ${original}, snap length ${iface.snapLength}): ${16 + padded(captured)} bytes`,
+    );
+  r.packet++;
+  r.dataAt = at + 12;
+  r.captured = captured;
+  r.original = original;
+  r.interfaceId = 0;
+  r.tsHigh = r.tsLow = 0;
+  r.optionsAt = r.optionsEnd = at + length - 4;
+  r.dropCount = -1;
   return PACKET;
 }
 

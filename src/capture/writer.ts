@@ -11,6 +11,7 @@ import {
   END,
   STALL,
   EPB,
+  EPB_DROPCOUNT,
   IDB,
   IF_FCSLEN,
   IF_TSRESOL,
@@ -242,8 +243,9 @@ export class PcapngWriter {
 
   /**
    * Writes an EPB: interface, timestamp ticks (high, low words), original length, the captured
-   * bytes[dataAt, dataAt + captured), the options in bytes[optionsAt, optionsEnd) but ours, our
-   * traits option with the store bytes[storeAt, storeAt + storeSize), and each comment (UTF-8).
+   * bytes[dataAt, dataAt + captured), the options in bytes[optionsAt, optionsEnd) but ours, the drop
+   * count as epb_dropcount unless it is -1 (an OPB's, as Wireshark converts it), our traits option
+   * with the store bytes[storeAt, storeAt + storeSize), and each comment (UTF-8).
    */
   packet(
     le: boolean,
@@ -258,11 +260,12 @@ export class PcapngWriter {
     storeAt: number,
     storeSize: number,
     comments: readonly Uint8Array[],
+    dropCount = -1,
   ): void {
     const { bytes } = this;
     let commentBytes = 0;
     for (const c of comments) commentBytes += c.length + 7;
-    this.room(32 + captured + 3 + (optionsEnd - optionsAt) + 12 + storeSize + 3 + commentBytes + 8);
+    this.room(32 + captured + 3 + (optionsEnd - optionsAt) + 12 + 12 + storeSize + 3 + commentBytes + 8);
     const start = this.pos;
     let at = start + 8;
     this.u32(at, interfaceId, le);
@@ -274,6 +277,12 @@ export class PcapngWriter {
     this.copy(at, dataAt, captured);
     at = this.pad(at + captured, captured);
     at = this.copyOptions(at, optionsAt, optionsEnd, le, TRAITS_OPTION);
+    if (dropCount >= 0) {
+      this.u16(at, EPB_DROPCOUNT, le);
+      this.u16(at + 2, 8, le);
+      this.view.setBigUint64(at + 4, BigInt(dropCount), le);
+      at += 12;
+    }
     at = this.ourOption(at, le, TRAITS_OPTION, storeAt, storeSize);
     for (const comment of comments) {
       this.u16(at, OPT_COMMENT, le);

@@ -182,12 +182,13 @@ class XdpRun {
   private readonly names: Map<number, string>;
   private readonly encoder = new TextEncoder();
   readonly counts = new Map<string, number>();
-  /** The burst's packets as read: input length, original length, interface, options, timestamp ticks, byte order. */
+  /** The burst's packets as read: input length, original length, interface, options, drop count, timestamp ticks, byte order. */
   private readonly captured = new Int32Array(BURST);
   private readonly original = new Uint32Array(BURST);
   private readonly interfaceId = new Uint32Array(BURST);
   private readonly optionsAt = new Int32Array(BURST);
   private readonly optionsEnd = new Int32Array(BURST);
+  private readonly dropCount = new Int32Array(BURST);
   private readonly ticks = new Uint32Array(2 * BURST);
   private littleEndian = true;
   private n = 0;
@@ -244,6 +245,7 @@ class XdpRun {
     this.interfaceId[n] = reader.interfaceId;
     this.optionsAt[n] = reader.optionsAt;
     this.optionsEnd[n] = reader.optionsEnd;
+    this.dropCount[n] = reader.dropCount;
     packetTicks(reader, this.ticks, 2 * n);
     this.n++;
     this.packets++;
@@ -286,6 +288,7 @@ class XdpRun {
         this.scratch,
         store.size,
         comments,
+        this.dropCount[i],
       );
     }
     this.n = 0;
