@@ -5,7 +5,7 @@
  * packet). This module holds what both formats share: the buffer, the current record, timestamps.
  */
 import { TraitsError } from "../core/errors.js";
-import { END, MAX_RECORD, SHB, STALL, TRAITS_PEN, type Interface } from "./format.js";
+import { END, MAX_RECORD, MORE, SHB, STALL, TRAITS_PEN, type Interface } from "./format.js";
 import { isPcapMagic, readPcapHeader, readPcapRecord } from "./pcap.js";
 import { customOption, readBlock } from "./pcapng.js";
 import { mulAdd } from "./time.js";
@@ -25,6 +25,15 @@ export interface ByteSource {
   read(into: Uint8Array, at: number, length: number): number;
 }
 
+/**
+ * Where a capture's bytes come from, asynchronously (a file read between turns of the event loop, a
+ * pipe, a stream): read() fills into[at, at + length) and resolves to how many bytes it read, 0 at
+ * the end. A read waiting for input ends early, rejecting with the signal's reason, once `signal` aborts.
+ */
+export interface AsyncByteSource {
+  read(into: Uint8Array, at: number, length: number, signal?: AbortSignal): Promise<number>;
+}
+
 /** A ByteSource over bytes in memory. */
 export function bytesSource(bytes: Uint8Array): ByteSource {
   let next = 0;
@@ -39,10 +48,12 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
 }
 
 /**
- * Reads a capture record by record from `source` through bytes[from, from + READER_BYTES) of a
- * buffer (typically WebAssembly memory, so that records can be copied in place). After next() the
- * fields describe the current record; its bytes stay where they are until next(true) (which may
- * move the unread tail to the front of the buffer to make room).
+ * Reads a capture record by record through bytes[from, from + READER_BYTES) of a buffer (typically
+ * WebAssembly memory, so that records can be copied in place), from `source`, or, without one, from
+ * what it is fed: next() then returns MORE when a record is not all in the buffer yet, and the input
+ * goes to room() and received() (so that reads can be asynchronous, or chunks pushed as they come).
+ * After next() the fields describe the current record; its bytes stay where they are until
+ * next(true) or room() (which may move the unread tail to the front of the buffer to make room).
  */
 export class CaptureReader {
   /** "pcap" or "pcapng", known after the first next(). */
@@ -85,9 +96,11 @@ export class CaptureReader {
   private eof = false;
   /** Capture offset of bytes[from]. */
   private base = 0;
+  /** Bytes from pos the record that returned MORE needs. */
+  private need = 0;
 
   constructor(
-    private readonly source: ByteSource,
+    private readonly source: ByteSource | undefined,
     readonly bytes: Uint8Array,
     private readonly from = 0,
   ) {
@@ -96,17 +109,20 @@ export class CaptureReader {
   }
 
   /**
-   * Advances to the next record: PACKET (a pcap record or an EPB), BLOCK (any other pcapng block,
-   * the SHB and IDBs included), END, or, when `mayMove` is false and the record is not all in the
-   * buffer yet, STALL (nothing consumed: call again with true once the current records are used).
-   * Throws EBADMSG for a malformed or truncated record.
+   * Advances to the next record: PACKET (a pcap record, or an EPB, SPB or OPB), BLOCK (any other
+   * pcapng block, the SHB and IDBs included), END, or, when the record is not all in the buffer yet,
+   * STALL (with a source and `mayMove` false: call again with true once the current records are
+   * used) or MORE (without a source: feed it through room() and received(), then call again).
+   * Nothing is consumed by STALL or MORE. Throws EBADMSG for a malformed or truncated record.
    */
   next(mayMove: boolean): number {
     if (this.format === undefined) return this.start();
     const need = this.format === "pcap" ? 16 : 12;
-    if (!this.ensure(1, mayMove)) return STALL;
+    let wait = this.ensure(1, mayMove);
+    if (wait !== 0) return wait;
     if (this.filled === this.pos) return END;
-    if (!this.ensure(need, mayMove)) return STALL;
+    wait = this.ensure(need, mayMove);
+    if (wait !== 0) return wait;
     if (this.filled - this.pos < need)
       this.bad(
         this.offsetOf(this.pos),
@@ -120,16 +136,33 @@ export class CaptureReader {
     return this.pos;
   }
 
-  /** @internal Buffer index after the last byte read from the source. */
+  /** Buffer index after the last byte of input: where input goes (see room()). */
   get unreadEnd(): number {
     return this.filled;
   }
 
-  /** @internal Reads more of the source after the unread bytes (moving them to the front if need be); false at its end. */
-  more(): boolean {
-    const unread = this.filled - this.pos;
-    this.ensure(unread + 1, true);
-    return this.filled - this.pos > unread;
+  /**
+   * Where the next input goes, for a reader without a source: makes room after the unread bytes
+   * (moving them to the front of the buffer once a chunk has been read past, or when the record
+   * waiting for input would not fit) and returns how many bytes to write at unreadEnd: at least 1
+   * after next() returned MORE, at most what the record waiting needs or a chunk, whichever is more.
+   * Call it only once the current records are used (their bytes may move).
+   */
+  room(): number {
+    const end = this.from + READER_BYTES;
+    if (this.pos > this.from && (this.pos + this.need > end || this.pos - this.from >= READ_CHUNK)) {
+      this.bytes.copyWithin(this.from, this.pos, this.filled);
+      this.base += this.pos - this.from;
+      this.filled -= this.pos - this.from;
+      this.pos = this.from;
+    }
+    return Math.min(end - this.filled, Math.max(READ_CHUNK, this.need - (this.filled - this.pos)));
+  }
+
+  /** Takes `n` bytes of input written at unreadEnd (at most room()); 0 means the input has ended. */
+  received(n: number): void {
+    if (n === 0) this.eof = true;
+    this.filled += n;
   }
 
   /** @internal Takes `packets` pcap records that a fast path consumed, up to buffer index `at` (at most unreadEnd), as read. */
@@ -148,14 +181,21 @@ export class CaptureReader {
     throw new TraitsError("EBADMSG", `byte offset ${offset}: ${message}`);
   }
 
-  /** @internal Makes n bytes from pos available if the capture has them; false if that needs moving bytes and mayMove is false. */
-  ensure(n: number, mayMove: boolean): boolean {
-    if (this.filled - this.pos >= n || this.eof) return true;
+  /**
+   * @internal Makes n bytes from pos available if the capture has them: 0 once they are (or the
+   * input has ended); MORE without a source; STALL if that needs moving bytes and mayMove is false.
+   */
+  ensure(n: number, mayMove: boolean): number {
+    if (this.filled - this.pos >= n || this.eof) return 0;
+    if (!this.source) {
+      this.need = n;
+      return MORE;
+    }
     const end = this.from + READER_BYTES;
     // The unread tail moves to the front when the record would not fit, and once a chunk has been
     // consumed (so that the buffer's first two chunks are all the memory a stream of small records touches).
     if (this.pos > this.from && (this.pos + n > end || this.pos - this.from >= READ_CHUNK)) {
-      if (!mayMove) return false;
+      if (!mayMove) return STALL;
       this.bytes.copyWithin(this.from, this.pos, this.filled);
       this.base += this.pos - this.from;
       this.filled -= this.pos - this.from;
@@ -173,7 +213,7 @@ export class CaptureReader {
       }
       this.filled += got;
     }
-    return true;
+    return 0;
   }
 
   /** @internal The u32 at buffer index `at`, in the section's byte order. */
@@ -188,7 +228,7 @@ export class CaptureReader {
 
   /** Reads the file header: pcap's 24 bytes, or recognises a pcapng SHB (read as the first BLOCK). */
   private start(): number {
-    this.ensure(24, true);
+    if (this.ensure(24, true) === MORE) return MORE;
     const left = this.filled - this.pos;
     if (left < 4) this.bad(0, `${left} bytes is too short for a capture`);
     const magic = this.view.getUint32(this.pos, true);

@@ -31,11 +31,12 @@ export const MAX_PACKET = 16 * 2 ** 20;
  */
 export const MAX_RECORD = MAX_PACKET + 65536;
 
-/** What CaptureReader.next() found. */
+/** What CaptureReader.next() found (MORE: a reader without a source needs input; see CaptureReader.room()). */
 export const END = 0,
   PACKET = 1,
   BLOCK = 2,
-  STALL = 3;
+  STALL = 3,
+  MORE = 4;
 
 /** An interface of a pcapng section (or the one of a pcap file). */
 export interface Interface {

@@ -1,13 +1,19 @@
 /**
- * Files for the capture pipeline, synchronously and in large chunks: a source reading a file or
- * stdin, and an output that never loses data: a new file is written as a temporary file in the
- * target's directory and renamed over the target only when complete; on any error the target is
- * untouched and the temporary file removed. Every fs error becomes a FileError naming the path the
- * user gave (never the temporary one).
+ * Files for the capture pipeline, in large chunks: an input reading a file or stdin (synchronously,
+ * or between turns of the event loop so that signals are handled), and an output that never loses
+ * data: a new file is written as a temporary file in the target's directory and renamed over the
+ * target only when complete; on any error, or a signal (stopOnSignals), the target is untouched and
+ * the temporary file removed. Every fs error becomes a FileError naming the path the user gave
+ * (never the temporary one).
  */
 import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { Socket } from "node:net";
+import { constants } from "node:os";
 import { basename, dirname, join } from "node:path";
-import type { ByteSource } from "./capture.js";
+import type { Readable } from "node:stream";
+import { ReadStream, isatty } from "node:tty";
+import { onStopSignals } from "../cli/signals.js";
+import type { AsyncByteSource, ByteSource } from "./capture.js";
 
 /** An fs error as the user should read it: `code` is the errno name (ENOSPC), the message names the user's path. */
 export class FileError extends Error {
@@ -42,30 +48,177 @@ function retrying<T>(call: () => T): T {
   }
 }
 
-/** The input of a command: a file, or `-` for the descriptor `stdin`. Throws FileError. */
-export function openInput(path: string, stdin = 0): { source: ByteSource; close(): void } {
-  let fd: number;
+/**
+ * The input of a command: a file, or `-` for the descriptor `stdin`. `source` reads it synchronously;
+ * `input` between turns of the event loop: a file (or a device) a chunk at a time, a pipe, FIFO,
+ * socket or terminal as a stream (so that a read waiting for data does not block the process, and
+ * ends when its signal aborts). Use one of them, not both. Throws FileError.
+ */
+export function openInput(path: string, stdin = 0): { source: ByteSource; input: AsyncByteSource; close(): void } {
+  let fd: number, stream: boolean;
   try {
     fd = path === "-" ? stdin : openSync(path, "r");
-    if (fstatSync(fd).isDirectory())
+    const stat = fstatSync(fd);
+    if (stat.isDirectory())
       throw Object.assign(new Error("EISDIR: illegal operation on a directory"), { code: "EISDIR", syscall: "read" });
+    stream = stat.isFIFO() || stat.isSocket() || isatty(fd);
   } catch (error) {
     throw FileError.from(error, `cannot read ${path}`);
   }
-  return {
-    source: {
-      read(into, at, length) {
-        try {
-          return retrying(() => readSync(fd, into, at, length, null));
-        } catch (error) {
-          throw FileError.from(error, `cannot read ${path}`);
-        }
-      },
-    },
-    close() {
-      if (path !== "-") closeSync(fd);
+  const source: ByteSource = {
+    read(into, at, length) {
+      try {
+        return retrying(() => readSync(fd, into, at, length, null));
+      } catch (error) {
+        throw FileError.from(error, `cannot read ${path}`);
+      }
     },
   };
+  let reader: (AsyncByteSource & { close(): void }) | undefined;
+  const input: AsyncByteSource = stream
+    ? {
+        read(into, at, length, signal) {
+          reader ??= streamInput(
+            isatty(fd) ? new ReadStream(fd) : new Socket({ fd, readable: true, writable: false }),
+            path,
+          );
+          return reader.read(into, at, length, signal);
+        },
+      }
+    : {
+        // A file never keeps a read waiting: each chunk is read at once, then the event loop turns (signals arrive).
+        read: (into, at, length) =>
+          new Promise((resolve, reject) => {
+            try {
+              const n = source.read(into, at, length);
+              setImmediate(() => resolve(n));
+            } catch (error) {
+              reject(error);
+            }
+          }),
+      };
+  return {
+    source,
+    input,
+    close() {
+      reader?.close();
+      if (path !== "-" && !reader) closeSync(fd);
+    },
+  };
+}
+
+/** An AsyncByteSource over a stream (a pipe, a socket, a terminal): its chunks copied as they come; close() destroys it. */
+function streamInput(stream: Readable, path: string): AsyncByteSource & { close(): void } {
+  let chunk: Buffer | null = null,
+    used = 0,
+    ended = false,
+    failure: unknown,
+    wake: (() => void) | undefined;
+  const woken = () => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  stream.on("readable", woken);
+  stream.on("end", () => {
+    ended = true;
+    woken();
+  });
+  stream.on("error", (error) => {
+    failure = error;
+    woken();
+  });
+  return {
+    async read(into, at, length, signal) {
+      for (;;) {
+        if (chunk && used < chunk.length) {
+          const n = Math.min(length, chunk.length - used);
+          into.set(chunk.subarray(used, used + n), at);
+          used += n;
+          return n;
+        }
+        if (failure !== undefined) throw FileError.from(failure, `cannot read ${path}`);
+        signal?.throwIfAborted();
+        chunk = stream.read() as Buffer | null;
+        used = 0;
+        if (chunk || ended) {
+          if (!chunk) return 0;
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          signal?.addEventListener("abort", woken, { once: true });
+        });
+        signal?.removeEventListener("abort", woken);
+      }
+    },
+    close() {
+      stream.destroy();
+    },
+  };
+}
+
+/** A command stopped by SIGINT, SIGTERM or SIGHUP: one line for the user, and the exit code a shell gives for the signal (128 + its number). */
+export class StopError extends Error {
+  readonly exitCode: number;
+
+  constructor(
+    readonly signal: NodeJS.Signals,
+    message: string,
+  ) {
+    super(`stopped by ${signal}: ${message}`);
+    this.name = "StopError";
+    this.exitCode = 128 + (constants.signals[signal] ?? 0);
+  }
+}
+
+/**
+ * Stops a command that writes `target`: on SIGINT, SIGTERM or SIGHUP the returned AbortSignal aborts
+ * with a StopError (the command then removes its temporary file and leaves the target as it was);
+ * off() removes the handlers. Install it before the output is opened (a signal before then ends the
+ * process as usual, with no file to remove), and call off() at once if the output is written in place
+ * (stdout, a FIFO): with nothing to protect, the signals keep their default action there, so that a
+ * command blocked on a full pipe still ends at once.
+ */
+export function stopOnSignals(target: string): { signal: AbortSignal; off(): void } {
+  const controller = new AbortController();
+  const off = onStopSignals((signal) => controller.abort(new StopError(signal, `${target} left as it was`)));
+  return { signal: controller.signal, off };
+}
+
+/**
+ * Runs a transform of the capture `inputPath` (`-`: the descriptor io.stdin) into `outputPath` (`-`:
+ * io.stdout) so that nothing is lost: `run` reads `input` and writes `sink`; the output is committed
+ * (renamed into place) when it resolves, and removed, leaving the target as it was, when it rejects or
+ * a signal stops it (see stopOnSignals: `signal` then aborts, and `run` must end). Resolves to what
+ * `run` resolves to; rejects with FileError, StopError, or what `run` rejects with.
+ */
+export async function transform<T>(
+  inputPath: string,
+  outputPath: string,
+  io: { stdin: number; stdout: number },
+  run: (input: AsyncByteSource, sink: Output, signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const input = openInput(inputPath, io.stdin);
+  try {
+    const stop = stopOnSignals(outputPath);
+    try {
+      const sink = Output.open(outputPath, io.stdout);
+      if (!sink.temporary) stop.off();
+      try {
+        const result = await run(input.input, sink, stop.signal);
+        sink.commit();
+        return result;
+      } catch (error) {
+        sink.abort();
+        throw error;
+      }
+    } finally {
+      stop.off();
+    }
+  } finally {
+    input.close();
+  }
 }
 
 /** Writes bytes[at, at + length) to fd completely. */
@@ -86,7 +239,8 @@ export class Output {
   private constructor(
     private readonly target: string,
     private readonly fd: number,
-    private readonly temporary: string | undefined,
+    /** The temporary file renamed over the target by commit(), if the target is written that way. */
+    readonly temporary: string | undefined,
   ) {}
 
   /** Opens the output for `target`. */

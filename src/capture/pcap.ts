@@ -3,7 +3,7 @@
  * CaptureReader reads them; and writePcap, which makes test captures.
  */
 import type { CaptureReader } from "./capture.js";
-import { EPB, MAX_PACKET, PACKET, STALL } from "./format.js";
+import { EPB, MAX_PACKET, PACKET } from "./format.js";
 
 /** The four magics: µs and ns, each in both byte orders (as read big-endian). */
 const MAGICS = [0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1];
@@ -42,13 +42,14 @@ export function readPcapHeader(r: CaptureReader): void {
   r.pos = at + 24;
 }
 
-/** Reads the record at the reader's first unread byte (its 16-byte header is there): PACKET, or STALL. Throws EBADMSG. */
+/** Reads the record at the reader's first unread byte (its 16-byte header is there): PACKET, or STALL or MORE (see next()). Throws EBADMSG. */
 export function readPcapRecord(r: CaptureReader, mayMove: boolean): number {
   const captured = r.u32(r.pos + 8),
     offset = r.offsetOf(r.pos);
   if (captured > MAX_PACKET)
     r.bad(offset + 8, `captured length ${captured} is over the ${MAX_PACKET}-byte limit of a packet`);
-  if (!r.ensure(16 + captured, mayMove)) return STALL;
+  const wait = r.ensure(16 + captured, mayMove);
+  if (wait !== 0) return wait;
   const at = r.pos;
   if (r.filled - at < 16 + captured)
     r.bad(offset + 8, `captured length ${captured} runs past the end of the file (${r.filled - at - 16} bytes left)`);

@@ -17,7 +17,6 @@ import {
   PACKET,
   SHB,
   SPB,
-  STALL,
 } from "./format.js";
 
 /** Bytes of an option whose value has `length` bytes: its header and its value padded to 4 bytes. */
@@ -28,8 +27,8 @@ const padded = (captured: number): number => captured + ((4 - (captured % 4)) % 
 
 /**
  * Reads the block at the reader's first unread byte (its 12-byte start is there): PACKET (an EPB,
- * SPB or OPB: the packets Wireshark numbers), BLOCK (any other), or STALL. Throws EBADMSG for a
- * malformed block.
+ * SPB or OPB: the packets Wireshark numbers), BLOCK (any other), or STALL or MORE (see next()).
+ * Throws EBADMSG for a malformed block.
  */
 export function readBlock(r: CaptureReader, mayMove: boolean): number {
   const offset = r.offsetOf(r.pos),
@@ -44,7 +43,8 @@ export function readBlock(r: CaptureReader, mayMove: boolean): number {
   if (length < 12 || length % 4 !== 0)
     r.bad(offset + 4, `block length ${length} is not a multiple of 4 of at least 12`);
   if (length > MAX_RECORD) r.bad(offset + 4, `block length ${length} is over the ${MAX_RECORD}-byte limit of a record`);
-  if (!r.ensure(length, mayMove)) return STALL;
+  const wait = r.ensure(length, mayMove);
+  if (wait !== 0) return wait;
   const at = r.pos,
     left = r.filled - at;
   if (length > left) r.bad(offset + 4, `block of ${length} bytes runs past the end of the file (${left} bytes left)`);
