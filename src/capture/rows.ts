@@ -1,4 +1,5 @@
 /** A trait store as people and tools read it: rows of key, name, length and value, as a table, JSON or a capture comment. */
+import { crc32 } from "node:zlib";
 import type { TraitStore } from "../store/store.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES } from "../store/hardware.js";
 
@@ -48,15 +49,18 @@ export function rowsTable(rows: readonly Row[]): string {
 
 /**
  * Rows as the EPB comment annotate writes with --comment (and the Wireshark plugin parses):
- * "traits: NAME=VALUE ...", a key without a name as its number, 2- and 4-byte values in 0x-hex,
- * 8-byte values in decimal, flags as NAME alone.
+ * "traits: NAME=VALUE ... crc32:XXXXXXXX", a key without a name as its number, 2- and 4-byte values
+ * in 0x-hex, 8-byte values in decimal, flags as NAME alone, and last the CRC-32 (zlib's) of the UTF-8
+ * text before " crc32:", in 8 hex digits: how the plugin, which cannot see the binary option this
+ * comment follows, tells it from a user's own "traits: ..." comment.
  */
 export function commentText(rows: readonly Row[]): string {
-  return `traits: ${rows
+  const body = `traits:${rows
     .map((r) => {
       const name = r.name || String(r.key);
-      if (r.length === 0) return name;
-      return `${name}=${r.length === 8 ? r.value : `0x${BigInt(r.value).toString(16)}`}`;
+      if (r.length === 0) return ` ${name}`;
+      return ` ${name}=${r.length === 8 ? r.value : `0x${BigInt(r.value).toString(16)}`}`;
     })
-    .join(" ")}`;
+    .join("")}`;
+  return `${body} crc32:${crc32(body).toString(16).padStart(8, "0")}`;
 }
