@@ -7,13 +7,13 @@
  * (never the temporary one).
  */
 import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
-import { Socket } from "node:net";
+import { Socket, type SocketConstructorOpts } from "node:net";
 import { constants } from "node:os";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { ReadStream, isatty } from "node:tty";
 import { onStopSignals } from "../cli/signals.js";
-import type { AsyncByteSource, ByteSource } from "./capture.js";
+import { READ_CHUNK, type AsyncByteSource, type ByteSource } from "./capture.js";
 
 /** An fs error as the user should read it: `code` is the errno name (ENOSPC), the message names the user's path. */
 export class FileError extends Error {
@@ -78,8 +78,11 @@ export function openInput(path: string, stdin = 0): { source: ByteSource; input:
   const input: AsyncByteSource = stream
     ? {
         read(into, at, length, signal) {
+          // A chunk is buffered while the pipeline works, so that each read takes up to a chunk, as from a file.
           reader ??= streamInput(
-            isatty(fd) ? new ReadStream(fd) : new Socket({ fd, readable: true, writable: false }),
+            isatty(fd)
+              ? new ReadStream(fd, buffered)
+              : new Socket({ fd, readable: true, writable: false, ...buffered }),
             path,
           );
           return reader.read(into, at, length, signal);
@@ -107,6 +110,9 @@ export function openInput(path: string, stdin = 0): { source: ByteSource; input:
   };
 }
 
+/** Options of a stream that buffers up to a chunk (net.Socket passes them to stream.Duplex; its types omit them). */
+const buffered = { readableHighWaterMark: READ_CHUNK } as SocketConstructorOpts;
+
 /** An AsyncByteSource over a stream (a pipe, a socket, a terminal): its chunks copied as they come; close() destroys it. */
 function streamInput(stream: Readable, path: string): AsyncByteSource & { close(): void } {
   let chunk: Buffer | null = null,
@@ -131,20 +137,23 @@ function streamInput(stream: Readable, path: string): AsyncByteSource & { close(
   return {
     async read(into, at, length, signal) {
       for (;;) {
-        if (chunk && used < chunk.length) {
-          const n = Math.min(length, chunk.length - used);
-          into.set(chunk.subarray(used, used + n), at);
-          used += n;
-          return n;
+        // Whatever has come, up to length.
+        let n = 0;
+        while (n < length) {
+          if (!chunk || used === chunk.length) {
+            chunk = stream.read() as Buffer | null;
+            used = 0;
+            if (!chunk) break;
+          }
+          const k = Math.min(length - n, chunk.length - used);
+          into.set(chunk.subarray(used, used + k), at + n);
+          used += k;
+          n += k;
         }
+        if (n > 0) return n;
         if (failure !== undefined) throw FileError.from(failure, `cannot read ${path}`);
+        if (ended) return 0;
         signal?.throwIfAborted();
-        chunk = stream.read() as Buffer | null;
-        used = 0;
-        if (chunk || ended) {
-          if (!chunk) return 0;
-          continue;
-        }
         await new Promise<void>((resolve) => {
           wake = resolve;
           signal?.addEventListener("abort", woken, { once: true });
