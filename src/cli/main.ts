@@ -6,7 +6,8 @@
  */
 import { readFileSync } from "node:fs";
 import { TraitsError } from "../core/errors.js";
-import { FileError, StopError } from "../capture/io.js";
+import { FileError } from "../capture/io.js";
+import { StopError } from "./transform.js";
 import { UsageError, print, type Io } from "./args.js";
 import { decode } from "./decode.js";
 import { registry } from "./registry.js";
