@@ -1,8 +1,8 @@
 /**
  * Classic pcap (µs or ns timestamps, either byte order): the file header and its records, as
- * CaptureReader reads them; and writePcap, which makes test captures.
+ * CaptureReader reads them (into a CaptureBuffer); and writePcap, which makes test captures.
  */
-import type { CaptureReader } from "./capture.js";
+import type { CaptureBuffer } from "./record.js";
 import { EPB, MAX_PACKET, PACKET } from "./format.js";
 
 /** The four magics: µs and ns, each in both byte orders (as read big-endian). */
@@ -17,7 +17,7 @@ export function isPcapMagic(magic: number): boolean {
  * Reads the 24-byte file header at the reader's first unread byte: byte order, timestamp unit,
  * snap length, link type and FCS length, and the file's one interface. Throws EBADMSG.
  */
-export function readPcapHeader(r: CaptureReader): void {
+export function readPcapHeader(r: CaptureBuffer): void {
   const at = r.pos,
     left = r.filled - at;
   if (left < 24) r.bad(0, "truncated pcap file header (24 bytes)");
@@ -43,7 +43,7 @@ export function readPcapHeader(r: CaptureReader): void {
 }
 
 /** Reads the record at the reader's first unread byte (its 16-byte header is there): PACKET, or STALL or MORE (see next()). Throws EBADMSG. */
-export function readPcapRecord(r: CaptureReader, mayMove: boolean): number {
+export function readPcapRecord(r: CaptureBuffer, mayMove: boolean): number {
   const captured = r.u32(r.pos + 8),
     offset = r.offsetOf(r.pos);
   if (captured > MAX_PACKET)

@@ -1,8 +1,8 @@
 /**
  * pcapng (either byte order; several sections and interfaces): its blocks and options, as
- * CaptureReader reads them. Every length is checked against its block before it is used.
+ * CaptureReader reads them (into a CaptureBuffer). Every length is checked against its block before it is used.
  */
-import type { CaptureReader } from "./capture.js";
+import type { CaptureBuffer } from "./record.js";
 import {
   BLOCK,
   BYTE_ORDER_MAGIC,
@@ -30,7 +30,7 @@ const padded = (captured: number): number => captured + ((4 - (captured % 4)) % 
  * SPB or OPB: the packets Wireshark numbers), BLOCK (any other), or STALL or MORE (see next()).
  * Throws EBADMSG for a malformed block.
  */
-export function readBlock(r: CaptureReader, mayMove: boolean): number {
+export function readBlock(r: CaptureBuffer, mayMove: boolean): number {
   const offset = r.offsetOf(r.pos),
     type = r.view.getUint32(r.pos, true) === SHB ? SHB : r.u32(r.pos);
   if (type === SHB) {
@@ -63,7 +63,7 @@ export function readBlock(r: CaptureReader, mayMove: boolean): number {
   return BLOCK;
 }
 
-function section(r: CaptureReader, at: number, offset: number, length: number): number {
+function section(r: CaptureBuffer, at: number, offset: number, length: number): number {
   if (length < 28) r.bad(offset + 4, `section header block of ${length} bytes; at least 28`);
   const major = r.u16(at + 12),
     minor = r.u16(at + 14);
@@ -74,7 +74,7 @@ function section(r: CaptureReader, at: number, offset: number, length: number): 
   return BLOCK;
 }
 
-function interfaceBlock(r: CaptureReader, at: number, offset: number, length: number): number {
+function interfaceBlock(r: CaptureBuffer, at: number, offset: number, length: number): number {
   if (length < 20) r.bad(offset + 4, "interface description block shorter than 20 bytes");
   const resolution = findOption(r, at + 16, at + length - 4, IF_TSRESOL, offset - at);
   const tsOffset = findOption(r, at + 16, at + length - 4, IF_TSOFFSET, offset - at);
@@ -97,7 +97,7 @@ function interfaceBlock(r: CaptureReader, at: number, offset: number, length: nu
  * An Enhanced Packet Block, or an Obsolete Packet Block (`obsolete`: a 16-bit interface and a 16-bit
  * drop count where the EPB has a 32-bit interface; the same fields otherwise).
  */
-function packet(r: CaptureReader, at: number, offset: number, length: number, obsolete: boolean): number {
+function packet(r: CaptureBuffer, at: number, offset: number, length: number, obsolete: boolean): number {
   const name = obsolete ? "obsolete" : "enhanced";
   if (length < 32) r.bad(offset + 4, `${name} packet block shorter than 32 bytes`);
   const interfaceId = obsolete ? r.u16(at + 8) : r.u32(at + 8),
@@ -130,7 +130,7 @@ function packet(r: CaptureReader, at: number, offset: number, length: number, ob
  * length is its original length bounded by the interface's snap length, and which must fill the
  * block exactly (as Wireshark requires).
  */
-function simple(r: CaptureReader, at: number, offset: number, length: number): number {
+function simple(r: CaptureBuffer, at: number, offset: number, length: number): number {
   const iface = r.interfaces[0];
   if (!iface) r.bad(offset, "simple packet block before any interface description block");
   if (length < 16) r.bad(offset + 4, "simple packet block shorter than 16 bytes");
@@ -155,7 +155,7 @@ function simple(r: CaptureReader, at: number, offset: number, length: number): n
 }
 
 /** Checks the options in [from, to): each a code, a length and a value padded to 4 bytes, until opt_endofopt. `shift` maps buffer indices to offsets. */
-function checkOptions(r: CaptureReader, from: number, to: number, shift: number): void {
+function checkOptions(r: CaptureBuffer, from: number, to: number, shift: number): void {
   for (let at = from; at < to; ) {
     if (at + 4 > to) r.bad(at + shift, "truncated option header");
     const code = r.u16(at),
@@ -167,7 +167,7 @@ function checkOptions(r: CaptureReader, from: number, to: number, shift: number)
 }
 
 /** The buffer index of the first option `code`'s value in [from, to), or -1 (the options are checked first). */
-function findOption(r: CaptureReader, from: number, to: number, code: number, shift: number): number {
+function findOption(r: CaptureBuffer, from: number, to: number, code: number, shift: number): number {
   checkOptions(r, from, to, shift);
   for (let at = from; at + 4 <= to; ) {
     const c = r.u16(at),
@@ -181,7 +181,7 @@ function findOption(r: CaptureReader, from: number, to: number, code: number, sh
 
 /** The value (after the PEN) of custom option `code` under `pen` in the checked options [from, to), as a view into the buffer; or undefined. */
 export function customOption(
-  r: CaptureReader,
+  r: CaptureBuffer,
   from: number,
   to: number,
   code: number,
