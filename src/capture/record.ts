@@ -145,7 +145,12 @@ export class CaptureBuffer {
    * input has ended); MORE without a source; STALL if that needs moving bytes and mayMove is false.
    */
   ensure(n: number, mayMove: boolean): number {
-    if (this.filled - this.pos >= n || this.eof) return 0;
+    // Small, so that V8 inlines the common case (the bytes are there) into the format readers.
+    return this.filled - this.pos >= n || this.eof ? 0 : this.fill(n, mayMove);
+  }
+
+  /** ensure()'s uncommon case: the bytes are not all in the buffer. */
+  private fill(n: number, mayMove: boolean): number {
     if (!this.source) {
       this.need = n;
       return MORE;
