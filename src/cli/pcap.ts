@@ -21,7 +21,7 @@ export const ANNOTATE_USAGE = `usage: packet-traits pcap annotate IN OUT [--regi
 Reads a pcap or pcapng capture (IN, or - for stdin) and writes pcapng (OUT, or - for stdout) whose
 packets carry a trait store: packet_id, rx_timestamp, rx_hash and rss_hash_type (and vlan_tci,
 vlan_proto) as a NIC would give them, and each --set key. OUT is written through a temporary file in
-its directory, renamed into place when complete: on any error it is untouched.
+its directory, renamed into place when complete: on any error, SIGINT, SIGTERM or SIGHUP it is untouched.
   --registry FILE   key names and sizes (packet_id is registered if absent)
   --set NAME=VALUE  a registry key, to the same value in every packet (decimal or 0x-hex; NAME alone for a flag)
   --comment         also write each packet's traits as a "traits: NAME=VALUE ..." comment (read by wireshark/traits.lua)
