@@ -15,8 +15,8 @@ import { WasmCore } from "../core/wasm.js";
 import { PacketPool, type Field } from "../pool/pool.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, HardwareKey } from "../store/hardware.js";
 import type { Burst } from "../pool/burst.js";
-import { CaptureReader, keysText, type ByteSource, type KeyName } from "./capture.js";
-import { PcapngWriter, packetTicks, pipelineMemory, runPipeline, type ByteSink } from "./writer.js";
+import { CaptureReader, SPB, keysText, type AsyncByteSource, type ByteSource, type KeyName } from "./capture.js";
+import { PcapngWriter, Pipeline, packetTicks, pipelineMemory, type ByteSink } from "./writer.js";
 import { TOEPLITZ_TABLE, rxHash } from "./rss.js";
 import { commentText, storeRows } from "./rows.js";
 
@@ -53,12 +53,31 @@ export function hardwareNames(profile: Profile): KeyName[] {
 }
 
 /**
- * Annotates the capture `source` gives and writes the pcapng to `sink`. Returns the number of packets.
- * Throws EBADMSG (malformed input: the byte offset and packet), EINVAL/ENOSPC (the keys do not fit a
- * packet's store: the packet), and whatever the source or sink throw.
+ * Annotates the capture `source` gives and writes the pcapng to `sink`, synchronously (bytes in
+ * memory, a file read to its end). Returns the number of packets. Throws EBADMSG (malformed input:
+ * the byte offset and packet), EINVAL/ENOSPC (the keys do not fit a packet's store: the packet), and
+ * whatever the source or sink throw.
  */
 export function annotateCapture(source: ByteSource, sink: ByteSink, options: AnnotateOptions): number {
-  return new Annotator(source, sink, options).run();
+  const annotator = new Annotator(sink, options, source);
+  annotator.pipeline.pump();
+  return annotator.packets;
+}
+
+/**
+ * Annotates the capture `input` gives and writes the pcapng to `sink`, a chunk at a time (the event
+ * loop turns between chunks). Resolves to the number of packets; rejects as annotateCapture throws,
+ * with `signal`'s reason once it aborts, and with what the input rejects with.
+ */
+export async function annotateInput(
+  input: AsyncByteSource,
+  sink: ByteSink,
+  options: AnnotateOptions,
+  signal?: AbortSignal,
+): Promise<number> {
+  const annotator = new Annotator(sink, options);
+  await annotator.pipeline.run(input, signal);
+  return annotator.packets;
 }
 
 class Annotator {
@@ -76,20 +95,25 @@ class Annotator {
   private readonly bytes: Uint8Array;
   private readonly values: Uint32Array;
   private readonly writer: PcapngWriter;
-  /** The burst's packets as read: record, data, lengths, options, output timestamp, VLAN tag. */
+  /** The burst's packets as read: record, data, lengths, options, drop count, output timestamp, VLAN tag (-1: none), no capture time (an SPB's). */
   private readonly interfaceId = new Uint32Array(BURST);
   private readonly dataAt = new Int32Array(BURST);
   private readonly captured = new Int32Array(BURST);
   private readonly original = new Uint32Array(BURST);
   private readonly optionsAt = new Int32Array(BURST);
   private readonly optionsEnd = new Int32Array(BURST);
+  private readonly dropCount = new Int32Array(BURST);
   private readonly ticks = new Uint32Array(2 * BURST);
   private readonly vlan = new Float64Array(BURST);
+  private readonly untimed = new Uint8Array(BURST);
   private readonly offset = new Float64Array(BURST);
   /** Byte order of the burst's section. */
   private littleEndian = true;
   private n = 0;
-  private packets = 0;
+  /** Packets taken so far. */
+  packets = 0;
+  /** The pipeline over the capture (read from `source`, or fed). */
+  readonly pipeline: Pipeline;
   private readonly encoder = new TextEncoder();
   /** The fast path, where it applies: the core, its field list, the Toeplitz table and 3 result words in the memory. */
   private readonly fast:
@@ -102,9 +126,9 @@ class Annotator {
     | undefined;
 
   constructor(
-    source: ByteSource,
     sink: ByteSink,
     private readonly options: AnnotateOptions,
+    source?: ByteSource,
   ) {
     // The pool allocates after the input and output buffers.
     this.memory = pipelineMemory();
@@ -134,6 +158,14 @@ class Annotator {
     this.writer = new PcapngWriter(sink, this.bytes, new TextEncoder().encode(keysText(options.profile, all)));
     this.values = this.burst.values();
     this.reader = new CaptureReader(source, this.bytes, 0);
+    this.pipeline = new Pipeline(this.reader, this.writer, {
+      pending: () => this.n,
+      full: () => this.n === BURST,
+      done: () => this.packets >= options.limit,
+      stash: () => this.stash(),
+      flushBurst: () => this.flushBurst(),
+      drain: () => this.drain(),
+    });
   }
 
   /**
@@ -161,23 +193,10 @@ class Annotator {
     };
   }
 
-  run(): number {
-    const { reader, writer, options } = this;
-    runPipeline(reader, writer, {
-      pending: () => this.n,
-      full: () => this.n === BURST,
-      done: () => this.packets >= options.limit,
-      stash: () => this.stash(),
-      flushBurst: () => this.flushBurst(),
-      drain: () => this.drain(),
-    });
-    return this.packets;
-  }
-
   /**
-   * Runs the fast path over the records of a little-endian pcap, writing out each chunk it fills and
-   * reading more input when a record is not all in the buffer, until it stops at a record it leaves
-   * to the burst path (or the end, or the count).
+   * Runs the fast path over the records of a little-endian pcap in the buffer, writing out each chunk
+   * it fills, until it stops at a record it leaves to the burst path, one not all in the buffer yet
+   * (the pipeline reads more), the end, or the count.
    */
   private drain(): void {
     const { fast, reader, writer, options } = this;
@@ -206,8 +225,8 @@ class Annotator {
       reader.consumed(words[result]!, count);
       writer.wrote(words[result + 1]!);
       this.packets += count;
-      if (writer.at >= writer.chunkEnd) writer.flush();
-      else if (words[result + 2] === 0 || !reader.more()) return;
+      if (writer.at < writer.chunkEnd) return;
+      writer.flush();
     }
   }
 
@@ -224,6 +243,7 @@ class Annotator {
     this.original[n] = reader.original;
     this.optionsAt[n] = reader.optionsAt;
     this.optionsEnd[n] = reader.optionsEnd;
+    this.dropCount[n] = reader.dropCount;
     this.offset[n] = reader.offset;
     const slot = 2 * n * slots,
       id = this.packets;
@@ -243,7 +263,10 @@ class Annotator {
       hash,
       hash + 2,
     );
-    reader.timestampNs(values, hash + 4);
+    // A simple packet block has no capture time: its store gets none (the slot is deleted after the burst's set).
+    this.untimed[n] = reader.type === SPB ? 1 : 0;
+    if (this.untimed[n]) values[hash + 4] = values[hash + 5] = 0;
+    else reader.timestampNs(values, hash + 4);
     packetTicks(reader, this.ticks, 2 * n);
     this.n++;
     this.packets++;
@@ -263,6 +286,7 @@ class Annotator {
       );
     }
     for (let i = 0; i < n; i++) {
+      if (this.untimed[i]) pool.traits(i).delete(HardwareKey.RX_TIMESTAMP);
       const vlan = this.vlan[i]!;
       if (vlan < 0) continue;
       const store = pool.traits(i);
@@ -284,7 +308,7 @@ class Annotator {
   private packet(i: number): void {
     const { pool } = this,
       frame = pool.base + i * FRAME_SIZE,
-      size = this.vlan[i]! < 0 ? this.storeSize : pool.traits(i).size;
+      size = this.vlan[i]! < 0 && !this.untimed[i] ? this.storeSize : pool.traits(i).size;
     const comments = this.options.comment
       ? [this.encoder.encode(commentText(storeRows(pool.traits(i), this.names)))]
       : NO_COMMENTS;
@@ -301,6 +325,7 @@ class Annotator {
       frame,
       size,
       comments,
+      this.dropCount[i],
     );
   }
 }

@@ -1,13 +1,17 @@
 /**
- * Files for the capture pipeline, synchronously and in large chunks: a source reading a file or
- * stdin, and an output that never loses data: a new file is written as a temporary file in the
- * target's directory and renamed over the target only when complete; on any error the target is
- * untouched and the temporary file removed. Every fs error becomes a FileError naming the path the
- * user gave (never the temporary one).
+ * Files for the capture pipeline, in large chunks: an input reading a file or stdin (synchronously,
+ * or between turns of the event loop so that signals are handled), and an output that never loses
+ * data: a new file is written as a temporary file in the target's directory and renamed over the
+ * target only when complete; on any error (or a signal: src/cli/transform.ts), the target is
+ * untouched and the temporary file removed. Every fs error becomes a FileError naming the path the user gave
+ * (never the temporary one).
  */
 import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { Socket, type SocketConstructorOpts } from "node:net";
 import { basename, dirname, join } from "node:path";
-import type { ByteSource } from "./capture.js";
+import type { Readable } from "node:stream";
+import { ReadStream, isatty } from "node:tty";
+import { READ_CHUNK, type AsyncByteSource, type ByteSource } from "./capture.js";
 
 /** An fs error as the user should read it: `code` is the errno name (ENOSPC), the message names the user's path. */
 export class FileError extends Error {
@@ -42,28 +46,121 @@ export function retrying<T>(call: () => T): T {
   }
 }
 
-/** The input of a command: a file, or `-` for the descriptor `stdin`. Throws FileError. */
-export function openInput(path: string, stdin = 0): { source: ByteSource; close(): void } {
-  let fd: number;
+/**
+ * The input of a command: a file, or `-` for the descriptor `stdin`. `source` reads it synchronously;
+ * `input` between turns of the event loop: a file (or a device) a chunk at a time, a pipe, FIFO,
+ * socket or terminal as a stream (so that a read waiting for data does not block the process, and
+ * ends when its signal aborts). Use one of them, not both. Throws FileError.
+ */
+export function openInput(path: string, stdin = 0): { source: ByteSource; input: AsyncByteSource; close(): void } {
+  let fd: number, stream: boolean;
   try {
     fd = path === "-" ? stdin : openSync(path, "r");
-    if (fstatSync(fd).isDirectory())
+    const stat = fstatSync(fd);
+    if (stat.isDirectory())
       throw Object.assign(new Error("EISDIR: illegal operation on a directory"), { code: "EISDIR", syscall: "read" });
+    stream = stat.isFIFO() || stat.isSocket() || isatty(fd);
   } catch (error) {
     throw FileError.from(error, `cannot read ${path}`);
   }
+  const source: ByteSource = {
+    read(into, at, length) {
+      try {
+        return retrying(() => readSync(fd, into, at, length, null));
+      } catch (error) {
+        throw FileError.from(error, `cannot read ${path}`);
+      }
+    },
+  };
+  let reader: (AsyncByteSource & { close(): void }) | undefined;
+  const input: AsyncByteSource = stream
+    ? {
+        read(into, at, length, signal) {
+          // A chunk is buffered while the pipeline works, so that each read takes up to a chunk, as from a file.
+          reader ??= streamInput(
+            isatty(fd)
+              ? new ReadStream(fd, buffered)
+              : new Socket({ fd, readable: true, writable: false, ...buffered }),
+            path,
+          );
+          return reader.read(into, at, length, signal);
+        },
+      }
+    : {
+        // A file never keeps a read waiting: each chunk is read at once, then the event loop turns (signals arrive).
+        read: (into, at, length) =>
+          new Promise((resolve, reject) => {
+            try {
+              const n = source.read(into, at, length);
+              setImmediate(() => resolve(n));
+            } catch (error) {
+              reject(error);
+            }
+          }),
+      };
   return {
-    source: {
-      read(into, at, length) {
-        try {
-          return retrying(() => readSync(fd, into, at, length, null));
-        } catch (error) {
-          throw FileError.from(error, `cannot read ${path}`);
+    source,
+    input,
+    close() {
+      reader?.close();
+      if (path !== "-" && !reader) closeSync(fd);
+    },
+  };
+}
+
+/** Options of a stream that buffers up to a chunk (net.Socket passes them to stream.Duplex; its types omit them). */
+const buffered = { readableHighWaterMark: READ_CHUNK } as SocketConstructorOpts;
+
+/** An AsyncByteSource over a stream (a pipe, a socket, a terminal): its chunks copied as they come; close() destroys it. */
+function streamInput(stream: Readable, path: string): AsyncByteSource & { close(): void } {
+  let chunk: Buffer | null = null,
+    used = 0,
+    ended = false,
+    failure: unknown,
+    wake: (() => void) | undefined;
+  const woken = () => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  stream.on("readable", woken);
+  stream.on("end", () => {
+    ended = true;
+    woken();
+  });
+  stream.on("error", (error) => {
+    failure = error;
+    woken();
+  });
+  return {
+    async read(into, at, length, signal) {
+      for (;;) {
+        // Whatever has come, up to length.
+        let n = 0;
+        while (n < length) {
+          if (!chunk || used === chunk.length) {
+            chunk = stream.read() as Buffer | null;
+            used = 0;
+            if (!chunk) break;
+          }
+          const k = Math.min(length - n, chunk.length - used);
+          into.set(chunk.subarray(used, used + k), at + n);
+          used += k;
+          n += k;
         }
-      },
+        if (n > 0) return n;
+        if (failure !== undefined) throw FileError.from(failure, `cannot read ${path}`);
+        if (ended) return 0;
+        signal?.throwIfAborted();
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          signal?.addEventListener("abort", woken, { once: true });
+        });
+        signal?.removeEventListener("abort", woken);
+      }
     },
     close() {
-      if (path !== "-") closeSync(fd);
+      stream.destroy();
     },
   };
 }
@@ -86,7 +183,8 @@ export class Output {
   private constructor(
     private readonly target: string,
     private readonly fd: number,
-    private readonly temporary: string | undefined,
+    /** The temporary file renamed over the target by commit(), if the target is written that way. */
+    readonly temporary: string | undefined,
   ) {}
 
   /** Opens the output for `target`. */

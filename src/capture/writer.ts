@@ -11,11 +11,13 @@ import {
   END,
   STALL,
   EPB,
+  EPB_DROPCOUNT,
   IDB,
   IF_FCSLEN,
   IF_TSRESOL,
   KEYS_OPTION,
   MAX_RECORD,
+  MORE,
   OPT_COMMENT,
   OPT_END,
   READER_BYTES,
@@ -23,6 +25,7 @@ import {
   TRAITS_OPTION,
   TRAITS_PEN,
   mulAdd,
+  type AsyncByteSource,
   type CaptureReader,
 } from "./capture.js";
 
@@ -242,8 +245,9 @@ export class PcapngWriter {
 
   /**
    * Writes an EPB: interface, timestamp ticks (high, low words), original length, the captured
-   * bytes[dataAt, dataAt + captured), the options in bytes[optionsAt, optionsEnd) but ours, our
-   * traits option with the store bytes[storeAt, storeAt + storeSize), and each comment (UTF-8).
+   * bytes[dataAt, dataAt + captured), the options in bytes[optionsAt, optionsEnd) but ours, the drop
+   * count as epb_dropcount unless it is -1 (an OPB's, as Wireshark converts it), our traits option
+   * with the store bytes[storeAt, storeAt + storeSize), and each comment (UTF-8).
    */
   packet(
     le: boolean,
@@ -258,11 +262,12 @@ export class PcapngWriter {
     storeAt: number,
     storeSize: number,
     comments: readonly Uint8Array[],
+    dropCount = -1,
   ): void {
     const { bytes } = this;
     let commentBytes = 0;
     for (const c of comments) commentBytes += c.length + 7;
-    this.room(32 + captured + 3 + (optionsEnd - optionsAt) + 12 + storeSize + 3 + commentBytes + 8);
+    this.room(32 + captured + 3 + (optionsEnd - optionsAt) + 12 + 12 + storeSize + 3 + commentBytes + 8);
     const start = this.pos;
     let at = start + 8;
     this.u32(at, interfaceId, le);
@@ -274,6 +279,12 @@ export class PcapngWriter {
     this.copy(at, dataAt, captured);
     at = this.pad(at + captured, captured);
     at = this.copyOptions(at, optionsAt, optionsEnd, le, TRAITS_OPTION);
+    if (dropCount >= 0) {
+      this.u16(at, EPB_DROPCOUNT, le);
+      this.u16(at + 2, 8, le);
+      this.view.setBigUint64(at + 4, BigInt(dropCount), le);
+      at += 12;
+    }
     at = this.ourOption(at, le, TRAITS_OPTION, storeAt, storeSize);
     for (const comment of comments) {
       this.u16(at, OPT_COMMENT, le);
@@ -321,34 +332,70 @@ export interface BurstStage {
 }
 
 /**
- * Drives a pipeline over a capture: each packet goes to the stage (or its fast path); a full burst, a stall of the
- * source (so that a slow input still flows) or a block that is not a packet flushes the burst first;
- * a pcap file's header and the blocks that are not packets are written as they come. Ends at the end
- * of the capture or when the stage is done, flushing the burst and the writer. Throws what the
- * reader, the stage or the writer throw.
+ * Drives a pipeline over a capture: each packet goes to the stage (or its fast path); a full burst, a
+ * stall of the source, a need for input (so that a slow input still flows: what is done is written
+ * before it waits) or a block that is not a packet flushes the burst first; a pcap file's header and
+ * the blocks that are not packets are written as they come.
  */
-export function runPipeline(reader: CaptureReader, writer: PcapngWriter, stage: BurstStage): void {
-  let header = false;
-  while (!stage.done()) {
-    if (header && stage.drain && stage.pending() === 0) {
-      stage.drain();
-      if (stage.done()) break;
+export class Pipeline {
+  private header = false;
+
+  constructor(
+    private readonly reader: CaptureReader,
+    private readonly writer: PcapngWriter,
+    private readonly stage: BurstStage,
+  ) {}
+
+  /**
+   * Runs over what the reader holds (and what its source, if it has one, gives): returns MORE when a
+   * reader without a source needs input (feed it through room() and received(), then pump again), or
+   * END once the capture or the stage is done (the burst and the writer flushed). Throws what the
+   * reader, the stage or the writer throw.
+   */
+  pump(): number {
+    const { reader, writer, stage } = this;
+    while (!stage.done()) {
+      if (this.header && stage.drain && stage.pending() === 0) {
+        stage.drain();
+        if (stage.done()) break;
+      }
+      const kind = reader.next(stage.pending() === 0);
+      if (!this.header && reader.format === "pcap") {
+        writer.pcapHeader(reader);
+        this.header = true;
+      }
+      if (kind === END) break;
+      if (kind === MORE || kind === STALL) {
+        stage.flushBurst();
+        if (kind === MORE) {
+          writer.flush();
+          return MORE;
+        }
+      } else if (kind === BLOCK) {
+        stage.flushBurst();
+        writer.block(reader);
+      } else {
+        stage.stash();
+        if (stage.full()) stage.flushBurst();
+      }
     }
-    const kind = reader.next(stage.pending() === 0);
-    if (!header && reader.format === "pcap") {
-      writer.pcapHeader(reader);
-      header = true;
-    }
-    if (kind === END) break;
-    if (kind === STALL) stage.flushBurst();
-    else if (kind === BLOCK) {
-      stage.flushBurst();
-      writer.block(reader);
-    } else {
-      stage.stash();
-      if (stage.full()) stage.flushBurst();
+    stage.flushBurst();
+    writer.flush();
+    return END;
+  }
+
+  /**
+   * Runs to the end, reading `input` into the reader (one without a source) whenever it needs more,
+   * a chunk at a time, so that the event loop turns between chunks. Once `signal` aborts, ends at the
+   * next read (a read waiting for input at once), rejecting with the signal's reason. Rejects with
+   * what pump() throws and what the input rejects with.
+   */
+  async run(input: AsyncByteSource, signal?: AbortSignal): Promise<void> {
+    const { reader } = this;
+    while (this.pump() === MORE) {
+      const length = reader.room();
+      reader.received(await input.read(reader.bytes, reader.unreadEnd, length, signal));
+      signal?.throwIfAborted();
     }
   }
-  stage.flushBurst();
-  writer.flush();
 }

@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { TraitsError } from "../core/errors.js";
 import { FileError } from "../capture/io.js";
+import { StopError } from "./transform.js";
 import { UsageError, print, type Io } from "./args.js";
 import { decode } from "./decode.js";
 import { registry } from "./registry.js";
@@ -33,7 +34,7 @@ function version(): string {
     .version;
 }
 
-function pcap(argv: string[], io: Io): number {
+function pcap(argv: string[], io: Io): number | Promise<number> {
   const [action, ...rest] = argv;
   if (action === "annotate") return annotate(rest, io);
   if (action === "show") return show(rest, io);
@@ -44,8 +45,12 @@ function pcap(argv: string[], io: Io): number {
   throw new UsageError(`unknown pcap action ${JSON.stringify(action ?? "")} (annotate, show)`);
 }
 
-/** Runs the command line with `argv` (no program name) on the descriptors `io`; returns the exit code. Never exits the process. */
-export function main(argv: string[], io: Io = STD): number {
+/**
+ * Runs the command line with `argv` (no program name) on the descriptors `io`; returns the exit code,
+ * or a promise of it for a command that runs on after its arguments are checked (pcap annotate, xdp
+ * run). Never exits the process.
+ */
+export function main(argv: string[], io: Io = STD): number | Promise<number> {
   try {
     const [command, ...rest] = argv;
     switch (command) {
@@ -65,29 +70,43 @@ export function main(argv: string[], io: Io = STD): number {
       case "registry":
         return registry(rest, io);
       case "pcap":
-        return pcap(rest, io);
+        return settled(pcap(rest, io), io);
       case "xdp":
-        return xdp(rest, io);
+        return settled(xdp(rest, io), io);
       case "wireshark":
         return wireshark(rest, io);
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     }
   } catch (error) {
-    if (error instanceof UsageError) {
-      print(io.stderr, `packet-traits: ${error.message} (see packet-traits --help)\n`);
-      return 2;
-    }
-    // A reader that stops early (| head) ends the command quietly, as SIGPIPE ends C tools.
-    if (error instanceof FileError && error.code === "EPIPE") return 0;
-    const known =
-      error instanceof TraitsError
-        ? error
-        : FileError.from(error, `cannot access ${(error as NodeJS.ErrnoException).path ?? "a file"}`);
-    if (known instanceof TraitsError || known instanceof FileError) {
-      print(io.stderr, `packet-traits: ${known.message}\n`);
-      return 1;
-    }
-    throw error;
+    return failure(error, io);
   }
+}
+
+/** The exit code of a command, or of the promise of one (its rejection handled as failure() does). */
+const settled = (code: number | Promise<number>, io: Io): number | Promise<number> =>
+  typeof code === "number" ? code : code.catch((error: unknown) => failure(error, io));
+
+/** Reports `error` in one line on stderr and returns the exit code (see the top of this file); rethrows an unexpected error. */
+function failure(error: unknown, io: Io): number {
+  if (error instanceof UsageError) {
+    print(io.stderr, `packet-traits: ${error.message} (see packet-traits --help)\n`);
+    return 2;
+  }
+  // A reader that stops early (| head) ends the command quietly, as SIGPIPE ends C tools.
+  if (error instanceof FileError && error.code === "EPIPE") return 0;
+  // SIGINT, SIGTERM or SIGHUP: the exit code a shell gives for the signal.
+  if (error instanceof StopError) {
+    print(io.stderr, `packet-traits: ${error.message}\n`);
+    return error.exitCode;
+  }
+  const known =
+    error instanceof TraitsError
+      ? error
+      : FileError.from(error, `cannot access ${(error as NodeJS.ErrnoException).path ?? "a file"}`);
+  if (known instanceof TraitsError || known instanceof FileError) {
+    print(io.stderr, `packet-traits: ${known.message}\n`);
+    return 1;
+  }
+  throw error;
 }

@@ -3,9 +3,10 @@ import { TraitsError } from "../core/errors.js";
 import { toProfile, type Profile } from "../core/options.js";
 import { KeyRegistry } from "../registry/registry.js";
 import { HARDWARE_FIRST_APP_KEY } from "../store/hardware.js";
-import { annotateCapture } from "../capture/annotate.js";
+import { annotateInput } from "../capture/annotate.js";
 import { showCapture } from "../capture/show.js";
-import { FileError, Output, TextOut, openInput } from "../capture/io.js";
+import { FileError, TextOut, openInput } from "../capture/io.js";
+import { transform } from "./transform.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
 
 /** The usage text of `pcap`. */
@@ -20,7 +21,7 @@ export const ANNOTATE_USAGE = `usage: packet-traits pcap annotate IN OUT [--regi
 Reads a pcap or pcapng capture (IN, or - for stdin) and writes pcapng (OUT, or - for stdout) whose
 packets carry a trait store: packet_id, rx_timestamp, rx_hash and rss_hash_type (and vlan_tci,
 vlan_proto) as a NIC would give them, and each --set key. OUT is written through a temporary file in
-its directory, renamed into place when complete: on any error it is untouched.
+its directory, renamed into place when complete: on any error, SIGINT, SIGTERM or SIGHUP it is untouched.
   --registry FILE   key names and sizes (packet_id is registered if absent)
   --set NAME=VALUE  a registry key, to the same value in every packet (decimal or 0x-hex; NAME alone for a flag)
   --comment         also write each packet's traits as a "traits: NAME=VALUE ..." comment (read by wireshark/traits.lua)
@@ -85,8 +86,12 @@ function setting(spec: string, registry: KeyRegistry): { key: number; len: numbe
   return { key: entry.key, len: entry.size, lo: Number(value & 0xffffffffn), hi: Number(value >> 32n) };
 }
 
-/** Runs `pcap annotate`; returns the exit code. */
-export function annotate(argv: string[], io: Io): number {
+/**
+ * Runs `pcap annotate`; returns the exit code, or a promise of it once the arguments are checked
+ * (the capture is read between turns of the event loop, so that SIGINT, SIGTERM and SIGHUP stop it
+ * with OUT as it was).
+ */
+export function annotate(argv: string[], io: Io): number | Promise<number> {
   const p = parse(argv, ANNOTATE, ANNOTATE_USAGE, io);
   if (!p) return 0;
   const { values: v, positionals } = p,
@@ -97,29 +102,24 @@ export function annotate(argv: string[], io: Io): number {
     registry = annotateRegistry(v.registry, profile),
     limit = count(v.count);
   const sets = (v.set ?? []).map((spec) => setting(spec, registry));
-  const source = openInput(input, io.stdin);
-  try {
-    const sink = Output.open(output, io.stdout);
-    let packets: number;
-    try {
-      packets = annotateCapture(source.source, sink, {
+  return transform(input, output, io, (source, sink, signal) =>
+    annotateInput(
+      source,
+      sink,
+      {
         profile,
         packetIdKey: registry.lookup("packet_id")!.key,
         sets,
         names: registry.entries(),
         comment: v.comment ?? false,
         limit,
-      });
-      sink.commit();
-    } catch (error) {
-      sink.abort();
-      throw error;
-    }
+      },
+      signal,
+    ),
+  ).then((packets) => {
     if (output !== "-") print(io.stdout, `annotated ${packets} packets: ${output}\n`);
-  } finally {
-    source.close();
-  }
-  return 0;
+    return 0;
+  });
 }
 
 /** Runs `pcap show`; returns the exit code. */

@@ -7,18 +7,12 @@
  */
 import { Errno, TraitsError, errnoName } from "../core/errors.js";
 import { toProfile, type Profile } from "../core/options.js";
-import { CaptureReader, READER_BYTES, keysText, type ByteSource, type KeyName } from "../capture/capture.js";
+import { CaptureReader, READER_BYTES, keysText, type AsyncByteSource, type KeyName } from "../capture/capture.js";
 import { hardwareNames } from "../capture/annotate.js";
-import { Output, openInput } from "../capture/io.js";
+import { Output } from "../capture/io.js";
+import { transform } from "./transform.js";
 import { commentText, storeRows } from "../capture/rows.js";
-import {
-  PcapngWriter,
-  WRITER_BYTES,
-  packetTicks,
-  pipelineMemory,
-  runPipeline,
-  type ByteSink,
-} from "../capture/writer.js";
+import { PcapngWriter, WRITER_BYTES, packetTicks, pipelineMemory, Pipeline, type ByteSink } from "../capture/writer.js";
 import { PacketPool } from "../pool/pool.js";
 import type { Burst } from "../pool/burst.js";
 import { KeyRegistry } from "../registry/registry.js";
@@ -93,15 +87,21 @@ const RUN = {
  * Runs `packet-traits xdp ...` (argv without "xdp"); returns the exit code. A BpfError is one line on
  * stderr and exit code 1; other errors are main's to print.
  */
-export function xdp(argv: string[], io: Io): number {
+export function xdp(argv: string[], io: Io): number | Promise<number> {
   const [action, ...rest] = argv;
-  try {
-    if (action === "run") return run(rest, io);
-    if (action === "capture") return capture(rest, io);
-  } catch (error) {
+  const bpfError = (error: unknown): number => {
     if (!(error instanceof BpfError)) throw error;
     print(io.stderr, `packet-traits: ${error.message}\n`);
     return 1;
+  };
+  try {
+    if (action === "run") {
+      const code = run(rest, io);
+      return typeof code === "number" ? code : code.catch(bpfError);
+    }
+    if (action === "capture") return capture(rest, io);
+  } catch (error) {
+    return bpfError(error);
   }
   if (action === "-h" || action === "--help") {
     print(io.stdout, `${RUN_USAGE}\n\n${CAPTURE_USAGE}\n`);
@@ -118,7 +118,8 @@ interface RunOptions {
   limit: number;
 }
 
-function run(argv: string[], io: Io): number {
+/** Runs `xdp run`: the exit code, or its promise once the arguments are checked (the capture is read between turns of the event loop, so that signals stop it with OUT as it was). */
+function run(argv: string[], io: Io): number | Promise<number> {
   const p = parse(argv, RUN, RUN_USAGE, io);
   if (!p) return 0;
   const { values: v, positionals } = p,
@@ -152,32 +153,22 @@ function run(argv: string[], io: Io): number {
     names: [...named.values()],
     limit: v.count === undefined ? Infinity : integer(v.count, "-c", 0, Number.MAX_SAFE_INTEGER),
   };
-  const source = openInput(input, io.stdin);
-  try {
+  return transform(input, output, io, async (source, sink, signal) => {
     const program = XdpProgram.load(object, v.program === undefined ? {} : { program: v.program });
     try {
-      const sink = Output.open(output, io.stdout);
-      let counts: Map<string, number>;
-      try {
-        counts = new XdpRun(program, source.source, sink, options).run();
-        sink.commit();
-      } catch (error) {
-        sink.abort();
-        throw error;
-      }
-      const total = [...counts.values()].reduce((a, b) => a + b, 0);
-      if (output !== "-")
-        print(
-          io.stdout,
-          `xdp run: ${total} packets (${[...counts].map(([name, n]) => `${n} ${name}`).join(", ") || "none"}): ${output}\n`,
-        );
+      return await new XdpRun(program, sink, options).run(source, signal);
     } finally {
       program.close();
     }
-  } finally {
-    source.close();
-  }
-  return 0;
+  }).then((counts) => {
+    const total = [...counts.values()].reduce((a, b) => a + b, 0);
+    if (output !== "-")
+      print(
+        io.stdout,
+        `xdp run: ${total} packets (${[...counts].map(([name, n]) => `${n} ${name}`).join(", ") || "none"}): ${output}\n`,
+      );
+    return 0;
+  });
 }
 
 /** Frames per burst, and their size: a packet of up to 64 KiB less the headroom fits. */
@@ -202,12 +193,13 @@ class XdpRun {
   private readonly names: Map<number, string>;
   private readonly encoder = new TextEncoder();
   readonly counts = new Map<string, number>();
-  /** The burst's packets as read: input length, original length, interface, options, timestamp ticks, byte order. */
+  /** The burst's packets as read: input length, original length, interface, options, drop count, timestamp ticks, byte order. */
   private readonly captured = new Int32Array(BURST);
   private readonly original = new Uint32Array(BURST);
   private readonly interfaceId = new Uint32Array(BURST);
   private readonly optionsAt = new Int32Array(BURST);
   private readonly optionsEnd = new Int32Array(BURST);
+  private readonly dropCount = new Int32Array(BURST);
   private readonly ticks = new Uint32Array(2 * BURST);
   /** The program's return value for each packet of the burst. */
   private readonly verdicts = new Uint32Array(BURST);
@@ -217,7 +209,6 @@ class XdpRun {
 
   constructor(
     private readonly program: XdpProgram,
-    source: ByteSource,
     sink: ByteSink,
     private readonly options: RunOptions,
   ) {
@@ -236,18 +227,19 @@ class XdpRun {
     this.scratch = READER_BYTES + WRITER_BYTES;
     this.names = new Map(options.names.map((k) => [k.key, k.name]));
     this.writer = new PcapngWriter(sink, this.bytes, this.encoder.encode(keysText(options.profile, options.names)));
-    this.reader = new CaptureReader(source, this.bytes, 0);
+    this.reader = new CaptureReader(undefined, this.bytes, 0);
   }
 
-  run(): Map<string, number> {
-    const { reader, writer } = this;
-    runPipeline(reader, writer, {
+  /** Runs over the capture `input` gives (until `signal` aborts); resolves to the packets per verdict name. */
+  async run(input: AsyncByteSource, signal: AbortSignal): Promise<Map<string, number>> {
+    const stage = {
       pending: () => this.n,
       full: () => this.n === BURST,
       done: () => this.packets >= this.options.limit,
       stash: () => this.stash(),
       flushBurst: () => this.flushBurst(),
-    });
+    };
+    await new Pipeline(this.reader, this.writer, stage).run(input, signal);
     return this.counts;
   }
 
@@ -266,6 +258,7 @@ class XdpRun {
     this.interfaceId[n] = reader.interfaceId;
     this.optionsAt[n] = reader.optionsAt;
     this.optionsEnd[n] = reader.optionsEnd;
+    this.dropCount[n] = reader.dropCount;
     packetTicks(reader, this.ticks, 2 * n);
     this.n++;
     this.packets++;
@@ -306,6 +299,7 @@ class XdpRun {
         this.scratch,
         store.size,
         comments,
+        this.dropCount[i],
       );
     }
     this.n = 0;

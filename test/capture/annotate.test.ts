@@ -388,7 +388,7 @@ describe("pcap annotate", () => {
     }
   });
 
-  it("refuses malformed captures at every block boundary with the byte offset: one line, exit 1, never a crash", () => {
+  it("refuses malformed captures at every block boundary with the byte offset: one line, exit 1, never a crash", async () => {
     const bytes = readFileSync(annotate(SAMPLE)),
       boundaries: number[] = [];
     for (let at = 0; at < bytes.length; at += bytes.readUInt32LE(at + 4)) boundaries.push(at);
@@ -430,7 +430,7 @@ describe("pcap annotate", () => {
         ["pcap", "show", path],
         ["pcap", "annotate", path, join(dir, "bad-out.pcapng")],
       ]) {
-        const r = i % 10 === 0 ? cli(args) : inProcess(args);
+        const r = i % 10 === 0 ? cli(args) : await inProcess(args);
         if (r.code === 0) continue; // a cut at a block boundary is a shorter, valid capture
         expect(`${r.code} ${r.err}`, `case ${i}: ${args[1]}`).toMatch(
           /^1 packet-traits: EBADMSG: byte offset \d+: [^\n]+\n$/,

@@ -40,12 +40,12 @@ export function cli(
 
 const scratch = tempDir();
 
-/** Runs the CLI's main() in this process (no node startup), its stdout and stderr in files; returns as cli() does. */
-export function inProcess(args: string[]): { code: number; out: string; err: string } {
+/** Runs the CLI's main() in this process (no node startup), its stdout and stderr in files; resolves as cli() returns. */
+export async function inProcess(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const [out, err] = [join(scratch, "out"), join(scratch, "err")],
     fds = [openSync(out, "w"), openSync(err, "w")] as const;
   try {
-    const code = main(args, { stdin: 0, stdout: fds[0], stderr: fds[1] });
+    const code = await main(args, { stdin: 0, stdout: fds[0], stderr: fds[1] });
     return { code, out: readFileSync(out, "utf8"), err: readFileSync(err, "utf8") };
   } finally {
     fds.forEach((fd) => closeSync(fd));

@@ -33,7 +33,7 @@ describe("pipelines", () => {
         const time = `1700000000${String(i * 1000).padStart(9, "0")}`;
         if (
           !new RegExp(
-            `^${i + 1}\t${size(i)}\t${source}\ttraits: packet_id=${i} rx_hash=0x[0-9a-f]+ rss_hash_type=0x29 rx_timestamp=${time}$`,
+            `^${i + 1}\t${size(i)}\t${source}\ttraits: packet_id=${i} rx_hash=0x[0-9a-f]+ rss_hash_type=0x29 rx_timestamp=${time} crc32:[0-9a-f]{8}$`,
           ).test(line)
         )
           expect(line, `packet ${i}`).toBe("");

@@ -81,7 +81,7 @@ describe.skipIf(skip)(`packet-traits xdp run${skip ? ` skipped: ${reason}` : ""}
     expect(written.map((p) => p.data)).toEqual(input.map((p) => p.data));
     // The first comment is what wireshark/traits.lua parses ("traits: NAME=VALUE ..."), the second the verdict by name.
     expect(written[3]!.comments).toEqual([
-      "traits: 0=3 xdp_verdict=0x2 rx_hash=0x29d3b545 rss_hash_type=0x29 vlan_tci=0x2064 vlan_proto=0x8100",
+      "traits: 0=3 xdp_verdict=0x2 rx_hash=0x29d3b545 rss_hash_type=0x29 vlan_tci=0x2064 vlan_proto=0x8100 crc32:43371892",
       "xdp: XDP_PASS",
     ]);
     // Annotated again, a packet's old traits go with their comments, the verdict's included.
@@ -111,7 +111,7 @@ describe.skipIf(skip)(`packet-traits xdp run${skip ? ` skipped: ${reason}` : ""}
       ]);
       expect(written[i]!.data.slice(12, 14)).toBe("ee");
       expect(written[i]!.comments).toEqual([
-        expect.stringMatching(/^traits: seen length=0x[0-9a-f]+ xdp_verdict=0x[13]$/),
+        expect.stringMatching(/^traits: seen length=0x[0-9a-f]+ xdp_verdict=0x[13] crc32:[0-9a-f]{8}$/),
         `xdp: ${verdicts[i]}`,
       ]);
     });
