@@ -2,6 +2,7 @@
 // back the packets a command wrote.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
+import { crc32 } from "node:zlib";
 import {
   CaptureReader,
   END,
@@ -83,4 +84,9 @@ export function packetsOf(bytes: Uint8Array): ReadPacket[] {
     });
   }
   return out;
+}
+
+/** A traits comment as our tools write it: the text, then " crc32:" and the CRC-32 of the text in 8 hex digits (docs/CLI.md). */
+export function checked(text: string): string {
+  return `${text} crc32:${crc32(text).toString(16).padStart(8, "0")}`;
 }

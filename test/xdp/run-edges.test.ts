@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { writePcap } from "../../dist/capture/capture.js";
 import { linearLimit } from "../../dist/xdp/run.js";
 import { BpfError, XdpProgram } from "packet-traits/xdp";
-import { compileFixture, packetsOf as read } from "./helpers.js";
+import { checked, compileFixture, packetsOf as read } from "./helpers.js";
 
 const CLI = join(import.meta.dirname, "../../dist/cli/bin.js");
 const EXAMPLE = join(import.meta.dirname, "../../bpf/example.bpf.o");
@@ -82,7 +82,7 @@ describe.skipIf(skip)(`packet-traits xdp run at its edges${skip ? ` skipped: ${r
     expect(written.map((p) => [p.captured, p.original])).toEqual(lengths.map((n) => [n, n]));
     expect(written.map((p) => p.data)).toEqual(lengths.map((n) => Buffer.from(frame(n)).toString("hex")));
     expect(written.map((p) => p.comments[0])).toEqual(
-      lengths.map((n) => `traits: 7=0x${n.toString(16)} xdp_verdict=0x2`),
+      lengths.map((n) => checked(`traits: 7=0x${n.toString(16)} xdp_verdict=0x2`)),
     );
 
     const refused = join(dir, "refused.pcapng");
@@ -127,7 +127,7 @@ describe.skipIf(skip)(`packet-traits xdp run at its edges${skip ? ` skipped: ${r
     ]);
     expect(packetsOf(out).map((p) => p.comments)).toEqual(
       returned.map((v) => [
-        `traits: xdp_verdict=0x${v.toString(16)}`,
+        checked(`traits: xdp_verdict=0x${v.toString(16)}`),
         v === 2 ? "xdp: XDP_PASS" : `xdp: unknown verdict ${v}`,
       ]),
     );
@@ -171,7 +171,7 @@ describe.skipIf(skip)(`packet-traits xdp run at its edges${skip ? ` skipped: ${r
     expect(existsSync(out)).toBe(false);
     const right = cli(["xdp", "run", edges, input, out, "--program", "edges", "--profile", "flags"]);
     expect([right.code, right.err]).toEqual([0, ""]);
-    expect(packetsOf(out)[1]!.comments[0]).toBe("traits: 3 7=0x3d xdp_verdict=0x2");
+    expect(packetsOf(out)[1]!.comments[0]).toBe(checked("traits: 3 7=0x3d xdp_verdict=0x2"));
     expect(readFileSync(out).includes("traits-keys flags ")).toBe(true);
   });
 });
