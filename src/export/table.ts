@@ -8,9 +8,9 @@
 import { TraitsError } from "../core/errors.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES } from "../store/hardware.js";
 import type { KeyName } from "../capture/capture.js";
-import { rxHash } from "../capture/rss.js";
+import { flowOf } from "../capture/rss.js";
 import { MAX_ADDRESS_TEXT, writeIpv4, writeIpv6 } from "./address.js";
-import { type Batch, type Column, ColumnBuffer, type ColumnType } from "./columns.js";
+import { type Batch, type Column, ColumnBuffer, type ColumnType, SLOTS } from "./columns.js";
 
 /** The columns every export has, in order; trait columns follow. */
 export const PACKET_COLUMNS: readonly Column[] = [
@@ -83,9 +83,10 @@ export class PacketTable {
   private names: Array<string | undefined> = new Array(64);
   private sizes = new Int8Array(64);
   private columnOf = new Int16Array(64).fill(-1);
-  /** The hash scratch (hash, type) and what rxHash tells of the flow. */
-  private readonly hash = new Uint32Array(4);
+  /** The packet's flow (flowOf). */
   private readonly flow = new Int32Array(4);
+  /** The slot of the batch being filled. */
+  private slot = 0;
   /** The flag columns. */
   private readonly flags: ColumnBuffer[] = [];
 
@@ -152,13 +153,13 @@ export class PacketTable {
       index = this.before + row;
     b[PACKET]!.set64(row, index >>> 0, Math.floor(index / 2 ** 32));
     b[TIME]!.set64(row, timeLo, timeHi);
-    b[INTERFACE]!.set(row, fields.interfaceId);
-    if (fields.queue >= 0) b[QUEUE]!.set(row, fields.queue);
-    b[CAPTURED]!.set(row, fields.captured);
-    b[ORIGINAL]!.set(row, fields.original);
+    b[INTERFACE]!.setU32(row, fields.interfaceId);
+    if (fields.queue >= 0) b[QUEUE]!.setU32(row, fields.queue);
+    b[CAPTURED]!.setU32(row, fields.captured);
+    b[ORIGINAL]!.setU32(row, fields.original);
     this.addFlow(row, bytes, at, fields.captured, fields.linkType);
     if (traits) this.addTraits(row, traits);
-    if (fields.verdict >= 0) b[VERDICT]!.set(row, fields.verdict);
+    if (fields.verdict >= 0) b[VERDICT]!.setU32(row, fields.verdict);
     this.rows++;
     return row;
   }
@@ -166,20 +167,20 @@ export class PacketTable {
   /** The flow the RSS hash reads: addresses, protocol and (where hashed) ports. */
   private addFlow(row: number, bytes: Uint8Array, at: number, length: number, linkType: number): void {
     const { flow, buffers: b } = this;
-    rxHash(bytes, at, length, linkType, this.hash, 0, 2, flow);
+    flowOf(bytes, at, length, linkType, flow);
     const version = flow[0]!;
     if (version === 0) return;
     const write = version === 4 ? writeIpv4 : writeIpv6;
     for (let i = 0; i < 2; i++) {
       const column = b[i === 0 ? SRC : DST]!,
         to = column.text(row, MAX_ADDRESS_TEXT);
-      column.endText(row, write(bytes, flow[1]! + i * (version === 4 ? 4 : 16), column.values as Uint8Array, to));
+      column.endText(row, write(bytes, flow[1]! + i * (version === 4 ? 4 : 16), column.bytes, to));
     }
-    b[PROTO]!.set(row, flow[2]!);
+    b[PROTO]!.setU8(row, flow[2]!);
     const ports = flow[3]!;
     if (ports < 0) return;
-    b[SPORT]!.set(row, (bytes[ports]! << 8) | bytes[ports + 1]!);
-    b[DPORT]!.set(row, (bytes[ports + 2]! << 8) | bytes[ports + 3]!);
+    b[SPORT]!.setU16(row, (bytes[ports]! << 8) | bytes[ports + 1]!);
+    b[DPORT]!.setU16(row, (bytes[ports + 2]! << 8) | bytes[ports + 3]!);
   }
 
   private addTraits(row: number, { count, keys, lens, values }: DecodedTraits): void {
@@ -203,23 +204,25 @@ export class PacketTable {
       const lo = values[2 * i]!;
       if (length === 0) buffer.setFlag(row, true);
       else if (length === 8) buffer.set64(row, lo, values[2 * i + 1]!);
-      else if (key === VLAN_PROTO_KEY && this.names[key] === "vlan_proto")
-        buffer.set(row, ((lo & 0xff) << 8) | (lo >>> 8)); // kept in network byte order
-      else buffer.set(row, lo);
+      else {
+        // vlan_proto is kept in network byte order, in its first two bytes.
+        const value =
+          key === VLAN_PROTO_KEY && this.names[key] === "vlan_proto" ? ((lo & 0xff) << 8) | ((lo >>> 8) & 0xff) : lo;
+        if (length === 2) buffer.setU16(row, value);
+        else buffer.setU32(row, value);
+      }
     }
     // A flag column of a packet with traits is false, not null, where the flag is not set.
     for (const buffer of this.flags) buffer.present(row);
   }
 
-  /** The rows filled as a Batch (handing over the arrays), and an empty batch begun; fixes the schema. */
+  /** The rows filled as a Batch, and the next batch begun in the next slot (whose last batch the encoder must be done with); fixes the schema. */
   take(): Batch {
-    const rows = this.rows;
+    const rows = this.rows,
+      columns = this.buffers.map((buffer) => buffer.take(rows));
     this.fixed = true;
-    const columns = this.buffers.map((buffer) => {
-      const column = buffer.take(rows);
-      buffer.reset();
-      return column;
-    });
+    this.slot = (this.slot + 1) % SLOTS;
+    for (const buffer of this.buffers) buffer.reset(this.slot);
     this.before += rows;
     this.rows = 0;
     return { rows, columns };

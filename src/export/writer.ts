@@ -1,8 +1,9 @@
 /**
  * Packets to Parquet, one row each, synchronously and in bounded memory: rows fill a PacketTable in
- * the caller's thread; every BATCH_ROWS rows the batch goes to the encoder thread (encoder.ts), whose
- * Parquet bytes come back and are written out as they are made. At most IN_FLIGHT batches wait for the
- * encoder (the caller blocks, rather than buffer more), and parquet-wasm keeps at most a row group.
+ * the caller's thread, in shared memory; every BATCH_ROWS rows the batch goes to the encoder thread
+ * (encoder.ts), which writes the Parquet bytes to the output's descriptor as they are made. At most
+ * IN_FLIGHT batches wait for the encoder (the caller blocks, rather than buffer more), and parquet-wasm
+ * keeps at most a row group.
  * Output never loses data: a file goes through a temporary file renamed into place when complete
  * (capture/io.ts's Output); a folder of parts is written as a temporary folder, renamed into place.
  */
@@ -15,7 +16,7 @@ import { useMemory } from "../core/select.js";
 import { TraitStore } from "../store/store.js";
 import type { KeyName } from "../capture/capture.js";
 import { FileError, Output } from "../capture/io.js";
-import { BATCH_ROWS } from "./columns.js";
+import { BATCH_ROWS, SLOTS } from "./columns.js";
 import type { Compression, EncoderData, EncoderReply, EncoderRequest } from "./encoder.js";
 import { type DecodedTraits, type PacketFields, PacketTable } from "./table.js";
 
@@ -59,8 +60,8 @@ export interface ExportResult {
   files: string[];
 }
 
-/** Batches sent to the encoder and not yet taken, at most: the memory of the rows in flight. */
-const IN_FLIGHT = 2;
+/** Batches sent to the encoder and not yet taken, at most (the table fills the next slot meanwhile). */
+const IN_FLIGHT = SLOTS - 1;
 const ROW_GROUP_ROWS = 131072;
 /** The largest trait store (an option value is at most 65535 bytes). */
 const MAX_STORE = 65536;
@@ -242,8 +243,8 @@ export class ParquetPacketWriter {
     if (this.folder) rmSync(this.folder, { recursive: true, force: true });
   }
 
-  private request(message: EncoderRequest, transfer: ArrayBuffer[] = []): void {
-    this.worker.postMessage(message, transfer);
+  private request(message: EncoderRequest): void {
+    this.worker.postMessage(message);
   }
 
   private startFile(): void {
@@ -260,6 +261,7 @@ export class ParquetPacketWriter {
     if (!output.begun) {
       this.request({
         type: "file",
+        fd: output.out.fd,
         columns: this.table.columns,
         rowGroupRows: this.options.rowGroupRows,
         compression: this.options.compression,
@@ -268,12 +270,7 @@ export class ParquetPacketWriter {
       output.begun = true;
     }
     const batch = this.table.take();
-    this.request(
-      { type: "batch", batch },
-      batch.columns.flatMap((c) =>
-        [c.values.buffer, c.valid?.buffer, c.offsets?.buffer].filter((b) => b !== undefined),
-      ) as ArrayBuffer[],
-    );
+    this.request({ type: "batch", batch });
     this.sent++;
     this.answers(() => this.sent - this.taken <= IN_FLIGHT);
   }
@@ -300,8 +297,12 @@ export class ParquetPacketWriter {
       for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
         const reply = m.message as EncoderReply;
         if (reply.type === "taken") this.taken++;
-        else if (reply.type === "bytes") this.output!.out.write(reply.bytes, 0, reply.bytes.length);
         else if (reply.type === "ended") onEnded?.();
+        else if (reply.code)
+          throw FileError.from(
+            Object.assign(new Error(reply.message), { code: reply.code, syscall: "write" }),
+            `cannot write ${this.target === "-" ? "stdout" : this.target}`,
+          );
         else throw new FileError("EIO", `cannot write ${this.target}: the Parquet encoder failed: ${reply.message}`);
       }
       if (done()) return;
