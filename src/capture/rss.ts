@@ -145,7 +145,7 @@ export function rxHash(
   let hash = 0,
     type: number = RssType.NONE;
   if (version !== 0) {
-    hash = hashBytes(bytes, FLOW[1]!, version === 4 ? 8 : 32, ports < 0 ? 0 : ports, ports < 0 ? 0 : 4);
+    hash = hashBytes(bytes, FLOW[1]!, version === 4 ? 8 : 32, Math.max(ports, 0), ports < 0 ? 0 : 4);
     type = version === 4 ? RssType.L3_IPV4 : RssType.L3_IPV6;
     if (ports >= 0) type |= RssType.L4 | (FLOW[2] === 6 ? RssType.L4_TCP : RssType.L4_UDP);
   }

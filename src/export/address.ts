@@ -1,8 +1,9 @@
 /**
  * IP addresses as text, written byte by byte into a buffer (no string made per packet): IPv4 in
  * dotted decimal, IPv6 in the canonical form of RFC 5952 (lower-case hex, no leading zeros, the
- * longest run of two or more zero groups as "::", the first of equal runs), an IPv4-mapped address
- * as ::ffff:a.b.c.d. The same text as tshark's ip.src and ipv6.src.
+ * longest run of two or more zero groups as "::", the first of equal runs), and, as glibc's
+ * inet_ntop and so tshark write them, IPv4-mapped and IPv4-compatible addresses as ::ffff:a.b.c.d
+ * and ::a.b.c.d.
  */
 
 /** Longest text of an address (IPv6: eight groups of four digits and seven colons). */
@@ -46,8 +47,9 @@ export function writeIpv6(bytes: Uint8Array, at: number, out: Uint8Array, o: num
     if (end - g > bestLength) [best, bestLength] = [g, end - g];
     g = end;
   }
-  const mapped = best === 0 && bestLength === 5 && bytes[at + 10] === 0xff && bytes[at + 11] === 0xff;
-  for (let g = 0; g < (mapped ? 6 : 8); g++) {
+  const mixed =
+    best === 0 && (bestLength === 6 || (bestLength === 5 && bytes[at + 10] === 0xff && bytes[at + 11] === 0xff));
+  for (let g = 0; g < (mixed ? 6 : 8); g++) {
     if (g === best) {
       out[o++] = COLON;
       out[o++] = COLON;
@@ -59,7 +61,7 @@ export function writeIpv6(bytes: Uint8Array, at: number, out: Uint8Array, o: num
     for (let shift = value >= 0x1000 ? 12 : value >= 0x100 ? 8 : value >= 0x10 ? 4 : 0; shift >= 0; shift -= 4)
       out[o++] = HEX[(value >> shift) & 15]!;
   }
-  if (!mapped) return o;
-  out[o++] = COLON;
+  if (!mixed) return o;
+  if (bestLength === 5) out[o++] = COLON;
   return writeIpv4(bytes, at + 12, out, o);
 }

@@ -25,8 +25,9 @@ export type EncoderReply = { type: "taken" } | { type: "ended" } | { type: "erro
 /** Parquet compression codecs offered. */
 export type Compression = "snappy" | "zstd" | "none";
 
-/** What the worker gets at its start: the port it answers on, and a word it bumps (and notifies) after each answer. */
+/** What the worker gets at its start: this module's URL, the port it answers on, and a word it bumps (and notifies) after each answer. */
 export interface EncoderData {
+  entry: string;
   port: MessagePort;
   signal: Int32Array;
 }
@@ -170,6 +171,9 @@ function fail(error: unknown): void {
   });
 }
 
+// Whatever fails in this thread reaches the writer as an answer: it waits on the signal, not on events.
+process.on("uncaughtException", fail);
+process.on("unhandledRejection", fail);
 parentPort!.on("message", (request: EncoderRequest) => {
   if (request.type === "file") encode(request).catch(fail);
   else if (request.type === "batch") file!.queue.push(request.batch);

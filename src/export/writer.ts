@@ -66,11 +66,19 @@ const ROW_GROUP_ROWS = 131072;
 /** The largest trait store (an option value is at most 65535 bytes). */
 const MAX_STORE = 65536;
 
-/** The entry of the encoder thread: encoder.js beside this module (in dist/export/ and dist/cjs/export/, and from the bundled command line in dist/cli/). */
+/** The module of the encoder thread: encoder.js beside this module (in dist/export/ and dist/cjs/export/, and from the bundled command line in dist/cli/). */
 function encoderEntry(): URL {
   const here = new URL(import.meta.url);
   return new URL(here.pathname.endsWith("/cli/bin.js") ? "../export/encoder.js" : "./encoder.js", here);
 }
+
+/** The encoder thread's first code: loads the encoder, or answers why it cannot (the writer, blocked waiting, would not see the worker's error event). */
+const BOOT = `const { workerData } = require("node:worker_threads");
+import(workerData.entry).catch((error) => {
+  workerData.port.postMessage({ type: "error", message: "cannot load the Parquet encoder: " + error.message });
+  Atomics.add(workerData.signal, 0, 1);
+  Atomics.notify(workerData.signal, 0);
+});`;
 
 /**
  * Writes packets as rows of a Parquet file (or a folder of files), streamed: call write() per packet
@@ -131,8 +139,9 @@ export class ParquetPacketWriter {
     this.folder = rowsPerFile === Number.POSITIVE_INFINITY ? undefined : temporaryFolder(target);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.worker = new Worker(encoderEntry(), {
-      workerData: { port: port2, signal: this.signal } satisfies EncoderData,
+    this.worker = new Worker(BOOT, {
+      eval: true,
+      workerData: { entry: encoderEntry().href, port: port2, signal: this.signal } satisfies EncoderData,
       transferList: [port2],
     });
     this.worker.unref();
