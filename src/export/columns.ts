@@ -8,10 +8,11 @@
 /** A column's type: an unsigned integer (Parquet UINT_8..UINT_64), a flag (BOOLEAN), a time in ns (TIMESTAMP(NANOS)), or UTF-8 text. */
 export type ColumnType = "bool" | "u8" | "u16" | "u32" | "u64" | "timestamp" | "text";
 
-/** A column of the export: its name and type (every column is nullable but packet and capture_time). */
+/** A column of the export: its name, its type, and whether every row has a value (Parquet REQUIRED: no null, no definition levels to write). */
 export interface Column {
   name: string;
   type: ColumnType;
+  required?: boolean;
 }
 
 /**

@@ -125,9 +125,7 @@ let file:
   | undefined;
 
 async function encode(request: Extract<EncoderRequest, { type: "file" }>): Promise<void> {
-  const fields = request.columns.map(
-    (c) => new arrow.Field(c.name, arrowType(c), c.name !== "packet" && c.name !== "capture_time"),
-  );
+  const fields = request.columns.map((c) => new arrow.Field(c.name, arrowType(c), !c.required));
   const current = { fields, schema: new arrow.Schema(fields), queue: [] as Batch[], ended: false, wake: undefined };
   file = current;
   const batches = new ReadableStream<parquet.RecordBatch>(

@@ -14,12 +14,12 @@ import { type Batch, type Column, ColumnBuffer, type ColumnType, SLOTS } from ".
 
 /** The columns every export has, in order; trait columns follow. */
 export const PACKET_COLUMNS: readonly Column[] = [
-  { name: "packet", type: "u64" },
-  { name: "capture_time", type: "timestamp" },
-  { name: "interface", type: "u32" },
+  { name: "packet", type: "u64", required: true },
+  { name: "capture_time", type: "timestamp", required: true },
+  { name: "interface", type: "u32", required: true },
   { name: "queue", type: "u32" },
-  { name: "captured_length", type: "u32" },
-  { name: "original_length", type: "u32" },
+  { name: "captured_length", type: "u32", required: true },
+  { name: "original_length", type: "u32", required: true },
   { name: "xdp_verdict", type: "u32" },
   { name: "src_addr", type: "text" },
   { name: "dst_addr", type: "text" },
@@ -71,9 +71,7 @@ function traitColumnName(name: string): string {
 
 /** The rows of an export: fill a batch with add...(), take() it when full or at the end. */
 export class PacketTable {
-  readonly buffers: ColumnBuffer[] = PACKET_COLUMNS.map(
-    (c) => new ColumnBuffer(c, c.name !== "packet" && c.name !== "capture_time"),
-  );
+  readonly buffers: ColumnBuffer[] = PACKET_COLUMNS.map((c) => new ColumnBuffer(c, !c.required));
   /** Rows in the current batch, and in all batches taken before. */
   rows = 0;
   private before = 0;
