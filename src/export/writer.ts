@@ -72,13 +72,19 @@ function encoderEntry(): URL {
   return new URL(here.pathname.endsWith("/cli/bin.js") ? "../export/encoder.js" : "./encoder.js", here);
 }
 
-/** The encoder thread's first code: loads the encoder, or answers why it cannot (the writer, blocked waiting, would not see the worker's error event). */
-const BOOT = `const { workerData } = require("node:worker_threads");
-import(workerData.entry).catch((error) => {
-  workerData.port.postMessage({ type: "error", message: "cannot load the Parquet encoder: " + error.message });
-  Atomics.add(workerData.signal, 0, 1);
-  Atomics.notify(workerData.signal, 0);
-});`;
+/**
+ * The encoder thread's first code (CommonJS or ES module alike): loads the encoder, or answers why it
+ * cannot (the writer, blocked waiting, would not see the worker's error event).
+ */
+const BOOT = `import("node:worker_threads").then(({ workerData }) =>
+  import(workerData.entry).catch((error) => {
+    workerData.port.postMessage({ type: "error", message: "cannot load the Parquet encoder: " + error.message });
+    Atomics.add(workerData.signal, 0, 1);
+    Atomics.notify(workerData.signal, 0);
+  }),
+);`;
+/** The longest wait for an answer of the encoder: past it, the encoder thread is taken as dead. */
+const ENCODER_TIMEOUT_MS = 60_000;
 
 /**
  * Writes packets as rows of a Parquet file (or a folder of files), streamed: call write() per packet
@@ -141,6 +147,8 @@ export class ParquetPacketWriter {
     this.port = port1;
     this.worker = new Worker(BOOT, {
       eval: true,
+      // None of the process's flags (--input-type=module would make BOOT a module...): only our code runs there.
+      execArgv: [],
       workerData: { entry: encoderEntry().href, port: port2, signal: this.signal } satisfies EncoderData,
       transferList: [port2],
     });
@@ -315,7 +323,11 @@ export class ParquetPacketWriter {
         else throw new FileError("EIO", `cannot write ${this.target}: the Parquet encoder failed: ${reply.message}`);
       }
       if (done()) return;
-      Atomics.wait(this.signal, 0, seen);
+      if (Atomics.wait(this.signal, 0, seen, ENCODER_TIMEOUT_MS) === "timed-out")
+        throw new FileError(
+          "EIO",
+          `cannot write ${this.target}: the Parquet encoder thread gave no answer for ${ENCODER_TIMEOUT_MS / 1000} s`,
+        );
     }
   }
 }

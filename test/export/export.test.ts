@@ -437,6 +437,15 @@ describe.runIf(duck)("pcap export, read by DuckDB", () => {
   });
 });
 
+describe("pcap export: the encoder thread", () => {
+  it("starts under any flags of the process: node --input-type=module -e (a worker inherits them)", () => {
+    const out = join(dir, "eval.parquet"),
+      code = `import { exportCapture } from ${JSON.stringify(join(ROOT, "dist", "parquet.js"))}; console.log(JSON.stringify(exportCapture(${JSON.stringify(SAMPLE)}, ${JSON.stringify(out)})));`;
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], { encoding: "utf8", timeout: 60_000 });
+    expect(`${r.status} ${r.stdout}${r.stderr}`).toBe(`0 {"rows":5,"files":[${JSON.stringify(out)}]}\n`);
+  });
+});
+
 describe("pcap export: bad input and bad output leave nothing", () => {
   const hand = (): string => {
     const f = join(dir, "cut-source.pcapng");
