@@ -96,18 +96,18 @@ class CaptureExport {
     const { reader } = this,
       limit = this.options.limit ?? Number.POSITIVE_INFINITY;
     for (let kind = reader.next(true), count = 0; kind !== END && count < limit; kind = reader.next(true)) {
-      if ((kind === BLOCK && reader.type === SHB) || (reader.format === "pcap" && reader.packet === 0)) this.section();
-      if (kind !== PACKET) continue;
-      count++;
+      const packet = kind === PACKET;
       try {
+        if ((kind === BLOCK && reader.type === SHB) || (reader.format === "pcap" && reader.packet === 0))
+          this.section();
+        if (!packet) continue;
+        count++;
         this.packet();
       } catch (error) {
-        if (!(error instanceof TraitsError) || /^byte offset \d+:/.test(error.message.replace(/^[A-Z]+: /, "")))
-          throw error;
-        throw new TraitsError(
-          error.code,
-          `byte offset ${reader.offset}: packet ${reader.packet}: ${error.message.replace(/^[A-Z]+: /, "")}`,
-        );
+        const message = error instanceof TraitsError ? error.message.replace(/^[A-Z]+: /, "") : "";
+        if (!(error instanceof TraitsError) || message.startsWith("byte offset ")) throw error;
+        const where = `byte offset ${reader.offset}: ${packet ? `packet ${reader.packet}: ` : ""}`;
+        throw new TraitsError(error.code, `${where}${message}`);
       }
     }
   }

@@ -491,7 +491,15 @@ describe("pcap export: bad input and bad output leave nothing", () => {
     expect(`${m.code} ${m.err}`).toMatch(
       /^1 packet-traits: EINVAL: byte offset \d+: packet 0: key 5 \(tenant\) holds 4 bytes, but the column tenant is u64\n$/,
     );
-    expect(existsSync(join(dir, "corrupt.parquet")) || existsSync(join(dir, "mismatch.parquet"))).toBe(false);
+    // A later section naming the same trait with another size: the byte offset of its header.
+    const sections = join(dir, "sections.pcapng"),
+      first = Buffer.concat([shb({ opts: [namesOption("traits-keys v1 tenant=5:4")] }), idb(), epbOn(0, udp(0))]);
+    writeFileSync(sections, Buffer.concat([first, shb({ opts: [namesOption("traits-keys v1 tenant=5:8")] })]));
+    const t = cli(["pcap", "export", sections, join(dir, "sections.parquet")]);
+    expect(`${t.code} ${t.err}`).toBe(
+      `1 packet-traits: EINVAL: byte offset ${first.length}: key 5 (tenant) holds 8 bytes, but the column tenant is u32\n`,
+    );
+    expect(["corrupt", "mismatch", "sections"].filter((f) => existsSync(join(dir, `${f}.parquet`)))).toEqual([]);
   });
 
   it("a key first seen after the columns are fixed (the first batch): EINVAL saying how to name it", () => {
