@@ -210,7 +210,7 @@ export function exportParquet(argv: string[], io: Io): number {
   if (output !== "-")
     print(
       io.stdout,
-      `exported ${result.rows} packets: ${output}${rowsPerFile === undefined ? "" : ` (${result.files.length} files)`}\n`,
+      `exported ${result.rows} packets: ${output}${rowsPerFile === undefined ? "" : ` (${result.files.length} file${result.files.length === 1 ? "" : "s"})`}\n`,
     );
   return 0;
 }
