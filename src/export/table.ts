@@ -85,6 +85,8 @@ export class PacketTable {
   private readonly flow = new Int32Array(4);
   /** The slot of the batch being filled. */
   private slot = 0;
+  /** The column of each entry of the packet being added. */
+  private readonly entryColumn = new Int16Array(64);
   /** The flag columns. */
   private readonly flags: ColumnBuffer[] = [];
 
@@ -146,6 +148,7 @@ export class PacketTable {
     timeHi: number,
     traits?: DecodedTraits,
   ): number {
+    if (traits) this.resolveTraits(traits);
     const row = this.rows,
       b = this.buffers,
       index = this.before + row;
@@ -181,7 +184,8 @@ export class PacketTable {
     b[DPORT]!.setU16(row, (bytes[ports + 2]! << 8) | bytes[ports + 3]!);
   }
 
-  private addTraits(row: number, { count, keys, lens, values }: DecodedTraits): void {
+  /** Finds (or makes) the column of every entry of `traits` into `entryColumn`, before the row is written: a row is added whole or not at all. */
+  private resolveTraits({ count, keys, lens }: DecodedTraits): void {
     for (let i = 0; i < count; i++) {
       const key = keys[i]!,
         length = lens[i]!;
@@ -198,8 +202,16 @@ export class PacketTable {
         this.columnOf[key] = column;
         this.sizes[key] = length;
       }
-      const buffer = this.buffers[column]!;
-      const lo = values[2 * i]!;
+      this.entryColumn[i] = column;
+    }
+  }
+
+  private addTraits(row: number, { count, keys, lens, values }: DecodedTraits): void {
+    for (let i = 0; i < count; i++) {
+      const key = keys[i]!,
+        length = lens[i]!,
+        buffer = this.buffers[this.entryColumn[i]!]!,
+        lo = values[2 * i]!;
       if (length === 0) buffer.setFlag(row, true);
       else if (length === 8) buffer.set64(row, lo, values[2 * i + 1]!);
       else {
