@@ -38,7 +38,8 @@ export const BATCH_ROWS = 32768;
 /**
  * Batches filled or in flight at once. Each has its arrays, allocated once in shared memory: they go
  * to the encoder neither copied nor transferred (a transfer detaches a buffer, and from the first
- * detached buffer on, V8 checks every typed array access of the thread).
+ * detached buffer on, V8 checks every typed array access of the thread: a loop over typed arrays ran
+ * 2.2x slower after one in Node 20).
  */
 export const SLOTS = 3;
 

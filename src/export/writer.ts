@@ -215,8 +215,10 @@ export class ParquetPacketWriter {
   }
 
   private makeDecoder(): NonNullable<ParquetPacketWriter["decoder"]> {
-    const memory = new WebAssembly.Memory({ initial: 2, maximum: 3 });
-    if (toImpl(undefined) === "wasm") useMemory(memory);
+    // The core's scratch area in the second page: the memory never grows (a growth detaches its
+    // buffer, and the first detached buffer makes V8 check every typed array access of the thread).
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 2 });
+    if (toImpl(undefined) === "wasm") useMemory(memory, { scratch: MAX_STORE });
     const store = (profile: Profile) => TraitStore.at(memory, 0, 16, { profile });
     return {
       bytes: new Uint8Array(memory.buffer, 0, MAX_STORE),
