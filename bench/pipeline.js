@@ -1,7 +1,9 @@
 // The capture pipeline against Wireshark's converter, side by side in one run:
 // `packet-traits pcap annotate in.pcap out.pcapng` and `editcap -F pcapng in.pcap out.pcapng` on a
 // capture of 64-byte Ethernet/IPv4/UDP packets this script makes. Alternating runs; medians.
-// Usage: npm run bench -- --pipeline [--packets 1000000,10000000] [--runs 5]
+// Then the Parquet export of the annotated capture: `packet-traits pcap export` against
+// `tshark -T fields` writing the same packet columns as text, and against annotate.
+// Usage: npm run bench -- --pipeline [--packets 1000000,10000000] [--export-packets 1000000] [--runs 5]
 //        node bench/pipeline.js --make N FILE|-    (only writes the capture)
 import { spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
@@ -73,7 +75,7 @@ function timed(argv, timeTool) {
 }
 
 function parse(argv) {
-  const options = { packets: [1_000_000, 10_000_000], runs: 5, make: undefined };
+  const options = { packets: [1_000_000, 10_000_000], exportPackets: [1_000_000], runs: 5, make: undefined };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i],
       value = () => argv[++i] ?? fail(`${flag} needs a value`);
@@ -84,16 +86,94 @@ function parse(argv) {
     };
     if (flag === "--pipeline") continue;
     else if (flag === "--packets") options.packets = value().split(",").map(int);
-    else if (flag === "--runs") options.runs = int(value());
+    else if (flag === "--export-packets") {
+      const list = value();
+      options.exportPackets = list === "0" ? [] : list.split(",").map(int);
+    } else if (flag === "--runs") options.runs = int(value());
     else if (flag === "--make") options.make = { count: int(value()), file: value() };
     else if (flag === "--help" || flag === "-h") {
       console.log(
-        "npm run bench -- --pipeline [--packets 1000000,10000000] [--runs 5]; node bench/pipeline.js --make N FILE|-",
+        "npm run bench -- --pipeline [--packets 1000000,10000000] [--export-packets 1000000 (0: none)] [--runs 5]; node bench/pipeline.js --make N FILE|-",
       );
       process.exit(0);
     } else fail(`unknown option ${flag} (see --help)`);
   }
   return options;
+}
+
+/** The packet columns of pcap export, as tshark fields (traits aside: tshark reads them only with the plugin and --comment). */
+const TSHARK_FIELDS = [
+  "frame.time_epoch",
+  "frame.interface_id",
+  "frame.interface_queue",
+  "frame.cap_len",
+  "frame.len",
+  "frame.verdict.ebpf_xdp",
+  "ip.src",
+  "ip.dst",
+  "ipv6.src",
+  "ipv6.dst",
+  "ip.proto",
+  "ipv6.nxt",
+  "tcp.srcport",
+  "udp.srcport",
+  "tcp.dstport",
+  "udp.dstport",
+];
+
+/**
+ * pcap export of an annotated capture (packet columns, flow and traits to Parquet) against tshark
+ * -T fields (the packet columns and flow as text) and pcap annotate of the same packets: alternating
+ * runs, medians, peak RSS of each.
+ */
+function exportTable(dir, timeTool) {
+  const tshark = has("tshark");
+  if (!tshark) console.log("\ntshark is not installed: export without its reference (apt-get install tshark)");
+  console.log(
+    `\nParquet export of the annotated capture (${TSHARK_FIELDS.length} packet columns; export adds 5 trait columns), ${options.runs} alternating runs, medians:\n`,
+  );
+  console.log(
+    "| packets | export s | tshark -T fields s | annotate s | tshark/export | export/annotate | export peak RSS MB | tshark peak RSS MB | annotate peak RSS MB |",
+  );
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const count of options.exportPackets) {
+    const input = join(dir, `export-${count}.pcap`),
+      annotated = join(dir, `export-${count}.pcapng`),
+      fd = openSync(input, "w");
+    makeCapture(fd, count);
+    closeSync(fd);
+    timed([process.execPath, CLI, "pcap", "annotate", input, annotated], false);
+    const argv = {
+      export: [process.execPath, CLI, "pcap", "export", annotated, join(dir, "out.parquet")],
+      tshark: [
+        "tshark",
+        "-r",
+        annotated,
+        "-T",
+        "fields",
+        "-E",
+        "occurrence=f",
+        ...TSHARK_FIELDS.flatMap((f) => ["-e", f]),
+      ],
+      annotate: [process.execPath, CLI, "pcap", "annotate", input, join(dir, "out.pcapng")],
+    };
+    const runs = { export: [], tshark: [], annotate: [] };
+    for (let run = 0; run < options.runs; run++)
+      for (const tool of tshark ? ["export", "tshark", "annotate"] : ["export", "annotate"]) {
+        rmSync(join(dir, "out.parquet"), { force: true });
+        rmSync(join(dir, "out.pcapng"), { force: true });
+        runs[tool].push(timed(argv[tool], timeTool));
+      }
+    const m = (tool) => median(runs[tool].map((r) => r.seconds));
+    const rss = (tool) =>
+      timeTool && runs[tool].length ? Math.max(...runs[tool].map((r) => r.rssMB)).toFixed(0) : "-";
+    const [e, t, a] = [m("export"), tshark ? m("tshark") : NaN, m("annotate")];
+    console.log(
+      `| ${count.toLocaleString("en")} | ${e.toFixed(2)} | ${tshark ? t.toFixed(2) : "-"} | ${a.toFixed(2)} | ${tshark ? (t / e).toFixed(1) : "-"} | ${(e / a).toFixed(2)} | ${rss("export")} | ${rss("tshark")} | ${rss("annotate")} |`,
+    );
+    rmSync(input);
+    rmSync(annotated);
+  }
 }
 
 const options = parse(process.argv.slice(2));
@@ -161,6 +241,7 @@ if (options.make) {
       );
       rmSync(input);
     }
+    if (options.exportPackets.length > 0) exportTable(dir, timeTool);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

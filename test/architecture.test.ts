@@ -16,7 +16,8 @@ const MAY_IMPORT: Record<string, string[]> = {
   workers: ["core", "store", "pool", "registry"],
   capture: ["core", "store", "pool", "registry"],
   xdp: ["core", "store", "pool", "registry", "capture"],
-  cli: ["core", "store", "pool", "registry", "workers", "capture", "xdp", "schema"],
+  export: ["core", "store", "pool", "registry", "capture"],
+  cli: ["core", "store", "pool", "registry", "workers", "capture", "xdp", "schema", "export"],
 };
 
 function sources(dir: string): string[] {

@@ -182,7 +182,8 @@ export function writeAll(fd: number, bytes: Uint8Array, at: number, length: numb
 export class Output {
   private constructor(
     private readonly target: string,
-    private readonly fd: number,
+    /** The descriptor written (for a writer in another thread, e.g. the Parquet encoder). */
+    readonly fd: number,
     /** The temporary file renamed over the target by commit(), if the target is written that way. */
     readonly temporary: string | undefined,
   ) {}

@@ -77,24 +77,19 @@ const LINKTYPE_ETHERNET = 1,
   LINKTYPE_IPV6 = 229;
 
 /**
- * What a NIC would report for the packet at bytes[at, at + length) of a pcap link type: writes its
- * RSS hash (0 for non-IP or truncated packets) as a u64 lo/hi pair at out[hashAt] and its type at
- * out[typeAt]. Returns its first VLAN tag as (protocol << 16 | TCI), or -1 if it has none.
+ * The flow of the packet at bytes[at, at + length) of a pcap link type, as an RSS hash reads it:
+ * writes flow[0] the IP version (4, 6; 0 for a non-IP or truncated packet), flow[1] the index in
+ * bytes of the source address (the destination follows), flow[2] the protocol (IPv4) or next header
+ * (IPv6), flow[3] the index of the source and destination ports where the hash covers them (TCP
+ * and UDP; unfragmented IPv4, IPv6 without extension headers), else -1. Returns the first VLAN tag
+ * as (protocol << 16 | TCI), or -1 if it has none.
  */
-export function rxHash(
-  bytes: Uint8Array,
-  at: number,
-  length: number,
-  linkType: number,
-  out: Uint32Array,
-  hashAt: number,
-  typeAt: number,
-): number {
+export function flowOf(bytes: Uint8Array, at: number, length: number, linkType: number, flow: Int32Array): number {
   const end = at + length;
   let etherType = -1,
-    vlan = -1,
-    hash = 0,
-    type: number = RssType.NONE;
+    vlan = -1;
+  flow[0] = 0;
+  flow[3] = -1;
   if (linkType === LINKTYPE_ETHERNET) {
     if (length >= 14) {
       etherType = (bytes[at + 12]! << 8) | bytes[at + 13]!;
@@ -114,23 +109,45 @@ export function rxHash(
       protocol = bytes[at + 9]!,
       fragment = ((bytes[at + 6]! << 8) | bytes[at + 7]!) & 0x3fff,
       ports = at + ihl;
-    if (ihl >= 20 && fragment === 0 && (protocol === 6 || protocol === 17) && ports + 4 <= end) {
-      hash = hashBytes(bytes, at + 12, 8, ports, 4);
-      type = RssType.L3_IPV4 | RssType.L4 | (protocol === 6 ? RssType.L4_TCP : RssType.L4_UDP);
-    } else {
-      hash = hashBytes(bytes, at + 12, 8, 0, 0);
-      type = RssType.L3_IPV4;
-    }
+    flow[0] = 4;
+    flow[1] = at + 12;
+    flow[2] = protocol;
+    if (ihl >= 20 && fragment === 0 && (protocol === 6 || protocol === 17) && ports + 4 <= end) flow[3] = ports;
   } else if (etherType === 0x86dd && at + 40 <= end) {
-    const next = bytes[at + 6]!,
-      ports = at + 40;
-    if ((next === 6 || next === 17) && ports + 4 <= end) {
-      hash = hashBytes(bytes, at + 8, 32, ports, 4);
-      type = RssType.L3_IPV6 | RssType.L4 | (next === 6 ? RssType.L4_TCP : RssType.L4_UDP);
-    } else {
-      hash = hashBytes(bytes, at + 8, 32, 0, 0);
-      type = RssType.L3_IPV6;
-    }
+    const next = bytes[at + 6]!;
+    flow[0] = 6;
+    flow[1] = at + 8;
+    flow[2] = next;
+    if ((next === 6 || next === 17) && at + 44 <= end) flow[3] = at + 40;
+  }
+  return vlan;
+}
+
+const FLOW = new Int32Array(4);
+
+/**
+ * What a NIC would report for the packet at bytes[at, at + length) of a pcap link type: writes its
+ * RSS hash (0 for non-IP or truncated packets) as a u64 lo/hi pair at out[hashAt] and its type at
+ * out[typeAt]. Returns its first VLAN tag as (protocol << 16 | TCI), or -1 if it has none.
+ */
+export function rxHash(
+  bytes: Uint8Array,
+  at: number,
+  length: number,
+  linkType: number,
+  out: Uint32Array,
+  hashAt: number,
+  typeAt: number,
+): number {
+  const vlan = flowOf(bytes, at, length, linkType, FLOW),
+    version = FLOW[0]!,
+    ports = FLOW[3]!;
+  let hash = 0,
+    type: number = RssType.NONE;
+  if (version !== 0) {
+    hash = hashBytes(bytes, FLOW[1]!, version === 4 ? 8 : 32, Math.max(ports, 0), ports < 0 ? 0 : 4);
+    type = version === 4 ? RssType.L3_IPV4 : RssType.L3_IPV6;
+    if (ports >= 0) type |= RssType.L4 | (FLOW[2] === 6 ? RssType.L4_TCP : RssType.L4_UDP);
   }
   out[hashAt] = hash;
   out[hashAt + 1] = 0;

@@ -11,7 +11,7 @@ import { StopError } from "./transform.js";
 import { UsageError, print, type Io } from "./args.js";
 import { decode } from "./decode.js";
 import { registry } from "./registry.js";
-import { ANNOTATE_USAGE, PCAP_USAGE, SHOW_USAGE, annotate, show } from "./pcap.js";
+import { ANNOTATE_USAGE, PCAP_USAGE, SHOW_USAGE, annotate, exportParquet, show } from "./pcap.js";
 import { XDP_USAGE, xdp } from "./xdp.js";
 import { wireshark } from "./wireshark.js";
 
@@ -38,6 +38,7 @@ function pcap(argv: string[], io: Io): number | Promise<number> {
   const [action, ...rest] = argv;
   if (action === "annotate") return annotate(rest, io);
   if (action === "show") return show(rest, io);
+  if (action === "export") return exportParquet(rest, io);
   if (action === "-h" || action === "--help") {
     print(io.stdout, `${PCAP_USAGE}\n\n${ANNOTATE_USAGE.split("\n\n")[1]}\n\n${SHOW_USAGE.split("\n\n")[1]}\n`);
     return 0;

@@ -5,13 +5,15 @@ import { KeyRegistry } from "../registry/registry.js";
 import { HARDWARE_FIRST_APP_KEY } from "../store/hardware.js";
 import { annotateInput } from "../capture/annotate.js";
 import { showCapture } from "../capture/show.js";
-import { FileError, TextOut, openInput } from "../capture/io.js";
+import { FileError, Output, TextOut, openInput } from "../capture/io.js";
+import { exportCapture } from "../export/export.js";
 import { transform } from "./transform.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
 
 /** The usage text of `pcap`. */
 export const PCAP_USAGE = `usage: packet-traits pcap annotate IN OUT [--registry FILE] [--set NAME=VALUE]... [--comment] [--profile v1|flags] [-c N]
        packet-traits pcap show FILE [--registry FILE] [--profile v1|flags] [--json] [-c N]
+       packet-traits pcap export IN OUT.parquet [--registry FILE] [--profile v1|flags] [--rows-per-file N] [-c N] ...
 
 IN, OUT and FILE may be - for stdin and stdout.`;
 
@@ -36,6 +38,19 @@ names, else the hardware keys' names; other keys by number.
   --json            one JSON object a line: { packet, profile, capacity, size, entries: [{ key, name, length, hex, value }] }
   -c, --count N     stop after N packets`;
 
+/** The usage text of `pcap export`. */
+export const EXPORT_USAGE = `usage: packet-traits pcap export IN OUT.parquet [--registry FILE] [--profile v1|flags] [--rows-per-file N] [--row-group N] [--compression snappy|zstd|none] [-c N]
+
+Writes each packet of a pcap or pcapng capture (IN, or - for stdin) as a row of a Parquet file (OUT,
+or - for stdout), for DuckDB, Polars, Spark or Trino: packet, capture_time (TIMESTAMP, ns), interface,
+queue, captured_length, original_length, xdp_verdict, src_addr, dst_addr, ip_proto, src_port,
+dst_port, then one column per trait, by name (from --registry, else the capture's names). OUT is
+written through a temporary file (or folder) renamed into place when complete: on any error it is untouched.
+  --rows-per-file N   write a folder OUT of files part-00000.parquet, ... of N rows each
+  --row-group N       rows per row group (default 131072)
+  --compression C     snappy (default), zstd or none
+  -c, --count N       stop after N packets`;
+
 const COMMON = {
   registry: { type: "string" },
   profile: { type: "string" },
@@ -43,6 +58,12 @@ const COMMON = {
 } as const;
 const ANNOTATE = { ...COMMON, set: { type: "string", multiple: true }, comment: { type: "boolean" } } as const;
 const SHOW = { ...COMMON, json: { type: "boolean" } } as const;
+const EXPORT = {
+  ...COMMON,
+  "rows-per-file": { type: "string" },
+  "row-group": { type: "string" },
+  compression: { type: "string" },
+} as const;
 
 const count = (text: string | undefined): number =>
   text === undefined ? Infinity : integer(text, "-c", 0, Number.MAX_SAFE_INTEGER);
@@ -158,5 +179,38 @@ export function show(argv: string[], io: Io): number {
   } finally {
     source.close();
   }
+  return 0;
+}
+
+/** Runs `pcap export`; returns the exit code. */
+export function exportParquet(argv: string[], io: Io): number {
+  const p = parse(argv, EXPORT, EXPORT_USAGE, io);
+  if (!p) return 0;
+  const { values: v, positionals } = p,
+    [input, output] = positionals;
+  if (input === undefined || output === undefined || positionals.length > 2)
+    throw new UsageError("pcap export takes IN OUT.parquet");
+  const compression = v.compression ?? "snappy";
+  if (compression !== "snappy" && compression !== "zstd" && compression !== "none")
+    throw new UsageError(`--compression must be snappy, zstd or none, not ${JSON.stringify(compression)}`);
+  const rowsPerFile =
+    v["rows-per-file"] === undefined ? undefined : integer(v["rows-per-file"], "--rows-per-file", 1, 2 ** 53 - 1);
+  if (rowsPerFile !== undefined && output === "-")
+    throw new UsageError("--rows-per-file writes a folder, not stdout (-)");
+  const result = exportCapture(input, output, {
+    ...(v.registry !== undefined && { names: KeyRegistry.load(v.registry).entries() }),
+    ...(v.profile !== undefined && { profile: toProfile(v.profile) }),
+    ...(rowsPerFile !== undefined && { rowsPerFile }),
+    ...(v["row-group"] !== undefined && { rowGroupRows: integer(v["row-group"], "--row-group", 1, 2 ** 31 - 1) }),
+    compression,
+    limit: count(v.count),
+    stdin: io.stdin,
+    stdout: io.stdout,
+  });
+  if (output !== "-")
+    print(
+      io.stdout,
+      `exported ${result.rows} packets: ${output}${rowsPerFile === undefined ? "" : ` (${result.files.length} file${result.files.length === 1 ? "" : "s"})`}\n`,
+    );
   return 0;
 }

@@ -112,12 +112,12 @@ describe("from the packed tarball", () => {
     "TypeScript without @types/node or the DOM lib (lib es2022, skipLibCheck false), moduleResolution %s: every entry compiles",
     (resolution, module) => {
       // Before: Symbol.dispose (lib esnext or @types/node) and URL (DOM or Node) in the declarations;
-      // under node10, packet-traits/capture, /workers and /xdp did not resolve at all.
+      // under node10, packet-traits/capture, /workers and /xdp did not resolve at all (/parquet came later, with its stub).
       const ts = join(dir, `portable-${resolution}`);
       mkdirSync(ts, { recursive: true });
       writeFileSync(
         join(ts, "main.ts"),
-        `import { createStore, PacketPool, TraitStore, defineTraits, type StoreKey } from "packet-traits";\nimport { CaptureReader, READER_BYTES } from "packet-traits/capture";\nimport { WorkerGroup, type BurstContext } from "packet-traits/workers";\nimport { BpfObject, XdpProgram } from "packet-traits/xdp";\nconst store: TraitStore = createStore(64);\nconst key: StoreKey = "packet_id";\nconst T = defineTraits({ vlan: { type: "u16", key: 7 } });\nconst vlan: number | undefined = T.vlan.get(store);\nstore[Symbol.dispose]();\nexport const out: unknown[] = [vlan, key, new PacketPool({ count: 1 }), new CaptureReader({ read: () => 0 }, new Uint8Array(READER_BYTES)), WorkerGroup, (ctx: BurstContext) => ctx.worker, BpfObject, XdpProgram];\n`,
+        `import { createStore, PacketPool, TraitStore, defineTraits, type StoreKey } from "packet-traits";\nimport { CaptureReader, READER_BYTES } from "packet-traits/capture";\nimport { WorkerGroup, type BurstContext } from "packet-traits/workers";\nimport { BpfObject, XdpProgram } from "packet-traits/xdp";\nimport { exportCapture } from "packet-traits/parquet";\nconst store: TraitStore = createStore(64);\nconst key: StoreKey = "packet_id";\nconst T = defineTraits({ vlan: { type: "u16", key: 7 } });\nconst vlan: number | undefined = T.vlan.get(store);\nstore[Symbol.dispose]();\nexport const out: unknown[] = [vlan, key, new PacketPool({ count: 1 }), new CaptureReader({ read: () => 0 }, new Uint8Array(READER_BYTES)), WorkerGroup, (ctx: BurstContext) => ctx.worker, BpfObject, XdpProgram, exportCapture];\n`,
       );
       writeFileSync(
         join(ts, "tsconfig.json"),
