@@ -13,4 +13,4 @@ export {
 } from "./export/writer.js";
 export { PACKET_COLUMNS } from "./export/table.js";
 export type { Column, ColumnType } from "./export/columns.js";
-export type { Compression } from "./export/encoder.js";
+export type { Compression } from "./export/columns.js";

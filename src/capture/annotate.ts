@@ -15,7 +15,15 @@ import { WasmCore } from "../core/wasm.js";
 import { PacketPool, type Field } from "../pool/pool.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, HardwareKey } from "../store/hardware.js";
 import type { Burst } from "../pool/burst.js";
-import { CaptureReader, SPB, keysText, type AsyncByteSource, type ByteSource, type KeyName } from "./capture.js";
+import {
+  CaptureReader,
+  SPB,
+  keysText,
+  type AsyncByteSource,
+  type ByteSource,
+  type KeyName,
+  type StopSignal,
+} from "./capture.js";
 import { PcapngWriter, Pipeline, packetTicks, pipelineMemory, type ByteSink } from "./writer.js";
 import { TOEPLITZ_TABLE, rxHash } from "./rss.js";
 import { commentText, storeRows } from "./rows.js";
@@ -73,7 +81,7 @@ export async function annotateInput(
   input: AsyncByteSource,
   sink: ByteSink,
   options: AnnotateOptions,
-  signal?: AbortSignal,
+  signal?: StopSignal,
 ): Promise<number> {
   const annotator = new Annotator(sink, options);
   await annotator.pipeline.run(input, signal);

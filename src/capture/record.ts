@@ -22,7 +22,18 @@ export interface ByteSource {
  * the end. A read waiting for input ends early, rejecting with the signal's reason, once `signal` aborts.
  */
 export interface AsyncByteSource {
-  read(into: Uint8Array, at: number, length: number, signal?: AbortSignal): Promise<number>;
+  read(into: Uint8Array, at: number, length: number, signal?: StopSignal): Promise<number>;
+}
+
+/**
+ * What the capture pipeline uses of an `AbortSignal` (the web's and Node's both fit), declared here so
+ * that the declarations need neither the DOM's types nor Node's.
+ */
+export interface StopSignal {
+  readonly aborted: boolean;
+  throwIfAborted(): void;
+  addEventListener(type: "abort", listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
 }
 
 /** A ByteSource over bytes in memory. */

@@ -26,6 +26,7 @@ import {
   TRAITS_PEN,
   mulAdd,
   type AsyncByteSource,
+  type StopSignal,
   type CaptureReader,
 } from "./capture.js";
 
@@ -390,7 +391,7 @@ export class Pipeline {
    * next read (a read waiting for input at once), rejecting with the signal's reason. Rejects with
    * what pump() throws and what the input rejects with.
    */
-  async run(input: AsyncByteSource, signal?: AbortSignal): Promise<void> {
+  async run(input: AsyncByteSource, signal?: StopSignal): Promise<void> {
     const { reader } = this;
     while (this.pump() === MORE) {
       const length = reader.room();

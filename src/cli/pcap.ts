@@ -5,7 +5,7 @@ import { KeyRegistry } from "../registry/registry.js";
 import { HARDWARE_FIRST_APP_KEY } from "../store/hardware.js";
 import { annotateInput } from "../capture/annotate.js";
 import { showCapture } from "../capture/show.js";
-import { FileError, Output, TextOut, openInput } from "../capture/io.js";
+import { FileError, TextOut, openInput } from "../capture/io.js";
 import { exportCapture } from "../export/export.js";
 import { transform } from "./transform.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";

@@ -183,3 +183,6 @@ export class ColumnBuffer {
     return { ...arrays, nulls };
   }
 }
+
+/** Parquet compression codecs offered. */
+export type Compression = "snappy" | "zstd" | "none";

@@ -11,7 +11,7 @@ import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { writeAll } from "../capture/io.js";
 import * as arrow from "apache-arrow";
 import * as parquet from "parquet-wasm";
-import type { Batch, Column } from "./columns.js";
+import type { Batch, Column, Compression } from "./columns.js";
 
 /** What the writer sends: a file begins (its descriptor, its columns and how to encode them), a batch of its rows, the file ends. */
 export type EncoderRequest =
@@ -21,9 +21,6 @@ export type EncoderRequest =
 
 /** What the encoder answers: a batch is taken (its slot is free again), the file is written, or an error (`code`: the errno name of a failed write). */
 export type EncoderReply = { type: "taken" } | { type: "ended" } | { type: "error"; message: string; code?: string };
-
-/** Parquet compression codecs offered. */
-export type Compression = "snappy" | "zstd" | "none";
 
 /** What the worker gets at its start: this module's URL, the port it answers on, and a word it bumps (and notifies) after each answer. */
 export interface EncoderData {

@@ -17,7 +17,8 @@ import { TraitStore } from "../store/store.js";
 import type { KeyName } from "../capture/capture.js";
 import { FileError, Output } from "../capture/io.js";
 import { BATCH_ROWS, SLOTS } from "./columns.js";
-import type { Compression, EncoderData, EncoderReply, EncoderRequest } from "./encoder.js";
+import type { Compression } from "./columns.js";
+import type { EncoderData, EncoderReply, EncoderRequest } from "./encoder.js";
 import { type DecodedTraits, type PacketFields, PacketTable } from "./table.js";
 
 /** How a ParquetPacketWriter writes. */
