@@ -80,11 +80,12 @@ const keyOf = (t: Traffic) => {
   return t.key % 2 === 0 && keys.length > 0 ? keys[(t.key >> 1) % keys.length]!.key : t.key % 64;
 };
 
-/** A value of `len` bytes as u32 halves from a seed, or (misfit) one that fits no length under 8. */
-const pairOf = (len: number, seed: number, misfit = false): [number, number] =>
-  misfit && len < 8
-    ? [0x12345, 1]
-    : [len === 2 ? seed & 0xffff : len === 0 ? 0 : seed >>> 0, len === 8 ? (seed * 7) >>> 0 : 0];
+/** A value of `len` bytes as u32 halves from a seed (every byte mixed), or (misfit) one that fits no length under 8. */
+const pairOf = (len: number, seed: number, misfit = false): [number, number] => {
+  if (misfit && len < 8) return [0x12345, 1];
+  const lo = Math.imul(seed ^ 0x5bd1e995, 0x9e3779b1) >>> 0;
+  return [len === 2 ? lo & 0xffff : len === 0 ? 0 : lo, len === 8 ? Math.imul(seed, 0x85ebca6b) >>> 0 : 0];
+};
 
 /** The pool of a traffic: each frame's store filled with its header (values of its own), then given its capacity; some headers corrupt. */
 function build(t: Traffic, impl: Impl): PacketPool {
