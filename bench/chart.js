@@ -35,7 +35,7 @@ export function chart(report, lineRates) {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 30}" height="${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="16" font-size="13" font-weight="bold">packet-traits: Mpps per workload and traffic model, ring of ${ring} x 2048 B (log scale)</text>`,
-    `<text x="10" y="32" fill="#555">${esc(report.machine.cpu)}, ${report.machine.cores} cores, node ${esc(report.node)}; median of ${results[0]?.samples.length ?? 0} samples</text>`,
+    `<text x="10" y="32" fill="#555">${esc(report.machine.cpu)}, ${report.machine.cores} cores, node ${esc(report.node)}; median of ${results[0]?.samples.length ?? 0} samples${report.loadAverage ? `; load average ${report.loadAverage[0].toFixed(2)}` : ""}</text>`,
   ];
   for (const [name, rate] of lineRates) {
     out.push(
