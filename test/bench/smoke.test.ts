@@ -20,7 +20,7 @@ const noCompiler = spawnSync("cc", ["--version"]).error
     );
 
 type Report = {
-  results: Array<{ workload: string; impl: string; traffic: string; ring: number }>;
+  results: Array<{ workload: string; impl: string; traffic: string; ring: number; nsPerPacket: number }>;
   floors: Array<{ ring: number; traffic: string; nsPerPacket: number }>;
 };
 
@@ -44,9 +44,7 @@ it("npm run bench runs every workload on every implementation and traffic model"
   expect(run.stdout).toMatch(/\| workload \| traffic \| C \| WASM batch \| JS twin \| plain JS \| WASM\/C \|/);
   // WASM/JS is WASM's time ÷ the JS twin's, as its name says (it was the other way round).
   const ns = (impl: string) =>
-    (report.results as Array<{ workload: string; impl: string; traffic: string; nsPerPacket: number }>).find(
-      (r) => r.workload === "get 4B" && r.traffic === "mixed" && r.impl === impl,
-    )!.nsPerPacket;
+    report.results.find((r) => r.workload === "get 4B" && r.traffic === "mixed" && r.impl === impl)!.nsPerPacket;
   const row = run.stdout.split("\n").find((l) => /^256 +mixed +get 4B +wasm-batch /.test(l))!;
   expect(row.split(/ {2,}/)[7]).toBe(`${(ns("wasm-batch") / ns("js-batch")).toFixed(2)}x`);
   expect(readFileSync(svg, "utf8")).toMatch(/^<svg/);
