@@ -1,6 +1,6 @@
 /**
  * The JS twin's offset math and value access, on 32-bit halves of the header (no BigInt), and the
- * prepared field lists of setMany. Used by the loops of js-core.ts; mirrors assembly/store.ts.
+ * prepared field lists of setMany. Used by the loops of js-loops.ts; mirrors assembly/store.ts.
  */
 
 // Inlined as literals by tsc: module-level consts cost a TDZ check on every use in V8's optimized code.
