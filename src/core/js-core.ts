@@ -8,15 +8,16 @@ import { CoreErrno as E, FieldList } from "./abi.js";
 import type { BufferSource, Core } from "./contract.js";
 import { JsFrames } from "./js-frames.js";
 import { decodeLoop, delLoop, getLoop, hasLoop, initLoop, setLoop, setManyLoop } from "./js-loops.js";
-import { Layout, sizeTable, storeSize } from "./js-offsets.js";
+import { storeDel, storeGet, storeHas, storeInit, storeSet } from "./js-store.js";
+import { Layout, storeSizeAt, unitOf } from "./js-offsets.js";
 
 /**
  * The pure-JS core over any ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory: values read and
  * written through a DataView (they are only 2-byte aligned), header words as i32, moves as u16.
  *
- * Every operation selects its frames (js-frames.ts: one store for a single-store call, a pool's frames
- * for a batch call) and runs its loop (js-loops.ts). Its public methods follow assembly/index.ts and
- * assembly/batch.ts export by export, in their order.
+ * A single-store call runs its function of js-store.ts on the store (setMany and decode: their loop
+ * on one frame); a batch call selects the pool's frames (js-frames.ts) and runs its loop (js-loops.ts).
+ * Its public methods follow assembly/index.ts and assembly/batch.ts export by export, in their order.
  */
 export class JsCore implements Core {
   readonly impl = "js" as const;
@@ -30,54 +31,52 @@ export class JsCore implements Core {
   }
 
   init(start: number, cap: number): number {
-    this.frames.store(start, cap, 0);
-    initLoop(this.frames, 1, this.scratch, 2);
-    return this.scratch[2]!;
+    const f = this.frames,
+      reach = f.reach(start, cap); // first: it may recreate the views
+    return storeInit(f.i32, start, reach);
   }
 
   size(start: number, cap: number, profile: number): number {
-    this.frames.store(start, cap, profile);
-    if (this.frames.single[0]! < Layout.HEADER) return E.ENOMEM;
-    const used = storeSize(this.frames.t, this.frames.i32, start >>> 2);
+    const f = this.frames;
+    if (f.reach(start, cap) < Layout.HEADER) return E.ENOMEM;
+    const used = storeSizeAt(f.i32, start >>> 2, unitOf(profile));
     return used > cap ? E.EBADMSG : used;
   }
 
   /** The size a header at `start` declares, whatever the capacity (for error messages). */
   declared(start: number, profile: number): number {
     this.frames.refresh();
-    return storeSize(sizeTable(profile), this.frames.i32, start >>> 2);
+    return storeSizeAt(this.frames.i32, start >>> 2, unitOf(profile));
   }
 
   has(start: number, cap: number, profile: number, key: number): number {
-    this.frames.store(start, cap, profile);
-    hasLoop(this.frames, 1, key, this.scratch, 2);
-    return this.scratch[2]!;
+    const f = this.frames,
+      reach = f.reach(start, cap);
+    return storeHas(f.i32, start, reach, unitOf(profile), key);
   }
 
   get(start: number, cap: number, profile: number, key: number, outLen: number, out: Uint32Array): number {
-    const scratch = this.scratch;
-    this.frames.store(start, cap, profile);
-    getLoop(this.frames, 1, key, outLen, scratch, 0, 0, scratch, 2);
-    if (scratch[2]! >= 0) {
+    const f = this.frames,
+      scratch = this.scratch,
+      reach = f.reach(start, cap),
+      rc = storeGet(f.i32, f.dv, start, reach, unitOf(profile), key, outLen, scratch);
+    if (rc >= 0) {
       out[0] = scratch[0]!;
       out[1] = outLen >= 8 ? scratch[1]! : 0;
     }
-    return scratch[2]!;
+    return rc;
   }
 
   set(start: number, cap: number, profile: number, key: number, len: number, lo: number, hi: number): number {
-    const scratch = this.scratch;
-    scratch[0] = lo;
-    scratch[1] = hi;
-    this.frames.store(start, cap, profile);
-    setLoop(this.frames, 1, key, len, scratch, 0, 0, scratch, 2);
-    return scratch[2]!;
+    const f = this.frames,
+      reach = f.reach(start, cap);
+    return storeSet(f.i32, f.u16, f.dv, start, reach, unitOf(profile), key, len, lo, hi);
   }
 
   del(start: number, cap: number, profile: number, key: number): number {
-    this.frames.store(start, cap, profile);
-    delLoop(this.frames, 1, key, this.scratch, 2);
-    return this.scratch[2]!;
+    const f = this.frames,
+      reach = f.reach(start, cap);
+    return storeDel(f.i32, f.u16, start, reach, unitOf(profile), key);
   }
 
   setMany(
@@ -95,7 +94,7 @@ export class JsCore implements Core {
     fields.m = m;
     fields.keys.set(keys.subarray(0, m));
     fields.lens.set(lens.subarray(0, m));
-    fields.prepare(this.frames.t);
+    fields.prepare(this.frames.unit);
     for (let j = 0; j < 2 * m; j++) manyValues[j] = values[j]!;
     setManyLoop(this.frames, 1, manyValues, 0, 0, false, this.scratch, 2);
     return this.scratch[2]!;
@@ -175,7 +174,7 @@ export class JsCore implements Core {
       m = (f.m = this.frames.i32[(fields + FieldList.M) >>> 2]!);
     f.keys.set(this.frames.u8.subarray(fields + FieldList.KEYS, fields + FieldList.KEYS + m));
     f.lens.set(this.frames.u8.subarray(fields + FieldList.LENS, fields + FieldList.LENS + m));
-    f.prepare(this.frames.t);
+    f.prepare(this.frames.unit);
     return setManyLoop(
       this.frames,
       n,

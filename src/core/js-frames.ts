@@ -1,17 +1,17 @@
 /**
- * The JS twin's view of its memory and the frames an operation runs on: one store (the single-store
- * calls) or the selected frames of a pool (the batch calls). The loops of js-loops.ts read it.
+ * The JS twin's view of its memory and the frames a loop runs on: the selected frames of a pool (the
+ * batch calls) or one store (setMany and decode of one store). The loops of js-loops.ts read it.
  */
 import { PoolControl } from "./abi.js";
 import type { BufferSource } from "./contract.js";
-import { Fields, sizeTable } from "./js-offsets.js";
+import { Fields, unitOf } from "./js-offsets.js";
 
 /**
  * Typed-array views of one memory (recreated when it grows) and the current selection: frame i is
  * i32[desc + i] (desc >= 0) or first + i, frames 0..count-1; its store has capacity caps[metas + frame]
  * and ends at the head caps[heads + frame], at base + frame * frameSize + head. For a pool (see
  * assembly/batch.ts) caps is i32; for one store, `single` holding its capacity, with heads = metas = 0
- * and frameSize 0 (so that it starts at base). t is the profile's size table.
+ * and frameSize 0 (so that it starts at base). unit is the profile's (see js-offsets.ts).
  */
 export class JsFrames {
   u8!: Uint8Array;
@@ -27,7 +27,7 @@ export class JsFrames {
   heads = 0;
   metas = 0;
   readonly single = new Int32Array(1);
-  t = sizeTable(0);
+  unit = unitOf(0);
   /** The field list of setManyLoop, prepared by its caller. */
   readonly fields = new Fields();
   /** What decodeLoop found in the last distinct header: each entry as its offset in the store << 16 | key << 8 | length. */
@@ -47,12 +47,20 @@ export class JsFrames {
     this.i32 = new Int32Array(buffer, 0, buffer.byteLength >>> 2);
   }
 
-  /** Selects one store. */
+  /**
+   * The capacity of a store at `start` the views can reach: `cap`, after recreating them if the memory
+   * grew; 0 if the buffer was detached (transferred) or shrank, so that the operation fails with
+   * ENOMEM, touching nothing.
+   */
+  reach(start: number, cap: number): number {
+    if (start + cap <= this.u8.length) return cap;
+    this.refresh();
+    return start + cap <= this.u8.length ? cap : 0;
+  }
+
+  /** Selects one store (for a loop of one frame). */
   store(start: number, cap: number, profile: number): void {
-    if (start + cap > this.u8.length) {
-      this.refresh();
-      if (start + cap > this.u8.length) cap = 0; // the buffer was detached (transferred) or shrank: ENOMEM, touching nothing
-    }
+    cap = this.reach(start, cap);
     this.base = start;
     this.frameSize = 0;
     this.count = 1;
@@ -62,7 +70,7 @@ export class JsFrames {
     this.caps = this.single;
     this.heads = 0;
     this.metas = 0;
-    this.t = sizeTable(profile);
+    this.unit = unitOf(profile);
   }
 
   /** Selects the frames of a batch call from a pool control block (see assembly/batch.ts). */
@@ -76,7 +84,7 @@ export class JsFrames {
     this.caps = i32;
     this.heads = i32[p + (PoolControl.HEADS >>> 2)]! >>> 2;
     this.metas = i32[p + (PoolControl.METAS >>> 2)]! >>> 2;
-    this.t = sizeTable(i32[p + (PoolControl.PROFILE >>> 2)]!);
+    this.unit = unitOf(i32[p + (PoolControl.PROFILE >>> 2)]!);
     this.desc = desc === 0 ? -1 : desc >>> 2;
     this.first = first;
   }

@@ -1,6 +1,6 @@
 /**
- * The JS twin's loops: each runs one operation of assembly/store.ts over the frames a JsFrames
- * selects (one store for the single-store calls, a pool's frames for the batch calls), as
+ * The JS twin's batch loops: each runs one operation of assembly/store.ts over the frames a JsFrames
+ * selects (a pool's frames for the batch calls; one store for setMany and decode of one store), as
  * assembly/batch.ts does; no BigInt. Each loop holds its operation's whole per-frame body, calling
  * only the small helpers of js-offsets.ts: V8 then compiles it on its own (it is too large to be
  * inlined into callers) with every helper inlined, which a per-frame function call defeated (inlining budget).
@@ -11,14 +11,12 @@ import { CoreErrno as E } from "./abi.js";
 import type { JsFrames } from "./js-frames.js";
 import {
   Layout,
+  bytesBelow,
   codeAt,
   codeOf,
   fits,
-  halfSize,
   lengthOf,
   readValue,
-  sameHeader,
-  sizeBelow,
   sizeBound,
   storeSize,
   writeValue,
@@ -29,13 +27,25 @@ import {
 // under 16 bytes ENOMEM, before its header is read; a header declaring more than the capacity EBADMSG.
 // What a header implies for the operation (its size, the key's size code and value offset) is worked
 // out once per distinct header and kept while the frames' headers repeat, as they do in a burst of
-// one flow. The memo is the header's two u64 words read as float64 (high, low: two loads; sameHeader),
-// and starts as the empty header's; the 32-bit halves (h0, l0, h1, l1) are read only when it changes.
+// one flow: the memo is the header's four 32-bit words (m0..m3: h0, h1, l0, l1, which the loop reads
+// anyway) and starts as the empty header's. Working a header out is popcount arithmetic on small
+// integers (js-offsets.ts); the exact size only where an operation needs it (an insert, a delete, a
+// decode) or where a capacity is under the cheap bound (8 bytes a key).
+// Every number the loops keep is a small integer: the selection and the arguments are made int32
+// (`| 0`) once, before the loop, so that V8 neither re-checks nor re-tags them at every frame.
 
 // Mirrors storeInit, frame by frame as batchInit.
 /** Empties each store (zeroes its header). */
 export function initLoop(f: JsFrames, n: number, status: Int32Array, s: number): number {
-  const { i32, caps, base, frameSize, count, desc, first, heads, metas } = f;
+  const { i32, caps } = f,
+    base = f.base | 0,
+    frameSize = f.frameSize | 0,
+    count = f.count | 0,
+    desc = f.desc | 0,
+    first = f.first | 0,
+    heads = f.heads | 0,
+    metas = f.metas | 0,
+    s0 = s | 0;
   let ok = 0;
   for (let i = 0; i < n; i++) {
     const frame = desc >= 0 ? i32[desc + i]! : first + i;
@@ -52,7 +62,7 @@ export function initLoop(f: JsFrames, n: number, status: Int32Array, s: number):
         rc = 0;
       }
     }
-    status[s + i] = rc;
+    status[s0 + i] = rc;
     if (rc === 0) ok++;
   }
   return ok;
@@ -61,13 +71,23 @@ export function initLoop(f: JsFrames, n: number, status: Int32Array, s: number):
 // Mirrors storeHas, frame by frame as batchHas.
 /** Tests `key`: 1 or 0; returns how many frames hold it. */
 export function hasLoop(f: JsFrames, n: number, key: number, status: Int32Array, s: number): number {
-  const { i32, dv, caps, t, base, frameSize, desc, first, heads, metas } = f,
-    count = key < 64 ? f.count : 0,
+  const { i32, caps } = f,
+    base = f.base | 0,
+    frameSize = f.frameSize | 0,
+    count = key < 64 ? f.count | 0 : 0,
+    desc = f.desc | 0,
+    first = f.first | 0,
+    heads = f.heads | 0,
+    metas = f.metas | 0,
+    unit = f.unit | 0,
+    s0 = s | 0,
     half = key >>> 5,
     bit = key & 31;
   let ok = 0,
-    high = 0,
-    low = 0,
+    m0 = 0,
+    m1 = 0,
+    m2 = 0,
+    m3 = 0,
     bound: number = Layout.HEADER,
     used: number = Layout.HEADER,
     res = 0;
@@ -80,25 +100,25 @@ export function hasLoop(f: JsFrames, n: number, key: number, status: Int32Array,
       if (cap < Layout.HEADER)
         rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
       else {
-        const h64 = dv.getFloat64(start, true),
-          l64 = dv.getFloat64(start + 8, true);
-        if (!sameHeader(h64, l64, high, low)) {
-          high = h64;
-          low = l64;
-          const w = start >>> 2,
-            h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!;
+        const w = start >>> 2,
+          h0 = i32[w]!,
+          h1 = i32[w + 1]!,
+          l0 = i32[w + 2]!,
+          l1 = i32[w + 3]!;
+        if (((h0 ^ m0) | (h1 ^ m1) | (l0 ^ m2) | (l1 ^ m3)) !== 0) {
+          m0 = h0;
+          m1 = h1;
+          m2 = l0;
+          m3 = l1;
           bound = sizeBound(h0, l0, h1, l1);
           used = -1; // worked out below if a capacity is under the bound
           res = ((half === 0 ? h0 | l0 : h1 | l1) >>> bit) & 1;
         }
-        if (bound > cap && used < 0) used = storeSize(t, i32, start >>> 2);
+        if (bound > cap && used < 0) used = storeSize(h0, l0, h1, l1, unit);
         rc = bound > cap && used > cap ? E.EBADMSG : res;
       }
     }
-    status[s + i] = rc;
+    status[s0 + i] = rc;
     if (rc === 1) ok++;
   }
   return ok;
@@ -117,12 +137,24 @@ export function getLoop(
   status: Int32Array,
   s: number,
 ): number {
-  const { i32, dv, caps, t, base, frameSize, desc, first, heads, metas } = f,
-    count = key < 64 ? f.count : 0,
+  const { i32, dv, caps } = f,
+    base = f.base | 0,
+    frameSize = f.frameSize | 0,
+    count = key < 64 ? f.count | 0 : 0,
+    desc = f.desc | 0,
+    first = f.first | 0,
+    heads = f.heads | 0,
+    metas = f.metas | 0,
+    unit = f.unit | 0,
+    o0 = o | 0,
+    step0 = step | 0,
+    s0 = s | 0,
     wide = outLen >= 8;
   let ok = 0,
-    high = 0,
-    low = 0,
+    m0 = 0,
+    m1 = 0,
+    m2 = 0,
+    m3 = 0,
     bound: number = Layout.HEADER,
     used: number = Layout.HEADER,
     res: number = E.ENOENT,
@@ -136,29 +168,29 @@ export function getLoop(
       if (cap < Layout.HEADER)
         rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
       else {
-        const h64 = dv.getFloat64(start, true),
-          l64 = dv.getFloat64(start + 8, true);
-        if (!sameHeader(h64, l64, high, low)) {
-          high = h64;
-          low = l64;
-          const w = start >>> 2,
-            h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!;
+        const w = start >>> 2,
+          h0 = i32[w]!,
+          h1 = i32[w + 1]!,
+          l0 = i32[w + 2]!,
+          l1 = i32[w + 3]!;
+        if (((h0 ^ m0) | (h1 ^ m1) | (l0 ^ m2) | (l1 ^ m3)) !== 0) {
+          m0 = h0;
+          m1 = h1;
+          m2 = l0;
+          m3 = l1;
           const code = codeAt(h0, l0, h1, l1, key),
-            len = lengthOf(code, t);
+            len = lengthOf(code, unit);
           bound = sizeBound(h0, l0, h1, l1);
           used = -1; // worked out below if a capacity is under the bound
           res = code === 0 ? E.ENOENT : len > outLen ? E.ENOSPC : len;
-          at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key);
+          at = Layout.HEADER + bytesBelow(h0, l0, h1, l1, key, unit);
         }
-        if (bound > cap && used < 0) used = storeSize(t, i32, start >>> 2);
+        if (bound > cap && used < 0) used = storeSize(h0, l0, h1, l1, unit);
         rc = bound > cap && used > cap ? E.EBADMSG : res;
-        if (rc >= 0) readValue(dv, start + at, rc, out, o + i * step, wide);
+        if (rc >= 0) readValue(dv, start + at, rc, out, o0 + i * step0, wide);
       }
     }
-    status[s + i] = rc;
+    status[s0 + i] = rc;
     if (rc >= 0) ok++;
   }
   return ok;
@@ -177,18 +209,30 @@ export function setLoop(
   status: Int32Array,
   s: number,
 ): number {
-  const { i32, u16, dv, caps, t, base, frameSize, desc, first, heads, metas } = f,
-    code = codeOf(len, t),
+  const { i32, u16, dv, caps } = f,
+    base = f.base | 0,
+    frameSize = f.frameSize | 0,
+    desc = f.desc | 0,
+    first = f.first | 0,
+    heads = f.heads | 0,
+    metas = f.metas | 0,
+    unit = f.unit | 0,
+    v0 = v | 0,
+    step0 = step | 0,
+    s0 = s | 0,
+    code = codeOf(len, unit),
     half = key >>> 5,
     bit = 1 << (key & 31),
     shift = len >>> 1;
   // One value for all (step 0) is read and checked once, as assembly/batch.ts does.
-  let lo = vals[v]!,
-    hi = vals[v + 1]!;
-  const count = key < 64 && code !== 0 && (step !== 0 || fits(len, lo, hi)) ? f.count : 0;
+  let lo = vals[v0]!,
+    hi = vals[v0 + 1]!;
+  const count = key < 64 && code !== 0 && (step0 !== 0 || fits(len, lo, hi)) ? f.count | 0 : 0;
   let ok = 0,
-    high = 0,
-    low = 0,
+    m0 = 0,
+    m1 = 0,
+    m2 = 0,
+    m3 = 0,
     bound: number = Layout.HEADER,
     used: number = Layout.HEADER,
     old = 0,
@@ -198,36 +242,36 @@ export function setLoop(
     withLow = code & 1 ? bit : 0;
   for (let i = 0; i < n; i++) {
     const frame = desc >= 0 ? i32[desc + i]! : first + i;
-    if (step !== 0) {
-      lo = vals[v + i * step]!;
-      hi = vals[v + i * step + 1]!;
+    if (step0 !== 0) {
+      lo = vals[v0 + i * step0]!;
+      hi = vals[v0 + i * step0 + 1]!;
     }
     let rc: number = E.EINVAL;
-    if (frame >>> 0 < count && (step === 0 || fits(len, lo, hi))) {
+    if (frame >>> 0 < count && (step0 === 0 || fits(len, lo, hi))) {
       const cap = caps[metas + frame]!,
         start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap);
       if (cap < Layout.HEADER)
         rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
       else {
         const w = start >>> 2,
-          h64 = dv.getFloat64(start, true),
-          l64 = dv.getFloat64(start + 8, true);
-        if (!sameHeader(h64, l64, high, low)) {
-          high = h64;
-          low = l64;
-          const h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!;
+          h0 = i32[w]!,
+          h1 = i32[w + 1]!,
+          l0 = i32[w + 2]!,
+          l1 = i32[w + 3]!;
+        if (((h0 ^ m0) | (h1 ^ m1) | (l0 ^ m2) | (l1 ^ m3)) !== 0) {
+          m0 = h0;
+          m1 = h1;
+          m2 = l0;
+          m3 = l1;
           old = codeAt(h0, l0, h1, l1, key);
           bound = sizeBound(h0, l0, h1, l1);
           // An insert moves the values after it: exact size now; an overwrite needs it only under the bound.
-          used = old === 0 ? Layout.HEADER + halfSize(t, h0, l0) + halfSize(t, h1, l1) : -1;
-          at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, key < 32 ? 0 : halfSize(t, h0, l0), key);
+          used = old === 0 ? storeSize(h0, l0, h1, l1, unit) : -1;
+          at = Layout.HEADER + bytesBelow(h0, l0, h1, l1, key, unit);
           withHigh = (half === 0 ? h0 : h1) | (code & 2 ? bit : 0);
           withLow = (half === 0 ? l0 : l1) | (code & 1 ? bit : 0);
         }
-        if (bound > cap && used < 0) used = storeSize(t, i32, w);
+        if (bound > cap && used < 0) used = storeSize(h0, l0, h1, l1, unit);
         if (bound > cap && used > cap) rc = E.EBADMSG;
         else if (old !== 0 && old !== code) rc = E.EBUSY;
         else if (old === 0 && used + len > cap) rc = E.ENOSPC;
@@ -245,7 +289,7 @@ export function setLoop(
         }
       }
     }
-    status[s + i] = rc;
+    status[s0 + i] = rc;
     if (rc === 0) ok++;
   }
   return ok;
@@ -254,13 +298,23 @@ export function setLoop(
 // Mirrors storeDel, frame by frame as batchDel.
 /** Removes `key`. */
 export function delLoop(f: JsFrames, n: number, key: number, status: Int32Array, s: number): number {
-  const { i32, u16, dv, caps, t, base, frameSize, desc, first, heads, metas } = f,
-    count = key < 64 ? f.count : 0,
+  const { i32, u16, caps } = f,
+    base = f.base | 0,
+    frameSize = f.frameSize | 0,
+    count = key < 64 ? f.count | 0 : 0,
+    desc = f.desc | 0,
+    first = f.first | 0,
+    heads = f.heads | 0,
+    metas = f.metas | 0,
+    unit = f.unit | 0,
+    s0 = s | 0,
     half = key >>> 5,
     bit = 1 << (key & 31);
   let ok = 0,
-    high = 0,
-    low = 0,
+    m0 = 0,
+    m1 = 0,
+    m2 = 0,
+    m3 = 0,
     used: number = Layout.HEADER,
     shift = -1,
     at = 0,
@@ -277,21 +331,20 @@ export function delLoop(f: JsFrames, n: number, key: number, status: Int32Array,
         rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
       else {
         const w = start >>> 2,
-          h64 = dv.getFloat64(start, true),
-          l64 = dv.getFloat64(start + 8, true);
-        if (!sameHeader(h64, l64, high, low)) {
-          high = h64;
-          low = l64;
-          const h0 = i32[w]!,
-            h1 = i32[w + 1]!,
-            l0 = i32[w + 2]!,
-            l1 = i32[w + 3]!,
-            below = halfSize(t, h0, l0),
-            code = codeAt(h0, l0, h1, l1, key);
-          used = Layout.HEADER + below + halfSize(t, h1, l1);
+          h0 = i32[w]!,
+          h1 = i32[w + 1]!,
+          l0 = i32[w + 2]!,
+          l1 = i32[w + 3]!;
+        if (((h0 ^ m0) | (h1 ^ m1) | (l0 ^ m2) | (l1 ^ m3)) !== 0) {
+          m0 = h0;
+          m1 = h1;
+          m2 = l0;
+          m3 = l1;
+          const code = codeAt(h0, l0, h1, l1, key);
+          used = storeSize(h0, l0, h1, l1, unit);
           // Half the value's length: the u16 moves below; -1 for an absent key (ENOENT).
-          shift = code === 0 ? -1 : lengthOf(code, t) >>> 1;
-          at = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, below, key);
+          shift = code === 0 ? -1 : lengthOf(code, unit) >>> 1;
+          at = Layout.HEADER + bytesBelow(h0, l0, h1, l1, key, unit);
           withoutHigh = (half === 0 ? h0 : h1) & ~bit;
           withoutLow = (half === 0 ? l0 : l1) & ~bit;
         }
@@ -305,7 +358,7 @@ export function delLoop(f: JsFrames, n: number, key: number, status: Int32Array,
         }
       }
     }
-    status[s + i] = rc;
+    status[s0 + i] = rc;
     if (rc === 0) ok++;
   }
   return ok;
@@ -313,7 +366,7 @@ export function delLoop(f: JsFrames, n: number, key: number, status: Int32Array,
 
 // Mirrors storeSetMany (after prepareFields: Fields.prepare in js-offsets.ts), frame by frame as batchSetMany.
 /**
- * Sets the prepared field list (`fields`) per frame, all or nothing (see assembly/store.ts
+ * Sets the prepared field list (f.fields) per frame, all or nothing (see assembly/store.ts
  * storeSetMany), frame i's value pairs at vals[v0 + i * step ..]; with `replace`, on an emptied store.
  */
 export function setManyLoop(
@@ -326,7 +379,17 @@ export function setManyLoop(
   status: Int32Array,
   s: number,
 ): number {
-  const { i32, u16, dv, caps, t, base, frameSize, count, desc, first, heads, metas, fields } = f;
+  const fields = f.fields;
+  if (replace && fields.distinct && fields.m > 0) return replaceLoop(f, n, vals, v0, step, status, s);
+  const { i32, u16, dv, caps } = f,
+    base = f.base | 0,
+    frameSize = f.frameSize | 0,
+    count = f.count | 0,
+    desc = f.desc | 0,
+    first = f.first | 0,
+    heads = f.heads | 0,
+    metas = f.metas | 0,
+    unit = f.unit | 0;
   const { m, keys, lens, offsets } = fields,
     f0 = fields.h0 | fields.l0,
     f1 = fields.h1 | fields.l1;
@@ -347,8 +410,7 @@ export function setManyLoop(
         h1 = fresh ? 0 : i32[w + 1]!,
         l0 = fresh ? 0 : i32[w + 2]!,
         l1 = fresh ? 0 : i32[w + 3]!;
-      const low = halfSize(t, h0, l0),
-        used = Layout.HEADER + low + halfSize(t, h1, l1);
+      const used = storeSize(h0, l0, h1, l1, unit);
       let n0 = h0 | fields.h0,
         n1 = h1 | fields.h1,
         m0 = l0 | fields.l0,
@@ -380,7 +442,7 @@ export function setManyLoop(
         for (let j = 0; j < m && rc === 0; j++) {
           const key = keys[j]!,
             len = lens[j]!,
-            code = codeOf(len, t),
+            code = codeOf(len, unit),
             bit = 1 << (key & 31);
           const old = ((key < 32 ? n0 : n1) & bit ? 2 : 0) | ((key < 32 ? m0 : m1) & bit ? 1 : 0);
           if (!fits(len, vals[v + 2 * j]!, vals[v + 2 * j + 1]!)) rc = E.EINVAL;
@@ -404,7 +466,6 @@ export function setManyLoop(
           for (let j = 0; j < m; j++)
             writeValue(dv, start + offsets[j]!, lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
         } else {
-          const newLow = halfSize(t, n0, m0);
           // Values above the lowest inserted key move up, highest first, each once.
           for (let half = 1; half >= 0 && lowest < 64; half--) {
             let rest = half === 1 ? h1 | l1 : h0 | l0;
@@ -414,15 +475,15 @@ export function setManyLoop(
                 key = 32 * half + bit;
               rest ^= 1 << bit;
               const code = ((((half === 1 ? h1 : h0) >>> bit) & 1) << 1) | (((half === 1 ? l1 : l0) >>> bit) & 1);
-              const from = (start + Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, key)) >>> 1;
-              const to = (start + Layout.HEADER + sizeBelow(t, n0, m0, n1, m1, newLow, key)) >>> 1;
-              for (let x = (lengthOf(code, t) >>> 1) - 1; x >= 0; x--) u16[to + x] = u16[from + x]!;
+              const from = (start + Layout.HEADER + bytesBelow(h0, l0, h1, l1, key, unit)) >>> 1;
+              const to = (start + Layout.HEADER + bytesBelow(n0, m0, n1, m1, key, unit)) >>> 1;
+              for (let x = (lengthOf(code, unit) >>> 1) - 1; x >= 0; x--) u16[to + x] = u16[from + x]!;
             }
           }
           for (let j = 0; j < m; j++) {
             writeValue(
               dv,
-              start + Layout.HEADER + sizeBelow(t, n0, m0, n1, m1, newLow, keys[j]!),
+              start + Layout.HEADER + bytesBelow(n0, m0, n1, m1, keys[j]!, unit),
               lens[j]!,
               vals[v + 2 * j]!,
               vals[v + 2 * j + 1]!,
@@ -441,6 +502,72 @@ export function setManyLoop(
       }
     }
     status[s + i] = rc;
+    if (rc === 0) ok++;
+  }
+  return ok;
+}
+
+/**
+ * setManyLoop with `replace` and distinct keys (annotating fresh packets): every store is emptied,
+ * so the new header and every value's offset are the prepared ones, and a frame's first error is
+ * that of the first field whose value does not fit (EINVAL) or whose bytes (with those before it)
+ * pass the capacity (ENOSPC), as the same sets one by one after a clear would meet them.
+ */
+function replaceLoop(
+  f: JsFrames,
+  n: number,
+  vals: Int32Array,
+  v0: number,
+  step: number,
+  status: Int32Array,
+  s: number,
+): number {
+  const { i32, dv, caps, fields } = f,
+    base = f.base | 0,
+    frameSize = f.frameSize | 0,
+    count = f.count | 0,
+    desc = f.desc | 0,
+    first = f.first | 0,
+    heads = f.heads | 0,
+    metas = f.metas | 0,
+    s0 = s | 0,
+    step0 = step | 0,
+    m = fields.m | 0,
+    h0 = fields.h0 | 0,
+    h1 = fields.h1 | 0,
+    l0 = fields.l0 | 0,
+    l1 = fields.l1 | 0,
+    { lens, offsets } = fields;
+  let ok = 0;
+  for (let i = 0, v = v0 | 0; i < n; i++, v += step0) {
+    const frame = desc >= 0 ? i32[desc + i]! : first + i;
+    let rc: number = E.EINVAL;
+    if (frame >>> 0 < count) {
+      const cap = caps[metas + frame]!,
+        start = base + frame * frameSize + (heads === metas ? 0 : caps[heads + frame]! - cap);
+      if (cap < Layout.HEADER) rc = E.ENOMEM;
+      else {
+        rc = 0;
+        for (let j = 0, end = Layout.HEADER; j < m; j++) {
+          const len = lens[j]!;
+          end += len;
+          if (!fits(len, vals[v + 2 * j]!, vals[v + 2 * j + 1]!)) rc = E.EINVAL;
+          else if (end > cap) rc = E.ENOSPC;
+          if (rc !== 0) break;
+        }
+        // A failed frame changes nothing; otherwise the header, then each value at its prepared offset.
+        if (rc === 0) {
+          const w = start >>> 2;
+          i32[w] = h0;
+          i32[w + 1] = h1;
+          i32[w + 2] = l0;
+          i32[w + 3] = l1;
+          for (let j = 0; j < m; j++)
+            writeValue(dv, start + offsets[j]!, lens[j]!, vals[v + 2 * j]!, vals[v + 2 * j + 1]!);
+        }
+      }
+    }
+    status[s0 + i] = rc;
     if (rc === 0) ok++;
   }
   return ok;
@@ -465,10 +592,24 @@ export function decodeLoop(
   status: Int32Array,
   s: number,
 ): number {
-  const { i32, dv, caps, t, base, frameSize, count, desc, first, heads, metas, memoEntries } = f;
+  const { i32, dv, caps, memoEntries } = f,
+    base = f.base | 0,
+    frameSize = f.frameSize | 0,
+    count = f.count | 0,
+    desc = f.desc | 0,
+    first = f.first | 0,
+    heads = f.heads | 0,
+    metas = f.metas | 0,
+    unit = f.unit | 0,
+    keyAt = k | 0,
+    lenAt = l | 0,
+    valAt = v | 0,
+    s0 = s | 0;
   let total = 0,
-    high = 0,
-    low = 0,
+    m0 = 0,
+    m1 = 0,
+    m2 = 0,
+    m3 = 0,
     used: number = Layout.HEADER,
     entries = 0;
   for (let i = 0; i < n; i++) {
@@ -480,20 +621,24 @@ export function decodeLoop(
       if (cap < Layout.HEADER)
         rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
       else {
-        const h64 = dv.getFloat64(start, true),
-          l64 = dv.getFloat64(start + 8, true);
-        if (!sameHeader(h64, l64, high, low)) {
-          high = h64;
-          low = l64;
-          const w = start >>> 2;
+        const w = start >>> 2,
+          h0 = i32[w]!,
+          h1 = i32[w + 1]!,
+          l0 = i32[w + 2]!,
+          l1 = i32[w + 3]!;
+        if (((h0 ^ m0) | (h1 ^ m1) | (l0 ^ m2) | (l1 ^ m3)) !== 0) {
+          m0 = h0;
+          m1 = h1;
+          m2 = l0;
+          m3 = l1;
           let at: number = Layout.HEADER;
           entries = 0;
           for (let half = 0; half < 2; half++) {
-            const hw = i32[w + half]!,
-              lw = i32[w + 2 + half]!;
+            const hw = half === 0 ? h0 : h1,
+              lw = half === 0 ? l0 : l1;
             for (let rest = hw | lw; rest !== 0; rest &= rest - 1) {
               const bit = 31 - Math.clz32(rest & -rest),
-                len = lengthOf((((hw >>> bit) & 1) << 1) | ((lw >>> bit) & 1), t);
+                len = lengthOf((((hw >>> bit) & 1) << 1) | ((lw >>> bit) & 1), unit);
               memoEntries[entries] = (at << 16) | ((32 * half + bit) << 8) | len;
               at += len;
               entries++;
@@ -508,16 +653,16 @@ export function decodeLoop(
             const e = total + j,
               entry = memoEntries[j]!,
               len = entry & 0xff;
-            keys[k + e] = entry >>> 8;
-            lens[l + e] = len;
-            readValue(dv, start + (entry >>> 16), len, vals, v + 2 * e, true);
+            keys[keyAt + e] = entry >>> 8;
+            lens[lenAt + e] = len;
+            readValue(dv, start + (entry >>> 16), len, vals, valAt + 2 * e, true);
           }
           rc = entries;
           total += entries;
         }
       }
     }
-    status[s + i] = rc;
+    status[s0 + i] = rc;
   }
   return total;
 }
