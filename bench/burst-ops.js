@@ -23,23 +23,29 @@ export const BURST_OPS = {
   "insert+delete": (pool, b) => pool.batchSet(b, 30, 4, 0xcafe) + pool.batchDelete(b, 30),
   "decode store": (pool, b, state) => pool.batchDecode(b, state.decoded) / 6,
   "annotate 4 keys": (pool, b, state) => {
-    const v = b.values();
-    let id = state.id;
-    for (let i = 0, n = b.length; i < n; i++, id++) {
-      const w = 8 * i;
-      v[w] = id;
-      v[w + 1] = 0;
-      v[w + 2] = Math.imul(id, 0x9e3779b1) >>> 0;
-      v[w + 3] = 0;
-      v[w + 4] = id & 0xfff;
-      v[w + 5] = 0;
-      v[w + 6] = TS_LO;
-      v[w + 7] = TS_HI;
-    }
-    state.id = id;
+    fillAnnotate(b.values(), b.length, state.id);
+    state.id += b.length;
     return pool.batchSetMany(b, ANNOTATE, REPLACE);
   },
 };
+
+/**
+ * Fills annotate's four u64 value slots (u32 pairs) of n frames in `v` (8 u32 a frame) from packet ids
+ * id, id + 1, ...: what every batch side and reference of annotate does per packet before its sets.
+ */
+export function fillAnnotate(v, n, id) {
+  for (let i = 0; i < n; i++, id++) {
+    const w = 8 * i;
+    v[w] = id;
+    v[w + 1] = 0;
+    v[w + 2] = Math.imul(id, 0x9e3779b1) >>> 0;
+    v[w + 3] = 0;
+    v[w + 4] = id & 0xfff;
+    v[w + 5] = 0;
+    v[w + 6] = TS_LO;
+    v[w + 7] = TS_HI;
+  }
+}
 
 /** The single-op side of annotate for one store (five calls a packet), as per-packet code would do it. */
 export function annotateOne(store, id) {

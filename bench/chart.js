@@ -1,5 +1,6 @@
-// An SVG bar chart of a benchmark report: Mpps per workload and implementation (largest ring),
-// on a log scale, with the Ethernet line rates drawn as vertical lines.
+// An SVG bar chart of a benchmark report: Mpps per workload, traffic model and implementation
+// (largest ring; realistic traffic first, uniform last), on a log scale, with the Ethernet line rates
+// drawn as vertical lines.
 const COLORS = {
   "wasm-batch": "#1f6feb",
   "wasm-single": "#7aa7f0",
@@ -14,21 +15,26 @@ const esc = (s) => String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;");
 export function chart(report, lineRates) {
   const ring = Math.max(...report.results.map((r) => r.ring));
   const results = report.results.filter((r) => r.ring === ring);
-  const workloads = [...new Set(results.map((r) => r.workload))],
+  const traffic = [...new Set(results.map((r) => r.traffic))].sort(
+    (a, b) => Number(a === "uniform") - Number(b === "uniform"),
+  );
+  const groups = [...new Set(results.map((r) => r.workload))].flatMap((workload) =>
+      traffic.map((t) => ({ workload, traffic: t })),
+    ),
     impls = Object.keys(COLORS);
-  const left = 150,
+  const left = 190,
     width = 560,
     barH = 9,
     groupH = impls.length * barH + 12,
     top = 48;
-  const height = top + workloads.length * groupH + 40;
+  const height = top + groups.length * groupH + 40;
   const lo = 1,
     hi = 1000,
     x = (mpps) => left + (Math.log10(Math.min(Math.max(mpps, lo), hi)) / Math.log10(hi / lo)) * width;
   const out = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${left + width + 30}" height="${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="10" y="16" font-size="13" font-weight="bold">packet-traits: Mpps per workload, ring of ${ring} x 2048 B (log scale)</text>`,
+    `<text x="10" y="16" font-size="13" font-weight="bold">packet-traits: Mpps per workload and traffic model, ring of ${ring} x 2048 B (log scale)</text>`,
     `<text x="10" y="32" fill="#555">${esc(report.machine.cpu)}, ${report.machine.cores} cores, node ${esc(report.node)}; median of ${results[0]?.samples.length ?? 0} samples</text>`,
   ];
   for (const [name, rate] of lineRates) {
@@ -37,11 +43,13 @@ export function chart(report, lineRates) {
       `<text x="${x(rate) + 2}" y="${height - 18}" fill="#555">${name}</text>`,
     );
   }
-  workloads.forEach((w, g) => {
+  groups.forEach((group, g) => {
     const y0 = top + g * groupH;
-    out.push(`<text x="${left - 6}" y="${y0 + groupH / 2}" text-anchor="end">${esc(w)}</text>`);
+    out.push(
+      `<text x="${left - 6}" y="${y0 + groupH / 2}" text-anchor="end">${esc(group.workload)}, ${esc(group.traffic)}</text>`,
+    );
     impls.forEach((impl, i) => {
-      const r = results.find((q) => q.workload === w && q.impl === impl);
+      const r = results.find((q) => q.workload === group.workload && q.traffic === group.traffic && q.impl === impl);
       if (!r) return;
       const y = y0 + i * barH;
       out.push(
@@ -52,7 +60,7 @@ export function chart(report, lineRates) {
   });
   impls.forEach((impl, i) =>
     out.push(
-      `<rect x="${left + i * 110}" y="${height - 12}" width="9" height="9" fill="${COLORS[impl]}"/><text x="${left + i * 110 + 12}" y="${height - 4}">${impl}</text>`,
+      `<rect x="${10 + i * 120}" y="${height - 12}" width="9" height="9" fill="${COLORS[impl]}"/><text x="${10 + i * 120 + 12}" y="${height - 4}">${impl}</text>`,
     ),
   );
   out.push("</svg>\n");

@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fillAnnotate } from "./burst-ops.js";
 
 const SOURCE = new URL("./c/traits-ref.c", import.meta.url).pathname;
 
@@ -29,11 +30,12 @@ export async function loadNative() {
     const u32 = (names) => names.map((n) => `uint32_t ${n}`).join(", ");
     const fn = (name, args) => so.func(`int ${name}(void *mem, ${u32(args)})`);
     const native = {
+      floor: fn("tr_floor", ["base", "count", "size"]),
       get: fn("tr_get", ["base", "count", "size", "key", "out"]),
       set: fn("tr_set", ["base", "count", "size", "heads", "key", "len", "lo", "hi"]),
       insertDelete: fn("tr_insert_delete", ["base", "count", "size", "heads", "key", "len", "lo"]),
       decode: fn("tr_decode", ["base", "count", "size", "keys", "lens", "values", "room"]),
-      annotate: fn("tr_annotate", ["base", "count", "size", "heads", "id", "tsLo", "tsHi"]),
+      annotate: fn("tr_annotate", ["base", "count", "size", "heads", "vals"]),
     };
     // C writes a byte of the memory and reads its neighbour: both must be the memory itself, not a copy.
     const probe = fn("tr_probe", ["at", "byte"]),
@@ -47,14 +49,20 @@ export async function loadNative() {
   }
 }
 
-/** The C loops over a PacketPool's frames (the store at each frame start, its capacity the head), the PlainRing interface of bench/plain.js. */
+/**
+ * The C loops over a PacketPool's frames (the store at each frame start, its capacity the head): one
+ * call per pass over the ring (annotate: one per burst, after JS filled the burst's value slots, as
+ * the batch side does). The reference interface of bench/workloads.js, as PlainRing (bench/plain.js).
+ */
 export class NativeRing {
-  constructor(pool, native) {
+  /** `ring`: the Ring (bench/workloads.js) whose pool and bursts it runs on. */
+  constructor(ring, native) {
     this.native = native;
-    this.layout = pool.layout();
+    this.ring = ring;
+    this.layout = ring.pool.layout();
     // Outputs in the pool's memory (views made on use: later allocations may grow it, detaching views).
-    this.out = pool.burst(pool.count, { slots: 1 });
-    this.decodeBuffer = pool.decodeBuffer(64 * 256);
+    this.out = ring.pool.burst(ring.size, { slots: 1 });
+    this.decodeBuffer = ring.pool.decodeBuffer(64 * 256);
   }
 
   /** The memory, as C takes it (a view of its current buffer). */
@@ -62,7 +70,13 @@ export class NativeRing {
     return new Uint8Array(this.layout.memory.buffer);
   }
 
-  /** Gets `key` of every frame into values (u32 pairs, frame f at 2f). */
+  /** The memory floor: one 8-byte read of every frame's header. Returns the frames read. */
+  floor() {
+    const { base, count, frameSize } = this.layout;
+    return this.native.floor(this.mem, base, count, frameSize);
+  }
+
+  /** Gets `key` of every frame into values (u32 pairs, frame f at 2f; 0 if absent). */
   get(key) {
     const { base, count, frameSize } = this.layout;
     return this.native.get(this.mem, base, count, frameSize, key, this.out.values().byteOffset);
@@ -105,9 +119,21 @@ export class NativeRing {
     return this.native.decode(this.mem, base + first * frameSize, n, frameSize, d.keysAt, d.lensAt, d.valuesAt, d.room);
   }
 
-  /** Annotates every frame: clear, then keys 5 (id, 8 B), 6 (hash, 4 B), 7 (vlan, 2 B), 8 (timestamp, 8 B). */
-  annotate(id, tsLo, tsHi) {
-    const { base, count, frameSize, heads } = this.layout;
-    return this.native.annotate(this.mem, base, count, frameSize, heads, id, tsLo, tsHi);
+  /** Decodes every frame (one call); returns the entries. */
+  decodeAll() {
+    return this.decode();
+  }
+
+  /** Annotates every frame, burst by burst: JS fills the burst's value slots from packet ids id.., then one C call. */
+  annotate(id) {
+    const { base, frameSize, heads } = this.layout,
+      mem = this.mem;
+    let ok = 0;
+    for (const b of this.ring.bursts) {
+      fillAnnotate(b.values(), b.length, id);
+      id += b.length;
+      ok += this.native.annotate(mem, base + b.first * frameSize, b.length, frameSize, heads + 4 * b.first, b.vals);
+    }
+    return ok;
   }
 }

@@ -1,11 +1,15 @@
-// Line-rate benchmark: WASM vs pure JS, batch vs single-op, on rings of 64-byte packets' frames.
-// Usage: npm run bench [-- --packets N --rings 256,4096 --filter REGEX --samples N --burst N --json FILE --svg FILE]
+// Line-rate benchmark: WASM vs pure JS, batch vs single-op, against the best C and plain-JS loops, on
+// rings of 64-byte packets' frames whose stores follow traffic models (bench/traffic.js).
+// Usage: npm run bench [-- --packets N --rings 256,4096 --traffic uniform,flows,mixed --filter REGEX
+//                         --samples N --burst N --json FILE --svg FILE]
 //        npm run bench -- --xdp [--samples N]   (live AF_XDP figures on a veth pair: bench/xdp.js)
+// It writes no file unless asked (--json, --svg).
 import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { Bench } from "tinybench";
 import { PacketPool, WorkerGroup } from "packet-traits";
 import { IMPLS, Ring, WORKLOADS, fillStores } from "./workloads.js";
+import { TRAFFIC, planStats, trafficPlan } from "./traffic.js";
 import { chart } from "./chart.js";
 import { loadNative } from "./native.js";
 
@@ -26,12 +30,13 @@ if (process.argv.includes("--pipeline")) {
 function parseArgs(argv) {
   const options = {
     packets: 14_880_952,
-    rings: [256, 4096],
+    rings: [4096],
+    traffic: TRAFFIC,
     filter: /./,
     samples: 3,
     burst: 256,
     json: undefined,
-    svg: "docs/bench.svg",
+    svg: undefined,
     workers: undefined,
     workerRing: 8192,
     xdp: false,
@@ -58,6 +63,12 @@ function parseArgs(argv) {
           .split(",")
           .map((r) => int(r, 1));
         break;
+      case "--traffic": {
+        const models = need().split(",");
+        for (const m of models) if (!TRAFFIC.includes(m)) fail(`--traffic: unknown model ${m} (${TRAFFIC.join(", ")})`);
+        options.traffic = TRAFFIC.filter((m) => models.includes(m));
+        break;
+      }
       case "--filter":
         try {
           options.filter = new RegExp(need(), "i");
@@ -90,7 +101,7 @@ function parseArgs(argv) {
         break;
       case "--help":
         console.log(
-          "npm run bench -- [--packets N] [--rings 256,4096] [--filter REGEX] [--samples N] [--burst N] [--json FILE] [--svg FILE] [--workers 1,2 [--worker-ring N]] | --xdp [--samples N]",
+          "npm run bench -- [--packets N] [--rings 4096] [--traffic uniform,flows,mixed] [--filter REGEX] [--samples N] [--burst N] [--json FILE] [--svg FILE] [--workers 1,2 [--worker-ring N]] | --xdp [--samples N]",
         );
         process.exit(0);
       default:
@@ -111,6 +122,14 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 const fmt = (x, digits = 1) => x.toFixed(digits);
+
+/** The 1-, 5- and 15-minute load averages (the machine may be shared: figures under load are provisional). */
+function loadAverage() {
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(", ");
+}
 
 function machine() {
   const cpus = os.cpus();
@@ -151,69 +170,85 @@ if (workloads.length === 0)
   fail(`--filter ${options.filter} matches no workload (${Object.keys(WORKLOADS).join(", ")})`);
 
 console.log(
-  `packet-traits benchmark: ${options.packets.toLocaleString("en")} packets per sample, rings ${options.rings.join(", ")} x 2048 B, bursts of ${options.burst}, ${options.samples} samples`,
+  `packet-traits benchmark: ${options.packets.toLocaleString("en")} packets per sample, rings ${options.rings.join(", ")} x 2048 B, traffic ${options.traffic.join(", ")}, bursts of ${options.burst}, ${options.samples} samples`,
 );
-console.log(`${machine().cpu}, ${machine().cores} cores, node ${process.version}\n`);
+console.log(`${machine().cpu}, ${machine().cores} cores, node ${process.version}, load average ${loadAverage()}\n`);
 
 // The C reference joins when the system compiler can build it.
 const native = await loadNative();
 const impls = native.skipped ? IMPLS : [...IMPLS, "c"];
-if (native.skipped) console.log(`(no "c" implementation: ${native.skipped})\n`);
+if (native.skipped) console.log(`(no "c" implementation and no memory floor: ${native.skipped})\n`);
 
-const results = [];
+const results = [],
+  floors = [],
+  models = [];
 for (const size of options.rings) {
   const passes = Math.ceil(options.packets / size),
     packets = passes * size;
-  const rings = new Map();
-  for (const impl of impls)
-    rings.set(impl, {
-      main: new Ring(size, impl, options.burst, native),
-      annotate: new Ring(size, impl, options.burst, native),
-    });
-  const ringFor = (impl, name) => (name.startsWith("annotate") ? rings.get(impl).annotate : rings.get(impl).main);
+  for (const traffic of options.traffic) {
+    models.push({ ring: size, traffic, ...planStats(trafficPlan(traffic, size)) });
+    const rings = new Map();
+    for (const impl of impls)
+      rings.set(impl, {
+        main: new Ring(size, impl, options.burst, native, traffic),
+        annotate: new Ring(size, impl, options.burst, native, traffic),
+      });
+    const ringFor = (impl, name) => (name.startsWith("annotate") ? rings.get(impl).annotate : rings.get(impl).main);
+    const where = `ring ${size}, ${traffic} traffic`;
 
-  // Every workload checks its result: the same checksum from every implementation, before timing.
-  for (const [name, w] of workloads) {
-    const sums = impls.map((impl) => w.check(ringFor(impl, name)));
-    if (new Set(sums).size !== 1)
-      fail(
-        `${name} on ring ${size}: implementations disagree (${impls.map((impl, i) => `${impl} ${sums[i]}`).join(", ")})`,
-      );
-    for (const impl of impls) ringFor(impl, name).fill();
-  }
+    // Every workload checks its result: the same checksum from every implementation, before timing.
+    for (const [name, w] of workloads) {
+      const sums = impls.map((impl) => w.check(ringFor(impl, name)));
+      if (new Set(sums).size !== 1)
+        fail(
+          `${name} on ${where}: implementations disagree (${impls.map((impl, i) => `${impl} ${sums[i]}`).join(", ")})`,
+        );
+      for (const impl of impls) ringFor(impl, name).fill();
+    }
 
-  // Interleaved rounds: each round runs every (workload, impl) once, in a rotating order.
-  const tasks = workloads.flatMap(([name, w]) => impls.map((impl) => ({ name, impl, w, samples: [] })));
-  for (let round = -1; round < options.samples; round++) {
-    const bench = new Bench({ iterations: 1, time: 0, warmup: false });
-    const order = tasks.map((_, i) => tasks[(i + Math.max(round, 0) * 3) % tasks.length]);
-    for (const t of order) {
-      bench.add(`${t.name}|${t.impl}`, () => {
-        const ok = t.w.run(ringFor(t.impl, t.name), round < 0 ? Math.min(passes, 64) : passes);
-        const expected = (round < 0 ? Math.min(passes, 64) * size : packets) * t.w.perPacket;
-        if (ok !== expected) throw new Error(`${t.name} ${t.impl}: ${ok} of ${expected} operations succeeded`);
+    // Interleaved rounds: each round runs every (workload, impl) once, in a rotating order; the memory
+    // floor (C reading one word of each frame's header) is one more task.
+    const tasks = workloads.flatMap(([name, w]) => impls.map((impl) => ({ name, impl, w, samples: [] })));
+    const floor = native.skipped ? undefined : { name: "memory floor", impl: "c", w: undefined, samples: [] };
+    if (floor) tasks.push(floor);
+    for (let round = -1; round < options.samples; round++) {
+      const bench = new Bench({ iterations: 1, time: 0, warmup: false });
+      const order = tasks.map((_, i) => tasks[(i + Math.max(round, 0) * 3) % tasks.length]);
+      const runPasses = round < 0 ? Math.min(passes, 64) : passes;
+      for (const t of order) {
+        bench.add(`${t.name}|${t.impl}`, () => {
+          const ring = t === floor ? rings.get("c").main : ringFor(t.impl, t.name);
+          if (t === floor) {
+            for (let p = 0; p < runPasses; p++) ring.reference.floor();
+            return;
+          }
+          const ok = t.w.run(ring, runPasses),
+            expected = runPasses * ring.opsOf(t.w);
+          if (ok !== expected) throw new Error(`${t.name} ${t.impl}: ${ok} of ${expected} operations succeeded`);
+        });
+      }
+      bench.runSync();
+      for (const task of bench.tasks) {
+        if (task.result.state === "errored") fail(`${task.name} (${where}): ${task.result.error?.message}`);
+      }
+      if (round >= 0) order.forEach((t, i) => t.samples.push((latencyOf(bench.tasks[i].result) * 1e6) / packets));
+      process.stderr.write(round < 0 ? `${where}: warmed up\n` : `${where}: sample ${round + 1}/${options.samples}\n`);
+    }
+    if (floor) floors.push({ ring: size, traffic, nsPerPacket: median(floor.samples), samples: floor.samples });
+    for (const t of tasks) {
+      if (t === floor) continue;
+      const ns = median(t.samples);
+      results.push({
+        workload: t.name,
+        ring: size,
+        traffic,
+        impl: t.impl,
+        nsPerPacket: ns,
+        mpps: 1e3 / ns,
+        samples: t.samples,
+        spread: [Math.min(...t.samples), Math.max(...t.samples)],
       });
     }
-    bench.runSync();
-    for (const task of bench.tasks) {
-      if (task.result.state === "errored") fail(`${task.name}: ${task.result.error?.message}`);
-    }
-    if (round >= 0) order.forEach((t, i) => t.samples.push((latencyOf(bench.tasks[i].result) * 1e6) / packets));
-    process.stderr.write(
-      round < 0 ? `ring ${size}: warmed up\n` : `ring ${size}: sample ${round + 1}/${options.samples}\n`,
-    );
-  }
-  for (const t of tasks) {
-    const ns = median(t.samples);
-    results.push({
-      workload: t.name,
-      ring: size,
-      impl: t.impl,
-      nsPerPacket: ns,
-      mpps: 1e3 / ns,
-      samples: t.samples,
-      spread: [Math.min(...t.samples), Math.max(...t.samples)],
-    });
   }
 }
 
@@ -272,53 +307,101 @@ if (options.workers) {
   await Promise.all([...groups.values()].map((g) => g.close()));
 }
 
-// Terminal table.
+// Terminal table: one block per ring and traffic model. Every ratio is a time divided by a time
+// (A/B = A's ns/packet ÷ B's, same run): below 1.00x, A is faster.
 const lineRate = (mpps) => LINE_RATES.filter(([, rate]) => mpps >= rate).pop()?.[0] ?? "< 10GbE";
-const rows = [];
-for (const size of options.rings) {
-  for (const [name] of workloads) {
-    const of = (impl) => results.find((r) => r.ring === size && r.workload === name && r.impl === impl);
-    const ratio = (a, b) => (a && b ? `${fmt(a.nsPerPacket / b.nsPerPacket, 2)}x` : "");
-    for (const impl of impls) {
-      const r = of(impl),
-        batch = impl === "wasm-batch";
-      rows.push([
-        String(size),
-        name,
-        impl,
-        `${fmt(r.nsPerPacket, 2)} (${fmt(r.spread[0], 2)}-${fmt(r.spread[1], 2)})`,
-        fmt(r.mpps),
-        impl.startsWith("wasm") ? ratio(of(impl.replace("wasm", "js")), r) : "",
-        batch ? ratio(r, of("c")) : "",
-        impl === "js-batch" ? ratio(r, of("js-plain")) : "",
-        lineRate(r.mpps),
-      ]);
-    }
-  }
-}
+const find = (size, traffic, name, impl) =>
+  results.find((r) => r.ring === size && r.traffic === traffic && r.workload === name && r.impl === impl);
+const floorOf = (size, traffic) => floors.find((f) => f.ring === size && f.traffic === traffic);
+const ratio = (a, b) => (a && b ? `${fmt(a.nsPerPacket / b.nsPerPacket, 2)}x` : "");
 const header = [
   "ring",
+  "traffic",
   "workload",
   "impl",
   "ns/packet median (min-max)",
   "Mpps",
+  "impl/floor",
   "WASM/JS",
   "WASM/C",
   "JS/js-plain",
   "keeps up with",
 ];
+const rows = [];
+for (const size of options.rings)
+  for (const traffic of options.traffic)
+    for (const [name] of workloads)
+      for (const impl of impls) {
+        const r = find(size, traffic, name, impl),
+          of = (other) => find(size, traffic, name, other);
+        rows.push([
+          String(size),
+          traffic,
+          name,
+          impl,
+          `${fmt(r.nsPerPacket, 2)} (${fmt(r.spread[0], 2)}-${fmt(r.spread[1], 2)})`,
+          fmt(r.mpps),
+          ratio(r, floorOf(size, traffic)),
+          impl.startsWith("wasm") ? ratio(r, of(impl.replace("wasm", "js"))) : "",
+          impl === "wasm-batch" ? ratio(r, of("c")) : "",
+          impl === "js-batch" ? ratio(r, of("js-plain")) : "",
+          lineRate(r.mpps),
+        ]);
+      }
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-const line = (cells) => cells.map((c, i) => (i >= 3 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ");
+const line = (cells) => cells.map((c, i) => (i >= 4 ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ");
 console.log(`\n${line(header)}\n${widths.map((w) => "-".repeat(w)).join("  ")}`);
-for (const r of rows) console.log(line(r));
-console.log("\nWASM/JS: JS ns/packet divided by WASM ns/packet, batch vs batch and single vs single, same run.");
+rows.forEach((r, i) => {
+  if (i > 0 && (r[0] !== rows[i - 1][0] || r[1] !== rows[i - 1][1])) console.log("");
+  console.log(line(r));
+});
 console.log(
-  "WASM/C: WASM batch ns/packet divided by C's; JS/js-plain: JS batch (the twin) ns/packet divided by js-plain's (1.00x = as fast).",
+  "\nEvery ratio is time ÷ time, medians of the same run (below 1.00x = the first one is faster): impl/floor = the",
 );
 console.log(
-  "c and js-plain are references that do less: no header validation, no per-frame status (c: per-packet C as in trait.h).",
+  "implementation's ns/packet ÷ the memory floor's; WASM/JS = WASM ÷ the JS twin (batch ÷ batch, single ÷ single);",
+);
+console.log("WASM/C = WASM batch ÷ c; JS/js-plain = the JS twin's batch ÷ js-plain.");
+console.log(
+  "c (the best straightforward per-packet C) and js-plain (the best plain JS batch loop) do less: no header validation, no per-frame status.",
+);
+console.log(
+  "Annotate: every batch side and reference fills four value slots a packet from JS (fillAnnotate, timed), then sets them; the single-op side makes five calls a packet.",
 );
 console.log(`Line rates at 64-byte packets: ${LINE_RATES.map(([n, r]) => `${n} ${r} Mpps`).join(", ")}.`);
+
+// The traffic models as drawn, and the memory floor of each ring.
+console.log("\ntraffic models (bench/traffic.js):");
+for (const m of models)
+  console.log(
+    `  ring ${m.ring} ${m.traffic.padEnd(7)}: ${m.distinct} distinct headers, ${fmt(100 * m.repeats, 0)}% of frames with the header of the frame before, ${m.keys[0]}-${m.keys[2]} keys a store (mean ${fmt(m.keys[1])})`,
+  );
+if (floors.length)
+  console.log(
+    `memory floor (C reading one 8-byte word of each frame's header, nothing else), ns/packet: ${floors.map((f) => `ring ${f.ring} ${f.traffic} ${fmt(f.nsPerPacket, 2)}`).join(", ")}`,
+  );
+
+// The README's table: the largest ring, realistic traffic first, uniform as one row among them.
+const big = Math.max(...options.rings),
+  readmeOrder = [...options.traffic].sort((a, b) => Number(a === "uniform") - Number(b === "uniform"));
+console.log(
+  `\nREADME table (ring ${big} x 2048 B, medians of ${options.samples} samples, ns/packet; ratios time ÷ time; load average ${loadAverage()}):\n`,
+);
+console.log(
+  "| workload | traffic | C | WASM batch | JS twin | plain JS | WASM/C | JS twin/plain JS | WASM/JS twin | WASM/floor |",
+);
+console.log("|---|---|---|---|---|---|---|---|---|---|");
+for (const [name] of workloads)
+  for (const traffic of readmeOrder) {
+    const of = (impl) => find(big, traffic, name, impl),
+      ns = (r) => (r ? fmt(r.nsPerPacket, 2) : "-"),
+      x = (a, b) => ratio(a, b) || "-";
+    const wasm = of("wasm-batch"),
+      js = of("js-batch");
+    console.log(
+      `| ${name} | ${traffic} | ${ns(of("c"))} | ${ns(wasm)} | ${ns(js)} | ${ns(of("js-plain"))} | ${x(wasm, of("c"))} | ${x(js, of("js-plain"))} | ${x(wasm, js)} | ${x(wasm, floorOf(big, traffic))} |`,
+    );
+  }
 
 if (scaling.length) {
   console.log(`\nworkload            workers  ns/packet    Mpps  scaling vs ${options.workers[0]}  keeps up with`);
@@ -331,8 +414,12 @@ if (scaling.length) {
 const report = {
   machine: machine(),
   node: process.version,
+  loadAverage: os.loadavg(),
   packets: options.packets,
   burst: options.burst,
+  samples: options.samples,
+  traffic: models,
+  floors,
   results: [...results.map(({ spread, ...r }) => r), ...scaling],
 };
 if (options.json) {

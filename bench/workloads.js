@@ -1,57 +1,59 @@
-// The benchmark's workloads: each processes whole passes over a ring of frames in a PacketPool,
-// in the library's four implementations (WASM batch, WASM single-op, JS batch, JS single-op) and two
-// references that do less (no header validation, no per-frame status): js-plain, the naive pure-JS
-// loop (bench/plain.js), and c, per-packet C in the style of the kernel's trait.h (bench/native.js,
-// when a C compiler is there).
+// The benchmark's workloads: each processes whole passes over a ring of frames in a PacketPool whose
+// stores follow a traffic model (bench/traffic.js), in the library's four implementations (WASM batch,
+// WASM single-op, JS batch, JS single-op) and two references that do less (no header validation, no
+// per-frame status): js-plain, the best plain JS batch loop (bench/plain.js), and c, the best
+// straightforward per-packet C (bench/c/traits-ref.c through bench/native.js, when a C compiler is there).
 import { PacketPool } from "packet-traits";
-import { ANNOTATE, BURST_OPS, TS_HI, TS_LO, annotateOne } from "./burst-ops.js";
+import { ANNOTATE, BURST_OPS, annotateOne } from "./burst-ops.js";
 import { NativeRing } from "./native.js";
 import { PlainRing } from "./plain.js";
+import { STORE_KEYS, trafficPlan } from "./traffic.js";
 
-/** The stores every ring starts with: key, length (6 keys, 44 bytes in use). */
-export const STORE_KEYS = [
-  [3, 2],
-  [10, 4],
-  [17, 8],
-  [25, 2],
-  [40, 4],
-  [55, 8],
-];
-export { ANNOTATE };
+export { ANNOTATE, STORE_KEYS };
 /** The implementations that always run; "c" joins them when bench/native.js could build it. */
 export const IMPLS = ["wasm-batch", "wasm-single", "js-batch", "js-single", "js-plain"];
 
-/** Gives every frame of a pool the six-key store, values derived from the frame index. */
-export function fillStores(pool) {
+/** Gives frame f of a pool the keys of plan[f] (default: the uniform six-key store), values derived from f and the key. */
+export function fillStores(pool, plan = undefined) {
   for (let f = 0; f < pool.count; f++) {
     const store = pool.traits(f);
     store.clear();
-    for (const [key, len] of STORE_KEYS)
-      store.trySet(key, len === 2 ? (f * 31 + key) & 0xffff : (f * 2654435761 + key) >>> 0, len === 8 ? f : 0, len);
+    for (const [key, len] of plan ? plan[f] : STORE_KEYS)
+      if (
+        store.trySet(
+          key,
+          len === 2 ? (f * 31 + key) & 0xffff : (f * 2654435761 + key) >>> 0,
+          len === 8 ? f : 0,
+          len,
+        ) !== 0
+      )
+        throw new Error(`frame ${f}: key ${key} (${len} bytes) does not fit its store`);
   }
 }
 
 /**
- * A ring of `size` frames with the six-key stores, for one implementation (`native`: the C functions
- * of bench/native.js, for impl "c"). The references (c, js-plain) run on a WASM pool's memory.
+ * A ring of `size` frames whose stores follow the traffic model `traffic`, for one implementation
+ * (`native`: the C functions of bench/native.js, for impl "c"). The references (c, js-plain) run on a
+ * WASM pool's memory.
  */
 export class Ring {
-  constructor(size, impl, burstSize, native) {
+  /** Operations that one pass of workload `w` makes when all succeed. */
+  opsOf(w) {
+    return w.ops ? w.ops(this) : this.size * w.perPacket;
+  }
+
+  constructor(size, impl, burstSize, native, traffic = "uniform") {
     this.size = size;
     this.burstSize = burstSize;
+    this.plan = trafficPlan(traffic, size);
+    /** Entries of a whole pass of decode. */
+    this.entries = this.plan.reduce((sum, keys) => sum + keys.length, 0);
     this.batch = impl.endsWith("batch");
     this.pool = new PacketPool({
       count: size,
       impl: impl.startsWith("js-") && impl !== "js-plain" ? "js" : "wasm",
       hardwareKeys: "off",
     });
-    /** The reference's loops (c, js-plain), or undefined for the library's implementations. */
-    this.reference =
-      impl === "c"
-        ? new NativeRing(this.pool, native)
-        : impl === "js-plain"
-          ? new PlainRing(this.pool.layout())
-          : undefined;
     this.id = 0;
     this.stores = Array.from({ length: size }, (_, f) => this.pool.traits(f));
     this.bursts = [];
@@ -63,6 +65,13 @@ export class Ring {
       );
     }
     this.decoded = this.pool.decodeBuffer(64 * burstSize);
+    /** The reference's loops (c, js-plain), or undefined for the library's implementations. */
+    this.reference =
+      impl === "c"
+        ? new NativeRing(this, native)
+        : impl === "js-plain"
+          ? new PlainRing(this.pool.layout(), burstSize)
+          : undefined;
     this.out = new Uint32Array(2);
     this.keys = new Uint8Array(64);
     this.lens = new Uint8Array(64);
@@ -70,9 +79,9 @@ export class Ring {
     this.fill();
   }
 
-  /** Gives every frame the six-key store. */
+  /** Gives every frame its store of the traffic model. */
   fill() {
-    fillStores(this.pool);
+    fillStores(this.pool, this.plan);
   }
 
   /** FNV-1a over the used bytes of every store: the state a workload left. */
@@ -84,8 +93,9 @@ export class Ring {
 }
 
 /**
- * Each workload: `run(ring, passes)` returns the number of successful operations (checked against the
- * expected count), `check(ring)` runs one pass and returns a checksum of its outputs and final stores.
+ * Each workload: `run(ring, passes)` returns the number of successful operations (checked against
+ * passes × the operations of one pass: `ops(ring)`, else ring.size × perPacket), `check(ring)` runs one pass and returns a
+ * checksum of its outputs and final stores.
  * Batch runs make one call per burst; single runs make one call (or more where noted) per packet.
  */
 // Each workload's batch and single loops are functions of their own: V8 optimizes each on its own,
@@ -113,12 +123,12 @@ function reference_insert_delete(r, passes) {
 }
 function reference_decode_store(r, passes) {
   let ok = 0;
-  for (let p = 0; p < passes; p++) ok += r.reference.decode() / 6;
+  for (let p = 0; p < passes; p++) ok += r.reference.decodeAll();
   return ok;
 }
 function reference_annotate_4_keys(r, passes) {
   let ok = 0;
-  for (let p = 0; p < passes; p++, r.id += r.size) ok += r.reference.annotate(r.id, TS_LO, TS_HI);
+  for (let p = 0; p < passes; p++, r.id += r.size) ok += r.reference.annotate(r.id);
   return ok;
 }
 function batch_get_4B(r, passes) {
@@ -165,12 +175,12 @@ function single_insert_delete(r, passes) {
 }
 function batch_decode_store(r, passes) {
   let ok = 0;
-  for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += BURST_OPS["decode store"](r.pool, b, r);
+  for (let p = 0; p < passes; p++) for (const b of r.bursts) ok += r.pool.batchDecode(b, r.decoded);
   return ok;
 }
 function single_decode_store(r, passes) {
   let ok = 0;
-  for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.tryDecode(r.keys, r.lens, r.values) === 6 ? 1 : 0;
+  for (let p = 0; p < passes; p++) for (const s of r.stores) ok += s.tryDecode(r.keys, r.lens, r.values);
   return ok;
 }
 function batch_annotate_4_keys(r, passes) {
@@ -234,6 +244,8 @@ export const WORKLOADS = {
   },
   "decode store": {
     perPacket: 1,
+    /** Entries, not frames: stores hold different numbers of keys. */
+    ops: (r) => r.entries,
     run(r, passes) {
       return r.reference
         ? reference_decode_store(r, passes)
