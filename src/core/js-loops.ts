@@ -17,6 +17,7 @@ import {
   fits,
   lengthOf,
   readValue,
+  readValue8,
   sizeBound,
   storeSize,
   writeValue,
@@ -649,13 +650,16 @@ export function decodeLoop(
         if (used > cap) rc = E.EBADMSG;
         else if (entries > room - total) rc = E.ENOSPC;
         else {
+          // Values read as masked 8-byte pairs (no branch on lengths that vary) where 8 bytes past the last fit.
+          const pairs = used + 8 <= cap;
           for (let j = 0; j < entries; j++) {
             const e = total + j,
               entry = memoEntries[j]!,
               len = entry & 0xff;
             keys[keyAt + e] = entry >>> 8;
             lens[lenAt + e] = len;
-            readValue(dv, start + (entry >>> 16), len, vals, valAt + 2 * e, true);
+            if (pairs) readValue8(dv, start + (entry >>> 16), len, vals, valAt + 2 * e);
+            else readValue(dv, start + (entry >>> 16), len, vals, valAt + 2 * e, true);
           }
           rc = entries;
           total += entries;

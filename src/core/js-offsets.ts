@@ -77,9 +77,9 @@ export function codeAt(h0: number, l0: number, h1: number, l1: number, key: numb
   return key < 32 ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1) : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
 }
 
-/** Bytes of a value of size code `code` (1..3) in the profile of `unit`. */
+/** Bytes of a value of size code `code` (0..3) in the profile of `unit` (0 for code 0), without a branch. */
 export function lengthOf(code: number, unit: number): number {
-  return code === 3 ? 8 : code === 2 ? 4 : unit << 1;
+  return (1 << code) & ~(((unit ^ 1) << 1) | 1);
 }
 
 /** Size code (1..3) of a value length in the profile of `unit`, or 0 if it has no such size. */
@@ -96,6 +96,15 @@ export function fits(len: number, lo: number, hi: number): boolean {
 export function readValue(dv: DataView, at: number, len: number, out: Int32Array, o: number, wide: boolean): void {
   out[o] = len === 0 ? 0 : len === 2 ? dv.getUint16(at, true) : dv.getInt32(at, true);
   if (wide) out[o + 1] = len === 8 ? dv.getInt32(at + 4, true) : 0;
+}
+
+/**
+ * Reads the `len`-byte value at byte `at` into out[o] (lo) and out[o + 1] (hi) as two 4-byte loads
+ * masked to the value, without a branch on its length: only where the 8 bytes at `at` are in the store.
+ */
+export function readValue8(dv: DataView, at: number, len: number, out: Int32Array, o: number): void {
+  out[o] = dv.getInt32(at, true) & (-1 >>> (32 - (len << 3))) & -((len + 6) >>> 3);
+  out[o + 1] = dv.getInt32(at + 4, true) & -(len >>> 3);
 }
 
 /** Writes the low `len` bytes of (hi:lo) at byte `at`. */
