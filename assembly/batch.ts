@@ -20,8 +20,8 @@
 // the offset math (few live values, so the compiler keeps them in registers). Each
 // fast path is a function of its own (Binaryen does not inline functions with loops)
 // for the same reason. Results and bytes written are those of the general loop.
-import { EBADMSG, EBUSY, EINVAL, ENOENT, ENOMEM, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_METAS, POOL_PROFILE } from "./abi";
-import { HEADER, KEYS, codeOf, codeOfBit, fits, lengthOf, moveDown, moveUp, prepareFields, readValue, sizeOf, storeDecode, storeDel, storeDelBit, storeGet, storeGetBit, storeHas, storeInit, storeSet, storeSetBit, storeSetMany, storeValue, writeValue } from "./store";
+import { EBADMSG, EBUSY, EINVAL, ENOENT, ENOMEM, ENOSPC, FIELDS_DISTINCT, FIELDS_HIGH, FIELDS_LENS, FIELDS_LOW, FIELDS_M, FIELDS_OFFSETS, FIELDS_VALUE_BYTES, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_METAS, POOL_PROFILE } from "./abi";
+import { HEADER, KEYS, codeOf, sizeWith, codeOfBit, fits, lengthOf, moveDown, moveUp, prepareFields, readValue, sizeOf, storeDecode, storeDel, storeDelBit, storeGet, storeGetBit, storeHas, storeInit, storeSet, storeSetBit, storeSetMany, storeValue, writeValue } from "./store";
 
 // @ts-ignore: decorator
 @inline function frameAt(desc: usize, first: u32, i: u32): u32 {
@@ -39,10 +39,45 @@ import { HEADER, KEYS, codeOf, codeOfBit, fits, lengthOf, moveDown, moveUp, prep
   return load<u32>(metas + (<usize>frame << 2));
 }
 
+/**
+ * The cheap bound of a header (high, low) on a store of `cap` >= 16 bytes: 8 bytes a key. When it holds,
+ * the header fits, and an 8-byte load at any present key's offset stays inside the store.
+ */
+// @ts-ignore: decorator
+@inline function fitsBound(high: u64, low: u64, cap: u32): bool {
+  return HEADER + (<u32>popcnt<u64>(high | low) << 3) <= cap;
+}
+
+/** The `len`-byte (0, 2, 4 or 8) value at `at` from one 8-byte load, masked (the caller knows at + 8 is in the store). */
+// @ts-ignore: decorator
+@inline function loadValue(at: usize, len: u32): u64 {
+  return load<u64>(at) & select<u64>(<u64>-1, (<u64>1 << (<u64>len << 3)) - 1, len >= 8);
+}
+
 /** True if the burst is the range first .. first + n - 1 and all of it is in the pool: the fast path's case. */
 // @ts-ignore: decorator
 @inline function inRange(desc: usize, first: u32, n: u32, count: u32): bool {
   return desc == 0 && first <= count && n <= count - first;
+}
+
+// Bursts of one flow (every frame the same header, as oneFlow samples it) take the *Run paths: a
+// frame goes through the store function, and if its header fits its store, that header's outcome
+// (the pattern) is applied to the frames that follow with the same header and a capacity of at
+// least the bytes it needs, in a tight inner loop without the offset math. Each is a function of its
+// own (few live values, so the compiler keeps them in registers).
+
+/**
+ * True if the first 4 frames of a range (at `frame`, capacities at `caps`) have stores of 16 bytes
+ * or more and the same header: a burst of one flow, which the *Run paths serve better than the
+ * per-frame fast paths.
+ */
+// @ts-ignore: decorator
+@inline function oneFlow(frame: usize, size: usize, caps: usize, n: u32): bool {
+  if (n < 4 || load<u32>(caps) < HEADER || load<u32>(caps, 4) < HEADER || load<u32>(caps, 8) < HEADER || load<u32>(caps, 12) < HEADER) return false;
+  const high = load<u64>(frame), low = load<u64>(frame, 8);
+  let differ: u64 = 0;
+  for (let j: usize = 1; j < 4; j++) differ |= (load<u64>(frame + j * size) ^ high) | (load<u64>(frame + j * size, 8) ^ low);
+  return differ == 0;
 }
 
 /**
@@ -55,10 +90,11 @@ import { HEADER, KEYS, codeOf, codeOfBit, fits, lengthOf, moveDown, moveUp, prep
 }
 
 /**
- * batchGet's fast path: the n frames from address `frame` on, `size` bytes apart, each store at its
- * frame start with the capacity at caps + 4i; the valid key whose bit is `bit`.
+ * batchGet's path for a burst of one flow (see oneFlow): the n frames from address `frame` on, `size`
+ * bytes apart, each store at its frame start with the capacity at caps + 4i; the valid key whose bit
+ * is `bit`.
  */
-function getRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, bit: u64, values: usize, stride: u32, status: usize): i32 {
+function getRun(frame: usize, size: usize, caps: usize, n: u32, profile: u32, bit: u64, values: usize, stride: u32, status: usize): i32 {
   let ok = 0, i: u32 = 0;
   while (i < n) {
     const rc = storeGetBit(frame, load<u32>(caps + (<usize>i << 2)), profile, bit, values, stride);
@@ -86,10 +122,10 @@ function getRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, 
 }
 
 /**
- * batchSet's fast path (frames as getRange's): sets the valid key whose bit is `bit` to `len` bytes of
+ * batchSet's path for a burst of one flow (frames as getRun's): sets the valid key whose bit is `bit` to `len` bytes of
  * size code `code`, from the u64 slot at values + i * stride (stride 0: one value for all).
  */
-function setRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, bit: u64, code: u32, len: u32, values: usize, stride: u32, status: usize): i32 {
+function setRun(frame: usize, size: usize, caps: usize, n: u32, profile: u32, bit: u64, code: u32, len: u32, values: usize, stride: u32, status: usize): i32 {
   const highBit = code & 2 ? bit : 0, lowBit = code & 1 ? bit : 0;
   let lo = load<u32>(values), hi = load<u32>(values, 4);
   const same = fits(len, lo, hi);
@@ -170,8 +206,8 @@ function setRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, 
   return ok;
 }
 
-/** batchDel's fast path (frames as getRange's): removes the valid key whose bit is `bit`. */
-function delRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, bit: u64, status: usize): i32 {
+/** batchDel's path for a burst of one flow (frames as getRun's): removes the valid key whose bit is `bit`. */
+function delRun(frame: usize, size: usize, caps: usize, n: u32, profile: u32, bit: u64, status: usize): i32 {
   let ok = 0, i: u32 = 0;
   while (i < n) {
     const cap = load<u32>(caps + (<usize>i << 2));
@@ -217,8 +253,8 @@ function delRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, 
   return ok;
 }
 
-/** batchDecode's fast path (frames as getRange's): the entries of each frame copied after those before. */
-function decodeRange(frame: usize, size: usize, caps: usize, n: u32, profile: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
+/** batchDecode's path for a burst of one flow (frames as getRun's): the entries of each frame copied after those before. */
+function decodeRun(frame: usize, size: usize, caps: usize, n: u32, profile: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
   let total: u32 = 0, i: u32 = 0;
   while (i < n) {
     const rc = storeDecode(frame, load<u32>(caps + (<usize>i << 2)), profile, keys + total, lens + total, values + (total << 3), room - total);
@@ -250,13 +286,93 @@ function decodeRange(frame: usize, size: usize, caps: usize, n: u32, profile: u3
   return <i32>total;
 }
 
-/** Gets `key` of every frame into u32 (stride 4) or u64 (stride >= 8) slots; status = length or errno. */
+/**
+ * Gets `key` of every frame into u32 (stride 4) or u64 (stride >= 8) slots; status = length or errno.
+ * The fast path (a range of frames in the pool, placement "frame", a valid key, u64 slots) works on
+ * each frame on its own, without branches on its header where the cheap bound says it fits
+ * (fitsBound); the frames it does not cover go through getFrames, one at a time.
+ */
 export function batchGet(pool: usize, desc: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
   const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
-  let ok = 0;
-  if (key < KEYS && heads == metas && inRange(desc, first, n, count)) {
-    return getRange(base + <usize>first * size, size, metas + (<usize>first << 2), n, profile, <u64>1 << key, values, stride, status);
+  if (!(key < KEYS && heads == metas && stride >= 8 && inRange(desc, first, n, count))) return getFrames(pool, desc, first, n, key, values, stride, status);
+  // One copy of the fast loop per profile, so that the size of a code 01 value is a constant in each.
+  const caps = metas + (<usize>first << 2);
+  if (oneFlow(base + <usize>first * size, size, caps, n)) return getRun(base + <usize>first * size, size, caps, n, profile, <u64>1 << key, values, stride, status);
+  return profile == 0
+    ? getRange<V1>(pool, base, size, caps, first, n, key, values, stride, status)
+    : getRange<Flags>(pool, base, size, caps, first, n, key, values, stride, status);
+}
+
+// The profiles as types, so that each fast loop is compiled once per profile with the size of a code
+// 01 value as a constant (a constant argument would not do: Binaryen folds two copies of a loop that
+// differ in one local back into one).
+/** Profile v1: a code 01 value is 2 bytes (a u16). */
+type V1 = u16;
+/** Profile flags: a code 01 value is a flag, 0 bytes (marked by a u8, which has no 0-byte type). */
+type Flags = u8;
+/** Bytes of a code 01 value in profile P (V1 or Flags): a compile-time constant. */
+// @ts-ignore: decorator
+@inline function smallOf<P>(): u32 {
+  return sizeof<P>() == 2 ? 2 : 0;
+}
+
+/** Bytes of a value of size code `code` (1..3) when a code 01 value is `small` bytes: small, 4, 8. */
+// @ts-ignore: decorator
+@inline function lengthIn(code: u32, small: u32): u32 {
+  return (<u32>1 << code) & (small != 0 ? ~0 : ~2);
+}
+
+/**
+ * batchGet's fast path: frames first .. first + n - 1 (frame first + i at base + (first + i) * size,
+ * its capacity at caps + 4i), in profile P.
+ * A frame whose store the cheap bound (fitsBound) covers is worked out on its own, in a loop without
+ * calls (a call in the loop would make V8 keep its values on the stack); any other goes through
+ * getFrames, then the loop goes on.
+ */
+// @ts-ignore: decorator
+@inline function getRange<P>(pool: usize, base: usize, size: usize, caps: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
+  const small = smallOf<P>(), bit = <u64>1 << key, below = bit - 1, end = caps + (<usize>n << 2);
+  let failed: u32 = 0, i: u32 = 0;
+  while (i < n) {
+    let frame = base + <usize>(first + i) * size, cap = caps + (<usize>i << 2), st = status + (<usize>i << 2), slot = values + <usize>i * stride;
+    while (cap < end) {
+      const bytes = load<u32>(cap);
+      if (bytes < HEADER) break;
+      const high = load<u64>(frame), low = load<u64>(frame, 8);
+      if (!fitsBound(high, low, bytes)) break;
+      let rc = ENOENT;
+      if ((high | low) & bit) {
+        const at = frame + HEADER + sizeWith(high, low, below, small);
+        let v: u64 = 0;
+        if (high & bit) {
+          if (low & bit) { v = load<u64>(at); rc = 8; }
+          else { v = <u64>load<u32>(at); rc = 4; }
+        } else {
+          if (small != 0) v = <u64>load<u16>(at);
+          rc = <i32>small;
+        }
+        store<u64>(slot, v);
+      } else failed++;
+      store<i32>(st, rc);
+      frame += size;
+      cap += 4;
+      st += 4;
+      slot += stride;
+    }
+    i = <u32>((cap - caps) >> 2);
+    if (i < n) {
+      // The key's bit is used here too, so that V8 computes it once, before the loops, not in them.
+      failed += <u32>(1 - getFrames(pool, 0, first + i, 1, <u32>ctz(bit), slot, stride, st));
+      i++;
+    }
   }
+  return <i32>(n - failed);
+}
+
+/** batchGet's general loop: any selection, frame by frame through storeGet. */
+function getFrames(pool: usize, desc: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
+  let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
     const rc = frame >= count ? EINVAL : storeGet(storeStart(base, size, heads, metas, frame), storeCap(metas, frame), profile, key, values + i * stride, stride);
@@ -266,16 +382,80 @@ export function batchGet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
   return ok;
 }
 
-/** Sets `key` on every frame to `len` bytes of the u64 slot at values + i * stride (stride 0: one value for all). */
+/**
+ * Sets `key` on every frame to `len` bytes of the u64 slot at values + i * stride (stride 0: one value
+ * for all). The fast path (a range of frames in the pool, placement "frame", a valid key and length)
+ * works as batchGet's.
+ */
 export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32, len: u32, values: usize, stride: u32, status: usize): i32 {
   const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
+  const code = codeOf(len, profile);
+  if (!(key < KEYS && code != 0 && heads == metas && inRange(desc, first, n, count))) return setFrames(pool, desc, first, n, key, len, values, stride, status);
+  const caps = metas + (<usize>first << 2);
+  if (oneFlow(base + <usize>first * size, size, caps, n)) return setRun(base + <usize>first * size, size, caps, n, profile, <u64>1 << key, code, len, values, stride, status);
+  return profile == 0
+    ? setRange<V1>(pool, base, size, caps, first, n, key, code, len, values, stride, status)
+    : setRange<Flags>(pool, base, size, caps, first, n, key, code, len, values, stride, status);
+}
+
+/**
+ * batchSet's fast path (frames as getRange's), in profile P: `code` is the size code of `len`. A frame
+ * whose store the cheap bound covers, with a value that fits `len`, is set on its own, in a loop
+ * without calls; any other goes through setFrames, then the loop goes on.
+ */
+// @ts-ignore: decorator
+@inline function setRange<P>(pool: usize, base: usize, size: usize, caps: usize, first: u32, n: u32, key: u32, code: u32, len: u32, values: usize, stride: u32, status: usize): i32 {
+  const small = smallOf<P>(), bit = <u64>1 << key, below = bit - 1, end = caps + (<usize>n << 2);
   // One value for all (stride 0) is read once: the stores below could alias it, so the compiler would not hoist it.
   let lo = load<u32>(values), hi = load<u32>(values, 4);
-  let ok = 0;
-  const code = codeOf(len, profile);
-  if (key < KEYS && code != 0 && heads == metas && inRange(desc, first, n, count)) {
-    return setRange(base + <usize>first * size, size, metas + (<usize>first << 2), n, profile, <u64>1 << key, code, len, values, stride, status);
+  const same = stride == 0 && fits(len, lo, hi);
+  let failed: u32 = 0, i: u32 = 0;
+  while (i < n) {
+    let frame = base + <usize>(first + i) * size, cap = caps + (<usize>i << 2), st = status + (<usize>i << 2), slot = values + <usize>i * stride;
+    while (cap < end) {
+      const bytes = load<u32>(cap);
+      if (bytes < HEADER) break;
+      const high = load<u64>(frame), low = load<u64>(frame, 8);
+      if (!fitsBound(high, low, bytes)) break;
+      if (!same) {
+        lo = load<u32>(slot);
+        hi = load<u32>(slot, 4);
+        if (!fits(len, lo, hi)) break;
+      }
+      const old = codeOfBit(high, low, bit), at = frame + HEADER + sizeWith(high, low, below, small);
+      let rc = 0;
+      if (old == code) writeValue(at, len, lo, hi);
+      else if (old == 0) {
+        const used = HEADER + sizeWith(high, low, <u64>-1, small);
+        if (used + len <= bytes) {
+          moveUp(at, used - <u32>(at - frame), len);
+          writeValue(at, len, lo, hi);
+          if (code & 2) store<u64>(frame, high | bit);
+          if (code & 1) store<u64>(frame, low | bit, 8);
+        } else rc = ENOSPC;
+      } else rc = EBUSY;
+      store<i32>(st, rc);
+      failed += <u32>rc >> 31;
+      frame += size;
+      cap += 4;
+      st += 4;
+      slot += stride;
+    }
+    i = <u32>((cap - caps) >> 2);
+    if (i < n) {
+      // The key's bit is used here too, so that V8 computes it once, before the loops, not in them.
+      failed += <u32>(1 - setFrames(pool, 0, first + i, 1, <u32>ctz(bit), len, slot, stride, st));
+      i++;
+    }
   }
+  return <i32>(n - failed);
+}
+
+/** batchSet's general loop: any selection, frame by frame through storeSet. */
+function setFrames(pool: usize, desc: usize, first: u32, n: u32, key: u32, len: u32, values: usize, stride: u32, status: usize): i32 {
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
+  let lo = load<u32>(values), hi = load<u32>(values, 4);
+  let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
     if (stride != 0) {
@@ -296,11 +476,48 @@ export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 /**
  * Sets the m keys of a field list on every frame, all or nothing per frame (see
  * setMany); frame i's m u64 slots start at values + i * stride (stride 0: the
- * same values for all); with `replace` (1), each store is emptied first.
+ * same values for all); with `replace` (1), each store is emptied first. The fast
+ * path (replace, distinct keys, a range of frames in the pool, placement "frame")
+ * writes each frame's values at the offsets prepareFields worked out, then its header.
  */
 export function batchSetMany(pool: usize, desc: usize, first: u32, n: u32, fields: usize, values: usize, stride: u32, replace: u32, status: usize): i32 {
-  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
+  const size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   prepareFields(fields, profile);
+  if (!(replace != 0 && load<u32>(fields, FIELDS_DISTINCT) != 0 && heads == metas && inRange(desc, first, n, count))) return setManyFrames(pool, desc, first, n, fields, values, stride, replace, status);
+  const caps = metas + (<usize>first << 2), end = caps + (<usize>n << 2), m = load<u32>(fields, FIELDS_M);
+  const need = HEADER + load<u32>(fields, FIELDS_VALUE_BYTES), high = load<u64>(fields, FIELDS_HIGH), low = load<u64>(fields, FIELDS_LOW);
+  let failed: u32 = 0, i: u32 = 0;
+  while (i < n) {
+    let frame = <usize>load<u32>(pool, POOL_BASE) + <usize>(first + i) * size, cap = caps + (<usize>i << 2), st = status + (<usize>i << 2), slot = values + <usize>i * stride;
+    while (cap < end) {
+      if (load<u32>(cap) < need) break;
+      let fit = true;
+      for (let j: u32 = 0; j < m; j++) fit &= fits(<u32>load<u8>(fields + FIELDS_LENS + j), load<u32>(slot + (j << 3)), load<u32>(slot + (j << 3), 4));
+      if (!fit) break;
+      for (let j: u32 = 0; j < m; j++) {
+        const at = frame + <usize>load<u16>(fields + FIELDS_OFFSETS + (j << 1));
+        writeValue(at, <u32>load<u8>(fields + FIELDS_LENS + j), load<u32>(slot + (j << 3)), load<u32>(slot + (j << 3), 4));
+      }
+      store<u64>(frame, high);
+      store<u64>(frame, low, 8);
+      store<i32>(st, 0);
+      frame += size;
+      cap += 4;
+      st += 4;
+      slot += stride;
+    }
+    i = <u32>((cap - caps) >> 2);
+    if (i < n) {
+      failed += <u32>(1 - setManyFrames(pool, 0, first + i, 1, fields, slot, stride, replace, st));
+      i++;
+    }
+  }
+  return <i32>(n - failed);
+}
+
+/** batchSetMany's general loop: any selection, frame by frame through storeSetMany (the field list prepared). */
+function setManyFrames(pool: usize, desc: usize, first: u32, n: u32, fields: usize, values: usize, stride: u32, replace: u32, status: usize): i32 {
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
   let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
@@ -311,13 +528,56 @@ export function batchSetMany(pool: usize, desc: usize, first: u32, n: u32, field
   return ok;
 }
 
-/** Removes `key` from every frame; status 0 or errno. */
+/** Removes `key` from every frame; status 0 or errno. The fast path works as batchGet's. */
 export function batchDel(pool: usize, desc: usize, first: u32, n: u32, key: u32, status: usize): i32 {
   const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
-  let ok = 0;
-  if (key < KEYS && heads == metas && inRange(desc, first, n, count)) {
-    return delRange(base + <usize>first * size, size, metas + (<usize>first << 2), n, profile, <u64>1 << key, status);
+  if (!(key < KEYS && heads == metas && inRange(desc, first, n, count))) return delFrames(pool, desc, first, n, key, status);
+  const caps = metas + (<usize>first << 2);
+  if (oneFlow(base + <usize>first * size, size, caps, n)) return delRun(base + <usize>first * size, size, caps, n, profile, <u64>1 << key, status);
+  return profile == 0
+    ? delRange<V1>(pool, base, size, caps, first, n, key, status)
+    : delRange<Flags>(pool, base, size, caps, first, n, key, status);
+}
+
+/** batchDel's fast path (frames as getRange's), in profile P. */
+// @ts-ignore: decorator
+@inline function delRange<P>(pool: usize, base: usize, size: usize, caps: usize, first: u32, n: u32, key: u32, status: usize): i32 {
+  const small = smallOf<P>(), bit = <u64>1 << key, below = bit - 1, end = caps + (<usize>n << 2);
+  let failed: u32 = 0, i: u32 = 0;
+  while (i < n) {
+    let frame = base + <usize>(first + i) * size, cap = caps + (<usize>i << 2), st = status + (<usize>i << 2);
+    while (cap < end) {
+      const bytes = load<u32>(cap);
+      if (bytes < HEADER) break;
+      const high = load<u64>(frame), low = load<u64>(frame, 8);
+      if (!fitsBound(high, low, bytes)) break;
+      let rc = ENOENT;
+      if ((high | low) & bit) {
+        const len = lengthIn(codeOfBit(high, low, bit), small), at = HEADER + sizeWith(high, low, below, small);
+        moveDown(frame + at + len, HEADER + sizeWith(high, low, <u64>-1, small) - at - len, len);
+        store<u64>(frame, high & ~bit);
+        store<u64>(frame, low & ~bit, 8);
+        rc = 0;
+      } else failed++;
+      store<i32>(st, rc);
+      frame += size;
+      cap += 4;
+      st += 4;
+    }
+    i = <u32>((cap - caps) >> 2);
+    if (i < n) {
+      // The key's bit is used here too, so that V8 computes it once, before the loops, not in them.
+      failed += <u32>(1 - delFrames(pool, 0, first + i, 1, <u32>ctz(bit), st));
+      i++;
+    }
   }
+  return <i32>(n - failed);
+}
+
+/** batchDel's general loop: any selection, frame by frame through storeDel. */
+function delFrames(pool: usize, desc: usize, first: u32, n: u32, key: u32, status: usize): i32 {
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
+  let ok = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
     const rc = frame >= count ? EINVAL : storeDel(storeStart(base, size, heads, metas, frame), storeCap(metas, frame), profile, key);
@@ -380,14 +640,65 @@ export function batchGetWide(pool: usize, desc: usize, first: u32, n: u32, key: 
  * Decodes every frame's store, appending its entries to the parallel arrays
  * keys (u8), lens (u8) and values (u64), which have room for `room` entries.
  * Status = the frame's entry count, or an errno (ENOSPC when out of room).
- * Returns the number of entries written.
+ * Returns the number of entries written. The fast path works as batchGet's.
  */
 export function batchDecode(pool: usize, desc: usize, first: u32, n: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
   const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
-  let total: u32 = 0;
-  if (heads == metas && inRange(desc, first, n, count)) {
-    return decodeRange(base + <usize>first * size, size, metas + (<usize>first << 2), n, profile, keys, lens, values, room, status);
+  if (!(heads == metas && inRange(desc, first, n, count))) return decodeFrames(pool, desc, first, n, keys, lens, values, room, status);
+  const caps = metas + (<usize>first << 2);
+  if (oneFlow(base + <usize>first * size, size, caps, n)) return decodeRun(base + <usize>first * size, size, caps, n, profile, keys, lens, values, room, status);
+  return profile == 0
+    ? decodeRange<V1>(pool, base, size, caps, first, n, keys, lens, values, room, status)
+    : decodeRange<Flags>(pool, base, size, caps, first, n, keys, lens, values, room, status);
+}
+
+/**
+ * batchDecode's fast path (frames as getRange's), in profile P: under the cheap bound, every value is
+ * read with one 8-byte load, masked to its length, without a branch on it.
+ */
+// @ts-ignore: decorator
+@inline function decodeRange<P>(pool: usize, base: usize, size: usize, caps: usize, first: u32, n: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
+  const small = smallOf<P>(), end = caps + (<usize>n << 2);
+  let total: u32 = 0, i: u32 = 0;
+  while (i < n) {
+    let frame = base + <usize>(first + i) * size, cap = caps + (<usize>i << 2), st = status + (<usize>i << 2);
+    while (cap < end) {
+      const bytes = load<u32>(cap);
+      if (bytes < HEADER) break;
+      const high = load<u64>(frame), low = load<u64>(frame, 8);
+      let rest = high | low;
+      const count = <u32>popcnt<u64>(rest);
+      if (HEADER + (count << 3) > bytes || count > room - total) break;
+      let at = frame + HEADER, e = total;
+      while (rest != 0) {
+        const key = <u32>ctz<u64>(rest);
+        rest &= rest - 1;
+        const len = lengthIn((<u32>(high >> key) & 1) << 1 | (<u32>(low >> key) & 1), small);
+        store<u8>(keys + e, <u8>key);
+        store<u8>(lens + e, <u8>len);
+        store<u64>(values + (<usize>e << 3), loadValue(at, len));
+        at += len;
+        e++;
+      }
+      store<i32>(st, <i32>count);
+      total = e;
+      frame += size;
+      cap += 4;
+      st += 4;
+    }
+    i = <u32>((cap - caps) >> 2);
+    if (i < n) {
+      total += <u32>decodeFrames(pool, 0, first + i, 1, keys + total, lens + total, values + (<usize>total << 3), room - total, st);
+      i++;
+    }
   }
+  return <i32>total;
+}
+
+/** batchDecode's general loop: any selection, frame by frame through storeDecode. */
+function decodeFrames(pool: usize, desc: usize, first: u32, n: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
+  const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
+  let total: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const frame = frameAt(desc, first, i);
     const rc = frame >= count ? EINVAL

@@ -26,9 +26,14 @@ export const KEYS: u32 = 64;
 /** Bytes taken by the keys selected by `mask`: the one place of the offset math. */
 // @ts-ignore: decorator
 @inline export function sizeOf(high: u64, low: u64, mask: u64, profile: u32): u32 {
-  const small = <u32>popcnt<u64>(low & ~high & mask);
-  const wide = <u32>(popcnt<u64>(high & mask) + popcnt<u64>(high & low & mask));
-  return small * smallSize(profile) + (wide << 2);
+  return sizeWith(high, low, mask, smallSize(profile));
+}
+
+/** sizeOf with the bytes of a size code 01 value (`small`: 2 in v1, 0 in flags) given. */
+// @ts-ignore: decorator
+@inline export function sizeWith(high: u64, low: u64, mask: u64, small: u32): u32 {
+  const h = high & mask, l = low & mask;
+  return <u32>popcnt<u64>(l & ~h) * small + (<u32>(popcnt<u64>(h) + popcnt<u64>(h & l)) << 2);
 }
 
 /** Size code (0..3) of the key whose bit is `bit` in a header. */

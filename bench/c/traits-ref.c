@@ -20,58 +20,58 @@ typedef uint16_t u16;
 typedef uint8_t u8;
 
 // Unaligned little-endian loads and stores of a fixed size (one instruction each on x86 and arm64).
-static inline u64 ld64(const u8 *p)
+static inline __attribute__((always_inline)) u64 ld64(const u8 *p)
 {
 	u64 v;
 	memcpy(&v, p, 8);
 	return v;
 }
-static inline u32 ld32(const u8 *p)
+static inline __attribute__((always_inline)) u32 ld32(const u8 *p)
 {
 	u32 v;
 	memcpy(&v, p, 4);
 	return v;
 }
-static inline u16 ld16(const u8 *p)
+static inline __attribute__((always_inline)) u16 ld16(const u8 *p)
 {
 	u16 v;
 	memcpy(&v, p, 2);
 	return v;
 }
-static inline void st64(u8 *p, u64 v)
+static inline __attribute__((always_inline)) void st64(u8 *p, u64 v)
 {
 	memcpy(p, &v, 8);
 }
-static inline void st32(u8 *p, u32 v)
+static inline __attribute__((always_inline)) void st32(u8 *p, u32 v)
 {
 	memcpy(p, &v, 4);
 }
-static inline void st16(u8 *p, u16 v)
+static inline __attribute__((always_inline)) void st16(u8 *p, u16 v)
 {
 	memcpy(p, &v, 2);
 }
 
 // Bytes of the values a header declares: 01 = 2, 10 = 4, 11 = 2 + 4 + 2 = 8.
-static inline u32 total_length(u64 high, u64 low)
+static inline __attribute__((always_inline)) u32 total_length(u64 high, u64 low)
 {
 	return (__builtin_popcountll(low) << 1) + (__builtin_popcountll(high) << 2) +
 	       (__builtin_popcountll(high & low) << 1);
 }
 
 // Size code (0..3) of `key`.
-static inline u32 code_of(u64 high, u64 low, u32 key)
+static inline __attribute__((always_inline)) u32 code_of(u64 high, u64 low, u32 key)
 {
 	return (u32)((high >> key) & 1) << 1 | (u32)((low >> key) & 1);
 }
 
 // Reads a value of size code 1..3 (2/4/8 bytes).
-static inline u64 read_value(const u8 *at, u32 code)
+static inline __attribute__((always_inline)) u64 read_value(const u8 *at, u32 code)
 {
 	return code == 3 ? ld64(at) : code == 2 ? ld32(at) : ld16(at);
 }
 
 // Writes the low bytes of a value of size code 1..3.
-static inline void write_value(u8 *at, u32 code, u64 v)
+static inline __attribute__((always_inline)) void write_value(u8 *at, u32 code, u64 v)
 {
 	if (code == 3)
 		st64(at, v);
@@ -82,7 +82,7 @@ static inline void write_value(u8 *at, u32 code, u64 v)
 }
 
 // Moves the n (even) bytes at src up by `by`, highest word first; loads every word before its store.
-static inline void move_up(u8 *src, u32 n, u32 by)
+static inline __attribute__((always_inline)) void move_up(u8 *src, u32 n, u32 by)
 {
 	if (n >= 8) {
 		u64 head = ld64(src);
@@ -101,7 +101,7 @@ static inline void move_up(u8 *src, u32 n, u32 by)
 }
 
 // Moves the n (even) bytes at src down by `by`, lowest word first.
-static inline void move_down(u8 *src, u32 n, u32 by)
+static inline __attribute__((always_inline)) void move_down(u8 *src, u32 n, u32 by)
 {
 	if (n >= 8) {
 		u64 tail = ld64(src + n - 8);
@@ -118,7 +118,7 @@ static inline void move_down(u8 *src, u32 n, u32 by)
 
 // trait_set of the RFC: overwrite (same size), insert (room checked against `end`), or refuse
 // (another size: -1, no room: -1). Returns 0 on success.
-static inline int trait_set(u8 *t, const u8 *end, u32 key, u32 code, u64 v)
+static inline __attribute__((always_inline)) int trait_set(u8 *t, const u8 *end, u32 key, u32 code, u64 v)
 {
 	u64 high = ld64(t), low = ld64(t + 8), bit = 1ull << key;
 	u32 off = 16 + total_length(high & (bit - 1), low & (bit - 1));
@@ -139,7 +139,7 @@ static inline int trait_set(u8 *t, const u8 *end, u32 key, u32 code, u64 v)
 }
 
 // trait_del of the RFC: returns 0, or -1 if absent.
-static inline int trait_del(u8 *t, u32 key)
+static inline __attribute__((always_inline)) int trait_del(u8 *t, u32 key)
 {
 	u64 high = ld64(t), low = ld64(t + 8), bit = 1ull << key;
 	u32 code = code_of(high, low, key);
