@@ -1,92 +1,74 @@
 /**
  * The JS twin's offset math and value access, on 32-bit halves of the header (no BigInt), and the
- * prepared field lists of setMany. Used by the loops of js-core.ts; mirrors assembly/store.ts.
+ * prepared field lists of setMany. Used by the loops of js-loops.ts; mirrors assembly/store.ts.
  */
 
 // Inlined as literals by tsc: module-level consts cost a TDZ check on every use in V8's optimized code.
 /** The store header's size: values start HEADER bytes after the store. */
 export const enum Layout {
   HEADER = 16,
+  /** The largest store a header can declare: 64 keys of 8 bytes. */
+  MAX_STORE = 16 + 64 * 8,
 }
 
-// The offset math, on 32-bit halves of the header: h0/l0 hold keys 0..31 of `high`/`low`, h1/l1 keys 32..63.
-// A table per profile gives the value bytes of 8 keys from their high and low bits (one byte of each
-// word): four lookups size a half, with no BigInt, no 64-bit arithmetic and no bit-by-bit popcount.
+// The offset math, on 32-bit halves of the header: h0/l0 hold keys 0..31 of `high`/`low`, h1/l1 keys
+// 32..63. Sizes are SWAR popcounts of the masked words (small integers only: no table, no BigInt, no
+// 64-bit arithmetic). A profile enters as its `unit`: half the bytes of a size code 01 value (1 in v1,
+// whose code 01 is 2 bytes; 0 in flags, whose code 01 is a flag).
 
-const tables: Uint8Array[] = [];
+/** The `unit` of a profile (0 v1, 1 flags): half the bytes of its size code 01 values. */
+export function unitOf(profile: number): number {
+  return (profile ^ 1) & 1;
+}
 
 /**
- * The size table of a profile: entry (highByte << 8 | lowByte) is the bytes the values of those
- * 8 keys take. Entry 1 (key 0 alone, code 01) is the profile's small size.
+ * Bytes the values of the keys in one header half (h: high bits, l: low bits) take: in 2-byte units,
+ * a key of code 11 counts 4, 10 counts 2 and 01 `unit`, i.e. popcount(h & l) + popcount(unit ? l : h & l)
+ * + 2 popcount(h), in one SWAR reduction: the first two add up per 4-bit lane (at most 8), then per
+ * byte lane (16), the third per byte lane (8, doubled); a half (at most 128 units) adds up in one multiply.
  */
-export function sizeTable(profile: number): Uint8Array {
-  return tables[profile] ?? buildTable(profile);
+export function valueBytes(h: number, l: number, unit: number): number {
+  const hl = h & l,
+    x = unit !== 0 ? l : hl;
+  let a = hl - ((hl >>> 1) & 0x55555555),
+    b = x - ((x >>> 1) & 0x55555555),
+    c = h - ((h >>> 1) & 0x55555555);
+  a = (a & 0x33333333) + ((a >>> 2) & 0x33333333) + (b & 0x33333333) + ((b >>> 2) & 0x33333333);
+  a = (a & 0x0f0f0f0f) + ((a >>> 4) & 0x0f0f0f0f);
+  c = (c & 0x33333333) + ((c >>> 2) & 0x33333333);
+  c = (c + (c >>> 4)) & 0x0f0f0f0f;
+  return (Math.imul(a + 2 * c, 0x01010101) >>> 24) << 1;
 }
 
-function buildTable(profile: number): Uint8Array {
-  const sizes = [0, smallSize(profile), 4, 8],
-    t = (tables[profile] = new Uint8Array(65536));
-  for (let x = 0; x < 65536; x++) {
-    let bytes = 0;
-    for (let b = 0; b < 8; b++) bytes += sizes[(((x >>> (8 + b)) & 1) << 1) | ((x >>> b) & 1)]!;
-    t[x] = bytes;
-  }
-  return t;
+/** Bytes taken by the values of keys below `key` (0..63): the offset of its value after the header. */
+export function bytesBelow(h0: number, l0: number, h1: number, l1: number, key: number, unit: number): number {
+  const m = ((1 << (key & 31)) - 1) | 0;
+  return key < 32 ? valueBytes(h0 & m, l0 & m, unit) : valueBytes(h0, l0, unit) + valueBytes(h1 & m, l1 & m, unit);
 }
 
-/** Bytes the values of one header half (32 keys) take: four lookups of (high byte, low byte) pairs. */
-export function halfSize(t: Uint8Array, h: number, l: number): number {
-  const even = ((h & 0x00ff00ff) << 8) | (l & 0x00ff00ff),
-    odd = (h & 0xff00ff00) | ((l >>> 8) & 0x00ff00ff);
-  return t[even & 0xffff]! + t[even >>> 16]! + t[odd & 0xffff]! + t[odd >>> 16]!;
+/** The exact size of a store with this header: header and values. */
+export function storeSize(h0: number, l0: number, h1: number, l1: number, unit: number): number {
+  return Layout.HEADER + valueBytes(h0, l0, unit) + valueBytes(h1, l1, unit);
 }
 
-/**
- * Bytes taken by the values of keys below `key` (0..63), where `low` = halfSize(t, h0, l0): with it,
- * the one place of the offset math (a store's size is Layout.HEADER + low + halfSize(t, h1, l1)).
- */
-export function sizeBelow(
-  t: Uint8Array,
-  h0: number,
-  l0: number,
-  h1: number,
-  l1: number,
-  low: number,
-  key: number,
-): number {
-  const m = ((1 << (key & 31)) - 1) | 0,
-    upper = key >= 32;
-  return (upper ? low : 0) + halfSize(t, (upper ? h1 : h0) & m, (upper ? l1 : l0) & m);
-}
-
-/** The exact size of the store whose header is at i32[w .. w + 3]: header and values. */
-export function storeSize(t: Uint8Array, i32: Int32Array, w: number): number {
-  return Layout.HEADER + halfSize(t, i32[w]!, i32[w + 2]!) + halfSize(t, i32[w + 1]!, i32[w + 3]!);
+/** The exact size of the store whose header is at i32[w .. w + 3]. */
+export function storeSizeAt(i32: Int32Array, w: number, unit: number): number {
+  return storeSize(i32[w]!, i32[w + 2]!, i32[w + 1]!, i32[w + 3]!, unit);
 }
 
 /**
- * An upper bound of a store's size, 8 bytes a key: two popcounts, where the exact size takes eight
- * lookups; the exact size is needed only when a capacity is under it.
+ * An upper bound of a store's size, 8 bytes a key: one popcount of two words, where the exact size
+ * takes three; the exact size is needed only when a capacity is under it.
  */
 export function sizeBound(h0: number, l0: number, h1: number, l1: number): number {
-  return Layout.HEADER + ((popcount(h0 | l0) + popcount(h1 | l1)) << 3);
-}
-
-/** Number of set bits in a 32-bit integer (SWAR). */
-export function popcount(x: number): number {
-  x -= (x >>> 1) & 0x55555555;
-  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
-  x = (x + (x >>> 4)) & 0x0f0f0f0f;
-  return Math.imul(x, 0x01010101) >>> 24;
-}
-
-/**
- * True if a header's u64 words read as float64 (h, l) are those of the header (high, low) seen before:
- * equal doubles have equal bits, except +0/-0 (told apart here) and NaNs (never equal: a header with a
- * NaN pattern is never taken for another, only worked out again).
- */
-export function sameHeader(h: number, l: number, high: number, low: number): boolean {
-  return h === high && l === low && (h !== 0 || Object.is(h, high)) && (l !== 0 || Object.is(l, low));
+  let a = h0 | l0,
+    b = h1 | l1;
+  a -= (a >>> 1) & 0x55555555;
+  b -= (b >>> 1) & 0x55555555;
+  // Per 4-bit lane at most 8 (4 keys of each half), per byte lane 16: the lanes add up in one multiply.
+  let x = (a & 0x33333333) + ((a >>> 2) & 0x33333333) + (b & 0x33333333) + ((b >>> 2) & 0x33333333);
+  x = (x & 0x0f0f0f0f) + ((x >>> 4) & 0x0f0f0f0f);
+  return Layout.HEADER + ((Math.imul(x, 0x01010101) >>> 24) << 3);
 }
 
 /** Size code (0 absent, 1..3) of `key` (0..63) in a header. */
@@ -95,19 +77,14 @@ export function codeAt(h0: number, l0: number, h1: number, l1: number, key: numb
   return key < 32 ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1) : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
 }
 
-/** Bytes of a size code 01 value: 2 in v1, 0 (a flag) in flags. */
-export function smallSize(profile: number): number {
-  return (profile ^ 1) << 1;
+/** Bytes of a value of size code `code` (0..3) in the profile of `unit` (0 for code 0), without a branch. */
+export function lengthOf(code: number, unit: number): number {
+  return (1 << code) & ~(((unit ^ 1) << 1) | 1);
 }
 
-/** Bytes of a value of size code `code` (1..3) in the profile of size table `t`. */
-export function lengthOf(code: number, t: Uint8Array): number {
-  return code === 3 ? 8 : code === 2 ? 4 : t[1]!;
-}
-
-/** Size code (1..3) of a value length in the profile of size table `t`, or 0 if it has no such size. */
-export function codeOf(len: number, t: Uint8Array): number {
-  return len === 8 ? 3 : len === 4 ? 2 : len === t[1]! ? 1 : 0;
+/** Size code (1..3) of a value length in the profile of `unit`, or 0 if it has no such size. */
+export function codeOf(len: number, unit: number): number {
+  return len === 8 ? 3 : len === 4 ? 2 : len === unit << 1 ? 1 : 0;
 }
 
 /** True if (hi:lo) are the halves of a value that fits in `len` bytes (as u32 or i32). */
@@ -119,6 +96,15 @@ export function fits(len: number, lo: number, hi: number): boolean {
 export function readValue(dv: DataView, at: number, len: number, out: Int32Array, o: number, wide: boolean): void {
   out[o] = len === 0 ? 0 : len === 2 ? dv.getUint16(at, true) : dv.getInt32(at, true);
   if (wide) out[o + 1] = len === 8 ? dv.getInt32(at + 4, true) : 0;
+}
+
+/**
+ * Reads the `len`-byte value at byte `at` into out[o] (lo) and out[o + 1] (hi) as two 4-byte loads
+ * masked to the value, without a branch on its length: only where the 8 bytes at `at` are in the store.
+ */
+export function readValue8(dv: DataView, at: number, len: number, out: Int32Array, o: number): void {
+  out[o] = dv.getInt32(at, true) & (-1 >>> (32 - (len << 3))) & -((len + 6) >>> 3);
+  out[o + 1] = dv.getInt32(at + 4, true) & -(len >>> 3);
 }
 
 /** Writes the low `len` bytes of (hi:lo) at byte `at`. */
@@ -144,7 +130,7 @@ export class Fields {
   bytes = 0;
   distinct = true;
 
-  prepare(t: Uint8Array): void {
+  prepare(unit: number): void {
     let h0 = 0,
       l0 = 0,
       h1 = 0,
@@ -154,7 +140,7 @@ export class Fields {
     for (let j = 0; j < this.m; j++) {
       const key = this.keys[j]!,
         len = this.lens[j]!,
-        code = codeOf(len, t),
+        code = codeOf(len, unit),
         bit = 1 << (key & 31);
       if (((key < 32 ? h0 | l0 : h1 | l1) & bit) !== 0) distinct = false;
       if (key < 32) {
@@ -166,8 +152,7 @@ export class Fields {
       }
       bytes += len;
     }
-    const low = halfSize(t, h0, l0);
-    for (let j = 0; j < this.m; j++) this.offsets[j] = Layout.HEADER + sizeBelow(t, h0, l0, h1, l1, low, this.keys[j]!);
+    for (let j = 0; j < this.m; j++) this.offsets[j] = Layout.HEADER + bytesBelow(h0, l0, h1, l1, this.keys[j]!, unit);
     Object.assign(this, { h0, l0, h1, l1, bytes, distinct });
   }
 }
