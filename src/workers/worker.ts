@@ -107,7 +107,9 @@ async function start(): Promise<void> {
       span: Parameters<typeof chunks>[0];
       close?: true;
     }) => {
-      if (close) return port.close(); // the thread ends once its console output is flushed
+      // Ends the thread at once, its task done: Node hands over all it printed on exit, where ending by
+      // itself would wait for this process's stdout to take each batch (and for timers a handler left).
+      if (close) process.exit(0);
       try {
         const bursts = chunks(span);
         let count = 0;

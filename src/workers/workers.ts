@@ -4,6 +4,7 @@
  * worker owns a range of frames (or a queue of descriptors) and no two workers touch one frame, so
  * the hot path takes no lock. Results land in one shared Burst (`results`), at each frame's position.
  */
+import { once } from "node:events";
 import { Worker, type WorkerOptions } from "node:worker_threads";
 import { Errno, TraitsError, type ErrnoName } from "../core/errors.js";
 import { checkInteger, describe } from "../core/options.js";
@@ -181,10 +182,11 @@ export class WorkerGroup {
   }
 
   /**
-   * Stops the workers and gives back the shared arrays; resolves once every worker has ended and its
-   * console output has reached this thread's. A worker ends after the task it is running (a run under
-   * way is rejected at once); one still busy after CLOSE_GRACE_MS is terminated, and its pending output
-   * may then be lost. Calling it again is harmless.
+   * Stops the workers and gives back the shared arrays; resolves once every worker has ended and all
+   * it printed has left this process: written to this process's stdout and stderr, which may wait for
+   * a slow reader of a pipe (so that process.exit() right after loses nothing). A worker ends after the
+   * task it is running (a run under way is rejected at once); one still busy after CLOSE_GRACE_MS is
+   * terminated, and what it had not yet printed is then lost. Calling it again is harmless.
    */
   close(): Promise<void> {
     if (this.closing) return this.closing;
@@ -193,6 +195,7 @@ export class WorkerGroup {
       this.results.release();
       const arena = arenaOf(this.pool.memory);
       this.scratch.forEach((at) => arena.release(at, WORKER_SCRATCH, 64));
+      return Promise.all([printed(this.workers, "stdout"), printed(this.workers, "stderr")]).then(() => {});
     });
     return this.closing;
   }
@@ -255,7 +258,7 @@ export class WorkerGroup {
   }
 }
 
-/** How long close() lets a worker finish its task and flush its output before it is terminated. */
+/** How long close() lets a worker finish its task before it is terminated (it then ends at once, handing over all it printed). */
 const CLOSE_GRACE_MS = 5000;
 
 /** Asks a worker to end (after its task), and resolves when it has; terminates it after CLOSE_GRACE_MS. */
@@ -268,6 +271,27 @@ function stopWorker(worker: Worker): Promise<void> {
       resolve();
     });
     worker.postMessage({ close: true });
+  });
+}
+
+/**
+ * Resolves once what `workers` printed on `name` has left this process: each one's stream (which Node
+ * pipes into this process's) has ended, and this process's stream has written what it holds (a pipe
+ * or socket whose reader lags holds it; process.exit() would drop it). At once if this process's
+ * stream is closed (EPIPE): there is nowhere left to write.
+ */
+function printed(workers: Worker[], name: "stdout" | "stderr"): Promise<void> {
+  const out = process[name];
+  if (out.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      out.off("close", done);
+      resolve();
+    };
+    out.once("close", done);
+    void Promise.all(workers.map((worker) => worker[name].readableEnded || once(worker[name], "end"))).then(() =>
+      out.writableLength > 0 ? out.write("", done) : done(),
+    );
   });
 }
 
