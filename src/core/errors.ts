@@ -12,6 +12,7 @@ export const Errno = {
   EBADMSG: -74,
   EMSGSIZE: -90,
   EOPNOTSUPP: -95,
+  EOWNERDEAD: -130,
 } as const;
 
 /** Name of an errno code, e.g. "ENOSPC". */

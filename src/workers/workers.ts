@@ -71,6 +71,8 @@ export class WorkerGroup {
   /** Why the group cannot run any more (a worker died); every later run rejects with it. */
   private broken: Error | undefined;
   private next = 0;
+  /** The last run started (its number and task), for the error of a worker that dies. */
+  private last: { id: number; op: WorkerTask["op"] } | undefined;
 
   /** Starts the workers; throws EINVAL if the pool's memory is not shared, or for bad options. */
   constructor(
@@ -124,7 +126,7 @@ export class WorkerGroup {
       worker.on("error", (thrown) => (error = thrown));
       worker.on("exit", (code) => {
         options.registry?.recover(this.threadIds[id]!);
-        if (!this.closing) this.died(workerDeath(id, code, error));
+        if (!this.closing) this.died(workerDeath(id, code, error, this.during()));
       });
     });
     this.started = Promise.all(
@@ -156,8 +158,9 @@ export class WorkerGroup {
    * Frames: by default worker w owns an equal range of the pool; with `queues`, worker w takes the
    * frame indices of queues[w] (no frame in two queues; at most pool.count in all). Rejects with the
    * first worker error (its stack included), or EBUSY while another run is under way. A worker that
-   * dies (process.exit in a handler, an uncaught error) rejects the run under way with an error naming
-   * it and how it ended; the group is then broken: every later run rejects with that error (close it
+   * dies (process.exit in a handler, an uncaught error, out of memory) rejects the run under way with
+   * an EOWNERDEAD TraitsError naming it, the run and its task, and how it ended (exit code, or the error
+   * it threw, as `cause`); the group is then broken: every later run rejects with that error (close it
    * and start a new group; the frames of the run that failed may be half-done).
    */
   async run(
@@ -176,6 +179,7 @@ export class WorkerGroup {
     );
     return new Promise<number>((resolve, reject) => {
       const id = ++this.next;
+      this.last = { id, op: task.op };
       this.pending = { id, resolve, reject, counts: [], waiting: this.size };
       this.workers.forEach((worker, w) => worker.postMessage({ id, task, passes, span: spans[w] }));
     });
@@ -198,6 +202,13 @@ export class WorkerGroup {
       return Promise.all([printed(this.workers, "stdout"), printed(this.workers, "stderr")]).then(() => {});
     });
     return this.closing;
+  }
+
+  /** What the group was doing, for the error of a worker that died: the run under way, or the last one. */
+  private during(): string {
+    if (!this.last) return "before its first run";
+    const run = `run ${this.last.id} (task "${this.last.op}")`;
+    return this.pending ? `during ${run}` : `after ${run}`;
   }
 
   /** Each worker's frames: a range [first, first + n) of the pool, or its queue copied into the result descriptors at [offset, offset + n). */
@@ -364,19 +375,24 @@ function workerError(id: number, error: WorkerError): Error {
   return result;
 }
 
-/** The error of a worker that ended by itself: how it ended (exit code, or what it threw that nothing caught). */
-function workerDeath(id: number, code: number, thrown: Error | undefined): Error {
-  if (thrown) {
-    const how = (thrown as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY" ? "ENOMEM" : "EINVAL";
-    const error = new TraitsError(
-      how,
-      `worker ${id} died: ${thrown.message} (an error nothing caught in the worker); the WorkerGroup cannot run any more`,
-    );
-    error.stack = `${error.name}: ${error.message}\n    --- in worker ${id} ---\n${thrown.stack ?? ""}`;
-    return error;
-  }
-  return new TraitsError(
-    "EINVAL",
-    `worker ${id} exited with code ${code} (process.exit in a handler?); the WorkerGroup cannot run any more`,
+/**
+ * The error of a worker that ended by itself (EOWNERDEAD: the owner of frames died, and they may be
+ * half-done), naming it, what the group was doing (`during`), and how it ended: its exit code (a
+ * thread has no signal of its own), or what it threw that nothing caught, kept as `cause`.
+ */
+function workerDeath(id: number, code: number, thrown: Error | undefined, during: string): Error {
+  const how = !thrown
+    ? `it exited with code ${code} (process.exit in the handler, or the thread was terminated)`
+    : (thrown as { code?: string }).code === "ERR_WORKER_OUT_OF_MEMORY"
+      ? `it ran out of memory (${thrown.message})`
+      : `${thrown.message} (an error nothing caught in the worker)`;
+  const error = new TraitsError(
+    "EOWNERDEAD",
+    `worker ${id} died ${during}: ${how}; the WorkerGroup cannot run any more`,
   );
+  if (thrown) {
+    error.cause = thrown;
+    error.stack = `${error.name}: ${error.message}\n    --- in worker ${id} ---\n${thrown.stack ?? ""}`;
+  }
+  return error;
 }

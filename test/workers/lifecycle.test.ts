@@ -1,10 +1,11 @@
-// Workers that die or misbehave (issue 12, item 8): a dead worker never hangs a run, non-Error
-// throws and non-count returns are reported, Node error codes are kept, the process's flags that
-// workers refuse are left out, and all workers print has left the process when close() resolves,
-// even to a slow reader.
+// Workers that die or misbehave (issue 12, item 8): a dead worker never hangs a run and is reported
+// as dead (EOWNERDEAD, with the run, its task and how it ended), non-Error throws and non-count
+// returns are reported, Node error codes are kept, the process's flags that workers refuse are left
+// out, and all workers print has left the process when close() resolves, even to a slow reader.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import type { Worker } from "node:worker_threads";
 import { PacketPool, SharedKeyRegistry, TraitsError, WorkerGroup } from "packet-traits";
 
 const HANDLER = join(import.meta.dirname, "..", "fixtures", "handler.mjs");
@@ -32,13 +33,17 @@ const failure = (promise: Promise<unknown>) =>
   );
 
 describe("WorkerGroup with workers that die or misbehave", { timeout: 20_000 }, () => {
-  it("a worker that calls process.exit rejects the run, and every later run, with an error naming it; close() still works", async () => {
+  it("a worker that calls process.exit rejects the run, and every later run, with an error saying it died, in which run and task, and its exit code; close() still works", async () => {
     const g = await group();
+    expect(await g.run({ op: "init" })).toBe(16);
     const error = await failure(g.run({ op: "handler", args: { mode: "exit", worker: 1 } }));
     expect(error).toBeInstanceOf(TraitsError);
+    // Before: EINVAL, as for a bad argument, and no run or task named.
     expect(error).toMatchObject({
-      code: "EINVAL",
-      message: "EINVAL: worker 1 exited with code 3 (process.exit in a handler?); the WorkerGroup cannot run any more",
+      code: "EOWNERDEAD",
+      errno: -130,
+      message:
+        'EOWNERDEAD: worker 1 died during run 2 (task "handler"): it exited with code 3 (process.exit in the handler, or the thread was terminated); the WorkerGroup cannot run any more',
     });
     await expect(g.run({ op: "init" })).rejects.toBe(error);
     await expect(g.run({ op: "init" })).rejects.toBe(error);
@@ -51,10 +56,26 @@ describe("WorkerGroup with workers that die or misbehave", { timeout: 20_000 }, 
     await new Promise((resolve) => setTimeout(resolve, 200));
     const error = await failure(g.run({ op: "init" }));
     expect(error).toBeInstanceOf(TraitsError);
-    expect((error as Error).message).toMatch(
-      /^EINVAL: worker 0 died: thrown from a timer \(an error nothing caught in the worker\)/,
+    expect((error as TraitsError).code).toBe("EOWNERDEAD");
+    expect((error as Error).message).toBe(
+      'EOWNERDEAD: worker 0 died after run 1 (task "handler"): thrown from a timer (an error nothing caught in the worker); the WorkerGroup cannot run any more',
     );
+    expect((error as Error).cause).toMatchObject({ message: "thrown from a timer" });
     expect((error as Error).stack).toMatch(/in worker 0[\s\S]*handler\.mjs/);
+  });
+
+  it("a worker thread terminated in the middle of a run is reported as dead, with the run and its task", async () => {
+    const g = await group();
+    const running = failure(g.run({ op: "handler", args: { mode: "spin", ms: 1000 } }));
+    // Nothing outside the group holds its workers: end one the way a runtime kills a thread.
+    await (g as unknown as { workers: Worker[] }).workers[0]!.terminate();
+    expect(await running).toMatchObject({
+      code: "EOWNERDEAD",
+      message: expect.stringMatching(
+        /^EOWNERDEAD: worker 0 died during run 1 \(task "handler"\): it exited with code 1 /,
+      ),
+    });
+    await g.close();
   });
 
   it("a handler that throws null or a string reports what it threw, and the group stays usable", async () => {
