@@ -5,6 +5,8 @@
  * the hot path takes no lock. Results land in one shared Burst (`results`), at each frame's position.
  */
 import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker, type WorkerOptions } from "node:worker_threads";
 import { Errno, TraitsError, type ErrnoName } from "../core/errors.js";
 import { checkInteger, describe } from "../core/options.js";
@@ -74,7 +76,10 @@ export class WorkerGroup {
   /** The last run started (its number and task), for the error of a worker that dies. */
   private last: { id: number; op: WorkerTask["op"] } | undefined;
 
-  /** Starts the workers; throws EINVAL if the pool's memory is not shared, or for bad options. */
+  /**
+   * Starts the workers; throws EINVAL if the pool's memory is not shared, or for bad options, and
+   * ENOENT if the worker script is missing (packet-traits bundled without it: the message says how to fix it).
+   */
   constructor(
     readonly pool: PacketPool,
     options: WorkerGroupOptions,
@@ -100,11 +105,11 @@ export class WorkerGroup {
               ? new URL(options.handler, `file://${process.cwd()}/`)
               : new URL(options.handler.href),
           );
+    const entry = workerScript();
     this.results = pool.burst(pool.count, { slots });
     const arena = arenaOf(pool.memory);
     // Each worker's scratch: its WASM instance's, then its pool view's; 64-byte aligned so that no two workers share a cache line.
     this.scratch = Array.from({ length: this.size }, () => arena.alloc(WORKER_SCRATCH, 64));
-    const entry = new URL("./worker.js", import.meta.url);
     this.workers = this.scratch.map((scratch, id) =>
       startWorker(entry, {
         workerData: {
@@ -304,6 +309,27 @@ function printed(workers: Worker[], name: "stdout" | "stderr"): Promise<void> {
       out.writableLength > 0 ? out.write("", done) : done(),
     );
   });
+}
+
+/**
+ * The worker script's URL: worker.js beside this module in the package; packet-traits-worker.js
+ * beside the bundle when a bundler has moved this module (in a CommonJS bundle import.meta is empty:
+ * the bundle's __filename). Throws ENOENT, saying how to make it, if it is not there.
+ */
+function workerScript(): URL {
+  const here = new URL(import.meta.url ?? pathToFileURL(__filename).href);
+  const bundled = !/\/workers\/workers\.js$/.test(here.pathname);
+  const script = new URL(bundled ? "./packet-traits-worker.js" : "./worker.js", here);
+  if (!existsSync(script))
+    throw new TraitsError(
+      "ENOENT",
+      bundled
+        ? `WorkerGroup cannot find its worker script ${fileURLToPath(script)}: packet-traits was bundled without it. ` +
+            "Build it beside your bundle as a second entry point (esbuild app.js packet-traits-worker=node_modules/packet-traits/dist/workers/worker.js --bundle --platform=node --outdir=out), " +
+            "or leave packet-traits out of the bundle (esbuild --external:packet-traits)"
+        : `WorkerGroup cannot find its worker script ${fileURLToPath(script)}: the packet-traits package is incomplete (reinstall it)`,
+    );
+  return script;
 }
 
 interface WorkerError {
