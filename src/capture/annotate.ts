@@ -18,15 +18,14 @@ import type { Burst } from "../pool/burst.js";
 import {
   CaptureReader,
   SPB,
-  keysText,
   type AsyncByteSource,
   type ByteSource,
   type KeyName,
   type StopSignal,
 } from "./capture.js";
-import { PcapngWriter, Pipeline, packetTicks, pipelineMemory, type ByteSink } from "./writer.js";
+import { BlockWriter, Pipeline, packetBlock, packetTicks, pipelineMemory, type ByteSink } from "./writer.js";
 import { TOEPLITZ_TABLE, rxHash } from "./rss.js";
-import { commentText, storeRows } from "./rows.js";
+import { CRC_TABLE } from "./epb.js";
 
 /** What annotate writes into every packet's store, besides the hardware keys. */
 export interface AnnotateOptions {
@@ -37,7 +36,7 @@ export interface AnnotateOptions {
   sets: ReadonlyArray<{ key: number; len: number; lo: number; hi: number }>;
   /** The names embedded in the output's section headers (and used in comments); the hardware keys are added. */
   names: readonly KeyName[];
-  /** Also write each packet's traits as an EPB comment (see commentText). */
+  /** Also write each packet's traits as our EPB comment (what the Wireshark plugin reads: see StoreShow.comment). */
   comment: boolean;
   /** Stop after this many packets. */
   limit: number;
@@ -49,7 +48,6 @@ const BURST = 256,
   ROOM = FRAME_SIZE - HEADROOM;
 const hardwareKey = (name: (typeof HARDWARE_NAMES)[number]): number =>
   HARDWARE_FIRST_APP_KEY + HARDWARE_NAMES.indexOf(name);
-const NO_COMMENTS: Uint8Array[] = [];
 
 /** The hardware keys as names, with their keys in placement "keys" and their sizes in `profile` (flags has no 2-byte size: 4). */
 export function hardwareNames(profile: Profile): KeyName[] {
@@ -99,10 +97,11 @@ class Annotator {
   private readonly hashSlot: number;
   /** Store bytes in use after the burst's set (VLAN frames add theirs). */
   private readonly storeSize: number;
-  private readonly names: Map<number, string>;
   private readonly bytes: Uint8Array;
   private readonly values: Uint32Array;
-  private readonly writer: PcapngWriter;
+  private readonly writer: BlockWriter;
+  /** The block of the packet being written. */
+  private readonly block = packetBlock();
   /** The burst's packets as read: record, data, lengths, options, drop count, output timestamp, VLAN tag (-1: none), no capture time (an SPB's). */
   private readonly interfaceId = new Uint32Array(BURST);
   private readonly dataAt = new Int32Array(BURST);
@@ -122,13 +121,13 @@ class Annotator {
   packets = 0;
   /** The pipeline over the capture (read from `source`, or fed). */
   readonly pipeline: Pipeline;
-  private readonly encoder = new TextEncoder();
-  /** The fast path, where it applies: the core, its field list, the Toeplitz table and 3 result words in the memory. */
+  /** The fast path, where it applies: the core, its field list, the Toeplitz table, the comment plan (0: none) and 3 result words in the memory. */
   private readonly fast:
     | {
         core: WasmCore;
         fields: { keys: Uint8Array; lens: Uint8Array; m: number; values: Uint32Array };
         table: number;
+        comment: number;
         result: number;
       }
     | undefined;
@@ -159,11 +158,11 @@ class Annotator {
     this.hashSlot = 1 + options.sets.length;
     this.storeSize = 16 + this.fields.reduce((n, f) => n + f.len, 0);
     this.burst = this.pool.burst(BURST, { slots: this.slots });
-    this.fast = this.fastPath();
     const all = [...options.names, ...hardwareNames(options.profile)];
-    this.names = new Map(all.map((k) => [k.key, k.name]));
+    this.fast = this.fastPath(all);
     this.bytes = new Uint8Array(this.memory.buffer);
-    this.writer = new PcapngWriter(sink, this.bytes, new TextEncoder().encode(keysText(options.profile, all)));
+    this.writer = new BlockWriter(sink, this.bytes, options.profile, all);
+    this.block.comment = options.comment;
     this.values = this.burst.values();
     this.reader = new CaptureReader(source, this.bytes, 0);
     this.pipeline = new Pipeline(this.reader, this.writer, {
@@ -178,15 +177,29 @@ class Annotator {
 
   /**
    * The fast path's state (allocated here, before any view of the memory is taken), or undefined
-   * where the burst path must do everything: the JS core, comments, keys that repeat or do not fit.
+   * where the burst path must do everything: the JS core, keys that repeat or do not fit, a --set of
+   * a trait that a standard option repeats besides packet_id and rx_hash (rx_queue, xdp_verdict).
    */
-  private fastPath(): Annotator["fast"] {
+  private fastPath(names: readonly KeyName[]): Annotator["fast"] {
     const { pool, fields, options } = this;
-    if (!(pool.core instanceof WasmCore) || options.comment) return undefined;
+    if (!(pool.core instanceof WasmCore)) return undefined;
     if (new Set(fields.map((f) => f.key)).size < fields.length || this.storeSize > HEADROOM) return undefined;
-    const table = arenaOf(this.memory).alloc(TOEPLITZ_TABLE.byteLength + 12, 8),
+    const named = new Map(names.map((k) => [k.key, k.name]));
+    if (options.sets.some(({ key }) => named.get(key) === "rx_queue" || named.get(key) === "xdp_verdict"))
+      return undefined;
+    const plan = options.comment ? commentPlan(fields, named) : undefined,
+      arena = arenaOf(this.memory),
+      table = arena.alloc(TOEPLITZ_TABLE.byteLength + 12, 8),
+      comment = plan ? arena.alloc(plan.byteLength, 8) : 0,
       values = new Uint32Array(2 * fields.length);
     new Uint32Array(this.memory.buffer).set(TOEPLITZ_TABLE, table >>> 2);
+    if (plan) {
+      const words = new Uint32Array(plan.buffer, 0, 6 + 4 * fields.length);
+      // The plan's addresses are relative to its start: make them absolute.
+      for (const w of [1, 2, 4]) words[w]! += comment;
+      for (let i = 0; i < words[0]!; i++) words[6 + 4 * i + 2]! += comment;
+      new Uint8Array(this.memory.buffer).set(plan, comment);
+    }
     options.sets.forEach(({ lo, hi }, j) => values.set([lo, hi], 2 + 2 * j));
     return {
       core: pool.core,
@@ -197,6 +210,7 @@ class Annotator {
         values,
       },
       table,
+      comment,
       result: table + TOEPLITZ_TABLE.byteLength,
     };
   }
@@ -228,6 +242,7 @@ class Annotator {
         fast.fields,
         this.storeSize,
         fast.table,
+        fast.comment,
         fast.result,
       );
       reader.consumed(words[result]!, count);
@@ -312,28 +327,57 @@ class Annotator {
     this.writer.flushChunk();
   }
 
-  /** Writes the EPB of frame i: the input's fields, data and options, then our traits option (and comment). */
+  /** Writes the EPB of frame i: the input's fields, data and options, then our traits option, the standard options and our comment. */
   private packet(i: number): void {
-    const { pool } = this,
-      frame = pool.base + i * FRAME_SIZE,
-      size = this.vlan[i]! < 0 && !this.untimed[i] ? this.storeSize : pool.traits(i).size;
-    const comments = this.options.comment
-      ? [this.encoder.encode(commentText(storeRows(pool.traits(i), this.names)))]
-      : NO_COMMENTS;
-    this.writer.packet(
-      this.littleEndian,
-      this.interfaceId[i]!,
-      this.ticks[2 * i + 1]!,
-      this.ticks[2 * i]!,
-      this.original[i]!,
-      this.dataAt[i]!,
-      this.captured[i]!,
-      this.optionsAt[i]!,
-      this.optionsEnd[i]!,
-      frame,
-      size,
-      comments,
-      this.dropCount[i],
-    );
+    const { pool, block } = this;
+    block.littleEndian = this.littleEndian;
+    block.interfaceId = this.interfaceId[i]!;
+    block.tsHigh = this.ticks[2 * i + 1]!;
+    block.tsLow = this.ticks[2 * i]!;
+    block.original = this.original[i]!;
+    block.dataAt = this.dataAt[i]!;
+    block.captured = this.captured[i]!;
+    block.optionsAt = this.optionsAt[i]!;
+    block.optionsEnd = this.optionsEnd[i]!;
+    block.dropCount = this.dropCount[i]!;
+    block.storeAt = pool.base + i * FRAME_SIZE;
+    block.storeSize = this.vlan[i]! < 0 && !this.untimed[i] ? this.storeSize : pool.traits(i).size;
+    this.writer.packet(block);
   }
+}
+
+/**
+ * The comment plan of the fast path (assembly/comment.ts) for stores of exactly `fields`, as bytes
+ * whose addresses are relative to their start: the entries in key order, then the CRC-32 table and
+ * the texts.
+ */
+function commentPlan(fields: readonly Field[], names: ReadonlyMap<number, string>): Uint8Array {
+  const order = fields.map((f, slot) => ({ key: Number(f.key), len: f.len, slot })).sort((a, b) => a.key - b.key);
+  const texts = [
+    "traits:",
+    " crc32:",
+    ...order.map(({ key, len }) => ` ${names.get(key) ?? key}${len === 0 ? "" : len === 8 ? "=" : "=0x"}`),
+  ].map((t) => Uint8Array.from(t, (c) => c.charCodeAt(0)));
+  const head = 24 + 16 * order.length,
+    table = head,
+    textAt = table + CRC_TABLE.byteLength,
+    bytes = new Uint8Array(textAt + texts.reduce((n, t) => n + t.length, 0)),
+    words = new Uint32Array(bytes.buffer, 0, head >> 2);
+  words[0] = order.length;
+  words[1] = table;
+  new Int32Array(bytes.buffer, table, 256).set(CRC_TABLE);
+  let at = textAt;
+  const text = (t: Uint8Array): [number, number] => {
+    bytes.set(t, at);
+    at += t.length;
+    return [at - t.length, t.length];
+  };
+  [words[2], words[3]] = text(texts[0]!);
+  [words[4], words[5]] = text(texts[1]!);
+  order.forEach(({ len, slot }, i) => {
+    words[6 + 4 * i] = slot;
+    words[6 + 4 * i + 1] = len === 0 ? 0 : len === 8 ? 2 : 1;
+    [words[6 + 4 * i + 2], words[6 + 4 * i + 3]] = text(texts[2 + i]!);
+  });
+  return bytes;
 }

@@ -11,22 +11,24 @@ import { transform } from "./transform.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
 
 /** The usage text of `pcap`. */
-export const PCAP_USAGE = `usage: packet-traits pcap annotate IN OUT [--registry FILE] [--set NAME=VALUE]... [--comment] [--profile v1|flags] [-c N]
+export const PCAP_USAGE = `usage: packet-traits pcap annotate IN OUT [--registry FILE] [--set NAME=VALUE]... [--no-comment] [--profile v1|flags] [-c N]
        packet-traits pcap show FILE [--registry FILE] [--profile v1|flags] [--json] [-c N]
        packet-traits pcap export IN OUT.parquet [--registry FILE] [--profile v1|flags] [--rows-per-file N] [-c N] ...
 
 IN, OUT and FILE may be - for stdin and stdout.`;
 
 /** The usage text of `pcap annotate`. */
-export const ANNOTATE_USAGE = `usage: packet-traits pcap annotate IN OUT [--registry FILE] [--set NAME=VALUE]... [--comment] [--profile v1|flags] [-c N]
+export const ANNOTATE_USAGE = `usage: packet-traits pcap annotate IN OUT [--registry FILE] [--set NAME=VALUE]... [--no-comment] [--profile v1|flags] [-c N]
 
 Reads a pcap or pcapng capture (IN, or - for stdin) and writes pcapng (OUT, or - for stdout) whose
 packets carry a trait store: packet_id, rx_timestamp, rx_hash and rss_hash_type (and vlan_tci,
-vlan_proto) as a NIC would give them, and each --set key. OUT is written through a temporary file in
+vlan_proto) as a NIC would give them, and each --set key; the standard options epb_packetid and
+epb_hash repeat packet_id and rx_hash for Wireshark, and a comment the traits (for wireshark/traits.lua).
+OUT is written through a temporary file in
 its directory, renamed into place when complete: on any error, SIGINT, SIGTERM or SIGHUP it is untouched.
   --registry FILE   key names and sizes (packet_id is registered if absent)
   --set NAME=VALUE  a registry key, to the same value in every packet (decimal or 0x-hex; NAME alone for a flag)
-  --comment         also write each packet's traits as a "traits: NAME=VALUE ..." comment (read by wireshark/traits.lua)
+  --no-comment      leave out the "traits: NAME=VALUE ..." comment (smaller, faster; the plugin then shows no traits)
   --profile P       v1 (default) or flags
   -c, --count N     stop after N packets`;
 
@@ -56,7 +58,12 @@ const COMMON = {
   profile: { type: "string" },
   count: { type: "string", short: "c" },
 } as const;
-const ANNOTATE = { ...COMMON, set: { type: "string", multiple: true }, comment: { type: "boolean" } } as const;
+const ANNOTATE = {
+  ...COMMON,
+  set: { type: "string", multiple: true },
+  comment: { type: "boolean" },
+  "no-comment": { type: "boolean" },
+} as const;
 const SHOW = { ...COMMON, json: { type: "boolean" } } as const;
 const EXPORT = {
   ...COMMON,
@@ -132,7 +139,7 @@ export function annotate(argv: string[], io: Io): number | Promise<number> {
         packetIdKey: registry.lookup("packet_id")!.key,
         sets,
         names: registry.entries(),
-        comment: v.comment ?? false,
+        comment: v["no-comment"] !== true,
         limit,
       },
       signal,
