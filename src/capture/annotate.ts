@@ -15,14 +15,7 @@ import { WasmCore } from "../core/wasm.js";
 import { PacketPool, type Field } from "../pool/pool.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, HardwareKey } from "../store/hardware.js";
 import type { Burst } from "../pool/burst.js";
-import {
-  CaptureReader,
-  SPB,
-  type AsyncByteSource,
-  type ByteSource,
-  type KeyName,
-  type StopSignal,
-} from "./capture.js";
+import { CaptureReader, SPB, type AsyncByteSource, type ByteSource, type KeyName, type StopSignal } from "./capture.js";
 import { BlockWriter, Pipeline, packetBlock, packetTicks, pipelineMemory, type ByteSink } from "./writer.js";
 import { TOEPLITZ_TABLE, rxHash } from "./rss.js";
 import { CRC_TABLE } from "./epb.js";

@@ -148,7 +148,7 @@ export class StoreShow {
   /** Writes u32 `value` in lowercase hex at bytes[at] (8 digits if `full`, else without leading zeros); returns the end. */
   private hex(at: number, value: number, full: boolean): number {
     let shift = 28;
-    if (!full) while (shift > 0 && (value >>> shift) === 0) shift -= 4;
+    if (!full) while (shift > 0 && value >>> shift === 0) shift -= 4;
     for (; shift >= 0; shift -= 4) this.bytes[at++] = HEX[(value >>> shift) & 15]!;
     return at;
   }

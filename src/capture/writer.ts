@@ -289,13 +289,21 @@ export class BlockWriter {
     },
   ): void {
     this.section(true);
-    this.interfaceBlock(true, reader.interfaces[0]!.linkType, reader.snapLength, reader.nanoseconds ? 9 : 6, reader.fcsBytes);
+    this.interfaceBlock(
+      true,
+      reader.interfaces[0]!.linkType,
+      reader.snapLength,
+      reader.nanoseconds ? 9 : 6,
+      reader.fcsBytes,
+    );
   }
 
   /** The reader's current pcapng block other than an EPB: the SHB gets our names and an unknown section length; others pass through. */
   block(reader: CaptureReader): void {
-    if (reader.type === SHB)
-      return this.section(reader.littleEndian, reader.at + 24, reader.at + reader.length - 4, reader.u16(reader.at + 14));
+    if (reader.type === SHB) {
+      this.section(reader.littleEndian, reader.at + 24, reader.at + reader.length - 4, reader.u16(reader.at + 14));
+      return;
+    }
     this.room(reader.length);
     this.bytes.copyWithin(this.pos, reader.at, reader.at + reader.length);
     this.pos += reader.length;
@@ -353,7 +361,18 @@ export class BlockWriter {
     let noteBytes = 0;
     for (const note of p.notes) noteBytes += note.length + 7;
     this.room(
-      32 + p.captured + 3 + (p.optionsEnd - p.optionsAt) + 12 + 12 + p.storeSize + 3 + 52 + (p.comment ? MAX_COMMENT + 7 : 0) + noteBytes + 8,
+      32 +
+        p.captured +
+        3 +
+        (p.optionsEnd - p.optionsAt) +
+        12 +
+        12 +
+        p.storeSize +
+        3 +
+        52 +
+        (p.comment ? MAX_COMMENT + 7 : 0) +
+        noteBytes +
+        8,
     );
     const start = this.pos;
     let at = start + 8;

@@ -29,7 +29,7 @@ import { BpfError } from "../xdp/errors.js";
 import { linearLimit } from "../xdp/run.js";
 import { readDeclaration } from "../xdp/declaration.js";
 import { XdpProgram, xdpActionName } from "../xdp/program.js";
-import { RECEIVE_PROGRAM } from "../xdp/programs.js";
+import { RECEIVE_KEYS, RECEIVE_PROGRAM } from "../xdp/programs.js";
 import { XskSocket } from "../xdp/xsk.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
 import { onStopSignals } from "./signals.js";
@@ -402,7 +402,7 @@ function capture(argv: string[], io: Io): number {
   if (metaLength % 4 !== 0)
     throw new UsageError(`--meta-length must be a multiple of 4 (as XDP's metadata areas), not ${metaLength}`);
   const profile = declared?.profile ?? "v1",
-    names = hardwareNames(profile);
+    names = [...hardwareNames(profile), ...(program === RECEIVE_PROGRAM ? RECEIVE_KEYS : [])];
   // An empty store (16 zero bytes) for the packets written without traits, then the pool.
   const memory = pipelineMemory(16),
     emptyStore = READER_BYTES + WRITER_BYTES;
