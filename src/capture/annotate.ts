@@ -10,12 +10,21 @@
  */
 import { TraitsError } from "../core/errors.js";
 import { arenaOf } from "../core/memory.js";
-import { PROFILE_ID, type Profile } from "../core/options.js";
+import { PROFILE_ID, toProfile, type Profile } from "../core/options.js";
+import { KeyRegistry } from "../registry/registry.js";
 import { WasmCore } from "../core/wasm.js";
 import { PacketPool, type Field } from "../pool/pool.js";
 import { HARDWARE_FIRST_APP_KEY, HARDWARE_NAMES, HARDWARE_SIZES, HardwareKey } from "../store/hardware.js";
 import type { Burst } from "../pool/burst.js";
-import { CaptureReader, SPB, type AsyncByteSource, type ByteSource, type KeyName, type StopSignal } from "./capture.js";
+import {
+  CaptureReader,
+  END,
+  SPB,
+  type AsyncByteSource,
+  type ByteSource,
+  type KeyName,
+  type StopSignal,
+} from "./capture.js";
 import { BlockWriter, Pipeline, packetBlock, packetTicks, pipelineMemory, type ByteSink } from "./writer.js";
 import { TOEPLITZ_TABLE, rxHash } from "./rss.js";
 import { CRC_TABLE } from "./epb.js";
@@ -52,6 +61,93 @@ export function hardwareNames(profile: Profile): KeyName[] {
 }
 
 /**
+ * The registry annotate uses: `registry` (or an empty one of `profile`), with packet_id registered
+ * (8 bytes) if it lacks it. Throws EBUSY if a key collides with the hardware keys (59..63).
+ */
+export function annotateRegistry(registry: KeyRegistry | undefined, profile: Profile): KeyRegistry {
+  const r = registry ?? new KeyRegistry({ profile });
+  r.register("packet_id", 8);
+  const clash = r.entries().find((e) => e.key >= HARDWARE_FIRST_APP_KEY);
+  if (clash)
+    throw new TraitsError(
+      "EBUSY",
+      `${clash.name} uses key ${clash.key}, but keys ${HARDWARE_FIRST_APP_KEY}..63 carry the hardware keys in captures`,
+    );
+  return r;
+}
+
+/**
+ * A trait set in every packet, `NAME=VALUE` (decimal or 0x-hex) or `NAME` alone for a flag, checked
+ * against the registry: its key, its size and the value as u32 lo/hi. `what` names the setting in
+ * errors (the CLI's "--set"). Throws ENOENT (not in the registry) or EINVAL (no value, a value for a
+ * flag, a value that does not fit the key's size).
+ */
+export function setting(
+  spec: string,
+  registry: KeyRegistry,
+  what = "--set",
+): { key: number; len: number; lo: number; hi: number } {
+  const m = /^([^=]+)(?:=(.*))?$/.exec(spec)!;
+  const entry = registry.lookup(m[1]!);
+  if (!entry) throw new TraitsError("ENOENT", `${what} ${spec}: ${m[1]} is not in the registry`);
+  if (entry.size === 0) {
+    if (m[2] !== undefined)
+      throw new TraitsError(
+        "EINVAL",
+        `${what} ${spec}: ${entry.name} is a flag; give ${what} ${entry.name} without a value`,
+      );
+    return { key: entry.key, len: 0, lo: 0, hi: 0 };
+  }
+  if (m[2] === undefined || !/^(0x[0-9a-f]+|\d+)$/i.test(m[2]))
+    throw new TraitsError("EINVAL", `${what} ${spec}: expected NAME=VALUE, the value a decimal or 0x-hex integer`);
+  const value = BigInt(m[2]);
+  if (value >= 1n << BigInt(8 * entry.size))
+    throw new TraitsError(
+      "EINVAL",
+      `${what} ${spec}: ${value} does not fit ${entry.name}'s ${entry.size} bytes (at most ${(1n << BigInt(8 * entry.size)) - 1n})`,
+    );
+  return { key: entry.key, len: entry.size, lo: Number(value & 0xffffffffn), hi: Number(value >> 32n) };
+}
+
+/** What the annotate streams (and `pcap annotate`) are told: the command's options, as an object. */
+export interface AnnotateSettings {
+  /** Key names and sizes (`--registry`); packet_id is registered if it lacks it (in a copy: the registry given is not changed). */
+  registry?: KeyRegistry;
+  /** Traits set to the same value in every packet (`--set NAME=VALUE`), by registry name: an integer, or true for a flag (profile flags). */
+  set?: Readonly<Record<string, number | bigint | true>>;
+  /** Write our comment, each packet's traits as text (what the Wireshark plugin reads); default true (`--no-comment`: false). */
+  comment?: boolean;
+  /** The stores' profile: default the registry's, else v1 (`--profile`). */
+  profile?: Profile;
+  /** Stop after this many packets (`-c`); default all. */
+  count?: number;
+}
+
+/**
+ * AnnotateSettings as the pipeline takes them. Throws EINVAL (a profile other than the registry's, a
+ * bad value), ENOENT (a name not in the registry) and EBUSY (a key among the hardware keys).
+ */
+export function annotateOptions(settings: AnnotateSettings = {}): AnnotateOptions {
+  const profile = toProfile(settings.profile ?? settings.registry?.profile);
+  if (settings.registry && settings.registry.profile !== profile)
+    throw new TraitsError("EINVAL", `the registry is for profile ${settings.registry.profile}, not ${profile}`);
+  const registry = annotateRegistry(settings.registry && KeyRegistry.fromJSON(settings.registry.toJSON()), profile);
+  const count = settings.count ?? Infinity;
+  if (count !== Infinity && !(Number.isSafeInteger(count) && count >= 0))
+    throw new TraitsError("EINVAL", `count must be an integer >= 0, not ${count}`);
+  return {
+    profile,
+    packetIdKey: registry.lookup("packet_id")!.key,
+    sets: Object.entries(settings.set ?? {}).map(([name, value]) =>
+      setting(value === true ? name : `${name}=${value}`, registry, "set"),
+    ),
+    names: registry.entries(),
+    comment: settings.comment ?? true,
+    limit: count,
+  };
+}
+
+/**
  * Annotates the capture `source` gives and writes the pcapng to `sink`, synchronously (bytes in
  * memory, a file read to its end). Returns the number of packets. Throws EBADMSG (malformed input:
  * the byte offset and packet), EINVAL/ENOSPC (the keys do not fit a packet's store: the packet), and
@@ -79,11 +175,48 @@ export async function annotateInput(
   return annotator.packets;
 }
 
+/**
+ * Annotates a capture pushed in chunks of any size (a stream's): write() each chunk, end() once the
+ * input ends; the pcapng goes to `push` in chunks (copies, about 1 MiB each, and whatever is done
+ * whenever the input runs dry). Memory stays bounded whatever the input. write() and end() throw as
+ * annotateCapture does; end() returns the number of packets. Input after the count is ignored.
+ */
+export class AnnotateFeed {
+  private readonly annotator: Annotator;
+  private done = false;
+
+  constructor(options: AnnotateOptions, push: (chunk: Uint8Array) => void) {
+    this.annotator = new Annotator({ write: (bytes, at, length) => push(bytes.slice(at, at + length)) }, options);
+  }
+
+  /** Takes the next chunk of the capture. */
+  write(chunk: Uint8Array): void {
+    const { reader, pipeline } = this.annotator;
+    for (let used = 0; used < chunk.length && !this.done; ) {
+      const n = Math.min(reader.room(), chunk.length - used);
+      reader.bytes.set(chunk.subarray(used, used + n), reader.unreadEnd);
+      reader.received(n);
+      used += n;
+      this.done = pipeline.pump() === END;
+    }
+  }
+
+  /** Ends the input: writes out the rest. Returns the number of packets. Throws EBADMSG for a capture cut short. */
+  end(): number {
+    if (!this.done) {
+      this.annotator.reader.received(0);
+      this.done = this.annotator.pipeline.pump() === END;
+    }
+    return this.annotator.packets;
+  }
+}
+
 class Annotator {
   private readonly memory: WebAssembly.Memory;
   private readonly pool: PacketPool;
   private readonly burst: Burst;
-  private readonly reader: CaptureReader;
+  /** The reader of the capture (fed, without a source). */
+  readonly reader: CaptureReader;
   private readonly fields: Field[];
   /** Value slots per frame, and the slots of the RSS hash, its type and the timestamp. */
   private readonly slots: number;

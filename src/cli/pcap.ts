@@ -1,9 +1,7 @@
 /** `packet-traits pcap annotate` and `pcap show`: captures in and out, streamed (src/capture/). */
-import { TraitsError } from "../core/errors.js";
-import { toProfile, type Profile } from "../core/options.js";
+import { toProfile } from "../core/options.js";
 import { KeyRegistry } from "../registry/registry.js";
-import { HARDWARE_FIRST_APP_KEY } from "../store/hardware.js";
-import { annotateInput } from "../capture/annotate.js";
+import { annotateInput, annotateRegistry, setting } from "../capture/annotate.js";
 import { showCapture } from "../capture/show.js";
 import { FileError, TextOut, openInput } from "../capture/io.js";
 import { exportCapture } from "../export/export.js";
@@ -75,45 +73,6 @@ const EXPORT = {
 const count = (text: string | undefined): number =>
   text === undefined ? Infinity : integer(text, "-c", 0, Number.MAX_SAFE_INTEGER);
 
-/** The registry of annotate (a file, or an empty one), with packet_id registered (8 bytes). Throws EBUSY if a key collides with the hardware keys. */
-function annotateRegistry(file: string | undefined, profile: Profile): KeyRegistry {
-  const r = file ? KeyRegistry.load(file) : new KeyRegistry({ profile });
-  if (r.profile !== profile)
-    throw new UsageError(`the registry is for profile ${r.profile}; pass --profile ${r.profile}`);
-  r.register("packet_id", 8);
-  const clash = r.entries().find((e) => e.key >= HARDWARE_FIRST_APP_KEY);
-  if (clash)
-    throw new TraitsError(
-      "EBUSY",
-      `${clash.name} uses key ${clash.key}, but keys ${HARDWARE_FIRST_APP_KEY}..63 carry the hardware keys in captures`,
-    );
-  return r;
-}
-
-/** A --set NAME=VALUE, checked against the registry: the key, its size and the value as u32 lo/hi. Throws ENOENT or EINVAL. */
-function setting(spec: string, registry: KeyRegistry): { key: number; len: number; lo: number; hi: number } {
-  const m = /^([^=]+)(?:=(.*))?$/.exec(spec)!;
-  const entry = registry.lookup(m[1]!);
-  if (!entry) throw new TraitsError("ENOENT", `--set ${spec}: ${m[1]} is not in the registry`);
-  if (entry.size === 0) {
-    if (m[2] !== undefined)
-      throw new TraitsError(
-        "EINVAL",
-        `--set ${spec}: ${entry.name} is a flag; give --set ${entry.name} without a value`,
-      );
-    return { key: entry.key, len: 0, lo: 0, hi: 0 };
-  }
-  if (m[2] === undefined || !/^(0x[0-9a-f]+|\d+)$/i.test(m[2]))
-    throw new TraitsError("EINVAL", `--set ${spec}: expected NAME=VALUE, the value a decimal or 0x-hex integer`);
-  const value = BigInt(m[2]);
-  if (value >= 1n << BigInt(8 * entry.size))
-    throw new TraitsError(
-      "EINVAL",
-      `--set ${spec}: ${value} does not fit ${entry.name}'s ${entry.size} bytes (at most ${(1n << BigInt(8 * entry.size)) - 1n})`,
-    );
-  return { key: entry.key, len: entry.size, lo: Number(value & 0xffffffffn), hi: Number(value >> 32n) };
-}
-
 /**
  * Runs `pcap annotate`; returns the exit code, or a promise of it once the arguments are checked
  * (the capture is read between turns of the event loop, so that SIGINT, SIGTERM and SIGHUP stop it
@@ -127,7 +86,10 @@ export function annotate(argv: string[], io: Io): number | Promise<number> {
   if (input === undefined || output === undefined || positionals.length > 2)
     throw new UsageError("pcap annotate takes IN OUT");
   const profile = toProfile(v.profile),
-    registry = annotateRegistry(v.registry, profile),
+    loaded = v.registry === undefined ? undefined : KeyRegistry.load(v.registry);
+  if (loaded && loaded.profile !== profile)
+    throw new UsageError(`the registry is for profile ${loaded.profile}; pass --profile ${loaded.profile}`);
+  const registry = annotateRegistry(loaded, profile),
     limit = count(v.count);
   const sets = (v.set ?? []).map((spec) => setting(spec, registry));
   return transform(input, output, io, (source, sink, signal) =>
