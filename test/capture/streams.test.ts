@@ -4,7 +4,7 @@
 // by readCapture and by tshark alone; errors that name the byte offset.
 import { spawnSync } from "node:child_process";
 import { createReadStream, createWriteStream, existsSync, readFileSync, writeFileSync } from "node:fs";
-import { Readable } from "node:stream";
+import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -157,7 +157,8 @@ describe("annotate streams", () => {
       expect(web.equals(want)).toBe(true);
       for (const transform of [annotateTransform(settings), annotate(settings)]) {
         const out = join(dir, "stream.pcapng");
-        await pipeline(createReadStream(input), transform, createWriteStream(out));
+        // Node's pipeline() takes a web TransformStream too (its types say otherwise in @types/node 20).
+        await pipeline(createReadStream(input), transform as Transform, createWriteStream(out));
         expect(readFileSync(out).equals(want)).toBe(true);
       }
     },
