@@ -474,8 +474,8 @@ class Annotator {
 
 /**
  * The comment plan of the fast path (assembly/comment.ts) for stores of exactly `fields`, as bytes
- * whose addresses are relative to their start: the entries in key order, then the CRC-32 table and
- * the texts.
+ * whose addresses are relative to their start: the entries in key order, then the CRC-32 tables, the
+ * digit pairs, scratch, and the texts (and 8 bytes, which its copies read past the last).
  */
 function commentPlan(fields: readonly Field[], names: ReadonlyMap<number, string>): Uint8Array {
   const order = fields.map((f, slot) => ({ key: Number(f.key), len: f.len, slot })).sort((a, b) => a.key - b.key);
@@ -486,12 +486,16 @@ function commentPlan(fields: readonly Field[], names: ReadonlyMap<number, string
   ].map((t) => Uint8Array.from(t, (c) => c.charCodeAt(0)));
   const head = 24 + 16 * order.length,
     table = head,
-    textAt = table + CRC_TABLE.byteLength,
-    bytes = new Uint8Array(textAt + texts.reduce((n, t) => n + t.length, 0)),
-    words = new Uint32Array(bytes.buffer, 0, head >> 2);
+    textAt = table + 4096 + 200 + 32,
+    bytes = new Uint8Array(textAt + texts.reduce((n, t) => n + t.length, 0) + 8),
+    words = new Uint32Array(bytes.buffer, 0, head >> 2),
+    tables = new Int32Array(bytes.buffer, table, 1024);
   words[0] = order.length;
   words[1] = table;
-  new Int32Array(bytes.buffer, table, 256).set(CRC_TABLE);
+  // Slicing by 4: table k gives a byte's share k bytes further on.
+  tables.set(CRC_TABLE);
+  for (let i = 256; i < 1024; i++) tables[i] = (tables[i - 256]! >>> 8) ^ CRC_TABLE[tables[i - 256]! & 0xff]!;
+  for (let i = 0; i < 100; i++) bytes.set([48 + Math.floor(i / 10), 48 + (i % 10)], table + 4096 + 2 * i);
   let at = textAt;
   const text = (t: Uint8Array): [number, number] => {
     bytes.set(t, at);
