@@ -6,6 +6,7 @@
  * the input: one reader buffer (a maximal record and a chunk), one chunk of input at a time.
  * Everything but file paths and annotateTransform() runs in browsers.
  */
+import { createReadStream } from "node:fs";
 import { Transform } from "node:stream";
 import { TraitsError } from "../core/errors.js";
 import type { Profile } from "../core/options.js";
@@ -45,7 +46,6 @@ export type CaptureSource =
 /** The chunks of a source, as an async iterator. */
 async function* chunksOf(source: CaptureSource): AsyncGenerator<Uint8Array> {
   if (typeof source === "string") {
-    const { createReadStream } = await import("node:fs");
     yield* createReadStream(source, { highWaterMark: READ_CHUNK }) as AsyncIterable<Uint8Array>;
   } else if (source instanceof Uint8Array) {
     yield source;
