@@ -200,6 +200,7 @@ async function readerTable(dir, timeTool) {
   const { readSync, closeSync: close } = await import("node:fs");
   const RX_HASH = 59;
   // The synchronous loop as a careful user writes it: one reused store view over a copy of the option (it is 4-aligned in the buffer).
+  /** @param {string | Uint8Array} source */
   const syncLoop = (source) => {
     const fd = typeof source === "string" ? openSync(source, "r") : -1,
       reader = new CaptureReader(
@@ -211,7 +212,8 @@ async function readerTable(dir, timeTool) {
     let sum = 0;
     for (let kind = reader.next(true); kind !== END; kind = reader.next(true)) {
       if (kind !== PACKET) continue;
-      sum += reader.packet + reader.captured + reader.original + reader.interfaceId + reader.bytes[reader.dataAt];
+      const data = reader.bytes.subarray(reader.dataAt, reader.dataAt + reader.captured); // the view readCapture gives
+      sum += reader.packet + reader.captured + reader.original + reader.interfaceId + data[0];
       const found = reader.ourOption(TRAITS_OPTION);
       if (found) {
         scratch.set(found);
@@ -221,6 +223,7 @@ async function readerTable(dir, timeTool) {
     if (fd >= 0) close(fd);
     return sum;
   };
+  /** @param {string | Uint8Array} file */
   const asyncLoop = async (file) => {
     let sum = 0;
     for await (const p of readCapture(file)) {
@@ -229,6 +232,7 @@ async function readerTable(dir, timeTool) {
     }
     return sum;
   };
+  /** @param {string | Uint8Array} file */
   const batchLoop = async (file) => {
     let sum = 0;
     for await (const batch of readCapture(file).batches())

@@ -95,7 +95,7 @@ export class StoreShow {
    * rx_hash (hashKey), -1 also when rss_hash_type says the packet has no hash (0).
    */
   u32(store: number, key: number): number {
-    if (key === this.hashKey && this.u32(store, this.hashTypeKey) === 0) return -1;
+    if (key < 0 || (key === this.hashKey && this.u32(store, this.hashTypeKey) === 0)) return -1;
     const at = this.find(store, key);
     if (at < 0) return -1;
     return this.length === 2 ? this.view.getUint16(at, true) : this.view.getUint32(at, true);
