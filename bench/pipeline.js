@@ -204,7 +204,9 @@ async function readerTable(dir, timeTool) {
   const syncLoop = (source) => {
     const fd = typeof source === "string" ? openSync(source, "r") : -1,
       reader = new CaptureReader(
-        fd < 0 ? bytesSource(source) : { read: (into, at, length) => readSync(fd, into, at, length, null) },
+        typeof source !== "string"
+          ? bytesSource(source)
+          : { read: (into, at, length) => readSync(fd, into, at, length, null) },
         new Uint8Array(READER_BYTES),
       ),
       scratch = new Uint8Array(65536),
@@ -263,11 +265,13 @@ async function readerTable(dir, timeTool) {
       const runs = { sync: [], each: [], batches: [] },
         sums = new Set();
       for (let run = 0; run <= options.runs; run++) {
-        for (const [name, loop] of [
+        /** @type {Array<[string, (source: string | Uint8Array) => unknown]>} */
+        const loops = [
           ["sync", syncLoop],
           ["each", asyncLoop],
           ["batches", batchLoop],
-        ]) {
+        ];
+        for (const [name, loop] of loops) {
           const start = process.hrtime.bigint();
           sums.add(await loop(source));
           if (run > 0) runs[name].push(Number(process.hrtime.bigint() - start) / count); // run 0 warms up
