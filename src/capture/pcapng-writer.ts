@@ -12,6 +12,7 @@ import type { KeyRegistry } from "../registry/registry.js";
 import type { TraitStore } from "../store/store.js";
 import { hardwareNames } from "./annotate.js";
 import { MAX_PACKET, MAX_RECORD, type KeyName } from "./capture.js";
+import { Output } from "./io.js";
 import { BlockWriter, WRITER_BYTES, packetBlock } from "./writer.js";
 
 /** An option a block carries as given: its code and value (a string is written as UTF-8), in the section's byte order as far as the caller encodes it. */
@@ -106,10 +107,9 @@ export class PcapngWriter {
 
   /**
    * A writer to the file `path` (Node): written as a temporary file beside it, renamed over it by
-   * close(); abort() (or an error) leaves `path` as it was. Rejects with FileError (ENOENT, EACCES...).
+   * close(); abort() (or an error) leaves `path` as it was. Throws FileError (ENOENT, EACCES...).
    */
-  static async toFile(path: string, options: PcapngWriterOptions = {}): Promise<PcapngWriter> {
-    const { Output } = await import("./io.js");
+  static toFile(path: string, options: PcapngWriterOptions = {}): PcapngWriter {
     const output = Output.open(path);
     return new PcapngWriter((chunk) => output.write(chunk, 0, chunk.length), options, {
       commit: () => output.commit(),

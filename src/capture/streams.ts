@@ -34,6 +34,20 @@ import {
 } from "./capture.js";
 import { SectionNames } from "./show.js";
 
+// The web and Node stream types the declarations below name, declared so that they need neither
+// the DOM lib nor @types/node: empty interfaces that merge with the real ones where those are loaded
+// (with the same type parameters), and stand alone where they are not.
+declare global {
+  // biome-ignore lint/suspicious/noExplicitAny: the DOM lib's own defaults, which a merged declaration must repeat
+  interface ReadableStream<R = any> {}
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  interface TransformStream<I = any, O = any> {}
+  interface Blob {}
+  namespace NodeJS {
+    interface ReadWriteStream {}
+  }
+}
+
 /** What readCapture() reads: a file path (Node), bytes, a web ReadableStream, a Blob (a browser's File), or any (async) iterable of byte chunks (a Node Readable). */
 export type CaptureSource =
   | string
@@ -341,7 +355,7 @@ export function annotate(settings: AnnotateSettings = {}): TransformStream<Uint8
 }
 
 /** annotate() as a Node Transform (Node only), for `.pipe()` and Node's stream APIs. */
-export function annotateTransform(settings: AnnotateSettings = {}): Transform {
+export function annotateTransform(settings: AnnotateSettings = {}): NodeJS.ReadWriteStream {
   const options = annotateOptions(settings);
   let feed: AnnotateFeed | undefined;
   return new Transform({
