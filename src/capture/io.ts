@@ -113,15 +113,10 @@ export function openInput(path: string, stdin = 0): { source: ByteSource; input:
 /** Options of a stream that buffers up to a chunk (net.Socket passes them to stream.Duplex; its types omit them). */
 const buffered = { readableHighWaterMark: READ_CHUNK } as SocketConstructorOpts;
 
-/**
- * An AsyncByteSource over a stream (a pipe, a socket, a terminal): its chunks as they come (in
- * flowing mode, each copied once, into the reader; paused while a chunk's worth waits); close() destroys it.
- */
+/** An AsyncByteSource over a stream (a pipe, a socket, a terminal): its chunks copied as they come; close() destroys it. */
 function streamInput(stream: Readable, path: string): AsyncByteSource & { close(): void } {
-  let chunks: Buffer[] = [],
-    first = 0,
+  let chunk: Buffer | null = null,
     used = 0,
-    waiting = 0,
     ended = false,
     failure: unknown,
     wake: (() => void) | undefined;
@@ -130,12 +125,7 @@ function streamInput(stream: Readable, path: string): AsyncByteSource & { close(
     wake = undefined;
     resolve?.();
   };
-  stream.on("data", (chunk: Buffer) => {
-    chunks.push(chunk);
-    waiting += chunk.length;
-    if (waiting >= READ_CHUNK) stream.pause();
-    woken();
-  });
+  stream.on("readable", woken);
   stream.on("end", () => {
     ended = true;
     woken();
@@ -149,23 +139,17 @@ function streamInput(stream: Readable, path: string): AsyncByteSource & { close(
       for (;;) {
         // Whatever has come, up to length.
         let n = 0;
-        while (n < length && first < chunks.length) {
-          const chunk = chunks[first]!,
-            k = Math.min(length - n, chunk.length - used);
+        while (n < length) {
+          if (!chunk || used === chunk.length) {
+            chunk = stream.read() as Buffer | null;
+            used = 0;
+            if (!chunk) break;
+          }
+          const k = Math.min(length - n, chunk.length - used);
           into.set(chunk.subarray(used, used + k), at + n);
           used += k;
           n += k;
-          if (used === chunk.length) {
-            first++;
-            used = 0;
-          }
         }
-        if (first === chunks.length) {
-          chunks = [];
-          first = 0;
-        }
-        waiting -= n;
-        if (waiting < READ_CHUNK && stream.isPaused() && !ended) stream.resume();
         if (n > 0) return n;
         if (failure !== undefined) throw FileError.from(failure, `cannot read ${path}`);
         if (ended) return 0;
