@@ -5,6 +5,7 @@
 // the JS path to take over, at anything else: a record not all in the input, a sub-second
 // timestamp out of range, a VLAN-tagged packet, a store error, a full output chunk, or the count.
 import { FIELDS_M } from "./abi";
+import { commentText } from "./comment";
 import { prepareFields, storeSetMany } from "./store";
 
 /** Largest record: MAX_RECORD of src/capture/capture.ts (a longer one is the JS path's error). */
@@ -12,6 +13,7 @@ const MAX_RECORD: u32 = 16 << 20;
 const EPB: u32 = 6;
 const TRAITS_OPTION: u16 = 2989;
 const TRAITS_PEN: u32 = 32473;
+const OPT_COMMENT: u16 = 1, EPB_HASH: u16 = 3, EPB_PACKETID: u16 = 5, HASH_TOEPLITZ: u8 = 5;
 const RSS_IPV4: u32 = 1, RSS_IPV6: u32 = 2, RSS_L4: u32 = 8, RSS_TCP: u32 = 16, RSS_UDP: u32 = 32;
 
 /** The table-driven Toeplitz hash of the n bytes at `from` then the n2 at `from2`: table[256 p + v] is byte value v's share at input position p. */
@@ -93,11 +95,13 @@ const RSS_IPV4: u32 = 1, RSS_IPV6: u32 = 2, RSS_L4: u32 = 8, RSS_TCP: u32 = 16, 
  * after it), at most `max` records. Each store is set by the prepared field list at `fields` with
  * replace (prepared here), from the u64 slots at `values`: slot 0 is the packet id (counted up from its value),
  * the last three the RSS hash, its type and the timestamp in ns (written here); `storeSize` is the
- * size of such a store; `table` is the 36 * 256 u32 Toeplitz table (rss.ts). Writes the input and
+ * size of such a store; `table` is the 36 * 256 u32 Toeplitz table (rss.ts). After the traits option
+ * go the standard options PcapngWriter writes for such a store: epb_packetid, and epb_hash (Toeplitz)
+ * unless the hash type is 0; then, with a `comment` plan (comment.ts; 0 for none), our comment. Writes the input and
  * output positions reached as u32 at result and result + 4, and at result + 8 1 if it stopped at a
  * record not all in the input (else 0). Returns the number of records annotated.
  */
-export function pcapAnnotate(input: usize, inputEnd: usize, output: usize, outputLimit: usize, max: u32, linkType: u32, nanoseconds: u32, profile: u32, fields: usize, values: usize, storeSize: u32, table: usize, result: usize): i32 {
+export function pcapAnnotate(input: usize, inputEnd: usize, output: usize, outputLimit: usize, max: u32, linkType: u32, nanoseconds: u32, profile: u32, fields: usize, values: usize, storeSize: u32, table: usize, comment: usize, result: usize): i32 {
   prepareFields(fields, profile);
   const perSecond: u64 = nanoseconds != 0 ? 1_000_000_000 : 1_000_000, nsPerTick: u64 = nanoseconds != 0 ? 1 : 1000;
   const hashSlots = values + ((<usize>load<u32>(fields, FIELDS_M) - 3) << 3);
@@ -130,7 +134,25 @@ export function pcapAnnotate(input: usize, inputEnd: usize, output: usize, outpu
     store<u16>(option, TRAITS_OPTION);
     store<u16>(option, <u16>(4 + storeSize), 2);
     store<u32>(option, TRAITS_PEN, 4);
-    const end = padded(option + 8, storeSize);
+    let end = padded(option + 8, storeSize);
+    store<u16>(end, EPB_PACKETID);
+    store<u16>(end, 8, 2);
+    store<u64>(end, load<u64>(values), 4);
+    end += 12;
+    if (load<u64>(hashSlots, 8) != 0) {
+      store<u16>(end, EPB_HASH);
+      store<u16>(end, 5, 2);
+      store<u32>(end, 0, 8); // the padding, under the hash's last byte
+      store<u8>(end, HASH_TOEPLITZ, 4);
+      store<u32>(end, <u32>load<u64>(hashSlots), 5);
+      end += 12;
+    }
+    if (comment != 0) {
+      const text = commentText(end + 4, comment, values), length = <u32>(text - end - 4);
+      store<u16>(end, OPT_COMMENT);
+      store<u16>(end, <u16>length, 2);
+      end = padded(end + 4, length);
+    }
     store<u32>(end, 0);
     const length = <u32>(end + 8 - out);
     store<u32>(out, length, 4);

@@ -6,7 +6,7 @@
 // Usage: npm run bench -- --pipeline [--packets 1000000,10000000] [--export-packets 1000000] [--runs 5]
 //        node bench/pipeline.js --make N FILE|-    (only writes the capture)
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -75,7 +75,13 @@ function timed(argv, timeTool) {
 }
 
 function parse(argv) {
-  const options = { packets: [1_000_000, 10_000_000], exportPackets: [1_000_000], runs: 5, make: undefined };
+  const options = {
+    packets: [1_000_000, 10_000_000],
+    exportPackets: [1_000_000],
+    readerPackets: [1_000_000],
+    runs: 5,
+    make: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i],
       value = () => argv[++i] ?? fail(`${flag} needs a value`);
@@ -89,11 +95,14 @@ function parse(argv) {
     else if (flag === "--export-packets") {
       const list = value();
       options.exportPackets = list === "0" ? [] : list.split(",").map(int);
+    } else if (flag === "--reader-packets") {
+      const list = value();
+      options.readerPackets = list === "0" ? [] : list.split(",").map(int);
     } else if (flag === "--runs") options.runs = int(value());
     else if (flag === "--make") options.make = { count: int(value()), file: value() };
     else if (flag === "--help" || flag === "-h") {
       console.log(
-        "npm run bench -- --pipeline [--packets 1000000,10000000] [--export-packets 1000000 (0: none)] [--runs 5]; node bench/pipeline.js --make N FILE|-",
+        "npm run bench -- --pipeline [--packets 1000000,10000000] [--export-packets 1000000 (0: none)] [--reader-packets 1000000 (0: none)] [--runs 5]; node bench/pipeline.js --make N FILE|-",
       );
       process.exit(0);
     } else fail(`unknown option ${flag} (see --help)`);
@@ -176,6 +185,127 @@ function exportTable(dir, timeTool) {
   }
 }
 
+/**
+ * The stream API against the synchronous reader, in this process: the same loop over each packet of
+ * an annotated capture file (its index, lengths, interface, first data byte and rx_hash trait) with
+ * CaptureReader (the hot-loop API), readCapture's for await (one await a packet) and its batches()
+ * (one await a chunk); alternating runs, medians. Then annotate with and without its comment (what
+ * the comment costs: time and size).
+ */
+async function readerTable(dir, timeTool) {
+  const { CaptureReader, READER_BYTES, PACKET, END, TRAITS_OPTION, bytesSource, readCapture } = await import(
+    "../dist/capture.js"
+  );
+  const { TraitStore } = await import("../dist/index.js");
+  const { readSync, closeSync: close } = await import("node:fs");
+  const RX_HASH = 59;
+  // The synchronous loop as a careful user writes it: one reused store view over a copy of the option (it is 4-aligned in the buffer).
+  /** @param {string | Uint8Array} source */
+  const syncLoop = (source) => {
+    const fd = typeof source === "string" ? openSync(source, "r") : -1,
+      reader = new CaptureReader(
+        typeof source !== "string"
+          ? bytesSource(source)
+          : { read: (into, at, length) => readSync(fd, into, at, length, null) },
+        new Uint8Array(READER_BYTES),
+      ),
+      scratch = new Uint8Array(65536),
+      store = TraitStore.over(scratch.subarray(0, 16), { impl: "js" });
+    let sum = 0;
+    for (let kind = reader.next(true); kind !== END; kind = reader.next(true)) {
+      if (kind !== PACKET) continue;
+      const data = reader.bytes.subarray(reader.dataAt, reader.dataAt + reader.captured); // the view readCapture gives
+      sum += reader.packet + reader.captured + reader.original + reader.interfaceId + data[0];
+      const found = reader.ourOption(TRAITS_OPTION);
+      if (found) {
+        scratch.set(found);
+        if (store.retarget(0, found.length).has(RX_HASH)) sum += 1;
+      }
+    }
+    if (fd >= 0) close(fd);
+    return sum;
+  };
+  /** @param {string | Uint8Array} file */
+  const asyncLoop = async (file) => {
+    let sum = 0;
+    for await (const p of readCapture(file)) {
+      sum += p.index + p.capturedLength + p.originalLength + p.interfaceId + p.data[0];
+      if (p.traits?.has(RX_HASH)) sum += 1;
+    }
+    return sum;
+  };
+  /** @param {string | Uint8Array} file */
+  const batchLoop = async (file) => {
+    let sum = 0;
+    for await (const batch of readCapture(file).batches())
+      for (const p of batch) {
+        sum += p.index + p.capturedLength + p.originalLength + p.interfaceId + p.data[0];
+        if (p.traits?.has(RX_HASH)) sum += 1;
+      }
+    return sum;
+  };
+  console.log(
+    `\nReading an annotated capture in this process (from its file, and from its bytes in memory): the same loop per packet, ${options.runs} alternating runs, medians (ns a packet; ratio to CaptureReader):\n`,
+  );
+  console.log(
+    "| packets | source | CaptureReader (sync) | readCapture for await | ratio | readCapture batches() | ratio |",
+  );
+  console.log("|---|---|---|---|---|---|---|");
+  for (const count of options.readerPackets) {
+    const input = join(dir, `reader-${count}.pcap`),
+      annotated = join(dir, `reader-${count}.pcapng`),
+      fd = openSync(input, "w");
+    makeCapture(fd, count);
+    closeSync(fd);
+    timed([process.execPath, CLI, "pcap", "annotate", input, annotated], false);
+    for (const [label, source] of [
+      ["file", annotated],
+      ["memory", readFileSync(annotated)],
+    ]) {
+      const runs = { sync: [], each: [], batches: [] },
+        sums = new Set();
+      for (let run = 0; run <= options.runs; run++) {
+        /** @type {Array<[string, (source: string | Uint8Array) => unknown]>} */
+        const loops = [
+          ["sync", syncLoop],
+          ["each", asyncLoop],
+          ["batches", batchLoop],
+        ];
+        for (const [name, loop] of loops) {
+          const start = process.hrtime.bigint();
+          sums.add(await loop(source));
+          if (run > 0) runs[name].push(Number(process.hrtime.bigint() - start) / count); // run 0 warms up
+        }
+      }
+      if (sums.size !== 1) fail(`the loops disagree: ${[...sums].join(", ")}`);
+      const [s, e, b] = ["sync", "each", "batches"].map((name) => median(runs[name]));
+      console.log(
+        `| ${count.toLocaleString("en")} | ${label} | ${s.toFixed(0)} | ${e.toFixed(0)} | ${(e / s).toFixed(2)} | ${b.toFixed(0)} | ${(b / s).toFixed(2)} |`,
+      );
+    }
+    const times = { comment: [], none: [] },
+      out = join(dir, "comment.pcapng");
+    const sizes = {};
+    for (let run = 0; run < options.runs; run++)
+      for (const variant of ["comment", "none"]) {
+        rmSync(out, { force: true });
+        times[variant].push(
+          timed(
+            [process.execPath, CLI, "pcap", "annotate", input, out, ...(variant === "none" ? ["--no-comment"] : [])],
+            timeTool,
+          ),
+        );
+        sizes[variant] = statSync(out).size;
+      }
+    const [c, n] = ["comment", "none"].map((v) => median(times[v].map((r) => r.seconds)));
+    console.log(
+      `\nannotate of ${count.toLocaleString("en")} packets with its comment (the default) ${c.toFixed(2)} s, ${(sizes.comment / 1e6).toFixed(0)} MB; --no-comment ${n.toFixed(2)} s, ${(sizes.none / 1e6).toFixed(0)} MB (medians)`,
+    );
+    rmSync(input);
+    rmSync(annotated);
+  }
+}
+
 const options = parse(process.argv.slice(2));
 if (options.make) {
   const fd = options.make.file === "-" ? 1 : openSync(options.make.file, "w");
@@ -242,6 +372,7 @@ if (options.make) {
       rmSync(input);
     }
     if (options.exportPackets.length > 0) exportTable(dir, timeTool);
+    if (options.readerPackets.length > 0) await readerTable(dir, timeTool);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -16,6 +16,18 @@ export const OPT_END = 0,
   IF_TSRESOL = 9,
   IF_FCSLEN = 13,
   IF_TSOFFSET = 14;
+/**
+ * The standard EPB options our tools write beside the traits option: the packet's hash (epb_hash: an
+ * algorithm octet, then the hash), its id (epb_packetid, u64), its rx queue (epb_queue, u32) and a
+ * verdict (epb_verdict: a type octet, then the verdict; u64 for eBPF XDP); with the Toeplitz hash
+ * algorithm (5, 4 bytes) and the eBPF XDP verdict type (2, an xdp_action).
+ */
+export const EPB_HASH = 3,
+  EPB_PACKETID = 5,
+  EPB_QUEUE = 6,
+  EPB_VERDICT = 7,
+  HASH_TOEPLITZ = 5,
+  VERDICT_EBPF_XDP = 2;
 /** pcapng block types (SHB, IDB, the obsolete packet block OPB, SPB, EPB) and the section header's byte-order magic. */
 export const SHB = 0x0a0d0d0a,
   IDB = 1,

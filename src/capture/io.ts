@@ -32,7 +32,8 @@ export class FileError extends Error {
   }
 }
 
-const pause = new Int32Array(new SharedArrayBuffer(4));
+/** What retrying() waits on (made on first use: browsers without cross-origin isolation have no SharedArrayBuffer, and the browser build imports this module). */
+let pause: Int32Array | undefined;
 
 /** Runs an fs call, waiting and retrying while it reports EAGAIN (a non-blocking pipe or terminal). */
 export function retrying<T>(call: () => T): T {
@@ -41,6 +42,7 @@ export function retrying<T>(call: () => T): T {
       return call();
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+      pause ??= new Int32Array(new SharedArrayBuffer(4));
       Atomics.wait(pause, 0, 0, 1);
     }
   }

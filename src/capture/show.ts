@@ -17,6 +17,7 @@ import {
   TRAITS_OPTION,
   parseKeysText,
   type ByteSource,
+  type KeyName,
 } from "./capture.js";
 import { hardwareNames } from "./annotate.js";
 import { rowsTable, storeRows } from "./rows.js";
@@ -34,29 +35,47 @@ export interface ShowOptions {
 }
 
 /**
+ * The names and profile of the current section's stores: from the section's names option (else the
+ * hardware keys' names, profile v1), with a registry's names over them and a profile given over the section's.
+ */
+export class SectionNames {
+  profile: Profile = "v1";
+  names = new Map<number, string>();
+  private readonly decoder = new TextDecoder();
+
+  constructor(private readonly given: { registry?: ReadonlyMap<number, string>; profile?: Profile } = {}) {
+    this.take(undefined);
+  }
+
+  /** Takes the names of the section the reader is in (at its section header block, or a pcap file's header). */
+  read(reader: CaptureReader): void {
+    const value = reader.format === "pcapng" ? reader.ourOption(KEYS_OPTION) : undefined;
+    this.take(value && parseKeysText(this.decoder.decode(value)));
+  }
+
+  private take(ours: { profile: Profile; keys: KeyName[] } | undefined): void {
+    this.profile = this.given.profile ?? ours?.profile ?? "v1";
+    this.names = new Map([...hardwareNames(this.profile), ...(ours?.keys ?? [])].map((k) => [k.key, k.name]));
+    for (const [key, name] of this.given.registry ?? []) this.names.set(key, name);
+  }
+}
+
+/**
  * Reads the capture `source` gives and passes each packet's traits to `line`, as text lines.
  * Returns the number of packets. Throws EBADMSG naming the byte offset (and the packet) of what is
  * malformed, a corrupt store included.
  */
 export function showCapture(source: ByteSource, line: (text: string) => void, options: ShowOptions): number {
   const reader = new CaptureReader(source, Buffer.allocUnsafeSlow(READER_BYTES)); // pages are touched only as records fill them
-  const decoder = new TextDecoder();
-  let names = new Map<number, string>(),
-    profile: Profile = "v1",
-    count = 0;
-  /** A new section: its names option (if any) gives the profile and names. */
-  const section = (): void => {
-    const value = reader.format === "pcapng" ? reader.ourOption(KEYS_OPTION) : undefined;
-    const ours = value && parseKeysText(decoder.decode(value));
-    profile = options.profile ?? ours?.profile ?? "v1";
-    names = new Map([...hardwareNames(profile), ...(ours?.keys ?? [])].map((k) => [k.key, k.name]));
-    for (const [key, name] of options.registry ?? []) names.set(key, name);
-  };
+  const section = new SectionNames(options);
+  let count = 0;
   for (let kind = reader.next(true); kind !== END && count < options.limit; kind = reader.next(true)) {
-    if ((kind === BLOCK && reader.type === SHB) || (reader.format === "pcap" && reader.packet === 0)) section();
+    if ((kind === BLOCK && reader.type === SHB) || (reader.format === "pcap" && reader.packet === 0))
+      section.read(reader);
     if (kind !== PACKET) continue;
     count++;
-    const packet = reader.packet,
+    const { profile, names } = section,
+      packet = reader.packet,
       found = reader.ourOption(TRAITS_OPTION);
     if (!found) {
       line(

@@ -2,8 +2,9 @@
  * Writing pcapng, streamed: blocks are assembled in an output buffer that shares one byte array
  * with the CaptureReader's buffer and the packet frames (typically a WebAssembly memory), so records,
  * packets and stores are copied in place, and the buffer goes to a ByteSink in chunks of 1 MiB.
- * Used by `pcap annotate` and `xdp run`: sections carry our key-names option, packets our traits
- * option (and comments).
+ * Used by `pcap annotate`, `xdp run` and `xdp capture`, and by the public PcapngWriter: sections
+ * carry our key-names option, packets our traits option, the standard options that repeat their
+ * traits, and our comment.
  */
 import {
   BLOCK,
@@ -12,6 +13,11 @@ import {
   STALL,
   EPB,
   EPB_DROPCOUNT,
+  EPB_HASH,
+  EPB_PACKETID,
+  EPB_QUEUE,
+  EPB_VERDICT,
+  HASH_TOEPLITZ,
   IDB,
   IF_FCSLEN,
   IF_TSRESOL,
@@ -24,11 +30,16 @@ import {
   SHB,
   TRAITS_OPTION,
   TRAITS_PEN,
+  VERDICT_EBPF_XDP,
+  keysText,
   mulAdd,
   type AsyncByteSource,
+  type KeyName,
   type StopSignal,
   type CaptureReader,
 } from "./capture.js";
+import type { Profile } from "../core/options.js";
+import { MAX_COMMENT, StoreShow } from "./epb.js";
 
 /** Where a pcapng goes: write(bytes, at, length) writes bytes[at, at + length). */
 export interface ByteSink {
@@ -50,26 +61,92 @@ export function pipelineMemory(extra = 0): WebAssembly.Memory {
   return new WebAssembly.Memory({ initial: Math.ceil((READER_BYTES + WRITER_BYTES + extra) / 65536), maximum: 65536 });
 }
 
+/** What an Enhanced Packet Block holds, as BlockWriter.packet() writes it (packetBlock() makes one; callers reuse it). */
+export interface PacketBlock {
+  /** Byte order of the block's section. */
+  littleEndian: boolean;
+  interfaceId: number;
+  /** Timestamp ticks: high and low words. */
+  tsHigh: number;
+  tsLow: number;
+  /** Original length, and the captured bytes [dataAt, dataAt + captured) of the writer's byte array. */
+  original: number;
+  dataAt: number;
+  captured: number;
+  /** The input's options [optionsAt, optionsEnd) to pass on (ours among them are dropped). */
+  optionsAt: number;
+  optionsEnd: number;
+  /** The drop count, written as epb_dropcount (an OPB's, as Wireshark converts it); -1 for none. */
+  dropCount: number;
+  /** The trait store [storeAt, storeAt + storeSize) (8-aligned, valid) for our traits option; storeSize 0 for none. */
+  storeAt: number;
+  storeSize: number;
+  /** The rx queue (epb_queue) and the XDP verdict (epb_verdict); -1: the store's rx_queue and xdp_verdict traits, if any. */
+  queue: number;
+  verdict: number;
+  /** Write our comment, the store's traits as text (what the Wireshark plugin reads). */
+  comment: boolean;
+  /** Further comments (UTF-8) after ours, dropped with ours when the output is written again (each must start with "xdp: "). */
+  notes: readonly Uint8Array[];
+}
+
+/** A PacketBlock with nothing in it: no options, no store, no comment. */
+export function packetBlock(): PacketBlock {
+  return {
+    littleEndian: true,
+    interfaceId: 0,
+    tsHigh: 0,
+    tsLow: 0,
+    original: 0,
+    dataAt: 0,
+    captured: 0,
+    optionsAt: 0,
+    optionsEnd: 0,
+    dropCount: -1,
+    storeAt: 0,
+    storeSize: 0,
+    queue: -1,
+    verdict: -1,
+    comment: false,
+    notes: [],
+  };
+}
+
+/** copyOptions() found these single-instance standard options among those it kept (the user's). */
+const KEPT_PACKETID = 1,
+  KEPT_QUEUE = 2;
+
 /**
- * Writes pcapng blocks into bytes[READER_BYTES, READER_BYTES + WRITER_BYTES) of `bytes` and from
- * there to `sink`. Every index the methods take is into `bytes` (4-aligned where a store or packet
- * starts). Callers reserve room() for a block, then write it; flush() at the end.
+ * Writes pcapng blocks into bytes[out, out + WRITER_BYTES) of `bytes` and from there to `sink`
+ * (a pipeline's byte array holds the reader's buffer first: out is READER_BYTES). Every index the
+ * methods take is into `bytes` (8-aligned where a store starts). Every section gets our names
+ * option; every packet with a store our traits option, then the standard options that repeat its
+ * traits (StoreShow) and, if asked, our comment. Callers reserve room() for a block, then write
+ * it; flush() at the end.
  */
-export class PcapngWriter {
+export class BlockWriter {
   private readonly view: DataView;
   private readonly words: Int32Array;
-  private readonly out = READER_BYTES;
+  private readonly keysValue: Uint8Array;
+  private readonly show: StoreShow;
   /** Where the next block goes. */
-  private pos = READER_BYTES;
+  private pos: number;
+  /** What copyOptions() kept of the single-instance standard options (KEPT_*). */
+  private kept = 0;
 
-  /** `keysValue`: the UTF-8 text of our names option (keysText). */
+  /** `profile` and `names`: the keys the stores hold (our names option, and how the standard options and comments find traits). */
   constructor(
     private readonly sink: ByteSink,
     private readonly bytes: Uint8Array,
-    private readonly keysValue: Uint8Array,
+    profile: Profile,
+    names: readonly KeyName[],
+    private readonly out = READER_BYTES,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.words = new Int32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >> 2);
+    this.keysValue = new TextEncoder().encode(keysText(profile, names));
+    this.show = new StoreShow(profile, names, bytes, this.view);
+    this.pos = out;
   }
 
   /** Makes sure `n` bytes fit in the output buffer, writing it out if need be. */
@@ -140,23 +217,69 @@ export class PcapngWriter {
     this.pos = at + 4;
   }
 
-  /** Writes our custom option `code` at `at`: the PEN, then bytes[from, from + length). Returns where it ends. */
-  private ourOption(at: number, le: boolean, code: number, from: number, length: number): number {
+  /** Writes the header of an option `code` of `length` bytes at `at`; returns where its value goes. */
+  private option(at: number, code: number, length: number, le: boolean): number {
     this.u16(at, code, le);
-    this.u16(at + 2, 4 + length, le);
-    this.u32(at + 4, TRAITS_PEN, le);
-    this.copy(at + 8, from, length);
-    return this.pad(at + 8 + length, length);
+    this.u16(at + 2, length, le);
+    return at + 4;
   }
 
   /** Writes our names option at `at`; returns where it ends. */
   private keysOption(at: number, le: boolean): number {
     const length = this.keysValue.length;
-    this.u16(at, KEYS_OPTION, le);
-    this.u16(at + 2, 4 + length, le);
-    this.u32(at + 4, TRAITS_PEN, le);
-    this.bytes.set(this.keysValue, at + 8);
-    return this.pad(at + 8 + length, length);
+    at = this.option(at, KEYS_OPTION, 4 + length, le);
+    this.u32(at, TRAITS_PEN, le);
+    this.bytes.set(this.keysValue, at + 4);
+    return this.pad(at + 4 + length, length);
+  }
+
+  /**
+   * A section header (unknown section length) with the options bytes[optionsAt, optionsEnd) (e.g. a
+   * user's shb_userappl; our names option among them is dropped) and our names option; version 1.minor.
+   */
+  section(le: boolean, optionsAt = 0, optionsEnd = 0, minor = 0): void {
+    this.room(32 + (optionsEnd - optionsAt) + this.keysValue.length + 16);
+    const start = this.pos;
+    this.u32(start + 8, BYTE_ORDER_MAGIC, le);
+    this.u16(start + 12, 1, le);
+    this.u16(start + 14, minor, le);
+    this.view.setBigInt64(start + 16, -1n, le);
+    let at = this.copyOptions(start + 24, optionsAt, optionsEnd, le, KEYS_OPTION);
+    at = this.keysOption(at, le);
+    this.u32(at, OPT_END, le);
+    this.endBlock(start, SHB, at + 4, le);
+  }
+
+  /** An interface description block: link type, snap length, if_tsresol (unless 6, the default: µs), if_fcslen (unless -1), and the options bytes[optionsAt, optionsEnd). */
+  interfaceBlock(
+    le: boolean,
+    linkType: number,
+    snapLength: number,
+    tsResolution: number,
+    fcsBytes: number,
+    optionsAt = 0,
+    optionsEnd = 0,
+  ): void {
+    this.room(48 + (optionsEnd - optionsAt));
+    const start = this.pos;
+    this.u16(start + 8, linkType, le);
+    this.u16(start + 10, 0, le);
+    this.u32(start + 12, snapLength, le);
+    let at = start + 16;
+    const extra = (code: number, value: number): void => {
+      at = this.option(at, code, 1, le);
+      this.u32(at, value, le);
+      at += 4;
+    };
+    if (tsResolution !== 6) extra(IF_TSRESOL, tsResolution);
+    if (fcsBytes >= 0) extra(IF_FCSLEN, fcsBytes);
+    this.bytes.copyWithin(at, optionsAt, optionsEnd);
+    at += optionsEnd - optionsAt;
+    if (at > start + 16) {
+      this.u32(at, OPT_END, le);
+      at += 4;
+    }
+    this.endBlock(start, IDB, at, le);
   }
 
   /** A pcap file's header (the reader's, or a live capture's) as a section (our names in it) and an interface. */
@@ -165,76 +288,56 @@ export class PcapngWriter {
       interfaces: ReadonlyArray<{ linkType: number }>;
     },
   ): void {
-    const le = true;
-    this.room(256 + this.keysValue.length);
-    let start = this.pos,
-      at = start + 8;
-    this.u32(at, BYTE_ORDER_MAGIC, le);
-    this.u16(at + 4, 1, le);
-    this.u16(at + 6, 0, le);
-    this.view.setBigInt64(at + 8, -1n, le);
-    at = this.keysOption(at + 16, le);
-    this.u32(at, OPT_END, le);
-    this.endBlock(start, SHB, at + 4, le);
-    start = this.pos;
-    at = start + 8;
-    this.u16(at, reader.interfaces[0]!.linkType, le);
-    this.u16(at + 2, 0, le);
-    this.u32(at + 4, reader.snapLength, le);
-    at += 8;
-    const extra = (code: number, value: number): void => {
-      this.u16(at, code, le);
-      this.u16(at + 2, 1, le);
-      this.u32(at + 4, value, le);
-      at += 8;
-    };
-    if (reader.nanoseconds) extra(IF_TSRESOL, 9);
-    if (reader.fcsBytes >= 0) extra(IF_FCSLEN, reader.fcsBytes);
-    if (at > start + 16) {
-      this.u32(at, OPT_END, le);
-      at += 4;
-    }
-    this.endBlock(start, IDB, at, le);
+    this.section(true);
+    this.interfaceBlock(
+      true,
+      reader.interfaces[0]!.linkType,
+      reader.snapLength,
+      reader.nanoseconds ? 9 : 6,
+      reader.fcsBytes,
+    );
   }
 
   /** The reader's current pcapng block other than an EPB: the SHB gets our names and an unknown section length; others pass through. */
   block(reader: CaptureReader): void {
-    const { bytes } = this,
-      le = reader.littleEndian;
-    this.room(reader.length + this.keysValue.length + 16);
-    if (reader.type !== SHB) {
-      bytes.copyWithin(this.pos, reader.at, reader.at + reader.length);
-      this.pos += reader.length;
+    if (reader.type === SHB) {
+      this.section(reader.littleEndian, reader.at + 24, reader.at + reader.length - 4, reader.u16(reader.at + 14));
       return;
     }
-    const start = this.pos;
-    bytes.copyWithin(start, reader.at, reader.at + 16);
-    this.view.setBigInt64(start + 16, -1n, le);
-    let at = this.copyOptions(start + 24, reader.at + 24, reader.at + reader.length - 4, le, KEYS_OPTION);
-    at = this.keysOption(at, le);
-    this.u32(at, OPT_END, le);
-    this.endBlock(start, SHB, at + 4, le);
+    this.room(reader.length);
+    this.bytes.copyWithin(this.pos, reader.at, reader.at + reader.length);
+    this.pos += reader.length;
   }
 
   /**
-   * Copies the options in [from, to) to `at`, except ours: a custom option `ours` under our PEN, and
-   * (EPB) the comments of ours that directly follow our traits option. Returns where they end.
+   * Copies the options in [from, to) to `at`, except ours: a custom option `ours` under our PEN and,
+   * after our traits option (EPB), what we write after it: the standard options that repeat its
+   * traits and our comments. Notes in `kept` which single-instance standard options it kept. Returns where they end.
    */
   private copyOptions(at: number, from: number, to: number, le: boolean, ours: number): number {
     const { bytes, view } = this;
     let afterOurs = false;
+    this.kept = 0;
     for (let o = from; o + 4 <= to; ) {
       const code = view.getUint16(o, le),
         length = view.getUint16(o + 2, le),
         size = 4 + length + ((4 - (length % 4)) % 4);
       if (code === OPT_END) break;
       const mine = code === ours && length >= 4 && view.getUint32(o + 4, le) === TRAITS_PEN;
-      const ourComment: boolean = afterOurs && code === OPT_COMMENT && this.isOurComment(o + 4, length);
-      if (!mine && !ourComment) {
+      const oursAfter: boolean =
+        afterOurs &&
+        (code === EPB_PACKETID ||
+          code === EPB_QUEUE ||
+          code === EPB_VERDICT ||
+          code === EPB_HASH ||
+          (code === OPT_COMMENT && this.isOurComment(o + 4, length)));
+      if (!mine && !oursAfter) {
         bytes.copyWithin(at, o, o + size);
         at += size;
+        if (code === EPB_PACKETID) this.kept |= KEPT_PACKETID;
+        else if (code === EPB_QUEUE) this.kept |= KEPT_QUEUE;
       }
-      afterOurs = (mine && ours === TRAITS_OPTION) || ourComment;
+      afterOurs = (mine && ours === TRAITS_OPTION) || oursAfter;
       o += size;
     }
     return at;
@@ -245,56 +348,98 @@ export class PcapngWriter {
   }
 
   /**
-   * Writes an EPB: interface, timestamp ticks (high, low words), original length, the captured
-   * bytes[dataAt, dataAt + captured), the options in bytes[optionsAt, optionsEnd) but ours, the drop
-   * count as epb_dropcount unless it is -1 (an OPB's, as Wireshark converts it), our traits option
-   * with the store bytes[storeAt, storeAt + storeSize), and each comment (UTF-8).
+   * Writes an EPB (see PacketBlock): the input's options but ours, the drop count, our traits option,
+   * the standard options that repeat its traits (epb_packetid, epb_queue, epb_verdict of type eBPF
+   * XDP, epb_hash of algorithm Toeplitz; the first two only where the input's options have none), our
+   * comment and the notes.
    */
-  packet(
-    le: boolean,
-    interfaceId: number,
-    tsHigh: number,
-    tsLow: number,
-    original: number,
-    dataAt: number,
-    captured: number,
-    optionsAt: number,
-    optionsEnd: number,
-    storeAt: number,
-    storeSize: number,
-    comments: readonly Uint8Array[],
-    dropCount = -1,
-  ): void {
-    const { bytes } = this;
-    let commentBytes = 0;
-    for (const c of comments) commentBytes += c.length + 7;
-    this.room(32 + captured + 3 + (optionsEnd - optionsAt) + 12 + 12 + storeSize + 3 + commentBytes + 8);
+  packet(p: PacketBlock): void {
+    const { bytes, show } = this,
+      le = p.littleEndian,
+      store = p.storeAt,
+      traits = p.storeSize > 0;
+    let noteBytes = 0;
+    for (const note of p.notes) noteBytes += note.length + 7;
+    this.room(
+      32 +
+        p.captured +
+        3 +
+        (p.optionsEnd - p.optionsAt) +
+        12 +
+        12 +
+        p.storeSize +
+        3 +
+        52 +
+        (p.comment ? MAX_COMMENT + 7 : 0) +
+        noteBytes +
+        8,
+    );
     const start = this.pos;
     let at = start + 8;
-    this.u32(at, interfaceId, le);
-    this.u32(at + 4, tsHigh, le);
-    this.u32(at + 8, tsLow, le);
-    this.u32(at + 12, captured, le);
-    this.u32(at + 16, original, le);
+    this.u32(at, p.interfaceId, le);
+    this.u32(at + 4, p.tsHigh, le);
+    this.u32(at + 8, p.tsLow, le);
+    this.u32(at + 12, p.captured, le);
+    this.u32(at + 16, p.original, le);
     at += 20;
-    this.copy(at, dataAt, captured);
-    at = this.pad(at + captured, captured);
-    at = this.copyOptions(at, optionsAt, optionsEnd, le, TRAITS_OPTION);
-    if (dropCount >= 0) {
-      this.u16(at, EPB_DROPCOUNT, le);
-      this.u16(at + 2, 8, le);
-      this.view.setBigUint64(at + 4, BigInt(dropCount), le);
-      at += 12;
+    this.copy(at, p.dataAt, p.captured);
+    at = this.pad(at + p.captured, p.captured);
+    at = this.copyOptions(at, p.optionsAt, p.optionsEnd, le, TRAITS_OPTION);
+    if (p.dropCount >= 0) {
+      at = this.option(at, EPB_DROPCOUNT, 8, le);
+      this.u64(at, p.dropCount, 0, le);
+      at += 8;
     }
-    at = this.ourOption(at, le, TRAITS_OPTION, storeAt, storeSize);
-    for (const comment of comments) {
-      this.u16(at, OPT_COMMENT, le);
-      this.u16(at + 2, comment.length, le);
-      bytes.set(comment, at + 4);
-      at = this.pad(at + 4 + comment.length, comment.length);
+    if (traits) {
+      at = this.option(at, TRAITS_OPTION, 4 + p.storeSize, le);
+      this.u32(at, TRAITS_PEN, le);
+      this.copy(at + 4, store, p.storeSize);
+      at = this.pad(at + 4 + p.storeSize, p.storeSize);
+      const id = this.kept & KEPT_PACKETID ? -1 : show.find(store, show.packetIdKey);
+      if (id >= 0) {
+        at = this.option(at, EPB_PACKETID, 8, le);
+        this.u64(at, this.view.getUint32(id, true), this.view.getUint32(id + 4, true), le);
+        at += 8;
+      }
+    }
+    const queue = p.queue >= 0 || !traits ? p.queue : show.u32(store, show.queueKey);
+    if (queue >= 0 && !(this.kept & KEPT_QUEUE)) {
+      at = this.option(at, EPB_QUEUE, 4, le);
+      this.u32(at, queue, le);
+      at += 4;
+    }
+    const verdict = p.verdict >= 0 || !traits ? p.verdict : show.u32(store, show.verdictKey);
+    if (verdict >= 0) {
+      at = this.option(at, EPB_VERDICT, 9, le);
+      bytes[at] = VERDICT_EBPF_XDP;
+      this.u64(at + 1, verdict, 0, le);
+      at = this.pad(at + 9, 9);
+    }
+    const hash = traits ? show.u32(store, show.hashKey) : -1;
+    if (hash >= 0) {
+      at = this.option(at, EPB_HASH, 5, le);
+      bytes[at] = HASH_TOEPLITZ;
+      this.u32(at + 1, hash, le);
+      at = this.pad(at + 5, 5);
+    }
+    if (p.comment && traits) {
+      const end = show.comment(store, at + 4);
+      this.option(at, OPT_COMMENT, end - at - 4, le);
+      at = this.pad(end, end - at - 4);
+    }
+    for (const note of p.notes) {
+      at = this.option(at, OPT_COMMENT, note.length, le);
+      bytes.set(note, at);
+      at = this.pad(at + note.length, note.length);
     }
     this.u32(at, OPT_END, le);
     this.endBlock(start, EPB, at + 4, le);
+  }
+
+  /** Writes the u64 (lo, hi) at `at` in byte order `le` (any alignment). */
+  private u64(at: number, lo: number, hi: number, le: boolean): void {
+    this.u32(at + (le ? 0 : 4), lo, le);
+    this.u32(at + (le ? 4 : 0), hi, le);
   }
 }
 
@@ -343,7 +488,7 @@ export class Pipeline {
 
   constructor(
     private readonly reader: CaptureReader,
-    private readonly writer: PcapngWriter,
+    private readonly writer: BlockWriter,
     private readonly stage: BurstStage,
   ) {}
 

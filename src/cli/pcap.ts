@@ -1,9 +1,7 @@
 /** `packet-traits pcap annotate` and `pcap show`: captures in and out, streamed (src/capture/). */
-import { TraitsError } from "../core/errors.js";
-import { toProfile, type Profile } from "../core/options.js";
+import { toProfile } from "../core/options.js";
 import { KeyRegistry } from "../registry/registry.js";
-import { HARDWARE_FIRST_APP_KEY } from "../store/hardware.js";
-import { annotateInput } from "../capture/annotate.js";
+import { annotateInput, annotateRegistry, setting } from "../capture/annotate.js";
 import { showCapture } from "../capture/show.js";
 import { FileError, TextOut, openInput } from "../capture/io.js";
 import { exportCapture } from "../export/export.js";
@@ -11,22 +9,24 @@ import { transform } from "./transform.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
 
 /** The usage text of `pcap`. */
-export const PCAP_USAGE = `usage: packet-traits pcap annotate IN OUT [--registry FILE] [--set NAME=VALUE]... [--comment] [--profile v1|flags] [-c N]
+export const PCAP_USAGE = `usage: packet-traits pcap annotate IN OUT [--registry FILE] [--set NAME=VALUE]... [--no-comment] [--profile v1|flags] [-c N]
        packet-traits pcap show FILE [--registry FILE] [--profile v1|flags] [--json] [-c N]
        packet-traits pcap export IN OUT.parquet [--registry FILE] [--profile v1|flags] [--rows-per-file N] [-c N] ...
 
 IN, OUT and FILE may be - for stdin and stdout.`;
 
 /** The usage text of `pcap annotate`. */
-export const ANNOTATE_USAGE = `usage: packet-traits pcap annotate IN OUT [--registry FILE] [--set NAME=VALUE]... [--comment] [--profile v1|flags] [-c N]
+export const ANNOTATE_USAGE = `usage: packet-traits pcap annotate IN OUT [--registry FILE] [--set NAME=VALUE]... [--no-comment] [--profile v1|flags] [-c N]
 
 Reads a pcap or pcapng capture (IN, or - for stdin) and writes pcapng (OUT, or - for stdout) whose
 packets carry a trait store: packet_id, rx_timestamp, rx_hash and rss_hash_type (and vlan_tci,
-vlan_proto) as a NIC would give them, and each --set key. OUT is written through a temporary file in
+vlan_proto) as a NIC would give them, and each --set key; the standard options epb_packetid and
+epb_hash repeat packet_id and rx_hash for Wireshark, and a comment the traits (for wireshark/traits.lua).
+OUT is written through a temporary file in
 its directory, renamed into place when complete: on any error, SIGINT, SIGTERM or SIGHUP it is untouched.
   --registry FILE   key names and sizes (packet_id is registered if absent)
   --set NAME=VALUE  a registry key, to the same value in every packet (decimal or 0x-hex; NAME alone for a flag)
-  --comment         also write each packet's traits as a "traits: NAME=VALUE ..." comment (read by wireshark/traits.lua)
+  --no-comment      leave out the "traits: NAME=VALUE ..." comment (smaller, faster; the plugin then shows no traits)
   --profile P       v1 (default) or flags
   -c, --count N     stop after N packets`;
 
@@ -56,7 +56,12 @@ const COMMON = {
   profile: { type: "string" },
   count: { type: "string", short: "c" },
 } as const;
-const ANNOTATE = { ...COMMON, set: { type: "string", multiple: true }, comment: { type: "boolean" } } as const;
+const ANNOTATE = {
+  ...COMMON,
+  set: { type: "string", multiple: true },
+  comment: { type: "boolean" },
+  "no-comment": { type: "boolean" },
+} as const;
 const SHOW = { ...COMMON, json: { type: "boolean" } } as const;
 const EXPORT = {
   ...COMMON,
@@ -67,45 +72,6 @@ const EXPORT = {
 
 const count = (text: string | undefined): number =>
   text === undefined ? Infinity : integer(text, "-c", 0, Number.MAX_SAFE_INTEGER);
-
-/** The registry of annotate (a file, or an empty one), with packet_id registered (8 bytes). Throws EBUSY if a key collides with the hardware keys. */
-function annotateRegistry(file: string | undefined, profile: Profile): KeyRegistry {
-  const r = file ? KeyRegistry.load(file) : new KeyRegistry({ profile });
-  if (r.profile !== profile)
-    throw new UsageError(`the registry is for profile ${r.profile}; pass --profile ${r.profile}`);
-  r.register("packet_id", 8);
-  const clash = r.entries().find((e) => e.key >= HARDWARE_FIRST_APP_KEY);
-  if (clash)
-    throw new TraitsError(
-      "EBUSY",
-      `${clash.name} uses key ${clash.key}, but keys ${HARDWARE_FIRST_APP_KEY}..63 carry the hardware keys in captures`,
-    );
-  return r;
-}
-
-/** A --set NAME=VALUE, checked against the registry: the key, its size and the value as u32 lo/hi. Throws ENOENT or EINVAL. */
-function setting(spec: string, registry: KeyRegistry): { key: number; len: number; lo: number; hi: number } {
-  const m = /^([^=]+)(?:=(.*))?$/.exec(spec)!;
-  const entry = registry.lookup(m[1]!);
-  if (!entry) throw new TraitsError("ENOENT", `--set ${spec}: ${m[1]} is not in the registry`);
-  if (entry.size === 0) {
-    if (m[2] !== undefined)
-      throw new TraitsError(
-        "EINVAL",
-        `--set ${spec}: ${entry.name} is a flag; give --set ${entry.name} without a value`,
-      );
-    return { key: entry.key, len: 0, lo: 0, hi: 0 };
-  }
-  if (m[2] === undefined || !/^(0x[0-9a-f]+|\d+)$/i.test(m[2]))
-    throw new TraitsError("EINVAL", `--set ${spec}: expected NAME=VALUE, the value a decimal or 0x-hex integer`);
-  const value = BigInt(m[2]);
-  if (value >= 1n << BigInt(8 * entry.size))
-    throw new TraitsError(
-      "EINVAL",
-      `--set ${spec}: ${value} does not fit ${entry.name}'s ${entry.size} bytes (at most ${(1n << BigInt(8 * entry.size)) - 1n})`,
-    );
-  return { key: entry.key, len: entry.size, lo: Number(value & 0xffffffffn), hi: Number(value >> 32n) };
-}
 
 /**
  * Runs `pcap annotate`; returns the exit code, or a promise of it once the arguments are checked
@@ -120,7 +86,10 @@ export function annotate(argv: string[], io: Io): number | Promise<number> {
   if (input === undefined || output === undefined || positionals.length > 2)
     throw new UsageError("pcap annotate takes IN OUT");
   const profile = toProfile(v.profile),
-    registry = annotateRegistry(v.registry, profile),
+    loaded = v.registry === undefined ? undefined : KeyRegistry.load(v.registry);
+  if (loaded && loaded.profile !== profile)
+    throw new UsageError(`the registry is for profile ${loaded.profile}; pass --profile ${loaded.profile}`);
+  const registry = annotateRegistry(loaded, profile),
     limit = count(v.count);
   const sets = (v.set ?? []).map((spec) => setting(spec, registry));
   return transform(input, output, io, (source, sink, signal) =>
@@ -132,7 +101,7 @@ export function annotate(argv: string[], io: Io): number | Promise<number> {
         packetIdKey: registry.lookup("packet_id")!.key,
         sets,
         names: registry.entries(),
-        comment: v.comment ?? false,
+        comment: v["no-comment"] !== true,
         limit,
       },
       signal,

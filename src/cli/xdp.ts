@@ -7,12 +7,19 @@
  */
 import { Errno, TraitsError, errnoName } from "../core/errors.js";
 import { toProfile, type Profile } from "../core/options.js";
-import { CaptureReader, READER_BYTES, keysText, type AsyncByteSource, type KeyName } from "../capture/capture.js";
+import { CaptureReader, READER_BYTES, type AsyncByteSource, type KeyName } from "../capture/capture.js";
 import { hardwareNames } from "../capture/annotate.js";
 import { Output } from "../capture/io.js";
 import { transform } from "./transform.js";
-import { commentText, storeRows } from "../capture/rows.js";
-import { PcapngWriter, WRITER_BYTES, packetTicks, pipelineMemory, Pipeline, type ByteSink } from "../capture/writer.js";
+import {
+  BlockWriter,
+  WRITER_BYTES,
+  packetBlock,
+  packetTicks,
+  pipelineMemory,
+  Pipeline,
+  type ByteSink,
+} from "../capture/writer.js";
 import { PacketPool } from "../pool/pool.js";
 import type { Burst } from "../pool/burst.js";
 import { KeyRegistry } from "../registry/registry.js";
@@ -22,7 +29,7 @@ import { BpfError } from "../xdp/errors.js";
 import { linearLimit } from "../xdp/run.js";
 import { readDeclaration } from "../xdp/declaration.js";
 import { XdpProgram, xdpActionName } from "../xdp/program.js";
-import { RECEIVE_PROGRAM } from "../xdp/programs.js";
+import { RECEIVE_KEYS, RECEIVE_PROGRAM } from "../xdp/programs.js";
 import { XskSocket } from "../xdp/xsk.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
 import { onStopSignals } from "./signals.js";
@@ -180,18 +187,19 @@ const SCRATCH = HEADROOM + 16;
 
 /**
  * The run: records are read in place (CaptureReader), copied into the frames of a PacketPool in the
- * same WebAssembly memory, run a burst at a time, and written by a PcapngWriter. Returns the packets
+ * same WebAssembly memory, run a burst at a time, and written by a BlockWriter. Returns the packets
  * per verdict name.
  */
 class XdpRun {
   private readonly pool: PacketPool;
   private readonly burst: Burst;
   private readonly reader: CaptureReader;
-  private readonly writer: PcapngWriter;
+  private readonly writer: BlockWriter;
   private readonly bytes: Uint8Array;
   private readonly scratch: number;
-  private readonly names: Map<number, string>;
   private readonly encoder = new TextEncoder();
+  /** The block of the packet being written: with our comment and the verdict. */
+  private readonly block = { ...packetBlock(), comment: true };
   readonly counts = new Map<string, number>();
   /** The burst's packets as read: input length, original length, interface, options, drop count, timestamp ticks, byte order. */
   private readonly captured = new Int32Array(BURST);
@@ -225,8 +233,7 @@ class XdpRun {
     this.burst = this.pool.burst(BURST);
     this.bytes = new Uint8Array(memory.buffer);
     this.scratch = READER_BYTES + WRITER_BYTES;
-    this.names = new Map(options.names.map((k) => [k.key, k.name]));
-    this.writer = new PcapngWriter(sink, this.bytes, this.encoder.encode(keysText(options.profile, options.names)));
+    this.writer = new BlockWriter(sink, this.bytes, options.profile, options.names);
     this.reader = new CaptureReader(undefined, this.bytes, 0);
   }
 
@@ -279,28 +286,24 @@ class XdpRun {
         name = xdpActionName(verdict);
       store.set(this.options.verdictKey, verdict, 4);
       this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
-      const comments = [
-        this.encoder.encode(commentText(storeRows(store, this.names))),
-        this.encoder.encode(`xdp: ${name}`),
-      ];
       // What the program added to or cut from the packet, on its original length too (a u32: saturated).
       const length = pool.length(i),
-        original = Math.min(0xffffffff, Math.max(length, this.original[i]! + length - this.captured[i]!));
-      this.writer.packet(
-        this.littleEndian,
-        this.interfaceId[i]!,
-        this.ticks[2 * i + 1]!,
-        this.ticks[2 * i]!,
-        original,
-        pool.frameStart(i) + pool.head(i),
-        length,
-        this.optionsAt[i]!,
-        this.optionsEnd[i]!,
-        this.scratch,
-        store.size,
-        comments,
-        this.dropCount[i],
-      );
+        block = this.block;
+      block.littleEndian = this.littleEndian;
+      block.interfaceId = this.interfaceId[i]!;
+      block.tsHigh = this.ticks[2 * i + 1]!;
+      block.tsLow = this.ticks[2 * i]!;
+      block.original = Math.min(0xffffffff, Math.max(length, this.original[i]! + length - this.captured[i]!));
+      block.dataAt = pool.frameStart(i) + pool.head(i);
+      block.captured = length;
+      block.optionsAt = this.optionsAt[i]!;
+      block.optionsEnd = this.optionsEnd[i]!;
+      block.dropCount = this.dropCount[i]!;
+      block.storeAt = this.scratch;
+      block.storeSize = store.size;
+      block.verdict = verdict;
+      block.notes = [this.encoder.encode(`xdp: ${name}`)];
+      this.writer.packet(block);
     }
     this.n = 0;
     this.writer.flushChunk();
@@ -399,7 +402,7 @@ function capture(argv: string[], io: Io): number {
   if (metaLength % 4 !== 0)
     throw new UsageError(`--meta-length must be a multiple of 4 (as XDP's metadata areas), not ${metaLength}`);
   const profile = declared?.profile ?? "v1",
-    names = hardwareNames(profile);
+    names = [...hardwareNames(profile), ...(program === RECEIVE_PROGRAM ? RECEIVE_KEYS : [])];
   // An empty store (16 zero bytes) for the packets written without traits, then the pool.
   const memory = pipelineMemory(16),
     emptyStore = READER_BYTES + WRITER_BYTES;
@@ -421,10 +424,12 @@ function capture(argv: string[], io: Io): number {
   }
   // The pool and the socket grew the memory: the writer's view is taken after them.
   const encoder = new TextEncoder(),
-    writer = new PcapngWriter(sink, new Uint8Array(memory.buffer), encoder.encode(keysText(profile, names)));
+    writer = new BlockWriter(sink, new Uint8Array(memory.buffer), profile, names);
   writer.pcapHeader({ interfaces: [{ linkType: 1 }], snapLength: 65535, nanoseconds: true, fcsBytes: -1 });
   writer.flush();
-  const burst = pool.burst(256),
+  // Each packet: its queue, the redirect that brought it (XDP_REDIRECT), our comment (for the Wireshark plugin).
+  const block = { ...packetBlock(), queue, verdict: 4, comment: true },
+    burst = pool.burst(256),
     ticks = new Uint32Array(2),
     noTraits = [
       encoder.encode(`xdp: no traits: the metadata area is not a ${metaLength}-byte store of profile ${profile}`),
@@ -494,20 +499,14 @@ function capture(argv: string[], io: Io): number {
         const stamp = size >= 0 && traits.has(63) ? (traits.get(63) as bigint) : now;
         ticks[0] = Number(stamp & 0xffffffffn);
         ticks[1] = Number(stamp >> 32n);
-        writer.packet(
-          true,
-          0,
-          ticks[1]!,
-          ticks[0]!,
-          length,
-          pool.frameStart(frame) + pool.head(frame),
-          length,
-          0,
-          0,
-          size < 0 ? emptyStore : pool.storeStart(frame),
-          size < 0 ? 16 : size,
-          size < 0 ? noTraits : [],
-        );
+        block.tsHigh = ticks[1]!;
+        block.tsLow = ticks[0]!;
+        block.original = block.captured = length;
+        block.dataAt = pool.frameStart(frame) + pool.head(frame);
+        block.storeAt = size < 0 ? emptyStore : pool.storeStart(frame);
+        block.storeSize = size < 0 ? 16 : size;
+        block.notes = size < 0 ? noTraits : [];
+        writer.packet(block);
       }
       if (n > 0) {
         socket.release(burst);

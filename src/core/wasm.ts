@@ -42,6 +42,7 @@ export const EXPORTS = {
     "values",
     "storeSize",
     "table",
+    "comment",
     "result",
   ],
 } as const;
@@ -151,7 +152,8 @@ export class WasmCore implements Core {
   }
 
   /**
-   * The fast path of `pcap annotate` (pcapAnnotate in assembly/pipeline.ts: its parameters), with
+   * The fast path of `pcap annotate` (pcapAnnotate in assembly/pipeline.ts: its parameters; `comment`
+   * the address of its comment plan, 0 for none), with
    * its field list, m keys and lengths, and their first values (u32 lo, hi pairs) written to the
    * scratch area. Returns the number of records annotated; the input and output positions reached
    * are the u32 at result and result + 4.
@@ -168,6 +170,7 @@ export class WasmCore implements Core {
     fields: { keys: Uint8Array; lens: Uint8Array; m: number; values: Uint32Array },
     storeSize: number,
     table: number,
+    comment: number,
     result: number,
   ): number {
     const { keys, lens, m, values } = fields;
@@ -184,6 +187,7 @@ export class WasmCore implements Core {
       this.scratch,
       storeSize,
       table,
+      comment,
       result,
     );
   }

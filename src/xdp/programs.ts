@@ -12,3 +12,8 @@ export const EXAMPLE_PROGRAM = join(BPF, "example.bpf.o");
 export const ORACLE_PROGRAM = join(BPF, "oracle.bpf.o");
 /** The shipped receive program (bpf/receive.bpf.o) for XskSocket and `xdp capture`: a 48-byte store from the rx-metadata kfuncs. */
 export const RECEIVE_PROGRAM = join(BPF, "receive.bpf.o");
+/** The receive program's own keys besides the hardware keys (bpf/receive.bpf.c), as a capture names them. */
+export const RECEIVE_KEYS = [
+  { name: "packet_id", key: 0, size: 8 },
+  { name: "timestamp_source", key: 1, size: 2 },
+] as const;

@@ -1,9 +1,10 @@
 // The browser build in a real browser: headless Chromium (Debian's package; nothing downloads a
 // browser) loads pages bundled from the package's browser entry and served from 127.0.0.1: the
-// conformance vectors and batch calls on both implementations, and the demo page decoding a capture
-// written by `pcap annotate`. UPDATE_SCREENSHOT=1 writes the demo's screenshot to docs/demo.png.
+// conformance vectors and batch calls on both implementations, the demo page decoding a capture
+// written by `pcap annotate`, and a stream pipeline (fetch, annotate(), readCapture()). UPDATE_SCREENSHOT=1 writes the demo's screenshot to docs/demo.png.
 // The browser is $CHROMIUM, else chromium (or chromium-browser) on PATH; without one the tests are
 // skipped, saying so, except under CI=true (.ci/run installs Debian's chromium), where they fail.
+import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -23,6 +24,7 @@ const TYPES: Record<string, string> = {
   ".js": "text/javascript",
   ".jsonl": "application/json",
   ".pcapng": "application/octet-stream",
+  ".pcap": "application/octet-stream",
 };
 let server: Server,
   browser: Browser,
@@ -33,7 +35,11 @@ beforeAll(async () => {
   site = mkdtempSync(join(tmpdir(), "packet-traits-browser-"));
   // The pages, bundled as a user's bundler would: "packet-traits" resolves to the browser build.
   await build({
-    entryPoints: { "test/page": join(ROOT, "test/browser/page.ts"), "demo/demo": join(ROOT, "demo/demo.ts") },
+    entryPoints: {
+      "test/page": join(ROOT, "test/browser/page.ts"),
+      "streams/streams": join(ROOT, "test/browser/streams.ts"),
+      "demo/demo": join(ROOT, "demo/demo.ts"),
+    },
     outdir: site,
     bundle: true,
     format: "esm",
@@ -47,6 +53,12 @@ beforeAll(async () => {
     '<!doctype html><meta charset="utf-8"><script type="module" src="./page.js"></script>',
   );
   copyFileSync(join(ROOT, "demo", "index.html"), join(site, "demo", "index.html"));
+  writeFileSync(
+    join(site, "streams", "index.html"),
+    '<!doctype html><meta charset="utf-8"><script type="module" src="./streams.js"></script>',
+  );
+  mkdirSync(join(site, "capture"));
+  execFileSync("node", [join(ROOT, "bench/pipeline.js"), "--make", "20000", join(site, "capture", "in.pcap")]);
   mkdirSync(join(site, "vectors"));
   for (const f of ["traits-v1.jsonl", "traits-flags.jsonl"])
     copyFileSync(join(ROOT, "test", "vectors", f), join(site, "vectors", f));
@@ -115,5 +127,40 @@ describe.runIf(run)(`headless Chromium (${CHROMIUM ?? "not found"})`, () => {
     const shot = join(site, "demo.png");
     await page.screenshot({ path: shot as `${string}.png` });
     if (process.env.UPDATE_SCREENSHOT === "1") copyFileSync(shot, join(ROOT, "docs", "demo.png"));
+  });
+
+  it("streams a fetched capture through annotate() into readCapture(): the bytes pcap annotate writes", async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${origin}/streams/`);
+    const result = (await page.evaluate(() => (window as unknown as { result: Promise<unknown> }).result)) as {
+      count: number;
+      packets: Array<[number, string, string]>;
+      length: number;
+      sha256: string;
+      error: string;
+    };
+    expect(errors).toEqual([]);
+    const expected = execFileSync(
+      "node",
+      [join(ROOT, "dist/cli/bin.js"), "pcap", "annotate", join(site, "capture", "in.pcap"), "-", "-c", "19000"],
+      { maxBuffer: 2 ** 28 },
+    );
+    expect(result).toEqual({
+      count: 19_000,
+      packets: [0, 5000, 10000, 15000, 18999].map((i) => [
+        i,
+        String(1_700_000_000_000_000_000n + BigInt(i) * 1000n),
+        expect.stringMatching(
+          new RegExp(
+            `^traits: packet_id=${i} rx_hash=0x[0-9a-f]+ rss_hash_type=0x29 rx_timestamp=\\d+ crc32:[0-9a-f]{8}$`,
+          ),
+        ),
+      ]),
+      length: expected.length,
+      sha256: createHash("sha256").update(expected).digest("hex"),
+      error: expect.stringMatching(/^EBADMSG: byte offset 0: /),
+    });
   });
 });

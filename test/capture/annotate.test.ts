@@ -122,7 +122,7 @@ describe("pcap annotate", () => {
   it("never drops a user's comment, even one starting with traits:; replaces only its own", () => {
     const mine = Buffer.from("traits: the user's own note");
     const input = file("comments.pcapng", Buffer.concat([shb(), idb(), epb(udp(1), { opts: [option(1, mine)] })]));
-    for (const args of [[], ["--comment"]]) {
+    for (const args of [["--no-comment"], []]) {
       const once = annotate(input, args),
         twice = annotate(once, args);
       const comments = epbOptions(blocks(readFileSync(twice))[2]!)
@@ -130,8 +130,8 @@ describe("pcap annotate", () => {
         .map((o) => o.value.toString());
       expect(comments, args.join(" ")).toEqual(
         args.length
-          ? ["traits: the user's own note", expect.stringMatching(/^traits: packet_id=0 rx_hash=0x/)]
-          : ["traits: the user's own note"],
+          ? ["traits: the user's own note"]
+          : ["traits: the user's own note", expect.stringMatching(/^traits: packet_id=0 rx_hash=0x/)],
       );
     }
   });
@@ -329,7 +329,8 @@ describe("pcap annotate", () => {
     expect(out.map((b) => b.type)).toEqual([0x0a0d0d0a, 1, 4, 6, 0x40000bad, 6, 6]);
     expect(blockOptions(out[0]!, 24)[0]).toEqual({ code: 4, value: Buffer.from("capture tool") });
     expect(out[2]!.bytes.equals(nrb) && out[4]!.bytes.equals(custom)).toBe(true);
-    expect(epbOptions(out[3]!).map((o) => o.code)).toEqual([2, 1, 2989]);
+    // The user's options, then ours: traits, epb_packetid, epb_hash, our comment.
+    expect(epbOptions(out[3]!).map((o) => o.code)).toEqual([2, 1, 2989, 5, 3, 1]);
     expect(epbOptions(out[3]!)[1]!.value.toString()).toBe("hello");
     expect(out[5]!.bytes.subarray(28, 28 + 9000).equals(jumbo)).toBe(true);
     expect(out[6]!.bytes.readUInt32LE(20)).toBe(huge.length);

@@ -130,7 +130,7 @@ describe.skipIf(skip)(`packet-traits xdp capture${skip ? ` skipped: ${reason}` :
     ]);
     const shown = show(out);
     expect(shown).toHaveLength(1000);
-    expect(shown.map((p) => p.traits["0"]!.value)).toEqual(shown.map((_, i) => String(i)));
+    expect(shown.map((p) => p.traits.packet_id!.value)).toEqual(shown.map((_, i) => String(i)));
     expect(shown.every((p) => p.traits.rx_hash && p.traits.rx_timestamp)).toBe(true);
     expect(attached(pair)).toBe(false);
   }, 30000);

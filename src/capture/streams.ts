@@ -1,0 +1,381 @@
+/**
+ * Captures as Node and the web stream them: readCapture() reads any capture from a file path, a
+ * Node Readable, a web ReadableStream, a Blob or bytes as an async iterable of packets; annotate() is
+ * `pcap annotate` as a web TransformStream (`fetch(url).body.pipeThrough(annotate())`; Node's
+ * pipeline() takes it too), annotateTransform() as a Node Transform. Memory stays bounded whatever
+ * the input: one reader buffer (a maximal record and a chunk), one chunk of input at a time.
+ * Everything but file paths and annotateTransform() runs in browsers.
+ */
+import { createReadStream } from "node:fs";
+import { Transform } from "node:stream";
+import { TraitsError } from "../core/errors.js";
+import type { Profile } from "../core/options.js";
+import { TraitStore } from "../store/store.js";
+import { AnnotateFeed, annotateOptions, type AnnotateSettings } from "./annotate.js";
+import {
+  BLOCK,
+  CaptureReader,
+  END,
+  EPB_HASH,
+  EPB_PACKETID,
+  EPB_QUEUE,
+  EPB_VERDICT,
+  HASH_TOEPLITZ,
+  MORE,
+  OPT_COMMENT,
+  OPT_END,
+  PACKET,
+  READ_CHUNK,
+  READER_BYTES,
+  SHB,
+  SPB,
+  TRAITS_OPTION,
+  VERDICT_EBPF_XDP,
+} from "./capture.js";
+import { SectionNames } from "./show.js";
+
+// The web and Node stream types the declarations below name, declared so that they need neither
+// the DOM lib nor @types/node: empty interfaces that merge with the real ones where those are loaded
+// (with the same type parameters), and stand alone where they are not.
+declare global {
+  // biome-ignore lint/suspicious/noExplicitAny: the DOM lib's own defaults, which a merged declaration must repeat
+  interface ReadableStream<R = any> {}
+  // biome-ignore lint/suspicious/noExplicitAny: as above
+  interface TransformStream<I = any, O = any> {}
+  interface Blob {}
+  namespace NodeJS {
+    interface ReadWriteStream {}
+  }
+}
+
+/** What readCapture() reads: a file path (Node), bytes, a web ReadableStream, a Blob (a browser's File), or any (async) iterable of byte chunks (a Node Readable). */
+export type CaptureSource =
+  | string
+  | Uint8Array
+  | ReadableStream<Uint8Array>
+  | Blob
+  | AsyncIterable<Uint8Array>
+  | Iterable<Uint8Array>;
+
+/** The chunks of a source, as an async iterator. */
+async function* chunksOf(source: CaptureSource): AsyncGenerator<Uint8Array> {
+  if (typeof source === "string") {
+    yield* createReadStream(source, { highWaterMark: READ_CHUNK }) as AsyncIterable<Uint8Array>;
+  } else if (source instanceof Uint8Array) {
+    yield source;
+  } else if (typeof (source as ReadableStream).getReader === "function") {
+    const reader = (source as ReadableStream<Uint8Array>).getReader();
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) yield r.value;
+    } finally {
+      reader.releaseLock();
+    }
+  } else if (typeof (source as Blob).stream === "function") {
+    yield* chunksOf((source as Blob).stream());
+  } else {
+    yield* source as AsyncIterable<Uint8Array>;
+  }
+}
+
+/**
+ * A packet of a capture, as readCapture() yields it. One object is reused for every packet, and its
+ * views (data, traits) look into the reader's buffer: they are valid until the iteration moves on
+ * (the next packet, or the next batch for batches()). Copy what you keep (`packet.data.slice()`,
+ * `packet.traits?.toBytes()`). The fields are read on access: what you do not read costs nothing.
+ */
+export class CapturePacket {
+  private view: TraitStore | undefined;
+  private viewProfile: Profile | undefined;
+  private readonly scratch = new Uint8Array(65536);
+
+  /** @internal */
+  constructor(
+    private readonly reader: CaptureReader,
+    private readonly section: SectionNames,
+  ) {}
+
+  /** The packet's index in the capture, from 0 (Wireshark's frame number - 1). */
+  get index(): number {
+    return this.reader.packet;
+  }
+
+  /** The byte offset of its record in the capture. */
+  get offset(): number {
+    return this.reader.offset;
+  }
+
+  /** Its interface's index in the section, and the interface's link type (1: Ethernet). */
+  get interfaceId(): number {
+    return this.reader.interfaceId;
+  }
+  get linkType(): number {
+    return this.reader.interfaces[this.reader.interfaceId]!.linkType;
+  }
+
+  /** Its capture time in ns since 1970 (if_tsresol and if_tsoffset applied), exact; undefined for a simple packet block, which has none. */
+  get timestamp(): bigint | undefined {
+    return this.reader.type === SPB ? undefined : this.reader.timestampBig();
+  }
+
+  /** The bytes captured, and the packet's length on the wire. */
+  get capturedLength(): number {
+    return this.reader.captured;
+  }
+  get originalLength(): number {
+    return this.reader.original;
+  }
+
+  /** The captured bytes: a view into the reader's buffer (see the class). */
+  get data(): Uint8Array {
+    const { reader } = this;
+    return reader.bytes.subarray(reader.dataAt, reader.dataAt + reader.captured);
+  }
+
+  /**
+   * Its trait store (our custom option), as a view of a copy that the next packet overwrites (see the
+   * class), in the profile of the section's names option (else v1); undefined for a packet without
+   * one. Throws EBADMSG (naming the packet and byte offset) for an option too short for a store.
+   */
+  get traits(): TraitStore | undefined {
+    const found = this.reader.ourOption(TRAITS_OPTION);
+    if (!found) return undefined;
+    if (found.length < 16)
+      throw new TraitsError(
+        "EBADMSG",
+        `byte offset ${this.offset}: packet ${this.index}: its traits option holds ${found.length} bytes, less than a store's header`,
+      );
+    const profile = this.section.profile;
+    this.scratch.set(found);
+    if (this.viewProfile !== profile) {
+      this.view = TraitStore.over(this.scratch.subarray(0, found.length), { profile, impl: "js" });
+      this.viewProfile = profile;
+    }
+    return this.view!.retarget(0, found.length);
+  }
+
+  /** The names of the keys the section's stores hold (its names option, else the hardware keys'). */
+  get names(): ReadonlyMap<number, string> {
+    return this.section.names;
+  }
+
+  /** The standard EPB options: epb_packetid, epb_queue, the eBPF XDP verdict of epb_verdict, the Toeplitz hash of epb_hash; undefined where absent. */
+  get packetId(): bigint | undefined {
+    const at = this.option(EPB_PACKETID, 8);
+    return at < 0 ? undefined : this.reader.view.getBigUint64(at, this.reader.littleEndian);
+  }
+  get queue(): number | undefined {
+    const at = this.option(EPB_QUEUE, 4);
+    return at < 0 ? undefined : this.reader.u32(at);
+  }
+  get xdpVerdict(): number | undefined {
+    const at = this.option(EPB_VERDICT, 9, VERDICT_EBPF_XDP);
+    return at < 0 ? undefined : Number(this.reader.view.getBigUint64(at + 1, this.reader.littleEndian));
+  }
+  get rssHash(): number | undefined {
+    const at = this.option(EPB_HASH, 5, HASH_TOEPLITZ);
+    return at < 0 ? undefined : this.reader.view.getUint32(at + 1, this.reader.littleEndian);
+  }
+
+  /** The packet's comments (UTF-8), ours among them. */
+  get comments(): string[] {
+    const found: string[] = [],
+      { reader } = this,
+      decoder = new TextDecoder();
+    for (let at = reader.optionsAt; at + 4 <= reader.optionsEnd; ) {
+      const code = reader.u16(at),
+        length = reader.u16(at + 2);
+      if (code === OPT_END) break;
+      if (code === OPT_COMMENT) found.push(decoder.decode(reader.bytes.subarray(at + 4, at + 4 + length)));
+      at += 4 + length + ((4 - (length % 4)) % 4);
+    }
+    return found;
+  }
+
+  /** The buffer index of the first option `code` of `length` bytes (whose first byte is `first`, if given), or -1. */
+  private option(code: number, length: number, first = -1): number {
+    const { reader } = this;
+    for (let at = reader.optionsAt; at + 4 <= reader.optionsEnd; ) {
+      const c = reader.u16(at),
+        n = reader.u16(at + 2);
+      if (c === OPT_END) break;
+      if (c === code && n === length && (first < 0 || reader.bytes[at + 4] === first)) return at + 4;
+      at += 4 + n + ((4 - (n % 4)) % 4);
+    }
+    return -1;
+  }
+}
+
+/**
+ * A capture read as an async iterable of packets (readCapture()). One pass: iterate it once, with
+ * `for await (const packet of ...)` (one await a packet) or, in hot loops, batches() (one await a
+ * chunk of input: as fast as the synchronous CaptureReader).
+ */
+export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
+  private readonly reader = new CaptureReader(undefined, new Uint8Array(READER_BYTES));
+  private readonly section = new SectionNames();
+  private readonly packet = new CapturePacket(this.reader, this.section);
+  private readonly chunks: AsyncIterator<Uint8Array>;
+  private chunk: Uint8Array | undefined;
+  private used = 0;
+  private ended = false;
+  /** What step() found last: PACKET, MORE or END. */
+  private last = PACKET;
+  /** The result every packet resolves to (reused), and its resolved promise. */
+  private readonly result: IteratorResult<CapturePacket> = { value: this.packet, done: false };
+  private readonly ready = Promise.resolve(this.result);
+  private readonly finished: Promise<IteratorResult<CapturePacket>> = Promise.resolve({
+    value: undefined,
+    done: true,
+  });
+
+  /** @internal */
+  constructor(source: CaptureSource) {
+    this.chunks = chunksOf(source);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** The next packet (the same object every time: see CapturePacket). Rejects with EBADMSG naming the byte offset (and the packet before it) of what is malformed, and with the source's errors. */
+  next(): Promise<IteratorResult<CapturePacket>> {
+    if (!this.ended)
+      try {
+        const kind = this.step();
+        if (kind === PACKET) return this.ready;
+        if (kind === MORE) return this.fill().then(() => this.next());
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    return this.finished;
+  }
+
+  /** Ends the iteration early (a `break` out of `for await`): the source is released. */
+  async return(): Promise<IteratorResult<CapturePacket>> {
+    this.ended = true;
+    await this.chunks.return?.();
+    return { value: undefined, done: true };
+  }
+
+  /**
+   * The packets in batches, each a synchronous iterable of the packets the reader holds (up to the
+   * end of a chunk of input): `for await (const batch of capture.batches()) for (const packet of batch)`.
+   * A packet's views are valid until the next packet. Errors as next().
+   */
+  async *batches(): AsyncGenerator<Iterable<CapturePacket>> {
+    const batch: IterableIterator<CapturePacket> = {
+      [Symbol.iterator]: () => batch,
+      next: () => {
+        if (this.ended) return { value: undefined, done: true };
+        return this.step() === PACKET ? this.result : { value: undefined, done: true };
+      },
+    };
+    while (!this.ended) {
+      yield batch;
+      if (!this.ended && this.last === MORE) await this.fill();
+    }
+  }
+
+  /** Reads on to the next packet in the buffer: PACKET, MORE (the reader needs input) or END. Section headers update the names. */
+  private step(): number {
+    const { reader } = this;
+    try {
+      for (;;) {
+        const kind = (this.last = reader.next(true));
+        if (kind === PACKET) {
+          if (reader.format === "pcap" && reader.packet === 0) this.section.read(reader);
+          return PACKET;
+        }
+        if (kind === BLOCK) {
+          if (reader.type === SHB) this.section.read(reader);
+          continue;
+        }
+        if (kind === END) this.ended = true;
+        return kind;
+      }
+    } catch (error) {
+      this.ended = true;
+      if (error instanceof TraitsError && reader.packet >= 0 && !/ packet \d/.test(error.message))
+        throw new TraitsError(error.code, `${error.message.replace(/^[A-Z]+: /, "")} (after packet ${reader.packet})`);
+      throw error;
+    }
+  }
+
+  /** Gives the reader the next bytes of the source (0 at its end). */
+  private async fill(): Promise<void> {
+    const { reader } = this;
+    if (!this.chunk || this.used === this.chunk.length) {
+      const r = await this.chunks.next();
+      if (r.done) {
+        reader.received(0);
+        return;
+      }
+      this.chunk = r.value;
+      this.used = 0;
+    }
+    const n = Math.min(reader.room(), this.chunk.length - this.used);
+    reader.bytes.set(this.chunk.subarray(this.used, this.used + n), reader.unreadEnd);
+    reader.received(n);
+    this.used += n;
+  }
+}
+
+/**
+ * Reads a capture (pcap or pcapng, either byte order) from `source` as an async iterable of packets:
+ * `for await (const packet of readCapture("in.pcapng")) ...`. See CapturePacket for what a packet
+ * holds and how long its views are valid, CaptureStream.batches() for hot loops. Errors (rejected by
+ * the iteration): EBADMSG naming the byte offset of what is malformed (and the packet), the source's
+ * own (a file's ENOENT).
+ */
+export function readCapture(source: CaptureSource): CaptureStream {
+  return new CaptureStream(source);
+}
+
+/**
+ * `pcap annotate` as a web TransformStream: a capture in (pcap or pcapng, chunks of any size),
+ * pcapng out, each packet with its traits, the standard options and (unless comment is false) our
+ * comment: the same bytes as the command with the same options. `fetch(url).body.pipeThrough(annotate())`
+ * in a browser; Node's `pipeline(createReadStream(a), annotate(), createWriteStream(b))` too. Throws
+ * as annotateOptions() for bad settings; the stream errors with EBADMSG (the byte offset) for a malformed capture.
+ */
+export function annotate(settings: AnnotateSettings = {}): TransformStream<Uint8Array, Uint8Array> {
+  const options = annotateOptions(settings);
+  let feed: AnnotateFeed;
+  return new TransformStream({
+    start(controller) {
+      feed = new AnnotateFeed(options, (chunk) => controller.enqueue(chunk));
+    },
+    transform(chunk) {
+      feed.write(chunk);
+    },
+    flush() {
+      feed.end();
+    },
+  });
+}
+
+/** annotate() as a Node Transform (Node only), for `.pipe()` and Node's stream APIs. */
+export function annotateTransform(settings: AnnotateSettings = {}): NodeJS.ReadWriteStream {
+  const options = annotateOptions(settings);
+  let feed: AnnotateFeed | undefined;
+  return new Transform({
+    transform(chunk: Uint8Array, _encoding, done) {
+      try {
+        feed ??= new AnnotateFeed(options, (out) => this.push(out));
+        feed.write(chunk);
+        done();
+      } catch (error) {
+        done(error as Error);
+      }
+    },
+    flush(done) {
+      try {
+        feed ??= new AnnotateFeed(options, (out) => this.push(out));
+        feed.end();
+        done();
+      } catch (error) {
+        done(error as Error);
+      }
+    },
+  });
+}
