@@ -215,7 +215,7 @@ describe("XskSocket.open: checks before any system call", () => {
     const pool = new PacketPool({ count: 4096, placement: "metadata", metaLength: META, hardwareKeys: "keys" });
     for (const ringSize of [2 ** 31, 8192, 3, 1, 0.5])
       expect(() => XskSocket.open({ pool, device: "lo", ringSize })).toThrow(
-        `EINVAL: ringSize must be a power of two from 2 to 4096 (the pool's 4096 frames, rounded up: a larger ring would never be filled), not ${ringSize}`,
+        `EINVAL: ringSize must be a power of two from 2 to 4096 (the socket's 4096 frames, rounded up: a larger ring would never be filled), not ${ringSize}`,
       );
     const small = new PacketPool({ count: 1000, placement: "metadata", metaLength: META, hardwareKeys: "keys" });
     expect(() => XskSocket.open({ pool: small, device: "lo", ringSize: 2048 })).toThrow(/from 2 to 1024/);
