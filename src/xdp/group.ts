@@ -196,7 +196,7 @@ export class XskGroup {
       throw new TraitsError("EINVAL", `umem must be "separate" or "shared", not ${describe(umem)}`);
     if (mode !== "copy" && mode !== "zero-copy")
       throw new TraitsError("EINVAL", `mode must be "copy" or "zero-copy", not ${describe(mode)}`);
-    const queues = queuesOf(device, options.queues ?? "all");
+    const queues = pickQueues(device, options.queues ?? "all");
     const workers = checkInteger(options.workers ?? queues.length, "workers", 1, queues.length),
       burst = checkInteger(options.burst ?? 256, "burst", 1, 4096),
       slots = checkInteger(options.slots ?? 4, "slots", 1, 64);
@@ -342,25 +342,32 @@ export class XskGroup {
 /** What a write to the eventfd adds to its counter: makes it readable, which wakes every poll() on it. */
 const WAKE = new BigUint64Array([1n]);
 
-/** The rx queues `queues` names on `device`: "all" reads them from /sys/class/net (rx-0, rx-1, ...). Throws EINVAL for a queue it does not have. */
-function queuesOf(device: string, queues: "all" | readonly number[]): number[] {
-  let have: number[] | undefined;
+/**
+ * The rx queues of `device` (0, 1, ...), from /sys/class/net/DEVICE/queues (in the caller's network
+ * namespace). Throws BpfError ENODEV if there is no such interface.
+ */
+export function rxQueues(device: string): number[] {
   try {
-    have = readdirSync(`/sys/class/net/${device}/queues`)
+    return readdirSync(`/sys/class/net/${device}/queues`)
       .filter((name) => name.startsWith("rx-"))
       .map((name) => Number(name.slice(3)))
       .sort((a, b) => a - b);
   } catch {
-    if (queues === "all") throw new BpfError(19, `no interface ${device} (/sys/class/net/${device}/queues)`);
+    throw new BpfError(19, `no interface ${device}`);
   }
-  const list = queues === "all" ? have! : queues;
+}
+
+/** The rx queues `queues` names on `device` ("all": every one it has). Throws EINVAL for a queue it does not have. */
+function pickQueues(device: string, queues: "all" | readonly number[]): number[] {
+  const have = rxQueues(device),
+    list = queues === "all" ? have : queues;
   if (!Array.isArray(list) || list.length === 0 || list.length > 64)
     throw new TraitsError("EINVAL", `queues must be "all" or a list of 1 to 64 queue numbers, not ${describe(queues)}`);
   const seen = new Set<number>();
   for (const q of list) {
     checkInteger(q, "queue", 0, 63);
     if (seen.has(q)) throw new TraitsError("EINVAL", `queue ${q} is listed twice`);
-    if (have && !have.includes(q))
+    if (!have.includes(q))
       throw new TraitsError("EINVAL", `${device} has no rx queue ${q} (it has ${have.length}: 0-${have.length - 1})`);
     seen.add(q);
   }

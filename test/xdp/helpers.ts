@@ -55,6 +55,8 @@ export interface ReadPacket {
   comments: string[];
   /** The store in our traits option, if it has one. */
   store: Uint8Array | undefined;
+  /** Its epb_queue option, if it has one. */
+  queue: number | undefined;
 }
 
 /** The packets of a capture (a file's bytes, or what a capture wrote so far: a packet cut short ends the list). */
@@ -65,11 +67,12 @@ export function packetsOf(bytes: Uint8Array): ReadPacket[] {
     if (kind !== PACKET) continue;
     const comments: string[] = [],
       view = new DataView(reader.bytes.buffer);
-    let store: Uint8Array | undefined;
+    let store: Uint8Array | undefined, queue: number | undefined;
     for (let at = reader.optionsAt; at + 4 <= reader.optionsEnd; ) {
       const code = view.getUint16(at, true),
         length = view.getUint16(at + 2, true);
       if (code === 0) break;
+      if (code === 6 && length === 4) queue = view.getUint32(at + 4, true);
       if (code === 1) comments.push(Buffer.from(reader.bytes.subarray(at + 4, at + 4 + length)).toString());
       if (code === TRAITS_OPTION && length >= 4 && view.getUint32(at + 4, true) === TRAITS_PEN)
         store = reader.bytes.slice(at + 8, at + 4 + length);
@@ -81,6 +84,7 @@ export function packetsOf(bytes: Uint8Array): ReadPacket[] {
       original: reader.original,
       comments,
       store,
+      queue,
     });
   }
   return out;
