@@ -27,7 +27,7 @@ try {
 const skip = pairs.size < 2 && process.env.CI !== "true";
 if (skip) console.warn(`XskGroup test skipped: ${reason}`);
 
-type Seen = [queue: number, packet: number, port: number, id: string, hash: number];
+type Seen = [queue: number, packet: number, port: number, id: string, hash: number, data: string];
 interface Report {
   error?: string;
   code?: string;

@@ -1,7 +1,7 @@
 // Helpers of the kernel tests: compiling the BPF programs of test/fixtures/xdp with clang, and reading
 // back the packets a command wrote.
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { crc32 } from "node:zlib";
 import {
   CaptureReader,
@@ -20,7 +20,13 @@ const FIXTURES = join(import.meta.dirname, "../fixtures/xdp");
  * message names clang if it is missing or fails (the tests skip on it, saying why, outside CI).
  */
 export function compileFixture(name: string, dir: string): string {
-  const out = join(dir, `${name}.bpf.o`);
+  return compileBpf(join(FIXTURES, `${name}.bpf.c`), dir);
+}
+
+/** Compiles the BPF program at `source` (NAME.bpf.c) into `dir`; returns the object's path. Throws as compileFixture. */
+export function compileBpf(source: string, dir: string): string {
+  const name = basename(source, ".bpf.c"),
+    out = join(dir, `${name}.bpf.o`);
   const cc = spawnSync(
     "clang",
     [
@@ -33,14 +39,13 @@ export function compileFixture(name: string, dir: string): string {
       "-I",
       `/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
       "-c",
-      join(FIXTURES, `${name}.bpf.c`),
+      source,
       "-o",
       out,
     ],
     { encoding: "utf8" },
   );
-  if (cc.error)
-    throw new Error(`clang not found (needed to build test/fixtures/xdp/${name}.bpf.c): ${cc.error.message}`);
+  if (cc.error) throw new Error(`clang not found (needed to build ${name}.bpf.c): ${cc.error.message}`);
   if (cc.status !== 0) throw new Error(`clang failed on ${name}.bpf.c: ${cc.stderr.trim().split("\n")[0]}`);
   return out;
 }
