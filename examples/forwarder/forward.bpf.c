@@ -6,7 +6,7 @@
  *   key 2   tenant   u16  the UDP destination port of an IPv4 datagram (the service a tenant was
  *                         given); left out for anything else
  *   key 59  rx_hash  u32  bpf_xdp_metadata_rx_hash: the device's flow hash; left out where it gives none
- * The forwarder drops by these traits (a denied tenant, or no hash) and sends the rest back.
+ * The forwarder drops by the tenant, accounts flows by the hash, and sends the rest back.
  * It calls an rx-metadata kfunc, so it loads only bound to a device.
  */
 #include <linux/bpf.h>
