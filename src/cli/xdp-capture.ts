@@ -127,10 +127,11 @@ export function burst(ctx: XskContext): void {
   if (total >= args.limit) ctx.stop();
 }
 
-/** Traffic paused: what is buffered goes out now. */
+/** Traffic paused: what is buffered goes out now (and -c 0 ends here, with no packet). */
 export function idle(ctx: XskContext): void {
   const out = start(ctx);
   if (waitingSince) flush(out);
+  if (total >= (ctx.args as CaptureArgs).limit) ctx.stop();
 }
 
 function flush(out: PcapngWriter): void {

@@ -117,13 +117,16 @@ async function main(): Promise<void> {
     let result: unknown;
     try {
       loop(queues, ctx, module.burst, module.idle);
+    } catch (error) {
+      stop(); // the whole group, before this worker's sockets close
+      throw error;
     } finally {
       // Even after an error: what the handler holds (a capture's buffered packets) is written out.
       for (const q of queues) drain(q);
+      for (const q of queues) statistics[q.at + Counter.HELD] = q.socket.held;
       ctx.burst.selectFrames(undefined, 0);
       result = module.close?.(ctx);
     }
-    for (const q of queues) statistics[q.at + Counter.HELD] = q.socket.held;
     port.postMessage({
       stopped: true,
       result,

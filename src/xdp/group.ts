@@ -286,13 +286,7 @@ export class XskGroup {
     this.#program?.close();
     this.#program = undefined;
     clearTimeout(this.#timer);
-    const final: XskStatistics[] = this.queues.map(() => ({
-      rxDropped: 0n,
-      rxInvalid: 0n,
-      txInvalid: 0n,
-      rxRingFull: 0n,
-      fillRingEmpty: 0n,
-    }));
+    const final = this.queues.map((_, i) => this.#lastKernel[i] ?? ZERO);
     for (const e of ended) if (e.status === "fulfilled") for (const k of e.value.kernel) final[k.index] = k.counters;
     this.#final = final;
     this.#release();
@@ -311,9 +305,24 @@ export class XskGroup {
       transmitted: s[Counter.SIZE * i + Counter.TRANSMITTED]!,
       txFailed: s[Counter.SIZE * i + Counter.TX_FAILED]!,
       held: this.#final ? s[Counter.SIZE * i + Counter.HELD]! : -1,
-      kernel: this.#final?.[i] ?? readStatistics(this.#native, this.#fds[i]!, `${this.device} queue ${queue}`),
+      kernel: this.#final?.[i] ?? this.liveKernel(i),
     }));
   }
+
+  /**
+   * Queue i's kernel counters, read from its socket while the group runs; once it is stopping (its
+   * worker may be closing the socket: the flag is set before), the last read.
+   */
+  private liveKernel(i: number): XskStatistics {
+    try {
+      if (Atomics.load(this.#control, 0) === 0)
+        this.#lastKernel[i] = readStatistics(this.#native, this.#fds[i]!, `${this.device} queue ${this.queues[i]}`);
+    } catch (error) {
+      if (Atomics.load(this.#control, 0) === 0) throw error; // closed under the read: the group is stopping
+    }
+    return this.#lastKernel[i] ?? ZERO;
+  }
+  #lastKernel: XskStatistics[] = [];
 
   /**
    * Stops: detaches the program, then every worker ends its loop (transmissions drained, frames back
@@ -338,6 +347,9 @@ export class XskGroup {
     }, CLOSE_GRACE_MS);
   }
 }
+
+/** Kernel counters before any was read. */
+const ZERO: XskStatistics = { rxDropped: 0n, rxInvalid: 0n, txInvalid: 0n, rxRingFull: 0n, fillRingEmpty: 0n };
 
 /** What a write to the eventfd adds to its counter: makes it readable, which wakes every poll() on it. */
 const WAKE = new BigUint64Array([1n]);
@@ -423,7 +435,10 @@ function follow(
   return { opened, ended };
 }
 
-/** The caller's error for a worker's: a BpfError, a TraitsError (errno names), or an Error keeping its code; with the worker's stack. */
+/**
+ * The caller's error for a worker's, with the worker's stack: a BpfError as the kernel's (one line,
+ * as XskSocket's), a TraitsError (errno names) or an Error keeping its code, naming the worker.
+ */
 function fromWorker(
   id: number,
   e: { name: string; message: string; code?: string; errno?: number; stack: string },
@@ -433,7 +448,7 @@ function fromWorker(
     e.name === "BpfError" && e.errno !== undefined
       ? new BpfError(e.errno, message)
       : e.code && e.code in Errno
-        ? new TraitsError(e.code as ErrnoName, message)
+        ? new TraitsError(e.code as ErrnoName, `worker ${id}: ${message}`)
         : Object.assign(new Error(`worker ${id}: ${e.message}`), e.code ? { code: e.code } : {});
   error.stack = `${error.name}: ${error.message}\n    --- in worker ${id} ---\n${e.stack}`;
   return error;

@@ -141,6 +141,21 @@ describe.skipIf(skip)(`XskGroup: a worker per queue over one memory${skip ? ` sk
     expect(report.attached).toBe(false);
   }, 30000);
 
+  it("a handler that leaves another verdict than XDP_DROP or XDP_TX stops the group with EINVAL naming it; nothing stays attached", async () => {
+    const pair = pairs.get(2)!;
+    const report = await group(
+      pair,
+      1000,
+      { handler: join(import.meta.dirname, "../fixtures/xdp/bad-handler.mjs") },
+      () => send(pair, 50, FLOWS, 32),
+    );
+    expect(report.code).toBe("EINVAL");
+    expect(report.error).toMatch(
+      /^EINVAL: worker \d: the handler left verdict 2 for frame \d+ of queue \d: XdpAction.DROP \(1\) or XdpAction.TX \(3\)$/,
+    );
+    expect(report.attached).toBe(false);
+  }, 30000);
+
   it("zero-copy on veth is EOPNOTSUPP, said in one line; a queue the device lacks is EINVAL; nothing stays attached", async () => {
     const pair = pairs.get(2)!;
     const zc = await group(pair, 0, { mode: "zero-copy" });
