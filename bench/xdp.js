@@ -65,7 +65,12 @@ function compileC(dir) {
   return { path: out };
 }
 
-/** Starts a process in namespace `ns` (pinned to `cpu` if given); `ready` resolves when it prints "ready", `done` to its last line. */
+/**
+ * Starts a process in namespace `ns` (pinned to `cpu` if given); `ready` resolves when it prints "ready", `done` to its last line.
+ * @param {string} ns
+ * @param {string[]} command
+ * @param {{ cpu?: number }} [options]
+ */
 function start(ns, command, { cpu } = {}) {
   const argv = ["netns", "exec", ns, ...(cpu === undefined ? [] : ["taskset", "-c", String(cpu)]), ...command];
   const proc = spawn("ip", argv, { stdio: ["pipe", "pipe", "pipe"] });

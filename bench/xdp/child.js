@@ -90,7 +90,7 @@ if (role === "gen") {
     device,
     queues: Array.from({ length: queues }, (_, q) => q),
     ringSize: 4096,
-    umem: forward ? "separate" : process.argv[7],
+    umem: forward || process.argv[7] !== "shared" ? "separate" : "shared",
     ...(forward
       ? {
           program: arg,
