@@ -248,18 +248,23 @@ export async function benchXdp({ samples = 3, seconds = 3 } = {}) {
             anchor && !k[3].c && !k[1].startsWith("XDP drop")
               ? `${(m / median(anchor.runs.map(rate))).toFixed(2)}x`
               : "",
-          perQueue = r[0].perQueue
+          received = r[0].perQueue
             ? r[0].perQueue.map((_, q) => mpps(median(r.map((x) => x.perQueue[q])))).join(" + ")
-            : "";
+            : "",
+          perQueue = k[3].count ? "" : received; // a forwarder's: on the next line, as received
         console.log(
           `${k[1].padEnd(47)}  ${mpps(m).padStart(6)}  ${perQueue.padEnd(15)}  ${`${((100 * m) / ceiling).toFixed(0)}%`.padStart(9)}  ${ofC.padStart(5)}  ${r.map((x) => mpps(rate(x))).join(", ")}`,
         );
-        if (k[1].startsWith("examples/forwarder")) {
-          const nsTraits = median(r.map((x) => x.traitsNsPerPacket)),
-            nsPacket = 1e9 / (median(r.map((x) => x.pps)) / queues);
-          console.log(
-            `  (received ${mpps(median(r.map((x) => x.pps)))} Mpps; trait reads ${nsTraits.toFixed(1)} ns a packet: ${((100 * nsTraits) / nsPacket).toFixed(1)}% of a packet's time in its worker)`,
-          );
+        if (k[3].count) {
+          const line = `received ${mpps(median(r.map((x) => x.pps)))} Mpps (${received})`;
+          if (!k[1].startsWith("examples/forwarder")) console.log(`  (${line})`);
+          else {
+            const nsTraits = median(r.map((x) => x.traitsNsPerPacket)),
+              nsPacket = 1e9 / (median(r.map((x) => x.pps)) / queues);
+            console.log(
+              `  (${line}; trait reads ${nsTraits.toFixed(1)} ns a packet: ${((100 * nsTraits) / nsPacket).toFixed(1)}% of a packet's time in its worker)`,
+            );
+          }
         }
       }
     }
