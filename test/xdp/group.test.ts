@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { send, vethPair } from "./netns.js";
 import type { VethPair } from "./netns.js";
+import type { XskQueueStatistics } from "packet-traits/xdp";
 
 const CHILD = join(import.meta.dirname, "../fixtures/xdp/group.mjs");
 const N = 2000,
@@ -34,15 +35,7 @@ interface Report {
   mode: string;
   queues: number[];
   results: Seen[][];
-  statistics: Array<{
-    queue: number;
-    received: number;
-    dropped: number;
-    transmitted: number;
-    txFailed: number;
-    held: number;
-    kernel: Record<string, string>;
-  }>;
+  statistics: Array<Omit<XskQueueStatistics, "kernel"> & { kernel: Record<string, string> }>; // bigints as strings
   attached: boolean;
 }
 
