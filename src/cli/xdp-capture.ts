@@ -53,7 +53,12 @@ let writer: PcapngWriter | undefined,
   failed = false;
 const ticks = new Uint32Array(2);
 
-/** Opens OUT and writes the header, at the first call. */
+/** Opens OUT and writes the header, before the group starts (XskGroup calls open(ctx) before its open() resolves). */
+export function open(ctx: XskContext): void {
+  start(ctx);
+}
+
+/** The writer, made (OUT opened, the header written out) at the first call. */
 function start(ctx: XskContext): PcapngWriter {
   if (writer) return writer;
   const args = ctx.args as CaptureArgs,

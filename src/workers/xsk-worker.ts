@@ -16,11 +16,11 @@ import { Counter, type XskWorkerInit, type XskWorkerMessage } from "../xdp/group
 import { XdpAction } from "../xdp/program.js";
 import { XskSocket, XskWaiter } from "../xdp/xsk.js";
 
-/** The argument of an XskGroup handler's `burst(ctx)` (and of its optional `idle(ctx)` and `close(ctx)`). */
+/** The argument of an XskGroup handler's `burst(ctx)` (and of its optional `open(ctx)`, `idle(ctx)` and `close(ctx)`). */
 export interface XskContext {
   /** The shared pool, as this worker sees it. */
   pool: PacketPool;
-  /** The frames just received on `queue`, selected (empty in idle() and close()). */
+  /** The frames just received on `queue`, selected (empty in open(), idle() and close()). */
   burst: Burst;
   /**
    * What happens to each frame of the burst after burst(ctx) returns: verdicts[i] is XdpAction.DROP
@@ -76,7 +76,7 @@ const stop = () => {
 };
 
 async function main(): Promise<void> {
-  const module = (await import(init.handler)) as { burst?: Hook; idle?: Hook; close?: Hook };
+  const module = (await import(init.handler)) as { open?: Hook; burst?: Hook; idle?: Hook; close?: Hook };
   if (typeof module.burst !== "function") throw new Error(`${init.handler} does not export a burst(ctx) function`);
   const queues: Queue[] = [];
   try {
@@ -101,8 +101,6 @@ async function main(): Promise<void> {
         inFlight: 0,
       });
     }
-    port.postMessage({ opened: queues.map((q) => ({ queue: q.queue, fd: q.socket.fd })) } satisfies XskWorkerMessage);
-    if (!(await go())) return;
     const ctx: XskContext = {
       pool,
       burst: queues[0]!.rx,
@@ -114,6 +112,10 @@ async function main(): Promise<void> {
       registry,
       stop,
     };
+    ctx.burst.selectFrames(undefined, 0);
+    module.open?.(ctx); // before XskGroup.open resolves: an error here fails it, with nothing attached
+    port.postMessage({ opened: queues.map((q) => ({ queue: q.queue, fd: q.socket.fd })) } satisfies XskWorkerMessage);
+    if (!(await go())) return;
     let result: unknown;
     try {
       loop(queues, ctx, module.burst, module.idle);

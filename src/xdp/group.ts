@@ -6,6 +6,7 @@
  * socket through its XSKMAP. An idle worker sleeps in poll(); the main thread never blocks.
  */
 import { readdirSync, writeSync } from "node:fs";
+import { FileError } from "../capture/io.js";
 import type { Worker } from "node:worker_threads";
 import { Errno, TraitsError, type ErrnoName } from "../core/errors.js";
 import { checkInteger, describe } from "../core/options.js";
@@ -34,9 +35,10 @@ export interface XskGroupOptions {
   pool: PacketPool;
   /**
    * A module (path or file URL) exporting `burst(ctx)`, called in the queue's worker for every burst
-   * received (see XskContext); optionally `idle(ctx)`, called when the worker's queues have nothing,
-   * before it sleeps, and `close(ctx)`, called once at the end, whose return value (structured-cloned)
-   * is the worker's entry in what close() resolves to.
+   * received (see XskContext); optionally `open(ctx)`, called once in each worker before open()
+   * resolves (an error there fails open(), with nothing attached), `idle(ctx)`, called when the
+   * worker's queues have nothing, before it sleeps, and `close(ctx)`, called once at the end, whose
+   * return value (structured-cloned) is the worker's entry in what close() resolves to.
    */
   handler: string | FileUrl;
   /** Given to the handler as ctx.args (structured-cloned). */
@@ -436,8 +438,9 @@ function follow(
 }
 
 /**
- * The caller's error for a worker's, with the worker's stack: a BpfError as the kernel's (one line,
- * as XskSocket's), a TraitsError (errno names) or an Error keeping its code, naming the worker.
+ * The caller's error for a worker's, with the worker's stack: a BpfError or FileError as it was (one
+ * line about the kernel or the user's file, as on the main thread), a TraitsError (errno names) or an
+ * Error keeping its code, naming the worker.
  */
 function fromWorker(
   id: number,
@@ -447,9 +450,11 @@ function fromWorker(
   const error =
     e.name === "BpfError" && e.errno !== undefined
       ? new BpfError(e.errno, message)
-      : e.code && e.code in Errno
-        ? new TraitsError(e.code as ErrnoName, `worker ${id}: ${message}`)
-        : Object.assign(new Error(`worker ${id}: ${e.message}`), e.code ? { code: e.code } : {});
+      : e.name === "FileError" && e.code
+        ? new FileError(e.code, message)
+        : e.code && e.code in Errno
+          ? new TraitsError(e.code as ErrnoName, `worker ${id}: ${message}`)
+          : Object.assign(new Error(`worker ${id}: ${e.message}`), e.code ? { code: e.code } : {});
   error.stack = `${error.name}: ${error.message}\n    --- in worker ${id} ---\n${e.stack}`;
   return error;
 }

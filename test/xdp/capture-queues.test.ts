@@ -137,6 +137,14 @@ describe.skipIf(skip)(`xdp capture over several queues${skip ? ` skipped: ${reas
     expect([attached(p), existsSync(out)]).toEqual([false, false]);
   }, 30000);
 
+  it("an OUT that cannot be written: one line before any packet, nothing attached", async () => {
+    const p = pair!,
+      out = join(dir, "no-such-dir", "x.pcapng");
+    const { code, err } = await capture(p, ["--dev", p.rxDev, "--queues", "all", out]);
+    expect([code, err.trim().split("\n").length, attached(p)]).toEqual([1, 1, false]);
+    expect(err.trim()).toBe(`packet-traits: ENOENT: cannot write ${out}: no such file or directory`);
+  }, 30000);
+
   it("idle: a capture with no traffic for 10 s uses under 1% of a core (its worker sleeps in poll())", async () => {
     const p = pair!,
       out = join(dir, "idle.pcapng");
