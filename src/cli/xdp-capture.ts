@@ -9,7 +9,7 @@ import { keysText, type KeyName } from "../capture/capture.js";
 import { Output } from "../capture/io.js";
 import { PcapngWriter } from "../capture/writer.js";
 import type { Profile } from "../core/options.js";
-import type { XskContext } from "../workers/xsk-worker.js";
+import type { XskContext } from "../xdp/xsk-worker.js";
 import { print } from "./args.js";
 
 /** A live capture's output is written at most this long after a packet arrives. */

@@ -28,7 +28,7 @@ export interface XskGroupOptions {
   /** The rx queues to serve: "all" (default: every rx queue the interface has) or a list. */
   queues?: "all" | readonly number[];
   /**
-   * The pool in a shared WebAssembly.Memory whose frames are the UMEM: placement "metadata" (its
+   * The pool, in a shared WebAssembly memory, whose frames are the UMEM: placement "metadata" (its
    * metaLength = what the program makes), frameSize 2048 or 4096. Each queue gets an equal range of
    * its frames (an even number of 2048-byte frames, so that each range starts a page).
    */
@@ -394,9 +394,9 @@ function handlerUrl(given: unknown): string {
   throw new TraitsError("EINVAL", `handler must be a path or a file URL, not ${describe(given)}`);
 }
 
-/** The worker module: src/workers/xsk-worker.js (the same relative path from dist/xdp/ and from the bundled dist/cli/bin.js). */
+/** The worker module: xsk-worker.js in dist/xdp/ (beside this module, or, from the bundled dist/cli/bin.js, in ../xdp/). */
 function workerEntry(): URL {
-  return new URL("../workers/xsk-worker.js", import.meta.url);
+  return new URL("../xdp/xsk-worker.js", import.meta.url);
 }
 
 /**

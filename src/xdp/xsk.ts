@@ -124,7 +124,7 @@ export class Ring {
   }
 }
 
-/** @internal Which of a pool's frames a socket's rings use: [first, first + count), and the frame at the UMEM's address 0. */
+/** Which of a pool's frames a socket's rings use (XskRings): [first, first + count), and the frame at the UMEM's address 0. */
 export interface XskSpan {
   first: number;
   count: number;

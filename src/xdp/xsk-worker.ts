@@ -12,9 +12,9 @@ import { wasmCoreOf } from "../core/wasm.js";
 import { Burst } from "../pool/burst.js";
 import { PacketPool } from "../pool/pool.js";
 import { SharedKeyRegistry } from "../registry/shared-registry.js";
-import { Counter, type XskWorkerInit, type XskWorkerMessage } from "../xdp/group.js";
-import { XdpAction } from "../xdp/program.js";
-import { XskSocket, XskWaiter } from "../xdp/xsk.js";
+import { Counter, type XskWorkerInit, type XskWorkerMessage } from "./group.js";
+import { XdpAction } from "./program.js";
+import { XskSocket, XskWaiter } from "./xsk.js";
 
 /** The argument of an XskGroup handler's `burst(ctx)` (and of its optional `open(ctx)`, `idle(ctx)` and `close(ctx)`). */
 export interface XskContext {
