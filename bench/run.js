@@ -154,15 +154,7 @@ function latencyOf(result) {
 const options = parseArgs(process.argv.slice(2));
 if (options.xdp) {
   const { benchXdp } = await import("./xdp.js");
-  const rows = await benchXdp({ samples: options.samples });
-  console.log(
-    `\nlive AF_XDP on a veth pair, copy mode, 64-byte UDP packets, ${machine().cores} cores, medians of ${options.samples} samples of 3 s\ncase                          Mpps    of ceiling  samples (Mpps)`,
-  );
-  const ceiling = median(rows[0].runs);
-  for (const row of rows)
-    console.log(
-      `${row.case.padEnd(28)}  ${fmt(median(row.runs) / 1e6, 3).padStart(6)}  ${fmt((100 * median(row.runs)) / ceiling, 0).padStart(9)}%  ${row.runs.map((r) => fmt(r / 1e6, 3)).join(", ")}`,
-    );
+  await benchXdp({ samples: options.samples }); // prints its own tables (bench/xdp.js)
   process.exit(0);
 }
 const workloads = Object.entries(WORKLOADS).filter(([name]) => options.filter.test(name));

@@ -15,7 +15,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   schema: ["core", "store", "pool", "registry"],
   workers: ["core", "store", "pool", "registry"],
   capture: ["core", "store", "pool", "registry"],
-  xdp: ["core", "store", "pool", "registry", "capture"],
+  xdp: ["core", "store", "pool", "registry", "capture", "workers"],
   export: ["core", "store", "pool", "registry", "capture"],
   cli: ["core", "store", "pool", "registry", "workers", "capture", "xdp", "schema", "export"],
 };

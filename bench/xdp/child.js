@@ -1,5 +1,12 @@
+// A process of `npm run bench -- --xdp` (bench/xdp.js), run in a namespace: ROLE ARG DEVICE SECONDS ...
+//   gen PROG.o DEVICE SECONDS DST_MAC SRC_MAC   sends (BPF_PROG_TEST_RUN live frames, XDP_TX)
+//   drop PROG.o DEVICE SECONDS                  counts and drops every packet: packets/s
+//   rx none|wasm|js DEVICE SECONDS              an XskSocket polled on this thread: packets/s
+//   group none|wasm|js DEVICE SECONDS QUEUES UMEM   an XskGroup, a worker per queue (bench/xdp/rx-handler.mjs)
+//   forward PROG.o DEVICE SECONDS QUEUES        examples/forwarder's XskGroup and handler, tenant 9003 denied
+// Each prints "ready", starts measuring at a line on stdin, and prints one JSON line at the end.
 import { HardwareKey, PacketPool } from "packet-traits";
-import { BpfObject, RECEIVE_META_LENGTH, XskSocket } from "packet-traits/xdp";
+import { BpfObject, RECEIVE_META_LENGTH, XskGroup, XskSocket } from "packet-traits/xdp";
 import { getNative } from "../../dist/xdp/ffi.js";
 // @ts-expect-error: testRunAt is internal (stripped from the published declarations); the benchmark drives the kernel directly
 import { testRunAt } from "../../dist/xdp/run.js";
@@ -66,6 +73,51 @@ if (role === "gen") {
   native.destroyLink(link);
   object.close();
   console.log(JSON.stringify({ pps: Number(count) / (Number(ns) / 1e9) }));
+} else if (role === "group" || role === "forward") {
+  const queues = Number(process.argv[6]),
+    forward = role === "forward";
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  const pool = new PacketPool({
+    memory,
+    count: 4096 * queues,
+    placement: "metadata",
+    metaLength: forward ? 32 : RECEIVE_META_LENGTH,
+    hardwareKeys: forward ? "off" : "keys",
+    impl: arg === "js" ? "js" : "wasm",
+  });
+  const group = await XskGroup.open({
+    pool,
+    device,
+    queues: Array.from({ length: queues }, (_, q) => q),
+    ringSize: 4096,
+    umem: forward || process.argv[7] !== "shared" ? "separate" : "shared",
+    ...(forward
+      ? {
+          program: arg,
+          handler: new URL("../../examples/forwarder/handler.mjs", import.meta.url),
+          args: { deny: [9003] },
+        }
+      : { handler: new URL("./rx-handler.mjs", import.meta.url), args: { read: arg } }),
+  });
+  const received = () => group.statistics().map((q) => q.received);
+  await go();
+  const before = received(),
+    t0 = process.hrtime.bigint();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  const after = received(),
+    s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const workers = /** @type {Array<{ traitsNs: number, packets: number } | undefined>} */ (await group.close());
+  const perQueue = after.map((n, q) => (n - before[q]) / s);
+  console.log(
+    JSON.stringify({
+      pps: perQueue.reduce((a, b) => a + b, 0),
+      perQueue,
+      // The forwarder's handler: nanoseconds per packet in its batch reads of traits (over the whole run).
+      ...(forward && {
+        traitsNsPerPacket: workers.reduce((a, w) => a + w.traitsNs, 0) / workers.reduce((a, w) => a + w.packets, 0),
+      }),
+    }),
+  );
 } else {
   const pool = new PacketPool({
     count: 4096,

@@ -9,7 +9,6 @@ import { Errno, TraitsError, errnoName } from "../core/errors.js";
 import { toProfile, type Profile } from "../core/options.js";
 import { CaptureReader, READER_BYTES, type AsyncByteSource, type KeyName } from "../capture/capture.js";
 import { hardwareNames } from "../capture/annotate.js";
-import { Output } from "../capture/io.js";
 import { transform } from "./transform.js";
 import {
   BlockWriter,
@@ -30,28 +29,32 @@ import { linearLimit } from "../xdp/run.js";
 import { readDeclaration } from "../xdp/declaration.js";
 import { XdpProgram, xdpActionName } from "../xdp/program.js";
 import { RECEIVE_KEYS, RECEIVE_PROGRAM } from "../xdp/programs.js";
-import { XskSocket } from "../xdp/xsk.js";
+import { XskGroup, rxQueues } from "../xdp/group.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
 import { onStopSignals } from "./signals.js";
+import { CAPTURE_SCRATCH, FLUSH_MS, type CaptureArgs, type CaptureResult } from "./xdp-capture.js";
 
 /** The usage lines of the xdp commands (main.ts prints them with the others). */
 export const XDP_USAGE = `  xdp run PROG.o IN OUT ...              run an XDP program over a capture (BPF_PROG_TEST_RUN; - for stdin/stdout)
-  xdp capture --dev IF OUT ...           capture live through AF_XDP, each packet with its traits (- for stdout)`;
-
-/** A live capture's output is written at most this long after a packet arrives. */
-const FLUSH_MS = 100;
+  xdp capture --dev IF OUT ...           capture live through AF_XDP, each packet with its traits and queue (- for stdout)`;
 
 /** The usage text of `xdp capture`. */
-export const CAPTURE_USAGE = `usage: packet-traits xdp capture --dev IF [--queue Q] [-c N] [-U] [--program P.o] [--meta-length N] OUT
+export const CAPTURE_USAGE = `usage: packet-traits xdp capture --dev IF [--queue Q | --queues all|LIST] [-c N] [-U] [--zero-copy] [--program P.o] [--meta-length N] OUT
 
-Captures from queue Q (default 0) of interface IF through an AF_XDP socket whose frames are a
-PacketPool in WebAssembly memory, until N packets (default: no limit) or SIGINT, SIGTERM or SIGHUP,
-and writes pcapng (OUT, or - for stdout): each packet with the traits store its XDP program wrote in
-the metadata area. OUT is written as the packets come (as tcpdump -w does), each at most ${FLUSH_MS} ms
-after it arrived: a capture that is killed leaves a valid pcapng of all but its last ${FLUSH_MS} ms.
-The program (default: the shipped receive program, bpf/receive.bpf.o) is always detached at the end.
-A packet whose metadata area is not the program's store is written without traits, and said so.
-  -U, --packet-buffered  write each packet out as soon as it arrives
+Captures from rx queue Q (default 0), or the queues LIST (0,2,5 or 0-3) or all the queues of
+interface IF, through an AF_XDP socket per queue whose frames are a PacketPool in WebAssembly memory,
+until N packets (default: no limit) or SIGINT, SIGTERM or SIGHUP, and writes one pcapng (OUT, or - for
+stdout): each packet with the traits store its XDP program wrote in the metadata area and the queue
+it came on (epb_queue; tshark: frame.interface_queue), in arrival order per queue. The sockets are
+served by a worker thread that sleeps in poll() while no packet comes. OUT is written as the packets
+come (as tcpdump -w does), each at most ${FLUSH_MS} ms after it arrived: a capture that is killed leaves
+a valid pcapng of all but its last ${FLUSH_MS} ms. The program (default: the shipped receive program,
+bpf/receive.bpf.o) is attached once for all queues and always detached at the end. A packet whose
+metadata area is not the program's store is written without traits, and said so.
+  -i IF                  the same as --dev IF
+  -U, --packet-buffered  write each burst out as soon as it arrives
+  --zero-copy            bind in zero-copy mode (XDP_ZEROCOPY): an error where the driver has none
+                         (veth); without it, copy mode (the mode in use is printed)
   --program P.o          another XDP program that writes a traits store and redirects to the
                          socket's XSKMAP
   --meta-length N        bytes of its metadata area: what it declares (TRAITS_PROGRAM in
@@ -59,7 +62,10 @@ A packet whose metadata area is not the program's store is written without trait
 
 const CAPTURE = {
   dev: { type: "string" },
+  interface: { type: "string", short: "i" },
   queue: { type: "string" },
+  queues: { type: "string" },
+  "zero-copy": { type: "boolean" },
   count: { type: "string", short: "c" },
   "packet-buffered": { type: "boolean", short: "U" },
   program: { type: "string" },
@@ -106,7 +112,7 @@ export function xdp(argv: string[], io: Io): number | Promise<number> {
       const code = run(rest, io);
       return typeof code === "number" ? code : code.catch(bpfError);
     }
-    if (action === "capture") return capture(rest, io);
+    if (action === "capture") return capture(rest, io).catch(bpfError);
   } catch (error) {
     return bpfError(error);
   }
@@ -370,24 +376,25 @@ class XdpRun {
 }
 
 /**
- * `xdp capture`: receives bursts from an XskSocket until -c packets or a stop signal (SIGINT, SIGTERM,
- * SIGHUP) and writes each packet with its store in the traits option, through a PcapngWriter
- * (bounded memory) straight into OUT, at most FLUSH_MS after each packet (at once with -U). Returns 0
- * once started; it runs on timers: an error after the start prints one line and sets the exit code
- * 1, keeping what was written. The program is always detached.
+ * `xdp capture`: an XskGroup over the queues asked for, with one worker (the handler in
+ * xdp-capture.ts) writing every packet into OUT as it comes; the worker sleeps in poll() when no
+ * packet comes, and this thread only waits for it, or for SIGINT, SIGTERM or SIGHUP to stop it.
+ * Resolves to the exit code: 1 after an error (one line; what was written stays) or with packets
+ * written without traits. The program is always detached.
  */
-function capture(argv: string[], io: Io): number {
+async function capture(argv: string[], io: Io): Promise<number> {
   const p = parse(argv, CAPTURE, CAPTURE_USAGE, io);
   if (!p) return 0;
   const { values: v, positionals } = p,
-    [output] = positionals;
-  if (output === undefined || positionals.length > 1 || v.dev === undefined)
-    throw new UsageError("xdp capture takes --dev IF and OUT.pcapng (or - for stdout)");
+    [output] = positionals,
+    device = v.dev ?? v.interface;
+  if (output === undefined || positionals.length > 1 || device === undefined)
+    throw new UsageError("xdp capture takes --dev IF (or -i IF) and OUT.pcapng (or - for stdout)");
+  if (v.dev !== undefined && v.interface !== undefined) throw new UsageError("give --dev or -i, not both");
+  if (v.queue !== undefined && v.queues !== undefined) throw new UsageError("give --queue or --queues, not both");
   const limit = v.count === undefined ? Infinity : integer(v.count, "-c", 0, Number.MAX_SAFE_INTEGER);
-  const queue = integer(v.queue ?? "0", "--queue", 0, 1023),
-    device = v.dev,
-    program = v.program ?? RECEIVE_PROGRAM,
-    buffered = v["packet-buffered"] === true;
+  const queues = v.queues === "all" ? "all" : queueList(v.queues ?? v.queue ?? "0"),
+    program = v.program ?? RECEIVE_PROGRAM;
   const declared = readDeclaration(program),
     given = v["meta-length"] === undefined ? undefined : integer(v["meta-length"], "--meta-length", 16, 252);
   if (declared?.metaLength && given !== undefined && given !== declared.metaLength)
@@ -402,128 +409,81 @@ function capture(argv: string[], io: Io): number {
   if (metaLength % 4 !== 0)
     throw new UsageError(`--meta-length must be a multiple of 4 (as XDP's metadata areas), not ${metaLength}`);
   const profile = declared?.profile ?? "v1",
-    names = [...hardwareNames(profile), ...(program === RECEIVE_PROGRAM ? RECEIVE_KEYS : [])];
-  // An empty store (16 zero bytes) for the packets written without traits, then the pool.
-  const memory = pipelineMemory(16),
-    emptyStore = READER_BYTES + WRITER_BYTES;
+    queueCount = queues === "all" ? rxQueues(device).length : queues.length;
+  // The writer's buffers and an empty store, then the pool (4096 frames a queue, 2048 past 4 queues).
+  const scratch = READER_BYTES + WRITER_BYTES,
+    memory = new WebAssembly.Memory({
+      initial: Math.ceil((scratch + CAPTURE_SCRATCH) / 65536),
+      maximum: 65536,
+      shared: true,
+    });
   const pool = new PacketPool({
     memory,
-    count: 4096,
+    count: queueCount * (queueCount > 4 ? 2048 : 4096),
     placement: "metadata",
     metaLength,
     profile,
     hardwareKeys: "keys",
   });
-  const socket = XskSocket.open({ pool, device, queue, program });
-  let sink: Output;
-  try {
-    sink = Output.live(output, io.stdout);
-  } catch (error) {
-    socket.close();
-    throw error;
-  }
-  // The pool and the socket grew the memory: the writer's view is taken after them.
-  const encoder = new TextEncoder(),
-    writer = new BlockWriter(sink, new Uint8Array(memory.buffer), profile, names);
-  writer.pcapHeader({ interfaces: [{ linkType: 1 }], snapLength: 65535, nanoseconds: true, fcsBytes: -1 });
-  writer.flush();
-  // Each packet: its queue, the redirect that brought it (XDP_REDIRECT), our comment (for the Wireshark plugin).
-  const block = { ...packetBlock(), queue, verdict: 4, comment: true },
-    burst = pool.burst(256),
-    ticks = new Uint32Array(2),
-    noTraits = [
-      encoder.encode(`xdp: no traits: the metadata area is not a ${metaLength}-byte store of profile ${profile}`),
-    ];
+  const group = await XskGroup.open({
+    pool,
+    device,
+    queues,
+    program,
+    workers: 1,
+    mode: v["zero-copy"] ? "zero-copy" : "copy",
+    // Beside this module: dist/cli/xdp-capture.js, from dist/cli/xdp.js and from the bundled dist/cli/bin.js alike.
+    handler: new URL("./xdp-capture.js", import.meta.url),
+    args: {
+      output,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      profile,
+      names: [...hardwareNames(profile), ...(program === RECEIVE_PROGRAM ? RECEIVE_KEYS : [])],
+      metaLength,
+      limit,
+      buffered: v["packet-buffered"] === true,
+      scratch,
+    } satisfies CaptureArgs,
+  });
+  const on = `${device} ${group.queues.length === 1 ? `queue ${group.queues[0]}` : `queues ${group.queues.join(",")}`}`;
   print(
     io.stderr,
-    `xdp capture: listening on ${device} queue ${queue}${limit < Infinity ? ` for ${limit} packets` : ""} (SIGINT, SIGTERM or SIGHUP stops)\n`,
+    `xdp capture: listening on ${on}, ${group.mode} mode${limit < Infinity ? `, for ${limit} packets` : ""} (SIGINT, SIGTERM or SIGHUP stops)\n`,
   );
-  let total = 0,
-    withoutTraits = 0,
-    stop = false,
-    /** When the oldest packet not yet written out arrived (0: none waiting). */
-    waitingSince = 0;
-  const removeSignals = onStopSignals(() => {
-    stop = true;
-  });
-  const finish = (error?: unknown) => {
+  const removeSignals = onStopSignals(() => void group.close());
+  let result: CaptureResult;
+  try {
+    [result] = (await group.done) as [CaptureResult];
+  } catch (error) {
+    print(io.stderr, `packet-traits: ${(error as Error).message}\n`);
+    return 1;
+  } finally {
     removeSignals();
-    let dropped = "";
-    try {
-      const s = socket.statistics(),
-        lost = s.rxDropped + s.rxRingFull;
-      if (lost > 0n)
-        dropped = `; the kernel dropped ${lost} (${s.rxRingFull} with the rx ring full, ${s.rxDropped} for want of a frame or too long for one)`;
-    } catch {
-      // The counters are a report: without them the capture is still what it is.
-    }
-    socket.close();
-    try {
-      if (error !== undefined) throw error;
-      writer.flush();
-      sink.commit();
-      print(
-        io.stderr,
-        `xdp capture: ${total} packets from ${device} queue ${queue}: ${output === "-" ? "stdout" : output}${withoutTraits ? `; ${withoutTraits} written without traits` : ""}${dropped}\n`,
-      );
-      if (withoutTraits) process.exitCode = 1;
-    } catch (failure) {
-      try {
-        writer.flush(); // what was received is kept, as far as the output takes it
-      } catch {
-        // The output itself failed: what is on disk stays.
-      }
-      sink.abort();
-      print(io.stderr, `packet-traits: ${(failure as Error).message}\n`);
-      process.exitCode = 1;
-    }
-  };
-  const step = () => {
-    try {
-      const n = stop ? 0 : socket.receive(burst, Math.min(burst.capacity, limit - total));
-      const frames = burst.frames(),
-        status = burst.status(),
-        clock = Date.now(),
-        now = BigInt(clock) * 1_000_000n;
-      for (let i = 0; i < n; i++) {
-        const frame = frames[i]!,
-          traits = pool.traits(frame),
-          length = pool.length(frame),
-          size = status[i] === 0 ? traits.trySize() : -1;
-        if (size < 0 && withoutTraits++ === 0)
-          print(
-            io.stderr,
-            `xdp capture: packet ${total + i}: the program's metadata area is not a ${metaLength}-byte traits store of profile ${profile}${status[i] === 0 ? "" : " (the program made an area of another length)"}: written without traits\n`,
-          );
-        // The receive program's timestamp (key 63), else the time of the burst.
-        const stamp = size >= 0 && traits.has(63) ? (traits.get(63) as bigint) : now;
-        ticks[0] = Number(stamp & 0xffffffffn);
-        ticks[1] = Number(stamp >> 32n);
-        block.tsHigh = ticks[1]!;
-        block.tsLow = ticks[0]!;
-        block.original = block.captured = length;
-        block.dataAt = pool.frameStart(frame) + pool.head(frame);
-        block.storeAt = size < 0 ? emptyStore : pool.storeStart(frame);
-        block.storeSize = size < 0 ? 16 : size;
-        block.notes = size < 0 ? noTraits : [];
-        writer.packet(block);
-      }
-      if (n > 0) {
-        socket.release(burst);
-        total += n;
-        waitingSince ||= clock;
-      }
-      // Out as the packets come: each at once with -U, else when the traffic pauses, or FLUSH_MS after it arrived.
-      if (waitingSince && (buffered || n === 0 || clock - waitingSince >= FLUSH_MS)) {
-        writer.flush();
-        waitingSince = 0;
-      } else writer.flushChunk();
-      if (stop || total >= limit) return finish();
-      setTimeout(step, n > 0 ? 0 : 1);
-    } catch (error) {
-      finish(error);
-    }
-  };
-  step();
-  return 0;
+  }
+  let lost = 0n,
+    full = 0n;
+  for (const q of group.statistics()) {
+    lost += q.kernel.rxDropped + q.kernel.rxRingFull;
+    full += q.kernel.rxRingFull;
+  }
+  print(
+    io.stderr,
+    `xdp capture: ${result.total} packets from ${on}: ${output === "-" ? "stdout" : output}${result.withoutTraits ? `; ${result.withoutTraits} written without traits` : ""}${lost > 0n ? `; the kernel dropped ${lost} (${full} with the rx ring full, ${lost - full} for want of a frame or too long for one)` : ""}\n`,
+  );
+  return result.withoutTraits ? 1 : 0;
+}
+
+/** A --queues list: "0,2,5" or ranges "0-3". Throws UsageError. */
+function queueList(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.split(",")) {
+    const range = /^(\d+)-(\d+)$/.exec(part);
+    if (range) {
+      const [from, to] = [integer(range[1]!, "--queues", 0, 63), integer(range[2]!, "--queues", 0, 63)];
+      if (to < from) throw new UsageError(`--queues: ${part} is an empty range`);
+      for (let q = from; q <= to; q++) out.push(q);
+    } else out.push(integer(part, "--queues", 0, 63));
+  }
+  return out;
 }

@@ -17,7 +17,8 @@ import { SharedKeyRegistry } from "../registry/shared-registry.js";
 import { Scratch } from "../core/abi.js";
 import type { Key } from "../store/values.js";
 
-const WORKER_SCRATCH = Math.ceil(Scratch.BYTES / 64) * 64 + Scratch.BYTES;
+/** @internal Scratch bytes of a worker: its WASM instance's, then its pool view's (XskGroup's workers take the same). */
+export const WORKER_SCRATCH = Math.ceil(Scratch.BYTES / 64) * 64 + Scratch.BYTES;
 
 /** A task every worker runs over its frames, burst by burst. */
 export type WorkerTask =
@@ -352,8 +353,8 @@ interface Done {
  */
 let workerExecArgv: string[] | undefined;
 
-/** Starts a worker with the process's options that a worker accepts (see workerExecArgv). */
-function startWorker(entry: URL, options: WorkerOptions): Worker {
+/** @internal Starts a worker with the process's options that a worker accepts (see workerExecArgv). */
+export function startWorker(entry: URL, options: WorkerOptions): Worker {
   workerExecArgv ??= withoutInlineScript(process.execArgv);
   try {
     return new Worker(entry, { ...options, execArgv: workerExecArgv });

@@ -55,6 +55,10 @@ export interface Native {
   closeFd(fd: number): number;
   /** sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0): kicks the kernel to transmit. */
   kick(fd: number): number;
+  /** poll(fds, n, timeout): `fds` holds n struct pollfd (8 bytes each); blocks the calling thread up to `timeout` ms (-1: no limit). */
+  poll(fds: Uint8Array, timeout: number): number;
+  /** eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC): a descriptor a write(2) of 8 bytes makes readable, to wake a poll(). */
+  eventfd(): number;
   ifIndex(name: string): number;
   /** sysconf(_SC_PAGESIZE). */
   pageSize(): number;
@@ -127,6 +131,8 @@ function openNative(): Native {
     sendto: libc.func(
       "intptr_t sendto(int fd, const void *buffer, size_t length, int flags, const void *address, uint32_t address_length)",
     ),
+    poll: libc.func("int poll(void *fds, unsigned long n, int timeout)"),
+    eventfd: libc.func("int eventfd(unsigned int value, int flags)"),
     ifIndex: libc.func("uint32_t if_nametoindex(const char *name)"),
     sysconf: libc.func("long sysconf(int name)"),
   };
@@ -170,6 +176,8 @@ function openNative(): Native {
     munmap: (pointer, length) => f.munmap(pointer, length) as number,
     closeFd: (fd) => f.closeFd(fd) as number,
     kick: (fd) => Number(f.sendto(fd, null, 0, 0x40 /* MSG_DONTWAIT */, null, 0)),
+    poll: (fds, timeout) => f.poll(fds, fds.byteLength >>> 3, timeout) as number,
+    eventfd: () => f.eventfd(0, 0o4000 /* EFD_NONBLOCK */ | 0o2000000 /* EFD_CLOEXEC */) as number,
     ifIndex: (name) => f.ifIndex(name) as number,
     pageSize: () => Number(f.sysconf(30 /* _SC_PAGESIZE */)),
   };

@@ -210,7 +210,7 @@ describe.skipIf(skip)(`packet-traits xdp capture${skip ? ` skipped: ${reason}` :
       expect([code, lines.length, lines[1], lines[2]]).toEqual([
         1,
         3,
-        `xdp capture: packet 0: the program's metadata area is not a ${metaLength}-byte traits store of profile v1 (the program made an area of another length): written without traits`,
+        `xdp capture: packet 0 (queue 0): the program's metadata area is not a ${metaLength}-byte traits store of profile v1 (the program made an area of another length): written without traits`,
         `xdp capture: 20 packets from ${pair.rxDev} queue 0: ${out}; 20 written without traits`,
       ]);
       expect(payloads(readFileSync(out))).toEqual(
@@ -239,7 +239,7 @@ describe.skipIf(skip)(`packet-traits xdp capture${skip ? ` skipped: ${reason}` :
     const usage = spawnSync(process.execPath, [CLI, "xdp", "capture", "x.pcapng"], { encoding: "utf8" });
     expect([usage.status, usage.stderr.trim()]).toEqual([
       2,
-      "packet-traits: xdp capture takes --dev IF and OUT.pcapng (or - for stdout) (see packet-traits --help)",
+      "packet-traits: xdp capture takes --dev IF (or -i IF) and OUT.pcapng (or - for stdout) (see packet-traits --help)",
     ]);
     // A metadata length other than the program declares, or none for a program that declares none: refused before capturing.
     const receive = join(import.meta.dirname, "../../bpf/receive.bpf.o");

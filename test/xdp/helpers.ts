@@ -1,7 +1,7 @@
 // Helpers of the kernel tests: compiling the BPF programs of test/fixtures/xdp with clang, and reading
 // back the packets a command wrote.
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { crc32 } from "node:zlib";
 import {
   CaptureReader,
@@ -20,7 +20,13 @@ const FIXTURES = join(import.meta.dirname, "../fixtures/xdp");
  * message names clang if it is missing or fails (the tests skip on it, saying why, outside CI).
  */
 export function compileFixture(name: string, dir: string): string {
-  const out = join(dir, `${name}.bpf.o`);
+  return compileBpf(join(FIXTURES, `${name}.bpf.c`), dir);
+}
+
+/** Compiles the BPF program at `source` (NAME.bpf.c) into `dir`; returns the object's path. Throws as compileFixture. */
+export function compileBpf(source: string, dir: string): string {
+  const name = basename(source, ".bpf.c"),
+    out = join(dir, `${name}.bpf.o`);
   const cc = spawnSync(
     "clang",
     [
@@ -33,14 +39,13 @@ export function compileFixture(name: string, dir: string): string {
       "-I",
       `/usr/include/${process.arch === "arm64" ? "aarch64" : "x86_64"}-linux-gnu`,
       "-c",
-      join(FIXTURES, `${name}.bpf.c`),
+      source,
       "-o",
       out,
     ],
     { encoding: "utf8" },
   );
-  if (cc.error)
-    throw new Error(`clang not found (needed to build test/fixtures/xdp/${name}.bpf.c): ${cc.error.message}`);
+  if (cc.error) throw new Error(`clang not found (needed to build ${name}.bpf.c): ${cc.error.message}`);
   if (cc.status !== 0) throw new Error(`clang failed on ${name}.bpf.c: ${cc.stderr.trim().split("\n")[0]}`);
   return out;
 }
@@ -55,6 +60,8 @@ export interface ReadPacket {
   comments: string[];
   /** The store in our traits option, if it has one. */
   store: Uint8Array | undefined;
+  /** Its epb_queue option, if it has one. */
+  queue: number | undefined;
 }
 
 /** The packets of a capture (a file's bytes, or what a capture wrote so far: a packet cut short ends the list). */
@@ -65,11 +72,12 @@ export function packetsOf(bytes: Uint8Array): ReadPacket[] {
     if (kind !== PACKET) continue;
     const comments: string[] = [],
       view = new DataView(reader.bytes.buffer);
-    let store: Uint8Array | undefined;
+    let store: Uint8Array | undefined, queue: number | undefined;
     for (let at = reader.optionsAt; at + 4 <= reader.optionsEnd; ) {
       const code = view.getUint16(at, true),
         length = view.getUint16(at + 2, true);
       if (code === 0) break;
+      if (code === 6 && length === 4) queue = view.getUint32(at + 4, true);
       if (code === 1) comments.push(Buffer.from(reader.bytes.subarray(at + 4, at + 4 + length)).toString());
       if (code === TRAITS_OPTION && length >= 4 && view.getUint32(at + 4, true) === TRAITS_PEN)
         store = reader.bytes.slice(at + 8, at + 4 + length);
@@ -81,6 +89,7 @@ export function packetsOf(bytes: Uint8Array): ReadPacket[] {
       original: reader.original,
       comments,
       store,
+      queue,
     });
   }
   return out;

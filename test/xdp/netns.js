@@ -30,9 +30,11 @@ function ip(...args) {
 /**
  * Makes the namespaces and the pair, addresses them and gives the sender a static neighbour entry (the receiver's XDP program takes ARP too).
  * @param {string} tag a letter that tells this pair from others of the same process
+ * @param {number} [queues] rx and tx queues of each end (veth's numrxqueues/numtxqueues; default 1): the sender's
+ *   flows spread over its tx queues by hash, and each tx queue feeds the rx queue of the same number
  * @returns {VethPair}
  */
-export function vethPair(tag) {
+export function vethPair(tag, queues = 1) {
   const id = `${process.pid % 100000}${tag}`,
     n = (process.pid % 200) + 20;
   /** @type {VethPair} */
@@ -68,7 +70,23 @@ export function vethPair(tag) {
       if (r.status !== 0)
         throw new Error(`sysctl in ${ns}: ${(r.stderr || r.error?.message || "").trim().split("\n")[0]}`);
     }
-    ip("link", "add", pair.rxDev, "netns", pair.rxNs, "type", "veth", "peer", "name", pair.txDev, "netns", pair.txNs);
+    const q = ["numtxqueues", String(queues), "numrxqueues", String(queues)];
+    ip(
+      "link",
+      "add",
+      pair.rxDev,
+      ...q,
+      "netns",
+      pair.rxNs,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      pair.txDev,
+      ...q,
+      "netns",
+      pair.txNs,
+    );
     ip("-n", pair.rxNs, "addr", "add", `${pair.rxIp}/24`, "dev", pair.rxDev);
     ip("-n", pair.txNs, "addr", "add", `10.99.${n}.2/24`, "dev", pair.txDev);
     ip("-n", pair.rxNs, "link", "set", pair.rxDev, "up");

@@ -208,6 +208,65 @@ describe.each(IMPLS)("%s: XskRings over rings in memory", (impl) => {
     expect([...done.frames().subarray(0, 1)]).toEqual([5]);
     rings.release(done);
   });
+
+  it("a socket over part of the pool (XskGroup's, its own UMEM from frame 4): fill addresses relative to its UMEM; a descriptor, release or send of another socket's frame is refused, changing nothing", () => {
+    const span = { first: 4, count: 4, umemFirst: 4 };
+    rings = new XskRings(pool, ring(16), ring(8), ring(16), ring(8), "test0 queue 1", () => 0, HEAD, span);
+    rings.fillFirst(4);
+    const fill = rings.fill;
+    expect(Array.from({ length: 4 }, (_, k) => fill.words[fill.descAt + 2 * k])).toEqual([
+      0,
+      FRAME,
+      2 * FRAME,
+      3 * FRAME,
+    ]);
+    expect(rings.held()).toBe(0);
+    // Frame 5 is at UMEM address 1 * FRAME + head.
+    deliver(5, { address: FRAME + HEAD });
+    const burst = pool.burst(4);
+    expect(rings.receive(burst)).toBe(1);
+    expect([burst.frames()[0], pool.head(5), rings.held()]).toEqual([5, HEAD, 1]);
+    // Past the socket's 4 frames (UMEM frame 4 would be pool frame 8): refused.
+    deliver(5, { address: 4 * FRAME + HEAD });
+    const before = state(burst);
+    expect(() => rings.receive(burst)).toThrow(
+      /is outside the socket's frames \(4 frames of 2048 bytes from frame 4\)/,
+    );
+    expect(state(burst)).toEqual(before);
+    // Frame 1 is the pool's but another socket's: not released or sent here.
+    expect(() => rings.release(pool.burst(4).selectFrames([1]))).toThrow(
+      /^EINVAL: release\(\): frame 1 is not one of this socket's frames \(4 from frame 4\)$/,
+    );
+    expect(() => rings.send(pool.burst(4).selectFrames([1]))).toThrow(/frame 1 is not one of this socket's frames/);
+    // The tx descriptor of frame 5 is relative to the UMEM too.
+    rings.rx.consumer = rings.rx.producer; // drop the refused descriptor, as a test may
+    expect(rings.send(burst.selectFrames([5]))).toBe(1);
+    expect(rings.tx.words[rings.tx.descAt]).toBe(FRAME + HEAD);
+    expect(rings.held()).toBe(1); // sent, not yet reclaimed
+  });
+
+  it("need-wakeup: send() wakes the kernel only while the tx ring's flags word asks for it", () => {
+    const flagged = (entry: number) => new Ring(new ArrayBuffer(128 + SIZE * entry), SIZE, 0, 64, 128, 96);
+    const tx = flagged(16);
+    let wakes = 0;
+    rings = new XskRings(pool, ring(16), ring(8), tx, ring(8), "test0 queue 0", () => {
+      wakes++;
+      tx.consumer = tx.producer; // the kernel takes everything at once
+      return 0;
+    });
+    rings.fillFirst(COUNT);
+    deliver(2);
+    deliver(3);
+    const burst = pool.burst(4);
+    rings.receive(burst);
+    const flags = new Uint32Array(tx.words.buffer, 96, 1);
+    rings.send(burst.selectFrames([2]));
+    expect(wakes).toBe(0); // XDP_RING_NEED_WAKEUP clear: the kernel goes on by itself
+    expect(tx.needsWakeup).toBe(false);
+    flags[0] = 1;
+    rings.send(burst.selectFrames([3]));
+    expect([wakes, tx.needsWakeup]).toEqual([1, true]);
+  });
 });
 
 describe("XskSocket.open: checks before any system call", () => {
@@ -215,7 +274,7 @@ describe("XskSocket.open: checks before any system call", () => {
     const pool = new PacketPool({ count: 4096, placement: "metadata", metaLength: META, hardwareKeys: "keys" });
     for (const ringSize of [2 ** 31, 8192, 3, 1, 0.5])
       expect(() => XskSocket.open({ pool, device: "lo", ringSize })).toThrow(
-        `EINVAL: ringSize must be a power of two from 2 to 4096 (the pool's 4096 frames, rounded up: a larger ring would never be filled), not ${ringSize}`,
+        `EINVAL: ringSize must be a power of two from 2 to 4096 (the socket's 4096 frames, rounded up: a larger ring would never be filled), not ${ringSize}`,
       );
     const small = new PacketPool({ count: 1000, placement: "metadata", metaLength: META, hardwareKeys: "keys" });
     expect(() => XskSocket.open({ pool: small, device: "lo", ringSize: 2048 })).toThrow(/from 2 to 1024/);

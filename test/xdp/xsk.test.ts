@@ -3,13 +3,18 @@
 // packet's traits into its metadata area and redirects it to an XskSocket over a PacketPool
 // (test/fixtures/xdp/receiver.mjs, run inside the receiving namespace); the other end sends N UDP
 // packets of several flows. Every packet must arrive byte-exact, with consecutive packet ids, one rx
-// hash per flow, non-decreasing timestamps, and no VLAN tag (this kernel has no 8021q module to send
-// tagged packets from, so the tag path of the receive program is not tested here). Then an echo
+// hash per flow, non-decreasing timestamps, and no VLAN tag. The VLAN path: a tc egress program on the
+// sending end (test/fixtures/xdp/vlan-push.bpf.c, bpf_skb_vlan_push: this kernel has neither 8021q nor
+// act_vlan) gives some flows an offloaded tag, which the receive program reads with
+// bpf_xdp_metadata_rx_vlan_tag into keys 61 and 62; untagged packets have neither. Then an echo
 // through send(). Skipped, saying why, where namespaces or bpf() are not
 // permitted; with CI=true that fails instead.
 import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { compileFixture } from "./helpers.js";
 import { send, vethPair } from "./netns.js";
 import type { VethPair } from "./netns.js";
 
@@ -18,10 +23,13 @@ const N = 300,
   FLOWS = 4,
   SIZE = 64;
 
+const dir = mkdtempSync(join(tmpdir(), "xsk-test-"));
 let pair: VethPair | undefined,
+  vlanPush = "",
   reason = "";
 try {
   if (process.getuid?.() !== 0) throw new Error("network namespaces and AF_XDP need root");
+  vlanPush = compileFixture("vlan-push", dir);
   pair = vethPair("x");
 } catch (error) {
   reason = (error as Error).message;
@@ -60,7 +68,10 @@ function receiver(p: VethPair, count: number, mode = "print"): Promise<{ lines: 
 }
 
 describe.skipIf(skip)(`AF_XDP receive on a veth pair${skip ? ` skipped: ${reason}` : ""}`, () => {
-  afterAll(() => pair?.remove());
+  afterAll(() => {
+    pair?.remove();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it(`receives all ${N} packets of ${FLOWS} flows byte-exact with their traits: consecutive ids, one rx hash per flow, non-decreasing timestamps`, async () => {
     if (!pair) throw new Error(reason);
@@ -93,6 +104,44 @@ describe.skipIf(skip)(`AF_XDP receive on a veth pair${skip ? ` skipped: ${reason
       last = stamp;
     });
     expect(new Set(hashes.values()).size).toBe(FLOWS);
+  }, 30000);
+
+  it("VLAN: tags offloaded by the sender (802.1Q VID 42 priority 5 to port 9000, 802.1ad VID 7 to 9001) arrive as vlan_tci and vlan_proto; untagged packets (9002) have neither", async () => {
+    if (!pair) throw new Error(reason);
+    const tc = (...args: string[]) => {
+      const r = spawnSync("tc", ["-n", pair!.txNs, ...args], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`tc ${args.join(" ")}: ${(r.stderr || r.error?.message || "").trim()}`);
+    };
+    tc("qdisc", "add", "dev", pair.txDev, "clsact");
+    try {
+      tc("filter", "add", "dev", pair.txDev, "egress", "bpf", "direct-action", "obj", vlanPush, "sec", "tc");
+      const { lines } = await receiver(pair, 60);
+      send(pair, 60, 3, SIZE);
+      const packets = (await lines).map(
+        (line) => JSON.parse(line) as { data: string; traits: Array<[number, string]> },
+      );
+      expect(packets).toHaveLength(60);
+      for (const p of packets) {
+        const data = Buffer.from(p.data, "hex"),
+          port = data.readUInt16BE(36),
+          traits = new Map(p.traits);
+        // The tag is not in the packet (it was offloaded): Ethernet type IPv4 at byte 12.
+        expect(data.readUInt16BE(12), `port ${port}`).toBe(0x0800);
+        // vlan_proto is the TPID as on the wire (network byte order), read as a little-endian u16.
+        const expected =
+          port === 9000
+            ? [String((5 << 13) | 42), String(0x0081)]
+            : port === 9001
+              ? ["7", String(0xa888)]
+              : [undefined, undefined];
+        expect([traits.get(61), traits.get(62)], `port ${port}`).toEqual(expected);
+      }
+      expect(new Set(packets.map((p) => Buffer.from(p.data, "hex").readUInt16BE(36)))).toEqual(
+        new Set([9000, 9001, 9002]),
+      );
+    } finally {
+      tc("qdisc", "del", "dev", pair.txDev, "clsact");
+    }
   }, 30000);
 
   it("sends: an echo over the same socket (receive, swap the addresses, send, reclaim, release) reaches a UDP socket on the other end, byte-exact", async () => {
