@@ -108,6 +108,8 @@ export class ParquetPacketWriter {
   private output: { name: string; out: Output; begun: boolean } | undefined;
   /** The files completed. */
   private readonly files: string[] = [];
+  /** Whether the target is written in place (stdout, a FIFO, a device): no temporary file or folder stands for it. */
+  readonly inPlace: boolean;
   private sent = 0;
   private taken = 0;
   private rowsInFile = 0;
@@ -160,6 +162,7 @@ export class ParquetPacketWriter {
       this.abort();
       throw error;
     }
+    this.inPlace = !this.folder && this.output!.out.temporary === undefined;
   }
 
   /** Adds a packet as a row. Throws EBADMSG for a corrupt trait store, EINVAL for a trait that has no column (see PacketTable), FileError. */
