@@ -16,6 +16,7 @@ import {
   PACKET,
   READER_BYTES,
   SHB,
+  SPB,
   TRAITS_OPTION,
   TRAITS_PEN,
   parseKeysText,
@@ -173,10 +174,12 @@ class CaptureExport {
     fields.original = reader.original;
     fields.linkType = reader.interfaces[reader.interfaceId]!.linkType;
     this.readOptions();
-    reader.timestampNs(this.time, 0);
+    // A simple packet block has no capture time (null), as it has no options.
+    const timed = reader.type !== SPB;
+    if (timed) reader.timestampNs(this.time, 0);
     const traits =
       this.traitsAt < 0 ? undefined : writer.decode(reader.bytes, this.traitsAt, this.traitsLength, this.profile);
-    writer.add(reader.bytes, reader.dataAt, fields, this.time[0]!, this.time[1]!, traits);
+    writer.add(reader.bytes, reader.dataAt, fields, this.time[0]!, timed ? this.time[1]! : -1, traits);
   }
 
   /** Reads the packet's options (already checked by the reader): queue, verdict and our traits option. */

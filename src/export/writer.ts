@@ -41,8 +41,8 @@ export interface ParquetWriterOptions {
 export interface PacketRecord {
   /** The captured bytes (a view is enough: they are read during write() only). */
   data: Uint8Array;
-  /** Capture time in ns since 1970 (0 to 2^64 - 1). */
-  timestampNs: bigint;
+  /** Capture time in ns since 1970 (0 to 2^64 - 1); absent if not known (capture_time is then null). */
+  timestampNs?: bigint | undefined;
   /** The link type of its interface (pcap LINKTYPE_*, 1 for Ethernet): where the flow's headers are. */
   linkType: number;
   /** Its length on the wire (default data.length). */
@@ -168,7 +168,7 @@ export class ParquetPacketWriter {
   /** Adds a packet as a row. Throws EBADMSG for a corrupt trait store, EINVAL for a trait that has no column (see PacketTable), FileError. */
   write(packet: PacketRecord): void {
     const time = packet.timestampNs;
-    if (typeof time !== "bigint" || time < 0n || time >= 1n << 64n)
+    if (time !== undefined && (typeof time !== "bigint" || time < 0n || time >= 1n << 64n))
       throw new TraitsError("EINVAL", `timestampNs must be a bigint in 0..2^64 - 1, not ${String(time)}`);
     const fields: PacketFields = {
       interfaceId: packet.interfaceId ?? 0,
@@ -179,7 +179,8 @@ export class ParquetPacketWriter {
       linkType: packet.linkType,
     };
     const traits = packet.traits && this.decode(packet.traits, 0, packet.traits.length, this.options.profile);
-    this.add(packet.data, 0, fields, Number(time & 0xffffffffn), Number(time >> 32n), traits);
+    if (time === undefined) this.add(packet.data, 0, fields, 0, -1, traits);
+    else this.add(packet.data, 0, fields, Number(time & 0xffffffffn), Number(time >> 32n), traits);
   }
 
   /** @internal Adds a row (PacketTable.add), sending the batch when it is full or the file has its rows. */
