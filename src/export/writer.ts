@@ -11,14 +11,13 @@ import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
 import { TraitsError } from "../core/errors.js";
-import { toImpl, toProfile, type Profile } from "../core/options.js";
-import { useMemory } from "../core/select.js";
-import { TraitStore } from "../store/store.js";
+import { toProfile, type Profile } from "../core/options.js";
 import type { KeyName } from "../capture/capture.js";
 import { FileError, Output } from "../capture/io.js";
 import { BATCH_ROWS, SLOTS } from "./columns.js";
 import type { Compression } from "./columns.js";
 import type { EncoderData, EncoderReply, EncoderRequest } from "./encoder.js";
+import { StoreDecoder } from "./stores.js";
 import { type DecodedTraits, type PacketFields, PacketTable } from "./table.js";
 
 /** How a ParquetPacketWriter writes. */
@@ -64,8 +63,6 @@ export interface ExportResult {
 /** Batches sent to the encoder and not yet taken, at most (the table fills the next slot meanwhile). */
 const IN_FLIGHT = SLOTS - 1;
 const ROW_GROUP_ROWS = 131072;
-/** The largest trait store (an option value is at most 65535 bytes). */
-const MAX_STORE = 65536;
 
 /** The module of the encoder thread: encoder.js beside this module (in dist/export/ and dist/cjs/export/, and from the bundled command line in dist/cli/). */
 function encoderEntry(): URL {
@@ -115,8 +112,8 @@ export class ParquetPacketWriter {
   private rowsInFile = 0;
   private total = 0;
   private closed = false;
-  /** The decoding of trait stores given to write(): a scratch memory, a view per profile, the decode arrays. */
-  private decoder: { bytes: Uint8Array; stores: Record<Profile, TraitStore>; decoded: DecodedTraits } | undefined;
+  /** The decoding of the packets' trait stores. */
+  private stores: StoreDecoder | undefined;
 
   /**
    * Opens `target` (a file, "-" for stdout, or with rowsPerFile a folder) and starts the encoder.
@@ -203,33 +200,9 @@ export class ParquetPacketWriter {
     }
   }
 
-  /**
-   * @internal Decodes the store bytes[at, at + length) of `profile` (copied to an aligned scratch
-   * area): the entries, or throws EBADMSG (corrupt) with the reason.
-   */
+  /** @internal Decodes the store bytes[at, at + length) of `profile` (StoreDecoder.decode): its entries, valid until the next call. Throws EBADMSG. */
   decode(bytes: Uint8Array, at: number, length: number, profile: Profile): DecodedTraits {
-    if (length < 16 || length > MAX_STORE)
-      throw new TraitsError("EBADMSG", `its traits option holds ${length} bytes, not a store (16 to ${MAX_STORE})`);
-    const d = (this.decoder ??= this.makeDecoder());
-    if (length <= 64) for (let i = 0; i < length; i++) d.bytes[i] = bytes[at + i]!;
-    else d.bytes.set(bytes.subarray(at, at + length));
-    const count = d.stores[profile].retarget(0, length).tryDecode(d.decoded.keys, d.decoded.lens, d.decoded.values);
-    if (count < 0) throw new TraitsError("EBADMSG", `corrupt trait store (errno ${count})`);
-    d.decoded.count = count;
-    return d.decoded;
-  }
-
-  private makeDecoder(): NonNullable<ParquetPacketWriter["decoder"]> {
-    // The core's scratch area in the second page: the memory never grows (a growth detaches its
-    // buffer, and the first detached buffer makes V8 check every typed array access of the thread).
-    const memory = new WebAssembly.Memory({ initial: 2, maximum: 2 });
-    if (toImpl(undefined) === "wasm") useMemory(memory, { scratch: MAX_STORE });
-    const store = (profile: Profile) => TraitStore.at(memory, 0, 16, { profile });
-    return {
-      bytes: new Uint8Array(memory.buffer, 0, MAX_STORE),
-      stores: { v1: store("v1"), flags: store("flags") },
-      decoded: { count: 0, keys: new Uint8Array(64), lens: new Uint8Array(64), values: new Uint32Array(128) },
-    };
+    return (this.stores ??= new StoreDecoder()).decode(bytes, at, length, profile);
   }
 
   /** Rows written so far. */
