@@ -10,6 +10,7 @@ import { toProfile, type Profile } from "../core/options.js";
 import { CaptureReader, READER_BYTES, keysText, type AsyncByteSource, type KeyName } from "../capture/capture.js";
 import { hardwareNames } from "../capture/annotate.js";
 import { Output } from "../capture/io.js";
+import { LiveParquetWriter } from "../export/live.js";
 import { transform } from "./transform.js";
 import { commentText, storeRows } from "../capture/rows.js";
 import { PcapngWriter, WRITER_BYTES, packetTicks, pipelineMemory, Pipeline, type ByteSink } from "../capture/writer.js";
@@ -35,7 +36,7 @@ export const XDP_USAGE = `  xdp run PROG.o IN OUT ...              run an XDP pr
 const FLUSH_MS = 100;
 
 /** The usage text of `xdp capture`. */
-export const CAPTURE_USAGE = `usage: packet-traits xdp capture --dev IF [--queue Q] [-c N] [-U] [--program P.o] [--meta-length N] OUT
+export const CAPTURE_USAGE = `usage: packet-traits xdp capture --dev IF [--queue Q] [-c N] [-U] [--program P.o] [--meta-length N] [--format pcapng|parquet] [--rows-per-file N] OUT
 
 Captures from queue Q (default 0) of interface IF through an AF_XDP socket whose frames are a
 PacketPool in WebAssembly memory, until N packets (default: no limit) or SIGINT, SIGTERM or SIGHUP,
@@ -48,7 +49,11 @@ A packet whose metadata area is not the program's store is written without trait
   --program P.o          another XDP program that writes a traits store and redirects to the
                          socket's XSKMAP
   --meta-length N        bytes of its metadata area: what it declares (TRAITS_PROGRAM in
-                         bpf/traits.bpf.h; another value is an error), required if it declares none`;
+                         bpf/traits.bpf.h; another value is an error), required if it declares none
+  --format parquet       write rows as pcap export does (queue, xdp_verdict 4: the redirect), through a
+                         temporary file renamed when the capture ends
+  --rows-per-file N      with parquet: OUT is a folder of parts of N rows, each published
+                         (part-00000.parquet, ...) as soon as it is complete`;
 
 const CAPTURE = {
   dev: { type: "string" },
@@ -57,6 +62,8 @@ const CAPTURE = {
   "packet-buffered": { type: "boolean", short: "U" },
   program: { type: "string" },
   "meta-length": { type: "string" },
+  format: { type: "string" },
+  "rows-per-file": { type: "string" },
 } as const;
 
 /** The usage text of `xdp run`. */
@@ -391,6 +398,15 @@ function capture(argv: string[], io: Io): number {
     throw new UsageError(
       `${program} makes a ${declared.metaLength}-byte metadata area (its TRAITS_PROGRAM declaration), not ${given}: leave out --meta-length or pass ${declared.metaLength}`,
     );
+  const format = v.format ?? "pcapng",
+    rowsPerFile =
+      v["rows-per-file"] === undefined ? undefined : integer(v["rows-per-file"], "--rows-per-file", 1, 2 ** 53 - 1);
+  if (format !== "pcapng" && format !== "parquet")
+    throw new UsageError(`--format must be pcapng or parquet, not ${JSON.stringify(format)}`);
+  if (rowsPerFile !== undefined && (format !== "parquet" || output === "-"))
+    throw new UsageError("--rows-per-file needs --format parquet and a folder to write, not stdout (-)");
+  if (buffered && format === "parquet")
+    throw new UsageError("-U writes each packet out at once, which Parquet cannot (rows go out by row group)");
   const metaLength = declared?.metaLength || given;
   if (metaLength === undefined)
     throw new UsageError(
@@ -412,18 +428,24 @@ function capture(argv: string[], io: Io): number {
     hardwareKeys: "keys",
   });
   const socket = XskSocket.open({ pool, device, queue, program });
-  let sink: Output;
+  let sink: Output | LiveParquetWriter;
   try {
-    sink = Output.live(output, io.stdout);
+    sink =
+      format === "parquet"
+        ? new LiveParquetWriter(output, { names, profile, queue, rowsPerFile, stdout: io.stdout })
+        : Output.live(output, io.stdout);
   } catch (error) {
     socket.close();
     throw error;
   }
   // The pool and the socket grew the memory: the writer's view is taken after them.
-  const encoder = new TextEncoder(),
-    writer = new PcapngWriter(sink, new Uint8Array(memory.buffer), encoder.encode(keysText(profile, names)));
-  writer.pcapHeader({ interfaces: [{ linkType: 1 }], snapLength: 65535, nanoseconds: true, fcsBytes: -1 });
-  writer.flush();
+  const bytes = new Uint8Array(memory.buffer),
+    parquet = sink instanceof LiveParquetWriter ? sink : undefined,
+    encoder = new TextEncoder(),
+    writer =
+      sink instanceof Output ? new PcapngWriter(sink, bytes, encoder.encode(keysText(profile, names))) : undefined;
+  writer?.pcapHeader({ interfaces: [{ linkType: 1 }], snapLength: 65535, nanoseconds: true, fcsBytes: -1 });
+  writer?.flush();
   const burst = pool.burst(256),
     ticks = new Uint32Array(2),
     noTraits = [
@@ -455,8 +477,9 @@ function capture(argv: string[], io: Io): number {
     socket.close();
     try {
       if (error !== undefined) throw error;
-      writer.flush();
-      sink.commit();
+      writer?.flush();
+      if (parquet) parquet.close();
+      else (sink as Output).commit();
       print(
         io.stderr,
         `xdp capture: ${total} packets from ${device} queue ${queue}: ${output === "-" ? "stdout" : output}${withoutTraits ? `; ${withoutTraits} written without traits` : ""}${dropped}\n`,
@@ -464,7 +487,7 @@ function capture(argv: string[], io: Io): number {
       if (withoutTraits) process.exitCode = 1;
     } catch (failure) {
       try {
-        writer.flush(); // what was received is kept, as far as the output takes it
+        writer?.flush(); // what was received is kept, as far as the output takes it
       } catch {
         // The output itself failed: what is on disk stays.
       }
@@ -492,9 +515,13 @@ function capture(argv: string[], io: Io): number {
           );
         // The receive program's timestamp (key 63), else the time of the burst.
         const stamp = size >= 0 && traits.has(63) ? (traits.get(63) as bigint) : now;
+        if (parquet) {
+          parquet.packet(bytes, pool.frameStart(frame) + pool.head(frame), length, stamp, pool.storeStart(frame), size);
+          continue;
+        }
         ticks[0] = Number(stamp & 0xffffffffn);
         ticks[1] = Number(stamp >> 32n);
-        writer.packet(
+        writer!.packet(
           true,
           0,
           ticks[1]!,
@@ -516,9 +543,9 @@ function capture(argv: string[], io: Io): number {
       }
       // Out as the packets come: each at once with -U, else when the traffic pauses, or FLUSH_MS after it arrived.
       if (waitingSince && (buffered || n === 0 || clock - waitingSince >= FLUSH_MS)) {
-        writer.flush();
+        writer?.flush();
         waitingSince = 0;
-      } else writer.flushChunk();
+      } else writer?.flushChunk();
       if (stop || total >= limit) return finish();
       setTimeout(step, n > 0 ? 0 : 1);
     } catch (error) {

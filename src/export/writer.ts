@@ -5,7 +5,8 @@
  * IN_FLIGHT batches wait for the encoder (the caller blocks, rather than buffer more), and parquet-wasm
  * keeps at most a row group.
  * Output never loses data: a file goes through a temporary file renamed into place when complete
- * (capture/io.ts's Output); a folder of parts is written as a temporary folder, renamed into place.
+ * (capture/io.ts's Output); a folder of parts is written as a temporary folder, renamed into place,
+ * or, for a live capture, part by part into the folder, each part published as soon as it is complete.
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
@@ -34,6 +35,15 @@ export interface ParquetWriterOptions {
   compression?: Compression;
   /** The descriptor written for the target "-" (default 1, stdout). */
   stdout?: number;
+  /**
+   * Write as a live capture does: with rowsPerFile, each part goes into the folder `target` (made if
+   * absent; the parts of an earlier capture there are removed first, as tcpdump -w truncates its
+   * file) and is published (renamed from its temporary name) as soon as it is complete, so that it
+   * can be read while the capture goes on and outlives a crash; abort() keeps the parts published.
+   * One file is written through a temporary file as without it (a Parquet file is readable only once
+   * complete). Default false.
+   */
+  live?: boolean;
 }
 
 /** A packet to write: its bytes and what the capture says of it. */
@@ -95,12 +105,14 @@ const ENCODER_TIMEOUT_MS = 60_000;
 export class ParquetPacketWriter {
   /** @internal The rows being filled. */
   readonly table = new PacketTable();
-  private readonly options: Required<Omit<ParquetWriterOptions, "names">>;
+  private readonly options: Required<Omit<ParquetWriterOptions, "names" | "live">>;
   private readonly worker: Worker;
   private readonly port: MessagePort;
   private readonly signal = new Int32Array(new SharedArrayBuffer(4));
-  /** The folder of parts being written (a temporary one beside the target), or undefined for one file. */
+  /** The folder of parts being written (a temporary one beside the target, or the target itself when live), or undefined for one file. */
   private readonly folder: string | undefined;
+  /** Whether parts are published as each is complete (ParquetWriterOptions.live). */
+  private readonly live: boolean;
   /** The file being written, and whether the encoder has begun it (with the first batch). */
   private output: { name: string; out: Output; begun: boolean } | undefined;
   /** The files completed. */
@@ -142,7 +154,9 @@ export class ParquetPacketWriter {
       stdout: options.stdout ?? 1,
     };
     this.table.useNames(options.names ?? []);
-    this.folder = rowsPerFile === Number.POSITIVE_INFINITY ? undefined : temporaryFolder(target);
+    this.live = options.live === true && rowsPerFile !== Number.POSITIVE_INFINITY;
+    this.folder =
+      rowsPerFile === Number.POSITIVE_INFINITY ? undefined : this.live ? liveFolder(target) : temporaryFolder(target);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.worker = new Worker(BOOT, {
@@ -220,7 +234,7 @@ export class ParquetPacketWriter {
       this.output?.out.abort();
       this.output = undefined;
       this.worker.terminate();
-      if (this.folder) publishFolder(this.folder, this.target);
+      if (this.folder && !this.live) publishFolder(this.folder, this.target);
     } catch (error) {
       this.abort();
       throw error;
@@ -231,13 +245,13 @@ export class ParquetPacketWriter {
     };
   }
 
-  /** Gives up: stops the encoder and removes what was written (the target is untouched). Idempotent. */
+  /** Gives up: stops the encoder and removes what was written (the target is untouched; when live, the parts published stay). Idempotent. */
   abort(): void {
     this.closed = true;
     this.worker.terminate();
     this.output?.out.abort();
     this.output = undefined;
-    if (this.folder) rmSync(this.folder, { recursive: true, force: true });
+    if (this.folder && !this.live) rmSync(this.folder, { recursive: true, force: true });
   }
 
   private request(message: EncoderRequest): void {
@@ -328,6 +342,18 @@ function temporaryFolder(target: string): string {
 }
 
 const PART = /^part-\d{5,}\.parquet$/;
+
+/** The folder `target` of a live capture's parts: made if absent, emptied of an earlier capture's parts. Throws FileError (EEXIST: see checkFolderTarget). */
+function liveFolder(target: string): string {
+  checkFolderTarget(target);
+  try {
+    mkdirSync(target, { recursive: true });
+    for (const part of readdirSync(target)) rmSync(join(target, part));
+  } catch (error) {
+    throw FileError.from(error, `cannot write ${target}`);
+  }
+  return target;
+}
 
 /** Refuses a target that exists and is not a folder of parts (which would be replaced): EEXIST. */
 function checkFolderTarget(target: string): void {

@@ -504,6 +504,57 @@ describe.runIf(duck)("pcap export, read by DuckDB", () => {
   });
 });
 
+describe.runIf(duck)("a live capture's writer (live: true)", () => {
+  const packet = (i: number) => ({
+    data: udp(i),
+    linkType: 1,
+    timestampNs: 1_700_000_000_000_000_000n + BigInt(i),
+    traits: storeBytes("v1", [[5, i, 4]]),
+  });
+  const count = async (file: string) =>
+    (await sql(`SELECT count(*) AS n, max(key_5) AS last FROM ${literal(file)}`))[0];
+
+  it("publishes each part in the folder as soon as it is complete, readable while the writer runs; abort() keeps them", async () => {
+    const out = join(dir, "live");
+    mkdirSync(out);
+    writeFileSync(join(out, "part-00007.parquet"), "an earlier capture's part");
+    const writer = new ParquetPacketWriter(out, { rowsPerFile: 1000, live: true });
+    // The earlier capture's parts are gone (as tcpdump -w truncates); nothing is published yet.
+    expect(readdirSync(out).filter((n) => !n.startsWith("."))).toEqual([]);
+    for (let i = 0; i < 999; i++) writer.write(packet(i));
+    expect(readdirSync(out).filter((n) => !n.startsWith("."))).toEqual([]);
+    writer.write(packet(999));
+    expect(readdirSync(out).filter((n) => !n.startsWith("."))).toEqual(["part-00000.parquet"]);
+    expect(await count(join(out, "part-00000.parquet"))).toEqual({ n: "1000", last: 999 });
+    for (let i = 1000; i < 2500; i++) writer.write(packet(i));
+    expect(await count(join(out, "part-00001.parquet"))).toEqual({ n: "1000", last: 1999 });
+    // A failure (or a crash) loses the part being written, not those published.
+    writer.abort();
+    expect(readdirSync(out).sort()).toEqual(["part-00000.parquet", "part-00001.parquet"]);
+  });
+
+  it("close() publishes the last part; one file is renamed into place at close(); a folder holding other files is refused", async () => {
+    const out = join(dir, "live-closed"),
+      writer = new ParquetPacketWriter(out, { rowsPerFile: 1000, live: true });
+    for (let i = 0; i < 1500; i++) writer.write(packet(i));
+    expect(writer.close()).toEqual({
+      rows: 1500,
+      files: [join(out, "part-00000.parquet"), join(out, "part-00001.parquet")],
+    });
+    expect(readdirSync(out).sort()).toEqual(["part-00000.parquet", "part-00001.parquet"]);
+    expect(await count(`${out}/*.parquet`)).toEqual({ n: "1500", last: 1499 });
+    const file = join(dir, "live-one.parquet"),
+      one = new ParquetPacketWriter(file, { live: true });
+    for (let i = 0; i < 10; i++) one.write(packet(i));
+    expect(existsSync(file)).toBe(false);
+    one.close();
+    expect(await count(file)).toEqual({ n: "10", last: 9 });
+    writeFileSync(join(out, "notes.txt"), "mine");
+    expect(() => new ParquetPacketWriter(out, { rowsPerFile: 10, live: true })).toThrow(/^EEXIST: .*holds notes\.txt/);
+    expect(readdirSync(out).sort()).toEqual(["notes.txt", "part-00000.parquet", "part-00001.parquet"]);
+  });
+});
+
 describe("pcap export: the encoder thread", () => {
   it("starts under any flags of the process: node --input-type=module -e (a worker inherits them)", () => {
     const out = join(dir, "eval.parquet"),
