@@ -65,13 +65,13 @@ function timed(argv, timeTool) {
     if (r.status !== 0) fail(`${argv.join(" ")}: ${r.stderr}`);
     return { seconds: Number(process.hrtime.bigint() - start) / 1e9, rssMB: undefined };
   }
-  const r = spawnSync("/usr/bin/time", ["-f", "%e %M", ...argv], {
+  const r = spawnSync("/usr/bin/time", ["-f", "%e %M %U %S", ...argv], {
     encoding: "utf8",
     stdio: ["ignore", "ignore", "pipe"],
   });
   if (r.status !== 0) fail(`${argv.join(" ")}: ${r.stderr}`);
-  const [seconds, kb] = r.stderr.trim().split("\n").at(-1).split(" ").map(Number);
-  return { seconds, rssMB: kb / 1024 };
+  const [seconds, kb, user, sys] = r.stderr.trim().split("\n").at(-1).split(" ").map(Number);
+  return { seconds, rssMB: kb / 1024, cpu: user + sys };
 }
 
 function parse(argv) {
@@ -142,9 +142,9 @@ function exportTable(dir, timeTool) {
     `\nParquet export of the annotated capture (${TSHARK_FIELDS.length} packet columns; export adds 5 trait columns), ${options.runs} alternating runs, medians:\n`,
   );
   console.log(
-    "| packets | export s | tshark -T fields s | annotate s | tshark/export | export/annotate | export peak RSS MB | tshark peak RSS MB | annotate peak RSS MB |",
+    "| packets | export s | tshark -T fields s | annotate s | tshark/export | export/annotate | export CPU s | annotate CPU s | export peak RSS MB | tshark peak RSS MB | annotate peak RSS MB |",
   );
-  console.log("|---|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const count of options.exportPackets) {
     const input = join(dir, `export-${count}.pcap`),
       annotated = join(dir, `export-${count}.pcapng`),
@@ -176,9 +176,11 @@ function exportTable(dir, timeTool) {
     const m = (tool) => median(runs[tool].map((r) => r.seconds));
     const rss = (tool) =>
       timeTool && runs[tool].length ? Math.max(...runs[tool].map((r) => r.rssMB)).toFixed(0) : "-";
+    // CPU seconds (user + system, all threads): what the export costs whatever the machine's load.
+    const cpu = (tool) => (timeTool ? median(runs[tool].map((r) => r.cpu)).toFixed(2) : "-");
     const [e, t, a] = [m("export"), tshark ? m("tshark") : NaN, m("annotate")];
     console.log(
-      `| ${count.toLocaleString("en")} | ${e.toFixed(2)} | ${tshark ? t.toFixed(2) : "-"} | ${a.toFixed(2)} | ${tshark ? (t / e).toFixed(1) : "-"} | ${(e / a).toFixed(2)} | ${rss("export")} | ${rss("tshark")} | ${rss("annotate")} |`,
+      `| ${count.toLocaleString("en")} | ${e.toFixed(2)} | ${tshark ? t.toFixed(2) : "-"} | ${a.toFixed(2)} | ${tshark ? (t / e).toFixed(1) : "-"} | ${(e / a).toFixed(2)} | ${cpu("export")} | ${cpu("annotate")} | ${rss("export")} | ${rss("tshark")} | ${rss("annotate")} |`,
     );
     rmSync(input);
     rmSync(annotated);

@@ -4,7 +4,7 @@
  * ParquetPacketWriter takes packets one by one (a live capture), in a file or a folder of parts.
  * Encoding runs in a worker thread (parquet-wasm, Apache Arrow's Rust Parquet writer).
  */
-export { exportCapture, type ExportOptions } from "./export/export.js";
+export { exportCapture, exportInput, type ExportOptions } from "./export/export.js";
 export {
   ParquetPacketWriter,
   type ExportResult,

@@ -11,7 +11,7 @@ import { StopError } from "./transform.js";
 import { UsageError, print, type Io } from "./args.js";
 import { decode } from "./decode.js";
 import { registry } from "./registry.js";
-import { ANNOTATE_USAGE, PCAP_USAGE, SHOW_USAGE, annotate, exportParquet, show } from "./pcap.js";
+import { ANNOTATE_USAGE, EXPORT_USAGE, PCAP_USAGE, SHOW_USAGE, annotate, exportParquet, show } from "./pcap.js";
 import { XDP_USAGE, xdp } from "./xdp.js";
 import { wireshark } from "./wireshark.js";
 
@@ -22,6 +22,7 @@ commands:
   registry init|add|rm|ls --file FILE    manage a key registry file
   pcap annotate IN OUT ...               pcap/pcapng in, pcapng with each packet's traits out (- for stdin/stdout)
   pcap show FILE ...                     print each packet's traits
+  pcap export IN OUT.parquet ...         each packet as a row of Parquet, for SQL engines (DuckDB, Spark...)
 ${XDP_USAGE}
   wireshark --plugin-path                print the path of the Wireshark plugin shipped in the package
 
@@ -40,10 +41,13 @@ function pcap(argv: string[], io: Io): number | Promise<number> {
   if (action === "show") return show(rest, io);
   if (action === "export") return exportParquet(rest, io);
   if (action === "-h" || action === "--help") {
-    print(io.stdout, `${PCAP_USAGE}\n\n${ANNOTATE_USAGE.split("\n\n")[1]}\n\n${SHOW_USAGE.split("\n\n")[1]}\n`);
+    print(
+      io.stdout,
+      `${PCAP_USAGE}\n\n${[ANNOTATE_USAGE, SHOW_USAGE, EXPORT_USAGE].map((usage) => usage.split("\n\n")[1]).join("\n\n")}\n`,
+    );
     return 0;
   }
-  throw new UsageError(`unknown pcap action ${JSON.stringify(action ?? "")} (annotate, show)`);
+  throw new UsageError(`unknown pcap action ${JSON.stringify(action ?? "")} (annotate, show, export)`);
 }
 
 /**

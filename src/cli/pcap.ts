@@ -4,8 +4,9 @@ import { KeyRegistry } from "../registry/registry.js";
 import { annotateInput, annotateRegistry, setting } from "../capture/annotate.js";
 import { showCapture } from "../capture/show.js";
 import { FileError, TextOut, openInput } from "../capture/io.js";
-import { exportCapture } from "../export/export.js";
-import { transform } from "./transform.js";
+import { exportInput, type ExportOptions } from "../export/export.js";
+import { ParquetPacketWriter } from "../export/writer.js";
+import { stopOnSignals, transform } from "./transform.js";
 import { UsageError, integer, parse, print, type Io } from "./args.js";
 
 /** The usage text of `pcap`. */
@@ -45,7 +46,8 @@ Writes each packet of a pcap or pcapng capture (IN, or - for stdin) as a row of 
 or - for stdout), for DuckDB, Polars, Spark or Trino: packet, capture_time (TIMESTAMP, ns), interface,
 queue, captured_length, original_length, xdp_verdict, src_addr, dst_addr, ip_proto, src_port,
 dst_port, then one column per trait, by name (from --registry, else the capture's names). OUT is
-written through a temporary file (or folder) renamed into place when complete: on any error it is untouched.
+written through a temporary file (or folder) renamed into place when complete: on any error, SIGINT,
+SIGTERM or SIGHUP it is untouched.
   --rows-per-file N   write a folder OUT of files part-00000.parquet, ... of N rows each
   --row-group N       rows per row group (default 131072)
   --compression C     snappy (default), zstd or none
@@ -151,8 +153,12 @@ export function show(argv: string[], io: Io): number {
   return 0;
 }
 
-/** Runs `pcap export`; returns the exit code. */
-export function exportParquet(argv: string[], io: Io): number {
+/**
+ * Runs `pcap export`; returns the exit code, or a promise of it once the arguments are checked (the
+ * capture is read between turns of the event loop, so that SIGINT, SIGTERM and SIGHUP stop it with
+ * OUT as it was).
+ */
+export function exportParquet(argv: string[], io: Io): number | Promise<number> {
   const p = parse(argv, EXPORT, EXPORT_USAGE, io);
   if (!p) return 0;
   const { values: v, positionals } = p,
@@ -166,20 +172,38 @@ export function exportParquet(argv: string[], io: Io): number {
     v["rows-per-file"] === undefined ? undefined : integer(v["rows-per-file"], "--rows-per-file", 1, 2 ** 53 - 1);
   if (rowsPerFile !== undefined && output === "-")
     throw new UsageError("--rows-per-file writes a folder, not stdout (-)");
-  const result = exportCapture(input, output, {
+  const options: ExportOptions = {
     ...(v.registry !== undefined && { names: KeyRegistry.load(v.registry).entries() }),
     ...(v.profile !== undefined && { profile: toProfile(v.profile) }),
     ...(rowsPerFile !== undefined && { rowsPerFile }),
     ...(v["row-group"] !== undefined && { rowGroupRows: integer(v["row-group"], "--row-group", 1, 2 ** 31 - 1) }),
     compression,
     limit: count(v.count),
-    stdin: io.stdin,
     stdout: io.stdout,
-  });
-  if (output !== "-")
-    print(
-      io.stdout,
-      `exported ${result.rows} packets: ${output}${rowsPerFile === undefined ? "" : ` (${result.files.length} file${result.files.length === 1 ? "" : "s"})`}\n`,
-    );
-  return 0;
+  };
+  const source = openInput(input, io.stdin);
+  // The handlers go in before the temporary file (or folder) exists, and out at once if OUT is written in place.
+  const stop = stopOnSignals(output);
+  let writer: ParquetPacketWriter;
+  try {
+    writer = new ParquetPacketWriter(output, options);
+    if (writer.inPlace) stop.off();
+  } catch (error) {
+    stop.off();
+    source.close();
+    throw error;
+  }
+  return exportInput(source.input, writer, options, stop.signal)
+    .finally(() => {
+      stop.off();
+      source.close();
+    })
+    .then((result) => {
+      if (output !== "-")
+        print(
+          io.stdout,
+          `exported ${result.rows} packets: ${output}${rowsPerFile === undefined ? "" : ` (${result.files.length} file${result.files.length === 1 ? "" : "s"})`}\n`,
+        );
+      return 0;
+    });
 }

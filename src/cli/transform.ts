@@ -31,7 +31,7 @@ export class StopError extends Error {
  * (stdout, a FIFO): with nothing to protect, the signals keep their default action there, so that a
  * command blocked on a full pipe still ends at once.
  */
-function stopOnSignals(target: string): { signal: AbortSignal; off(): void } {
+export function stopOnSignals(target: string): { signal: AbortSignal; off(): void } {
   const controller = new AbortController();
   const off = onStopSignals((signal) => controller.abort(new StopError(signal, `${target} left as it was`)));
   return { signal: controller.signal, off };

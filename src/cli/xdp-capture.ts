@@ -4,12 +4,14 @@
  * with its store in the traits option, its queue as epb_queue, the redirect that brought it as
  * epb_verdict (XDP_REDIRECT), our comment, and its rx timestamp as the packet time.
  * The header goes out at once, a packet at most FLUSH_MS after it arrived (when traffic pauses, at
- * once; with -U each burst at once).
+ * once; with -U each burst at once). With --format parquet, rows go to a LiveParquetWriter instead
+ * (each part of --rows-per-file published as soon as it is complete).
  */
 import type { KeyName } from "../capture/capture.js";
 import { Output } from "../capture/io.js";
 import { BlockWriter, packetBlock } from "../capture/writer.js";
 import type { Profile } from "../core/options.js";
+import { LiveParquetWriter } from "../export/live.js";
 import type { XskContext } from "../xdp/xsk-worker.js";
 import { print } from "./args.js";
 
@@ -31,6 +33,10 @@ export interface CaptureArgs {
   buffered: boolean;
   /** Where in the shared memory CAPTURE_SCRATCH bytes are the handler's: an empty store (16 zero bytes) for the packets without traits. */
   scratch: number;
+  /** pcapng, or parquet: rows as pcap export writes them. */
+  format: "pcapng" | "parquet";
+  /** With parquet: OUT is a folder of parts of this many rows. */
+  rowsPerFile: number | undefined;
 }
 
 /** Bytes of the handler's scratch (CaptureArgs.scratch): an empty store. */
@@ -43,6 +49,8 @@ export interface CaptureResult {
 }
 
 let writer: BlockWriter | undefined,
+  parquet: LiveParquetWriter | undefined,
+  bytes: Uint8Array,
   sink: Output | undefined,
   noTraits: Uint8Array[] = [],
   total = 0,
@@ -59,29 +67,37 @@ export function open(ctx: XskContext): void {
   start(ctx);
 }
 
-/** The writer, made (OUT opened, the header written out) at the first call. */
-function start(ctx: XskContext): BlockWriter {
-  if (writer) return writer;
+/** Opens OUT at the first call: a pcapng with its header written out, or the Parquet rows' writer. */
+function start(ctx: XskContext): void {
+  if (writer || parquet) return;
   const args = ctx.args as CaptureArgs,
-    encoder = new TextEncoder(),
-    bytes = new Uint8Array(ctx.pool.memory.buffer);
+    encoder = new TextEncoder();
+  bytes = new Uint8Array(ctx.pool.memory.buffer);
   bytes.fill(0, args.scratch, args.scratch + CAPTURE_SCRATCH);
   noTraits = [
     encoder.encode(
       `xdp: no traits: the metadata area is not a ${args.metaLength}-byte store of profile ${args.profile}`,
     ),
   ];
+  if (args.format === "parquet") {
+    parquet = new LiveParquetWriter(args.output, {
+      names: args.names,
+      profile: args.profile,
+      rowsPerFile: args.rowsPerFile,
+      stdout: args.stdout,
+    });
+    return;
+  }
   sink = Output.live(args.output, args.stdout);
   writer = new BlockWriter(sink, bytes, args.profile, args.names);
   writer.pcapHeader({ interfaces: [{ linkType: 1 }], snapLength: 65535, nanoseconds: true, fcsBytes: -1 });
   writer.flush();
-  return writer;
 }
 
 /** Writes the burst's packets (up to the limit, then stops the group). */
 export function burst(ctx: XskContext): void {
-  const out = start(ctx),
-    args = ctx.args as CaptureArgs,
+  start(ctx);
+  const args = ctx.args as CaptureArgs,
     { pool, burst } = ctx,
     frames = burst.frames(),
     status = burst.status(),
@@ -93,6 +109,7 @@ export function burst(ctx: XskContext): void {
     const frame = frames[i]!,
       traits = pool.traits(frame),
       length = pool.length(frame),
+      dataAt = pool.frameStart(frame) + pool.head(frame),
       size = status[i] === 0 ? traits.trySize() : -1;
     if (size < 0 && withoutTraits++ === 0)
       print(
@@ -101,29 +118,35 @@ export function burst(ctx: XskContext): void {
       );
     // The receive program's timestamp (key 63), else the time of the burst.
     const stamp = size >= 0 && traits.has(63) ? (traits.get(63) as bigint) : now;
+    if (parquet) {
+      parquet.packet(ctx.queue, bytes, dataAt, length, stamp, pool.storeStart(frame), size);
+      continue;
+    }
     ticks[0] = Number(stamp & 0xffffffffn);
     ticks[1] = Number(stamp >> 32n);
     block.tsHigh = ticks[1]!;
     block.tsLow = ticks[0]!;
     block.original = block.captured = length;
-    block.dataAt = pool.frameStart(frame) + pool.head(frame);
+    block.dataAt = dataAt;
     block.storeAt = size < 0 ? args.scratch : pool.storeStart(frame);
     block.storeSize = size < 0 ? 16 : size;
     block.notes = size < 0 ? noTraits : [];
-    out.packet(block);
+    writer!.packet(block);
   }
   total += n;
-  if (n > 0) waitingSince ||= clock;
-  // Out as the packets come: each burst at once with -U, else FLUSH_MS after the oldest arrived (idle() flushes when traffic pauses).
-  if (waitingSince && (args.buffered || clock - waitingSince >= FLUSH_MS)) flush(out);
-  else out.flushChunk();
+  if (writer) {
+    if (n > 0) waitingSince ||= clock;
+    // Out as the packets come: each burst at once with -U, else FLUSH_MS after the oldest arrived (idle() flushes when traffic pauses).
+    if (waitingSince && (args.buffered || clock - waitingSince >= FLUSH_MS)) flush(writer);
+    else writer.flushChunk();
+  }
   if (total >= args.limit) ctx.stop();
 }
 
 /** Traffic paused: what is buffered goes out now (and -c 0 ends here, with no packet). */
 export function idle(ctx: XskContext): void {
-  const out = start(ctx);
-  if (waitingSince) flush(out);
+  start(ctx);
+  if (writer && waitingSince) flush(writer);
   if (total >= (ctx.args as CaptureArgs).limit) ctx.stop();
 }
 
@@ -137,11 +160,24 @@ function flush(out: BlockWriter): void {
   waitingSince = 0;
 }
 
-/** The end: writes out what is buffered (unless the output already failed) and closes OUT. */
+/**
+ * The end: writes out what is buffered (unless the output already failed) and closes OUT; Parquet's
+ * last rows are written and its file renamed into place (if that fails, the parts published stay and
+ * the one being written is removed).
+ */
 export function close(ctx: XskContext): CaptureResult {
-  const out = start(ctx);
+  start(ctx);
+  if (parquet) {
+    try {
+      parquet.close();
+    } catch (error) {
+      parquet.abort();
+      throw error;
+    }
+    return { total, withoutTraits };
+  }
   try {
-    if (!failed) out.flush();
+    if (!failed) writer!.flush();
   } finally {
     sink!.commit();
   }

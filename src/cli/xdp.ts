@@ -39,7 +39,7 @@ export const XDP_USAGE = `  xdp run PROG.o IN OUT ...              run an XDP pr
   xdp capture --dev IF OUT ...           capture live through AF_XDP, each packet with its traits and queue (- for stdout)`;
 
 /** The usage text of `xdp capture`. */
-export const CAPTURE_USAGE = `usage: packet-traits xdp capture --dev IF [--queue Q | --queues all|LIST] [-c N] [-U] [--zero-copy] [--program P.o] [--meta-length N] OUT
+export const CAPTURE_USAGE = `usage: packet-traits xdp capture --dev IF [--queue Q | --queues all|LIST] [-c N] [-U] [--zero-copy] [--program P.o] [--meta-length N] [--format pcapng|parquet] [--rows-per-file N] OUT
 
 Captures from rx queue Q (default 0), or the queues LIST (0,2,5 or 0-3) or all the queues of
 interface IF, through an AF_XDP socket per queue whose frames are a PacketPool in WebAssembly memory,
@@ -58,7 +58,11 @@ metadata area is not the program's store is written without traits, and said so.
   --program P.o          another XDP program that writes a traits store and redirects to the
                          socket's XSKMAP
   --meta-length N        bytes of its metadata area: what it declares (TRAITS_PROGRAM in
-                         bpf/traits.bpf.h; another value is an error), required if it declares none`;
+                         bpf/traits.bpf.h; another value is an error), required if it declares none
+  --format parquet       write rows as pcap export does (queue, xdp_verdict 4: the redirect), through a
+                         temporary file renamed when the capture ends
+  --rows-per-file N      with parquet: OUT is a folder of parts of N rows, each published
+                         (part-00000.parquet, ...) as soon as it is complete`;
 
 const CAPTURE = {
   dev: { type: "string" },
@@ -70,6 +74,8 @@ const CAPTURE = {
   "packet-buffered": { type: "boolean", short: "U" },
   program: { type: "string" },
   "meta-length": { type: "string" },
+  format: { type: "string" },
+  "rows-per-file": { type: "string" },
 } as const;
 
 /** The usage text of `xdp run`. */
@@ -401,6 +407,16 @@ async function capture(argv: string[], io: Io): Promise<number> {
     throw new UsageError(
       `${program} makes a ${declared.metaLength}-byte metadata area (its TRAITS_PROGRAM declaration), not ${given}: leave out --meta-length or pass ${declared.metaLength}`,
     );
+  const format = v.format ?? "pcapng",
+    rowsPerFile =
+      v["rows-per-file"] === undefined ? undefined : integer(v["rows-per-file"], "--rows-per-file", 1, 2 ** 53 - 1);
+  if (format !== "pcapng" && format !== "parquet")
+    throw new UsageError(`--format must be pcapng or parquet, not ${JSON.stringify(format)}`);
+  if (rowsPerFile !== undefined && (format !== "parquet" || output === "-"))
+    throw new UsageError("--rows-per-file needs --format parquet and a folder to write, not stdout (-)");
+  const buffered = v["packet-buffered"] === true;
+  if (buffered && format === "parquet")
+    throw new UsageError("-U writes each packet out at once, which Parquet cannot (rows go out by row group)");
   const metaLength = declared?.metaLength || given;
   if (metaLength === undefined)
     throw new UsageError(
@@ -442,8 +458,10 @@ async function capture(argv: string[], io: Io): Promise<number> {
       names: [...hardwareNames(profile), ...(program === RECEIVE_PROGRAM ? RECEIVE_KEYS : [])],
       metaLength,
       limit,
-      buffered: v["packet-buffered"] === true,
+      buffered,
       scratch,
+      format,
+      rowsPerFile,
     } satisfies CaptureArgs,
   });
   const on = `${device} ${group.queues.length === 1 ? `queue ${group.queues[0]}` : `queues ${group.queues.join(",")}`}`;

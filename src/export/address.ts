@@ -14,22 +14,33 @@ const DOT = 46,
   COLON = 58,
   ZERO = 48;
 
+/** The decimal text of each of 0..255, three digits a value (leading zeros dropped by its length). */
+const DECIMAL = new Uint8Array(256 * 3),
+  DECIMAL_LENGTH = new Uint8Array(256);
+for (let value = 0; value < 256; value++) {
+  DECIMAL.set([ZERO + ((value / 100) | 0), ZERO + (((value / 10) | 0) % 10), ZERO + (value % 10)], 3 * value);
+  DECIMAL_LENGTH[value] = value >= 100 ? 3 : value >= 10 ? 2 : 1;
+}
+
 /** Writes the decimal text of 0..255 at out[o]; returns the index after it. */
 function decimal(value: number, out: Uint8Array, o: number): number {
-  if (value >= 100) out[o++] = ZERO + ((value / 100) | 0);
-  if (value >= 10) out[o++] = ZERO + (((value / 10) | 0) % 10);
-  out[o++] = ZERO + (value % 10);
-  return o;
+  const length = DECIMAL_LENGTH[value]!,
+    from = 3 * value + 3 - length;
+  out[o] = DECIMAL[from]!;
+  if (length > 1) out[o + 1] = DECIMAL[from + 1]!;
+  if (length > 2) out[o + 2] = DECIMAL[from + 2]!;
+  return o + length;
 }
 
 /** Writes the IPv4 address bytes[at, at + 4) as text at out[o]; returns the index after it. */
 export function writeIpv4(bytes: Uint8Array, at: number, out: Uint8Array, o: number): number {
   o = decimal(bytes[at]!, out, o);
-  for (let i = 1; i < 4; i++) {
-    out[o++] = DOT;
-    o = decimal(bytes[at + i]!, out, o);
-  }
-  return o;
+  out[o++] = DOT;
+  o = decimal(bytes[at + 1]!, out, o);
+  out[o++] = DOT;
+  o = decimal(bytes[at + 2]!, out, o);
+  out[o++] = DOT;
+  return decimal(bytes[at + 3]!, out, o);
 }
 
 /** Writes the IPv6 address bytes[at, at + 16) as text at out[o]; returns the index after it. */

@@ -11,15 +11,19 @@ import {
   CaptureReader,
   END,
   KEYS_OPTION,
+  MORE,
   OPT_END,
   PACKET,
   READER_BYTES,
   SHB,
+  SPB,
   TRAITS_OPTION,
   TRAITS_PEN,
   parseKeysText,
+  type AsyncByteSource,
   type ByteSource,
   type KeyName,
+  type StopSignal,
 } from "../capture/capture.js";
 import { openInput } from "../capture/io.js";
 import type { PacketFields } from "./table.js";
@@ -44,16 +48,17 @@ const EPB_QUEUE = 6,
 
 /**
  * Writes every packet of the capture `input` (a path, "-" for stdin, or a ByteSource) as a row of
- * the Parquet file (or folder, with rowsPerFile) `target`. Returns the rows and files written.
- * Throws EBADMSG naming the byte offset and packet of a malformed record or trait store, EINVAL for
- * a trait that has no column, FileError for the files; on any error nothing is left at `target`.
+ * the Parquet file (or folder, with rowsPerFile) `target`, synchronously. Returns the rows and files
+ * written. Throws EBADMSG naming the byte offset and packet of a malformed record or trait store,
+ * EINVAL for a trait that has no column, FileError for the files; on any error nothing is left at
+ * `target`.
  */
 export function exportCapture(input: string | ByteSource, target: string, options: ExportOptions = {}): ExportResult {
   const file = typeof input === "string" ? openInput(input, options.stdin) : undefined;
   try {
     const writer = new ParquetPacketWriter(target, options);
     try {
-      new CaptureExport(file?.source ?? (input as ByteSource), writer, options).run();
+      new CaptureExport(file?.source ?? (input as ByteSource), writer, options).pump();
       return writer.close();
     } catch (error) {
       writer.abort();
@@ -64,8 +69,37 @@ export function exportCapture(input: string | ByteSource, target: string, option
   }
 }
 
+/**
+ * Writes every packet of the capture `input` gives as a row of `writer`, reading a chunk at a time
+ * so that the event loop turns between chunks (a signal is handled, a pipe waited on without
+ * blocking), then closes the writer. Once `signal` aborts, stops at the next read (a read waiting for
+ * input at once). Resolves to what close() returns; rejects as exportCapture throws, with the
+ * signal's reason, or what the input rejects with, having aborted the writer (its target untouched).
+ */
+export async function exportInput(
+  input: AsyncByteSource,
+  writer: ParquetPacketWriter,
+  options: ExportOptions = {},
+  signal?: StopSignal,
+): Promise<ExportResult> {
+  try {
+    const capture = new CaptureExport(undefined, writer, options),
+      { reader } = capture;
+    while (capture.pump() === MORE) {
+      const length = reader.room(); // first: it may move the unread bytes, and so unreadEnd
+      reader.received(await input.read(reader.bytes, reader.unreadEnd, length, signal));
+      signal?.throwIfAborted();
+    }
+    return writer.close();
+  } catch (error) {
+    writer.abort();
+    throw error;
+  }
+}
+
+/** The rows of a capture, read record by record (from its source, or fed) into a writer. */
 class CaptureExport {
-  private readonly reader: CaptureReader;
+  readonly reader: CaptureReader;
   private readonly view: DataView;
   private readonly decoder = new TextDecoder();
   private readonly time = new Uint32Array(2);
@@ -82,8 +116,10 @@ class CaptureExport {
   private traitsAt = -1;
   private traitsLength = 0;
 
+  private count = 0;
+
   constructor(
-    source: ByteSource,
+    source: ByteSource | undefined,
     private readonly writer: ParquetPacketWriter,
     private readonly options: ExportOptions,
   ) {
@@ -92,16 +128,24 @@ class CaptureExport {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
-  run(): void {
+  /**
+   * Writes the rows of the records the reader holds or its source gives: returns MORE when a reader
+   * without a source needs input (feed it, then pump again), or END at the end of the capture or of
+   * the packets asked for. Throws what the reader and the writer throw, naming the byte offset and
+   * the packet.
+   */
+  pump(): number {
     const { reader } = this,
       limit = this.options.limit ?? Number.POSITIVE_INFINITY;
-    for (let kind = reader.next(true), count = 0; kind !== END && count < limit; kind = reader.next(true)) {
+    while (this.count < limit) {
+      const kind = reader.next(true);
+      if (kind === END || kind === MORE) return kind;
       const packet = kind === PACKET;
       try {
         if ((kind === BLOCK && reader.type === SHB) || (reader.format === "pcap" && reader.packet === 0))
           this.section();
         if (!packet) continue;
-        count++;
+        this.count++;
         this.packet();
       } catch (error) {
         const message = error instanceof TraitsError ? error.message.replace(/^[A-Z]+: /, "") : "";
@@ -110,6 +154,7 @@ class CaptureExport {
         throw new TraitsError(error.code, `${where}${message}`);
       }
     }
+    return END;
   }
 
   /** A new section: its names option (if any) names the keys, the registry's names over them. */
@@ -129,10 +174,12 @@ class CaptureExport {
     fields.original = reader.original;
     fields.linkType = reader.interfaces[reader.interfaceId]!.linkType;
     this.readOptions();
-    reader.timestampNs(this.time, 0);
+    // A simple packet block has no capture time (null), as it has no options.
+    const timed = reader.type !== SPB;
+    if (timed) reader.timestampNs(this.time, 0);
     const traits =
       this.traitsAt < 0 ? undefined : writer.decode(reader.bytes, this.traitsAt, this.traitsLength, this.profile);
-    writer.add(reader.bytes, reader.dataAt, fields, this.time[0]!, this.time[1]!, traits);
+    writer.add(reader.bytes, reader.dataAt, fields, this.time[0]!, timed ? this.time[1]! : -1, traits);
   }
 
   /** Reads the packet's options (already checked by the reader): queue, verdict and our traits option. */

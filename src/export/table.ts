@@ -15,7 +15,7 @@ import { type Batch, type Column, ColumnBuffer, type ColumnType, SLOTS } from ".
 /** The columns every export has, in order; trait columns follow. */
 export const PACKET_COLUMNS: readonly Column[] = [
   { name: "packet", type: "u64", required: true },
-  { name: "capture_time", type: "timestamp", required: true },
+  { name: "capture_time", type: "timestamp" },
   { name: "interface", type: "u32", required: true },
   { name: "queue", type: "u32" },
   { name: "captured_length", type: "u32", required: true },
@@ -136,8 +136,8 @@ export class PacketTable {
   }
 
   /**
-   * Adds a row: the packet at bytes[at, at + fields.captured), captured at time (hi * 2^32 + lo) ns,
-   * with its decoded traits (or none). Returns the row's index in the batch. Throws EINVAL (naming the
+   * Adds a row: the packet at bytes[at, at + fields.captured), captured at time (hi * 2^32 + lo) ns
+   * (hi -1: not known, a null capture_time), with its decoded traits (or none). Returns the row's index in the batch. Throws EINVAL (naming the
    * key) for a trait that has no column once the schema is fixed, or whose size is not its column's.
    */
   add(
@@ -153,7 +153,7 @@ export class PacketTable {
       b = this.buffers,
       index = this.before + row;
     b[PACKET]!.set64(row, index >>> 0, Math.floor(index / 2 ** 32));
-    b[TIME]!.set64(row, timeLo, timeHi);
+    if (timeHi >= 0) b[TIME]!.set64(row, timeLo, timeHi);
     b[INTERFACE]!.setU32(row, fields.interfaceId);
     if (fields.queue >= 0) b[QUEUE]!.setU32(row, fields.queue);
     b[CAPTURED]!.setU32(row, fields.captured);

@@ -5,20 +5,20 @@
  * IN_FLIGHT batches wait for the encoder (the caller blocks, rather than buffer more), and parquet-wasm
  * keeps at most a row group.
  * Output never loses data: a file goes through a temporary file renamed into place when complete
- * (capture/io.ts's Output); a folder of parts is written as a temporary folder, renamed into place.
+ * (capture/io.ts's Output); a folder of parts is written as a temporary folder, renamed into place,
+ * or, for a live capture, part by part into the folder, each part published as soon as it is complete.
  */
 import { mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
 import { TraitsError } from "../core/errors.js";
-import { toImpl, toProfile, type Profile } from "../core/options.js";
-import { useMemory } from "../core/select.js";
-import { TraitStore } from "../store/store.js";
+import { toProfile, type Profile } from "../core/options.js";
 import type { KeyName } from "../capture/capture.js";
 import { FileError, Output } from "../capture/io.js";
 import { BATCH_ROWS, SLOTS } from "./columns.js";
 import type { Compression } from "./columns.js";
 import type { EncoderData, EncoderReply, EncoderRequest } from "./encoder.js";
+import { StoreDecoder } from "./stores.js";
 import { type DecodedTraits, type PacketFields, PacketTable } from "./table.js";
 
 /** How a ParquetPacketWriter writes. */
@@ -35,14 +35,23 @@ export interface ParquetWriterOptions {
   compression?: Compression;
   /** The descriptor written for the target "-" (default 1, stdout). */
   stdout?: number;
+  /**
+   * Write as a live capture does: with rowsPerFile, each part goes into the folder `target` (made if
+   * absent; the parts of an earlier capture there are removed first, as tcpdump -w truncates its
+   * file) and is published (renamed from its temporary name) as soon as it is complete, so that it
+   * can be read while the capture goes on and outlives a crash; abort() keeps the parts published.
+   * One file is written through a temporary file as without it (a Parquet file is readable only once
+   * complete). Default false.
+   */
+  live?: boolean;
 }
 
 /** A packet to write: its bytes and what the capture says of it. */
 export interface PacketRecord {
   /** The captured bytes (a view is enough: they are read during write() only). */
   data: Uint8Array;
-  /** Capture time in ns since 1970 (0 to 2^64 - 1). */
-  timestampNs: bigint;
+  /** Capture time in ns since 1970 (0 to 2^64 - 1); absent if not known (capture_time is then null). */
+  timestampNs?: bigint | undefined;
   /** The link type of its interface (pcap LINKTYPE_*, 1 for Ethernet): where the flow's headers are. */
   linkType: number;
   /** Its length on the wire (default data.length). */
@@ -64,8 +73,6 @@ export interface ExportResult {
 /** Batches sent to the encoder and not yet taken, at most (the table fills the next slot meanwhile). */
 const IN_FLIGHT = SLOTS - 1;
 const ROW_GROUP_ROWS = 131072;
-/** The largest trait store (an option value is at most 65535 bytes). */
-const MAX_STORE = 65536;
 
 /** The module of the encoder thread: encoder.js beside this module (in dist/export/ and dist/cjs/export/, and from the bundled command line in dist/cli/). */
 function encoderEntry(): URL {
@@ -98,23 +105,27 @@ const ENCODER_TIMEOUT_MS = 60_000;
 export class ParquetPacketWriter {
   /** @internal The rows being filled. */
   readonly table = new PacketTable();
-  private readonly options: Required<Omit<ParquetWriterOptions, "names">>;
+  private readonly options: Required<Omit<ParquetWriterOptions, "names" | "live">>;
   private readonly worker: Worker;
   private readonly port: MessagePort;
   private readonly signal = new Int32Array(new SharedArrayBuffer(4));
-  /** The folder of parts being written (a temporary one beside the target), or undefined for one file. */
+  /** The folder of parts being written (a temporary one beside the target, or the target itself when live), or undefined for one file. */
   private readonly folder: string | undefined;
+  /** Whether parts are published as each is complete (ParquetWriterOptions.live). */
+  private readonly live: boolean;
   /** The file being written, and whether the encoder has begun it (with the first batch). */
   private output: { name: string; out: Output; begun: boolean } | undefined;
   /** The files completed. */
   private readonly files: string[] = [];
+  /** Whether the target is written in place (stdout, a FIFO, a device): no temporary file or folder stands for it. */
+  readonly inPlace: boolean;
   private sent = 0;
   private taken = 0;
   private rowsInFile = 0;
   private total = 0;
   private closed = false;
-  /** The decoding of trait stores given to write(): a scratch memory, a view per profile, the decode arrays. */
-  private decoder: { bytes: Uint8Array; stores: Record<Profile, TraitStore>; decoded: DecodedTraits } | undefined;
+  /** The decoding of the packets' trait stores. */
+  private stores: StoreDecoder | undefined;
 
   /**
    * Opens `target` (a file, "-" for stdout, or with rowsPerFile a folder) and starts the encoder.
@@ -143,7 +154,9 @@ export class ParquetPacketWriter {
       stdout: options.stdout ?? 1,
     };
     this.table.useNames(options.names ?? []);
-    this.folder = rowsPerFile === Number.POSITIVE_INFINITY ? undefined : temporaryFolder(target);
+    this.live = options.live === true && rowsPerFile !== Number.POSITIVE_INFINITY;
+    this.folder =
+      rowsPerFile === Number.POSITIVE_INFINITY ? undefined : this.live ? liveFolder(target) : temporaryFolder(target);
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     this.worker = new Worker(BOOT, {
@@ -160,12 +173,13 @@ export class ParquetPacketWriter {
       this.abort();
       throw error;
     }
+    this.inPlace = !this.folder && this.output!.out.temporary === undefined;
   }
 
   /** Adds a packet as a row. Throws EBADMSG for a corrupt trait store, EINVAL for a trait that has no column (see PacketTable), FileError. */
   write(packet: PacketRecord): void {
     const time = packet.timestampNs;
-    if (typeof time !== "bigint" || time < 0n || time >= 1n << 64n)
+    if (time !== undefined && (typeof time !== "bigint" || time < 0n || time >= 1n << 64n))
       throw new TraitsError("EINVAL", `timestampNs must be a bigint in 0..2^64 - 1, not ${String(time)}`);
     const fields: PacketFields = {
       interfaceId: packet.interfaceId ?? 0,
@@ -176,7 +190,8 @@ export class ParquetPacketWriter {
       linkType: packet.linkType,
     };
     const traits = packet.traits && this.decode(packet.traits, 0, packet.traits.length, this.options.profile);
-    this.add(packet.data, 0, fields, Number(time & 0xffffffffn), Number(time >> 32n), traits);
+    if (time === undefined) this.add(packet.data, 0, fields, 0, -1, traits);
+    else this.add(packet.data, 0, fields, Number(time & 0xffffffffn), Number(time >> 32n), traits);
   }
 
   /** @internal Adds a row (PacketTable.add), sending the batch when it is full or the file has its rows. */
@@ -199,33 +214,9 @@ export class ParquetPacketWriter {
     }
   }
 
-  /**
-   * @internal Decodes the store bytes[at, at + length) of `profile` (copied to an aligned scratch
-   * area): the entries, or throws EBADMSG (corrupt) with the reason.
-   */
+  /** @internal Decodes the store bytes[at, at + length) of `profile` (StoreDecoder.decode): its entries, valid until the next call. Throws EBADMSG. */
   decode(bytes: Uint8Array, at: number, length: number, profile: Profile): DecodedTraits {
-    if (length < 16 || length > MAX_STORE)
-      throw new TraitsError("EBADMSG", `its traits option holds ${length} bytes, not a store (16 to ${MAX_STORE})`);
-    const d = (this.decoder ??= this.makeDecoder());
-    if (length <= 64) for (let i = 0; i < length; i++) d.bytes[i] = bytes[at + i]!;
-    else d.bytes.set(bytes.subarray(at, at + length));
-    const count = d.stores[profile].retarget(0, length).tryDecode(d.decoded.keys, d.decoded.lens, d.decoded.values);
-    if (count < 0) throw new TraitsError("EBADMSG", `corrupt trait store (errno ${count})`);
-    d.decoded.count = count;
-    return d.decoded;
-  }
-
-  private makeDecoder(): NonNullable<ParquetPacketWriter["decoder"]> {
-    // The core's scratch area in the second page: the memory never grows (a growth detaches its
-    // buffer, and the first detached buffer makes V8 check every typed array access of the thread).
-    const memory = new WebAssembly.Memory({ initial: 2, maximum: 2 });
-    if (toImpl(undefined) === "wasm") useMemory(memory, { scratch: MAX_STORE });
-    const store = (profile: Profile) => TraitStore.at(memory, 0, 16, { profile });
-    return {
-      bytes: new Uint8Array(memory.buffer, 0, MAX_STORE),
-      stores: { v1: store("v1"), flags: store("flags") },
-      decoded: { count: 0, keys: new Uint8Array(64), lens: new Uint8Array(64), values: new Uint32Array(128) },
-    };
+    return (this.stores ??= new StoreDecoder()).decode(bytes, at, length, profile);
   }
 
   /** Rows written so far. */
@@ -243,7 +234,7 @@ export class ParquetPacketWriter {
       this.output?.out.abort();
       this.output = undefined;
       this.worker.terminate();
-      if (this.folder) publishFolder(this.folder, this.target);
+      if (this.folder && !this.live) publishFolder(this.folder, this.target);
     } catch (error) {
       this.abort();
       throw error;
@@ -254,13 +245,13 @@ export class ParquetPacketWriter {
     };
   }
 
-  /** Gives up: stops the encoder and removes what was written (the target is untouched). Idempotent. */
+  /** Gives up: stops the encoder and removes what was written (the target is untouched; when live, the parts published stay). Idempotent. */
   abort(): void {
     this.closed = true;
     this.worker.terminate();
     this.output?.out.abort();
     this.output = undefined;
-    if (this.folder) rmSync(this.folder, { recursive: true, force: true });
+    if (this.folder && !this.live) rmSync(this.folder, { recursive: true, force: true });
   }
 
   private request(message: EncoderRequest): void {
@@ -351,6 +342,18 @@ function temporaryFolder(target: string): string {
 }
 
 const PART = /^part-\d{5,}\.parquet$/;
+
+/** The folder `target` of a live capture's parts: made if absent, emptied of an earlier capture's parts. Throws FileError (EEXIST: see checkFolderTarget). */
+function liveFolder(target: string): string {
+  checkFolderTarget(target);
+  try {
+    mkdirSync(target, { recursive: true });
+    for (const part of readdirSync(target)) rmSync(join(target, part));
+  } catch (error) {
+    throw FileError.from(error, `cannot write ${target}`);
+  }
+  return target;
+}
 
 /** Refuses a target that exists and is not a folder of parts (which would be replaced): EEXIST. */
 function checkFolderTarget(target: string): void {

@@ -180,6 +180,7 @@ describe("command-line conventions", () => {
       ["pcap", "--help"],
       ["pcap", "annotate", "-h"],
       ["pcap", "show", "--help"],
+      ["pcap", "export", "--help"],
       ["wireshark", "--help"],
     ]) {
       const r = cli(args);
@@ -188,6 +189,9 @@ describe("command-line conventions", () => {
     }
     expect(cli(["decode", "--help"]).out).toMatch(/--hardware-keys keys/);
     expect(cli(["pcap", "annotate", "--help"]).out).toMatch(/-c, --count N/);
+    // Every pcap action is listed where the commands are: the top-level usage and pcap --help.
+    expect(cli(["--help"]).out).toMatch(/^ {2}pcap export IN OUT\.parquet /m);
+    expect(cli(["pcap", "--help"]).out).toMatch(/^ {2}--rows-per-file N /m);
   });
 
   it("wireshark --plugin-path: the plugin shipped in the package", () => {
@@ -214,7 +218,7 @@ describe("command-line conventions", () => {
       [["pcap", "annotate", "x"], "pcap annotate takes IN OUT"],
       [["pcap", "show", "--registry"], "--registry needs a value"],
       [["pcap", "annotate", "a", "b", "-x"], "unknown option -x"],
-      [["pcap", "frob"], 'unknown pcap action "frob" (annotate, show)'],
+      [["pcap", "frob"], 'unknown pcap action "frob" (annotate, show, export)'],
       [["pcap", "show", "f", "-c", "many"], '-c must be an integer in 0..9007199254740991, not "many"'],
       [["pcap", "show", "f", "-c", "-1"], '-c must be an integer in 0..9007199254740991, not "-1"'],
       [["pcap", "annotate", "a", "b", "--count", "-2.5"], '-c must be an integer in 0..9007199254740991, not "-2.5"'],

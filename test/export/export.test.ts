@@ -12,6 +12,7 @@ import {
   ROOT,
   CLI,
   SAMPLE,
+  block,
   cli,
   idb,
   installed,
@@ -25,10 +26,13 @@ import {
 import {
   duckdbMissing,
   epbOn,
+  idbSnap,
   literal,
   namesOption,
+  opb,
   query,
   queueOption,
+  spb,
   storeBytes,
   traitsOption,
   xdpVerdictOption,
@@ -129,6 +133,20 @@ function handMade(): Buffer {
   ]);
 }
 
+/** Simple and obsolete packet blocks among enhanced ones (an SPB bounded by the snap length of 100), and a name resolution block. */
+const packetBlocks = (): Buffer =>
+  Buffer.concat([
+    shb(),
+    idbSnap(100),
+    epbOn(0, udp(0), { ticks: 1_700_000_000_123_456n, opts: [queueOption(2)] }),
+    spb(udp(1, 61)),
+    opb(udp(2, 62), 7, 1_700_000_000_123_457n, [queueOption(1)]),
+    block(4, Buffer.from("010008000a000001683100000000000000", "hex").subarray(0, 16)),
+    spb(udp(3, 100), 150),
+    opb(udp(4, 70), 0xffff, 1_700_000_000_123_458n),
+    epbOn(0, udp(5), { ticks: 1_700_000_000_123_459n }),
+  ]);
+
 const captures: Record<string, () => string> = {
   "classic pcap (no traits)": () => SAMPLE,
   "pcapng annotated (v1: VLAN, IPv6, non-IP)": () => {
@@ -162,6 +180,11 @@ const captures: Record<string, () => string> = {
   "pcapng by hand (two sections of both byte orders, queue and verdict options, absent keys, flags)": () => {
     const out = join(dir, "hand.pcapng");
     writeFileSync(out, handMade());
+    return out;
+  },
+  "pcapng with simple and obsolete packet blocks": () => {
+    const out = join(dir, "blocks.pcapng");
+    writeFileSync(out, packetBlocks());
     return out;
   },
 };
@@ -268,7 +291,8 @@ describe.runIf(duck)("pcap export, read by DuckDB", () => {
           },
           `packet ${i}`,
         ).toEqual({
-          ns: ns(t["frame.time_epoch"]!),
+          // tshark shows time 0 for a packet that has none (a simple packet block's): null in the export.
+          ns: ns(t["frame.time_epoch"]!) === "0" ? null : ns(t["frame.time_epoch"]!),
           interface: Number(t["frame.interface_id"] || 0),
           queue: t["frame.interface_queue"] ? Number(t["frame.interface_queue"]) : null,
           captured: Number(t["frame.cap_len"]),
@@ -282,6 +306,25 @@ describe.runIf(duck)("pcap export, read by DuckDB", () => {
         });
       });
     });
+
+  it("simple and obsolete packet blocks are rows, numbered as pcap show numbers them; an SPB's capture time is null", async () => {
+    const input = join(dir, "blocks-check.pcapng"),
+      out = join(dir, "blocks-check.parquet");
+    writeFileSync(input, packetBlocks());
+    expect(cli(["pcap", "export", input, out])).toMatchObject({ code: 0, out: `exported 6 packets: ${out}\n` });
+    expect(showJson(input).map((p) => p.packet)).toEqual([0, 1, 2, 3, 4, 5]);
+    const rows = await sql(
+      `SELECT packet, epoch_ns(capture_time)::VARCHAR AS ns, queue, captured_length AS captured, original_length AS original, src_addr FROM ${literal(out)} ORDER BY packet`,
+    );
+    expect(rows.map((r) => Object.values(r))).toEqual([
+      ["0", "1700000000123456000", 2, 64, 64, "10.0.0.0"],
+      ["1", null, null, 61, 61, "10.0.0.1"],
+      ["2", "1700000000123457000", 1, 62, 72, "10.0.0.2"],
+      ["3", null, null, 100, 150, "10.0.0.3"],
+      ["4", "1700000000123458000", null, 70, 80, "10.0.0.4"],
+      ["5", "1700000000123459000", null, 64, 64, "10.0.0.5"],
+    ]);
+  });
 
   it("the hand-made capture: its columns by name across sections, flags false where a store lacks them, u64 exact", async () => {
     const out = join(dir, "hand-check.parquet");
@@ -458,6 +501,57 @@ describe.runIf(duck)("pcap export, read by DuckDB", () => {
     const bytes = join(dir, "from-bytes.parquet");
     expect(exportCapture(bytesSource(readFileSync(SAMPLE)), bytes, { limit: 2 })).toEqual({ rows: 2, files: [bytes] });
     expect(await sql(`SELECT count(*) AS n FROM ${literal(bytes)}`)).toEqual([{ n: "2" }]);
+  });
+});
+
+describe.runIf(duck)("a live capture's writer (live: true)", () => {
+  const packet = (i: number) => ({
+    data: udp(i),
+    linkType: 1,
+    timestampNs: 1_700_000_000_000_000_000n + BigInt(i),
+    traits: storeBytes("v1", [[5, i, 4]]),
+  });
+  const count = async (file: string) =>
+    (await sql(`SELECT count(*) AS n, max(key_5) AS last FROM ${literal(file)}`))[0];
+
+  it("publishes each part in the folder as soon as it is complete, readable while the writer runs; abort() keeps them", async () => {
+    const out = join(dir, "live");
+    mkdirSync(out);
+    writeFileSync(join(out, "part-00007.parquet"), "an earlier capture's part");
+    const writer = new ParquetPacketWriter(out, { rowsPerFile: 1000, live: true });
+    // The earlier capture's parts are gone (as tcpdump -w truncates); nothing is published yet.
+    expect(readdirSync(out).filter((n) => !n.startsWith("."))).toEqual([]);
+    for (let i = 0; i < 999; i++) writer.write(packet(i));
+    expect(readdirSync(out).filter((n) => !n.startsWith("."))).toEqual([]);
+    writer.write(packet(999));
+    expect(readdirSync(out).filter((n) => !n.startsWith("."))).toEqual(["part-00000.parquet"]);
+    expect(await count(join(out, "part-00000.parquet"))).toEqual({ n: "1000", last: 999 });
+    for (let i = 1000; i < 2500; i++) writer.write(packet(i));
+    expect(await count(join(out, "part-00001.parquet"))).toEqual({ n: "1000", last: 1999 });
+    // A failure (or a crash) loses the part being written, not those published.
+    writer.abort();
+    expect(readdirSync(out).sort()).toEqual(["part-00000.parquet", "part-00001.parquet"]);
+  });
+
+  it("close() publishes the last part; one file is renamed into place at close(); a folder holding other files is refused", async () => {
+    const out = join(dir, "live-closed"),
+      writer = new ParquetPacketWriter(out, { rowsPerFile: 1000, live: true });
+    for (let i = 0; i < 1500; i++) writer.write(packet(i));
+    expect(writer.close()).toEqual({
+      rows: 1500,
+      files: [join(out, "part-00000.parquet"), join(out, "part-00001.parquet")],
+    });
+    expect(readdirSync(out).sort()).toEqual(["part-00000.parquet", "part-00001.parquet"]);
+    expect(await count(`${out}/*.parquet`)).toEqual({ n: "1500", last: 1499 });
+    const file = join(dir, "live-one.parquet"),
+      one = new ParquetPacketWriter(file, { live: true });
+    for (let i = 0; i < 10; i++) one.write(packet(i));
+    expect(existsSync(file)).toBe(false);
+    one.close();
+    expect(await count(file)).toEqual({ n: "10", last: 9 });
+    writeFileSync(join(out, "notes.txt"), "mine");
+    expect(() => new ParquetPacketWriter(out, { rowsPerFile: 10, live: true })).toThrow(/^EEXIST: .*holds notes\.txt/);
+    expect(readdirSync(out).sort()).toEqual(["notes.txt", "part-00000.parquet", "part-00001.parquet"]);
   });
 });
 

@@ -1,7 +1,7 @@
 // Helpers of the export tests: a real engine (DuckDB) to read what pcap export writes, and captures
 // made byte by byte with the traits option and the standard EPB options (queue, verdict).
 import { createStore } from "../../src/index.js";
-import { block, option } from "../capture/helpers.js";
+import { block, idb, option } from "../capture/helpers.js";
 
 /** DuckDB, if its native binding loads here: a function running a query, rows as JSON (big integers and times as strings). */
 export let query: ((sql: string) => Promise<Array<Record<string, unknown>>>) | undefined;
@@ -72,4 +72,31 @@ export function epbOn(
     ]),
     le,
   );
+}
+
+const padded = (data: Buffer): Buffer => Buffer.concat([data, Buffer.alloc((4 - (data.length % 4)) % 4)]);
+
+/** A simple packet block (little-endian): the original length, the data. */
+export const spb = (data: Buffer, original = data.length): Buffer =>
+  block(3, Buffer.concat([u32(original, true), padded(data)]));
+
+/** An obsolete packet block (little-endian) of interface 0: the drop count, ticks, lengths (original: 10 more), data, options. */
+export function opb(data: Buffer, drops: number, ticks: bigint, opts: Buffer[] = []): Buffer {
+  const words = [Number(ticks >> 32n), Number(ticks & 0xffffffffn), data.length, data.length + 10];
+  return block(
+    2,
+    Buffer.concat([
+      Buffer.from(new Uint16Array([0, drops]).buffer),
+      ...words.map((w) => u32(w, true)),
+      padded(data),
+      ...(opts.length ? [...opts, u32(0, true)] : []),
+    ]),
+  );
+}
+
+/** An interface description block (Ethernet, little-endian) with snap length `snap`. */
+export function idbSnap(snap: number): Buffer {
+  const b = idb();
+  b.writeUInt32LE(snap, 12);
+  return b;
 }
