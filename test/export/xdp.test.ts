@@ -13,11 +13,14 @@ import { duckdbMissing, literal, query } from "./helpers.js";
 
 const dir = tempDir();
 let pair: VethPair | undefined,
+  /** A pair of 4 queues, for --queues all. */
+  wide: VethPair | undefined,
   reason = "";
 try {
   if (process.getuid?.() !== 0) throw new Error("network namespaces and AF_XDP need root");
   if (!query) throw new Error(`DuckDB cannot load here (${duckdbMissing}): npm ci installs @duckdb/node-api`);
   pair = vethPair("p");
+  wide = vethPair("q", 4);
 } catch (error) {
   reason = (error as Error).message;
 }
@@ -107,7 +110,10 @@ describe.skipIf(skip)(`packet-traits xdp capture --format parquet${skip ? ` skip
       }),
     );
   });
-  afterAll(() => pair?.remove());
+  afterAll(() => {
+    pair?.remove();
+    wide?.remove();
+  });
 
   it("-c 500: every packet a row, with its queue, the redirect verdict, its flow and its traits", async () => {
     if (!pair) throw new Error(reason);
@@ -138,6 +144,30 @@ describe.skipIf(skip)(`packet-traits xdp capture --format parquet${skip ? ` skip
     ]);
     expect(readdirSync(out).sort()).toEqual(["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]);
     expect(await rows(`${out}/*.parquet`)).toEqual(sent(pair, 250, 2));
+  }, 30000);
+
+  it("--queues all: each row's queue is the one its packet came on (one queue per flow, every queue used)", async () => {
+    if (!wide) throw new Error(reason);
+    const out = join(dir, "queues.parquet");
+    const { done } = await start(wide, ["--queues", "all", "-c", "400", out]);
+    send(wide, 400, 32);
+    const { code, err } = await done;
+    expect([code, err.trim().split("\n").pop()]).toEqual([
+      0,
+      `xdp capture: 400 packets from ${wide.rxDev} queues 0,1,2,3: ${out}`,
+    ]);
+    const got = (await query!(`SELECT dst_port, queue, packet_id FROM ${literal(out)}`)) as {
+      dst_port: number;
+      queue: number;
+      packet_id: string;
+    }[];
+    expect(new Set(got.map((r) => Number(r.packet_id))).size).toBe(400);
+    const queueOf = new Map<number, number>();
+    for (const r of got) {
+      expect(queueOf.get(r.dst_port) ?? r.queue, `flow ${r.dst_port}: one queue`).toBe(r.queue);
+      queueOf.set(r.dst_port, r.queue);
+    }
+    expect([...new Set(queueOf.values())].sort()).toEqual([0, 1, 2, 3]);
   }, 30000);
 });
 
