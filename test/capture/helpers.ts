@@ -1,8 +1,8 @@
 // Helpers of the capture tests: running the CLI as a user does, and building and walking captures
 // byte by byte (independently of the code under test).
 import { spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
-import { afterAll } from "vitest";
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { afterAll, expect } from "vitest";
 import { main } from "../../dist/cli/main.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -212,3 +212,21 @@ export function showJson(
 /** The value of entry `name` of packet i of showJson's result. */
 export const valueOf = (shown: ReturnType<typeof showJson>, i: number, name: string): string | undefined =>
   shown[i]!.entries?.find((e) => e.name === name)?.value;
+
+/** A capture of 2,000,000 packets (160 MB) in `dir`, made by bench/pipeline.js on first use: long enough to stop any command in the middle, on any machine. */
+export function largeCapture(dir: string): string {
+  const path = join(dir, "large.pcap");
+  if (!existsSync(path))
+    expect(spawnSync(process.execPath, [join(ROOT, "bench", "pipeline.js"), "--make", "2000000", path]).status).toBe(0);
+  return path;
+}
+
+/** The temporary files and folders a command made beside `out` in `dir` (named `.OUT.*`). */
+export const temporaries = (dir: string, out: string): string[] =>
+  readdirSync(dir).filter((n) => n.startsWith(`.${out.split("/").at(-1)}.`));
+
+/** Waits until `check` holds (polling every millisecond), or throws "timed out waiting for `what`" after `ms`. */
+export async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+  for (const start = Date.now(); !check(); await new Promise((r) => setTimeout(r, 1)))
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+}

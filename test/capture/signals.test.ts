@@ -2,12 +2,12 @@
 // OUT is left as it was (absent, or its old content), the command ends at once with one line on stderr
 // and the exit code a shell gives for the signal; in the middle of a large file, and while it waits on a
 // stdin pipe with no data yet, or with part of a capture and then none.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { XdpProgram } from "../../dist/xdp/index.js";
-import { CLI, ROOT, needs, pcap, tempDir, udp } from "./helpers.js";
+import { CLI, ROOT, largeCapture, needs, pcap, tempDir, temporaries, udp, until } from "./helpers.js";
 
 const dir = tempDir();
 const EXAMPLE = join(ROOT, "bpf", "example.bpf.o");
@@ -27,26 +27,6 @@ const COMMANDS = [
   ["pcap annotate", (input: string, out: string) => ["pcap", "annotate", input, out], ""],
   ["xdp run", (input: string, out: string) => ["xdp", "run", EXAMPLE, input, out], xdpReason],
 ] as const;
-
-/** 2,000,000 packets (160 MB): long enough to be stopped in the middle, on any machine. */
-const large = join(dir, "large.pcap");
-const made = () => {
-  if (!existsSync(large))
-    expect(spawnSync(process.execPath, [join(ROOT, "bench", "pipeline.js"), "--make", "2000000", large]).status).toBe(
-      0,
-    );
-  return large;
-};
-
-/** The temporary files beside `out`. */
-const temporaries = (out: string): string[] =>
-  readdirSync(dir).filter((n) => n.startsWith(`.${out.split("/").at(-1)}.`));
-
-/** Waits until `check` holds (polling every millisecond), or fails after `ms`. */
-async function until(check: () => boolean, what: string, ms = 20_000): Promise<void> {
-  for (const start = Date.now(); !check(); await new Promise((r) => setTimeout(r, 1)))
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-}
 
 /** The exit of a child: its code (or signal) and its stderr, and how long after `since` it came. */
 async function exited(
@@ -76,7 +56,7 @@ function stoppedCleanly(
   ]);
   expect(r.ms).toBeLessThan(5000);
   expect(existsSync(out) ? readFileSync(out, "utf8") : undefined).toBe(before);
-  expect(temporaries(out)).toEqual([]);
+  expect(temporaries(dir, out)).toEqual([]);
 }
 
 describe("a signal stops a transform cleanly", () => {
@@ -84,7 +64,7 @@ describe("a signal stops a transform cleanly", () => {
     it.runIf(needs(reason === "", reason))(
       `${name}: in the middle of a large file, each signal: OUT as it was, no temporary file`,
       async () => {
-        const input = made();
+        const input = largeCapture(dir);
         for (const [signal, code] of SIGNALS) {
           const out = join(dir, `large-${signal}.pcapng`),
             before = signal === "SIGTERM" ? undefined : `old ${signal}`;
@@ -92,7 +72,7 @@ describe("a signal stops a transform cleanly", () => {
           const child = spawn(process.execPath, [CLI, ...argv(input, out)], { stdio: ["ignore", "ignore", "pipe"] });
           const done = exited(child, 0);
           // Mid-run: the temporary file has its first chunks; the capture's end is far ahead.
-          await until(() => temporaries(out).some((t) => statSync(join(dir, t)).size > 0), "the first chunk");
+          await until(() => temporaries(dir, out).some((t) => statSync(join(dir, t)).size > 0), "the first chunk");
           const since = Date.now();
           child.kill(signal);
           const r = await done;
@@ -117,7 +97,7 @@ describe("a signal stops a transform cleanly", () => {
             child.stdin!.write(capture.subarray(0, part));
             // Started and waiting: the temporary file is there (and has what was read, for part of a capture).
             await until(
-              () => temporaries(out).some((t) => !part || statSync(join(dir, t)).size > 0),
+              () => temporaries(dir, out).some((t) => !part || statSync(join(dir, t)).size > 0),
               "the temporary file",
             );
             const since = Date.now();

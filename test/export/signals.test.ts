@@ -2,11 +2,11 @@
 // the temporary file (or folder of parts) removed, OUT left as it was (absent, or its old content), one
 // line on stderr, exit code 128 + N; in the middle of a large file, and while it waits on a stdin pipe
 // with no data yet, or with part of a capture and then none.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CLI, ROOT, pcap, tempDir, udp } from "../capture/helpers.js";
+import { CLI, largeCapture, pcap, tempDir, temporaries, udp, until } from "../capture/helpers.js";
 
 const dir = tempDir();
 const SIGNALS = [
@@ -15,32 +15,12 @@ const SIGNALS = [
   ["SIGHUP", 129],
 ] as const;
 
-/** 2,000,000 packets (160 MB): an export of it is stopped long before its end, on any machine. */
-const large = join(dir, "large.pcap");
-const made = () => {
-  if (!existsSync(large))
-    expect(spawnSync(process.execPath, [join(ROOT, "bench", "pipeline.js"), "--make", "2000000", large]).status).toBe(
-      0,
-    );
-  return large;
-};
-
-/** The temporary files and folders beside `out` (a folder's "-old" copy included). */
-const temporaries = (out: string): string[] =>
-  readdirSync(dir).filter((n) => n.startsWith(`.${out.split("/").at(-1)}.`));
-
 /** Bytes in the temporary file, or parts in the temporary folder, of `out`. */
 const progress = (out: string): number =>
-  temporaries(out).reduce((sum, t) => {
+  temporaries(dir, out).reduce((sum, t) => {
     const path = join(dir, t);
     return sum + (statSync(path).isDirectory() ? readdirSync(path).length : statSync(path).size);
   }, 0);
-
-/** Waits until `check` holds (polling every millisecond), or fails after `ms`. */
-async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
-  for (const start = Date.now(); !check(); await new Promise((r) => setTimeout(r, 1)))
-    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Sends `signal` to `child` and resolves to its exit: code (or signal), stderr, ms after the signal. */
 async function stop(
@@ -75,7 +55,7 @@ function stoppedCleanly(
   ]);
   expect(r.ms).toBeLessThan(5000);
   expect(state(out)).toEqual(before);
-  expect(temporaries(out)).toEqual([]);
+  expect(temporaries(dir, out)).toEqual([]);
 }
 
 /** OUT before the export: absent for SIGTERM, else an old file or (for a folder) an old export's part. */
@@ -92,7 +72,7 @@ function prepare(out: string, signal: string, folder: boolean): ReturnType<typeo
 describe("a signal stops pcap export cleanly", () => {
   for (const folder of [false, true])
     it(`in the middle of a large file, each signal (${folder ? "a folder of parts" : "one file"}): OUT as it was, nothing left beside it`, async () => {
-      const input = made();
+      const input = largeCapture(dir);
       for (const [signal, code] of SIGNALS) {
         const out = join(dir, `large-${signal}${folder ? "" : ".parquet"}`),
           before = prepare(out, signal, folder);
@@ -122,7 +102,7 @@ describe("a signal stops pcap export cleanly", () => {
         );
         child.stdin!.on("error", () => {}); // EPIPE: the rest of the part when the child is stopped
         child.stdin!.write(capture.subarray(0, part));
-        await until(() => temporaries(out).length > 0 && (!part || progress(out) >= 5), "the input read");
+        await until(() => temporaries(dir, out).length > 0 && (!part || progress(out) >= 5), "the input read");
         const r = await stop(child, signal);
         child.stdin!.destroy();
         stoppedCleanly(r, out, before, signal, code);
