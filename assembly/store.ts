@@ -32,8 +32,9 @@ export const KEYS: u32 = 64;
 /** sizeOf with the bytes of a size code 01 value (`small`: 2 in v1, 0 in flags) given. */
 // @ts-ignore: decorator
 @inline export function sizeWith(high: u64, low: u64, mask: u64, small: u32): u32 {
+  // Code 01 takes small, 10 takes 4, 11 takes small + 4 + (4 - small) = 8.
   const h = high & mask, l = low & mask;
-  return <u32>popcnt<u64>(l & ~h) * small + (<u32>(popcnt<u64>(h) + popcnt<u64>(h & l)) << 2);
+  return <u32>popcnt<u64>(l) * small + (<u32>popcnt<u64>(h) << 2) + <u32>popcnt<u64>(h & l) * (4 - small);
 }
 
 /** Size code (0..3) of the key whose bit is `bit` in a header. */
@@ -121,6 +122,14 @@ export const KEYS: u32 = 64;
   if (len == 8) { store<u32>(at, lo); store<u32>(at, hi, 4); }
   else if (len == 4) store<u32>(at, lo);
   else if (len == 2) store<u16>(at, <u16>lo);
+}
+
+/** Writes the low `len` (0, 2, 4 or 8) bytes of v at `at`, little-endian. */
+// @ts-ignore: decorator
+@inline export function writeWord(at: usize, len: u32, v: u64): void {
+  if (len == 8) store<u64>(at, v);
+  else if (len == 4) store<u32>(at, <u32>v);
+  else if (len == 2) store<u16>(at, <u16>v);
 }
 
 /** Reads a `len`-byte (0, 2, 4 or 8) value at `at`, zero-extended. */
