@@ -87,13 +87,20 @@ export const KEYS: u32 = 64;
 // destination: 8-byte words, the one at the far end overlapping its neighbour when n is
 // not a multiple of 8, and loaded before any store (so that the overlap holds old bytes).
 
-/** Moves `n` bytes (even) from `src` up to `src + by`, highest first. */
+/**
+ * Moves `n` bytes (even) from `src` up to `src + by`, highest first: 16 bytes at a time (SIMD), the
+ * lowest 16 read before anything is written; under 16, two overlapping 8- or 4-byte words.
+ */
 // @ts-ignore: decorator
 @inline export function moveUp(src: usize, n: u32, by: u32): void {
-  if (n >= 8) {
-    const head = load<u64>(src);
+  if (n > 16) {
+    const head = v128.load(src);
     let i = n;
-    while (i > 8) { i -= 8; store<u64>(src + i + by, load<u64>(src + i)); }
+    while (i > 16) { i -= 16; v128.store(src + i + by, v128.load(src + i)); }
+    v128.store(src + by, head);
+  } else if (n >= 8) {
+    const head = load<u64>(src), tail = load<u64>(src + n - 8);
+    store<u64>(src + n - 8 + by, tail);
     store<u64>(src + by, head);
   } else if (n >= 4) {
     const head = load<u32>(src), tail = load<u32>(src + n - 4);
@@ -102,12 +109,19 @@ export const KEYS: u32 = 64;
   } else if (n != 0) store<u16>(src + by, load<u16>(src));
 }
 
-/** Moves `n` bytes (even) from `src` down to `src - by`, lowest first. */
+/**
+ * Moves `n` bytes (even) from `src` down to `src - by`, lowest first: 16 bytes at a time (SIMD), the
+ * highest 16 read before anything is written; under 16, two overlapping 8- or 4-byte words.
+ */
 // @ts-ignore: decorator
 @inline export function moveDown(src: usize, n: u32, by: u32): void {
-  if (n >= 8) {
-    const tail = load<u64>(src + n - 8);
-    for (let i: u32 = 0; i + 8 < n; i += 8) store<u64>(src + i - by, load<u64>(src + i));
+  if (n > 16) {
+    const tail = v128.load(src + n - 16);
+    for (let i: u32 = 0; i + 16 < n; i += 16) v128.store(src + i - by, v128.load(src + i));
+    v128.store(src + n - 16 - by, tail);
+  } else if (n >= 8) {
+    const head = load<u64>(src), tail = load<u64>(src + n - 8);
+    store<u64>(src - by, head);
     store<u64>(src + n - 8 - by, tail);
   } else if (n >= 4) {
     const head = load<u32>(src), tail = load<u32>(src + n - 4);
