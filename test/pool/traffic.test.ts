@@ -330,6 +330,22 @@ describe("batch calls on traffic whose headers change at every frame, every othe
         }
   });
 
+  it("decode a store of all 64 keys into a buffer with room for exactly 64 entries, or more, writing nothing past it", () => {
+    for (const impl of IMPLS)
+      for (const room of [63, 64, 65, 200]) {
+        const pool = new PacketPool({ count: 2, frameSize: 2048, headroom: 1024, impl, hardwareKeys: "off" });
+        for (let k = 0; k < 64; k++) pool.traits(0).trySet(k, 0x100 + 7 * k, 0, 2);
+        const burst = pool.burst(1).selectRange(0, 1),
+          out = pool.decodeBuffer(room),
+          fits = room >= 64;
+        expect(pool.batchDecode(burst, out), `${impl}, room ${room}`).toBe(fits ? 64 : 0);
+        expect([...burst.status()], `${impl}, room ${room}`).toEqual([fits ? 64 : Errno.ENOSPC]);
+        expect([...out.keys()]).toEqual(fits ? Array.from({ length: 64 }, (_, k) => k) : []);
+        expect([...out.lens()]).toEqual(fits ? Array(64).fill(2) : []);
+        expect([...out.values()]).toEqual(fits ? Array.from({ length: 64 }, (_, k) => [0x100 + 7 * k, 0]).flat() : []);
+      }
+  });
+
   it("give the same results on the benchmark's rings (4096 frames, the three traffic models) on both cores", async () => {
     // The benchmark's own traffic plans: every workload's batch call on both cores, then every byte.
     const { trafficPlan, TRAFFIC } = await import("../../bench/traffic.js");
