@@ -21,7 +21,7 @@
 // fast path is a function of its own (Binaryen does not inline functions with loops)
 // for the same reason. Results and bytes written are those of the general loop.
 import { EBADMSG, EBUSY, EINVAL, ENOENT, ENOMEM, ENOSPC, FIELDS_DISTINCT, FIELDS_HIGH, FIELDS_LENS, FIELDS_LOW, FIELDS_M, FIELDS_OFFSETS, FIELDS_VALUE_BYTES, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_METAS, POOL_PROFILE } from "./abi";
-import { HEADER, KEYS, codeOf, sizeWith, codeOfBit, fits, lengthOf, moveDown, moveUp, prepareFields, readValue, sizeOf, storeDecode, storeDel, storeDelBit, storeGet, storeGetBit, storeHas, storeInit, storeSet, storeSetBit, storeSetMany, storeValue, writeValue } from "./store";
+import { HEADER, KEYS, codeOf, sizeWith, codeOfBit, fits, lengthOf, moveDown, moveUp, prepareFields, readValue, sizeOf, storeDecode, storeDel, storeDelBit, storeGet, storeGetBit, storeHas, storeInit, storeSet, storeSetBit, storeSetMany, storeValue, writeValue, writeWord } from "./store";
 
 // @ts-ignore: decorator
 @inline function frameAt(desc: usize, first: u32, i: u32): u32 {
@@ -46,6 +46,62 @@ import { HEADER, KEYS, codeOf, sizeWith, codeOfBit, fits, lengthOf, moveDown, mo
 // @ts-ignore: decorator
 @inline function fitsBound(high: u64, low: u64, cap: u32): bool {
   return HEADER + (<u32>popcnt<u64>(high | low) << 3) <= cap;
+}
+
+/**
+ * The most keys a header may hold for the cheap bound (fitsBound) to hold on each of the n stores whose
+ * capacities are the u32 at `caps`: (smallest capacity - 16) / 8, negative if one is smaller than a
+ * header; the minimum taken 4 capacities at a time (SIMD). A burst's fast loop compares each header's
+ * key count with it, and reads a frame's own capacity only when the count is above (overBound, roomAt).
+ * Not inlined: V8 would compute its last steps inside the loop that uses the result.
+ */
+function boundKeys(caps: usize, n: u32): i32 {
+  const end = caps + (<usize>n << 2);
+  let at = caps, least = i32x4.splat(-1);
+  while (at + 16 <= end) {
+    least = i32x4.min_u(least, v128.load(at));
+    at += 16;
+  }
+  let cap = min(min(<u32>i32x4.extract_lane(least, 0), <u32>i32x4.extract_lane(least, 1)), min(<u32>i32x4.extract_lane(least, 2), <u32>i32x4.extract_lane(least, 3)));
+  while (at < end) {
+    cap = min(cap, load<u32>(at));
+    at += 4;
+  }
+  return (<i32>cap - <i32>HEADER) >> 3;
+}
+
+/**
+ * True if the header (high, low) holds more keys than `keys` (boundKeys): the cheap bound then has to
+ * be checked on the frame's own capacity. Fast loops nest that check in an `if` of its own, so that
+ * the common case is one compare and branch.
+ */
+// @ts-ignore: decorator
+@inline function overBound(high: u64, low: u64, keys: i32): bool {
+  return <i32>popcnt<u64>(high | low) > keys;
+}
+
+/** True if `need` bytes fit the store of a frame of the burst (capacity at `cap`): 16 + 8 keys bytes fit every store of the burst. */
+// @ts-ignore: decorator
+@inline function roomAt(need: u32, keys: i32, cap: usize): bool {
+  if (<i32>need <= <i32>HEADER + (keys << 3)) return true;
+  return need <= load<u32>(cap);
+}
+
+/** How many of the n i32 statuses at `status` are negative (errnos): 4 at a time (SIMD). */
+// @ts-ignore: decorator
+@inline function failures(status: usize, n: u32): u32 {
+  const end = status + (<usize>n << 2);
+  let at = status, sum = i32x4.splat(0);
+  while (at + 16 <= end) {
+    sum = i32x4.add(sum, i32x4.shr_u(v128.load(at), 31));
+    at += 16;
+  }
+  let count = <u32>(i32x4.extract_lane(sum, 0) + i32x4.extract_lane(sum, 1) + i32x4.extract_lane(sum, 2) + i32x4.extract_lane(sum, 3));
+  while (at < end) {
+    count += load<u32>(at) >> 31;
+    at += 4;
+  }
+  return count;
 }
 
 /** The `len`-byte (0, 2, 4 or 8) value at `at` from one 8-byte load, masked (the caller knows at + 8 is in the store). */
@@ -338,42 +394,41 @@ type Flags = u8;
  */
 // @ts-ignore: decorator
 @inline function getRange<P>(pool: usize, base: usize, size: usize, caps: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
-  const small = smallOf<P>(), bit = <u64>1 << key, below = bit - 1, end = caps + (<usize>n << 2);
-  let failed: u32 = 0, i: u32 = 0;
+  const small = smallOf<P>(), bit = <u64>1 << key, below = bit - 1, end = status + (<usize>n << 2);
+  // Frame i's capacity is at caps + 4i = its status + toCap: one pointer walks both.
+  const keys = boundKeys(caps, n), toCap = caps - status;
+  let i: u32 = 0;
   while (i < n) {
-    let frame = base + <usize>(first + i) * size, cap = caps + (<usize>i << 2), st = status + (<usize>i << 2), slot = values + <usize>i * stride;
-    while (cap < end) {
-      const bytes = load<u32>(cap);
-      if (bytes < HEADER) break;
+    let frame = base + <usize>(first + i) * size, st = status + (<usize>i << 2), slot = values + <usize>i * stride;
+    while (st < end) {
       const high = load<u64>(frame), low = load<u64>(frame, 8);
-      if (!fitsBound(high, low, bytes)) break;
+      if (overBound(high, low, keys)) {
+        if (!fitsBound(high, low, load<u32>(st + toCap))) break;
+      }
       let rc = ENOENT;
       if ((high | low) & bit) {
         const at = frame + HEADER + sizeWith(high, low, below, small);
-        let v: u64 = 0;
         if (high & bit) {
-          if (low & bit) { v = load<u64>(at); rc = 8; }
-          else { v = <u64>load<u32>(at); rc = 4; }
+          if (low & bit) { store<u64>(slot, load<u64>(at)); rc = 8; }
+          else { store<u64>(slot, <u64>load<u32>(at)); rc = 4; }
         } else {
-          if (small != 0) v = <u64>load<u16>(at);
+          store<u64>(slot, small != 0 ? <u64>load<u16>(at) : 0);
           rc = <i32>small;
         }
-        store<u64>(slot, v);
-      } else failed++;
+      }
       store<i32>(st, rc);
       frame += size;
-      cap += 4;
       st += 4;
       slot += stride;
     }
-    i = <u32>((cap - caps) >> 2);
+    i = <u32>((st - status) >> 2);
     if (i < n) {
       // The key's bit is used here too, so that V8 computes it once, before the loops, not in them.
-      failed += <u32>(1 - getFrames(pool, 0, first + i, 1, <u32>ctz(bit), slot, stride, st));
+      getFrames(pool, 0, first + i, 1, <u32>ctz(bit), slot, stride, st);
       i++;
     }
   }
-  return <i32>(n - failed);
+  return <i32>(n - failures(status, n));
 }
 
 /** batchGet's general loop: any selection, frame by frame through storeGet. */
@@ -412,50 +467,45 @@ export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
  */
 // @ts-ignore: decorator
 @inline function setRange<P>(pool: usize, base: usize, size: usize, caps: usize, first: u32, n: u32, key: u32, code: u32, len: u32, values: usize, stride: u32, status: usize): i32 {
-  const small = smallOf<P>(), bit = <u64>1 << key, below = bit - 1, end = caps + (<usize>n << 2);
-  // One value for all (stride 0) is read once: the stores below could alias it, so the compiler would not hoist it.
-  let lo = load<u32>(values), hi = load<u32>(values, 4);
-  const same = stride == 0 && fits(len, lo, hi);
-  let failed: u32 = 0, i: u32 = 0;
+  const small = smallOf<P>(), bit = <u64>1 << key, below = bit - 1, end = status + (<usize>n << 2);
+  const keys = boundKeys(caps, n), toCap = caps - status;
+  // The key's bits in a header that holds it with size code `code`; a value fits `len` bytes if it has no bit in `reject`.
+  const highBit = code & 2 ? bit : 0, lowBit = code & 1 ? bit : 0, reject = len >= 8 ? 0 : <u64>-1 << (<u64>len << 3);
+  let i: u32 = 0;
   while (i < n) {
-    let frame = base + <usize>(first + i) * size, cap = caps + (<usize>i << 2), st = status + (<usize>i << 2), slot = values + <usize>i * stride;
-    while (cap < end) {
-      const bytes = load<u32>(cap);
-      if (bytes < HEADER) break;
+    let frame = base + <usize>(first + i) * size, st = status + (<usize>i << 2), slot = values + <usize>i * stride;
+    while (st < end) {
+      const v = load<u64>(slot);
+      if (v & reject) break;
       const high = load<u64>(frame), low = load<u64>(frame, 8);
-      if (!fitsBound(high, low, bytes)) break;
-      if (!same) {
-        lo = load<u32>(slot);
-        hi = load<u32>(slot, 4);
-        if (!fits(len, lo, hi)) break;
+      if (overBound(high, low, keys)) {
+        if (!fitsBound(high, low, load<u32>(st + toCap))) break;
       }
-      const old = codeOfBit(high, low, bit), at = frame + HEADER + sizeWith(high, low, below, small);
+      const at = frame + HEADER + sizeWith(high, low, below, small);
       let rc = 0;
-      if (old == code) writeValue(at, len, lo, hi);
-      else if (old == 0) {
+      if ((((high & bit) ^ highBit) | ((low & bit) ^ lowBit)) == 0) writeWord(at, len, v);
+      else if (((high | low) & bit) == 0) {
         const used = HEADER + sizeWith(high, low, <u64>-1, small);
-        if (used + len <= bytes) {
+        if (roomAt(used + len, keys, st + toCap)) {
           moveUp(at, used - <u32>(at - frame), len);
-          writeValue(at, len, lo, hi);
-          if (code & 2) store<u64>(frame, high | bit);
-          if (code & 1) store<u64>(frame, low | bit, 8);
+          writeWord(at, len, v);
+          store<u64>(frame, high | highBit);
+          store<u64>(frame, low | lowBit, 8);
         } else rc = ENOSPC;
       } else rc = EBUSY;
       store<i32>(st, rc);
-      failed += <u32>rc >> 31;
       frame += size;
-      cap += 4;
       st += 4;
       slot += stride;
     }
-    i = <u32>((cap - caps) >> 2);
+    i = <u32>((st - status) >> 2);
     if (i < n) {
       // The key's bit is used here too, so that V8 computes it once, before the loops, not in them.
-      failed += <u32>(1 - setFrames(pool, 0, first + i, 1, <u32>ctz(bit), len, slot, stride, st));
+      setFrames(pool, 0, first + i, 1, <u32>ctz(bit), len, slot, stride, st);
       i++;
     }
   }
-  return <i32>(n - failed);
+  return <i32>(n - failures(status, n));
 }
 
 /** batchSet's general loop: any selection, frame by frame through storeSet. */
@@ -549,36 +599,36 @@ export function batchDel(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 /** batchDel's fast path (frames as getRange's), in profile P. */
 // @ts-ignore: decorator
 @inline function delRange<P>(pool: usize, base: usize, size: usize, caps: usize, first: u32, n: u32, key: u32, status: usize): i32 {
-  const small = smallOf<P>(), bit = <u64>1 << key, below = bit - 1, end = caps + (<usize>n << 2);
-  let failed: u32 = 0, i: u32 = 0;
+  const small = smallOf<P>(), bit = <u64>1 << key, below = bit - 1, end = status + (<usize>n << 2);
+  const keys = boundKeys(caps, n), toCap = caps - status;
+  let i: u32 = 0;
   while (i < n) {
-    let frame = base + <usize>(first + i) * size, cap = caps + (<usize>i << 2), st = status + (<usize>i << 2);
-    while (cap < end) {
-      const bytes = load<u32>(cap);
-      if (bytes < HEADER) break;
+    let frame = base + <usize>(first + i) * size, st = status + (<usize>i << 2);
+    while (st < end) {
       const high = load<u64>(frame), low = load<u64>(frame, 8);
-      if (!fitsBound(high, low, bytes)) break;
+      if (overBound(high, low, keys)) {
+        if (!fitsBound(high, low, load<u32>(st + toCap))) break;
+      }
       let rc = ENOENT;
       if ((high | low) & bit) {
-        const len = lengthIn(codeOfBit(high, low, bit), small), at = HEADER + sizeWith(high, low, below, small);
+        const len: u32 = high & bit ? (low & bit ? 8 : 4) : small, at = HEADER + sizeWith(high, low, below, small);
         moveDown(frame + at + len, HEADER + sizeWith(high, low, <u64>-1, small) - at - len, len);
         store<u64>(frame, high & ~bit);
         store<u64>(frame, low & ~bit, 8);
         rc = 0;
-      } else failed++;
+      }
       store<i32>(st, rc);
       frame += size;
-      cap += 4;
       st += 4;
     }
-    i = <u32>((cap - caps) >> 2);
+    i = <u32>((st - status) >> 2);
     if (i < n) {
       // The key's bit is used here too, so that V8 computes it once, before the loops, not in them.
-      failed += <u32>(1 - delFrames(pool, 0, first + i, 1, <u32>ctz(bit), st));
+      delFrames(pool, 0, first + i, 1, <u32>ctz(bit), st);
       i++;
     }
   }
-  return <i32>(n - failed);
+  return <i32>(n - failures(status, n));
 }
 
 /** batchDel's general loop: any selection, frame by frame through storeDel. */
@@ -647,7 +697,9 @@ export function batchGetWide(pool: usize, desc: usize, first: u32, n: u32, key: 
  * Decodes every frame's store, appending its entries to the parallel arrays
  * keys (u8), lens (u8) and values (u64), which have room for `room` entries.
  * Status = the frame's entry count, or an errno (ENOSPC when out of room).
- * Returns the number of entries written. The fast path works as batchGet's.
+ * Returns the number of entries written. The fast path works as batchGet's; it may also write
+ * within room past the entries it returns (scratch: see decodeRange), which DecodeBuffer's views,
+ * of the returned count, never show.
  */
 export function batchDecode(pool: usize, desc: usize, first: u32, n: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
   const base = <usize>load<u32>(pool, POOL_BASE), size = <usize>load<u32>(pool, POOL_FRAME_SIZE), count = load<u32>(pool, POOL_COUNT), heads = <usize>load<u32>(pool, POOL_HEADS), metas = <usize>load<u32>(pool, POOL_METAS), profile = load<u32>(pool, POOL_PROFILE);
@@ -660,40 +712,70 @@ export function batchDecode(pool: usize, desc: usize, first: u32, n: u32, keys: 
 }
 
 /**
- * batchDecode's fast path (frames as getRange's), in profile P: under the cheap bound, every value is
- * read with one 8-byte load, masked to its length, without a branch on it.
+ * Writes the length of every key 0..63 of the header (high, low) to the 64 bytes at `table` (0 for an
+ * absent key), 16 keys at a time (SIMD): each key's bit of both words spread to a byte lane, the two
+ * lanes made a size code, the code looked up in `lengths` (its lanes 0..3: the lengths of codes 0..3).
+ */
+// @ts-ignore: decorator
+@inline function lengthTable(table: usize, high: u64, low: u64, lengths: v128): void {
+  const bits = i8x16(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128), one = i8x16.splat(1);
+  const h = i64x2.splat(<i64>high), l = i64x2.splat(<i64>low);
+  lengthLanes(table, h, l, i8x16(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1), bits, one, lengths);
+  lengthLanes(table + 16, h, l, i8x16(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3), bits, one, lengths);
+  lengthLanes(table + 32, h, l, i8x16(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5), bits, one, lengths);
+  lengthLanes(table + 48, h, l, i8x16(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7), bits, one, lengths);
+}
+
+/** lengthTable's 16 keys whose bits are in bytes `bytes` (lanes: the byte of each key) of the splatted words h and l. */
+// @ts-ignore: decorator
+@inline function lengthLanes(at: usize, h: v128, l: v128, bytes: v128, bits: v128, one: v128, lengths: v128): void {
+  const hi = i8x16.min_u(v128.and(i8x16.swizzle(h, bytes), bits), one), lo = i8x16.min_u(v128.and(i8x16.swizzle(l, bytes), bits), one);
+  v128.store(at, i8x16.swizzle(lengths, v128.or(i8x16.add(hi, hi), lo)));
+}
+
+/**
+ * batchDecode's fast path (frames as getRange's), in profile P. Under the cheap bound, and with 64
+ * entries of room left, a frame's key lengths are first worked out for all 64 keys at once
+ * (lengthTable) into the lens output where its entries go: entry j (key k >= j) reads byte k before
+ * writing byte j, so the table is read before it is overwritten. Past the frame's entries, those 64
+ * bytes keep table bytes (room the call may use: the caller reads only the entries it returns).
+ * Every value is read with one 8-byte load cut to its length by two shifts, without a branch on it.
  */
 // @ts-ignore: decorator
 @inline function decodeRange<P>(pool: usize, base: usize, size: usize, caps: usize, first: u32, n: u32, keys: usize, lens: usize, values: usize, room: u32, status: usize): i32 {
-  const small = smallOf<P>(), end = caps + (<usize>n << 2);
+  const small = smallOf<P>(), end = status + (<usize>n << 2);
+  const bound = boundKeys(caps, n), toCap = caps - status;
+  const lengths = i8x16(0, <i8>small, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
   let total: u32 = 0, i: u32 = 0;
   while (i < n) {
-    let frame = base + <usize>(first + i) * size, cap = caps + (<usize>i << 2), st = status + (<usize>i << 2);
-    while (cap < end) {
-      const bytes = load<u32>(cap);
-      if (bytes < HEADER) break;
+    let frame = base + <usize>(first + i) * size, st = status + (<usize>i << 2);
+    while (st < end) {
+      if (room - total <= KEYS) break;
       const high = load<u64>(frame), low = load<u64>(frame, 8);
-      let rest = high | low;
-      const count = <u32>popcnt<u64>(rest);
-      if (HEADER + (count << 3) > bytes || count > room - total) break;
-      let at = frame + HEADER, e = total;
+      if (overBound(high, low, bound)) {
+        if (!fitsBound(high, low, load<u32>(st + toCap))) break;
+      }
+      const table = lens + total;
+      lengthTable(table, high, low, lengths);
+      let rest = high | low, at = frame + HEADER, e = total;
       while (rest != 0) {
         const key = <u32>ctz<u64>(rest);
         rest &= rest - 1;
-        const len = lengthIn((<u32>(high >> key) & 1) << 1 | (<u32>(low >> key) & 1), small);
+        const len = <u32>load<u8>(table + key), value = values + (<usize>e << 3);
         store<u8>(keys + e, <u8>key);
         store<u8>(lens + e, <u8>len);
-        store<u64>(values + (<usize>e << 3), loadValue(at, len));
+        // The 8 bytes at `at`, then zeros over those past the value's length (into the next entry's slot).
+        store<u64>(value, load<u64>(at));
+        store<u64>(value + len, 0);
         at += len;
         e++;
       }
-      store<i32>(st, <i32>count);
+      store<i32>(st, <i32>(e - total));
       total = e;
       frame += size;
-      cap += 4;
       st += 4;
     }
-    i = <u32>((cap - caps) >> 2);
+    i = <u32>((st - status) >> 2);
     if (i < n) {
       total += <u32>decodeFrames(pool, 0, first + i, 1, keys + total, lens + total, values + (<usize>total << 3), room - total, st);
       i++;

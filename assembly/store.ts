@@ -32,8 +32,9 @@ export const KEYS: u32 = 64;
 /** sizeOf with the bytes of a size code 01 value (`small`: 2 in v1, 0 in flags) given. */
 // @ts-ignore: decorator
 @inline export function sizeWith(high: u64, low: u64, mask: u64, small: u32): u32 {
+  // Code 01 takes small, 10 takes 4, 11 takes small + 4 + (4 - small) = 8.
   const h = high & mask, l = low & mask;
-  return <u32>popcnt<u64>(l & ~h) * small + (<u32>(popcnt<u64>(h) + popcnt<u64>(h & l)) << 2);
+  return <u32>popcnt<u64>(l) * small + (<u32>popcnt<u64>(h) << 2) + <u32>popcnt<u64>(h & l) * (4 - small);
 }
 
 /** Size code (0..3) of the key whose bit is `bit` in a header. */
@@ -86,13 +87,20 @@ export const KEYS: u32 = 64;
 // destination: 8-byte words, the one at the far end overlapping its neighbour when n is
 // not a multiple of 8, and loaded before any store (so that the overlap holds old bytes).
 
-/** Moves `n` bytes (even) from `src` up to `src + by`, highest first. */
+/**
+ * Moves `n` bytes (even) from `src` up to `src + by`, highest first: 16 bytes at a time (SIMD), the
+ * lowest 16 read before anything is written; under 16, two overlapping 8- or 4-byte words.
+ */
 // @ts-ignore: decorator
 @inline export function moveUp(src: usize, n: u32, by: u32): void {
-  if (n >= 8) {
-    const head = load<u64>(src);
+  if (n > 16) {
+    const head = v128.load(src);
     let i = n;
-    while (i > 8) { i -= 8; store<u64>(src + i + by, load<u64>(src + i)); }
+    while (i > 16) { i -= 16; v128.store(src + i + by, v128.load(src + i)); }
+    v128.store(src + by, head);
+  } else if (n >= 8) {
+    const head = load<u64>(src), tail = load<u64>(src + n - 8);
+    store<u64>(src + n - 8 + by, tail);
     store<u64>(src + by, head);
   } else if (n >= 4) {
     const head = load<u32>(src), tail = load<u32>(src + n - 4);
@@ -101,12 +109,19 @@ export const KEYS: u32 = 64;
   } else if (n != 0) store<u16>(src + by, load<u16>(src));
 }
 
-/** Moves `n` bytes (even) from `src` down to `src - by`, lowest first. */
+/**
+ * Moves `n` bytes (even) from `src` down to `src - by`, lowest first: 16 bytes at a time (SIMD), the
+ * highest 16 read before anything is written; under 16, two overlapping 8- or 4-byte words.
+ */
 // @ts-ignore: decorator
 @inline export function moveDown(src: usize, n: u32, by: u32): void {
-  if (n >= 8) {
-    const tail = load<u64>(src + n - 8);
-    for (let i: u32 = 0; i + 8 < n; i += 8) store<u64>(src + i - by, load<u64>(src + i));
+  if (n > 16) {
+    const tail = v128.load(src + n - 16);
+    for (let i: u32 = 0; i + 16 < n; i += 16) v128.store(src + i - by, v128.load(src + i));
+    v128.store(src + n - 16 - by, tail);
+  } else if (n >= 8) {
+    const head = load<u64>(src), tail = load<u64>(src + n - 8);
+    store<u64>(src - by, head);
     store<u64>(src + n - 8 - by, tail);
   } else if (n >= 4) {
     const head = load<u32>(src), tail = load<u32>(src + n - 4);
@@ -121,6 +136,14 @@ export const KEYS: u32 = 64;
   if (len == 8) { store<u32>(at, lo); store<u32>(at, hi, 4); }
   else if (len == 4) store<u32>(at, lo);
   else if (len == 2) store<u16>(at, <u16>lo);
+}
+
+/** Writes the low `len` (0, 2, 4 or 8) bytes of v at `at`, little-endian. */
+// @ts-ignore: decorator
+@inline export function writeWord(at: usize, len: u32, v: u64): void {
+  if (len == 8) store<u64>(at, v);
+  else if (len == 4) store<u32>(at, <u32>v);
+  else if (len == 2) store<u16>(at, <u16>v);
 }
 
 /** Reads a `len`-byte (0, 2, 4 or 8) value at `at`, zero-extended. */

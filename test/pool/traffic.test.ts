@@ -281,6 +281,71 @@ describe("batch calls on traffic whose headers change at every frame, every othe
     );
   });
 
+  it("take the burst's smallest capacity from any frame (SIMD lanes or the tail) and count failures exactly", () => {
+    // One frame's store is exactly full (two 8-byte values in 32 bytes), the others have room: an insert
+    // of one more 2-byte value fails there only, wherever that frame sits in the burst; a get of an
+    // absent key fails on every frame, of a present one on none.
+    const full = [
+      { key: 3, size: 2 },
+      { key: 9, size: 2 },
+    ];
+    for (const n of [3, 4, 13])
+      for (let at = 0; at < n; at++)
+        for (const [op, key] of [
+          ["set", 21],
+          ["get", 21],
+          ["get", 0],
+          ["del", 21],
+          ["decode", 0],
+        ] as const) {
+          const t: Traffic = {
+            profile: "v1",
+            placement: "frame",
+            pattern: "never",
+            flows: [full, full, full],
+            frames: Array.from({ length: n }, (_, f) => ({
+              header: full,
+              pick: 0,
+              cap: f === at ? 32 : 40 + 8 * (f % 3),
+              corrupt: 9,
+            })),
+            descriptors: false,
+            op,
+            key,
+            size: 0,
+            fields: [{ key: 21, size: 0 }],
+            seed: 5,
+            misfit: n + 1,
+            room: 400,
+          };
+          const reference = build(t, "js"),
+            expected = single(t, reference);
+          if (op === "set")
+            expect(expected[1]).toEqual(Array.from({ length: n }, (_, f) => (f === at ? Errno.ENOSPC : 0)));
+          for (const impl of IMPLS) {
+            const pool = build(t, impl);
+            expect(batch(t, pool), `${impl} ${op} ${key}, ${n} frames, the full one at ${at}`).toEqual(expected);
+            expect(framesHex(pool), `${impl} ${op}: the frames' bytes`).toEqual(framesHex(reference));
+          }
+        }
+  });
+
+  it("decode a store of all 64 keys into a buffer with room for exactly 64 entries, or more, writing nothing past it", () => {
+    for (const impl of IMPLS)
+      for (const room of [63, 64, 65, 200]) {
+        const pool = new PacketPool({ count: 2, frameSize: 2048, headroom: 1024, impl, hardwareKeys: "off" });
+        for (let k = 0; k < 64; k++) pool.traits(0).trySet(k, 0x100 + 7 * k, 0, 2);
+        const burst = pool.burst(1).selectRange(0, 1),
+          out = pool.decodeBuffer(room),
+          fits = room >= 64;
+        expect(pool.batchDecode(burst, out), `${impl}, room ${room}`).toBe(fits ? 64 : 0);
+        expect([...burst.status()], `${impl}, room ${room}`).toEqual([fits ? 64 : Errno.ENOSPC]);
+        expect([...out.keys()]).toEqual(fits ? Array.from({ length: 64 }, (_, k) => k) : []);
+        expect([...out.lens()]).toEqual(fits ? Array(64).fill(2) : []);
+        expect([...out.values()]).toEqual(fits ? Array.from({ length: 64 }, (_, k) => [0x100 + 7 * k, 0]).flat() : []);
+      }
+  });
+
   it("give the same results on the benchmark's rings (4096 frames, the three traffic models) on both cores", async () => {
     // The benchmark's own traffic plans: every workload's batch call on both cores, then every byte.
     const { trafficPlan, TRAFFIC } = await import("../../bench/traffic.js");
