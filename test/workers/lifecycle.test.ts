@@ -52,8 +52,11 @@ describe("WorkerGroup with workers that die or misbehave", { timeout: 20_000 }, 
 
   it("an error nothing catches in a worker breaks the group with that error and the worker's stack", async () => {
     const g = await group();
-    expect(await g.run({ op: "handler", args: { mode: "throw-later", worker: 0 } })).toBe(16);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The timer fires 300 ms after worker 0's burst: after every worker has reported run 1 (however
+    // loaded the machine), so that the death comes after the run, not during it.
+    const exited = new Promise((resolve) => (g as unknown as { workers: Worker[] }).workers[0]!.once("exit", resolve));
+    expect(await g.run({ op: "handler", args: { mode: "throw-later", worker: 0, ms: 300 } })).toBe(16);
+    await exited;
     const error = await failure(g.run({ op: "init" }));
     expect(error).toBeInstanceOf(TraitsError);
     expect((error as TraitsError).code).toBe("EOWNERDEAD");
