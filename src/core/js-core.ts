@@ -7,9 +7,10 @@
 import { CoreErrno as E, FieldList } from "./abi.js";
 import type { BufferSource, Core } from "./contract.js";
 import { JsFrames } from "./js-frames.js";
+import { delFast, getFast, setFast } from "./js-fast.js";
 import { decodeLoop, delLoop, getLoop, hasLoop, initLoop, setLoop, setManyLoop } from "./js-loops.js";
 import { storeDel, storeGet, storeHas, storeInit, storeSet } from "./js-store.js";
-import { Layout, storeSizeAt, unitOf } from "./js-offsets.js";
+import { Layout, codeOf, fits, storeSizeAt, unitOf } from "./js-offsets.js";
 
 /**
  * The pure-JS core over any ArrayBuffer, SharedArrayBuffer or WebAssembly.Memory: values read and
@@ -17,6 +18,8 @@ import { Layout, storeSizeAt, unitOf } from "./js-offsets.js";
  *
  * A single-store call runs its function of js-store.ts on the store (setMany and decode: their loop
  * on one frame); a batch call selects the pool's frames (js-frames.ts) and runs its loop (js-loops.ts).
+ * Get, set and delete on a range of frames in a row whose headers vary (JsFrames.contiguous and not
+ * JsFrames.oneFlow) run the per-frame loops of js-fast.ts instead: the same results, without the memo.
  * Its public methods follow assembly/index.ts and assembly/batch.ts export by export, in their order.
  */
 export class JsCore implements Core {
@@ -119,7 +122,10 @@ export class JsCore implements Core {
     stride: number,
     status: number,
   ): number {
-    this.frames.pool(pool, desc, first);
+    const f = this.frames;
+    f.pool(pool, desc, first);
+    if (key >>> 0 < 64 && stride >= 8 && f.contiguous(n) && !f.oneFlow(n))
+      return getFast(f, n, key, values >>> 2, stride >>> 2, status >>> 2);
     return getLoop(
       this.frames,
       n,
@@ -144,7 +150,18 @@ export class JsCore implements Core {
     stride: number,
     status: number,
   ): number {
-    this.frames.pool(pool, desc, first);
+    const f = this.frames,
+      v = values >>> 2,
+      step = stride >>> 2;
+    f.pool(pool, desc, first);
+    if (
+      key >>> 0 < 64 &&
+      codeOf(len, f.unit) !== 0 &&
+      (step !== 0 || fits(len, f.i32[v]!, f.i32[v + 1]!)) &&
+      f.contiguous(n) &&
+      !f.oneFlow(n)
+    )
+      return setFast(f, n, key, len, v, step, status >>> 2);
     return setLoop(
       this.frames,
       n,
@@ -188,8 +205,10 @@ export class JsCore implements Core {
   }
 
   batchDel(pool: number, desc: number, first: number, n: number, key: number, status: number): number {
-    this.frames.pool(pool, desc, first);
-    return delLoop(this.frames, n, key, this.frames.i32, status >>> 2);
+    const f = this.frames;
+    f.pool(pool, desc, first);
+    if (key >>> 0 < 64 && f.contiguous(n) && !f.oneFlow(n)) return delFast(f, n, key, status >>> 2);
+    return delLoop(f, n, key, f.i32, status >>> 2);
   }
 
   batchHas(pool: number, desc: number, first: number, n: number, key: number, status: number): number {

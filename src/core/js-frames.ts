@@ -88,4 +88,37 @@ export class JsFrames {
     this.desc = desc === 0 ? -1 : desc >>> 2;
     this.first = first;
   }
+
+  /**
+   * True if the selection (of a pool, see pool()) is n frames in a row that exist, each store at its frame
+   * start (placement "frame"): the per-frame loops of js-fast.ts serve it.
+   */
+  contiguous(n: number): boolean {
+    return this.desc < 0 && this.heads === this.metas && this.first >= 0 && n <= this.count - this.first;
+  }
+
+  /**
+   * True if 8 frames spread over a contiguous selection of n (the first, the last and 6 between) have
+   * stores of 16 bytes or more and the same header: a burst of one flow, which the memo of js-loops.ts
+   * serves better than js-fast.ts (as oneFlow in assembly/batch.ts). A guess: both give the same results.
+   */
+  oneFlow(n: number): boolean {
+    if (n < 8) return false;
+    const i32 = this.i32,
+      w = (this.base + this.first * this.frameSize) >>> 2,
+      step = this.frameSize >>> 2,
+      c = this.metas + this.first;
+    let differ = 0;
+    for (let j = 0; j < 8; j++) {
+      const i = Math.floor((j * (n - 1)) / 7),
+        at = w + i * step;
+      if (i32[c + i]! < 16) return false;
+      differ |=
+        (i32[at]! ^ i32[w]!) |
+        (i32[at + 1]! ^ i32[w + 1]!) |
+        (i32[at + 2]! ^ i32[w + 2]!) |
+        (i32[at + 3]! ^ i32[w + 3]!);
+    }
+    return differ === 0;
+  }
 }

@@ -6,6 +6,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { PacketPool, TraitStore, useMemory, type Impl, type Profile } from "packet-traits";
+import { PoolControl } from "../../src/core/abi.js";
+import { JsCore } from "../../src/core/js-core.js";
+import { wasmCoreOf } from "../../src/core/wasm.js";
 import { hex } from "../helpers.js";
 
 const SIZES: Record<Profile, number[]> = { v1: [2, 4, 8], flags: [0, 4, 8] };
@@ -179,6 +182,128 @@ describe("the JS twin's setMany with replace", () => {
         },
       ),
       { numRuns: 600 },
+    );
+  });
+});
+
+describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly core", () => {
+  // Frames laid out by hand at the very end of a memory (the last store may end at its last byte, where
+  // a read past a store throws), a pool control block before them; each frame's header from one of a few
+  // flows (the same at every frame, every other frame, or each frame its own) or hostile words, each
+  // capacity anywhere from 0 to the frame size. Bursts of 8 frames or more, contiguous or not, so that
+  // the dispatch (JsFrames.contiguous, oneFlow) takes every path.
+  const FRAME_SIZE = 96,
+    CONTROL = 0,
+    HEADS = 64,
+    VALUES = 1024,
+    STATUS = 2048,
+    SCRATCH = 4096,
+    DESC = 3072;
+  const frame = fc.record({
+    flow: fc.nat(),
+    cap: fc.oneof(fc.integer({ min: 0, max: FRAME_SIZE }), fc.integer({ min: 12, max: 40 })),
+    lo: fc.integer(),
+    hi: fc.oneof(fc.constant(0), fc.integer()),
+  });
+  const hostile = fc.array(fc.integer(), { minLength: 4, maxLength: 4 });
+  const flow = fc.oneof(
+    { weight: 4, arbitrary: keySet.map((keys) => wordsOf(keys.slice(0, 8))) },
+    { weight: 1, arbitrary: hostile },
+  );
+
+  type Case = {
+    profile: Profile;
+    flows: number[][];
+    pattern: "each" | "alternate" | "same";
+    frames: { flow: number; cap: number; lo: number; hi: number }[];
+    key: number;
+    len: number;
+    first: number;
+    extra: number;
+    listed: boolean;
+  };
+
+  /** Runs get (two strides), set (per-frame values and one for all), delete and get again on `impl`; returns every result and the memory's bytes. */
+  function run(c: Case, impl: Impl): unknown[] {
+    const memory = new WebAssembly.Memory({ initial: 1 }),
+      count = c.frames.length,
+      base = memory.buffer.byteLength - count * FRAME_SIZE;
+    const core = impl === "js" ? new JsCore(memory) : wasmCoreOf(memory, SCRATCH)!;
+    const i32 = new Int32Array(memory.buffer),
+      u8 = new Uint8Array(memory.buffer);
+    i32[(CONTROL + PoolControl.BASE) >>> 2] = base;
+    i32[(CONTROL + PoolControl.FRAME_SIZE) >>> 2] = FRAME_SIZE;
+    i32[(CONTROL + PoolControl.COUNT) >>> 2] = count;
+    i32[(CONTROL + PoolControl.HEADS) >>> 2] = HEADS;
+    i32[(CONTROL + PoolControl.METAS) >>> 2] = HEADS; // placement "frame": the capacity is the head
+    i32[(CONTROL + PoolControl.PROFILE) >>> 2] = c.profile === "v1" ? 0 : 1;
+    c.frames.forEach((f, i) => {
+      const flow = c.pattern === "same" ? 0 : c.pattern === "alternate" ? i & 1 : f.flow;
+      const words = c.flows[flow % c.flows.length]!,
+        at = base + i * FRAME_SIZE;
+      u8.fill(0xa5, at, at + FRAME_SIZE);
+      words.forEach((w, j) => (i32[(at >>> 2) + j] = w));
+      for (let b = 16; b < FRAME_SIZE; b++) u8[at + b] = (b * 29 + i * 7) & 0xff;
+      i32[(HEADS >>> 2) + i] = f.cap;
+      // Frame i's value pair for a set with per-frame values (stride 8).
+      i32[(VALUES >>> 2) + 2 * i] = f.lo;
+      i32[(VALUES >>> 2) + 2 * i + 1] = f.hi;
+    });
+    const n = Math.max(0, count - c.first + c.extra);
+    // A frame list (desc) instead of a range, frames out of order and one past the last: the memo loops of js-loops.ts only.
+    const desc = c.listed ? DESC : 0;
+    if (c.listed) for (let i = 0; i < n; i++) i32[(DESC >>> 2) + i] = (c.first + 3 * i) % (count + 1);
+    const out: unknown[] = [];
+    const results = (rc: number, values: boolean) => {
+      out.push(rc, [...i32.subarray(STATUS >>> 2, (STATUS >>> 2) + n)]);
+      if (values) out.push([...i32.subarray(VALUES >>> 2, (VALUES >>> 2) + 4 * n)]);
+      i32.fill(0x5a5a5a5a, STATUS >>> 2, (STATUS >>> 2) + n);
+    };
+    const frames = () => hex(u8.subarray(base));
+    const saved = i32.slice(VALUES >>> 2, (VALUES >>> 2) + 2 * count);
+    const restore = () => i32.set(saved, VALUES >>> 2);
+    const get = (stride: number) => {
+      results(core.batchGet(CONTROL, desc, c.first, n, c.key, VALUES + 8 * count, stride, STATUS), false);
+      out.push([...i32.subarray((VALUES >>> 2) + 2 * count, (VALUES >>> 2) + 2 * count + (stride >>> 2) * n + 2)]);
+      i32.fill(0, (VALUES >>> 2) + 2 * count, (VALUES >>> 2) + 2 * count + (stride >>> 2) * n + 2);
+    };
+    get(8);
+    get(16);
+    get(4);
+    results(core.batchSet(CONTROL, desc, c.first, n, c.key, c.len, VALUES, 8, STATUS), false);
+    out.push(frames());
+    restore();
+    get(8);
+    results(core.batchDel(CONTROL, desc, c.first, n, c.key, STATUS), false);
+    out.push(frames());
+    results(core.batchSet(CONTROL, desc, c.first, n, c.key, c.len, VALUES + 8, 0, STATUS), false);
+    out.push(frames());
+    results(core.batchDel(CONTROL, desc, c.first, n, (c.key + 1) & 63, STATUS), false);
+    out.push(frames());
+    get(8);
+    return out;
+  }
+
+  it("give the same statuses, values and bytes on bursts whose headers vary, with short capacities, up to the end of the memory", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          profile: fc.constantFrom<Profile>("v1", "flags"),
+          flows: fc.array(flow, { minLength: 1, maxLength: 4 }),
+          pattern: fc.constantFrom<Case["pattern"]>("each", "alternate", "same"),
+          frames: fc.array(frame, { minLength: 8, maxLength: 24 }),
+          key: fc.oneof(fc.integer({ min: 0, max: 63 }), fc.constantFrom(0, 31, 32, 63)),
+          size: fc.integer({ min: 0, max: 2 }),
+          first: fc.integer({ min: 0, max: 3 }),
+          extra: fc.integer({ min: -2, max: 1 }),
+          listed: fc.boolean(),
+        }),
+        (r) => {
+          const c: Case = { ...r, len: SIZES[r.profile][r.size]!, listed: r.listed };
+          expect(run(c, "js")).toEqual(run(c, "wasm"));
+        },
+      ),
+      { numRuns: 1500 },
     );
   });
 });
