@@ -72,8 +72,9 @@ const encoder = new TextEncoder();
  * section() starts a section (the first interface() starts one if none is), interface() describes an
  * interface, packet() writes a packet; flush() hands what is buffered to the sink, close() flushes and
  * ends the file (renaming a toFile() writer's temporary file into place), abort() drops a toFile()
- * file. Throws TraitsError: EINVAL for a packet of an undescribed interface, a store of another
- * profile, an option over 65535 bytes; EMSGSIZE for a packet over 16 MiB.
+ * file; once closed or aborted, close() and abort() do nothing and every other call throws EINVAL.
+ * Throws TraitsError: EINVAL for a packet of an undescribed interface, a store of another
+ * profile, an option over 65535 bytes, a call after close() or abort(); EMSGSIZE for a packet over 16 MiB.
  */
 export class PcapngWriter {
   private readonly bytes = new Uint8Array(STAGE + WRITER_BYTES);
@@ -83,6 +84,8 @@ export class PcapngWriter {
   private readonly le: boolean;
   private resolutions: number[] = [];
   private sections = 0;
+  /** What ended the writer ("close()" or "abort()"), if anything has. */
+  private ended: string | undefined;
 
   /** `commit` and `drop` end a file of toFile(); a writer of a sink needs neither. */
   constructor(
@@ -119,6 +122,7 @@ export class PcapngWriter {
 
   /** Starts a section (with `options`, e.g. shb_userappl, code 4): interfaces are numbered from 0 again. */
   section(options: readonly PcapngOption[] = []): void {
+    this.checkOpen();
     const end = this.stageOptions(0, options);
     this.writer.section(this.le, 0, end);
     this.resolutions = [];
@@ -127,6 +131,7 @@ export class PcapngWriter {
 
   /** Describes an interface (starting a section if none is); returns its index, the packets' interfaceId. */
   interface(description: PcapngInterface = {}): number {
+    this.checkOpen();
     if (this.sections === 0) this.section();
     const resolution = description.tsResolution ?? 9;
     if (resolution !== 6 && resolution !== 9)
@@ -139,6 +144,7 @@ export class PcapngWriter {
 
   /** Writes a packet (see PcapngPacket). */
   packet(packet: PcapngPacket): void {
+    this.checkOpen();
     const { bytes, block } = this,
       id = packet.interfaceId ?? 0,
       resolution = this.resolutions[id],
@@ -175,11 +181,14 @@ export class PcapngWriter {
 
   /** Hands what is buffered to the sink. */
   flush(): void {
+    this.checkOpen();
     this.writer.flush();
   }
 
-  /** Flushes and ends the output (a toFile() file: closed and renamed into place). */
+  /** Flushes and ends the output (a toFile() file: closed and renamed into place); does nothing once ended. */
   close(): void {
+    if (this.ended) return;
+    this.ended = "close()";
     try {
       this.writer.flush();
     } catch (error) {
@@ -189,9 +198,17 @@ export class PcapngWriter {
     this.ends.commit();
   }
 
-  /** Gives up: a toFile() file is removed, its path left as it was. */
+  /** Gives up: a toFile() file is removed, its path left as it was; does nothing once ended. */
   abort(): void {
+    if (this.ended) return;
+    this.ended = "abort()";
     this.ends.drop();
+  }
+
+  /** Throws EINVAL once close() or abort() has ended the writer. */
+  private checkOpen(): void {
+    if (this.ended)
+      throw new TraitsError("EINVAL", `the writer is closed (by ${this.ended}): nothing more can be written`);
   }
 
   /** A store's bytes, checked: its size in use. */

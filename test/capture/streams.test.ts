@@ -3,7 +3,16 @@
 // (Node Transform) byte for byte against `pcap annotate` with the same options; PcapngWriter read back
 // by readCapture and by tshark alone; errors that name the byte offset.
 import { spawnSync } from "node:child_process";
-import { createReadStream, createWriteStream, existsSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeFileSync,
+} from "node:fs";
 import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { join } from "node:path";
@@ -268,5 +277,39 @@ describe("PcapngWriter", () => {
     expect(() => PcapngWriter.toFile(join(dir, "no", "such", "dir.pcapng"))).toThrow(/ENOENT: cannot write/);
     expect(existsSync(join(dir, "no"))).toBe(false);
     expect(() => new PcapngWriter(() => {}).packet({ data: udp(1) })).toThrow(/EINVAL: interface 0 is not described/);
+  });
+
+  it("after close() or abort(): close and abort do nothing (nor close a descriptor opened since), every write throws EINVAL", async () => {
+    const file = join(dir, "closed.pcapng");
+    const writer = PcapngWriter.toFile(file);
+    writer.interface();
+    writer.packet({ data: udp(1) });
+    writer.close();
+    // The descriptor the writer had is free: the next open takes it; a second close() must not close it.
+    const other = openSync(SAMPLE, "r");
+    try {
+      writer.close();
+      writer.abort();
+      expect(readSync(other, Buffer.alloc(4))).toBe(4);
+    } finally {
+      closeSync(other);
+    }
+    expect((await collect(file)).length).toBe(1);
+    const chunks: Uint8Array[] = [];
+    const sunk = new PcapngWriter((chunk) => chunks.push(chunk));
+    sunk.interface();
+    sunk.close();
+    for (const w of [writer, sunk]) {
+      expect(() => w.packet({ data: udp(2) })).toThrow(/^EINVAL: the writer is closed \(by close\(\)\)/);
+      expect(() => w.interface()).toThrow(/^EINVAL: the writer is closed/);
+      expect(() => w.section()).toThrow(/^EINVAL: the writer is closed/);
+      expect(() => w.flush()).toThrow(/^EINVAL: the writer is closed/);
+    }
+    expect(chunks).toHaveLength(1);
+    const aborted = PcapngWriter.toFile(join(dir, "aborted.pcapng"));
+    aborted.abort();
+    expect(() => aborted.interface()).toThrow(/^EINVAL: the writer is closed \(by abort\(\)\)/);
+    aborted.close();
+    expect(existsSync(join(dir, "aborted.pcapng"))).toBe(false);
   });
 });
