@@ -65,9 +65,13 @@ async function* chunksOf(source: CaptureSource): AsyncGenerator<Uint8Array> {
     yield source;
   } else if (typeof (source as ReadableStream).getReader === "function") {
     const reader = (source as ReadableStream<Uint8Array>).getReader();
+    let done = false;
     try {
       for (let r = await reader.read(); !r.done; r = await reader.read()) yield r.value;
+      done = true;
     } finally {
+      // Left early (a break, a malformed capture): the stream is cancelled, as its own async iterator does.
+      if (!done) await reader.cancel().catch(() => {});
       reader.releaseLock();
     }
   } else if (typeof (source as Blob).stream === "function") {
@@ -243,11 +247,22 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
       try {
         const kind = this.step();
         if (kind === PACKET) return this.ready;
-        if (kind === MORE) return this.fill().then(() => this.next());
+        if (kind === MORE)
+          return this.fill().then(
+            () => this.next(),
+            (error) => this.fail(error),
+          );
       } catch (error) {
-        return Promise.reject(error);
+        return this.fail(error);
       }
     return this.finished;
+  }
+
+  /** Ends the iteration on `error`: the source is released (a file closed, a stream destroyed or cancelled), then `error` rejects. */
+  private async fail(error: unknown): Promise<never> {
+    this.ended = true;
+    await this.chunks.return?.(undefined)?.catch(() => {});
+    throw error;
   }
 
   /** Ends the iteration early (a `break` out of `for await`): the source is released. */
@@ -270,9 +285,14 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
         return this.step() === PACKET ? this.result : { value: undefined, done: true };
       },
     };
-    while (!this.ended) {
-      yield batch;
-      if (!this.ended && this.last === MORE) await this.fill();
+    try {
+      while (!this.ended) {
+        yield batch;
+        if (!this.ended && this.last === MORE) await this.fill();
+      }
+    } finally {
+      // Left early or on an error: the source is released (nothing to do after its end).
+      await this.return();
     }
   }
 

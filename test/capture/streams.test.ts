@@ -11,6 +11,7 @@ import {
   openSync,
   readFileSync,
   readSync,
+  readdirSync,
   writeFileSync,
 } from "node:fs";
 import { Readable, type Transform } from "node:stream";
@@ -139,6 +140,38 @@ describe("readCapture", () => {
     bad.writeUInt32LE(13, bytes.readUInt32LE(4) + 4); // the IDB's length
     await expect(collect(bad)).rejects.toThrow(/EBADMSG: byte offset \d+: /);
     await expect(collect(join(dir, "nope.pcap"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("releases its source when the capture is malformed and when left early: a file closed, a Readable destroyed, a web stream cancelled", async () => {
+    const good = readFileSync(SAMPLE),
+      bad = join(dir, "bad-tail.pcap");
+    writeFileSync(bad, Buffer.concat([good, Buffer.alloc(200_000, 0xff)]));
+    const openFiles = () => readdirSync("/proc/self/fd").length;
+    const before = openFiles();
+    for (let i = 0; i < 3; i++) {
+      await expect(collect(bad)).rejects.toThrow(/^EBADMSG: byte offset 378: /);
+      await expect(
+        (async () => {
+          for await (const batch of readCapture(bad).batches()) for (const _ of batch);
+        })(),
+      ).rejects.toThrow(/^EBADMSG: byte offset 378: /);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(openFiles()).toBe(before);
+    const malformed = Readable.from([Buffer.alloc(64, 9), good]);
+    await expect(collect(malformed)).rejects.toThrow(/^EBADMSG: byte offset 0: /);
+    expect(malformed.destroyed).toBe(true);
+    const cancelled: string[] = [];
+    const web = (name: string, first: Uint8Array) =>
+      new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(first),
+        pull: (controller) => controller.enqueue(good.subarray(24)),
+        cancel: () => void cancelled.push(name),
+      });
+    await expect(collect(web("malformed", new Uint8Array(64).fill(9)))).rejects.toThrow(/EBADMSG/);
+    for await (const _ of readCapture(web("break", good))) break;
+    for await (const batch of readCapture(web("break in batches", good)).batches()) if ([...batch].length > 0) break;
+    expect(cancelled).toEqual(["malformed", "break", "break in batches"]);
   });
 });
 
