@@ -234,6 +234,16 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
 
   /** @internal */
   constructor(source: CaptureSource) {
+    const any = source as unknown as Record<string | symbol, unknown> | null | undefined;
+    if (
+      typeof source !== "string" &&
+      !(source instanceof Uint8Array) &&
+      !["getReader", "stream", Symbol.asyncIterator, Symbol.iterator].some((m) => typeof any?.[m] === "function")
+    )
+      throw new TraitsError(
+        "EINVAL",
+        `readCapture: the source must be a path, bytes (a Uint8Array), a ReadableStream, a Blob or an iterable of byte chunks, not ${Object.prototype.toString.call(source)}`,
+      );
     this.chunks = chunksOf(source);
   }
 
@@ -330,6 +340,11 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
         reader.received(0);
         return;
       }
+      if (!(r.value instanceof Uint8Array))
+        throw new TraitsError(
+          "EINVAL",
+          `readCapture: the source gave a chunk that is ${Object.prototype.toString.call(r.value)}, not bytes (a Readable with an encoding set?)`,
+        );
       this.chunk = r.value;
       this.used = 0;
     }
@@ -343,9 +358,9 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
 /**
  * Reads a capture (pcap or pcapng, either byte order) from `source` as an async iterable of packets:
  * `for await (const packet of readCapture("in.pcapng")) ...`. See CapturePacket for what a packet
- * holds and how long its views are valid, CaptureStream.batches() for hot loops. Errors (rejected by
- * the iteration): EBADMSG naming the byte offset of what is malformed (and the packet), the source's
- * own (a file's ENOENT).
+ * holds and how long its views are valid, CaptureStream.batches() for hot loops. Throws EINVAL for a
+ * source of another kind. Errors (rejected by the iteration): EBADMSG naming the byte offset of what
+ * is malformed (and the packet), EINVAL for a chunk that is not bytes, the source's own (a file's ENOENT).
  */
 export function readCapture(source: CaptureSource): CaptureStream {
   return new CaptureStream(source);

@@ -142,6 +142,18 @@ describe("readCapture", () => {
     await expect(collect(join(dir, "nope.pcap"))).rejects.toThrow(/ENOENT/);
   });
 
+  it("throws EINVAL for a source that is not one, and rejects with EINVAL a chunk that is not bytes", async () => {
+    for (const source of [null, undefined, 42, {}, readFileSync(SAMPLE).buffer])
+      expect(() => readCapture(source as unknown as CaptureSource)).toThrow(
+        /^EINVAL: readCapture: the source must be a path, bytes .*, not \[object (Null|Undefined|Number|Object|ArrayBuffer)\]$/,
+      );
+    const text = createReadStream(SAMPLE, "latin1");
+    await expect(collect(text)).rejects.toThrow(
+      /^EINVAL: readCapture: the source gave a chunk that is \[object String\], not bytes/,
+    );
+    expect(text.destroyed).toBe(true);
+  });
+
   it("releases its source when the capture is malformed and when left early: a file closed, a Readable destroyed, a web stream cancelled", async () => {
     const good = readFileSync(SAMPLE),
       bad = join(dir, "bad-tail.pcap");
