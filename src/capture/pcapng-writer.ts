@@ -9,7 +9,7 @@
 import { TraitsError } from "../core/errors.js";
 import { toProfile, type Profile } from "../core/options.js";
 import type { KeyRegistry } from "../registry/registry.js";
-import type { TraitStore } from "../store/store.js";
+import { TraitStore } from "../store/store.js";
 import { hardwareNames } from "./annotate.js";
 import { MAX_PACKET, MAX_RECORD, type KeyName } from "./capture.js";
 import { Output } from "./io.js";
@@ -55,7 +55,7 @@ export interface PcapngPacket {
   data: Uint8Array;
   /** Its length on the wire (default data.length). */
   originalLength?: number;
-  /** Its trait store (a store of the writer's profile, or a store's bytes): our traits option, and the standard options its traits give. */
+  /** Its trait store (a store of the writer's profile, or bytes holding one: written up to its size in use): our traits option, and the standard options its traits give. */
   traits?: TraitStore | Uint8Array;
   /** The rx queue (epb_queue) and XDP verdict (epb_verdict) when they are not traits of the store (rx_queue, xdp_verdict). */
   queue?: number;
@@ -73,8 +73,10 @@ const encoder = new TextEncoder();
  * interface, packet() writes a packet; flush() hands what is buffered to the sink, close() flushes and
  * ends the file (renaming a toFile() writer's temporary file into place), abort() drops a toFile()
  * file; once closed or aborted, close() and abort() do nothing and every other call throws EINVAL.
- * Throws TraitsError: EINVAL for a packet of an undescribed interface, a store of another
- * profile, an option over 65535 bytes, a call after close() or abort(); EMSGSIZE for a packet over 16 MiB.
+ * Throws TraitsError: EINVAL for a packet of an undescribed interface, data that is not a Uint8Array,
+ * a length, queue, verdict, link type or snap length that is not an unsigned integer of its field's
+ * size, a store of another profile, an option over 65535 bytes, a call after close() or abort();
+ * EBADMSG for store bytes whose header declares more than they hold; EMSGSIZE for a packet over 16 MiB.
  */
 export class PcapngWriter {
   private readonly bytes = new Uint8Array(STAGE + WRITER_BYTES);
@@ -136,8 +138,10 @@ export class PcapngWriter {
     const resolution = description.tsResolution ?? 9;
     if (resolution !== 6 && resolution !== 9)
       throw new TraitsError("EINVAL", `tsResolution must be 6 or 9, not ${resolution}`);
+    const linkType = checkInteger("linkType", description.linkType ?? 1, 0xffff),
+      snapLength = checkInteger("snapLength", description.snapLength ?? 0, 0xffffffff);
     const end = this.stageOptions(0, description.options ?? []);
-    this.writer.interfaceBlock(this.le, description.linkType ?? 1, description.snapLength ?? 0, resolution, -1, 0, end);
+    this.writer.interfaceBlock(this.le, linkType, snapLength, resolution, -1, 0, end);
     this.resolutions.push(resolution);
     return this.resolutions.length - 1;
   }
@@ -151,6 +155,11 @@ export class PcapngWriter {
       data = packet.data;
     if (resolution === undefined)
       throw new TraitsError("EINVAL", `interface ${id} is not described in this section: call interface() first`);
+    if (!(data instanceof Uint8Array))
+      throw new TraitsError("EINVAL", `data must be a Uint8Array, not ${Object.prototype.toString.call(data)}`);
+    const original = checkInteger("originalLength", packet.originalLength ?? data.length, 0xffffffff),
+      queue = packet.queue === undefined ? -1 : checkInteger("queue", packet.queue, 0xffffffff),
+      verdict = packet.xdpVerdict === undefined ? -1 : checkInteger("xdpVerdict", packet.xdpVerdict, 0xffffffff);
     if (data.length > MAX_PACKET)
       throw new TraitsError("EMSGSIZE", `a packet of ${data.length} bytes is over the ${MAX_PACKET}-byte limit`);
     const ns = packet.timestamp ?? 0n,
@@ -172,9 +181,9 @@ export class PcapngWriter {
     block.tsLow = Number(ticks & 0xffffffffn);
     block.dataAt = 0;
     block.captured = data.length;
-    block.original = packet.originalLength ?? data.length;
-    block.queue = packet.queue ?? -1;
-    block.verdict = packet.xdpVerdict ?? -1;
+    block.original = original;
+    block.queue = queue;
+    block.verdict = verdict;
     this.writer.packet(block);
     this.writer.flushChunk();
   }
@@ -211,9 +220,10 @@ export class PcapngWriter {
       throw new TraitsError("EINVAL", `the writer is closed (by ${this.ended}): nothing more can be written`);
   }
 
-  /** A store's bytes, checked: its size in use. */
+  /** A store's bytes (a store, or bytes holding one), checked: its size in use. */
   private storeBytes(traits: TraitStore | Uint8Array): Uint8Array {
-    if (traits instanceof Uint8Array) return traits;
+    if (traits instanceof Uint8Array)
+      return traits.subarray(0, TraitStore.over(traits, { profile: this.profile, impl: "js" }).validate());
     if (traits.profile !== this.profile)
       throw new TraitsError("EINVAL", `the store is of profile ${traits.profile}; this writer writes ${this.profile}`);
     return traits.bytes().subarray(0, traits.validate());
@@ -235,4 +245,11 @@ export class PcapngWriter {
     }
     return at;
   }
+}
+
+/** `value` if it is an integer in [0, max], else EINVAL naming the field. */
+function checkInteger(name: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    throw new TraitsError("EINVAL", `${name} must be an integer from 0 to ${max}, not ${value}`);
+  return value;
 }

@@ -327,6 +327,40 @@ describe("PcapngWriter", () => {
     expect(() => new PcapngWriter(() => {}).packet({ data: udp(1) })).toThrow(/EINVAL: interface 0 is not described/);
   });
 
+  it("rejects fields that do not fit theirs and store bytes with a corrupt header (EINVAL, EBADMSG), writing nothing; store bytes are written up to their size in use", async () => {
+    const chunks: Uint8Array[] = [];
+    const writer = new PcapngWriter((chunk) => chunks.push(chunk));
+    expect(() => writer.interface({ linkType: 70_000 })).toThrow(
+      /^EINVAL: linkType must be an integer from 0 to 65535, not 70000$/,
+    );
+    expect(() => writer.interface({ snapLength: -1 })).toThrow(/^EINVAL: snapLength must be/);
+    writer.interface();
+    const data = udp(1);
+    expect(() => writer.packet({ data, queue: 2 ** 33 })).toThrow(
+      /^EINVAL: queue must be an integer from 0 to 4294967295, not 8589934592$/,
+    );
+    expect(() => writer.packet({ data, xdpVerdict: 1.5 })).toThrow(/^EINVAL: xdpVerdict must be/);
+    expect(() => writer.packet({ data, originalLength: -5 })).toThrow(/^EINVAL: originalLength must be/);
+    expect(() => writer.packet({ data: "abc" as unknown as Uint8Array })).toThrow(
+      /^EINVAL: data must be a Uint8Array, not \[object String\]$/,
+    );
+    expect(() => writer.packet({ data, traits: new Uint8Array(16).fill(0xff) })).toThrow(
+      /^EBADMSG: .*declares 528 bytes but the capacity is 16/,
+    );
+    const store = createStore(64);
+    store.set(59, 0x1234, 4); // rx_hash
+    const bytes = new Uint8Array(100_000); // more than an option can hold: only its 20 bytes in use are written
+    bytes.set(store.bytes().subarray(0, store.size));
+    store.free();
+    writer.packet({ data, traits: bytes, queue: 3 });
+    writer.close();
+    const file = join(dir, "checked.pcapng");
+    writeFileSync(file, Buffer.concat(chunks));
+    const read = [];
+    for await (const p of readCapture(file)) read.push([p.queue, p.rssHash, p.traits?.size, p.originalLength]);
+    expect(read).toEqual([[3, 0x1234, 20, data.length]]);
+  });
+
   it("after close() or abort(): close and abort do nothing (nor close a descriptor opened since), every write throws EINVAL", async () => {
     const file = join(dir, "closed.pcapng");
     const writer = PcapngWriter.toFile(file);
