@@ -6,7 +6,18 @@
  * untouched and the temporary file removed. Every fs error becomes a FileError naming the path the user gave
  * (never the temporary one).
  */
-import { closeSync, fstatSync, openSync, readSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  fstatSync,
+  openSync,
+  readSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { Socket, type SocketConstructorOpts } from "node:net";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
@@ -220,6 +231,24 @@ export class Output {
     if (target === "-") return new Output(target, stdout, undefined);
     try {
       return new Output(target, openSync(target, "w", 0o644), undefined);
+    } catch (error) {
+      throw FileError.from(error, `cannot write ${target}`);
+    }
+  }
+
+  /**
+   * Checks that live() could open `target` for writing, without opening it (an old file stays as it
+   * is): it or, if it does not exist, its folder must be writable. Throws FileError.
+   */
+  static checkLive(target: string): void {
+    if (target === "-") return;
+    try {
+      try {
+        accessSync(target, constants.W_OK);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+        accessSync(dirname(target), constants.W_OK);
+      }
     } catch (error) {
       throw FileError.from(error, `cannot write ${target}`);
     }

@@ -9,7 +9,7 @@
 import { TraitsError } from "../core/errors.js";
 import { toProfile, type Profile } from "../core/options.js";
 import type { KeyRegistry } from "../registry/registry.js";
-import type { TraitStore } from "../store/store.js";
+import { TraitStore } from "../store/store.js";
 import { hardwareNames } from "./annotate.js";
 import { MAX_PACKET, MAX_RECORD, type KeyName } from "./capture.js";
 import { Output } from "./io.js";
@@ -55,7 +55,7 @@ export interface PcapngPacket {
   data: Uint8Array;
   /** Its length on the wire (default data.length). */
   originalLength?: number;
-  /** Its trait store (a store of the writer's profile, or a store's bytes): our traits option, and the standard options its traits give. */
+  /** Its trait store (a store of the writer's profile, or bytes holding one: written up to its size in use): our traits option, and the standard options its traits give. */
   traits?: TraitStore | Uint8Array;
   /** The rx queue (epb_queue) and XDP verdict (epb_verdict) when they are not traits of the store (rx_queue, xdp_verdict). */
   queue?: number;
@@ -72,8 +72,11 @@ const encoder = new TextEncoder();
  * section() starts a section (the first interface() starts one if none is), interface() describes an
  * interface, packet() writes a packet; flush() hands what is buffered to the sink, close() flushes and
  * ends the file (renaming a toFile() writer's temporary file into place), abort() drops a toFile()
- * file. Throws TraitsError: EINVAL for a packet of an undescribed interface, a store of another
- * profile, an option over 65535 bytes; EMSGSIZE for a packet over 16 MiB.
+ * file; once closed or aborted, close() and abort() do nothing and every other call throws EINVAL.
+ * Throws TraitsError: EINVAL for a packet of an undescribed interface, data that is not a Uint8Array,
+ * a length, queue, verdict, link type or snap length that is not an unsigned integer of its field's
+ * size, a store of another profile, an option over 65535 bytes, a call after close() or abort();
+ * EBADMSG for store bytes whose header declares more than they hold; EMSGSIZE for a packet over 16 MiB.
  */
 export class PcapngWriter {
   private readonly bytes = new Uint8Array(STAGE + WRITER_BYTES);
@@ -83,6 +86,8 @@ export class PcapngWriter {
   private readonly le: boolean;
   private resolutions: number[] = [];
   private sections = 0;
+  /** What ended the writer ("close()" or "abort()"), if anything has. */
+  private ended: string | undefined;
 
   /** `commit` and `drop` end a file of toFile(); a writer of a sink needs neither. */
   constructor(
@@ -119,6 +124,7 @@ export class PcapngWriter {
 
   /** Starts a section (with `options`, e.g. shb_userappl, code 4): interfaces are numbered from 0 again. */
   section(options: readonly PcapngOption[] = []): void {
+    this.checkOpen();
     const end = this.stageOptions(0, options);
     this.writer.section(this.le, 0, end);
     this.resolutions = [];
@@ -127,24 +133,33 @@ export class PcapngWriter {
 
   /** Describes an interface (starting a section if none is); returns its index, the packets' interfaceId. */
   interface(description: PcapngInterface = {}): number {
+    this.checkOpen();
     if (this.sections === 0) this.section();
     const resolution = description.tsResolution ?? 9;
     if (resolution !== 6 && resolution !== 9)
       throw new TraitsError("EINVAL", `tsResolution must be 6 or 9, not ${resolution}`);
+    const linkType = checkInteger("linkType", description.linkType ?? 1, 0xffff),
+      snapLength = checkInteger("snapLength", description.snapLength ?? 0, 0xffffffff);
     const end = this.stageOptions(0, description.options ?? []);
-    this.writer.interfaceBlock(this.le, description.linkType ?? 1, description.snapLength ?? 0, resolution, -1, 0, end);
+    this.writer.interfaceBlock(this.le, linkType, snapLength, resolution, -1, 0, end);
     this.resolutions.push(resolution);
     return this.resolutions.length - 1;
   }
 
   /** Writes a packet (see PcapngPacket). */
   packet(packet: PcapngPacket): void {
+    this.checkOpen();
     const { bytes, block } = this,
       id = packet.interfaceId ?? 0,
       resolution = this.resolutions[id],
       data = packet.data;
     if (resolution === undefined)
       throw new TraitsError("EINVAL", `interface ${id} is not described in this section: call interface() first`);
+    if (!(data instanceof Uint8Array))
+      throw new TraitsError("EINVAL", `data must be a Uint8Array, not ${Object.prototype.toString.call(data)}`);
+    const original = checkInteger("originalLength", packet.originalLength ?? data.length, 0xffffffff),
+      queue = packet.queue === undefined ? -1 : checkInteger("queue", packet.queue, 0xffffffff),
+      verdict = packet.xdpVerdict === undefined ? -1 : checkInteger("xdpVerdict", packet.xdpVerdict, 0xffffffff);
     if (data.length > MAX_PACKET)
       throw new TraitsError("EMSGSIZE", `a packet of ${data.length} bytes is over the ${MAX_PACKET}-byte limit`);
     const ns = packet.timestamp ?? 0n,
@@ -166,20 +181,23 @@ export class PcapngWriter {
     block.tsLow = Number(ticks & 0xffffffffn);
     block.dataAt = 0;
     block.captured = data.length;
-    block.original = packet.originalLength ?? data.length;
-    block.queue = packet.queue ?? -1;
-    block.verdict = packet.xdpVerdict ?? -1;
+    block.original = original;
+    block.queue = queue;
+    block.verdict = verdict;
     this.writer.packet(block);
     this.writer.flushChunk();
   }
 
   /** Hands what is buffered to the sink. */
   flush(): void {
+    this.checkOpen();
     this.writer.flush();
   }
 
-  /** Flushes and ends the output (a toFile() file: closed and renamed into place). */
+  /** Flushes and ends the output (a toFile() file: closed and renamed into place); does nothing once ended. */
   close(): void {
+    if (this.ended) return;
+    this.ended = "close()";
     try {
       this.writer.flush();
     } catch (error) {
@@ -189,14 +207,23 @@ export class PcapngWriter {
     this.ends.commit();
   }
 
-  /** Gives up: a toFile() file is removed, its path left as it was. */
+  /** Gives up: a toFile() file is removed, its path left as it was; does nothing once ended. */
   abort(): void {
+    if (this.ended) return;
+    this.ended = "abort()";
     this.ends.drop();
   }
 
-  /** A store's bytes, checked: its size in use. */
+  /** Throws EINVAL once close() or abort() has ended the writer. */
+  private checkOpen(): void {
+    if (this.ended)
+      throw new TraitsError("EINVAL", `the writer is closed (by ${this.ended}): nothing more can be written`);
+  }
+
+  /** A store's bytes (a store, or bytes holding one), checked: its size in use. */
   private storeBytes(traits: TraitStore | Uint8Array): Uint8Array {
-    if (traits instanceof Uint8Array) return traits;
+    if (traits instanceof Uint8Array)
+      return traits.subarray(0, TraitStore.over(traits, { profile: this.profile, impl: "js" }).validate());
     if (traits.profile !== this.profile)
       throw new TraitsError("EINVAL", `the store is of profile ${traits.profile}; this writer writes ${this.profile}`);
     return traits.bytes().subarray(0, traits.validate());
@@ -218,4 +245,11 @@ export class PcapngWriter {
     }
     return at;
   }
+}
+
+/** `value` if it is an integer in [0, max], else EINVAL naming the field. */
+function checkInteger(name: string, value: number, max: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > max)
+    throw new TraitsError("EINVAL", `${name} must be an integer from 0 to ${max}, not ${value}`);
+  return value;
 }

@@ -65,9 +65,13 @@ async function* chunksOf(source: CaptureSource): AsyncGenerator<Uint8Array> {
     yield source;
   } else if (typeof (source as ReadableStream).getReader === "function") {
     const reader = (source as ReadableStream<Uint8Array>).getReader();
+    let done = false;
     try {
       for (let r = await reader.read(); !r.done; r = await reader.read()) yield r.value;
+      done = true;
     } finally {
+      // Left early (a break, a malformed capture): the stream is cancelled, as its own async iterator does.
+      if (!done) await reader.cancel().catch(() => {});
       reader.releaseLock();
     }
   } else if (typeof (source as Blob).stream === "function") {
@@ -230,6 +234,16 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
 
   /** @internal */
   constructor(source: CaptureSource) {
+    const any = source as unknown as Record<string | symbol, unknown> | null | undefined;
+    if (
+      typeof source !== "string" &&
+      !(source instanceof Uint8Array) &&
+      !["getReader", "stream", Symbol.asyncIterator, Symbol.iterator].some((m) => typeof any?.[m] === "function")
+    )
+      throw new TraitsError(
+        "EINVAL",
+        `readCapture: the source must be a path, bytes (a Uint8Array), a ReadableStream, a Blob or an iterable of byte chunks, not ${Object.prototype.toString.call(source)}`,
+      );
     this.chunks = chunksOf(source);
   }
 
@@ -243,11 +257,22 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
       try {
         const kind = this.step();
         if (kind === PACKET) return this.ready;
-        if (kind === MORE) return this.fill().then(() => this.next());
+        if (kind === MORE)
+          return this.fill().then(
+            () => this.next(),
+            (error) => this.fail(error),
+          );
       } catch (error) {
-        return Promise.reject(error);
+        return this.fail(error);
       }
     return this.finished;
+  }
+
+  /** Ends the iteration on `error`: the source is released (a file closed, a stream destroyed or cancelled), then `error` rejects. */
+  private async fail(error: unknown): Promise<never> {
+    this.ended = true;
+    await this.chunks.return?.(undefined)?.catch(() => {});
+    throw error;
   }
 
   /** Ends the iteration early (a `break` out of `for await`): the source is released. */
@@ -270,9 +295,14 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
         return this.step() === PACKET ? this.result : { value: undefined, done: true };
       },
     };
-    while (!this.ended) {
-      yield batch;
-      if (!this.ended && this.last === MORE) await this.fill();
+    try {
+      while (!this.ended) {
+        yield batch;
+        if (!this.ended && this.last === MORE) await this.fill();
+      }
+    } finally {
+      // Left early or on an error: the source is released (nothing to do after its end).
+      await this.return();
     }
   }
 
@@ -310,6 +340,11 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
         reader.received(0);
         return;
       }
+      if (!(r.value instanceof Uint8Array))
+        throw new TraitsError(
+          "EINVAL",
+          `readCapture: the source gave a chunk that is ${Object.prototype.toString.call(r.value)}, not bytes (a Readable with an encoding set?)`,
+        );
       this.chunk = r.value;
       this.used = 0;
     }
@@ -323,9 +358,9 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
 /**
  * Reads a capture (pcap or pcapng, either byte order) from `source` as an async iterable of packets:
  * `for await (const packet of readCapture("in.pcapng")) ...`. See CapturePacket for what a packet
- * holds and how long its views are valid, CaptureStream.batches() for hot loops. Errors (rejected by
- * the iteration): EBADMSG naming the byte offset of what is malformed (and the packet), the source's
- * own (a file's ENOENT).
+ * holds and how long its views are valid, CaptureStream.batches() for hot loops. Throws EINVAL for a
+ * source of another kind. Errors (rejected by the iteration): EBADMSG naming the byte offset of what
+ * is malformed (and the packet), EINVAL for a chunk that is not bytes, the source's own (a file's ENOENT).
  */
 export function readCapture(source: CaptureSource): CaptureStream {
   return new CaptureStream(source);

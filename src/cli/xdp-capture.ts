@@ -62,12 +62,19 @@ const ticks = new Uint32Array(2),
   /** Each packet: the queue (set per burst), the redirect that brought it (XDP_REDIRECT), our comment (for the Wireshark plugin). */
   block = { ...packetBlock(), verdict: 4, comment: true };
 
-/** Opens OUT and writes the header, before the group starts (XskGroup calls open(ctx) before its open() resolves). */
+/**
+ * Before the group starts (XskGroup calls open(ctx) before it attaches the program): opens stdout or
+ * the Parquet rows' writer (which writes beside OUT until it renames), writing the header; a pcapng
+ * file is only checked, not opened (a capture that cannot start, say for a program that does not
+ * load, leaves an old file as it was): its header is written once the capture runs.
+ */
 export function open(ctx: XskContext): void {
-  start(ctx);
+  const args = ctx.args as CaptureArgs;
+  if (args.format === "pcapng" && args.output !== "-") Output.checkLive(args.output);
+  else start(ctx);
 }
 
-/** Opens OUT at the first call: a pcapng with its header written out, or the Parquet rows' writer. */
+/** Opens OUT at the first call (the first once the capture runs): a pcapng with its header written out, or the Parquet rows' writer. */
 function start(ctx: XskContext): void {
   if (writer || parquet) return;
   const args = ctx.args as CaptureArgs,

@@ -3,7 +3,17 @@
 // (Node Transform) byte for byte against `pcap annotate` with the same options; PcapngWriter read back
 // by readCapture and by tshark alone; errors that name the byte offset.
 import { spawnSync } from "node:child_process";
-import { createReadStream, createWriteStream, existsSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  writeFileSync,
+} from "node:fs";
 import { Readable, type Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { join } from "node:path";
@@ -130,6 +140,53 @@ describe("readCapture", () => {
     bad.writeUInt32LE(13, bytes.readUInt32LE(4) + 4); // the IDB's length
     await expect(collect(bad)).rejects.toThrow(/EBADMSG: byte offset \d+: /);
     await expect(collect(join(dir, "nope.pcap"))).rejects.toThrow(/ENOENT/);
+  });
+
+  it("throws EINVAL for a source that is not one, and rejects with EINVAL a chunk that is not bytes", async () => {
+    for (const source of [null, undefined, 42, {}, readFileSync(SAMPLE).buffer])
+      expect(() => readCapture(source as unknown as CaptureSource)).toThrow(
+        /^EINVAL: readCapture: the source must be a path, bytes .*, not \[object (Null|Undefined|Number|Object|ArrayBuffer)\]$/,
+      );
+    const text = createReadStream(SAMPLE, "latin1");
+    await expect(collect(text)).rejects.toThrow(
+      /^EINVAL: readCapture: the source gave a chunk that is \[object String\], not bytes/,
+    );
+    expect(text.destroyed).toBe(true);
+  });
+
+  it("releases its source when the capture is malformed and when left early: a file closed, a Readable destroyed, a web stream cancelled", async () => {
+    const good = readFileSync(SAMPLE),
+      bad = join(dir, "bad-tail.pcap");
+    writeFileSync(bad, Buffer.concat([good, Buffer.alloc(200_000, 0xff)]));
+    // Descriptors close asynchronously: counted once earlier tests' have settled, and again after ours.
+    const openFiles = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return readdirSync("/proc/self/fd").length;
+    };
+    const before = await openFiles();
+    for (let i = 0; i < 3; i++) {
+      await expect(collect(bad)).rejects.toThrow(/^EBADMSG: byte offset 378: /);
+      await expect(
+        (async () => {
+          for await (const batch of readCapture(bad).batches()) for (const _ of batch);
+        })(),
+      ).rejects.toThrow(/^EBADMSG: byte offset 378: /);
+    }
+    expect(await openFiles()).toBeLessThanOrEqual(before);
+    const malformed = Readable.from([Buffer.alloc(64, 9), good]);
+    await expect(collect(malformed)).rejects.toThrow(/^EBADMSG: byte offset 0: /);
+    expect(malformed.destroyed).toBe(true);
+    const cancelled: string[] = [];
+    const web = (name: string, first: Uint8Array) =>
+      new ReadableStream<Uint8Array>({
+        start: (controller) => controller.enqueue(first),
+        pull: (controller) => controller.enqueue(good.subarray(24)),
+        cancel: () => void cancelled.push(name),
+      });
+    await expect(collect(web("malformed", new Uint8Array(64).fill(9)))).rejects.toThrow(/EBADMSG/);
+    for await (const _ of readCapture(web("break", good))) break;
+    for await (const batch of readCapture(web("break in batches", good)).batches()) if ([...batch].length > 0) break;
+    expect(cancelled).toEqual(["malformed", "break", "break in batches"]);
   });
 });
 
@@ -268,5 +325,73 @@ describe("PcapngWriter", () => {
     expect(() => PcapngWriter.toFile(join(dir, "no", "such", "dir.pcapng"))).toThrow(/ENOENT: cannot write/);
     expect(existsSync(join(dir, "no"))).toBe(false);
     expect(() => new PcapngWriter(() => {}).packet({ data: udp(1) })).toThrow(/EINVAL: interface 0 is not described/);
+  });
+
+  it("rejects fields that do not fit theirs and store bytes with a corrupt header (EINVAL, EBADMSG), writing nothing; store bytes are written up to their size in use", async () => {
+    const chunks: Uint8Array[] = [];
+    const writer = new PcapngWriter((chunk) => chunks.push(chunk));
+    expect(() => writer.interface({ linkType: 70_000 })).toThrow(
+      /^EINVAL: linkType must be an integer from 0 to 65535, not 70000$/,
+    );
+    expect(() => writer.interface({ snapLength: -1 })).toThrow(/^EINVAL: snapLength must be/);
+    writer.interface();
+    const data = udp(1);
+    expect(() => writer.packet({ data, queue: 2 ** 33 })).toThrow(
+      /^EINVAL: queue must be an integer from 0 to 4294967295, not 8589934592$/,
+    );
+    expect(() => writer.packet({ data, xdpVerdict: 1.5 })).toThrow(/^EINVAL: xdpVerdict must be/);
+    expect(() => writer.packet({ data, originalLength: -5 })).toThrow(/^EINVAL: originalLength must be/);
+    expect(() => writer.packet({ data: "abc" as unknown as Uint8Array })).toThrow(
+      /^EINVAL: data must be a Uint8Array, not \[object String\]$/,
+    );
+    expect(() => writer.packet({ data, traits: new Uint8Array(16).fill(0xff) })).toThrow(
+      /^EBADMSG: .*declares 528 bytes but the capacity is 16/,
+    );
+    const store = createStore(64);
+    store.set(59, 0x1234, 4); // rx_hash
+    const bytes = new Uint8Array(100_000); // more than an option can hold: only its 20 bytes in use are written
+    bytes.set(store.bytes().subarray(0, store.size));
+    store.free();
+    writer.packet({ data, traits: bytes, queue: 3 });
+    writer.close();
+    const file = join(dir, "checked.pcapng");
+    writeFileSync(file, Buffer.concat(chunks));
+    const read = [];
+    for await (const p of readCapture(file)) read.push([p.queue, p.rssHash, p.traits?.size, p.originalLength]);
+    expect(read).toEqual([[3, 0x1234, 20, data.length]]);
+  });
+
+  it("after close() or abort(): close and abort do nothing (nor close a descriptor opened since), every write throws EINVAL", async () => {
+    const file = join(dir, "closed.pcapng");
+    const writer = PcapngWriter.toFile(file);
+    writer.interface();
+    writer.packet({ data: udp(1) });
+    writer.close();
+    // The descriptor the writer had is free: the next open takes it; a second close() must not close it.
+    const other = openSync(SAMPLE, "r");
+    try {
+      writer.close();
+      writer.abort();
+      expect(readSync(other, Buffer.alloc(4))).toBe(4);
+    } finally {
+      closeSync(other);
+    }
+    expect((await collect(file)).length).toBe(1);
+    const chunks: Uint8Array[] = [];
+    const sunk = new PcapngWriter((chunk) => chunks.push(chunk));
+    sunk.interface();
+    sunk.close();
+    for (const w of [writer, sunk]) {
+      expect(() => w.packet({ data: udp(2) })).toThrow(/^EINVAL: the writer is closed \(by close\(\)\)/);
+      expect(() => w.interface()).toThrow(/^EINVAL: the writer is closed/);
+      expect(() => w.section()).toThrow(/^EINVAL: the writer is closed/);
+      expect(() => w.flush()).toThrow(/^EINVAL: the writer is closed/);
+    }
+    expect(chunks).toHaveLength(1);
+    const aborted = PcapngWriter.toFile(join(dir, "aborted.pcapng"));
+    aborted.abort();
+    expect(() => aborted.interface()).toThrow(/^EINVAL: the writer is closed \(by abort\(\)\)/);
+    aborted.close();
+    expect(existsSync(join(dir, "aborted.pcapng"))).toBe(false);
   });
 });

@@ -6,7 +6,7 @@
 // core over 10 s (its worker sleeps in poll()). Skipped, saying why, where namespaces or bpf() are
 // not permitted; with CI=true that fails instead.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -143,6 +143,20 @@ describe.skipIf(skip)(`xdp capture over several queues${skip ? ` skipped: ${reas
     const { code, err } = await capture(p, ["--dev", p.rxDev, "--queues", "all", out]);
     expect([code, err.trim().split("\n").length, attached(p)]).toEqual([1, 1, false]);
     expect(err.trim()).toBe(`packet-traits: ENOENT: cannot write ${out}: no such file or directory`);
+  }, 30000);
+
+  it("a capture that cannot start (its program does not load on the device) leaves an old OUT as it was", async () => {
+    const p = pair!,
+      out = join(dir, "old.pcapng");
+    writeFileSync(out, "an older capture");
+    // The namespace's own lo: AF_XDP binds to it, but the receive program (device-bound, for the rx-metadata kfuncs) does not load there.
+    spawnSync("ip", ["netns", "exec", p.rxNs, "ip", "link", "set", "lo", "up"]);
+    const { code, err } = await capture(p, ["--dev", "lo", out]);
+    expect([code, err.trim()]).toEqual([
+      1,
+      expect.stringMatching(/^packet-traits: EOPNOTSUPP: loading .*receive\.bpf\.o failed/),
+    ]);
+    expect(readFileSync(out, "utf8")).toBe("an older capture");
   }, 30000);
 
   it("idle: a capture with no traffic for 10 s uses under 1% of a core (its worker sleeps in poll())", async () => {
