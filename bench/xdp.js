@@ -82,7 +82,7 @@ function start(ns, command, { cpu } = {}) {
     proc.on("close", (code) =>
       code === 0
         ? resolve(out.trim().split("\n").pop())
-        : reject(new Error(`${command.slice(0, 3).join(" ")} exited ${code}: ${err.trim().split("\n").pop()}`)),
+        : reject(new Error(`${command.slice(0, 3).join(" ")} exited ${code}: ${errorLine(err)}`)),
     ),
   );
   const ready = new Promise((resolve, reject) => {
@@ -94,6 +94,13 @@ function start(ns, command, { cpu } = {}) {
 }
 
 const node = (...args) => [process.execPath, CHILD, ...args];
+
+/** The line of a child's stderr that says what went wrong: the last one that is neither a stack frame, source context nor Node's version. */
+const errorLine = (err) =>
+  err
+    .split("\n")
+    .filter((line) => /^\w*(Error|E[A-Z]+)\b/.test(line.trim()))
+    .pop() ?? err.trim().split("\n").pop();
 
 /**
  * One measurement: `receiver` (rx namespace) and, for a forwarder, the counter on the sending end; then the

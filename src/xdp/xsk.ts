@@ -124,6 +124,18 @@ export class Ring {
   }
 }
 
+/**
+ * The entries of each of a socket's rings for its `ringSize`: the fill ring twice the others. The
+ * kernel publishes a packet on the rx ring before it publishes having taken its frame from the fill
+ * ring (xsk_flush: the rx producer, then the fill consumer), so a frame received and given straight
+ * back could find a fill ring of `ringSize` full for that instant (release(): ENOSPC, seen at 1.2
+ * Mpps). Twice the size leaves room for every frame the rx ring can hold on top of those the fill
+ * ring holds; xdpsock sizes its fill ring the same way.
+ */
+export function ringSizes(ringSize: number): { fill: number; completion: number; rx: number; tx: number } {
+  return { fill: 2 * ringSize, completion: ringSize, rx: ringSize, tx: ringSize };
+}
+
 /** Which of a pool's frames a socket's rings use (XskRings): [first, first + count), and the frame at the UMEM's address 0. */
 export interface XskSpan {
   first: number;
@@ -581,29 +593,36 @@ export class XskSocket {
       view.setUint32(16, pool.frameSize, true);
       this.check(native.setsockopt(fd, SOL_XDP, XDP_UMEM_REG, reg), "registering the pool's frames as the UMEM");
     }
-    const size = new Uint8Array(4);
-    new DataView(size.buffer).setUint32(0, ringSize, true);
-    for (const option of [XDP_UMEM_FILL_RING, XDP_UMEM_COMPLETION_RING, XDP_RX_RING, XDP_TX_RING])
+    const sizes = ringSizes(ringSize);
+    for (const [option, entries] of [
+      [XDP_UMEM_FILL_RING, sizes.fill],
+      [XDP_UMEM_COMPLETION_RING, sizes.completion],
+      [XDP_RX_RING, sizes.rx],
+      [XDP_TX_RING, sizes.tx],
+    ] as const) {
+      const size = new Uint8Array(4);
+      new DataView(size.buffer).setUint32(0, entries, true);
       this.check(native.setsockopt(fd, SOL_XDP, option, size), "sizing the rings");
+    }
     const offsets = new Uint8Array(128),
       length = new Uint32Array([128]);
     this.check(native.getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS, offsets, length), "reading the ring offsets");
     const o = new DataView(offsets.buffer);
-    const ring = (index: number, entry: number, offset: bigint): Ring => {
+    const ring = (index: number, entry: number, offset: bigint, entries: number): Ring => {
       const field = (k: number) => Number(o.getBigUint64(32 * index + 8 * k, true)),
         desc = field(2);
-      const bytes = desc + ringSize * entry,
+      const bytes = desc + entries * entry,
         map = native.mmap(bytes, fd, offset);
       if (map === null) throw new BpfError(native.errno(), `mapping an AF_XDP ring of ${this.device}`);
       this.#maps.push({ pointer: map.pointer, length: bytes });
-      return new Ring(map.buffer, ringSize, field(0), field(1), desc, field(3));
+      return new Ring(map.buffer, entries, field(0), field(1), desc, field(3));
     };
     const rings = new XskRings(
       pool,
-      ring(0, 16, PGOFF.rx),
-      ring(2, 8, PGOFF.fill),
-      ring(1, 16, PGOFF.tx),
-      ring(3, 8, PGOFF.completion),
+      ring(0, 16, PGOFF.rx, sizes.rx),
+      ring(2, 8, PGOFF.fill, sizes.fill),
+      ring(1, 16, PGOFF.tx, sizes.tx),
+      ring(3, 8, PGOFF.completion, sizes.completion),
       `${this.device} queue ${this.queue}`,
       () => (native.kick(fd) < 0 ? native.errno() : 0),
       XDP_PACKET_HEADROOM,

@@ -7,7 +7,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { Errno, PacketPool } from "packet-traits";
 import { RECEIVE_META_LENGTH, XskSocket } from "packet-traits/xdp";
-import { Ring, XskRings } from "../../dist/xdp/xsk.js";
+import { Ring, XskRings, ringSizes } from "../../dist/xdp/xsk.js";
 import { IMPLS, hex } from "../helpers.js";
 
 const COUNT = 8,
@@ -266,6 +266,36 @@ describe.each(IMPLS)("%s: XskRings over rings in memory", (impl) => {
     flags[0] = 1;
     rings.send(burst.selectFrames([3]));
     expect([wakes, tx.needsWakeup]).toEqual([1, true]);
+  });
+});
+
+describe.each(IMPLS)("%s: the rings XskSocket sizes (ringSizes)", (impl) => {
+  it("a frame received and given straight back finds room in the fill ring before the kernel publishes having taken it", () => {
+    // The kernel (xsk_flush) publishes the rx producer, then the fill consumer: in between, every frame
+    // it took is both on the rx ring and still counted on the fill ring. Before: the fill ring had
+    // ringSize entries, all filled at the start, and release() of the frames just received was ENOSPC.
+    const ringSize = 8,
+      sizes = ringSizes(ringSize),
+      own = (entries: number, entry: number) => new Ring(new ArrayBuffer(128 + entries * entry), entries, 0, 64, 128),
+      pool = new PacketPool({ count: ringSize, impl, placement: "metadata", metaLength: META, hardwareKeys: "keys" }),
+      rx = own(sizes.rx, 16),
+      fill = own(sizes.fill, 8),
+      rings = new XskRings(pool, rx, fill, own(sizes.tx, 16), own(sizes.completion, 8), "test0 queue 0", () => 0);
+    rings.fillFirst(Math.min(pool.count, ringSize)); // as XskSocket.open: every frame on the fill ring
+    for (let k = 0; k < ringSize; k++) {
+      // The kernel takes the fill ring's entries (not yet published) and delivers each frame on rx.
+      const at = fill.descAt + 2 * ((fill.consumer + k) & (fill.size - 1)),
+        address = fill.words[at]! + HEAD,
+        d = rx.descAt + 4 * ((rx.producer + k) & (rx.size - 1));
+      pool.frameBytes(address >> 11).fill(0, HEAD - META, HEAD);
+      rx.words.set([address, 0, 60, 0], d);
+    }
+    rx.producer = rx.producer + ringSize;
+    const burst = pool.burst(ringSize);
+    expect(rings.receive(burst)).toBe(ringSize);
+    rings.release(burst);
+    fill.consumer = fill.consumer + ringSize; // the kernel publishes it now
+    expect([fill.filled, burst.length]).toEqual([ringSize, 0]);
   });
 });
 
