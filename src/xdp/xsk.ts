@@ -54,7 +54,7 @@ export interface XskOptions {
   device: string;
   /** Queue to bind; default 0. */
   queue?: number;
-  /** Entries of each ring, a power of two up to the pool's frame count rounded up to one; default 2048, or that bound if lower (at most the pool's frames go to the fill ring). */
+  /** Entries of the rx, tx and completion rings (the fill ring has twice as many: see ringSizes), a power of two up to the pool's frame count rounded up to one; default 2048, or that bound if lower (at most this many frames go to the fill ring). */
   ringSize?: number;
   /** The XDP object to attach natively (device-bound): its map `xsks` (XSKMAP) gets the socket; default the shipped receive program. */
   program?: string;
