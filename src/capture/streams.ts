@@ -32,6 +32,7 @@ import {
   TRAITS_OPTION,
   VERDICT_EBPF_XDP,
 } from "./capture.js";
+import { FileError } from "./io.js";
 import { SectionNames } from "./show.js";
 
 // The web and Node stream types the declarations below name, declared so that they need neither
@@ -60,7 +61,11 @@ export type CaptureSource =
 /** The chunks of a source, as an async iterator. */
 async function* chunksOf(source: CaptureSource): AsyncGenerator<Uint8Array> {
   if (typeof source === "string") {
-    yield* createReadStream(source, { highWaterMark: READ_CHUNK }) as AsyncIterable<Uint8Array>;
+    try {
+      yield* createReadStream(source, { highWaterMark: READ_CHUNK }) as AsyncIterable<Uint8Array>;
+    } catch (error) {
+      throw FileError.from(error, `cannot read ${source}`);
+    }
   } else if (source instanceof Uint8Array) {
     yield source;
   } else if (typeof (source as ReadableStream).getReader === "function") {

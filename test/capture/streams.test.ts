@@ -132,14 +132,17 @@ describe("readCapture", () => {
     expect(firsts).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
-  it("rejects a malformed capture naming the byte offset and the packet before it, and a missing file with ENOENT", async () => {
+  it("rejects a malformed capture naming the byte offset and the packet before it, and a path it cannot read naming the path", async () => {
     const bytes = readFileSync(annotated);
     const cut = bytes.subarray(0, bytes.length - 10);
     await expect(collect(cut)).rejects.toThrow(/^EBADMSG: byte offset \d+: .* \(after packet 3\)$/);
     const bad = Buffer.from(bytes);
     bad.writeUInt32LE(13, bytes.readUInt32LE(4) + 4); // the IDB's length
     await expect(collect(bad)).rejects.toThrow(/EBADMSG: byte offset \d+: /);
-    await expect(collect(join(dir, "nope.pcap"))).rejects.toThrow(/ENOENT/);
+    // A path that cannot be read: the errno and the path, as the command line says it (was Node's raw text).
+    const nope = join(dir, "nope.pcap");
+    await expect(collect(nope)).rejects.toThrow(`ENOENT: cannot read ${nope}: no such file or directory`);
+    await expect(collect(dir)).rejects.toThrow(`EISDIR: cannot read ${dir}: illegal operation on a directory`);
   });
 
   it("throws EINVAL for a source that is not one, and rejects with EINVAL a chunk that is not bytes", async () => {
