@@ -14,6 +14,10 @@ export interface BpfLoadOptions {
   ifindex?: number;
 }
 
+/** Why a device-bound load fails with EOPNOTSUPP and no verifier line: the device's driver has no XDP rx-metadata kfuncs. */
+const DEVICE_BOUND =
+  "the device cannot take a device-bound program (its driver has no XDP rx-metadata kfuncs, as lo and most virtual devices; veth and NICs such as ice, mlx5 and igc have them)";
+
 /**
  * The programs of one BPF object file, loaded (verified) into the kernel. Their file descriptors
  * live until close(), which also frees the object's maps: call it in a `finally`.
@@ -62,7 +66,10 @@ export class BpfObject {
     if (rc < 0) {
       native.close(obj);
       const why =
-        rc === -1 ? PRIVILEGES : [...logs].map(([name, log]) => lastLine(name, log)).find((line) => line !== undefined);
+        rc === -1
+          ? PRIVILEGES
+          : ([...logs].map(([name, log]) => lastLine(name, log)).find((line) => line !== undefined) ??
+            (rc === -95 && ifindex !== undefined ? DEVICE_BOUND : undefined));
       throw new BpfError(rc, `loading ${path} failed${why ? `: ${why}` : ""}`);
     }
     const object = new BpfObject(native, obj, path);
