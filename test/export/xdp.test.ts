@@ -2,11 +2,11 @@
 // even on failure): every packet sent is a row, read back by DuckDB; with --rows-per-file each part
 // is published while the capture runs, and a stop signal publishes the last. Skipped, saying why,
 // where namespaces or AF_XDP are not permitted; with CI=true that fails instead.
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { send, vethPair } from "../xdp/netns.js";
+import { children, send, vethPair } from "../xdp/netns.js";
 import type { VethPair } from "../xdp/netns.js";
 import { CLI, cli, tempDir } from "../capture/helpers.js";
 import { duckdbMissing, literal, query } from "./helpers.js";
@@ -27,7 +27,8 @@ try {
 const skip = pair === undefined && process.env.CI !== "true";
 if (skip) console.warn(`xdp capture --format parquet test skipped: ${reason}`);
 
-const running = new Set<ChildProcess>();
+/** Captures still running: a failed test kills its own in afterEach, so that none outlives the test (or keeps its program attached). */
+const running = children();
 
 /** Starts `xdp capture` in the receiving namespace; resolves once it listens, with its pid and its end (exit code, stderr). */
 function start(
@@ -52,8 +53,7 @@ function start(
     ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
-  running.add(child);
-  child.on("close", () => running.delete(child));
+  running.track(child);
   let err = "";
   const done = new Promise<{ code: number | null; err: string }>((resolve) =>
     child.on("close", (code) => resolve({ code, err })),
@@ -101,15 +101,7 @@ const sent = (p: VethPair, count: number, flows: number) =>
   }));
 
 describe.skipIf(skip)(`packet-traits xdp capture --format parquet${skip ? ` skipped: ${reason}` : ""}`, () => {
-  afterEach(async () => {
-    await Promise.all(
-      [...running].map((child) => {
-        const closed = new Promise((resolve) => child.once("close", resolve));
-        child.kill("SIGKILL");
-        return closed;
-      }),
-    );
-  });
+  afterEach(() => running.killAll());
   afterAll(() => {
     pair?.remove();
     wide?.remove();

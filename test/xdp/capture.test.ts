@@ -6,13 +6,13 @@
 // capturing, or (for a program that does not declare it) its packets are kept without traits.
 // Every check compares the packets on disk with the packets sent. Skipped, saying why, where
 // namespaces or bpf() are not permitted; with CI=true that fails instead.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { compileFixture, packetsOf } from "./helpers.js";
-import { send, vethPair } from "./netns.js";
+import { children, send, vethPair } from "./netns.js";
 import type { VethPair } from "./netns.js";
 
 const CLI = join(import.meta.dirname, "../../dist/cli/bin.js");
@@ -34,7 +34,7 @@ if (skip) console.warn(`xdp capture test skipped: ${reason}`);
 type Ended = { code: number | null; signal: NodeJS.Signals | null; err: string };
 
 /** Captures still running: a failed test kills its own in afterEach, so that none outlives the test (or keeps its program attached). */
-const running = new Set<ChildProcess>();
+const running = children();
 
 /** Starts `xdp capture` in the receiving namespace; resolves once it listens, with its pid, its stdout so far and its end. */
 function start(p: VethPair, args: string[]): Promise<{ pid: number; stdout: () => Buffer; done: Promise<Ended> }> {
@@ -43,8 +43,7 @@ function start(p: VethPair, args: string[]): Promise<{ pid: number; stdout: () =
     ["netns", "exec", p.rxNs, process.execPath, CLI, "xdp", "capture", "--dev", p.rxDev, ...args],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
-  running.add(child);
-  child.on("close", () => running.delete(child));
+  running.track(child);
   let err = "";
   const out: Buffer[] = [];
   child.stdout.on("data", (d: Buffer) => out.push(d));
@@ -103,15 +102,7 @@ const attached = (p: VethPair) =>
   /xdp/.test(spawnSync("ip", ["-n", p.rxNs, "link", "show", p.rxDev], { encoding: "utf8" }).stdout);
 
 describe.skipIf(skip)(`packet-traits xdp capture${skip ? ` skipped: ${reason}` : ""}`, () => {
-  afterEach(async () => {
-    await Promise.all(
-      [...running].map((child) => {
-        const closed = new Promise((resolve) => child.once("close", resolve));
-        child.kill("SIGKILL");
-        return closed;
-      }),
-    );
-  });
+  afterEach(() => running.killAll());
   afterAll(() => {
     pair?.remove();
     rmSync(dir, { recursive: true, force: true });

@@ -112,3 +112,29 @@ export function send(pair, count, flows, size = 32, base = 9000) {
     stdio: ["ignore", "ignore", "pipe"],
   });
 }
+
+/**
+ * The processes a test file starts in its namespaces: `track(child)` holds one until it closes;
+ * `killAll()` (for afterEach) kills those still running and resolves once they have closed, so that
+ * none outlives a failed test or keeps its program attached.
+ * @returns {{ track(child: import("node:child_process").ChildProcess): void; killAll(): Promise<unknown[]> }}
+ */
+export function children() {
+  /** @type {Set<import("node:child_process").ChildProcess>} */
+  const running = new Set();
+  return {
+    track(child) {
+      running.add(child);
+      child.on("close", () => running.delete(child));
+    },
+    killAll() {
+      return Promise.all(
+        [...running].map((child) => {
+          const closed = new Promise((resolve) => child.once("close", resolve));
+          child.kill("SIGKILL");
+          return closed;
+        }),
+      );
+    },
+  };
+}
