@@ -7,7 +7,7 @@
 import { CoreErrno as E, FieldList } from "./abi.js";
 import type { BufferSource, Core } from "./contract.js";
 import { JsFrames } from "./js-frames.js";
-import { delFast, getFast, setFast } from "./js-fast.js";
+import { decodeFast, delFast, getFast, setFast } from "./js-fast.js";
 import { decodeLoop, delLoop, getLoop, hasLoop, initLoop, setLoop, setManyLoop } from "./js-loops.js";
 import { storeDel, storeGet, storeHas, storeInit, storeSet } from "./js-store.js";
 import { Layout, codeOf, fits, storeSizeAt, unitOf } from "./js-offsets.js";
@@ -18,7 +18,7 @@ import { Layout, codeOf, fits, storeSizeAt, unitOf } from "./js-offsets.js";
  *
  * A single-store call runs its function of js-store.ts on the store (setMany and decode: their loop
  * on one frame); a batch call selects the pool's frames (js-frames.ts) and runs its loop (js-loops.ts).
- * Get, set and delete on a range of frames in a row whose headers vary (JsFrames.contiguous and not
+ * Get, set, delete and decode on a range of frames in a row whose headers vary (JsFrames.contiguous and not
  * JsFrames.oneFlow) run the per-frame loops of js-fast.ts instead: the same results, without the memo.
  * Its public methods follow assembly/index.ts and assembly/batch.ts export by export, in their order.
  */
@@ -263,7 +263,9 @@ export class JsCore implements Core {
     room: number,
     status: number,
   ): number {
-    this.frames.pool(pool, desc, first);
+    const f = this.frames;
+    f.pool(pool, desc, first);
+    if (f.contiguous(n) && !f.oneFlow(n)) return decodeFast(f, n, keys, lens, values >>> 2, room, status >>> 2);
     return decodeLoop(
       this.frames,
       n,

@@ -25,7 +25,7 @@
 // Const enums (abi.ts, js-offsets.ts) are inlined as literals by tsc.
 import { CoreErrno as E } from "./abi.js";
 import type { JsFrames } from "./js-frames.js";
-import { Layout, codeOf, fits, storeSize } from "./js-offsets.js";
+import { Layout, codeOf, fits, readValue, readValue8, sizeBound, storeSize } from "./js-offsets.js";
 
 // Mirrors storeGet (assembly/store.ts) per frame, as batchGet's fast path (assembly/batch.ts).
 /**
@@ -310,4 +310,67 @@ function moveDown(dv: DataView, from: number, size: number, by: number): void {
       dv.setInt32((from + i - by) | 0, dv.getInt32((from + i) | 0, true), true);
     dv.setInt32((from + size - 4 - by) | 0, tail, true);
   } else if (size !== 0) dv.setUint16((from - by) | 0, dv.getUint16(from, true), true);
+}
+
+// Mirrors storeDecode per frame, as decodeLoop without its memo.
+/**
+ * Decodes the n frames of a contiguous selection, entry e to u8[k + e] (key), u8[l + e] (length) and
+ * i32[v + 2e], i32[v + 2e + 1] (lo, hi), at most `room` entries in all; status i (the frame's entries or
+ * an errno) to i32[s + i]. Each frame is decoded in one pass over its header (decodeLoop lists a header's
+ * entries first, for the frames after it with the same header). Returns the count of entries.
+ */
+export function decodeFast(f: JsFrames, n: number, k: number, l: number, v: number, room: number, s: number): number {
+  const { u8, i32, dv } = f,
+    frameSize = f.frameSize | 0,
+    unit = f.unit | 0,
+    lenMask = ~(((unit ^ 1) << 1) | 1),
+    keyAt = k | 0,
+    lenAt = l | 0,
+    valAt = v | 0;
+  let total = 0,
+    start = (f.base + Math.imul(f.first, frameSize)) | 0,
+    c = (f.metas + f.first) | 0;
+  for (let st = s | 0, end = (st + n) | 0; st < end; st = (st + 1) | 0) {
+    const cap = i32[c]!;
+    let rc: number = E.ENOMEM; // before reading: a store under 16 bytes has no header
+    if (cap >= Layout.HEADER) {
+      const w = start >>> 2,
+        h0 = i32[w]!,
+        h1 = i32[(w + 1) | 0]!,
+        l0 = i32[(w + 2) | 0]!,
+        l1 = i32[(w + 3) | 0]!,
+        bound = sizeBound(h0, l0, h1, l1);
+      // The exact size only if the bound (8 bytes a key) says the store may not fit, or the pairs read past it.
+      const used = bound + 8 > cap ? storeSize(h0, l0, h1, l1, unit) : bound;
+      if (used > cap) rc = E.EBADMSG;
+      else if ((bound - Layout.HEADER) >>> 3 > room - total) rc = E.ENOSPC;
+      else {
+        // Values as masked 8-byte pairs where 8 bytes past the last are in the store (see decodeLoop).
+        const pairs = used + 8 <= cap;
+        let e = total,
+          at = start + Layout.HEADER;
+        for (let half = 0; half < 2; half++) {
+          const hw = half === 0 ? h0 : h1,
+            lw = half === 0 ? l0 : l1;
+          for (let rest = hw | lw; rest !== 0; rest &= rest - 1) {
+            const bit = 31 - Math.clz32(rest & -rest),
+              len = (1 << ((((hw >>> bit) & 1) << 1) | ((lw >>> bit) & 1))) & lenMask,
+              o = (valAt + 2 * e) | 0;
+            u8[keyAt + e] = 32 * half + bit;
+            u8[lenAt + e] = len;
+            if (pairs) readValue8(dv, at, len, i32, o);
+            else readValue(dv, at, len, i32, o, true);
+            at = (at + len) | 0;
+            e = (e + 1) | 0;
+          }
+        }
+        rc = e - total;
+        total = e;
+      }
+    }
+    i32[st] = rc;
+    start = (start + frameSize) | 0;
+    c = (c + 1) | 0;
+  }
+  return total;
 }

@@ -198,7 +198,11 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
     VALUES = 1024,
     STATUS = 2048,
     SCRATCH = 4096,
-    DESC = 3072;
+    DESC = 3072,
+    // Decode's entries: keys, lengths, value pairs (room for 64 entries a frame).
+    KEYS = 16384,
+    LENS = 18432,
+    DECODED = 20480;
   const frame = fc.record({
     flow: fc.nat(),
     cap: fc.oneof(fc.integer({ min: 0, max: FRAME_SIZE }), fc.integer({ min: 12, max: 40 })),
@@ -206,9 +210,15 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
     hi: fc.oneof(fc.constant(0), fc.integer()),
   });
   const hostile = fc.array(fc.integer(), { minLength: 4, maxLength: 4 });
+  // A full store: eight 8-byte and four 4-byte values fill a frame, so that the last frame's last value
+  // (4 bytes at times) may end at the memory's last byte.
+  const full = fc
+    .uniqueArray(fc.integer({ min: 0, max: 63 }), { minLength: 12, maxLength: 12 })
+    .map((keys) => wordsOf(keys.map((key, i) => ({ key, code: i < 8 ? 3 : 2 }))));
   const flow = fc.oneof(
     { weight: 4, arbitrary: keySet.map((keys) => wordsOf(keys.slice(0, 8))) },
     { weight: 1, arbitrary: hostile },
+    { weight: 1, arbitrary: full },
   );
 
   type Case = {
@@ -221,9 +231,10 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
     first: number;
     extra: number;
     listed: boolean;
+    room: number;
   };
 
-  /** Runs get (two strides), set (per-frame values and one for all), delete and get again on `impl`; returns every result and the memory's bytes. */
+  /** Runs get (three strides), decode, set (per-frame values and one for all), delete and get again on `impl`; returns every result and the memory's bytes. */
   function run(c: Case, impl: Impl): unknown[] {
     const memory = new WebAssembly.Memory({ initial: 1 }),
       count = c.frames.length,
@@ -270,6 +281,11 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
     get(8);
     get(16);
     get(4);
+    // Only the entries returned: past them the WebAssembly core may use the room (assembly/batch.ts, decodeRange).
+    const entries = core.batchDecode(CONTROL, desc, c.first, n, KEYS, LENS, DECODED, c.room, STATUS);
+    results(entries, false);
+    out.push(hex(u8.subarray(KEYS, KEYS + entries)), hex(u8.subarray(LENS, LENS + entries)));
+    out.push([...i32.subarray(DECODED >>> 2, (DECODED >>> 2) + 2 * entries)]);
     results(core.batchSet(CONTROL, desc, c.first, n, c.key, c.len, VALUES, 8, STATUS), false);
     out.push(frames());
     restore();
@@ -297,6 +313,8 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
           first: fc.integer({ min: 0, max: 3 }),
           extra: fc.integer({ min: -2, max: 1 }),
           listed: fc.boolean(),
+          // Decode's room in entries: short (ENOSPC at some frame, or at the first) or ample.
+          room: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constant(64 * 32)),
         }),
         (r) => {
           const c: Case = { ...r, len: SIZES[r.profile][r.size]!, listed: r.listed };
@@ -305,5 +323,29 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
       ),
       { numRuns: 1500 },
     );
+  });
+
+  it("read no byte past a store whose last value ends at the memory's last byte", () => {
+    // Headers alternate (the per-frame loops), the last frame's store fills it: a read of 8 bytes at its
+    // last value (4 bytes) would be past the end of the memory.
+    const fullStore = wordsOf(
+        [3, 9, 17, 20, 31, 32, 40, 47, 50, 55, 60, 63].map((key, i) => ({ key, code: i < 8 ? 3 : 2 })),
+      ),
+      small = wordsOf([{ key: 1, code: 1 }]);
+    for (const profile of ["v1", "flags"] as const) {
+      const c: Case = {
+        profile,
+        flows: [fullStore, small],
+        pattern: "alternate",
+        frames: Array.from({ length: 9 }, () => ({ flow: 0, cap: FRAME_SIZE, lo: 5, hi: 0 })),
+        key: 63,
+        len: 8,
+        first: 0,
+        extra: 0,
+        listed: false,
+        room: 64 * 32,
+      };
+      expect(run(c, "js")).toEqual(run(c, "wasm"));
+    }
   });
 });
