@@ -25,7 +25,7 @@
 // Const enums (abi.ts, js-offsets.ts) are inlined as literals by tsc.
 import { CoreErrno as E } from "./abi.js";
 import type { JsFrames } from "./js-frames.js";
-import { Layout, codeOf, fits, readValue, readValue8, sizeBound, storeSize } from "./js-offsets.js";
+import { Layout, codeOf, fits, readValue, sizeBound, storeSize } from "./js-offsets.js";
 
 // Mirrors storeGet (assembly/store.ts) per frame, as batchGet's fast path (assembly/batch.ts).
 /**
@@ -356,10 +356,13 @@ export function decodeFast(f: JsFrames, n: number, k: number, l: number, v: numb
             const bit = 31 - Math.clz32(rest & -rest),
               len = (1 << ((((hw >>> bit) & 1) << 1) | ((lw >>> bit) & 1))) & lenMask,
               o = (valAt + 2 * e) | 0;
-            u8[keyAt + e] = 32 * half + bit;
-            u8[lenAt + e] = len;
-            if (pairs) readValue8(dv, at, len, i32, o);
-            else readValue(dv, at, len, i32, o, true);
+            u8[(keyAt + e) | 0] = (half << 5) | bit;
+            u8[(lenAt + e) | 0] = len;
+            if (pairs) {
+              // readValue8 written out: an imported function costs a check of its identity at each call.
+              i32[o] = dv.getInt32(at, true) & (-1 >>> (32 - (len << 3))) & -((len + 6) >>> 3);
+              i32[(o + 1) | 0] = dv.getInt32((at + 4) | 0, true) & -(len >>> 3);
+            } else readValue(dv, at, len, i32, o, true);
             at = (at + len) | 0;
             e = (e + 1) | 0;
           }
