@@ -6,7 +6,7 @@
  * the input: one reader buffer (a maximal record and a chunk), one chunk of input at a time.
  * Everything but file paths and annotateTransform() runs in browsers.
  */
-import { createReadStream } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { Transform } from "node:stream";
 import { TraitsError } from "../core/errors.js";
 import type { Profile } from "../core/options.js";
@@ -58,15 +58,67 @@ export type CaptureSource =
   | AsyncIterable<Uint8Array>
   | Iterable<Uint8Array>;
 
-/** The chunks of a source, as an async iterator. */
-async function* chunksOf(source: CaptureSource): AsyncGenerator<Uint8Array> {
-  if (typeof source === "string") {
+/**
+ * A file read a chunk ahead: while the reader parses one chunk, the next is read (in Node's thread
+ * pool) into a buffer of its own, and read() copies from it, so that the reader waits on the disk
+ * (or a loaded machine's thread pool) only when parsing outruns reading. Opened at the first read;
+ * errors name the path (FileError).
+ */
+class FileInput {
+  private handle: FileHandle | undefined;
+  private closed = false;
+  /** The chunk read ahead: ahead[used, size) not taken yet; the read in flight into it, if any. */
+  private readonly ahead = new Uint8Array(READ_CHUNK);
+  private used = 0;
+  private size = 0;
+  private pending: Promise<number> | undefined;
+
+  constructor(private readonly path: string) {}
+
+  /** Reads up to `length` bytes into into[at...]; resolves to how many (0 at the end). */
+  async read(into: Uint8Array, at: number, length: number): Promise<number> {
+    if (this.closed) return 0;
     try {
-      yield* createReadStream(source, { highWaterMark: READ_CHUNK }) as AsyncIterable<Uint8Array>;
+      if (this.used === this.size) {
+        this.size = await (this.pending ?? this.readAhead());
+        this.used = 0;
+        this.pending = undefined;
+        if (this.size === 0 || this.closed) return 0;
+      }
+      const n = Math.min(length, this.size - this.used);
+      into.set(this.ahead.subarray(this.used, this.used + n), at);
+      this.used += n;
+      if (this.used === this.size) this.pending = this.readAhead(); // the next chunk, while this one is parsed
+      return n;
     } catch (error) {
-      throw FileError.from(error, `cannot read ${source}`);
+      throw FileError.from(error, `cannot read ${this.path}`);
     }
-  } else if (source instanceof Uint8Array) {
+  }
+
+  /** Starts reading the next chunk into `ahead`; resolves to its length. */
+  private readAhead(): Promise<number> {
+    const read = (async () => {
+      this.handle ??= await open(this.path, "r");
+      return (await this.handle.read(this.ahead, 0, READ_CHUNK, null)).bytesRead;
+    })();
+    read.catch(() => {}); // handled: read() or close() awaits it
+    return read;
+  }
+
+  /** Closes the file, once a read in flight has ended (idempotent). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.pending?.catch(() => {});
+    this.pending = undefined;
+    const { handle } = this;
+    this.handle = undefined;
+    await handle?.close();
+  }
+}
+
+/** The chunks of a source other than a path, as an async iterator. */
+async function* chunksOf(source: Exclude<CaptureSource, string>): AsyncGenerator<Uint8Array> {
+  if (source instanceof Uint8Array) {
     yield source;
   } else if (typeof (source as ReadableStream).getReader === "function") {
     const reader = (source as ReadableStream<Uint8Array>).getReader();
@@ -223,7 +275,9 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
   private readonly reader = new CaptureReader(undefined, new Uint8Array(READER_BYTES));
   private readonly section = new SectionNames();
   private readonly packet = new CapturePacket(this.reader, this.section);
-  private readonly chunks: AsyncIterator<Uint8Array>;
+  /** Where the bytes come from: a file read into the reader's buffer, or the chunks of any other source. */
+  private readonly file: FileInput | undefined;
+  private readonly chunks: AsyncIterator<Uint8Array> | undefined;
   private chunk: Uint8Array | undefined;
   private used = 0;
   private ended = false;
@@ -249,7 +303,8 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
         "EINVAL",
         `readCapture: the source must be a path, bytes (a Uint8Array), a ReadableStream, a Blob or an iterable of byte chunks, not ${Object.prototype.toString.call(source)}`,
       );
-    this.chunks = chunksOf(source);
+    if (typeof source === "string") this.file = new FileInput(source);
+    else this.chunks = chunksOf(source);
   }
 
   [Symbol.asyncIterator](): this {
@@ -276,15 +331,21 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
   /** Ends the iteration on `error`: the source is released (a file closed, a stream destroyed or cancelled), then `error` rejects. */
   private async fail(error: unknown): Promise<never> {
     this.ended = true;
-    await this.chunks.return?.(undefined)?.catch(() => {});
+    await this.release().catch(() => {});
     throw error;
   }
 
   /** Ends the iteration early (a `break` out of `for await`): the source is released. */
   async return(): Promise<IteratorResult<CapturePacket>> {
     this.ended = true;
-    await this.chunks.return?.();
+    await this.release();
     return { value: undefined, done: true };
+  }
+
+  /** Releases the source: the file closed, the chunks' iterator returned (a stream destroyed or cancelled). */
+  private async release(): Promise<void> {
+    await this.file?.close();
+    await this.chunks?.return?.();
   }
 
   /**
@@ -339,8 +400,15 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
   /** Gives the reader the next bytes of the source (0 at its end). */
   private async fill(): Promise<void> {
     const { reader } = this;
+    if (this.file) {
+      const length = reader.room(); // first: it may move the unread bytes, and so unreadEnd
+      const n = await this.file.read(reader.bytes, reader.unreadEnd, length);
+      if (n === 0) await this.file.close(); // the end: closed now, as a stream closes at its end
+      reader.received(n);
+      return;
+    }
     if (!this.chunk || this.used === this.chunk.length) {
-      const r = await this.chunks.next();
+      const r = await this.chunks!.next();
       if (r.done) {
         reader.received(0);
         return;
