@@ -58,63 +58,47 @@ export type CaptureSource =
   | AsyncIterable<Uint8Array>
   | Iterable<Uint8Array>;
 
-/**
- * A file read a chunk ahead: while the reader parses one chunk, the next is read (in Node's thread
- * pool) into a buffer of its own, and read() copies from it, so that the reader waits on the disk
- * (or a loaded machine's thread pool) only when parsing outruns reading. Opened at the first read;
- * errors name the path (FileError).
- */
+/** A file read with FileHandle.read (opened at the first read); errors name the path (FileError). */
 class FileInput {
   private handle: FileHandle | undefined;
   private closed = false;
-  /** The chunk read ahead: ahead[used, size) not taken yet; the read in flight into it, if any. */
-  private readonly ahead = new Uint8Array(READ_CHUNK);
-  private used = 0;
-  private size = 0;
-  private pending: Promise<number> | undefined;
+  /** The read in flight, if any (close() waits for it). */
+  private reading: Promise<number> | undefined;
 
   constructor(private readonly path: string) {}
 
-  /** Reads up to `length` bytes into into[at...]; resolves to how many (0 at the end). */
-  async read(into: Uint8Array, at: number, length: number): Promise<number> {
-    if (this.closed) return 0;
-    try {
-      if (this.used === this.size) {
-        this.size = await (this.pending ?? this.readAhead());
-        this.used = 0;
-        this.pending = undefined;
-        if (this.size === 0 || this.closed) return 0;
+  /** Reads up to `length` bytes into into[at...]; resolves to how many (0 at the end, or once closed). */
+  read(into: Uint8Array, at: number, length: number): Promise<number> {
+    const reading = (async () => {
+      if (this.closed) return 0;
+      try {
+        this.handle ??= await open(this.path, "r");
+        return (await this.handle.read(into, at, length, null)).bytesRead;
+      } catch (error) {
+        throw FileError.from(error, `cannot read ${this.path}`);
       }
-      const n = Math.min(length, this.size - this.used);
-      into.set(this.ahead.subarray(this.used, this.used + n), at);
-      this.used += n;
-      if (this.used === this.size) this.pending = this.readAhead(); // the next chunk, while this one is parsed
-      return n;
-    } catch (error) {
-      throw FileError.from(error, `cannot read ${this.path}`);
-    }
-  }
-
-  /** Starts reading the next chunk into `ahead`; resolves to its length. */
-  private readAhead(): Promise<number> {
-    const read = (async () => {
-      this.handle ??= await open(this.path, "r");
-      return (await this.handle.read(this.ahead, 0, READ_CHUNK, null)).bytesRead;
     })();
-    read.catch(() => {}); // handled: read() or close() awaits it
-    return read;
+    reading.catch(() => {}); // handled: its caller or close() awaits it
+    return (this.reading = reading);
   }
 
-  /** Closes the file, once a read in flight has ended (idempotent). */
+  /** Closes the file once the read in flight has ended (idempotent). */
   async close(): Promise<void> {
     this.closed = true;
-    await this.pending?.catch(() => {});
-    this.pending = undefined;
+    await this.reading?.catch(() => {});
     const { handle } = this;
     this.handle = undefined;
     await handle?.close();
   }
 }
+
+/**
+ * How far into the reader's buffer a file is read ahead: the next chunk is read (in Node's thread
+ * pool) into the buffer after the bytes being parsed while they are parsed, until the input reaches
+ * this index; the reader then moves its unread tail to the front at the next read, which is not
+ * ahead. Four chunks: one read in sixteen waits, and the pages touched stay few.
+ */
+const READ_AHEAD_END = 4 * READ_CHUNK;
 
 /** The chunks of a source other than a path, as an async iterator. */
 async function* chunksOf(source: Exclude<CaptureSource, string>): AsyncGenerator<Uint8Array> {
@@ -278,6 +262,8 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
   /** Where the bytes come from: a file read into the reader's buffer, or the chunks of any other source. */
   private readonly file: FileInput | undefined;
   private readonly chunks: AsyncIterator<Uint8Array> | undefined;
+  /** The file's read ahead in flight, into the reader's buffer at its unreadEnd (room() is not called meanwhile). */
+  private ahead: Promise<number> | undefined;
   private chunk: Uint8Array | undefined;
   private used = 0;
   private ended = false;
@@ -400,11 +386,21 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
   /** Gives the reader the next bytes of the source (0 at its end). */
   private async fill(): Promise<void> {
     const { reader } = this;
-    if (this.file) {
-      const length = reader.room(); // first: it may move the unread bytes, and so unreadEnd
-      const n = await this.file.read(reader.bytes, reader.unreadEnd, length);
-      if (n === 0) await this.file.close(); // the end: closed now, as a stream closes at its end
+    const { file } = this;
+    if (file) {
+      let n: number;
+      if (this.ahead) {
+        n = await this.ahead;
+        this.ahead = undefined;
+      } else {
+        const length = reader.room(); // first: it may move the unread bytes, and so unreadEnd
+        n = await file.read(reader.bytes, reader.unreadEnd, length);
+      }
       reader.received(n);
+      // At the end the file is closed at once, as a stream closes at its end.
+      if (n === 0) await file.close();
+      else if (reader.unreadEnd + READ_CHUNK <= READ_AHEAD_END)
+        this.ahead = file.read(reader.bytes, reader.unreadEnd, READ_CHUNK);
       return;
     }
     if (!this.chunk || this.used === this.chunk.length) {
