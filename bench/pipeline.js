@@ -3,7 +3,8 @@
 // capture of 64-byte Ethernet/IPv4/UDP packets this script makes. Alternating runs; medians.
 // Then the Parquet export of the annotated capture: `packet-traits pcap export` against
 // `tshark -T fields` writing the same packet columns as text, and against annotate.
-// Usage: npm run bench -- --pipeline [--packets 1000000,10000000 (0: none)] [--export-packets 1000000] [--runs 5]
+// Usage: npm run bench -- --pipeline [--packets 1000000,10000000] [--export-packets 1000000]
+//          [--reader-packets 1000000] [--runs 5]   (a list "0" skips its table)
 //        node bench/pipeline.js --make N FILE|-    (only writes the capture)
 import { spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
