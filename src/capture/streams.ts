@@ -96,7 +96,7 @@ class FileInput {
  * How far into the reader's buffer a file is read ahead: the next chunk is read (in Node's thread
  * pool) into the buffer after the bytes being parsed while they are parsed, until the input reaches
  * this index; the reader then moves its unread tail to the front at the next read, which is not
- * ahead. Four chunks: one read in sixteen waits, and the pages touched stay few.
+ * ahead. Four chunks: one read in four waits, and the pages touched stay few.
  */
 const READ_AHEAD_END = 4 * READ_CHUNK;
 
@@ -385,8 +385,7 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
 
   /** Gives the reader the next bytes of the source (0 at its end). */
   private async fill(): Promise<void> {
-    const { reader } = this;
-    const { file } = this;
+    const { reader, file } = this;
     if (file) {
       let n: number;
       if (this.ahead) {
