@@ -58,22 +58,32 @@ export type CaptureSource =
   | AsyncIterable<Uint8Array>
   | Iterable<Uint8Array>;
 
-/** A file read with FileHandle.read (opened at the first read); errors name the path (FileError). */
+/** A file read with FileHandle.read (opened once, at the first read); errors name the path (FileError). */
 class FileInput {
-  private handle: FileHandle | undefined;
+  private opening: Promise<FileHandle> | undefined;
   private closed = false;
-  /** The read in flight, if any (close() waits for it). */
+  /** The read in flight, if any (close() waits for it on a regular file). */
   private reading: Promise<number> | undefined;
+  /** Whether the file is a regular file (known after the first read): only those are read ahead. */
+  regular = false;
 
   constructor(private readonly path: string) {}
+
+  /** Opens the file once (two reads that start together share the one descriptor). */
+  private handle(): Promise<FileHandle> {
+    this.opening ??= open(this.path, "r").then(async (handle) => {
+      this.regular = (await handle.stat()).isFile();
+      return handle;
+    });
+    return this.opening;
+  }
 
   /** Reads up to `length` bytes into into[at...]; resolves to how many (0 at the end, or once closed). */
   read(into: Uint8Array, at: number, length: number): Promise<number> {
     const reading = (async () => {
       if (this.closed) return 0;
       try {
-        this.handle ??= await open(this.path, "r");
-        return (await this.handle.read(into, at, length, null)).bytesRead;
+        return (await (await this.handle()).read(into, at, length, null)).bytesRead;
       } catch (error) {
         throw FileError.from(error, `cannot read ${this.path}`);
       }
@@ -82,13 +92,24 @@ class FileInput {
     return (this.reading = reading);
   }
 
-  /** Closes the file once the read in flight has ended (idempotent). */
+  /**
+   * Closes the file (idempotent). A regular file once the read in flight has ended; a FIFO or device
+   * at once, its descriptor closed in the background when the read in flight ends (that read waits
+   * for a writer that may be idle for as long as it likes: a `break` must not).
+   */
   async close(): Promise<void> {
     this.closed = true;
-    await this.reading?.catch(() => {});
-    const { handle } = this;
-    this.handle = undefined;
-    await handle?.close();
+    const { opening, reading } = this;
+    this.opening = undefined;
+    if (!opening) return;
+    const handle = await opening.catch(() => undefined);
+    if (!handle) return;
+    if (reading && !this.regular) {
+      void reading.catch(() => {}).then(() => handle.close().catch(() => {}));
+      return;
+    }
+    await reading?.catch(() => {});
+    await handle.close();
   }
 }
 
@@ -264,6 +285,8 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
   private readonly chunks: AsyncIterator<Uint8Array> | undefined;
   /** The file's read ahead in flight, into the reader's buffer at its unreadEnd (room() is not called meanwhile). */
   private ahead: Promise<number> | undefined;
+  /** The fill in flight, if any: a next() (or batch) that comes meanwhile waits for it, never starts another. */
+  private filling: Promise<void> | undefined;
   private chunk: Uint8Array | undefined;
   private used = 0;
   private ended = false;
@@ -299,6 +322,11 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
 
   /** The next packet (the same object every time: see CapturePacket). Rejects with EBADMSG naming the byte offset (and the packet before it) of what is malformed, and with the source's errors. */
   next(): Promise<IteratorResult<CapturePacket>> {
+    if (this.filling)
+      return this.filling.then(
+        () => this.next(),
+        () => this.next(),
+      );
     if (!this.ended)
       try {
         const kind = this.step();
@@ -350,6 +378,7 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
     try {
       while (!this.ended) {
         yield batch;
+        if (this.filling) await this.filling.catch(() => {});
         if (!this.ended && this.last === MORE) await this.fill();
       }
     } finally {
@@ -383,8 +412,17 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
     }
   }
 
-  /** Gives the reader the next bytes of the source (0 at its end). */
-  private async fill(): Promise<void> {
+  /** Gives the reader the next bytes of the source (0 at its end); one at a time (`filling`). */
+  private fill(): Promise<void> {
+    const filling = this.fillOnce().finally(() => {
+      this.filling = undefined;
+    });
+    this.filling = filling;
+    return filling;
+  }
+
+  /** fill()'s work. */
+  private async fillOnce(): Promise<void> {
     const { reader, file } = this;
     if (file) {
       let n: number;
@@ -398,7 +436,7 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
       reader.received(n);
       // At the end the file is closed at once, as a stream closes at its end.
       if (n === 0) await file.close();
-      else if (reader.unreadEnd + READ_CHUNK <= READ_AHEAD_END)
+      else if (file.regular && reader.unreadEnd + READ_CHUNK <= READ_AHEAD_END)
         this.ahead = file.read(reader.bytes, reader.unreadEnd, READ_CHUNK);
       return;
     }

@@ -1,4 +1,4 @@
-// Review of readCapture(path)'s read-ahead (FileHandle.read straight into the reader's buffer, the
+// readCapture(path)'s read-ahead (FileHandle.read straight into the reader's buffer, the
 // next chunk in flight while the current bytes are parsed): concurrent pulls, FIFOs whose writer
 // idles, errors, early exits, records across every read and chunk boundary, against the bytes read
 // from memory and the synchronous CaptureReader.
