@@ -3,7 +3,8 @@
 // capture of 64-byte Ethernet/IPv4/UDP packets this script makes. Alternating runs; medians.
 // Then the Parquet export of the annotated capture: `packet-traits pcap export` against
 // `tshark -T fields` writing the same packet columns as text, and against annotate.
-// Usage: npm run bench -- --pipeline [--packets 1000000,10000000] [--export-packets 1000000] [--runs 5]
+// Usage: npm run bench -- --pipeline [--packets 1000000,10000000] [--export-packets 1000000]
+//          [--reader-packets 1000000] [--runs 5]   (a list "0" skips its table)
 //        node bench/pipeline.js --make N FILE|-    (only writes the capture)
 import { spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
@@ -91,8 +92,10 @@ function parse(argv) {
       return n;
     };
     if (flag === "--pipeline") continue;
-    else if (flag === "--packets") options.packets = value().split(",").map(int);
-    else if (flag === "--export-packets") {
+    else if (flag === "--packets") {
+      const list = value();
+      options.packets = list === "0" ? [] : list.split(",").map(int);
+    } else if (flag === "--export-packets") {
       const list = value();
       options.exportPackets = list === "0" ? [] : list.split(",").map(int);
     } else if (flag === "--reader-packets") {
@@ -102,7 +105,7 @@ function parse(argv) {
     else if (flag === "--make") options.make = { count: int(value()), file: value() };
     else if (flag === "--help" || flag === "-h") {
       console.log(
-        "npm run bench -- --pipeline [--packets 1000000,10000000] [--export-packets 1000000 (0: none)] [--reader-packets 1000000 (0: none)] [--runs 5]; node bench/pipeline.js --make N FILE|-",
+        "npm run bench -- --pipeline [--packets 1000000,10000000 (0: none)] [--export-packets 1000000 (0: none)] [--reader-packets 1000000 (0: none)] [--runs 5]; node bench/pipeline.js --make N FILE|-",
       );
       process.exit(0);
     } else fail(`unknown option ${flag} (see --help)`);
@@ -343,10 +346,12 @@ if (options.make) {
     console.log(
       `startup: node -e 0 ${(nodeAlone * 1000).toFixed(0)} ms; annotate of 1 packet ${(oneAnnotate * 1000).toFixed(0)} ms\n`,
     );
-    console.log(
-      "| packets | input MB | editcap s | annotate s | ratio | packets/s | MB/s | annotate peak RSS MB | editcap peak RSS MB |",
-    );
-    console.log("|---|---|---|---|---|---|---|---|---|");
+    if (options.packets.length > 0) {
+      console.log(
+        "| packets | input MB | editcap s | annotate s | ratio | packets/s | MB/s | annotate peak RSS MB | editcap peak RSS MB |",
+      );
+      console.log("|---|---|---|---|---|---|---|---|---|");
+    }
     for (const count of options.packets) {
       const input = join(dir, `in-${count}.pcap`),
         out = join(dir, "out.pcapng"),

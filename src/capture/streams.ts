@@ -6,7 +6,7 @@
  * the input: one reader buffer (a maximal record and a chunk), one chunk of input at a time.
  * Everything but file paths and annotateTransform() runs in browsers.
  */
-import { createReadStream } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { Transform } from "node:stream";
 import { TraitsError } from "../core/errors.js";
 import type { Profile } from "../core/options.js";
@@ -58,15 +58,72 @@ export type CaptureSource =
   | AsyncIterable<Uint8Array>
   | Iterable<Uint8Array>;
 
-/** The chunks of a source, as an async iterator. */
-async function* chunksOf(source: CaptureSource): AsyncGenerator<Uint8Array> {
-  if (typeof source === "string") {
-    try {
-      yield* createReadStream(source, { highWaterMark: READ_CHUNK }) as AsyncIterable<Uint8Array>;
-    } catch (error) {
-      throw FileError.from(error, `cannot read ${source}`);
+/** A file read with FileHandle.read (opened once, at the first read); errors name the path (FileError). */
+class FileInput {
+  private opening: Promise<FileHandle> | undefined;
+  private closed = false;
+  /** The read in flight, if any (close() waits for it on a regular file). */
+  private reading: Promise<number> | undefined;
+  /** Whether the file is a regular file (known after the first read): only those are read ahead. */
+  regular = false;
+
+  constructor(private readonly path: string) {}
+
+  /** Opens the file once (two reads that start together share the one descriptor). */
+  private handle(): Promise<FileHandle> {
+    this.opening ??= open(this.path, "r").then(async (handle) => {
+      this.regular = (await handle.stat()).isFile();
+      return handle;
+    });
+    return this.opening;
+  }
+
+  /** Reads up to `length` bytes into into[at...]; resolves to how many (0 at the end, or once closed). */
+  read(into: Uint8Array, at: number, length: number): Promise<number> {
+    const reading = (async () => {
+      if (this.closed) return 0;
+      try {
+        return (await (await this.handle()).read(into, at, length, null)).bytesRead;
+      } catch (error) {
+        throw FileError.from(error, `cannot read ${this.path}`);
+      }
+    })();
+    reading.catch(() => {}); // handled: its caller or close() awaits it
+    return (this.reading = reading);
+  }
+
+  /**
+   * Closes the file (idempotent). A regular file once the read in flight has ended; a FIFO or device
+   * at once, its descriptor closed in the background when the read in flight ends (that read waits
+   * for a writer that may be idle for as long as it likes: a `break` must not).
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    const { opening, reading } = this;
+    this.opening = undefined;
+    if (!opening) return;
+    const handle = await opening.catch(() => undefined);
+    if (!handle) return;
+    if (reading && !this.regular) {
+      void reading.catch(() => {}).then(() => handle.close().catch(() => {}));
+      return;
     }
-  } else if (source instanceof Uint8Array) {
+    await reading?.catch(() => {});
+    await handle.close();
+  }
+}
+
+/**
+ * How far into the reader's buffer a file is read ahead: the next chunk is read (in Node's thread
+ * pool) into the buffer after the bytes being parsed while they are parsed, until the input reaches
+ * this index; the reader then moves its unread tail to the front at the next read, which is not
+ * ahead. Four chunks: one read in four waits, and the pages touched stay few.
+ */
+const READ_AHEAD_END = 4 * READ_CHUNK;
+
+/** The chunks of a source other than a path, as an async iterator. */
+async function* chunksOf(source: Exclude<CaptureSource, string>): AsyncGenerator<Uint8Array> {
+  if (source instanceof Uint8Array) {
     yield source;
   } else if (typeof (source as ReadableStream).getReader === "function") {
     const reader = (source as ReadableStream<Uint8Array>).getReader();
@@ -223,7 +280,13 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
   private readonly reader = new CaptureReader(undefined, new Uint8Array(READER_BYTES));
   private readonly section = new SectionNames();
   private readonly packet = new CapturePacket(this.reader, this.section);
-  private readonly chunks: AsyncIterator<Uint8Array>;
+  /** Where the bytes come from: a file read into the reader's buffer, or the chunks of any other source. */
+  private readonly file: FileInput | undefined;
+  private readonly chunks: AsyncIterator<Uint8Array> | undefined;
+  /** The file's read ahead in flight, into the reader's buffer at its unreadEnd (room() is not called meanwhile). */
+  private ahead: Promise<number> | undefined;
+  /** The fill in flight, if any: a next() (or batch) that comes meanwhile waits for it, never starts another. */
+  private filling: Promise<void> | undefined;
   private chunk: Uint8Array | undefined;
   private used = 0;
   private ended = false;
@@ -249,7 +312,8 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
         "EINVAL",
         `readCapture: the source must be a path, bytes (a Uint8Array), a ReadableStream, a Blob or an iterable of byte chunks, not ${Object.prototype.toString.call(source)}`,
       );
-    this.chunks = chunksOf(source);
+    if (typeof source === "string") this.file = new FileInput(source);
+    else this.chunks = chunksOf(source);
   }
 
   [Symbol.asyncIterator](): this {
@@ -258,6 +322,11 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
 
   /** The next packet (the same object every time: see CapturePacket). Rejects with EBADMSG naming the byte offset (and the packet before it) of what is malformed, and with the source's errors. */
   next(): Promise<IteratorResult<CapturePacket>> {
+    if (this.filling)
+      return this.filling.then(
+        () => this.next(),
+        () => this.next(),
+      );
     if (!this.ended)
       try {
         const kind = this.step();
@@ -276,15 +345,21 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
   /** Ends the iteration on `error`: the source is released (a file closed, a stream destroyed or cancelled), then `error` rejects. */
   private async fail(error: unknown): Promise<never> {
     this.ended = true;
-    await this.chunks.return?.(undefined)?.catch(() => {});
+    await this.release().catch(() => {});
     throw error;
   }
 
   /** Ends the iteration early (a `break` out of `for await`): the source is released. */
   async return(): Promise<IteratorResult<CapturePacket>> {
     this.ended = true;
-    await this.chunks.return?.();
+    await this.release();
     return { value: undefined, done: true };
+  }
+
+  /** Releases the source: the file closed, the chunks' iterator returned (a stream destroyed or cancelled). */
+  private async release(): Promise<void> {
+    await this.file?.close();
+    await this.chunks?.return?.();
   }
 
   /**
@@ -303,6 +378,7 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
     try {
       while (!this.ended) {
         yield batch;
+        if (this.filling) await this.filling.catch(() => {});
         if (!this.ended && this.last === MORE) await this.fill();
       }
     } finally {
@@ -336,11 +412,36 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
     }
   }
 
-  /** Gives the reader the next bytes of the source (0 at its end). */
-  private async fill(): Promise<void> {
-    const { reader } = this;
+  /** Gives the reader the next bytes of the source (0 at its end); one at a time (`filling`). */
+  private fill(): Promise<void> {
+    const filling = this.fillOnce().finally(() => {
+      this.filling = undefined;
+    });
+    this.filling = filling;
+    return filling;
+  }
+
+  /** fill()'s work. */
+  private async fillOnce(): Promise<void> {
+    const { reader, file } = this;
+    if (file) {
+      let n: number;
+      if (this.ahead) {
+        n = await this.ahead;
+        this.ahead = undefined;
+      } else {
+        const length = reader.room(); // first: it may move the unread bytes, and so unreadEnd
+        n = await file.read(reader.bytes, reader.unreadEnd, length);
+      }
+      reader.received(n);
+      // At the end the file is closed at once, as a stream closes at its end.
+      if (n === 0) await file.close();
+      else if (file.regular && reader.unreadEnd + READ_CHUNK <= READ_AHEAD_END)
+        this.ahead = file.read(reader.bytes, reader.unreadEnd, READ_CHUNK);
+      return;
+    }
     if (!this.chunk || this.used === this.chunk.length) {
-      const r = await this.chunks.next();
+      const r = await this.chunks!.next();
       if (r.done) {
         reader.received(0);
         return;

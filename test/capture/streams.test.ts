@@ -24,6 +24,7 @@ import {
   annotateTransform,
   readCapture,
   type CapturePacket,
+  type CaptureStream,
   type CaptureSource,
 } from "../../dist/capture.js";
 import { KeyRegistry, createStore } from "../../dist/index.js";
@@ -157,15 +158,16 @@ describe("readCapture", () => {
     expect(text.destroyed).toBe(true);
   });
 
+  // Descriptors close asynchronously: counted once earlier tests' have settled, and again after ours.
+  const openFiles = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return readdirSync("/proc/self/fd").length;
+  };
+
   it("releases its source when the capture is malformed and when left early: a file closed, a Readable destroyed, a web stream cancelled", async () => {
     const good = readFileSync(SAMPLE),
       bad = join(dir, "bad-tail.pcap");
     writeFileSync(bad, Buffer.concat([good, Buffer.alloc(200_000, 0xff)]));
-    // Descriptors close asynchronously: counted once earlier tests' have settled, and again after ours.
-    const openFiles = async () => {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      return readdirSync("/proc/self/fd").length;
-    };
     const before = await openFiles();
     for (let i = 0; i < 3; i++) {
       await expect(collect(bad)).rejects.toThrow(/^EBADMSG: byte offset 378: /);
@@ -190,6 +192,44 @@ describe("readCapture", () => {
     for await (const _ of readCapture(web("break", good))) break;
     for await (const batch of readCapture(web("break in batches", good)).batches()) if ([...batch].length > 0) break;
     expect(cancelled).toEqual(["malformed", "break", "break in batches"]);
+  });
+
+  it("reads a file ahead into its buffer and yields the same packets as from its bytes, records across every read", async () => {
+    // 23 MB of records of 60 to 1459 bytes: reads ahead end mid-record, and the buffer's tail moves to its front.
+    const digest = async (source: CaptureSource) => {
+      let sum = 0,
+        n = 0;
+      for await (const batch of readCapture(source).batches())
+        for (const p of batch) {
+          const { data } = p;
+          sum = (sum * 31 + p.index + data.length + data[0]! + data[data.length >> 1]! + data[data.length - 1]!) >>> 0;
+          n++;
+        }
+      return [n, sum];
+    };
+    expect(await digest(big)).toEqual(await digest(readFileSync(big)));
+    expect((await digest(big))[0]).toBe(30_000);
+  });
+
+  it("closes a file read a chunk ahead at its end and when left early, with a read in flight or not", async () => {
+    const before = await openFiles();
+    // The streams are kept, so that no descriptor is closed by the collection of its FileHandle.
+    const kept: CaptureStream[] = [],
+      read = (path: string) => kept[kept.push(readCapture(path)) - 1]!;
+    for (let i = 0; i < 3; i++) {
+      let n = 0;
+      for await (const _ of read(big)) n++;
+      expect(n).toBe(30_000);
+      for await (const _ of read(big)) break;
+      n = 0;
+      for await (const _ of read(big)) if (++n === 10_000 + i) break; // past the first chunk
+      for await (const batch of read(big).batches()) {
+        for (const _ of batch);
+        break;
+      }
+    }
+    expect(await openFiles()).toBeLessThanOrEqual(before);
+    expect(kept).toHaveLength(12);
   });
 });
 
