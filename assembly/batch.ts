@@ -394,29 +394,29 @@ type Flags = u8;
  */
 // @ts-ignore: decorator
 @inline function getRange<P>(pool: usize, base: usize, size: usize, caps: usize, first: u32, n: u32, key: u32, values: usize, stride: u32, status: usize): i32 {
-  const small = smallOf<P>(), bit = <u64>1 << key, below = bit - 1, end = status + (<usize>n << 2);
+  const bit = <u64>1 << key, below = bit - 1, end = status + (<usize>n << 2);
   // Frame i's capacity is at caps + 4i = its status + toCap: one pointer walks both.
   const keys = boundKeys(caps, n), toCap = caps - status;
   let i: u32 = 0;
   while (i < n) {
     let frame = base + <usize>(first + i) * size, st = status + (<usize>i << 2), slot = values + <usize>i * stride;
+    // Two frames an iteration: half the loop's compares and V8's stack checks (one per iteration).
     while (st < end) {
-      const high = load<u64>(frame), low = load<u64>(frame, 8);
+      let high = load<u64>(frame), low = load<u64>(frame, 8);
       if (overBound(high, low, keys)) {
         if (!fitsBound(high, low, load<u32>(st + toCap))) break;
       }
-      let rc = ENOENT;
-      if ((high | low) & bit) {
-        const at = frame + HEADER + sizeWith(high, low, below, small);
-        if (high & bit) {
-          if (low & bit) { store<u64>(slot, load<u64>(at)); rc = 8; }
-          else { store<u64>(slot, <u64>load<u32>(at)); rc = 4; }
-        } else {
-          store<u64>(slot, small != 0 ? <u64>load<u16>(at) : 0);
-          rc = <i32>small;
-        }
+      store<i32>(st, getValue<P>(frame, high, low, bit, below, slot));
+      frame += size;
+      st += 4;
+      slot += stride;
+      if (st >= end) break;
+      high = load<u64>(frame);
+      low = load<u64>(frame, 8);
+      if (overBound(high, low, keys)) {
+        if (!fitsBound(high, low, load<u32>(st + toCap))) break;
       }
-      store<i32>(st, rc);
+      store<i32>(st, getValue<P>(frame, high, low, bit, below, slot));
       frame += size;
       st += 4;
       slot += stride;
@@ -429,6 +429,27 @@ type Flags = u8;
     }
   }
   return <i32>(n - failures(status, n));
+}
+
+/**
+ * getRange's step for the frame at `frame`, whose header (high, low) the cheap bound covers: the
+ * key's value (bit `bit`, the keys below it `below`) to the u64 slot at `slot`. Returns the status.
+ */
+// @ts-ignore: decorator
+@inline function getValue<P>(frame: usize, high: u64, low: u64, bit: u64, below: u64, slot: usize): i32 {
+  const small = smallOf<P>();
+  if (((high | low) & bit) == 0) return ENOENT;
+  const at = frame + HEADER + sizeWith(high, low, below, small);
+  if (high & bit) {
+    if (low & bit) {
+      store<u64>(slot, load<u64>(at));
+      return 8;
+    }
+    store<u64>(slot, <u64>load<u32>(at));
+    return 4;
+  }
+  store<u64>(slot, small != 0 ? <u64>load<u16>(at) : 0);
+  return <i32>small;
 }
 
 /** batchGet's general loop: any selection, frame by frame through storeGet. */
@@ -463,14 +484,57 @@ export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
 /**
  * batchSet's fast path (frames as getRange's), in profile P: `code` is the size code of `len`. A frame
  * whose store the cheap bound covers, with a value that fits `len`, is set on its own, in a loop
- * without calls; any other goes through setFrames, then the loop goes on.
+ * without calls; any other goes through setFrames, then the loop goes on. With one value for all
+ * frames (stride 0) it is read and checked once, before the loop.
  */
 // @ts-ignore: decorator
 @inline function setRange<P>(pool: usize, base: usize, size: usize, caps: usize, first: u32, n: u32, key: u32, code: u32, len: u32, values: usize, stride: u32, status: usize): i32 {
+  // A value fits `len` bytes if it has no bit in `reject`.
+  const reject = len >= 8 ? 0 : <u64>-1 << (<u64>len << 3);
+  if (stride != 0) return setEach<P>(pool, base, size, caps, first, n, key, code, len, reject, values, stride, status);
+  // One value that does not fit: every frame gets setFrames' EINVAL.
+  const v = load<u64>(values);
+  if (v & reject) return setFrames(pool, 0, first, n, key, len, values, 0, status);
   const small = smallOf<P>(), bit = <u64>1 << key, below = bit - 1, end = status + (<usize>n << 2);
   const keys = boundKeys(caps, n), toCap = caps - status;
-  // The key's bits in a header that holds it with size code `code`; a value fits `len` bytes if it has no bit in `reject`.
-  const highBit = code & 2 ? bit : 0, lowBit = code & 1 ? bit : 0, reject = len >= 8 ? 0 : <u64>-1 << (<u64>len << 3);
+  const highBit = code & 2 ? bit : 0, lowBit = code & 1 ? bit : 0;
+  let i: u32 = 0;
+  while (i < n) {
+    let frame = base + <usize>(first + i) * size, st = status + (<usize>i << 2);
+    // Two frames an iteration: half the loop's compares and V8's stack checks (one per iteration).
+    while (st < end) {
+      let high = load<u64>(frame), low = load<u64>(frame, 8);
+      if (overBound(high, low, keys)) {
+        if (!fitsBound(high, low, load<u32>(st + toCap))) break;
+      }
+      store<i32>(st, setValue(frame, high, low, bit, below, highBit, lowBit, small, len, v, keys, st + toCap));
+      frame += size;
+      st += 4;
+      if (st >= end) break;
+      high = load<u64>(frame);
+      low = load<u64>(frame, 8);
+      if (overBound(high, low, keys)) {
+        if (!fitsBound(high, low, load<u32>(st + toCap))) break;
+      }
+      store<i32>(st, setValue(frame, high, low, bit, below, highBit, lowBit, small, len, v, keys, st + toCap));
+      frame += size;
+      st += 4;
+    }
+    i = <u32>((st - status) >> 2);
+    if (i < n) {
+      // The key's bit is used here too, so that V8 computes it once, before the loops, not in them.
+      setFrames(pool, 0, first + i, 1, <u32>ctz(bit), len, values, 0, st);
+      i++;
+    }
+  }
+  return <i32>(n - failures(status, n));
+}
+
+/** setRange's loop for a value per frame (the u64 slot at values + i * stride, checked against `reject`). */
+function setEach<P>(pool: usize, base: usize, size: usize, caps: usize, first: u32, n: u32, key: u32, code: u32, len: u32, reject: u64, values: usize, stride: u32, status: usize): i32 {
+  const small = smallOf<P>(), bit = <u64>1 << key, below = bit - 1, end = status + (<usize>n << 2);
+  const keys = boundKeys(caps, n), toCap = caps - status;
+  const highBit = code & 2 ? bit : 0, lowBit = code & 1 ? bit : 0;
   let i: u32 = 0;
   while (i < n) {
     let frame = base + <usize>(first + i) * size, st = status + (<usize>i << 2), slot = values + <usize>i * stride;
@@ -481,19 +545,7 @@ export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
       if (overBound(high, low, keys)) {
         if (!fitsBound(high, low, load<u32>(st + toCap))) break;
       }
-      const at = frame + HEADER + sizeWith(high, low, below, small);
-      let rc = 0;
-      if ((((high & bit) ^ highBit) | ((low & bit) ^ lowBit)) == 0) writeWord(at, len, v);
-      else if (((high | low) & bit) == 0) {
-        const used = HEADER + sizeWith(high, low, <u64>-1, small);
-        if (roomAt(used + len, keys, st + toCap)) {
-          moveUp(at, used - <u32>(at - frame), len);
-          writeWord(at, len, v);
-          store<u64>(frame, high | highBit);
-          store<u64>(frame, low | lowBit, 8);
-        } else rc = ENOSPC;
-      } else rc = EBUSY;
-      store<i32>(st, rc);
+      store<i32>(st, setValue(frame, high, low, bit, below, highBit, lowBit, small, len, v, keys, st + toCap));
       frame += size;
       st += 4;
       slot += stride;
@@ -506,6 +558,29 @@ export function batchSet(pool: usize, desc: usize, first: u32, n: u32, key: u32,
     }
   }
   return <i32>(n - failures(status, n));
+}
+
+/**
+ * A fast set loop's step for the frame at `frame`, whose header (high, low) the cheap bound covers:
+ * sets the key (bit `bit`, the keys below it `below`; its header bits with the value's size code
+ * highBit, lowBit) to the `len` bytes of v, inserting it if absent and its store (capacity at `cap`,
+ * keys: boundKeys) has room. Returns the status (0, ENOSPC, EBUSY for the key with another size).
+ */
+// @ts-ignore: decorator
+@inline function setValue(frame: usize, high: u64, low: u64, bit: u64, below: u64, highBit: u64, lowBit: u64, small: u32, len: u32, v: u64, keys: i32, cap: usize): i32 {
+  const at = frame + HEADER + sizeWith(high, low, below, small);
+  if ((((high & bit) ^ highBit) | ((low & bit) ^ lowBit)) == 0) {
+    writeWord(at, len, v);
+    return 0;
+  }
+  if ((high | low) & bit) return EBUSY;
+  const used = HEADER + sizeWith(high, low, <u64>-1, small);
+  if (!roomAt(used + len, keys, cap)) return ENOSPC;
+  moveUp(at, used - <u32>(at - frame), len);
+  writeWord(at, len, v);
+  store<u64>(frame, high | highBit);
+  store<u64>(frame, low | lowBit, 8);
+  return 0;
 }
 
 /** batchSet's general loop: any selection, frame by frame through storeSet. */

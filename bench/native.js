@@ -12,8 +12,10 @@ const SOURCE = new URL("./c/traits-ref.c", import.meta.url).pathname;
 /**
  * Builds and loads the C reference. Returns its functions (each taking the memory as a Uint8Array, then
  * the arguments of traits-ref.c), or `{ skipped }` with the reason when there is no `cc` or no koffi.
+ * `march` is the compiler's -march: this CPU by default; bench/callgrind.js builds for x86-64-v3 (AVX2,
+ * popcnt, BMI), as valgrind has no AVX-512.
  */
-export async function loadNative() {
+export async function loadNative({ march = "native" } = {}) {
   let koffi;
   try {
     koffi = (await import("koffi")).default;
@@ -23,7 +25,7 @@ export async function loadNative() {
   const dir = mkdtempSync(join(tmpdir(), "traits-ref-"));
   try {
     const lib = join(dir, "traits-ref.so");
-    const cc = spawnSync("cc", ["-O2", "-march=native", "-shared", "-fPIC", "-o", lib, SOURCE], { encoding: "utf8" });
+    const cc = spawnSync("cc", ["-O2", `-march=${march}`, "-shared", "-fPIC", "-o", lib, SOURCE], { encoding: "utf8" });
     if (cc.error) return { skipped: `no C compiler (cc: ${cc.error.message})` };
     if (cc.status !== 0) return { skipped: `cc failed: ${cc.stderr.trim().split("\n")[0]}` };
     const so = koffi.load(lib);
