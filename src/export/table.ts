@@ -171,11 +171,15 @@ export class PacketTable {
     flowOf(bytes, at, length, linkType, flow);
     const version = flow[0]!;
     if (version === 0) return;
-    const write = version === 4 ? writeIpv4 : writeIpv6;
     for (let i = 0; i < 2; i++) {
       const column = b[i === 0 ? SRC : DST]!,
         to = column.text(row, MAX_ADDRESS_TEXT);
-      column.endText(row, write(bytes, flow[1]! + i * (version === 4 ? 4 : 16), column.bytes, to));
+      column.endText(
+        row,
+        version === 4
+          ? writeIpv4(bytes, flow[1]! + 4 * i, column.view, to)
+          : writeIpv6(bytes, flow[1]! + 16 * i, column.view, to),
+      );
     }
     b[PROTO]!.setU8(row, flow[2]!);
     const ports = flow[3]!;
