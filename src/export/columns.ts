@@ -47,7 +47,8 @@ const shared = (bytes: number) => new SharedArrayBuffer(bytes);
 const EMPTY_BYTES = new Uint8Array(0),
   EMPTY_U16 = new Uint16Array(0),
   EMPTY_U32 = new Uint32Array(0),
-  EMPTY_OFFSETS = new Int32Array(0);
+  EMPTY_OFFSETS = new Int32Array(0),
+  EMPTY_VIEW = new DataView(new ArrayBuffer(0));
 const POPCOUNT = Uint8Array.from({ length: 256 }, (_, i) => i.toString(2).replaceAll("0", "").length);
 
 /**
@@ -64,6 +65,8 @@ export class ColumnBuffer {
   valid: Uint8Array = EMPTY_BYTES;
   /** Text: where each row starts (row i ends where row i + 1 starts). */
   offsets: Int32Array = EMPTY_OFFSETS;
+  /** Text: a view of `bytes`, to write text a word at a time. */
+  view: DataView = EMPTY_VIEW;
   /** Text: bytes in use, and the last row whose end is written. */
   private textEnd = 0;
   private textRow = 0;
@@ -89,7 +92,10 @@ export class ColumnBuffer {
     else if (type === "u32" || type === "u64" || type === "timestamp") this.u32 = arrays.values as Uint32Array;
     else if (type === "bool") this.bytes = (arrays.values as Uint8Array).fill(0);
     else this.bytes = arrays.values as Uint8Array;
-    if (arrays.offsets) this.offsets = arrays.offsets;
+    if (arrays.offsets) {
+      this.offsets = arrays.offsets;
+      this.view = new DataView(this.bytes.buffer);
+    }
   }
 
   private allocate(): BatchColumn {
@@ -149,7 +155,7 @@ export class ColumnBuffer {
 
   /**
    * Room for `n` more bytes of text in row `row` (rows since the last text row are null): returns
-   * the index in `bytes` to write at; call endText(row, end) after writing.
+   * the index in `bytes` (and `view`) to write at; call endText(row, end) after writing.
    */
   text(row: number, n: number): number {
     const offsets = this.offsets;
@@ -158,6 +164,7 @@ export class ColumnBuffer {
       const grown = new Uint8Array(shared(Math.max(2 * this.bytes.length, this.textEnd + n)));
       grown.set(this.bytes.subarray(0, this.textEnd));
       this.bytes = this.slots[this.slot]!.values = grown;
+      this.view = new DataView(grown.buffer);
     }
     return this.textEnd;
   }

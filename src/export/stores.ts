@@ -20,6 +20,7 @@ export class StoreDecoder {
   /** The result of the last decode. */
   private readonly decoded: DecodedTraits = {
     count: 0,
+    layout: 0,
     keys: new Uint8Array(64),
     lens: new Uint8Array(64),
     values: new Uint32Array(128),
@@ -89,6 +90,7 @@ export class StoreDecoder {
   private decodeAll(bytes: Uint8Array, at: number, length: number, profile: Profile): void {
     const core = (this.core ??= StoreDecoder.makeCore()),
       d = this.decoded;
+    d.layout++; // keys and lens are rewritten
     if (length <= 64) for (let i = 0; i < length; i++) core.bytes[i] = bytes[at + i]!;
     else core.bytes.set(bytes.subarray(at, at + length));
     const count = core.stores[profile].retarget(0, length).tryDecode(d.keys, d.lens, d.values);

@@ -46,9 +46,14 @@ const VERDICT_TRAIT = "xdp_verdict";
 const VLAN_PROTO_KEY = HARDWARE_FIRST_APP_KEY + HARDWARE_NAMES.indexOf("vlan_proto");
 const TYPE_OF_SIZE: Record<number, ColumnType> = { 0: "bool", 2: "u16", 4: "u32", 8: "u64" };
 
-/** A packet's decoded trait store, as TraitStore.tryDecode writes it: `count` entries. */
+/**
+ * A packet's decoded trait store, as TraitStore.tryDecode writes it: `count` entries; `layout` is the
+ * same number only while `count`, `keys` and `lens` are the same (a new number each time they may
+ * differ).
+ */
 export interface DecodedTraits {
   count: number;
+  layout: number;
   keys: Uint8Array;
   lens: Uint8Array;
   values: Uint32Array;
@@ -89,6 +94,8 @@ export class PacketTable {
   private readonly entryColumn = new Int16Array(64);
   /** The flag columns. */
   private readonly flags: ColumnBuffer[] = [];
+  /** The traits layout (DecodedTraits.layout) that entryColumn holds the columns of (-1: none). */
+  private resolvedLayout = -1;
 
   /** The columns, packet columns first. */
   get columns(): Column[] {
@@ -102,6 +109,7 @@ export class PacketTable {
    */
   useNames(keys: readonly KeyName[]): void {
     this.names = new Array(64);
+    this.resolvedLayout = -1;
     this.sizes.fill(-1);
     this.columnOf.fill(-1);
     HARDWARE_NAMES.forEach((name, i) => {
@@ -148,7 +156,10 @@ export class PacketTable {
     timeHi: number,
     traits?: DecodedTraits,
   ): number {
-    if (traits) this.resolveTraits(traits);
+    if (traits && traits.layout !== this.resolvedLayout) {
+      this.resolveTraits(traits);
+      this.resolvedLayout = traits.layout;
+    }
     const row = this.rows,
       b = this.buffers,
       index = this.before + row;
@@ -171,11 +182,15 @@ export class PacketTable {
     flowOf(bytes, at, length, linkType, flow);
     const version = flow[0]!;
     if (version === 0) return;
-    const write = version === 4 ? writeIpv4 : writeIpv6;
     for (let i = 0; i < 2; i++) {
       const column = b[i === 0 ? SRC : DST]!,
         to = column.text(row, MAX_ADDRESS_TEXT);
-      column.endText(row, write(bytes, flow[1]! + i * (version === 4 ? 4 : 16), column.bytes, to));
+      column.endText(
+        row,
+        version === 4
+          ? writeIpv4(bytes, flow[1]! + 4 * i, column.view, to)
+          : writeIpv6(bytes, flow[1]! + 16 * i, column.view, to),
+      );
     }
     b[PROTO]!.setU8(row, flow[2]!);
     const ports = flow[3]!;

@@ -1,10 +1,12 @@
 // The export's store decoder reuses the layout of the last header it decoded: every store it decodes,
 // in any order of repeated and new headers, lengths and profiles, gives what the core's tryDecode
-// gives on that store alone; a corrupt store is refused even right after a good one of the same header.
+// gives on that store alone (its layout number the same only for the same keys and sizes); a corrupt store is
+// refused even right after a good one of the same header. A table resolves a repeated layout again after new names.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createStore } from "../../src/index.js";
 import { StoreDecoder } from "../../src/export/stores.js";
+import { PacketTable } from "../../src/export/table.js";
 import { TraitStore } from "../../src/store/store.js";
 
 type Profile = "v1" | "flags";
@@ -69,6 +71,7 @@ describe("StoreDecoder", () => {
         fc.array(store, { minLength: 1, maxLength: 30 }),
         (layouts, stores) => {
           const decoder = new StoreDecoder();
+          let last: { layout: number; shape: string } | undefined;
           for (const s of stores) {
             const l = layouts[s.layout % layouts.length]!;
             const entries = l.keys.map((key, i): [number, number, bigint] => [
@@ -81,6 +84,11 @@ describe("StoreDecoder", () => {
             expect(decoded(decoder, bytes, s.at, used + l.room, l.profile)).toEqual(
               alone(bytes, s.at, used + l.room, l.profile),
             );
+            // The same layout number only for the same keys and sizes.
+            const d = decoder.decode(bytes, s.at, used + l.room, l.profile),
+              now = { layout: d.layout, shape: `${d.keys.subarray(0, d.count)}/${d.lens.subarray(0, d.count)}` };
+            if (last?.layout === now.layout) expect(now.shape).toBe(last.shape);
+            last = now;
           }
         },
       ),
@@ -114,5 +122,25 @@ describe("StoreDecoder", () => {
     // The same bytes read in the other profile: key 9's size code 10 means 4 bytes in both, key 3's 11 means 8.
     expect(decoded(decoder, good, 0, 32, "flags")).toEqual(alone(good, 0, 32, "flags"));
     expect(decoded(decoder, good, 0, 15, "v1")).toMatch(/^EBADMSG: its traits option holds 15 bytes/);
+  });
+});
+
+describe("PacketTable", () => {
+  it("puts a repeated store layout's values in the columns of the names given since (a new section's)", () => {
+    const table = new PacketTable(),
+      fields = { interfaceId: 0, queue: -1, verdict: -1, captured: 0, original: 0, linkType: 1 },
+      traits = { count: 1, layout: 7, keys: Uint8Array.of(3), lens: Uint8Array.of(4), values: Uint32Array.of(11, 0) };
+    table.useNames([
+      { key: 3, name: "a", size: 4 },
+      { key: 4, name: "b", size: 4 },
+    ]);
+    table.add(new Uint8Array(0), 0, fields, 0, -1, traits);
+    table.useNames([{ key: 3, name: "b", size: 4 }]);
+    traits.values[0] = 12;
+    table.add(new Uint8Array(0), 0, fields, 0, -1, traits);
+    const names = table.columns.map((c) => c.name),
+      { columns } = table.take(),
+      [a, b] = [columns[names.indexOf("a")]!, columns[names.indexOf("b")]!];
+    expect([a.values[0], a.valid![0]! & 3, b.values[1], b.valid![0]! & 3]).toEqual([11, 1, 12, 2]);
   });
 });
