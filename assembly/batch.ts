@@ -11,15 +11,11 @@
 // returns how many frames succeeded. Each reads the control block once, into
 // locals (stores to the outputs could otherwise alias it and force reloads).
 //
-// The common burst, a range of frames all in the pool with their stores at the frame
-// starts (placement "frame") and a valid key, takes a fast path: frames walked by address (no descriptor, no index check, no multiply per
-// frame) and the key's bit computed once. Frames of a burst mostly hold the same keys:
-// a frame goes through the store function, and if its header fits its store, that
-// header's outcome (the pattern) is applied to the frames that follow with the same
-// header and a capacity of at least the bytes it needs, in a tight inner loop without
-// the offset math (few live values, so the compiler keeps them in registers). Each
-// fast path is a function of its own (Binaryen does not inline functions with loops)
-// for the same reason. Results and bytes written are those of the general loop.
+// The common burst, a range of frames all in the pool with their stores at the frame starts
+// (placement "frame") and a valid key, takes a fast path: frames walked by address (no descriptor,
+// no index check, no multiply per frame), the key's bit computed once, each frame worked out on its
+// own under the cheap bound of frames.ts; a burst of one flow takes the run paths of runs.ts.
+// Results and bytes written are those of the general loop.
 import { EBADMSG, EBUSY, EINVAL, ENOENT, ENOSPC, FIELDS_DISTINCT, FIELDS_HIGH, FIELDS_LENS, FIELDS_LOW, FIELDS_M, FIELDS_OFFSETS, FIELDS_VALUE_BYTES, POOL_BASE, POOL_COUNT, POOL_FRAME_SIZE, POOL_HEADS, POOL_METAS, POOL_PROFILE } from "./abi";
 import { HEADER, KEYS, codeOf, sizeWith, fits, moveDown, moveUp, prepareFields, storeDecode, storeDel, storeGet, storeHas, storeInit, storeSet, storeSetMany, writeValue, writeWord } from "./store";
 import { frameAt, storeStart, storeCap, fitsBound, boundKeys, overBound, roomAt, failures, inRange } from "./frames";

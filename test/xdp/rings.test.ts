@@ -7,7 +7,7 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { Errno, PacketPool } from "packet-traits";
 import { RECEIVE_META_LENGTH, XskSocket } from "packet-traits/xdp";
-import { Ring, XskRings, ringSizes } from "../../dist/xdp/xsk.js";
+import { Ring, XskRings, ringSizes } from "../../dist/xdp/rings.js";
 import { IMPLS, hex } from "../helpers.js";
 
 const COUNT = 8,
