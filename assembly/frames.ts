@@ -3,17 +3,20 @@
 // smallest capacity (SIMD), failure counts, masked value loads. All inlined into their callers.
 import { HEADER, fits } from "./store";
 
+/** The frame of selection entry i: first + i for a range (desc 0), else the u32 descriptor at desc + 4i. */
 // @ts-ignore: decorator
 @inline export function frameAt(desc: usize, first: u32, i: u32): u32 {
   return desc != 0 ? load<u32>(desc + (<usize>i << 2)) : first + i;
 }
 
+/** Where the store of `frame` starts: its head minus its store's capacity (metas), from the frame's start. */
 // @ts-ignore: decorator
 @inline export function storeStart(base: usize, size: usize, heads: usize, metas: usize, frame: u32): usize {
   const at = <usize>frame << 2;
   return base + <usize>frame * size + <usize>load<u32>(heads + at) - <usize>load<u32>(metas + at);
 }
 
+/** The capacity in bytes of the store of `frame` (its metas entry). */
 // @ts-ignore: decorator
 @inline export function storeCap(metas: usize, frame: u32): u32 {
   return load<u32>(metas + (<usize>frame << 2));
