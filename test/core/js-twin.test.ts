@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { PacketPool, TraitStore, useMemory, type Impl, type Profile } from "packet-traits";
 import { PoolControl } from "../../src/core/abi.js";
 import { JsCore } from "../../src/core/js-core.js";
+import { sizeBound, storeSize, unitOf } from "../../src/core/js-offsets.js";
 import { wasmCoreOf } from "../../src/core/wasm.js";
 import { hex } from "../helpers.js";
 
@@ -75,6 +76,8 @@ describe("the JS twin's batch loops against the WebAssembly core", () => {
   it("work out again a header that differs from the frame before's in any one of its four words", () => {
     fc.assert(
       fc.property(
+        // Frames in a row, or every other one flipped (15 frames: oneFlow's sample sees only the base, the loops for one flow run).
+        fc.boolean(),
         fc.constantFrom<Profile>("v1", "flags"),
         keySet,
         fc.array(fc.record({ word: fc.integer({ min: 0, max: 3 }), bit: fc.integer({ min: 0, max: 31 }) }), {
@@ -83,15 +86,17 @@ describe("the JS twin's batch loops against the WebAssembly core", () => {
         }),
         fc.integer({ min: 0, max: 63 }),
         fc.array(fc.integer({ min: 16, max: 200 }), { minLength: 1, maxLength: 8 }),
-        (profile, keys, flips, key, caps) => {
-          const base = wordsOf(keys);
+        (between, profile, keys, flips, key, caps) => {
+          const base = wordsOf(keys),
+            count = between ? 15 : flips.length + 1;
           const results = (impl: Impl) => {
-            const pool = new PacketPool({ count: flips.length + 1, frameSize: FRAME, headroom: 200, profile, impl });
+            const pool = new PacketPool({ count, frameSize: FRAME, headroom: 200, profile, impl });
             const values = Uint8Array.from({ length: 200 }, (_, i) => (i * 37 + 11) & 0xff);
-            // Frame 0 holds the base header; frame i + 1 the base with one bit of one word flipped.
-            for (let f = 0; f <= flips.length; f++) {
-              const words = [...base];
-              if (f > 0) words[flips[f - 1]!.word]! ^= 1 << flips[f - 1]!.bit;
+            // Frame 0 holds the base header; frame i + 1 (between: each odd frame) the base with one bit of one word flipped.
+            for (let f = 0; f < count; f++) {
+              const words = [...base],
+                flip = between ? (f & 1 ? flips[(f >>> 1) % flips.length] : undefined) : flips[f - 1];
+              if (flip) words[flip.word]! ^= 1 << flip.bit;
               writeStore(pool.frameBytes(f), words, values);
               (pool as unknown as Heads).setHead(f, caps[f % caps.length]!, 0, caps[f % caps.length]!);
             }
@@ -189,9 +194,10 @@ describe("the JS twin's setMany with replace", () => {
 describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly core", () => {
   // Frames laid out by hand at the very end of a memory (the last store may end at its last byte, where
   // a read past a store throws), a pool control block before them; each frame's header from one of a few
-  // flows (the same at every frame, every other frame, or each frame its own) or hostile words, each
-  // capacity anywhere from 0 to the frame size. Bursts of 8 frames or more, contiguous or not, so that
-  // the dispatch (JsFrames.contiguous, oneFlow) takes every path.
+  // flows (the same at every frame, every other frame, each frame its own, or the same but at a few
+  // frames, which oneFlow's sample may miss) or hostile words, each capacity anywhere from 0 to the frame
+  // size or at the edges of its header's size and bound. Bursts of 8 frames or more, contiguous or not,
+  // so that the dispatch (JsFrames.contiguous, oneFlow) takes every path.
   const FRAME_SIZE = 96,
     CONTROL = 0,
     HEADS = 64,
@@ -205,8 +211,14 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
     DECODED = 20480;
   const frame = fc.record({
     flow: fc.nat(),
-    cap: fc.oneof(fc.integer({ min: 0, max: FRAME_SIZE }), fc.integer({ min: 12, max: 40 })),
-    lo: fc.integer(),
+    // Negative: at an edge of the header's size (-1: the exact size, -2: 2 bytes under it, -3: its bound).
+    cap: fc.oneof(
+      fc.integer({ min: 0, max: FRAME_SIZE }),
+      fc.integer({ min: 12, max: 40 }),
+      fc.constantFrom(-1, -2, -3),
+    ),
+    // A 2-byte value's fit at its edges too.
+    lo: fc.oneof(fc.integer(), fc.constantFrom(0xffff, 0x10000, -1)),
     hi: fc.oneof(fc.constant(0), fc.integer()),
   });
   const hostile = fc.array(fc.integer(), { minLength: 4, maxLength: 4 });
@@ -224,7 +236,7 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
   type Case = {
     profile: Profile;
     flows: number[][];
-    pattern: "each" | "alternate" | "same";
+    pattern: "each" | "alternate" | "same" | "mostly";
     frames: { flow: number; cap: number; lo: number; hi: number }[];
     key: number;
     len: number;
@@ -248,14 +260,23 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
     i32[(CONTROL + PoolControl.HEADS) >>> 2] = HEADS;
     i32[(CONTROL + PoolControl.METAS) >>> 2] = HEADS; // placement "frame": the capacity is the head
     i32[(CONTROL + PoolControl.PROFILE) >>> 2] = c.profile === "v1" ? 0 : 1;
+    const unit = unitOf(c.profile === "v1" ? 0 : 1);
     c.frames.forEach((f, i) => {
-      const flow = c.pattern === "same" ? 0 : c.pattern === "alternate" ? i & 1 : f.flow;
+      const flow =
+        c.pattern === "same" || (c.pattern === "mostly" && f.flow % 4 !== 0)
+          ? 0
+          : c.pattern === "alternate"
+            ? i & 1
+            : f.flow;
       const words = c.flows[flow % c.flows.length]!,
-        at = base + i * FRAME_SIZE;
+        at = base + i * FRAME_SIZE,
+        [h0, h1, l0, l1] = words as [number, number, number, number],
+        edge = [storeSize(h0, l0, h1, l1, unit), storeSize(h0, l0, h1, l1, unit) - 2, sizeBound(h0, l0, h1, l1)];
+      const cap = f.cap >= 0 ? f.cap : Math.max(0, Math.min(FRAME_SIZE, edge[-1 - f.cap]!));
       u8.fill(0xa5, at, at + FRAME_SIZE);
       words.forEach((w, j) => (i32[(at >>> 2) + j] = w));
       for (let b = 16; b < FRAME_SIZE; b++) u8[at + b] = (b * 29 + i * 7) & 0xff;
-      i32[(HEADS >>> 2) + i] = f.cap;
+      i32[(HEADS >>> 2) + i] = cap;
       // Frame i's value pair for a set with per-frame values (stride 8).
       i32[(VALUES >>> 2) + 2 * i] = f.lo;
       i32[(VALUES >>> 2) + 2 * i + 1] = f.hi;
@@ -306,7 +327,7 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
         fc.record({
           profile: fc.constantFrom<Profile>("v1", "flags"),
           flows: fc.array(flow, { minLength: 1, maxLength: 4 }),
-          pattern: fc.constantFrom<Case["pattern"]>("each", "alternate", "same"),
+          pattern: fc.constantFrom<Case["pattern"]>("each", "alternate", "same", "mostly"),
           frames: fc.array(frame, { minLength: 8, maxLength: 24 }),
           key: fc.oneof(fc.integer({ min: 0, max: 63 }), fc.constantFrom(0, 31, 32, 63)),
           size: fc.integer({ min: 0, max: 2 }),
