@@ -16,11 +16,6 @@ import {
   BLOCK,
   CaptureReader,
   END,
-  EPB_HASH,
-  EPB_PACKETID,
-  EPB_QUEUE,
-  EPB_VERDICT,
-  HASH_TOEPLITZ,
   MORE,
   OPT_COMMENT,
   OPT_END,
@@ -30,7 +25,6 @@ import {
   SHB,
   SPB,
   TRAITS_OPTION,
-  VERDICT_EBPF_XDP,
 } from "./capture.js";
 import { FileError } from "./io.js";
 import { SectionNames } from "./show.js";
@@ -226,19 +220,19 @@ export class CapturePacket {
 
   /** The standard EPB options: epb_packetid, epb_queue, the eBPF XDP verdict of epb_verdict, the Toeplitz hash of epb_hash; undefined where absent. */
   get packetId(): bigint | undefined {
-    const at = this.option(EPB_PACKETID, 8);
+    const at = this.reader.packetIdAt;
     return at < 0 ? undefined : this.reader.view.getBigUint64(at, this.reader.littleEndian);
   }
   get queue(): number | undefined {
-    const at = this.option(EPB_QUEUE, 4);
+    const at = this.reader.queueAt;
     return at < 0 ? undefined : this.reader.u32(at);
   }
   get xdpVerdict(): number | undefined {
-    const at = this.option(EPB_VERDICT, 9, VERDICT_EBPF_XDP);
+    const at = this.reader.verdictAt;
     return at < 0 ? undefined : Number(this.reader.view.getBigUint64(at + 1, this.reader.littleEndian));
   }
   get rssHash(): number | undefined {
-    const at = this.option(EPB_HASH, 5, HASH_TOEPLITZ);
+    const at = this.reader.hashAt;
     return at < 0 ? undefined : this.reader.view.getUint32(at + 1, this.reader.littleEndian);
   }
 
@@ -255,19 +249,6 @@ export class CapturePacket {
       at += 4 + length + ((4 - (length % 4)) % 4);
     }
     return found;
-  }
-
-  /** The buffer index of the first option `code` of `length` bytes (whose first byte is `first`, if given), or -1. */
-  private option(code: number, length: number, first = -1): number {
-    const { reader } = this;
-    for (let at = reader.optionsAt; at + 4 <= reader.optionsEnd; ) {
-      const c = reader.u16(at),
-        n = reader.u16(at + 2);
-      if (c === OPT_END) break;
-      if (c === code && n === length && (first < 0 || reader.bytes[at + 4] === first)) return at + 4;
-      at += 4 + n + ((4 - (n % 4)) % 4);
-    }
-    return -1;
   }
 }
 
