@@ -109,9 +109,9 @@ class FileInput {
 
 /**
  * How far into the reader's buffer a file is read ahead: the next chunk is read (in Node's thread
- * pool) into the buffer after the bytes being parsed while they are parsed, until the input reaches
- * this index; the reader then moves its unread tail to the front at the next read, which is not
- * ahead. Four chunks: one read in four waits, and the pages touched stay few.
+ * pool) into the buffer after the bytes being parsed while they are parsed, up to this index; once
+ * the next chunk would pass it, the unread bytes (the chunk just read) first move to the front of
+ * the buffer, so that no read waits while the parse keeps up. Four chunks: the pages touched stay few.
  */
 const READ_AHEAD_END = 4 * READ_CHUNK;
 
@@ -417,8 +417,12 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
       reader.received(n);
       // At the end the file is closed at once, as a stream closes at its end.
       if (n === 0) await file.close();
-      else if (file.regular && reader.unreadEnd + READ_CHUNK <= READ_AHEAD_END)
-        this.ahead = file.read(reader.bytes, reader.unreadEnd, READ_CHUNK);
+      else if (file.regular) {
+        // The records before the one that needs input are used: the unread bytes may move (room()).
+        if (reader.unreadEnd + READ_CHUNK > READ_AHEAD_END) reader.room();
+        if (reader.unreadEnd + READ_CHUNK <= READ_AHEAD_END)
+          this.ahead = file.read(reader.bytes, reader.unreadEnd, READ_CHUNK);
+      }
       return;
     }
     if (!this.chunk || this.used === this.chunk.length) {
