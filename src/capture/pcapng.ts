@@ -3,7 +3,12 @@
  * CaptureReader reads them (into a CaptureBuffer). Every length is checked against its block before it is used.
  */
 import type { CaptureBuffer } from "./record.js";
-import {
+import * as format from "./format.js";
+
+// The format's constants as constants of this module: optimized code checks an imported binding at
+// every use (it may not be initialized yet). In the walk of a packet's options and its block's
+// checks, that cost more than the walk's own work (callgrind, 1M packets of four options).
+const {
   BLOCK,
   BYTE_ORDER_MAGIC,
   EPB,
@@ -25,7 +30,7 @@ import {
   TRAITS_OPTION,
   TRAITS_PEN,
   VERDICT_EBPF_XDP,
-} from "./format.js";
+} = format;
 
 /** Bytes of an option whose value has `length` bytes: its header and its value padded to 4 bytes. */
 export const optionSize = (length: number): number => 4 + length + ((4 - (length % 4)) % 4);
@@ -163,19 +168,6 @@ function simple(r: CaptureBuffer, at: number, offset: number, length: number): n
   return PACKET;
 }
 
-// The option codes the walk below compares, as constants of this module: optimized code checks an
-// imported binding at every use (it may not be initialized yet), which cost the walk as much as the
-// rest of a packet's options (callgrind, 1M packets of four options).
-const END_OF_OPTIONS = OPT_END,
-  TRAITS = TRAITS_OPTION,
-  PEN = TRAITS_PEN,
-  HASH = EPB_HASH,
-  PACKET_ID = EPB_PACKETID,
-  QUEUE = EPB_QUEUE,
-  VERDICT = EPB_VERDICT,
-  TOEPLITZ = HASH_TOEPLITZ,
-  XDP = VERDICT_EBPF_XDP;
-
 /**
  * Checks the options in [from, to): each a code, a length and a value padded to 4 bytes, until
  * opt_endofopt. `shift` maps buffer indices to offsets. Records where the packet options the readers
@@ -187,27 +179,27 @@ function checkOptions(r: CaptureBuffer, from: number, to: number, shift: number)
     if (at + 4 > to) r.bad(at + shift, "truncated option header");
     const code = r.u16(at),
       length = r.u16(at + 2);
-    if (code === END_OF_OPTIONS) return;
+    if (code === OPT_END) return;
     if (at + 4 + length > to) r.bad(at + shift + 2, `option ${code} of ${length} bytes runs past its block`);
-    if (code === TRAITS || (code >= HASH && code <= VERDICT)) recordOption(r, at, code, length);
+    if (code === TRAITS_OPTION || (code >= EPB_HASH && code <= EPB_VERDICT)) recordOption(r, at, code, length);
     at += optionSize(length);
   }
 }
 
 /** Records the option at `at` (checked to lie in its block) if it is the first well-formed one of its kind (see checkOptions). */
 function recordOption(r: CaptureBuffer, at: number, code: number, length: number): void {
-  if (code === TRAITS) {
-    if (r.traitsAt < 0 && length >= 4 && r.u32(at + 4) === PEN) {
+  if (code === TRAITS_OPTION) {
+    if (r.traitsAt < 0 && length >= 4 && r.u32(at + 4) === TRAITS_PEN) {
       r.traitsAt = at + 8;
       r.traitsLength = length - 4;
     }
-  } else if (code === QUEUE) {
+  } else if (code === EPB_QUEUE) {
     if (r.queueAt < 0 && length === 4) r.queueAt = at + 4;
-  } else if (code === PACKET_ID) {
+  } else if (code === EPB_PACKETID) {
     if (r.packetIdAt < 0 && length === 8) r.packetIdAt = at + 4;
-  } else if (code === VERDICT) {
-    if (r.verdictAt < 0 && length === 9 && r.bytes[at + 4] === XDP) r.verdictAt = at + 4;
-  } else if (code === HASH && r.hashAt < 0 && length === 5 && r.bytes[at + 4] === TOEPLITZ) r.hashAt = at + 4;
+  } else if (code === EPB_VERDICT) {
+    if (r.verdictAt < 0 && length === 9 && r.bytes[at + 4] === VERDICT_EBPF_XDP) r.verdictAt = at + 4;
+  } else if (code === EPB_HASH && r.hashAt < 0 && length === 5 && r.bytes[at + 4] === HASH_TOEPLITZ) r.hashAt = at + 4;
 }
 
 /** The buffer index of the first option `code`'s value in [from, to), or -1 (the options are checked first). */
@@ -216,7 +208,7 @@ function findOption(r: CaptureBuffer, from: number, to: number, code: number, sh
   for (let at = from; at + 4 <= to; ) {
     const c = r.u16(at),
       length = r.u16(at + 2);
-    if (c === END_OF_OPTIONS) break;
+    if (c === OPT_END) break;
     if (c === code) return at + 4;
     at += optionSize(length);
   }
@@ -234,7 +226,7 @@ export function customOption(
   for (let at = from; at + 4 <= to; ) {
     const c = r.u16(at),
       length = r.u16(at + 2);
-    if (c === END_OF_OPTIONS) break;
+    if (c === OPT_END) break;
     if (c === code && length >= 4 && r.u32(at + 4) === pen) return r.bytes.subarray(at + 8, at + 4 + length);
     at += optionSize(length);
   }
