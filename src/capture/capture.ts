@@ -5,7 +5,7 @@
  * (and the packet). This module dispatches to the formats and holds what both share beyond the
  * buffer: our options and the timestamps.
  */
-import { END, MORE, SHB, TRAITS_PEN } from "./format.js";
+import { END, MORE, SHB, TRAITS_OPTION, TRAITS_PEN } from "./format.js";
 import { isPcapMagic, readPcapHeader, readPcapRecord } from "./pcap.js";
 import { customOption, readBlock } from "./pcapng.js";
 import { CaptureBuffer } from "./record.js";
@@ -71,9 +71,10 @@ export class CaptureReader extends CaptureBuffer {
 
   /** The value (after the PEN) of our custom option `code` in the current SHB's or packet's options, as a view into the buffer; or undefined. */
   ourOption(code: number): Uint8Array | undefined {
-    return this.type === SHB
-      ? customOption(this, this.at + 24, this.at + this.length - 4, code, TRAITS_PEN)
-      : customOption(this, this.optionsAt, this.optionsEnd, code, TRAITS_PEN);
+    if (this.type === SHB) return customOption(this, this.at + 24, this.at + this.length - 4, code, TRAITS_PEN);
+    if (code !== TRAITS_OPTION) return customOption(this, this.optionsAt, this.optionsEnd, code, TRAITS_PEN);
+    // A packet's traits option: found by the reader's check of its options.
+    return this.traitsAt < 0 ? undefined : this.bytes.subarray(this.traitsAt, this.traitsAt + this.traitsLength);
   }
 
   /**

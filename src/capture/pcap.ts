@@ -68,6 +68,7 @@ export function readPcapRecord(r: CaptureBuffer, mayMove: boolean): number {
   r.tsHigh = r.u32(at);
   r.tsLow = fraction;
   r.optionsAt = r.optionsEnd = at + 16 + captured;
+  r.traitsAt = r.queueAt = r.packetIdAt = r.verdictAt = r.hashAt = -1;
   r.dropCount = -1;
   r.pos = at + 16 + captured;
   return PACKET;

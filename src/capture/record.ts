@@ -69,6 +69,19 @@ export class CaptureBuffer {
   /** The packet's options in the buffer: [optionsAt, optionsEnd) (pcapng). */
   optionsAt = 0;
   optionsEnd = 0;
+  /**
+   * Where the packet's options the readers use are, found by the reader's check of its options (pcapng
+   * EPB and OPB; -1 for other records): the buffer index of the value of the first of each that is
+   * well formed: our traits option (after its PEN; traitsLength bytes), epb_queue (u32), epb_packetid
+   * (u64), epb_verdict of type eBPF XDP (its type octet, then the u64) and epb_hash of the Toeplitz
+   * algorithm (its algorithm octet, then the u32).
+   */
+  traitsAt = -1;
+  traitsLength = 0;
+  queueAt = -1;
+  packetIdAt = -1;
+  verdictAt = -1;
+  hashAt = -1;
   /** The packet's drop count: an OPB's (what an EPB carries as the epb_dropcount option); -1 for none. */
   dropCount = -1;
   /** Byte order of the current section. */

@@ -16,11 +16,6 @@ import {
   BLOCK,
   CaptureReader,
   END,
-  EPB_HASH,
-  EPB_PACKETID,
-  EPB_QUEUE,
-  EPB_VERDICT,
-  HASH_TOEPLITZ,
   MORE,
   OPT_COMMENT,
   OPT_END,
@@ -30,7 +25,6 @@ import {
   SHB,
   SPB,
   TRAITS_OPTION,
-  VERDICT_EBPF_XDP,
 } from "./capture.js";
 import { FileError } from "./io.js";
 import { SectionNames } from "./show.js";
@@ -115,9 +109,9 @@ class FileInput {
 
 /**
  * How far into the reader's buffer a file is read ahead: the next chunk is read (in Node's thread
- * pool) into the buffer after the bytes being parsed while they are parsed, until the input reaches
- * this index; the reader then moves its unread tail to the front at the next read, which is not
- * ahead. Four chunks: one read in four waits, and the pages touched stay few.
+ * pool) into the buffer after the bytes being parsed while they are parsed, up to this index; once
+ * the next chunk would pass it, the unread bytes (the chunk just read) first move to the front of
+ * the buffer, so that no read waits while the parse keeps up. Four chunks: the pages touched stay few.
  */
 const READ_AHEAD_END = 4 * READ_CHUNK;
 
@@ -226,19 +220,19 @@ export class CapturePacket {
 
   /** The standard EPB options: epb_packetid, epb_queue, the eBPF XDP verdict of epb_verdict, the Toeplitz hash of epb_hash; undefined where absent. */
   get packetId(): bigint | undefined {
-    const at = this.option(EPB_PACKETID, 8);
+    const at = this.reader.packetIdAt;
     return at < 0 ? undefined : this.reader.view.getBigUint64(at, this.reader.littleEndian);
   }
   get queue(): number | undefined {
-    const at = this.option(EPB_QUEUE, 4);
+    const at = this.reader.queueAt;
     return at < 0 ? undefined : this.reader.u32(at);
   }
   get xdpVerdict(): number | undefined {
-    const at = this.option(EPB_VERDICT, 9, VERDICT_EBPF_XDP);
+    const at = this.reader.verdictAt;
     return at < 0 ? undefined : Number(this.reader.view.getBigUint64(at + 1, this.reader.littleEndian));
   }
   get rssHash(): number | undefined {
-    const at = this.option(EPB_HASH, 5, HASH_TOEPLITZ);
+    const at = this.reader.hashAt;
     return at < 0 ? undefined : this.reader.view.getUint32(at + 1, this.reader.littleEndian);
   }
 
@@ -255,19 +249,6 @@ export class CapturePacket {
       at += 4 + length + ((4 - (length % 4)) % 4);
     }
     return found;
-  }
-
-  /** The buffer index of the first option `code` of `length` bytes (whose first byte is `first`, if given), or -1. */
-  private option(code: number, length: number, first = -1): number {
-    const { reader } = this;
-    for (let at = reader.optionsAt; at + 4 <= reader.optionsEnd; ) {
-      const c = reader.u16(at),
-        n = reader.u16(at + 2);
-      if (c === OPT_END) break;
-      if (c === code && n === length && (first < 0 || reader.bytes[at + 4] === first)) return at + 4;
-      at += 4 + n + ((4 - (n % 4)) % 4);
-    }
-    return -1;
   }
 }
 
@@ -436,8 +417,12 @@ export class CaptureStream implements AsyncIterableIterator<CapturePacket> {
       reader.received(n);
       // At the end the file is closed at once, as a stream closes at its end.
       if (n === 0) await file.close();
-      else if (file.regular && reader.unreadEnd + READ_CHUNK <= READ_AHEAD_END)
-        this.ahead = file.read(reader.bytes, reader.unreadEnd, READ_CHUNK);
+      else if (file.regular) {
+        // The records before the one that needs input are used: the unread bytes may move (room()).
+        if (reader.unreadEnd + READ_CHUNK > READ_AHEAD_END) reader.room();
+        if (reader.unreadEnd + READ_CHUNK <= READ_AHEAD_END)
+          this.ahead = file.read(reader.bytes, reader.unreadEnd, READ_CHUNK);
+      }
       return;
     }
     if (!this.chunk || this.used === this.chunk.length) {

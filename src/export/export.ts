@@ -12,13 +12,10 @@ import {
   END,
   KEYS_OPTION,
   MORE,
-  OPT_END,
   PACKET,
   READER_BYTES,
   SHB,
   SPB,
-  TRAITS_OPTION,
-  TRAITS_PEN,
   parseKeysText,
   type AsyncByteSource,
   type ByteSource,
@@ -40,11 +37,6 @@ export interface ExportOptions extends ParquetWriterOptions {
   /** The descriptor read for the input "-" (default 0, stdin). */
   stdin?: number;
 }
-
-/** pcapng's standard EPB options: the rx queue (u32), and the verdict (a type byte, then for type 2, eBPF XDP, the action as a u64). */
-const EPB_QUEUE = 6,
-  EPB_VERDICT = 7,
-  VERDICT_XDP = 2;
 
 /**
  * Writes every packet of the capture `input` (a path, "-" for stdin, or a ByteSource) as a row of
@@ -112,9 +104,6 @@ class CaptureExport {
     linkType: 0,
   };
   private profile: Profile = "v1";
-  /** The current packet's traits option: [traitsAt, traitsAt + traitsLength), or traitsAt -1. */
-  private traitsAt = -1;
-  private traitsLength = 0;
 
   private count = 0;
 
@@ -178,33 +167,28 @@ class CaptureExport {
     const timed = reader.type !== SPB;
     if (timed) reader.timestampNs(this.time, 0);
     const traits =
-      this.traitsAt < 0 ? undefined : writer.decode(reader.bytes, this.traitsAt, this.traitsLength, this.profile);
+      reader.traitsAt < 0 ? undefined : writer.decode(reader.bytes, reader.traitsAt, reader.traitsLength, this.profile);
     writer.add(reader.bytes, reader.dataAt, fields, this.time[0]!, timed ? this.time[1]! : -1, traits);
   }
 
-  /** Reads the packet's options (already checked by the reader): queue, verdict and our traits option. */
+  /** Reads the packet's queue and XDP verdict from the options the reader found (its check of the options records where they are). */
   private readOptions(): void {
     const { reader, view, fields } = this,
-      le = reader.littleEndian;
-    fields.queue = fields.verdict = this.traitsAt = -1;
-    for (let at = reader.optionsAt, end = reader.optionsEnd; at + 4 <= end; ) {
-      const code = view.getUint16(at, le),
-        length = view.getUint16(at + 2, le);
-      if (code === OPT_END) break;
-      if (code === EPB_QUEUE && length === 4) fields.queue = view.getUint32(at + 4, le);
-      else if (code === EPB_VERDICT && length === 9 && reader.bytes[at + 4] === VERDICT_XDP) {
-        const [lo, hi] = le ? [at + 5, at + 9] : [at + 9, at + 5];
-        if (view.getUint32(hi, le) !== 0)
-          throw new TraitsError(
-            "EBADMSG",
-            `its XDP verdict ${view.getBigUint64(at + 5, le)} (epb_verdict) is not an XDP action (a u32)`,
-          );
-        fields.verdict = view.getUint32(lo, le);
-      } else if (code === TRAITS_OPTION && length >= 4 && view.getUint32(at + 4, le) === TRAITS_PEN) {
-        this.traitsAt = at + 8;
-        this.traitsLength = length - 4;
-      }
-      at += 4 + length + ((4 - (length % 4)) % 4);
+      le = reader.littleEndian,
+      queue = reader.queueAt,
+      verdict = reader.verdictAt;
+    fields.queue = queue < 0 ? -1 : view.getUint32(queue, le);
+    fields.verdict = -1;
+    if (verdict >= 0) {
+      // The action is a u64 after the type octet.
+      const lo = le ? verdict + 1 : verdict + 5,
+        hi = le ? verdict + 5 : verdict + 1;
+      if (view.getUint32(hi, le) !== 0)
+        throw new TraitsError(
+          "EBADMSG",
+          `its XDP verdict ${view.getBigUint64(verdict + 1, le)} (epb_verdict) is not an XDP action (a u32)`,
+        );
+      fields.verdict = view.getUint32(lo, le);
     }
   }
 }

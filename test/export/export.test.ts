@@ -6,7 +6,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { bytesSource } from "../../dist/capture.js";
+import { bytesSource, readCapture } from "../../dist/capture.js";
 import { ParquetPacketWriter, exportCapture } from "../../dist/parquet.js";
 import {
   ROOT,
@@ -17,6 +17,7 @@ import {
   idb,
   installed,
   needs,
+  option,
   pcap,
   shb,
   showJson,
@@ -324,6 +325,33 @@ describe.runIf(duck)("pcap export, read by DuckDB", () => {
       ["4", "1700000000123458000", null, 70, 80, "10.0.0.4"],
       ["5", "1700000000123459000", null, 64, 64, "10.0.0.5"],
     ]);
+  });
+
+  it("repeated standard options: the first epb_queue and eBPF XDP epb_verdict (and traits option) count, as readCapture and tshark read them", async () => {
+    const input = join(dir, "repeated.pcapng"),
+      out = join(dir, "repeated.parquet");
+    for (const le of [true, false]) {
+      const opts = [
+        option(7, Buffer.from([0, 0xde, 0xad, 0xbe, 0xef]), le), // a hardware verdict
+        xdpVerdictOption(1n, le),
+        xdpVerdictOption(3n, le),
+        queueOption(5, le),
+        queueOption(7, le),
+        traitsOption(storeBytes("v1", [[3, 11, 4]]), le),
+        traitsOption(storeBytes("v1", [[3, 22, 4]]), le),
+      ];
+      writeFileSync(input, Buffer.concat([shb({ le }), idb({ le }), epbOn(0, udp(1), { le, opts })]));
+      const read = [];
+      for await (const p of readCapture(input)) read.push([p.queue, p.xdpVerdict, p.traits?.get(3)]);
+      expect(read, `le ${le}`).toEqual([[5, 1, 11]]);
+      expect(cli(["pcap", "export", input, out]).code).toBe(0);
+      const rows = await sql(`SELECT queue, xdp_verdict, key_3 FROM ${literal(out)}`);
+      expect(rows, `le ${le}`).toEqual([{ queue: 5, xdp_verdict: 1, key_3: 11 }]);
+      if (tshark) {
+        const t = tsharkFields(input)[0]!;
+        expect([t["frame.interface_queue"], t["frame.verdict.ebpf_xdp"]], `le ${le}`).toEqual(["5", "1"]);
+      }
+    }
   });
 
   it("the hand-made capture: its columns by name across sections, flags false where a store lacks them, u64 exact", async () => {
