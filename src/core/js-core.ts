@@ -7,7 +7,7 @@
 import { CoreErrno as E, FieldList } from "./abi.js";
 import type { BufferSource, Core } from "./contract.js";
 import { JsFrames } from "./js-frames.js";
-import { decodeFast, delFast, getFast, setFast } from "./js-fast.js";
+import { decodeFast, delFast, getFast, getRun, setFast } from "./js-fast.js";
 import { decodeLoop, delLoop, getLoop, hasLoop, initLoop, setLoop, setManyLoop } from "./js-loops.js";
 import { storeDel, storeGet, storeHas, storeInit, storeSet } from "./js-store.js";
 import { Layout, codeOf, fits, storeSizeAt, unitOf } from "./js-offsets.js";
@@ -19,7 +19,8 @@ import { Layout, codeOf, fits, storeSizeAt, unitOf } from "./js-offsets.js";
  * A single-store call runs its function of js-store.ts on the store (setMany and decode: their loop
  * on one frame); a batch call selects the pool's frames (js-frames.ts) and runs its loop (js-loops.ts).
  * Get, set, delete and decode on a range of frames in a row whose headers vary (JsFrames.contiguous and not
- * JsFrames.oneFlow) run the per-frame loops of js-fast.ts instead: the same results, without the memo.
+ * JsFrames.oneFlow) run the per-frame loops of js-fast.ts instead: the same results, without the memo;
+ * get on such a range whose headers repeat (oneFlow) runs js-fast.ts's getRun.
  * Its public methods follow assembly/index.ts and assembly/batch.ts export by export, in their order.
  */
 export class JsCore implements Core {
@@ -124,8 +125,8 @@ export class JsCore implements Core {
   ): number {
     const f = this.frames;
     f.pool(pool, desc, first);
-    if (key >>> 0 < 64 && stride >= 8 && f.contiguous(n) && !f.oneFlow(n))
-      return getFast(f, n, key, values >>> 2, stride >>> 2, status >>> 2);
+    if (key >>> 0 < 64 && stride >= 8 && f.contiguous(n))
+      return (f.oneFlow(n) ? getRun : getFast)(f, n, key, values >>> 2, stride >>> 2, status >>> 2);
     return getLoop(
       this.frames,
       n,

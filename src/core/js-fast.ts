@@ -1,8 +1,9 @@
 /**
  * The JS twin's per-frame batch loops (issue 21): for a contiguous range of a pool's frames with each
  * store at its frame start (JsFrames.contiguous) whose headers vary from frame to frame (not
- * JsFrames.oneFlow, which js-loops.ts's memo serves better). Each frame is worked out on its own, with
- * every check of js-loops.ts kept (ENOMEM, EBADMSG, then the operation's own), in the same order.
+ * JsFrames.oneFlow, which js-loops.ts's memo serves better; for get, getRun below). Each frame is worked
+ * out on its own, with every check of js-loops.ts kept (ENOMEM, EBADMSG, then the operation's own), in
+ * the same order.
  *
  * Why the arithmetic is written out in each loop instead of calling js-offsets.ts: V8 inlines at most
  * 920 bytes of bytecode into one optimized function, and js-offsets.ts's helpers add up to more than
@@ -25,13 +26,28 @@
 // Const enums (abi.ts, js-offsets.ts) are inlined as literals by tsc.
 import { CoreErrno as E } from "./abi.js";
 import type { JsFrames } from "./js-frames.js";
-import { Layout, codeOf, fits, readValue, sizeBound, storeSize } from "./js-offsets.js";
+import {
+  Layout,
+  bytesBelow,
+  codeAt,
+  codeOf,
+  fits,
+  lengthOf,
+  readValue,
+  sizeBound,
+  storeSize,
+  storeSizeAt,
+} from "./js-offsets.js";
 
 // Mirrors storeGet (assembly/store.ts) per frame, as batchGet's fast path (assembly/batch.ts).
 /**
  * Gets `key` (0..63) from the n frames of a contiguous selection (JsFrames.contiguous): value i to
  * i32[o + i * step] (lo) and the next element (hi), as getLoop with an outLen of 8 or more (no ENOSPC);
  * status i to i32[s + i]. Returns the count of successes.
+ *
+ * A frame whose capacity is under the bound leaves the inner loop for the outer one, which works out
+ * its exact size (a call) and sends it back if it fits: a call inside the loop, even on a path never
+ * taken, costs at every frame (callgrind, mixed get 4B: 272 instructions a frame with it, 253 without).
  */
 export function getFast(f: JsFrames, n: number, key: number, o: number, step: number, s: number): number {
   const { i32, dv } = f,
@@ -44,29 +60,32 @@ export function getFast(f: JsFrames, n: number, key: number, o: number, step: nu
     below = ((1 << bit) - 1) | 0,
     m0 = half === 0 ? below : -1,
     m1 = half === 0 ? 0 : below,
-    step0 = step | 0;
+    step0 = step | 0,
+    end = (s + n) | 0;
   let ok = 0,
+    st = s | 0,
+    // The frame whose exact size was found to fit its capacity (under the bound).
+    checked = -1,
     start = (f.base + Math.imul(f.first, frameSize)) | 0,
     c = (f.metas + f.first) | 0,
     x = o | 0;
-  for (let st = s | 0, end = (st + n) | 0; st < end; st = (st + 1) | 0) {
-    const cap = i32[c]!;
-    let rc: number = E.ENOMEM; // before reading: a store under 16 bytes has no header
-    if (cap >= Layout.HEADER) {
-      const w = start >>> 2,
-        h0 = i32[w]!,
-        h1 = i32[(w + 1) | 0]!,
-        l0 = i32[(w + 2) | 0]!,
-        l1 = i32[(w + 3) | 0]!;
-      let a = h0 | l0,
-        b = h1 | l1;
-      a -= (a >>> 1) & 0x55555555;
-      b -= (b >>> 1) & 0x55555555;
-      a = (a & 0x33333333) + ((a >>> 2) & 0x33333333) + (b & 0x33333333) + ((b >>> 2) & 0x33333333);
-      a = (a & 0x0f0f0f0f) + ((a >>> 4) & 0x0f0f0f0f);
-      if (Layout.HEADER + ((Math.imul(a, 0x01010101) >>> 24) << 3) > cap && storeSize(h0, l0, h1, l1, unit) > cap)
-        rc = E.EBADMSG;
-      else {
+  for (;;) {
+    for (; st < end; st = (st + 1) | 0) {
+      const cap = i32[c]!;
+      let rc: number = E.ENOMEM; // before reading: a store under 16 bytes has no header
+      if (cap >= Layout.HEADER) {
+        const w = start >>> 2,
+          h0 = i32[w]!,
+          h1 = i32[(w + 1) | 0]!,
+          l0 = i32[(w + 2) | 0]!,
+          l1 = i32[(w + 3) | 0]!;
+        let a = h0 | l0,
+          b = h1 | l1;
+        a -= (a >>> 1) & 0x55555555;
+        b -= (b >>> 1) & 0x55555555;
+        a = (a & 0x33333333) + ((a >>> 2) & 0x33333333) + (b & 0x33333333) + ((b >>> 2) & 0x33333333);
+        a = (a & 0x0f0f0f0f) + ((a >>> 4) & 0x0f0f0f0f);
+        if (Layout.HEADER + ((Math.imul(a, 0x01010101) >>> 24) << 3) > cap && st !== checked) break;
         const code =
           half === 0 ? (((h0 >>> bit) & 1) << 1) | ((l0 >>> bit) & 1) : (((h1 >>> bit) & 1) << 1) | ((l1 >>> bit) & 1);
         const len = (1 << code) & lenMask;
@@ -100,13 +119,100 @@ export function getFast(f: JsFrames, n: number, key: number, o: number, step: nu
           ok++;
         }
       }
+      i32[st] = rc;
+      start = (start + frameSize) | 0;
+      c = (c + 1) | 0;
+      x = (x + step0) | 0;
     }
-    i32[st] = rc;
-    start = (start + frameSize) | 0;
-    c = (c + 1) | 0;
-    x = (x + step0) | 0;
+    if (st >= end) return ok;
+    // Frame st's capacity is under its bound: its exact size, out of the loop above (a call there costs at every frame).
+    if (storeSizeAt(i32, start >>> 2, unit) > i32[c]!) {
+      i32[st] = E.EBADMSG;
+      st = (st + 1) | 0;
+      start = (start + frameSize) | 0;
+      c = (c + 1) | 0;
+      x = (x + step0) | 0;
+    } else checked = st;
   }
-  return ok;
+}
+
+// Mirrors storeGet per frame, as batchGet's path for bursts of one flow.
+/**
+ * Gets `key` (0..63) from the n frames of a contiguous selection whose headers repeat (JsFrames.oneFlow),
+ * as getFast: value i to i32[o + i * step] (lo) and the next element (hi), status i to i32[s + i].
+ * Returns the count of successes.
+ *
+ * What a header implies (the key's length and offset, the bound; the exact size only for a capacity
+ * under the bound) is worked out once per distinct header, as getLoop's memo (which starts as the empty
+ * header's). Two loops: the inner one serves the frames the memo covers and makes no call; it stops at
+ * a frame that needs the memo worked out, which the outer one does with js-offsets.ts's helpers. A call
+ * inside the loop (getLoop's, on a miss) makes V8 check every view's map and keep the memo's values
+ * tagged at every frame (callgrind, uniform get 4B: getLoop 249 instructions a frame, one loop 194, two 164).
+ */
+export function getRun(f: JsFrames, n: number, key: number, o: number, step: number, s: number): number {
+  const { i32, dv } = f,
+    frameSize = f.frameSize | 0,
+    unit = f.unit | 0,
+    step0 = step | 0,
+    end = (s + n) | 0;
+  let ok = 0,
+    st = s | 0,
+    start = (f.base + Math.imul(f.first, frameSize)) | 0,
+    c = (f.metas + f.first) | 0,
+    x = o | 0,
+    m0 = 0,
+    m1 = 0,
+    m2 = 0,
+    m3 = 0,
+    res: number = E.ENOENT,
+    at: number = Layout.HEADER,
+    bound: number = Layout.HEADER,
+    used: number = Layout.HEADER;
+  for (;;) {
+    // The frames the memo serves: no call in this loop.
+    for (; st < end; st = (st + 1) | 0) {
+      const cap = i32[c]!;
+      let rc: number = E.ENOMEM; // before reading: a store under 16 bytes has no header
+      if (cap >= Layout.HEADER) {
+        const w = start >>> 2;
+        if (
+          ((i32[w]! ^ m0) | (i32[(w + 1) | 0]! ^ m1) | (i32[(w + 2) | 0]! ^ m2) | (i32[(w + 3) | 0]! ^ m3)) !== 0 ||
+          (bound > cap && used < 0)
+        )
+          break;
+        rc = bound > cap && used > cap ? E.EBADMSG : res;
+        if (rc >= 0) {
+          const p = (start + at) | 0;
+          i32[x] = rc === 2 ? dv.getUint16(p, true) : rc === 0 ? 0 : dv.getInt32(p, true);
+          i32[(x + 1) | 0] = rc === 8 ? dv.getInt32((p + 4) | 0, true) : 0;
+          ok++;
+        }
+      }
+      i32[st] = rc;
+      start = (start + frameSize) | 0;
+      c = (c + 1) | 0;
+      x = (x + step0) | 0;
+    }
+    if (st >= end) return ok;
+    // Frame st has a new header (or a capacity under the bound): the memo is worked out for it.
+    const w = start >>> 2,
+      h0 = i32[w]!,
+      h1 = i32[(w + 1) | 0]!,
+      l0 = i32[(w + 2) | 0]!,
+      l1 = i32[(w + 3) | 0]!;
+    if (((h0 ^ m0) | (h1 ^ m1) | (l0 ^ m2) | (l1 ^ m3)) !== 0) {
+      m0 = h0;
+      m1 = h1;
+      m2 = l0;
+      m3 = l1;
+      const code = codeAt(h0, l0, h1, l1, key) | 0;
+      res = code === 0 ? E.ENOENT : lengthOf(code, unit) | 0;
+      at = (Layout.HEADER + bytesBelow(h0, l0, h1, l1, key, unit)) | 0;
+      bound = sizeBound(h0, l0, h1, l1) | 0;
+      used = -1; // worked out below if a capacity is under the bound
+    }
+    if (bound > i32[c]! && used < 0) used = storeSize(h0, l0, h1, l1, unit) | 0;
+  }
 }
 
 // Mirrors storeSet per frame, as batchSet's fast path.

@@ -264,6 +264,15 @@ export class FramePool implements PlacedFrames {
     return this.#u32;
   }
 
+  /**
+   * @internal A u32 view of the memory that reaches byte `end`: the cached one while it does, without
+   * asking the engine for memory.buffer (a call into C++, 50-100 ns); else words(). A grown memory
+   * detached the cached view (its length is 0) unless it is shared, where the old view still maps its bytes.
+   */
+  wordsTo(end: number): Uint32Array {
+    return this.#u32.byteLength >= end ? this.#u32 : this.words();
+  }
+
   /** Throws EINVAL in a worker's view of the pool, which must not allocate: its thread has no say over the shared memory's arena. */
   protected allocating(what: string): void {
     if (this.attached)

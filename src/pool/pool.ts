@@ -162,7 +162,7 @@ export class PacketPool extends FramePool {
     if (value !== undefined) {
       values = this.scratch;
       stride = 0;
-      const w = this.words();
+      const w = this.wordsTo(values + 8);
       toPair(value, len, pair);
       w[values >>> 2] = pair[0]!;
       w[(values >>> 2) + 1] = pair[1]!;

@@ -10,6 +10,13 @@ const U64_MAX = (1n << 64n) - 1n;
 const u64 = new BigUint64Array(1),
   u64Halves = new Uint32Array(u64.buffer);
 
+/** 2^(8 len) for len 0..8: the bound of a `len`-byte value, looked up (`2 ** (8 * len)` calls Math.pow at every use). */
+const LIMITS = [1, 2 ** 8, 2 ** 16, 2 ** 24, 2 ** 32, 2 ** 40, 2 ** 48, 2 ** 56, 2 ** 64];
+/** 2^(8 len): one more than the largest value of `len` bytes. */
+function limitOf(len: number): number {
+  return LIMITS[len] ?? 2 ** (8 * len);
+}
+
 /** The values `len` bytes hold, for error messages. */
 function rangeOf(len: number): string {
   return len === 8 ? "0..2^64-1" : `0..${2 ** (8 * len) - 1}`;
@@ -67,7 +74,7 @@ export function fitsPair(len: number, lo: number, hi: number): boolean {
  */
 export function toPair(value: unknown, len: number, pair: Uint32Array): void {
   if (typeof value === "number") {
-    if (Number.isSafeInteger(value) && value >= 0 && value < 2 ** (8 * len)) {
+    if (Number.isSafeInteger(value) && value >= 0 && value < limitOf(len)) {
       pair[0] = value % 0x100000000;
       pair[1] = Math.floor(value / 0x100000000);
       return;
@@ -84,7 +91,7 @@ export function toPair(value: unknown, len: number, pair: Uint32Array): void {
       u64[0] = value;
       const lo = u64Halves[0]!,
         hi = u64Halves[1]!;
-      if (len >= 8 || (hi === 0 && lo < 2 ** (8 * len))) {
+      if (len >= 8 || (hi === 0 && lo < limitOf(len))) {
         pair[0] = lo;
         pair[1] = hi;
         return;

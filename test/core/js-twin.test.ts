@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { PacketPool, TraitStore, useMemory, type Impl, type Profile } from "packet-traits";
 import { PoolControl } from "../../src/core/abi.js";
 import { JsCore } from "../../src/core/js-core.js";
+import { sizeBound, storeSize, unitOf } from "../../src/core/js-offsets.js";
 import { wasmCoreOf } from "../../src/core/wasm.js";
 import { hex } from "../helpers.js";
 
@@ -189,9 +190,10 @@ describe("the JS twin's setMany with replace", () => {
 describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly core", () => {
   // Frames laid out by hand at the very end of a memory (the last store may end at its last byte, where
   // a read past a store throws), a pool control block before them; each frame's header from one of a few
-  // flows (the same at every frame, every other frame, or each frame its own) or hostile words, each
-  // capacity anywhere from 0 to the frame size. Bursts of 8 frames or more, contiguous or not, so that
-  // the dispatch (JsFrames.contiguous, oneFlow) takes every path.
+  // flows (the same at every frame, every other frame, each frame its own, or the same but at a few
+  // frames, which oneFlow's sample may miss) or hostile words, each capacity anywhere from 0 to the frame
+  // size or at the edges of its header's size and bound. Bursts of 8 frames or more, contiguous or not,
+  // so that the dispatch (JsFrames.contiguous, oneFlow) takes every path.
   const FRAME_SIZE = 96,
     CONTROL = 0,
     HEADS = 64,
@@ -205,7 +207,12 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
     DECODED = 20480;
   const frame = fc.record({
     flow: fc.nat(),
-    cap: fc.oneof(fc.integer({ min: 0, max: FRAME_SIZE }), fc.integer({ min: 12, max: 40 })),
+    // Negative: at an edge of the header's size (-1: the exact size, -2: 2 bytes under it, -3: its bound).
+    cap: fc.oneof(
+      fc.integer({ min: 0, max: FRAME_SIZE }),
+      fc.integer({ min: 12, max: 40 }),
+      fc.constantFrom(-1, -2, -3),
+    ),
     lo: fc.integer(),
     hi: fc.oneof(fc.constant(0), fc.integer()),
   });
@@ -224,7 +231,7 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
   type Case = {
     profile: Profile;
     flows: number[][];
-    pattern: "each" | "alternate" | "same";
+    pattern: "each" | "alternate" | "same" | "mostly";
     frames: { flow: number; cap: number; lo: number; hi: number }[];
     key: number;
     len: number;
@@ -248,14 +255,23 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
     i32[(CONTROL + PoolControl.HEADS) >>> 2] = HEADS;
     i32[(CONTROL + PoolControl.METAS) >>> 2] = HEADS; // placement "frame": the capacity is the head
     i32[(CONTROL + PoolControl.PROFILE) >>> 2] = c.profile === "v1" ? 0 : 1;
+    const unit = unitOf(c.profile === "v1" ? 0 : 1);
     c.frames.forEach((f, i) => {
-      const flow = c.pattern === "same" ? 0 : c.pattern === "alternate" ? i & 1 : f.flow;
+      const flow =
+        c.pattern === "same" || (c.pattern === "mostly" && f.flow % 4 !== 0)
+          ? 0
+          : c.pattern === "alternate"
+            ? i & 1
+            : f.flow;
       const words = c.flows[flow % c.flows.length]!,
-        at = base + i * FRAME_SIZE;
+        at = base + i * FRAME_SIZE,
+        [h0, h1, l0, l1] = words as [number, number, number, number],
+        edge = [storeSize(h0, l0, h1, l1, unit), storeSize(h0, l0, h1, l1, unit) - 2, sizeBound(h0, l0, h1, l1)];
+      const cap = f.cap >= 0 ? f.cap : Math.max(0, Math.min(FRAME_SIZE, edge[-1 - f.cap]!));
       u8.fill(0xa5, at, at + FRAME_SIZE);
       words.forEach((w, j) => (i32[(at >>> 2) + j] = w));
       for (let b = 16; b < FRAME_SIZE; b++) u8[at + b] = (b * 29 + i * 7) & 0xff;
-      i32[(HEADS >>> 2) + i] = f.cap;
+      i32[(HEADS >>> 2) + i] = cap;
       // Frame i's value pair for a set with per-frame values (stride 8).
       i32[(VALUES >>> 2) + 2 * i] = f.lo;
       i32[(VALUES >>> 2) + 2 * i + 1] = f.hi;
@@ -306,7 +322,7 @@ describe("the JS twin's per-frame loops (js-fast.ts) against the WebAssembly cor
         fc.record({
           profile: fc.constantFrom<Profile>("v1", "flags"),
           flows: fc.array(flow, { minLength: 1, maxLength: 4 }),
-          pattern: fc.constantFrom<Case["pattern"]>("each", "alternate", "same"),
+          pattern: fc.constantFrom<Case["pattern"]>("each", "alternate", "same", "mostly"),
           frames: fc.array(frame, { minLength: 8, maxLength: 24 }),
           key: fc.oneof(fc.integer({ min: 0, max: 63 }), fc.constantFrom(0, 31, 32, 63)),
           size: fc.integer({ min: 0, max: 2 }),

@@ -550,6 +550,11 @@ describe.each(IMPLS)("%s packet pool", (impl) => {
     ]);
     expect(a.batchGet(burst, 2)).toBe(2);
     expect([...burst.status()]).toEqual([4, 4]);
+    // A value set after the growth reaches the core (the pool's cached view of the memory was detached).
+    expect(a.batchSet(burst, 2, 4, 6)).toBe(2);
+    expect(a.traits(0).get(2)).toBe(6);
+    expect(a.batchSet(burst, 3, 8, 2n ** 64n - 2n)).toBe(2);
+    expect(a.traits(1).get(3)).toBe(2n ** 64n - 2n);
     expect(b.traits(39).size).toBe(16);
     expect(c.impl).toBe(impl);
   });
@@ -563,6 +568,14 @@ describe.each(IMPLS)("%s packet pool", (impl) => {
     expect(p.batchSet(burst, 3, 4, 77)).toBe(8);
     expect(p.batchGet(burst, 3)).toBe(8);
     expect(p.traits(7).get(3)).toBe(77);
+    // A shared memory grows without detaching: a value set after the growth still reaches the core.
+    memory.grow(1);
+    const q = new PacketPool({ count: 20, memory, impl });
+    expect(p.batchSet(burst, 3, 4, 78)).toBe(8);
+    expect(p.traits(7).get(3)).toBe(78);
+    const all = q.burst(20).selectRange(0, 20);
+    expect(q.batchSet(all, 4, 2, 0xbeef)).toBe(20);
+    expect(q.traits(19).get(4)).toBe(0xbeef);
   });
 
   it("refuses bad pool options, frames and batch arguments with clear errors", () => {

@@ -110,6 +110,8 @@ describe.each(IMPLS)("%s store API", (impl) => {
     [2 ** 53, 8, /pass values above 2\^53-1 as a bigint/],
     [2n ** 64n, 8, /does not fit in 8 bytes/],
     [-1n, 8, /does not fit/],
+    [0x10000, 2, /value 65536 does not fit in 2 bytes/],
+    [2 ** 32, 4, /value 4294967296 does not fit in 4 bytes/],
     [0x10000n, 2, /does not fit/],
     [0x100000000n, 4, /does not fit in 4 bytes/],
     [new Uint8Array(3), 4, /value has 3 bytes but the length is 4/],
