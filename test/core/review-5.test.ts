@@ -52,7 +52,13 @@ const capacity = fc.oneof(
   fc.constantFrom(-1, -2, -3, -4, -5),
 );
 
-type Burst = { profile: Profile; flows: number[][]; frames: { odd: number; cap: number }[]; key: number; first: number };
+type Burst = {
+  profile: Profile;
+  flows: number[][];
+  frames: { odd: number; cap: number }[];
+  key: number;
+  first: number;
+};
 
 /**
  * Lays the burst's frames out at the very end of a fresh memory (the last store may end at its last
