@@ -7,7 +7,7 @@
 import { CoreErrno as E, FieldList } from "./abi.js";
 import type { BufferSource, Core } from "./contract.js";
 import { JsFrames } from "./js-frames.js";
-import { decodeFast, delFast, getFast, getRun, setFast } from "./js-fast.js";
+import { decodeFast, delFast, getFast, getRun, setFast, setRun } from "./js-fast.js";
 import { decodeLoop, delLoop, getLoop, hasLoop, initLoop, setLoop, setManyLoop } from "./js-loops.js";
 import { storeDel, storeGet, storeHas, storeInit, storeSet } from "./js-store.js";
 import { Layout, codeOf, fits, storeSizeAt, unitOf } from "./js-offsets.js";
@@ -20,7 +20,7 @@ import { Layout, codeOf, fits, storeSizeAt, unitOf } from "./js-offsets.js";
  * on one frame); a batch call selects the pool's frames (js-frames.ts) and runs its loop (js-loops.ts).
  * Get, set, delete and decode on a range of frames in a row whose headers vary (JsFrames.contiguous and not
  * JsFrames.oneFlow) run the per-frame loops of js-fast.ts instead: the same results, without the memo;
- * get on such a range whose headers repeat (oneFlow) runs js-fast.ts's getRun.
+ * get and set on such a range whose headers repeat (oneFlow) run js-fast.ts's getRun and setRun.
  * Its public methods follow assembly/index.ts and assembly/batch.ts export by export, in their order.
  */
 export class JsCore implements Core {
@@ -159,10 +159,9 @@ export class JsCore implements Core {
       key >>> 0 < 64 &&
       codeOf(len, f.unit) !== 0 &&
       (step !== 0 || fits(len, f.i32[v]!, f.i32[v + 1]!)) &&
-      f.contiguous(n) &&
-      !f.oneFlow(n)
+      f.contiguous(n)
     )
-      return setFast(f, n, key, len, v, step, status >>> 2);
+      return (f.oneFlow(n) ? setRun : setFast)(f, n, key, len, v, step, status >>> 2);
     return setLoop(
       this.frames,
       n,

@@ -37,6 +37,7 @@ import {
   sizeBound,
   storeSize,
   storeSizeAt,
+  writeValue,
 } from "./js-offsets.js";
 
 // Mirrors storeGet (assembly/store.ts) per frame, as batchGet's fast path (assembly/batch.ts).
@@ -322,6 +323,121 @@ export function setFast(f: JsFrames, n: number, key: number, len: number, v: num
     x = (x + step0) | 0;
   }
   return ok;
+}
+
+// Mirrors storeSet per frame, as batchSet's path for bursts of one flow.
+/**
+ * Sets `key` (0..63) as setFast does, in the n frames of a contiguous selection whose headers repeat
+ * (JsFrames.oneFlow), with getRun's memo and its two loops: the inner one serves the overwrites (and
+ * EINVAL, ENOMEM, EBUSY) of frames whose header is the memo's and makes no call; the outer one works
+ * the memo out for a new header, the exact size for a capacity under the bound, and the inserts.
+ * Returns the count of successes.
+ */
+export function setRun(f: JsFrames, n: number, key: number, len: number, v: number, step: number, s: number): number {
+  const { i32, dv } = f,
+    frameSize = f.frameSize | 0,
+    unit = f.unit | 0,
+    code = codeOf(len, unit) | 0,
+    half = key >>> 5,
+    one = 1 << (key & 31),
+    step0 = step | 0,
+    end = (s + n) | 0;
+  let ok = 0,
+    st = s | 0,
+    checked = -1,
+    start = (f.base + Math.imul(f.first, frameSize)) | 0,
+    c = (f.metas + f.first) | 0,
+    x = v | 0,
+    lo = i32[x]!,
+    hi = i32[(x + 1) | 0]!,
+    m0 = 0,
+    m1 = 0,
+    m2 = 0,
+    m3 = 0,
+    old = 0,
+    at: number = Layout.HEADER,
+    bound: number = Layout.HEADER,
+    used: number = Layout.HEADER;
+  for (;;) {
+    for (; st < end; st = (st + 1) | 0) {
+      if (step0 !== 0) {
+        lo = i32[x]!;
+        hi = i32[(x + 1) | 0]!;
+      }
+      const cap = i32[c]!;
+      let rc: number = E.EINVAL;
+      // fits (js-offsets.ts) written out: no call in this loop.
+      if (step0 === 0 || len === 8 || (hi === 0 && (len === 4 || (len === 2 ? lo >>> 0 <= 0xffff : lo === 0)))) {
+        rc = E.ENOMEM; // before reading: a store under 16 bytes has no header
+        if (cap >= Layout.HEADER) {
+          const w = start >>> 2;
+          if (
+            ((i32[w]! ^ m0) | (i32[(w + 1) | 0]! ^ m1) | (i32[(w + 2) | 0]! ^ m2) | (i32[(w + 3) | 0]! ^ m3)) !== 0 ||
+            old === 0 ||
+            (bound > cap && st !== checked)
+          )
+            break;
+          rc = old === code ? 0 : E.EBUSY;
+          if (rc === 0) {
+            const p = (start + at) | 0;
+            if (len === 8) {
+              dv.setInt32(p, lo, true);
+              dv.setInt32((p + 4) | 0, hi, true);
+            } else if (len === 4) dv.setInt32(p, lo, true);
+            else if (len === 2) dv.setUint16(p, lo, true);
+            ok++;
+          }
+        }
+      }
+      i32[st] = rc;
+      start = (start + frameSize) | 0;
+      c = (c + 1) | 0;
+      x = (x + step0) | 0;
+    }
+    if (st >= end) return ok;
+    // Frame st: a new header, a capacity under the bound, or an insert.
+    const w = start >>> 2,
+      h0 = i32[w]!,
+      h1 = i32[(w + 1) | 0]!,
+      l0 = i32[(w + 2) | 0]!,
+      l1 = i32[(w + 3) | 0]!,
+      cap = i32[c]!;
+    if (((h0 ^ m0) | (h1 ^ m1) | (l0 ^ m2) | (l1 ^ m3)) !== 0) {
+      m0 = h0;
+      m1 = h1;
+      m2 = l0;
+      m3 = l1;
+      old = codeAt(h0, l0, h1, l1, key) | 0;
+      at = (Layout.HEADER + bytesBelow(h0, l0, h1, l1, key, unit)) | 0;
+      bound = sizeBound(h0, l0, h1, l1) | 0;
+      used = -1; // worked out below where needed
+      continue;
+    }
+    if (used < 0 && (old === 0 || bound > cap)) used = storeSize(h0, l0, h1, l1, unit) | 0;
+    if (old !== 0) {
+      // An overwrite under the bound: its exact size decides.
+      if (used <= cap) {
+        checked = st;
+        continue;
+      }
+      i32[st] = E.EBADMSG;
+    } else {
+      // An insert: the values from the key's offset on move up by its length.
+      const rc = used > cap ? E.EBADMSG : used + len > cap ? E.ENOSPC : 0;
+      if (rc === 0) {
+        moveUp(dv, (start + at) | 0, (used - at) | 0, len);
+        i32[(w + half) | 0] = (half === 0 ? h0 : h1) | (code & 2 ? one : 0);
+        i32[(w + 2 + half) | 0] = (half === 0 ? l0 : l1) | (code & 1 ? one : 0);
+        writeValue(dv, (start + at) | 0, len, lo, hi);
+        ok++;
+      }
+      i32[st] = rc;
+    }
+    st = (st + 1) | 0;
+    start = (start + frameSize) | 0;
+    c = (c + 1) | 0;
+    x = (x + step0) | 0;
+  }
 }
 
 // Mirrors storeDel per frame, as batchDel's fast path.
