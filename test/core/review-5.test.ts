@@ -10,9 +10,9 @@ import { describe, expect, it } from "vitest";
 import type { Profile } from "packet-traits";
 import { PoolControl } from "../../src/core/abi.js";
 import { JsCore } from "../../src/core/js-core.js";
-import { getFast, getRun } from "../../src/core/js-fast.js";
+import { getFast, getRun, setFast, setRun } from "../../src/core/js-fast.js";
 import { JsFrames } from "../../src/core/js-frames.js";
-import { sizeBound, storeSize, unitOf } from "../../src/core/js-offsets.js";
+import { fits, sizeBound, storeSize, unitOf } from "../../src/core/js-offsets.js";
 import { wasmCoreOf } from "../../src/core/wasm.js";
 
 const FRAME_SIZE = 96,
@@ -60,12 +60,8 @@ type Burst = {
   first: number;
 };
 
-/**
- * Lays the burst's frames out at the very end of a fresh memory (the last store may end at its last
- * byte), a pool control block before them, and runs `get` on frames [first, count): the statuses and
- * value pairs (two strides of 8 and 16 bytes), the untouched sentinels included.
- */
-function run(b: Burst, get: "wasm" | "single" | "dispatch" | "run" | "fast"): unknown[] {
+/** Lays the burst's frames out at the very end of a fresh memory (the last store may end at its last byte), a pool control block before them. */
+function layOut(b: Burst): { memory: WebAssembly.Memory; base: number; caps: number[]; profile: number } {
   const memory = new WebAssembly.Memory({ initial: 1 }),
     count = b.frames.length,
     base = memory.buffer.byteLength - count * FRAME_SIZE,
@@ -94,6 +90,14 @@ function run(b: Burst, get: "wasm" | "single" | "dispatch" | "run" | "fast"): un
     i32[(HEADS >>> 2) + i] = cap;
     caps.push(cap);
   });
+  return { memory, base, caps, profile };
+}
+
+/** Runs `get` on frames [first, count) of the burst (layOut): the statuses and value pairs (strides of 8 and 16 bytes), the untouched sentinels included. */
+function run(b: Burst, get: "wasm" | "single" | "dispatch" | "run" | "fast"): unknown[] {
+  const { memory, base, caps, profile } = layOut(b),
+    i32 = new Int32Array(memory.buffer),
+    count = b.frames.length;
   const n = count - b.first,
     out: unknown[] = [];
   for (const stride of [8, 16]) {
@@ -133,6 +137,59 @@ function run(b: Burst, get: "wasm" | "single" | "dispatch" | "run" | "fast"): un
   return out;
 }
 
+/**
+ * Runs `set` of `len` bytes on frames [first, count) of the burst (layOut): each frame its own value
+ * (`values`, cycled; stride 8) or, with `one`, values[0] for all (stride 0, a value that fits, as
+ * JsCore checks before its loops). Returns the count, the statuses and every frame's bytes.
+ */
+function runSet(
+  b: Burst,
+  len: number,
+  values: [number, number][],
+  one: boolean,
+  set: "wasm" | "single" | "dispatch" | "run" | "fast",
+): unknown[] {
+  const { memory, base, caps, profile } = layOut(b),
+    i32 = new Int32Array(memory.buffer),
+    n = b.frames.length - b.first;
+  for (let i = 0; i < n; i++) {
+    const [lo, hi] = values[i % values.length]!;
+    i32[(VALUES >>> 2) + 2 * i] = lo;
+    i32[(VALUES >>> 2) + 2 * i + 1] = hi;
+  }
+  i32.fill(SENTINEL, STATUS >>> 2, (STATUS >>> 2) + n + 1);
+  const stride = one ? 0 : 8;
+  let rc: number;
+  if (set === "single") {
+    const core = wasmCoreOf(memory, SCRATCH)!;
+    rc = 0;
+    for (let i = 0; i < n; i++) {
+      const frame = b.first + i,
+        v = (VALUES >>> 2) + (one ? 0 : 2 * i),
+        lo = i32[v]!,
+        hi = i32[v + 1]!,
+        // The batch checks the value first (EINVAL), the single-store set the capacity first (ENOMEM).
+        status = fits(len, lo, hi)
+          ? core.set(base + frame * FRAME_SIZE, caps[frame]!, profile, b.key, len, lo >>> 0, hi >>> 0)
+          : -22;
+      i32[(STATUS >>> 2) + i] = status;
+      if (status === 0) rc++;
+    }
+  } else if (set === "run" || set === "fast") {
+    const f = new JsFrames(memory);
+    f.pool(CONTROL, 0, b.first);
+    rc = (set === "run" ? setRun : setFast)(f, n, b.key, len, VALUES >>> 2, stride >>> 2, STATUS >>> 2);
+  } else {
+    const core = set === "wasm" ? wasmCoreOf(memory, SCRATCH)! : new JsCore(memory);
+    rc = core.batchSet(CONTROL, 0, b.first, n, b.key, len, VALUES, stride, STATUS);
+  }
+  return [
+    rc,
+    [...i32.subarray(STATUS >>> 2, (STATUS >>> 2) + n + 1)],
+    Buffer.from(memory.buffer, base).toString("hex"),
+  ];
+}
+
 const burst = fc.record({
   profile: fc.constantFrom<Profile>("v1", "flags"),
   flows: fc.array(header, { minLength: 1, maxLength: 4 }),
@@ -156,6 +213,36 @@ describe("review-5: the JS twin's getRun and getFast against the WebAssembly cor
           expect(run(b, "run")).toEqual(wasm);
           expect(run(b, "fast")).toEqual(wasm);
           expect(run(b, "dispatch")).toEqual(wasm);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  // Holds on the branch (setRun, perf-js-4's 064a89e). Catches: an overwrite or an insert under the
+  // bound without its exact size (EBADMSG missed), an insert that keeps the memo of the header it
+  // changed, EINVAL for a value that does not fit checked after the header, a value written past a
+  // store at the memory's end.
+  it("setRun and setFast give the same statuses and bytes as the WebAssembly core and single-store set on any burst", () => {
+    const pair = fc.tuple(
+      fc.oneof(fc.integer(), fc.constantFrom(0, 1, 0xffff, 0x10000, -1)),
+      fc.oneof(fc.constant(0), fc.integer()),
+    );
+    fc.assert(
+      fc.property(
+        burst.filter((b) => b.first < b.frames.length),
+        fc.integer({ min: 0, max: 2 }),
+        fc.array(pair, { minLength: 1, maxLength: 5 }),
+        fc.boolean(),
+        (b, size, values, one) => {
+          const len = { v1: [2, 4, 8], flags: [0, 4, 8] }[b.profile][size]!;
+          // One value for all frames: JsCore refuses a value that does not fit before any loop.
+          if (one && !fits(len, values[0]![0], values[0]![1])) return;
+          const wasm = runSet(b, len, values, one, "wasm");
+          expect(runSet(b, len, values, one, "single")).toEqual(wasm);
+          expect(runSet(b, len, values, one, "run")).toEqual(wasm);
+          expect(runSet(b, len, values, one, "fast")).toEqual(wasm);
+          expect(runSet(b, len, values, one, "dispatch")).toEqual(wasm);
         },
       ),
       { numRuns: 2000 },
