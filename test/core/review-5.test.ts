@@ -42,7 +42,7 @@ const keySet = fc.uniqueArray(
 /** A flow's header: a few keys (a store that fits a frame), the empty header, or hostile words (any size). */
 const header = fc.oneof(
   { weight: 4, arbitrary: keySet.map(wordsOf) },
-  { weight: 1, arbitrary: fc.constant([0, 0, 0, 0]) },
+  { weight: 1, arbitrary: fc.constant<number[]>([0, 0, 0, 0]) },
   { weight: 1, arbitrary: fc.array(fc.integer(), { minLength: 4, maxLength: 4 }) },
 );
 /** A capacity: anywhere, under a header, or at an edge of the frame's header (-1 exact size, -2 one under, -3 two under, -4 bound, -5 bound - 1). */
